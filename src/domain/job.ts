@@ -1,0 +1,81 @@
+/** Job model shared by every layer. Pure data, no I/O. */
+
+export const JOB_TYPES = ['video', 'image', 'music'] as const;
+export type JobType = (typeof JOB_TYPES)[number];
+
+export const JOB_STATES = [
+  'queued',
+  'submitting',
+  'running',
+  'completed',
+  'failed',
+  'moderated',
+  'cancelled',
+  'timed_out',
+] as const;
+export type JobState = (typeof JOB_STATES)[number];
+
+/** States that hold an account slot (design: a slot is held from `submitting` until a terminal state). */
+export const SLOT_STATES: readonly JobState[] = ['submitting', 'running'];
+export const TERMINAL_STATES: readonly JobState[] = ['completed', 'failed', 'moderated', 'cancelled', 'timed_out'];
+
+export function isTerminal(state: JobState): boolean {
+  return TERMINAL_STATES.includes(state);
+}
+
+export function holdsSlot(state: JobState): boolean {
+  return SLOT_STATES.includes(state);
+}
+
+/** JSON-compatible value, used for stored request/response documents. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/**
+ * What the scheduler asks the upstream to run. `op` names an upstream operation
+ * (see upstream/pixverse/operations.ts); `params` is the provider body with ids kept as strings.
+ */
+export interface UpstreamRequest {
+  op: string;
+  params: { [key: string]: Json };
+}
+
+export interface Job {
+  /** Internal row id; never shown to clients except inside a pending id. */
+  id: number;
+  userId: number;
+  tokenId: number | null;
+  email: string;
+  type: JobType;
+  state: JobState;
+  /** PixVerse's id, kept as a decimal string because it may exceed 2^53. */
+  upstreamId: string | null;
+  /** Ai-trace-id used for the create call; reused only to reconcile after a crash. */
+  traceId: string;
+  upstream: UpstreamRequest;
+  /** The client's request body, for GET echoes. */
+  request: { [key: string]: Json };
+  replyUrl: string | null;
+  replyRef: string | null;
+  /** Epoch ms. `startedAt` is when the slot was reserved. */
+  createdAt: number;
+  startedAt: number;
+  finishedAt: number | null;
+  resultUrl: string | null;
+  error: string | null;
+  /** Last raw upstream status code (1, 5, 7, 8 …) and result document. */
+  upstreamStatus: number | null;
+  result: { [key: string]: Json } | null;
+  pollCount: number;
+  nextPollAt: number | null;
+  leaseToken: string | null;
+  leaseExpiresAt: number | null;
+}
+
+/** Terminal outcome written by a compare-and-swap transition. */
+export interface JobOutcome {
+  state: Extract<JobState, 'completed' | 'failed' | 'moderated' | 'cancelled' | 'timed_out'>;
+  resultUrl?: string | null;
+  error?: string | null;
+  upstreamStatus?: number | null;
+  result?: { [key: string]: Json } | null;
+}
