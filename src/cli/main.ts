@@ -1,0 +1,41 @@
+/** The `pixgate` command. */
+import { Command } from 'commander';
+import { serveCommand } from './serve.ts';
+import { simulatorCommand } from './simulator.ts';
+
+const program = new Command('pixgate').description('Self-hosted gateway for PixVerse generation jobs');
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+program
+  .command('serve')
+  .description('run the gateway (built-in simulator and demo data when no --upstream is given)')
+  .option('--port <port>', 'HTTP port (env PORT)')
+  .option('--host <host>', 'listen address (env HOST)')
+  .option('--data-dir <dir>', 'where the SQLite file and generated secrets live (env PIXGATE_DATA_DIR)')
+  .option('--database-url <url>', 'postgres://… to share one PostgreSQL between instances (env DATABASE_URL)')
+  .option('--upstream <url>', 'PixVerse Platform API base URL, e.g. https://app-api.pixverse.ai (env PIXGATE_UPSTREAM_URL)')
+  .option('--job-timeout <duration>', 'running jobs older than this become timed_out (default 15m)')
+  .option('--expected-duration <duration>', 'fixed expected job duration for poll timing (default: learned)')
+  .option('--simulator-duration <range>', 'job durations of the built-in simulator (default 5s..20s)')
+  .option('--log-level <level>', 'pino log level (default info)')
+  .option('--config <file>', 'JSON config file')
+  .action(serveCommand);
+
+program
+  .command('simulator')
+  .description('run the PixVerse Platform API simulator')
+  .option('--port <port>', 'HTTP port', '8090')
+  .option('--host <host>', 'listen address', '127.0.0.1')
+  .option('--max-concurrent <n>', 'default concurrent generations per API key', '5')
+  .option('--key-limit <key=n>', 'concurrency limit for one API key (repeatable)', collect, [])
+  .option('--duration <range>', 'job duration, fixed or a range such as 20s..90s', '20s..90s')
+  .option('--fail-rate <p>', 'probability that a job fails', '0')
+  .option('--moderate-rate <p>', 'probability that a job is moderated', '0')
+  .option('--big-ids', 'use ids beyond 2^53')
+  .option('--seed <n>', 'random seed')
+  .action(simulatorCommand);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`pixgate: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

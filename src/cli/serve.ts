@@ -1,0 +1,57 @@
+/** `pixgate serve`: the gateway; with no upstream configured it embeds the simulator and a demo tenant. */
+import pino from 'pino';
+import { loadConfig, type ConfigFlags } from '../config.ts';
+import { startGateway } from '../gateway.ts';
+import { parseDurationRange, startSimulator, type RunningSimulator } from '../simulator/index.ts';
+import { DEMO_KEY_LIMITS, ensureDemoTenant } from './demo.ts';
+
+export async function serveCommand(flags: ConfigFlags): Promise<void> {
+  const config = loadConfig(flags);
+  const log = pino({ level: config.logLevel });
+  let simulator: RunningSimulator | null = null;
+  let upstreamUrl = config.upstreamUrl;
+  if (!upstreamUrl) {
+    const durationMs = parseDurationRange(config.simulatorDuration);
+    simulator = await startSimulator({ durationMs, keyLimits: DEMO_KEY_LIMITS });
+    upstreamUrl = simulator.url;
+    // The demo knows how long its simulated jobs take, so polls can be timed exactly.
+    config.expectedDurationMs ??= Math.round((durationMs.min + durationMs.max) / 2);
+  }
+  const gateway = await startGateway({
+    config,
+    upstreamUrl,
+    logger: log,
+    onAdminTokenCreated: (token, path) => {
+      process.stdout.write(`\nAdmin token (shown once${path ? `, saved in ${path}` : ''}):\n  ${token}\n`);
+    },
+  });
+  const base = `http://localhost:${gateway.app.server.address() && typeof gateway.app.server.address() === 'object' ? (gateway.app.server.address() as { port: number }).port : config.port}`;
+  if (simulator) {
+    const token = await ensureDemoTenant(gateway.store, gateway.scheduler.keys, config.dataDir);
+    process.stdout.write(
+      [
+        '',
+        `Pixgate is running on ${base} with the built-in PixVerse simulator (${simulator.url}).`,
+        `Demo token: ${token}`,
+        'Try:',
+        `  curl -s -X POST ${base}/v2/pixverse/videos/create -H "Authorization: Bearer ${token}" -H "Content-Type: application/json" -d '{"prompt":"a red fox running through snow"}'`,
+        `  curl -s ${base}/v2/pixverse/scheduler/available -H "Authorization: Bearer ${token}"`,
+        'For real PixVerse accounts run: npx pixgate serve --upstream https://app-api.pixverse.ai',
+        '',
+      ].join('\n'),
+    );
+  } else {
+    process.stdout.write(`\nPixgate is running on ${base}, upstream ${upstreamUrl}.\n`);
+  }
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    await gateway.close();
+    await simulator?.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}

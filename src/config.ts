@@ -1,0 +1,72 @@
+/**
+ * One typed configuration object, from (in order of precedence) command-line flags,
+ * environment variables, an optional JSON file, and defaults.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseDuration } from './domain/time.ts';
+
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  /** postgres://… for the shared store; null for the embedded SQLite file in dataDir. */
+  databaseUrl: string | null;
+  /** PixVerse Platform API host; null runs the built-in simulator with demo data. */
+  upstreamUrl: string | null;
+  adminToken: string | null;
+  masterKey: string | null;
+  jobTimeoutMs: number;
+  /** Fixed expected job duration for poll timing; null learns it. */
+  expectedDurationMs: number | null;
+  /** Job duration range of the built-in simulator, e.g. "5s..20s". */
+  simulatorDuration: string;
+  logLevel: string;
+}
+
+export interface ConfigFlags {
+  host?: string;
+  port?: string | number;
+  dataDir?: string;
+  databaseUrl?: string;
+  upstream?: string;
+  jobTimeout?: string;
+  expectedDuration?: string;
+  simulatorDuration?: string;
+  logLevel?: string;
+  config?: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+function fileConfig(path: string | undefined): Partial<Record<keyof Config, unknown>> {
+  if (!path) return {};
+  return JSON.parse(readFileSync(path, 'utf8')) as Partial<Record<keyof Config, unknown>>;
+}
+
+function pick<T>(...values: (T | undefined | null | '')[]): T | undefined {
+  for (const value of values) if (value !== undefined && value !== null && value !== '') return value as T;
+  return undefined;
+}
+
+export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Config {
+  const file = fileConfig(flags.config ?? env['PIXGATE_CONFIG']);
+  const str = (key: keyof Config) => (typeof file[key] === 'string' ? (file[key] as string) : undefined);
+  const port = Number(pick(flags.port, env['PORT'], env['PIXGATE_PORT'], file.port as number | undefined) ?? 8080);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid port: ${String(port)}`);
+  const timeout = pick(flags.jobTimeout, env['PIXGATE_JOB_TIMEOUT'], str('jobTimeoutMs'));
+  const expected = pick(flags.expectedDuration, env['PIXGATE_EXPECTED_DURATION']);
+  return {
+    host: pick(flags.host, env['HOST'], env['PIXGATE_HOST'], str('host')) ?? '0.0.0.0',
+    port,
+    dataDir: resolve(pick(flags.dataDir, env['PIXGATE_DATA_DIR'], str('dataDir')) ?? './data'),
+    databaseUrl: pick(flags.databaseUrl, env['DATABASE_URL'], env['PIXGATE_DATABASE_URL'], str('databaseUrl')) ?? null,
+    upstreamUrl: pick(flags.upstream, env['PIXGATE_UPSTREAM_URL'], str('upstreamUrl')) ?? null,
+    adminToken: pick(env['PIXGATE_ADMIN_TOKEN']) ?? null,
+    masterKey: pick(env['PIXGATE_MASTER_KEY']) ?? null,
+    jobTimeoutMs: timeout ? parseDuration(timeout) : 15 * 60_000,
+    expectedDurationMs: expected ? parseDuration(expected) : null,
+    simulatorDuration: pick(flags.simulatorDuration, env['PIXGATE_SIMULATOR_DURATION']) ?? '5s..20s',
+    logLevel: pick(flags.logLevel, env['LOG_LEVEL'], str('logLevel')) ?? 'info',
+  };
+}

@@ -1,0 +1,72 @@
+/**
+ * Composition root: builds store, upstream, scheduler and HTTP app from a Config, and
+ * shuts them down in the right order (stop accepting → finish requests → stop claiming
+ * and release leases → close the store).
+ */
+import type { FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import type { Config } from './config.ts';
+import { buildApp } from './http/app.ts';
+import { Authenticator } from './http/auth.ts';
+import { Scheduler } from './scheduler/scheduler.ts';
+import type { SchedulerTuning } from './scheduler/context.ts';
+import { loadOrCreateSecret, newAdminToken, newMasterKeyText } from './security/dataDirSecrets.ts';
+import { parseMasterKey, SecretBox } from './security/secretBox.ts';
+import { hashToken } from './security/tokens.ts';
+import { openStore } from './store/index.ts';
+import type { Store } from './store/store.ts';
+import { createPixverseClient } from './upstream/pixverse/index.ts';
+import type { Upstream } from './upstream/upstream.ts';
+
+export interface GatewayOptions {
+  config: Config;
+  /** Upstream base URL (overrides config.upstreamUrl); the caller starts any simulator. */
+  upstreamUrl: string;
+  logger?: Logger;
+  tuning?: Partial<SchedulerTuning>;
+  /** Called once with the admin token when it was just generated. */
+  onAdminTokenCreated?: (token: string, path: string | null) => void;
+}
+
+export interface Gateway {
+  app: FastifyInstance;
+  store: Store;
+  scheduler: Scheduler;
+  upstream: Upstream;
+  adminToken: string;
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  const { config } = options;
+  const log = options.logger ?? pino({ level: config.logLevel });
+  const admin = loadOrCreateSecret(config.dataDir, 'admin.token', config.adminToken ?? undefined, newAdminToken);
+  if (admin.generated) options.onAdminTokenCreated?.(admin.value, admin.path);
+  const master = loadOrCreateSecret(config.dataDir, 'master.key', config.masterKey ?? undefined, newMasterKeyText);
+
+  const store = await openStore(config.databaseUrl ?? undefined, config.dataDir);
+  const upstream = createPixverseClient({ baseUrl: options.upstreamUrl });
+  const scheduler = new Scheduler({
+    store,
+    upstream,
+    secretBox: new SecretBox(parseMasterKey(master.value)),
+    log: log.child({ part: 'scheduler' }),
+    tuning: { jobTimeoutMs: config.jobTimeoutMs, ...options.tuning },
+    expectedDurationMs: config.expectedDurationMs,
+  });
+  const auth = new Authenticator(store, hashToken(admin.value));
+  const app = await buildApp({ store, scheduler, upstream, auth, now: Date.now }, { loggerInstance: log });
+  scheduler.start();
+  const address = await app.listen({ host: config.host, port: config.port });
+  const url = address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1');
+
+  let closing: Promise<void> | null = null;
+  const close = () =>
+    (closing ??= (async () => {
+      await app.close();
+      await scheduler.stop();
+      await store.close();
+    })());
+  return { app, store, scheduler, upstream, adminToken: admin.value, url, close };
+}

@@ -1,0 +1,57 @@
+/**
+ * useapi's error envelope `{ "error": "...", "code": <status> }` for every failure:
+ * validation errors name the field, 429s carry Retry-After, and nothing leaks a stack.
+ */
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import { GatewayError } from '../domain/errors.ts';
+
+interface AjvIssue {
+  keyword: string;
+  instancePath: string;
+  message?: string;
+  params: Record<string, unknown>;
+}
+
+function fieldOf(issue: AjvIssue): string {
+  return issue.instancePath.replace(/^\//, '').replace(/\//g, '.');
+}
+
+/** Turns the first schema violation into a sentence that names the field. */
+export function describeValidation(issues: AjvIssue[], context: string | undefined): string {
+  const issue = issues[0];
+  if (!issue) return 'invalid request';
+  const field = fieldOf(issue);
+  const where = context === 'querystring' ? 'query parameter' : context === 'params' ? 'path parameter' : 'field';
+  switch (issue.keyword) {
+    case 'required':
+      return `${String(issue.params['missingProperty'])} is required`;
+    case 'additionalProperties':
+      return `unknown ${where} "${String(issue.params['additionalProperty'])}"`;
+    case 'type':
+      return field ? `${field} must be ${String(issue.params['type'])}` : `request body must be a JSON ${String(issue.params['type'])}`;
+    case 'enum':
+      return `${field} must be one of: ${(issue.params['allowedValues'] as unknown[]).join(', ')}`;
+    default:
+      return `${field || context || 'request'} ${issue.message ?? 'is invalid'}`;
+  }
+}
+
+export function sendError(reply: FastifyReply, status: number, message: string, retryAfterS: number | null = null, extra: Record<string, unknown> = {}) {
+  if (retryAfterS !== null) reply.header('Retry-After', String(retryAfterS));
+  return reply.code(status).type('application/json').send({ error: message, code: status, ...extra });
+}
+
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError | GatewayError, request, reply) => {
+    if (error instanceof GatewayError) return sendError(reply, error.status, error.message, error.retryAfterS, error.extra);
+    const fastifyError = error as FastifyError & { validationContext?: string };
+    if (fastifyError.validation) {
+      return sendError(reply, 400, describeValidation(fastifyError.validation as AjvIssue[], fastifyError.validationContext));
+    }
+    const status = fastifyError.statusCode ?? 500;
+    if (status < 500) return sendError(reply, status, fastifyError.message);
+    request.log.error({ err: error }, 'unhandled error');
+    return sendError(reply, 500, 'Internal error');
+  });
+  app.setNotFoundHandler((request, reply) => sendError(reply, 404, `Route ${request.method} ${request.url.split('?')[0]} not found`));
+}

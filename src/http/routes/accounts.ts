@@ -1,0 +1,131 @@
+/** useapi-compatible account management: POST/GET/DELETE /accounts[/{email}]. */
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Account } from '../../domain/account.ts';
+import { badRequest, GatewayError } from '../../domain/errors.ts';
+import { isoUtc } from '../../domain/time.ts';
+import { maskSecret } from '../../security/secretBox.ts';
+import { UpstreamError } from '../../upstream/upstream.ts';
+import type { AppDeps } from '../context.ts';
+import { sendError } from '../errors.ts';
+import { callerOf } from '../guards.ts';
+import { Email, errorResponses } from '../schemas.ts';
+
+const EmailParams = Type.Object({ email: Type.String({ minLength: 1, maxLength: 254 }) });
+const AccountBody = Type.Object(
+  {
+    email: Type.Optional(Email),
+    apiKey: Type.Optional(Type.String({ minLength: 8, maxLength: 512 })),
+    maxJobs: Type.Optional(Type.Integer({ minimum: 1, maximum: 8 })),
+    password: Type.Optional(Type.String({ maxLength: 512 })),
+    token: Type.Optional(Type.String({ maxLength: 4096 })),
+  },
+  { additionalProperties: false },
+);
+const AccountView = Type.Object(
+  {
+    email: Type.String(),
+    apiKey: Type.String(),
+    maxJobs: Type.Integer(),
+    state: Type.String(),
+    error: Type.Optional(Type.String()),
+    cooldownUntil: Type.Optional(Type.String()),
+    created: Type.String(),
+    updated: Type.String(),
+  },
+  { additionalProperties: false },
+);
+
+/** Paths carry emails raw or percent-encoded; accounts are keyed by the lowercased address. */
+export function normalizeEmail(text: string): string {
+  let email = text;
+  try {
+    email = decodeURIComponent(text);
+  } catch {
+    throw badRequest('email in the path is not valid percent-encoding');
+  }
+  email = email.trim().toLowerCase();
+  if (!/^[^\s@/]+@[^\s@/]+$/.test(email) || email.length > 254) throw badRequest(`email "${text}" is not a valid email address`);
+  return email;
+}
+
+export const accountRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps) => {
+  const { store, scheduler, upstream, now } = deps;
+
+  const view = (account: Account) => {
+    const out: Record<string, unknown> = {
+      email: account.email,
+      apiKey: maskSecret(scheduler.keys.open(account)),
+      maxJobs: account.maxJobs,
+      state: account.state,
+      created: isoUtc(account.createdAt),
+      updated: isoUtc(account.updatedAt),
+    };
+    if (account.reason) out['error'] = account.reason;
+    if (account.cooldownUntil) out['cooldownUntil'] = isoUtc(account.cooldownUntil);
+    return out as typeof AccountView.static;
+  };
+
+  app.post('/accounts/:email', {
+    schema: {
+      summary: 'Create or update a PixVerse account (Platform API key)',
+      params: EmailParams,
+      body: AccountBody,
+      response: { 201: AccountView, ...errorResponses(400, 401, 596) },
+    },
+  }, async (request, reply) => {
+    const { userId } = callerOf(request);
+    const email = normalizeEmail(request.params.email);
+    const body = request.body;
+    if (body.email !== undefined && body.email.toLowerCase() !== email) throw badRequest(`email in the body (${body.email}) must match the email in the path (${email})`);
+    if (body.apiKey === undefined) {
+      if (body.password !== undefined) {
+        throw badRequest('Pixgate uses PixVerse Platform API keys, not web passwords: create a key at platform.pixverse.ai and send it as apiKey');
+      }
+      throw badRequest('apiKey is required');
+    }
+    if (body.maxJobs === undefined) throw badRequest('maxJobs is required');
+    // A key PixVerse rejects outright is refused now rather than failing every job later;
+    // an unreachable PixVerse does not block configuration.
+    try {
+      await upstream.balance(body.apiKey);
+    } catch (err) {
+      if (err instanceof UpstreamError && err.errorClass === 'auth') throw new GatewayError(401, `PixVerse rejected the API key for ${email}: ${err.message}`);
+      request.log.warn({ err, email }, 'could not verify the API key with PixVerse');
+    }
+    const sealed = scheduler.keys.seal(userId, email, body.apiKey);
+    const { account } = await store.upsertAccount({ userId, email, apiKeyEnc: sealed, maxJobs: body.maxJobs, now: now() });
+    return reply.code(201).send(view(account));
+  });
+
+  app.get('/accounts', {
+    schema: { summary: 'All accounts, keyed by email', response: { 200: Type.Record(Type.String(), AccountView), ...errorResponses(401, 404) } },
+  }, async (request, reply) => {
+    const accounts = await store.listAccounts(callerOf(request).userId);
+    if (accounts.length === 0) return sendError(reply, 404, 'Configuration not found. To create configuration use POST /accounts/email.');
+    return Object.fromEntries(accounts.map((account) => [account.email, view(account)]));
+  });
+
+  app.get('/accounts/:email', {
+    schema: { summary: 'One account', params: EmailParams, response: { 200: AccountView, ...errorResponses(400, 401, 404) } },
+  }, async (request, reply) => {
+    const account = await store.getAccount(callerOf(request).userId, normalizeEmail(request.params.email));
+    if (!account) return sendError(reply, 404, 'Configuration not found. To create configuration use POST /accounts/email.');
+    return view(account);
+  });
+
+  app.delete('/accounts/:email', {
+    schema: {
+      summary: 'Delete an account; its running jobs are cancelled and their slots freed',
+      params: EmailParams,
+      response: { 200: Type.Object({ account: Type.String(), deleted: Type.Boolean(), cancelled: Type.Integer(), remaining: Type.Integer() }), ...errorResponses(400, 401, 404) },
+    },
+  }, async (request, reply) => {
+    const { userId } = callerOf(request);
+    const email = normalizeEmail(request.params.email);
+    const cancelled = await scheduler.deleteAccount(userId, email);
+    if (!cancelled) return sendError(reply, 404, `Account ${email} not found`);
+    const remaining = (await store.listAccounts(userId)).length;
+    return { account: email, deleted: true, cancelled: cancelled.length, remaining };
+  });
+};

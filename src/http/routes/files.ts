@@ -1,0 +1,72 @@
+/** POST /files?email=: raw-body upload of an image, video or audio to a PixVerse account. */
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { randomUUID } from 'node:crypto';
+import { badRequest, GatewayError } from '../../domain/errors.ts';
+import { UpstreamError } from '../../upstream/upstream.ts';
+import type { AppDeps } from '../context.ts';
+import { formatFilePath } from '../compat/filePaths.ts';
+import { callerOf } from '../guards.ts';
+import { errorResponses } from '../schemas.ts';
+import { normalizeEmail } from './accounts.ts';
+
+export const UPLOAD_TYPES = [
+  'image/png',
+  'image/jpeg',
+  'image/webp',
+  'image/gif',
+  'video/mp4',
+  'video/quicktime',
+  'video/webm',
+  'audio/wav',
+  'audio/wave',
+  'audio/mpeg',
+  'audio/mp4',
+];
+export const UPLOAD_LIMIT_BYTES = 50 * 1024 * 1024;
+
+const EXTENSIONS: Record<string, string> = { png: 'png', jpeg: 'jpg', webp: 'webp', gif: 'gif', mp4: 'mp4', quicktime: 'mov', webm: 'webm', mpeg: 'mp3', wav: 'wav', wave: 'wav' };
+
+export const fileRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps) => {
+  const { store, scheduler, upstream } = deps;
+
+  app.post('/files', {
+    bodyLimit: UPLOAD_LIMIT_BYTES,
+    schema: {
+      summary: 'Upload an image, video or audio file (raw body with its Content-Type)',
+      querystring: Type.Object({ email: Type.Optional(Type.String({ minLength: 1, maxLength: 254 })) }, { additionalProperties: false }),
+      response: { 200: Type.Object({}, { additionalProperties: true }), ...errorResponses(400, 401, 404, 415, 422, 502) },
+    },
+  }, async (request) => {
+    const { userId } = callerOf(request);
+    const contentType = String(request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (!UPLOAD_TYPES.includes(contentType)) throw new GatewayError(415, `Content-Type must be one of: ${UPLOAD_TYPES.join(', ')}`);
+    const body = request.body;
+    if (!Buffer.isBuffer(body) || body.length === 0) throw badRequest('the request body must hold the file bytes');
+
+    const accounts = await store.listAccounts(userId);
+    let email: string;
+    if (request.query.email !== undefined) email = normalizeEmail(request.query.email);
+    else if (accounts.length === 1) email = accounts[0]!.email;
+    else if (accounts.length === 0) throw new GatewayError(404, 'No PixVerse account configured. To add one use POST /accounts/{email}.');
+    else throw badRequest('email is required when more than one account is configured');
+    const account = accounts.find((a) => a.email === email);
+    if (!account) throw new GatewayError(404, `Account ${email} not found`);
+
+    const ext = EXTENSIONS[contentType.split('/')[1]!] ?? 'bin';
+    const name = `${randomUUID()}.${ext}`;
+    let uploaded;
+    try {
+      uploaded = await upstream.upload(scheduler.keys.open(account), body, contentType, name);
+    } catch (err) {
+      if (err instanceof UpstreamError) {
+        const status = err.errorClass === 'moderation' ? 422 : err.errorClass === 'bad_request' ? 400 : 502;
+        throw new GatewayError(status, `PixVerse refused the upload: ${err.message}`);
+      }
+      throw err;
+    }
+    const path = formatFilePath(uploaded.mediaType, uploaded.id, email);
+    if (uploaded.mediaType !== 'image') return { path, url: uploaded.url };
+    return { result: [{ id: uploaded.id, url: uploaded.url, path, size: body.length, name, category: 'image', err_msg: '' }] };
+  });
+};

@@ -1,0 +1,30 @@
+/** Shared TypeBox pieces for route schemas (validation, serialization and OpenAPI). */
+import { Type, type TSchema, type TUnsafe } from '@sinclair/typebox';
+
+/** A string enum that validates with a single clear "must be one of" error. */
+export function StringEnum<const T extends readonly string[]>(values: T, options: Record<string, unknown> = {}): TUnsafe<T[number]> {
+  return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
+}
+
+export const ErrorBody = Type.Object(
+  { error: Type.String(), code: Type.Integer() },
+  { additionalProperties: true, $id: 'ErrorBody' },
+);
+
+export const errorResponses = (...codes: number[]) => Object.fromEntries(codes.map((code) => [code, Type.Ref('ErrorBody')]));
+
+export const Email = Type.String({ minLength: 3, maxLength: 254, pattern: '^[^\\s@/]+@[^\\s@/]+$' });
+
+/** Fields every create endpoint accepts (useapi's common fields). */
+export const CommonJobFields = {
+  email: Type.Optional(Email),
+  replyUrl: Type.Optional(Type.String({ maxLength: 1024, pattern: '^https?://' })),
+  replyRef: Type.Optional(Type.String({ maxLength: 1024 })),
+  maxJobs: Type.Optional(Type.Integer({ minimum: 1, maximum: 8 })),
+};
+
+export const JobIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 1200 }) });
+
+export function withCommon<T extends Record<string, TSchema>>(fields: T) {
+  return Type.Object({ ...fields, ...CommonJobFields }, { additionalProperties: false });
+}

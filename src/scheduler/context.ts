@@ -1,0 +1,41 @@
+/** Everything the scheduler's parts share, built once by Scheduler. */
+import type { Logger } from 'pino';
+import type { Store } from '../store/store.ts';
+import type { Upstream } from '../upstream/upstream.ts';
+import type { AccountKeys } from './accountKeys.ts';
+import type { DurationEstimator } from './durationEstimator.ts';
+import type { SchedulerEvents } from './events.ts';
+import type { PollPolicy } from './pollSchedule.ts';
+
+export interface SchedulerTuning {
+  /** A job holding a slot longer than this becomes timed_out (default 15 min). */
+  jobTimeoutMs: number;
+  /** A job still `submitting` after this long is assumed orphaned by a crash and reconciled. */
+  staleSubmitMs: number;
+  /** How long an account is skipped after PixVerse reports its concurrency limit. */
+  concurrencyBackoffMs: number;
+  /** Cool-down after an upstream rate limit. */
+  rateLimitCooldownMs: number;
+  /** Tracker lease; renewed while a poll is in flight. */
+  leaseMs: number;
+  /** Parallel status calls in flight per instance. */
+  pollConcurrency: number;
+  /** Longest the tracker sleeps when nothing is due (backstop for missed wake-ups). */
+  idleWakeMs: number;
+  /** How often the sweeper looks for timeouts and orphaned submits. */
+  sweepEveryMs: number;
+  poll: PollPolicy;
+}
+
+export interface SchedulerContext {
+  store: Store;
+  upstream: Upstream;
+  keys: AccountKeys;
+  estimator: DurationEstimator;
+  events: SchedulerEvents;
+  log: Logger;
+  now: () => number;
+  tuning: SchedulerTuning;
+  /** Identifies this process in leases. */
+  instanceId: string;
+}

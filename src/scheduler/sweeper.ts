@@ -1,0 +1,71 @@
+/**
+ * Sweeper: ends jobs that ran past the time limit (freeing their slots) and reconciles
+ * jobs left in `submitting` by a process that died mid-submit. Reconciliation replays the
+ * create with the job's original Ai-trace-id: PixVerse answers a repeated trace id with the
+ * original job instead of starting (and billing) a second one (invariant 4).
+ */
+import type { Job } from '../domain/job.ts';
+import type { SchedulerContext } from './context.ts';
+import { firstPollDelay } from './pollSchedule.ts';
+import { asUpstreamError } from './submitErrors.ts';
+
+export class Sweeper {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+
+  constructor(private readonly ctx: SchedulerContext) {}
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.sweep(), this.ctx.tuning.sweepEveryMs);
+    this.timer.unref();
+    void this.sweep();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.running;
+  }
+
+  /** One pass; overlapping calls share the pass in progress. */
+  sweep(): Promise<void> {
+    if (!this.running) {
+      this.running = this.pass()
+        .catch((err) => this.ctx.log.error({ err }, 'sweep failed'))
+        .finally(() => {
+          this.running = null;
+        });
+    }
+    return this.running;
+  }
+
+  private async pass(): Promise<void> {
+    const { store, tuning } = this.ctx;
+    const now = this.ctx.now();
+    const minutes = Math.round(tuning.jobTimeoutMs / 60_000);
+    const expired = await store.expireJobs(now - tuning.jobTimeoutMs, now, `timed out: still running after ${minutes} minutes`);
+    for (const job of expired) this.ctx.events.emit('final', job);
+    const orphans = await store.claimStaleSubmitting(this.ctx.instanceId, now - tuning.staleSubmitMs, now, tuning.leaseMs, 20);
+    for (const job of orphans) await this.reconcile(job);
+  }
+
+  private async reconcile(job: Job): Promise<void> {
+    const { store, upstream, keys, estimator, tuning } = this.ctx;
+    const fail = async (why: string) => {
+      const finished = await store.finish(job.id, { state: 'failed', error: why }, this.ctx.now(), { from: ['submitting'], leaseToken: job.leaseToken ?? undefined });
+      if (finished) this.ctx.events.emit('final', finished);
+    };
+    const account = await store.getAccount(job.userId, job.email);
+    if (!account) return fail('account deleted before the submission was confirmed');
+    try {
+      const { upstreamId } = await upstream.submit(keys.open(account), job.upstream, job.traceId);
+      const now = this.ctx.now();
+      const moved = await store.markRunning(job.id, upstreamId, now + firstPollDelay(estimator.expected(job), tuning.poll), now);
+      this.ctx.log.info({ jobId: job.id, upstreamId, moved }, 'reconciled a submit interrupted by a restart');
+      if (moved) this.ctx.events.emit('running', (await store.getJob(job.id)) ?? job);
+    } catch (err) {
+      await fail(`submission could not be confirmed after a restart: ${asUpstreamError(err).message}`);
+    }
+  }
+}

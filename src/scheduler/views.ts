@@ -1,0 +1,58 @@
+/**
+ * Read models for /scheduler and /scheduler/available. They read local records only,
+ * never PixVerse (invariant 6). The executing list and the per-account counts are
+ * computed from the same snapshot of active jobs so one response always agrees with itself.
+ */
+import { capacityRow, type CapacityRow } from '../domain/capacity.ts';
+import { formatJobId } from '../domain/ids.ts';
+import type { Job, JobType } from '../domain/job.ts';
+import { elapsed, isoUtc } from '../domain/time.ts';
+import type { Account } from '../domain/account.ts';
+import type { Store } from '../store/store.ts';
+
+export interface ExecutingItem {
+  id: string;
+  type: JobType;
+  started: string;
+  elapsed: string;
+  replyUrl?: string;
+  replyRef?: string;
+}
+
+export interface AvailableRow extends CapacityRow {
+  state: Account['state'];
+  reason?: string;
+  cooldownUntil?: string;
+}
+
+export function publicId(job: Pick<Job, 'userId' | 'email' | 'type' | 'upstreamId' | 'id'>): string {
+  return formatJobId(job.userId, job.email, job.type, job.upstreamId, job.id);
+}
+
+export function executingItem(job: Job, now: number): ExecutingItem {
+  const item: ExecutingItem = { id: publicId(job), type: job.type, started: isoUtc(job.startedAt), elapsed: elapsed(job.startedAt, now) };
+  if (job.replyUrl) item.replyUrl = job.replyUrl;
+  if (job.replyRef) item.replyRef = job.replyRef;
+  return item;
+}
+
+export function availableRow(account: Account, executing: number): AvailableRow {
+  const row: AvailableRow = { ...capacityRow(account.email, account.maxJobs, executing), state: account.state };
+  if (account.reason) row.reason = account.reason;
+  if (account.cooldownUntil) row.cooldownUntil = isoUtc(account.cooldownUntil);
+  return row;
+}
+
+export async function executingList(store: Store, userId: number, now: number): Promise<ExecutingItem[]> {
+  return (await store.activeJobs(userId)).map((job) => executingItem(job, now));
+}
+
+export async function schedulerAvailable(store: Store, userId: number, now: number): Promise<{ executing: ExecutingItem[]; available: AvailableRow[] }> {
+  const [jobs, accounts] = await Promise.all([store.activeJobs(userId), store.listAccounts(userId)]);
+  const counts = new Map<string, number>();
+  for (const job of jobs) counts.set(job.email, (counts.get(job.email) ?? 0) + 1);
+  return {
+    executing: jobs.map((job) => executingItem(job, now)),
+    available: accounts.map((account) => availableRow(account, counts.get(account.email) ?? 0)),
+  };
+}
