@@ -21,3 +21,10 @@ export function parseDuration(text: string): number {
   if (!match) throw new Error(`invalid duration "${text}" (use e.g. 500ms, 20s, 15m, 2h)`);
   return Math.round(Number(match[1]) * UNITS[match[2] ?? 'ms']!);
 }
+
+/** Human text for a duration: "90 s", "15 min", "2 h". */
+export function formatDuration(ms: number): string {
+  if (ms < 120_000) return `${Math.round(ms / 1000)} s`;
+  if (ms < 7_200_000) return `${Math.round(ms / 60_000)} min`;
+  return `${Math.round(ms / 3_600_000)} h`;
+}

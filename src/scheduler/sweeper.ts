@@ -5,6 +5,7 @@
  * original job instead of starting (and billing) a second one (invariant 4).
  */
 import type { Job } from '../domain/job.ts';
+import { formatDuration } from '../domain/time.ts';
 import type { SchedulerContext } from './context.ts';
 import { firstPollDelay } from './pollSchedule.ts';
 import { asUpstreamError } from './submitErrors.ts';
@@ -43,11 +44,12 @@ export class Sweeper {
   private async pass(): Promise<void> {
     const { store, tuning } = this.ctx;
     const now = this.ctx.now();
-    const minutes = Math.round(tuning.jobTimeoutMs / 60_000);
-    const expired = await store.expireJobs(now - tuning.jobTimeoutMs, now, `timed out: still running after ${minutes} minutes`);
-    for (const job of expired) this.ctx.events.emit('final', job);
+    // Orphans first: a submit that reached PixVerse becomes a tracked job again instead of
+    // being timed out while PixVerse may still be running (and billing) it.
     const orphans = await store.claimStaleSubmitting(this.ctx.instanceId, now - tuning.staleSubmitMs, now, tuning.leaseMs, 20);
     for (const job of orphans) await this.reconcile(job);
+    const expired = await store.expireJobs(now - tuning.jobTimeoutMs, this.ctx.now(), `timed out: still running after ${formatDuration(tuning.jobTimeoutMs)}`);
+    for (const job of expired) this.ctx.events.emit('final', job);
   }
 
   private async reconcile(job: Job): Promise<void> {
