@@ -1,0 +1,47 @@
+/** Small node:http helpers: bounded body reading and JSON replies. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+export interface ReadBody {
+  body: Buffer;
+  /** The body exceeded the limit; it was drained (so the reply still reaches the client) but not kept. */
+  overflow: boolean;
+}
+
+export function readBody(req: IncomingMessage, limit: number): Promise<ReadBody> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let overflow = false;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        overflow = true;
+        chunks.length = 0;
+      } else if (!overflow) chunks.push(chunk);
+    });
+    req.on('end', () => resolve({ body: overflow ? Buffer.alloc(0) : Buffer.concat(chunks), overflow }));
+    req.on('error', reject);
+    // A client that disconnects mid-body may produce neither 'end' nor 'error'; settle anyway
+    // (a promise settles once, so the 'close' that follows a normal 'end' is harmless).
+    req.on('close', () => {
+      if (!req.complete) reject(new Error('request aborted'));
+    });
+  });
+}
+
+export function sendJson(res: ServerResponse, status: number, text: string): void {
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+/** First value of a header (duplicates arrive comma-joined or as arrays depending on the name). */
+export function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  const first = Array.isArray(value) ? value[0] : value;
+  const trimmed = first?.trim();
+  return trimmed ? trimmed : undefined;
+}

@@ -1,0 +1,85 @@
+/**
+ * Result documents for GET /video|image|music/result/{id} (reference §4, §3.15), derived from the
+ * job and the current time — the status is never stored, so it cannot go stale.
+ */
+import { dimensions, imageDimensions, shortSide } from './catalog.ts';
+import { RawInt, type WireValue } from './envelope.ts';
+import type { Job } from './engine.ts';
+import type { ImageSpec, MusicSpec, VideoSpec } from './validate.ts';
+
+type Doc = { [key: string]: WireValue };
+
+const MEDIA = 'https://media.pixverse.ai';
+
+export function statusAt(job: Job, now: number): 1 | 5 | 7 | 8 {
+  return now < job.endAt ? 5 : job.outcome;
+}
+
+function times(job: Job, now: number, status: number): { create_time: string; modify_time: string } {
+  return {
+    create_time: new Date(job.createdAt).toISOString(),
+    modify_time: new Date(status === 5 ? job.createdAt : Math.min(now, job.endAt)).toISOString(),
+  };
+}
+
+/** Credits still charged for the job: 0 once a moderated/failed job has been refunded. */
+function creditsOf(job: Job, status: number): number {
+  return status === 7 || status === 8 ? 0 : job.cost;
+}
+
+export function videoResult(job: Job, spec: VideoSpec, now: number): Doc {
+  const status = statusAt(job, now);
+  const done = status === 1;
+  const short = shortSide(spec.quality);
+  const { width, height } = dimensions(short, spec.aspectRatio);
+  return {
+    id: new RawInt(job.id),
+    status,
+    url: done ? `${MEDIA}/pixverse/mp4/media/web/ori/sim-${job.id}_seed${job.seed}.mp4` : '',
+    // Size and dimensions are only known once the file exists (reference §11.5).
+    outputWidth: done ? width : 0,
+    outputHeight: done ? height : 0,
+    size: done ? Math.round(spec.duration * (short / 360) * 6) / 10 : 0,
+    seed: job.seed,
+    prompt: spec.prompt,
+    negative_prompt: spec.negativePrompt,
+    style: spec.style,
+    resolution_ratio: short,
+    ...times(job, now, status),
+    credits: creditsOf(job, status),
+  };
+}
+
+export function imageResult(job: Job, spec: ImageSpec, now: number): Doc {
+  const status = statusAt(job, now);
+  const done = status === 1;
+  const { width, height } = imageDimensions(spec.quality, spec.aspectRatio);
+  const ext = spec.model === 'gpt-image-2.0' || spec.model === 'qwen-image' ? 'png' : 'webp';
+  return {
+    image_id: new RawInt(job.id),
+    status,
+    url: done ? `${MEDIA}/pixverse/image/sim-${job.id}.${ext}` : '',
+    outputWidth: done ? width : 0,
+    outputHeight: done ? height : 0,
+    seed: job.seed,
+    prompt: spec.prompt,
+    ...times(job, now, status),
+    credits: creditsOf(job, status),
+  };
+}
+
+export function musicResult(job: Job, spec: MusicSpec, now: number): Doc {
+  const status = statusAt(job, now);
+  const done = status === 1;
+  return {
+    audio_id: new RawInt(job.id),
+    status,
+    url: done ? `${MEDIA}/pixverse/audio/sim-${job.id}.mp3` : '',
+    // A stable song length per id (60–239 s), reported once the song exists.
+    duration: done ? 60 + Number(BigInt(job.id) % 180n) : 0,
+    prompt: spec.prompt,
+    model: spec.model,
+    ...times(job, now, status),
+    credits: creditsOf(job, status),
+  };
+}
