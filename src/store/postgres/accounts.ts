@@ -1,0 +1,130 @@
+/** Accounts: create/replace, health, deletion (which frees slots) and per-account load. */
+import type { Account } from '../../domain/account.ts';
+import type { Job } from '../../domain/job.ts';
+import type { AccountHealthUpdate, AccountLoad, UpsertAccountInput } from '../store.ts';
+import { withTransaction, type Queryable } from './pool.ts';
+import { accountFromRow, jobFromRow, num, type AccountRow, type JobRow } from '../rows.ts';
+import type pg from 'pg';
+import { notify, type Channels } from './notify.ts';
+
+/**
+ * Creates or replaces an account. Re-posting is how an operator clears an error or cool-down,
+ * so the update resets health. `xmax = 0` holds only for a freshly inserted row version, which
+ * tells insert from update within the same atomic statement (no read-then-write race).
+ * The account row lock taken by ON CONFLICT DO UPDATE makes a concurrent reserve() of this
+ * account wait for the new max_jobs rather than count against the old one.
+ */
+export async function upsertAccount(
+  pool: pg.Pool,
+  channels: Channels,
+  input: UpsertAccountInput,
+): Promise<{ account: Account; created: boolean }> {
+  return withTransaction(pool, async (tx) => {
+    const res = await tx.query<AccountRow & { created: boolean }>(
+      `INSERT INTO accounts (user_id, email, api_key_enc, max_jobs, state, reason, cooldown_until, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, 'ok', NULL, NULL, $5, $5)
+       ON CONFLICT (user_id, email) DO UPDATE
+         SET api_key_enc = EXCLUDED.api_key_enc,
+             max_jobs = EXCLUDED.max_jobs,
+             state = 'ok',
+             reason = NULL,
+             cooldown_until = NULL,
+             updated_at = EXCLUDED.updated_at
+       RETURNING *, (xmax = 0) AS created`,
+      [input.userId, input.email, input.apiKeyEnc, input.maxJobs, input.now],
+    );
+    const row = res.rows[0]!;
+    // New or healthier capacity: a waiting queue may be able to start something now.
+    await notify(tx, channels.slots, { event: 'account', userId: num(row.user_id), email: row.email });
+    return { account: accountFromRow(row), created: row.created };
+  });
+}
+
+export async function getAccount(db: Queryable, userId: number, email: string): Promise<Account | null> {
+  const res = await db.query<AccountRow>('SELECT * FROM accounts WHERE user_id = $1 AND email = $2', [userId, email]);
+  return res.rows[0] ? accountFromRow(res.rows[0]) : null;
+}
+
+export async function listAccounts(db: Queryable, userId: number): Promise<Account[]> {
+  const res = await db.query<AccountRow>('SELECT * FROM accounts WHERE user_id = $1 ORDER BY email COLLATE "C"', [userId]);
+  return res.rows.map(accountFromRow);
+}
+
+export async function setAccountHealth(
+  pool: pg.Pool,
+  channels: Channels,
+  userId: number,
+  email: string,
+  update: AccountHealthUpdate,
+): Promise<void> {
+  await withTransaction(pool, async (tx) => {
+    const res = await tx.query(
+      `UPDATE accounts SET state = $3, reason = $4, cooldown_until = $5, updated_at = $6
+       WHERE user_id = $1 AND email = $2`,
+      [userId, email, update.state, update.reason, update.cooldownUntil, update.now],
+    );
+    if ((res.rowCount ?? 0) > 0 && update.state === 'ok') {
+      await notify(tx, channels.slots, { event: 'account', userId, email });
+    }
+  });
+}
+
+/** Error recorded on jobs cancelled because their account was deleted. */
+export const ACCOUNT_DELETED = 'account deleted';
+
+/**
+ * Deletes an account and cancels its slot-holding jobs in one transaction.
+ *
+ * The account row is locked first, exactly like reserve() locks it, so the two serialise:
+ *  - a reserve() that locked the row before us commits its job first; our UPDATE, a new
+ *    statement with a new snapshot taken after we got the lock, sees that job and cancels it;
+ *  - a reserve() that comes after us blocks on the row, then finds it deleted (FOR UPDATE skips
+ *    a row deleted by a committed transaction) and answers unknown_account.
+ * Without the lock a job could be inserted between our cancel and our delete and keep running
+ * on an account that no longer exists.
+ */
+export async function deleteAccount(
+  pool: pg.Pool,
+  channels: Channels,
+  userId: number,
+  email: string,
+  now: number,
+): Promise<{ cancelled: Job[] } | null> {
+  return withTransaction(pool, async (tx) => {
+    const locked = await tx.query('SELECT 1 FROM accounts WHERE user_id = $1 AND email = $2 FOR UPDATE', [userId, email]);
+    if (locked.rowCount === 0) return null;
+    // Compare-and-swap on the state like finish(): a job finishing concurrently keeps its own outcome.
+    const cancelled = await tx.query<JobRow>(
+      `UPDATE jobs
+          SET state = 'cancelled', finished_at = $3, error = $4, next_poll_at = NULL,
+              lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
+        WHERE user_id = $1 AND email = $2 AND state IN ('submitting', 'running')
+        RETURNING *`,
+      [userId, email, now, ACCOUNT_DELETED],
+    );
+    await tx.query('DELETE FROM accounts WHERE user_id = $1 AND email = $2', [userId, email]);
+    if (cancelled.rows.length > 0) {
+      await notify(tx, channels.slots, { event: 'account_deleted', userId, email, freed: cancelled.rows.length });
+    }
+    return { cancelled: cancelled.rows.map(jobFromRow).sort((a, b) => a.id - b.id) };
+  });
+}
+
+/**
+ * Every account of a user with its slot holders. A plain MVCC read: it never waits for
+ * reserve()'s row locks, so /scheduler/available stays fast while admissions run.
+ */
+export async function accountLoads(db: Queryable, userId: number): Promise<AccountLoad[]> {
+  const res = await db.query<AccountRow & { executing: number }>(
+    `SELECT a.*, COALESCE(c.n, 0)::int AS executing
+       FROM accounts a
+       LEFT JOIN (SELECT email, count(*) AS n
+                    FROM jobs
+                   WHERE user_id = $1 AND state IN ('submitting', 'running')
+                   GROUP BY email) c ON c.email = a.email
+      WHERE a.user_id = $1
+      ORDER BY a.email COLLATE "C"`,
+    [userId],
+  );
+  return res.rows.map((row) => ({ account: accountFromRow(row), executing: row.executing }));
+}

@@ -1,0 +1,105 @@
+/**
+ * Admission: choose an account and take one of its slots, atomically (design invariant 1).
+ *
+ * The race this file exists to prevent: two gateway instances (or two requests on one pool)
+ * both count 2 running jobs on an account with maxJobs 3, both see a free slot, both insert,
+ * and the account runs 4. A bare "count then insert" is that bug, in any isolation level short
+ * of SERIALIZABLE.
+ *
+ * The fix is a row lock on the account(s) taken with SELECT … FOR UPDATE in the same
+ * transaction that counts and inserts. Every reserve() touching an account queues on that row;
+ * the next one in line only counts after the previous one committed its job.
+ *
+ * Why the count is its own statement, after the lock: under READ COMMITTED each statement
+ * takes a new snapshot. The FOR UPDATE statement may wait for another reserve() to commit; a
+ * count run as part of that same statement would use the snapshot from before the wait and miss
+ * the job just inserted. The count statement that follows starts after the lock is granted, so
+ * it sees every job committed by whoever held the lock before.
+ *
+ * Slots are freed without the account lock (finish() etc. touch only the job row): freeing can
+ * only make a count smaller, so a stale count can refuse a slot that just freed (the caller
+ * retries or queues) but can never overbook.
+ */
+import { isHealthy } from '../../domain/account.ts';
+import type { Job } from '../../domain/job.ts';
+import type { ReserveInput, ReserveResult } from '../store.ts';
+import { withTransaction } from './pool.ts';
+import { accountFromRow, jobFromRow, num, type AccountRow, type JobRow } from '../rows.ts';
+import type pg from 'pg';
+
+export async function reserve(pool: pg.Pool, input: ReserveInput): Promise<ReserveResult> {
+  return withTransaction(pool, async (tx) => {
+    const limitOf = (row: AccountRow): number => input.maxJobsOverride ?? num(row.max_jobs);
+
+    if (input.email !== null) {
+      // Pinned: lock only the requested account; other accounts of the tenant stay free for
+      // concurrent admissions.
+      const res = await tx.query<AccountRow>(
+        'SELECT * FROM accounts WHERE user_id = $1 AND email = $2 FOR UPDATE',
+        [input.userId, input.email],
+      );
+      const row = res.rows[0];
+      if (!row) return { ok: false, reason: 'unknown_account' };
+      const account = accountFromRow(row);
+      if (!isHealthy(account, input.now)) return { ok: false, reason: 'account_unhealthy', account };
+      const held = await countSlots(tx, input.userId, row.email);
+      if ((held.get(row.email) ?? 0) >= limitOf(row)) return { ok: false, reason: 'account_full', account };
+      return { ok: true, job: await insertJob(tx, input, row.email), account };
+    }
+
+    // Unpinned: lock every account of the tenant, always in email order (byte order, COLLATE "C",
+    // the same order SQLite uses, so an injected random source picks the same account on both
+    // stores whatever the database's locale). A fixed order means two
+    // transactions locking overlapping sets queue behind each other instead of deadlocking (each
+    // holding one row the other wants). Tenants have a handful of accounts, and admissions of one
+    // tenant serialise here by design: that is what makes the "free slot" seen below real.
+    const res = await tx.query<AccountRow>('SELECT * FROM accounts WHERE user_id = $1 ORDER BY email COLLATE "C" FOR UPDATE', [input.userId]);
+    if (res.rows.length === 0) return { ok: false, reason: 'no_accounts' };
+    const held = await countSlots(tx, input.userId);
+    const candidates = res.rows.filter(
+      (row) => isHealthy(accountFromRow(row), input.now) && (held.get(row.email) ?? 0) < limitOf(row),
+    );
+    if (candidates.length === 0) return { ok: false, reason: 'none_free' };
+    // Uniform choice among the free accounts, in a stable (email) order so an injected random
+    // source gives the same pick on every store.
+    const r = (input.random ?? Math.random)();
+    const chosen = candidates[Math.min(candidates.length - 1, Math.max(0, Math.floor(r * candidates.length)))]!;
+    return { ok: true, job: await insertJob(tx, input, chosen.email), account: accountFromRow(chosen) };
+  });
+}
+
+/**
+ * Slot holders per account of the tenant (or of one account); served by the partial index
+ * jobs_active_per_account, so the cost follows the live jobs, not the job history.
+ */
+async function countSlots(tx: pg.PoolClient, userId: number, email?: string): Promise<Map<string, number>> {
+  const res = await tx.query<{ email: string; n: number }>(
+    `SELECT email, count(*)::int AS n FROM jobs
+      WHERE user_id = $1 AND ($2::text IS NULL OR email = $2) AND state IN ('submitting', 'running')
+      GROUP BY email`,
+    [userId, email ?? null],
+  );
+  return new Map(res.rows.map((row) => [row.email, row.n]));
+}
+
+async function insertJob(tx: pg.PoolClient, input: ReserveInput, email: string): Promise<Job> {
+  const res = await tx.query<JobRow>(
+    `INSERT INTO jobs (user_id, token_id, email, type, state, trace_id, upstream_json, request_json,
+                       reply_url, reply_ref, created_at, started_at)
+     VALUES ($1, $2, $3, $4, 'submitting', $5, $6, $7, $8, $9, $10, $10)
+     RETURNING *`,
+    [
+      input.userId,
+      input.tokenId,
+      email,
+      input.type,
+      input.traceId,
+      JSON.stringify(input.upstream),
+      JSON.stringify(input.request),
+      input.replyUrl,
+      input.replyRef,
+      input.now,
+    ],
+  );
+  return jobFromRow(res.rows[0]!);
+}

@@ -1,0 +1,119 @@
+/**
+ * Job state transitions and job reads.
+ *
+ * Transitions are single compare-and-swap statements (design invariant 3): the WHERE clause
+ * names the states the job may be leaving (and the lease, when fenced). If two instances race —
+ * a tracker completing a job while the sweeper times it out, or a DELETE /scheduler/{id} — both
+ * UPDATEs target the same row; the second waits on the first's row lock and then re-evaluates its
+ * WHERE clause against the committed row (READ COMMITTED's re-check), finds a terminal state,
+ * and updates nothing. Exactly one caller gets the row back, and only it frees the slot and
+ * enqueues the callback.
+ *
+ * The NOTIFY rides in the same statement (a data-modifying CTE), so the wake-up is sent at commit
+ * and only for the winner, with no extra round trip.
+ */
+import type { Job, JobOutcome, JobState, JobType } from '../../domain/job.ts';
+import type { Channels } from './notify.ts';
+import type { Queryable } from './pool.ts';
+import { NON_TERMINAL_STATES, jobFromRow, type JobRow } from '../rows.ts';
+
+/**
+ * submitting → running. The lease is cleared: a job reconciled by claimStaleSubmitting() was
+ * leased to the reconciler, and as a running job it must be claimable by any tracker.
+ */
+export async function markRunning(
+  db: Queryable,
+  channels: Channels,
+  jobId: number,
+  upstreamId: string,
+  nextPollAt: number,
+): Promise<boolean> {
+  const res = await db.query(
+    `WITH ran AS (
+       UPDATE jobs
+          SET state = 'running', upstream_id = $2, next_poll_at = $3, poll_count = 0,
+              lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
+        WHERE id = $1 AND state = 'submitting'
+        RETURNING id, user_id, email, next_poll_at
+     )
+     SELECT pg_notify($4, json_build_object('event', 'running', 'jobId', id, 'userId', user_id,
+                                            'email', email, 'nextPollAt', next_poll_at)::text)
+       FROM ran`,
+    [jobId, upstreamId, nextPollAt, channels.jobs],
+  );
+  return (res.rowCount ?? 0) > 0;
+}
+
+/**
+ * Terminal compare-and-swap. Outcome fields left undefined keep their stored value (for example
+ * the upstream status recorded by the last poll); fields given as null are cleared.
+ */
+export async function finish(
+  db: Queryable,
+  channels: Channels,
+  jobId: number,
+  outcome: JobOutcome,
+  now: number,
+  opts: { from?: JobState[]; leaseToken?: string } = {},
+): Promise<Job | null> {
+  const values: unknown[] = [jobId, outcome.state, now, NON_TERMINAL_STATES];
+  const param = (value: unknown): string => {
+    values.push(value);
+    return `$${values.length}`;
+  };
+  const sets = [
+    'state = $2',
+    'finished_at = $3',
+    'next_poll_at = NULL',
+    'lease_owner = NULL',
+    'lease_token = NULL',
+    'lease_expires_at = NULL',
+  ];
+  if (outcome.resultUrl !== undefined) sets.push(`result_url = ${param(outcome.resultUrl)}`);
+  if (outcome.error !== undefined) sets.push(`error = ${param(outcome.error)}`);
+  if (outcome.upstreamStatus !== undefined) sets.push(`upstream_status = ${param(outcome.upstreamStatus)}`);
+  if (outcome.result !== undefined) sets.push(`result_json = ${param(outcome.result === null ? null : JSON.stringify(outcome.result))}`);
+  const where = ['id = $1', 'state = ANY($4::text[])'];
+  if (opts.from) where.push(`state = ANY(${param(opts.from)}::text[])`);
+  // Fencing: a tracker whose lease expired and was re-claimed by another instance holds a stale
+  // token and must not write the outcome.
+  if (opts.leaseToken !== undefined) where.push(`lease_token = ${param(opts.leaseToken)}`);
+  const channel = param(channels.slots);
+
+  const res = await db.query<JobRow>(
+    `WITH done AS (
+       UPDATE jobs SET ${sets.join(', ')}
+        WHERE ${where.join(' AND ')}
+        RETURNING *
+     )
+     SELECT done.*, pg_notify(${channel}, json_build_object('event', 'finish', 'jobId', id, 'userId', user_id,
+                                                        'email', email, 'state', state)::text)
+       FROM done`,
+    values,
+  );
+  return res.rows[0] ? jobFromRow(res.rows[0]) : null;
+}
+
+export async function getJob(db: Queryable, jobId: number): Promise<Job | null> {
+  const res = await db.query<JobRow>('SELECT * FROM jobs WHERE id = $1', [jobId]);
+  return res.rows[0] ? jobFromRow(res.rows[0]) : null;
+}
+
+/** Lookup by the parts of a public id (index jobs_lookup); the newest row wins if an id was ever reused. */
+export async function findJob(db: Queryable, userId: number, email: string, type: JobType, upstreamId: string): Promise<Job | null> {
+  const res = await db.query<JobRow>(
+    `SELECT * FROM jobs WHERE user_id = $1 AND email = $2 AND type = $3 AND upstream_id = $4
+      ORDER BY id DESC LIMIT 1`,
+    [userId, email, type, upstreamId],
+  );
+  return res.rows[0] ? jobFromRow(res.rows[0]) : null;
+}
+
+export async function activeJobs(db: Queryable, userId: number): Promise<Job[]> {
+  const res = await db.query<JobRow>(
+    `SELECT * FROM jobs WHERE user_id = $1 AND state IN ('submitting', 'running')
+      ORDER BY started_at, id`,
+    [userId],
+  );
+  return res.rows.map(jobFromRow);
+}

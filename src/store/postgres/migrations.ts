@@ -1,0 +1,129 @@
+/**
+ * Numbered schema migrations. Append only: never edit a migration that has shipped; add the next number.
+ *
+ * Times are BIGINT epoch milliseconds (the store never reads the clock; callers pass `now`).
+ * JSON documents are TEXT holding JSON: they round-trip byte for byte (jsonb would reorder keys and
+ * reject "\u0000" inside strings, which SQLite accepts), and nothing queries inside them.
+ * PixVerse's job id is TEXT because it may exceed 2^53.
+ */
+import type pg from 'pg';
+import { withTransaction } from './pool.ts';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+      CREATE TABLE users (
+        id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        name        TEXT,
+        reply_url   TEXT,
+        created_at  BIGINT NOT NULL
+      );
+
+      CREATE TABLE tokens (
+        id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        user_id     BIGINT NOT NULL REFERENCES users (id),
+        hash        TEXT NOT NULL UNIQUE,
+        label       TEXT,
+        created_at  BIGINT NOT NULL,
+        revoked_at  BIGINT
+      );
+      CREATE INDEX tokens_user ON tokens (user_id);
+
+      CREATE TABLE accounts (
+        user_id         BIGINT NOT NULL REFERENCES users (id),
+        email           TEXT NOT NULL,
+        api_key_enc     TEXT NOT NULL,
+        max_jobs        INTEGER NOT NULL CHECK (max_jobs >= 0),
+        state           TEXT NOT NULL DEFAULT 'ok' CHECK (state IN ('ok', 'cooldown', 'error')),
+        reason          TEXT,
+        cooldown_until  BIGINT,
+        created_at      BIGINT NOT NULL,
+        updated_at      BIGINT NOT NULL,
+        PRIMARY KEY (user_id, email)
+      );
+
+      -- No foreign key to accounts: a job outlives its account (deleteAccount cancels the job
+      -- and deletes the account; the job row stays for GET and callbacks).
+      CREATE TABLE jobs (
+        id                BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        user_id           BIGINT NOT NULL REFERENCES users (id),
+        token_id          BIGINT REFERENCES tokens (id),
+        email             TEXT NOT NULL,
+        type              TEXT NOT NULL CHECK (type IN ('video', 'image', 'music')),
+        state             TEXT NOT NULL CHECK (state IN ('queued', 'submitting', 'running',
+                            'completed', 'failed', 'moderated', 'cancelled', 'timed_out')),
+        upstream_id       TEXT,
+        trace_id          TEXT NOT NULL,
+        upstream_json     TEXT NOT NULL,
+        request_json      TEXT NOT NULL,
+        reply_url         TEXT,
+        reply_ref         TEXT,
+        created_at        BIGINT NOT NULL,
+        started_at        BIGINT NOT NULL,
+        finished_at       BIGINT,
+        result_url        TEXT,
+        error             TEXT,
+        upstream_status   INTEGER,
+        result_json       TEXT,
+        poll_count        INTEGER NOT NULL DEFAULT 0,
+        next_poll_at      BIGINT,
+        lease_owner       TEXT,
+        lease_token       TEXT,
+        lease_expires_at  BIGINT
+      );
+
+      -- Admission counts slot holders of one account inside the reserve transaction; the partial
+      -- index keeps that count proportional to the account's live jobs, not to its history.
+      CREATE INDEX jobs_active_per_account ON jobs (user_id, email) WHERE state IN ('submitting', 'running');
+      -- claimDuePolls / nextPollDue: the due running jobs, earliest first.
+      CREATE INDEX jobs_due_polls ON jobs (next_poll_at) WHERE state = 'running';
+      -- expireJobs / claimStaleSubmitting: slot holders by the time their slot was taken.
+      CREATE INDEX jobs_active_started ON jobs (started_at) WHERE state IN ('submitting', 'running');
+      -- GET /v2/pixverse/{type}/{id}: lookup by the parts of the public id.
+      CREATE INDEX jobs_lookup ON jobs (user_id, email, type, upstream_id);
+      -- releaseLeases on graceful shutdown.
+      CREATE INDEX jobs_lease_owner ON jobs (lease_owner) WHERE lease_owner IS NOT NULL;
+    `,
+  },
+];
+
+/**
+ * Class id of the advisory lock that serialises migrations. The second key is the schema, so
+ * instances migrating different schemas (tests, several deployments on one server) do not wait
+ * for each other, while every instance of one deployment does.
+ */
+const MIGRATION_LOCK_CLASS = 0x70697867; // "pixg"
+
+/**
+ * Applies the missing migrations in one transaction under a transaction-scoped advisory lock.
+ * When several instances start at once on an empty database, the first one to get the lock
+ * creates everything; the others wait on the lock, then find every version recorded and do
+ * nothing. Because the lock is taken before the bookkeeping table is even created, no two
+ * sessions ever race on CREATE TABLE. If a migration fails the transaction rolls back whole.
+ */
+export async function migrate(pool: pg.Pool): Promise<void> {
+  await withTransaction(pool, async (client) => {
+    await client.query("SELECT pg_advisory_xact_lock($1, hashtext(coalesce(current_schema(), '')))", [MIGRATION_LOCK_CLASS]);
+    await client.query(`
+      CREATE TABLE IF NOT EXISTS pixgate_migrations (
+        version     INTEGER PRIMARY KEY,
+        name        TEXT NOT NULL,
+        applied_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+      )`);
+    const done = await client.query<{ version: number }>('SELECT version FROM pixgate_migrations');
+    const applied = new Set(done.rows.map((row) => row.version));
+    for (const migration of MIGRATIONS) {
+      if (applied.has(migration.version)) continue;
+      await client.query(migration.sql);
+      await client.query('INSERT INTO pixgate_migrations (version, name) VALUES ($1, $2)', [migration.version, migration.name]);
+    }
+  });
+}

@@ -1,0 +1,157 @@
+/**
+ * The PostgreSQL Store: several stateless gateway instances share one database, each with its
+ * own PostgresStore (one pool). All coordination between instances happens in PostgreSQL — row
+ * locks for admission, compare-and-swap updates for transitions, leases for tracking — so this
+ * class only wires the per-responsibility modules to a pool.
+ */
+import type pg from 'pg';
+import type { Account } from '../../domain/account.ts';
+import type { Job, JobOutcome, JobType } from '../../domain/job.ts';
+import type {
+  AccountHealthUpdate,
+  AccountLoad,
+  ReserveInput,
+  ReserveResult,
+  Store,
+  TokenRecord,
+  UpsertAccountInput,
+  User,
+} from '../store.ts';
+import * as accounts from './accounts.ts';
+import { reserve } from './admission.ts';
+import * as jobs from './jobs.ts';
+import { migrate } from './migrations.ts';
+import { channelsFor, type Channels } from './notify.ts';
+import { createPool, ensureSchema, type PoolOptions } from './pool.ts';
+import * as sweeping from './sweeping.ts';
+import * as tracking from './tracking.ts';
+import * as users from './users.ts';
+
+export class PostgresStore implements Store {
+  readonly dialect = 'postgres' as const;
+  /** Channel names this store notifies on; pass the same schema to listenForChanges(). */
+  readonly channels: Channels;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    readonly schema: string | null,
+  ) {
+    this.channels = channelsFor(schema);
+  }
+
+  migrate(): Promise<void> {
+    return migrate(this.pool);
+  }
+
+  async close(): Promise<void> {
+    if (!this.pool.ended && !this.pool.ending) await this.pool.end();
+  }
+
+  // ── tenants and tokens ────────────────────────────────────────────────
+  createUser(name: string | null, now: number): Promise<User> {
+    return users.createUser(this.pool, name, now);
+  }
+  getUser(userId: number): Promise<User | null> {
+    return users.getUser(this.pool, userId);
+  }
+  setUserReplyUrl(userId: number, replyUrl: string | null): Promise<void> {
+    return users.setUserReplyUrl(this.pool, userId, replyUrl);
+  }
+  addToken(userId: number, hash: string, label: string | null, now: number): Promise<TokenRecord> {
+    return users.addToken(this.pool, userId, hash, label, now);
+  }
+  activeTokens(userId: number): Promise<TokenRecord[]> {
+    return users.activeTokens(this.pool, userId);
+  }
+  listTokens(userId: number): Promise<TokenRecord[]> {
+    return users.listTokens(this.pool, userId);
+  }
+  revokeToken(userId: number, tokenId: number, now: number): Promise<boolean> {
+    return users.revokeToken(this.pool, userId, tokenId, now);
+  }
+
+  // ── accounts ──────────────────────────────────────────────────────────
+  upsertAccount(input: UpsertAccountInput): Promise<{ account: Account; created: boolean }> {
+    return accounts.upsertAccount(this.pool, this.channels, input);
+  }
+  getAccount(userId: number, email: string): Promise<Account | null> {
+    return accounts.getAccount(this.pool, userId, email);
+  }
+  listAccounts(userId: number): Promise<Account[]> {
+    return accounts.listAccounts(this.pool, userId);
+  }
+  deleteAccount(userId: number, email: string, now: number): Promise<{ cancelled: Job[] } | null> {
+    return accounts.deleteAccount(this.pool, this.channels, userId, email, now);
+  }
+  setAccountHealth(userId: number, email: string, update: AccountHealthUpdate): Promise<void> {
+    return accounts.setAccountHealth(this.pool, this.channels, userId, email, update);
+  }
+
+  // ── admission ─────────────────────────────────────────────────────────
+  reserve(input: ReserveInput): Promise<ReserveResult> {
+    return reserve(this.pool, input);
+  }
+  markRunning(jobId: number, upstreamId: string, nextPollAt: number, _now: number): Promise<boolean> {
+    return jobs.markRunning(this.pool, this.channels, jobId, upstreamId, nextPollAt);
+  }
+  finish(jobId: number, outcome: JobOutcome, now: number, opts?: { from?: Job['state'][]; leaseToken?: string }): Promise<Job | null> {
+    return jobs.finish(this.pool, this.channels, jobId, outcome, now, opts);
+  }
+
+  // ── reads ─────────────────────────────────────────────────────────────
+  getJob(jobId: number): Promise<Job | null> {
+    return jobs.getJob(this.pool, jobId);
+  }
+  findJob(userId: number, email: string, type: JobType, upstreamId: string): Promise<Job | null> {
+    return jobs.findJob(this.pool, userId, email, type, upstreamId);
+  }
+  activeJobs(userId: number): Promise<Job[]> {
+    return jobs.activeJobs(this.pool, userId);
+  }
+  accountLoads(userId: number): Promise<AccountLoad[]> {
+    return accounts.accountLoads(this.pool, userId);
+  }
+
+  // ── tracking ──────────────────────────────────────────────────────────
+  claimDuePolls(owner: string, now: number, leaseMs: number, limit: number): Promise<Job[]> {
+    return tracking.claimDuePolls(this.pool, owner, now, leaseMs, limit);
+  }
+  reschedulePoll(jobId: number, leaseToken: string, nextPollAt: number, upstreamStatus: number | null, _now: number): Promise<boolean> {
+    return tracking.reschedulePoll(this.pool, jobId, leaseToken, nextPollAt, upstreamStatus);
+  }
+  renewLeases(owner: string, jobIds: number[], now: number, leaseMs: number): Promise<number[]> {
+    return tracking.renewLeases(this.pool, owner, jobIds, now, leaseMs);
+  }
+  releaseLeases(owner: string): Promise<void> {
+    return tracking.releaseLeases(this.pool, this.channels, owner);
+  }
+  nextPollDue(): Promise<number | null> {
+    return tracking.nextPollDue(this.pool);
+  }
+
+  // ── sweeping ──────────────────────────────────────────────────────────
+  expireJobs(startedBefore: number, now: number, error: string): Promise<Job[]> {
+    return sweeping.expireJobs(this.pool, this.channels, startedBefore, now, error);
+  }
+  claimStaleSubmitting(owner: string, before: number, now: number, leaseMs: number, limit: number): Promise<Job[]> {
+    return sweeping.claimStaleSubmitting(this.pool, owner, before, now, leaseMs, limit);
+  }
+}
+
+/**
+ * Opens a store on `url`. With `schema`, every pooled connection uses that schema (created if
+ * missing), which is how tests isolate themselves and how several deployments share a server.
+ * Call migrate() before use.
+ */
+export async function openPostgresStore(url: string, opts: PoolOptions = {}): Promise<PostgresStore> {
+  const pool = createPool(url, opts);
+  if (opts.schema) {
+    try {
+      await ensureSchema(pool, opts.schema);
+    } catch (err) {
+      await pool.end().catch(() => {});
+      throw err;
+    }
+  }
+  return new PostgresStore(pool, opts.schema ?? null);
+}

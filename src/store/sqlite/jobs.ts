@@ -1,0 +1,94 @@
+/**
+ * Job transitions and reads. Every transition is a single compare-and-swap UPDATE (design
+ * invariant 3): the WHERE clause states which states (and which lease) the caller expects, and
+ * `RETURNING` hands the new row only to the caller whose UPDATE matched. A single statement is
+ * atomic on its own, so no explicit transaction is needed here.
+ */
+import type { Job, JobOutcome, JobState, JobType } from '../../domain/job.ts';
+import { jobFromRow, outcomeColumns, type JobRow } from '../rows.ts';
+import type { StatementCache } from './database.ts';
+import { CLEAR_LEASE, HOLDS_SLOT, NOT_TERMINAL } from './fragments.ts';
+
+/**
+ * One statement serves every finish() variant: `@from` (a JSON array or NULL) and `@leaseToken`
+ * (or NULL) switch their conditions off when absent, so the statement is prepared once instead
+ * of once per combination. `keep*` flags let an omitted outcome field keep the stored value.
+ */
+const FINISH_SQL = `
+  UPDATE jobs
+     SET state           = @state,
+         result_url      = CASE WHEN @keepResultUrl      THEN result_url      ELSE @resultUrl      END,
+         error           = CASE WHEN @keepError          THEN error           ELSE @error          END,
+         upstream_status = CASE WHEN @keepUpstreamStatus THEN upstream_status ELSE @upstreamStatus END,
+         result_json     = CASE WHEN @keepResult         THEN result_json     ELSE @resultJson     END,
+         finished_at     = @now,
+         next_poll_at    = NULL,
+         ${CLEAR_LEASE}
+   WHERE id = @id
+     AND ${NOT_TERMINAL}
+     AND (@from IS NULL OR state IN (SELECT value FROM json_each(@from)))
+     AND (@leaseToken IS NULL OR lease_token = @leaseToken)
+  RETURNING *`;
+
+export class JobQueries {
+  constructor(private readonly sql: StatementCache) {}
+
+  /**
+   * submitting → running. Also drops any reconciliation lease (claimStaleSubmitting): from now on
+   * the job belongs to whichever tracker claims its polls, and a reconciler still holding the old
+   * token is fenced out of finish(). `now` is not stored: the slot clock (started_at) keeps running.
+   */
+  markRunning(jobId: number, upstreamId: string, nextPollAt: number, _now: number): boolean {
+    const info = this.sql
+      .get(
+        `UPDATE jobs SET state = 'running', upstream_id = ?, next_poll_at = ?, poll_count = 0, ${CLEAR_LEASE}
+          WHERE id = ? AND state = 'submitting'`,
+      )
+      .run(upstreamId, nextPollAt, jobId);
+    return info.changes === 1;
+  }
+
+  finish(jobId: number, outcome: JobOutcome, now: number, opts?: { from?: JobState[]; leaseToken?: string }): Job | null {
+    const row = this.sql.get(FINISH_SQL).get({
+      ...outcomeColumns(outcome),
+      id: jobId,
+      now,
+      from: opts?.from === undefined ? null : JSON.stringify(opts.from),
+      leaseToken: opts?.leaseToken ?? null,
+    }) as JobRow | undefined;
+    return row ? jobFromRow(row) : null;
+  }
+
+  getJob(jobId: number): Job | null {
+    const row = this.sql.get('SELECT * FROM jobs WHERE id = ?').get(jobId) as JobRow | undefined;
+    return row ? jobFromRow(row) : null;
+  }
+
+  /** Newest match wins should an upstream id ever be recorded twice (e.g. a reconciled resubmit). */
+  findJob(userId: number, email: string, type: JobType, upstreamId: string): Job | null {
+    const row = this.sql
+      .get('SELECT * FROM jobs WHERE user_id = ? AND email = ? AND type = ? AND upstream_id = ? ORDER BY id DESC LIMIT 1')
+      .get(userId, email, type, upstreamId) as JobRow | undefined;
+    return row ? jobFromRow(row) : null;
+  }
+
+  activeJobs(userId: number): Job[] {
+    const rows = this.sql
+      .get(`SELECT * FROM jobs WHERE user_id = ? AND ${HOLDS_SLOT} ORDER BY started_at, id`)
+      .all(userId) as JobRow[];
+    return rows.map(jobFromRow);
+  }
+
+  /** One UPDATE: a job finished concurrently is simply no longer matched, so it is never timed out late. */
+  expireJobs(startedBefore: number, now: number, error: string): Job[] {
+    const rows = this.sql
+      .get(
+        `UPDATE jobs
+            SET state = 'timed_out', error = ?, finished_at = ?, next_poll_at = NULL, ${CLEAR_LEASE}
+          WHERE ${HOLDS_SLOT} AND started_at < ?
+        RETURNING *`,
+      )
+      .all(error, now, startedBefore) as JobRow[];
+    return rows.map(jobFromRow).sort((a, b) => a.startedAt - b.startedAt || a.id - b.id);
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * SqliteStore: the embedded Store. Composes one statement family per responsibility over a
+ * single connection. better-sqlite3 is synchronous; methods are `async` only to satisfy the
+ * shared contract (a thrown SQLite error becomes a rejected promise).
+ */
+import type { Account } from '../../domain/account.ts';
+import type { Job, JobOutcome, JobType } from '../../domain/job.ts';
+import type {
+  AccountHealthUpdate,
+  AccountLoad,
+  ReserveInput,
+  ReserveResult,
+  Store,
+  TokenRecord,
+  UpsertAccountInput,
+  User,
+} from '../store.ts';
+import { AccountQueries } from './accounts.ts';
+import { AdmissionQueries } from './admission.ts';
+import { openDatabase, StatementCache, type Db } from './database.ts';
+import { JobQueries } from './jobs.ts';
+import { migrate } from './migrations.ts';
+import { TrackingQueries } from './tracking.ts';
+import { UserQueries } from './users.ts';
+
+export class SqliteStore implements Store {
+  readonly dialect = 'sqlite' as const;
+  private readonly users: UserQueries;
+  private readonly accounts: AccountQueries;
+  private readonly admission: AdmissionQueries;
+  private readonly jobs: JobQueries;
+  private readonly tracking: TrackingQueries;
+
+  constructor(
+    /** The underlying connection; exposed for diagnostics and tests, not for callers' SQL. */
+    readonly db: Db,
+    /** The file path (or ':memory:') this store was opened on. */
+    readonly path: string,
+  ) {
+    const sql = new StatementCache(db);
+    this.users = new UserQueries(sql);
+    this.accounts = new AccountQueries(db, sql);
+    this.admission = new AdmissionQueries(db, sql);
+    this.jobs = new JobQueries(sql);
+    this.tracking = new TrackingQueries(db, sql);
+  }
+
+  async migrate(): Promise<void> {
+    migrate(this.db);
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  // ── tenants and tokens ──
+  async createUser(name: string | null, now: number): Promise<User> {
+    return this.users.createUser(name, now);
+  }
+  async getUser(userId: number): Promise<User | null> {
+    return this.users.getUser(userId);
+  }
+  async setUserReplyUrl(userId: number, replyUrl: string | null): Promise<void> {
+    this.users.setUserReplyUrl(userId, replyUrl);
+  }
+  async addToken(userId: number, hash: string, label: string | null, now: number): Promise<TokenRecord> {
+    return this.users.addToken(userId, hash, label, now);
+  }
+  async activeTokens(userId: number): Promise<TokenRecord[]> {
+    return this.users.activeTokens(userId);
+  }
+  async listTokens(userId: number): Promise<TokenRecord[]> {
+    return this.users.listTokens(userId);
+  }
+  async revokeToken(userId: number, tokenId: number, now: number): Promise<boolean> {
+    return this.users.revokeToken(userId, tokenId, now);
+  }
+
+  // ── accounts ──
+  async upsertAccount(input: UpsertAccountInput): Promise<{ account: Account; created: boolean }> {
+    return this.accounts.upsertAccount(input);
+  }
+  async getAccount(userId: number, email: string): Promise<Account | null> {
+    return this.accounts.getAccount(userId, email);
+  }
+  async listAccounts(userId: number): Promise<Account[]> {
+    return this.accounts.listAccounts(userId);
+  }
+  async deleteAccount(userId: number, email: string, now: number): Promise<{ cancelled: Job[] } | null> {
+    return this.accounts.deleteAccount(userId, email, now);
+  }
+  async setAccountHealth(userId: number, email: string, update: AccountHealthUpdate): Promise<void> {
+    this.accounts.setAccountHealth(userId, email, update);
+  }
+
+  // ── admission ──
+  async reserve(input: ReserveInput): Promise<ReserveResult> {
+    return this.admission.reserve(input);
+  }
+  async markRunning(jobId: number, upstreamId: string, nextPollAt: number, now: number): Promise<boolean> {
+    return this.jobs.markRunning(jobId, upstreamId, nextPollAt, now);
+  }
+  async finish(
+    jobId: number,
+    outcome: JobOutcome,
+    now: number,
+    opts?: { from?: Job['state'][]; leaseToken?: string },
+  ): Promise<Job | null> {
+    return this.jobs.finish(jobId, outcome, now, opts);
+  }
+
+  // ── reads ──
+  async getJob(jobId: number): Promise<Job | null> {
+    return this.jobs.getJob(jobId);
+  }
+  async findJob(userId: number, email: string, type: JobType, upstreamId: string): Promise<Job | null> {
+    return this.jobs.findJob(userId, email, type, upstreamId);
+  }
+  async activeJobs(userId: number): Promise<Job[]> {
+    return this.jobs.activeJobs(userId);
+  }
+  async accountLoads(userId: number): Promise<AccountLoad[]> {
+    return this.accounts.accountLoads(userId);
+  }
+
+  // ── tracking ──
+  async claimDuePolls(owner: string, now: number, leaseMs: number, limit: number): Promise<Job[]> {
+    return this.tracking.claimDuePolls(owner, now, leaseMs, limit);
+  }
+  async reschedulePoll(
+    jobId: number,
+    leaseToken: string,
+    nextPollAt: number,
+    upstreamStatus: number | null,
+    now: number,
+  ): Promise<boolean> {
+    return this.tracking.reschedulePoll(jobId, leaseToken, nextPollAt, upstreamStatus, now);
+  }
+  async renewLeases(owner: string, jobIds: number[], now: number, leaseMs: number): Promise<number[]> {
+    return this.tracking.renewLeases(owner, jobIds, now, leaseMs);
+  }
+  async releaseLeases(owner: string): Promise<void> {
+    this.tracking.releaseLeases(owner);
+  }
+  async nextPollDue(): Promise<number | null> {
+    return this.tracking.nextPollDue();
+  }
+
+  // ── sweeping ──
+  async expireJobs(startedBefore: number, now: number, error: string): Promise<Job[]> {
+    return this.jobs.expireJobs(startedBefore, now, error);
+  }
+  async claimStaleSubmitting(owner: string, before: number, now: number, leaseMs: number, limit: number): Promise<Job[]> {
+    return this.tracking.claimStaleSubmitting(owner, before, now, leaseMs, limit);
+  }
+}
+
+/**
+ * Opens (creating if needed) a SQLite store and applies pending migrations.
+ * `path` may be ':memory:'. Pass `{ migrate: false }` to control migration yourself.
+ */
+export async function openSqliteStore(path: string, opts: { migrate?: boolean } = {}): Promise<SqliteStore> {
+  const db = openDatabase(path);
+  const store = new SqliteStore(db, path);
+  if (opts.migrate ?? true) {
+    try {
+      await store.migrate();
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+  return store;
+}

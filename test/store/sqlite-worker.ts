@@ -1,0 +1,62 @@
+/**
+ * Child process for the cross-process SQLite tests (driven by sqlite.test.ts; not a test itself).
+ * Each child is its own process with its own connection, so SQLite's file locks are really
+ * contended — unlike two stores in one process, where better-sqlite3's synchronous calls never overlap.
+ *
+ * Protocol (one JSON object per line): the child opens argv[2] WITHOUT migrating and prints
+ * {"ready":true}; then for each command line on stdin it prints one result line. The parent sends
+ * each command to all children at once so they race.
+ */
+import { createInterface } from 'node:readline';
+import { migrate } from '../../src/store/sqlite/migrations.ts';
+import { openSqliteStore } from '../../src/store/sqlite/index.ts';
+
+export type Command =
+  | { cmd: 'migrate' }
+  | { cmd: 'reserve'; userId: number; emails: string[]; attempts: number; finishRate: number }
+  | { cmd: 'exit' };
+
+const store = await openSqliteStore(process.argv[2]!, { migrate: false });
+const send = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`);
+
+async function reserveLoop(c: Extract<Command, { cmd: 'reserve' }>) {
+  const mine: number[] = [];
+  const maxSeen: Record<string, number> = {};
+  let admitted = 0;
+  let finished = 0;
+  for (let i = 0; i < c.attempts; i++) {
+    const pin = Math.random() < 0.3 ? c.emails[Math.floor(Math.random() * c.emails.length)]! : null;
+    const res = await store.reserve({
+      userId: c.userId, tokenId: null, email: pin, maxJobsOverride: null, type: 'video',
+      traceId: `t-${process.pid}-${i}`, upstream: { op: 'x', params: {} }, request: {},
+      replyUrl: null, replyRef: null, now: Date.now(),
+    });
+    if (res.ok) {
+      admitted++;
+      mine.push(res.job.id);
+      // What every connection has committed so far: an overbooking anywhere would show here.
+      for (const load of await store.accountLoads(c.userId)) {
+        maxSeen[load.account.email] = Math.max(maxSeen[load.account.email] ?? 0, load.executing);
+      }
+    }
+    if (mine.length > 0 && Math.random() < c.finishRate) {
+      const id = mine.splice(Math.floor(Math.random() * mine.length), 1)[0]!;
+      if (await store.finish(id, { state: 'completed' }, Date.now())) finished++;
+    }
+  }
+  return { admitted, finished, maxSeen };
+}
+
+send({ ready: true });
+for await (const line of createInterface({ input: process.stdin })) {
+  const command = JSON.parse(line) as Command;
+  try {
+    if (command.cmd === 'exit') break;
+    if (command.cmd === 'migrate') send({ applied: migrate(store.db) });
+    else send(await reserveLoop(command));
+  } catch (err) {
+    send({ error: String((err as Error)?.stack ?? err) });
+  }
+}
+await store.close();
+process.exit(0);
