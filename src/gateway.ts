@@ -67,6 +67,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       await app.close();
       await scheduler.stop();
       await store.close();
+      await upstream.close?.();
     })());
   return { app, store, scheduler, upstream, adminToken: admin.value, url, close };
 }

@@ -143,7 +143,10 @@ export interface Store {
   renewLeases(owner: string, jobIds: number[], now: number, leaseMs: number): Promise<number[]>;
   /** Drops every lease of `owner` (graceful shutdown) so other instances pick the jobs up at once. */
   releaseLeases(owner: string): Promise<void>;
-  /** Earliest next_poll_at among running jobs, or null. Lets the tracker sleep exactly as long as needed. */
+  /**
+   * Earliest time a running job's poll can be claimed, or null: its next_poll_at, or the end of
+   * its live lease if another owner holds it (so a tracker never spins on someone else's job).
+   */
   nextPollDue(): Promise<number | null>;
 
   // ── sweeping ──────────────────────────────────────────────────────────

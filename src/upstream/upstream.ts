@@ -66,4 +66,6 @@ export interface Upstream {
   status(apiKey: string, type: JobType, upstreamId: string): Promise<StatusResult>;
   upload(apiKey: string, body: Buffer, contentType: string, filename: string): Promise<UploadResult>;
   balance(apiKey: string): Promise<Balance>;
+  /** Closes pooled connections (shutdown, tests). */
+  close?(): Promise<void>;
 }

@@ -14,7 +14,19 @@ export interface OperationSpec {
 export const OPERATIONS: Record<string, OperationSpec> = {
   'video.text': { path: '/video/text/generate', type: 'video' },
   'video.img': { path: '/video/img/generate', type: 'video' },
+  'video.transition': { path: '/video/transition/generate', type: 'video' },
+  'video.multi_transition': { path: '/video/multi_transition/generate', type: 'video' },
+  'video.extend': { path: '/video/extend/generate', type: 'video' },
+  'video.lip_sync': { path: '/video/lip_sync/generate', type: 'video' },
+  'video.sound_effect': { path: '/video/sound_effect/generate', type: 'video' },
+  'video.fusion': { path: '/video/fusion/generate', type: 'video' },
+  'video.restyle': { path: '/video/restyle/generate', type: 'video' },
+  'video.swap': { path: '/video/swap/generate', type: 'video' },
+  'video.mimic': { path: '/video/mimic/generate', type: 'video' },
+  'video.modify': { path: '/video/modify/generate', type: 'video' },
+  'video.upscale': { path: '/video/upscale/generate', type: 'video' },
   'image.generate': { path: '/image/generate', type: 'image' },
+  'image.template': { path: '/image/template/generate', type: 'image' },
   // Music is a gateway extension of the Platform API, served by the simulator.
   'music.generate': { path: '/music/generate', type: 'music' },
 };

@@ -1,0 +1,7 @@
+/** PixVerse Platform API adapter: the Upstream implementation plus its pure parsing helpers. */
+export { PixverseClient, createPixverseClient, mediaKind, API_PREFIX, type PixverseClientOptions } from './client.ts';
+export { classifyErrCode, classifyHttpStatus, CODE_HINTS } from './classify.ts';
+export { readEnvelope, parseEnvelope, unwrapEnvelope, envelopeError, type Envelope } from './envelope.ts';
+export { parseLossless, stringifyLossless, isIdKey, isJsonObject, type JsonObject } from './json.ts';
+export { mapPixverseStatus, toStatusResult, PIXVERSE_STATUS } from './status.ts';
+export { OPERATIONS, RESULT_PATHS, ID_FIELDS, type OperationSpec } from './operations.ts';

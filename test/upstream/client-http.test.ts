@@ -1,0 +1,409 @@
+/**
+ * PixverseClient over real HTTP against a throwaway node:http server serving canned raw answers
+ * (stands in for PixVerse's wire behaviour: envelopes, proxies, slow and dropped connections).
+ */
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, afterEach, before, describe, it } from 'node:test';
+import type { Dispatcher } from 'undici';
+import { UpstreamError } from '../../src/upstream/upstream.ts';
+import { createPixverseClient, type PixverseClient } from '../../src/upstream/pixverse/index.ts';
+
+interface Seen {
+  method: string;
+  url: string;
+  headers: IncomingMessage['headers'];
+  body: Buffer;
+}
+
+type Handler = (req: Seen, res: ServerResponse) => void;
+
+interface Canned {
+  url: string;
+  seen: Seen[];
+  connections: number;
+  /** Replaces the handler for the next requests. */
+  handle(h: Handler): void;
+  close(): Promise<void>;
+}
+
+async function startCanned(): Promise<Canned> {
+  let handler: Handler = (_req, res) => res.end('{"ErrCode":0,"Resp":{}}');
+  const seen: Seen[] = [];
+  const state = { connections: 0 };
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const s: Seen = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks) };
+      seen.push(s);
+      handler(s, res);
+    });
+  });
+  server.on('connection', () => {
+    state.connections += 1;
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    seen,
+    get connections() {
+      return state.connections;
+    },
+    handle(h) {
+      handler = h;
+    },
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((err) => (err ? reject(err) : resolve()));
+      }),
+  };
+}
+
+function json(res: ServerResponse, status: number, text: string): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function rejectsWith(p: Promise<unknown>): Promise<UpstreamError> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof UpstreamError, `expected UpstreamError, got ${String(err)}`);
+    return err;
+  }
+  assert.fail('expected a rejection');
+}
+
+/** Decodes a multipart request body the way a server would. */
+function parseForm(req: Seen): Promise<FormData> {
+  return new Response(new Uint8Array(req.body), { headers: { 'content-type': String(req.headers['content-type']) } }).formData();
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+describe('PixverseClient over HTTP (canned server)', () => {
+  let srv: Canned;
+  let client: PixverseClient;
+  const clients: PixverseClient[] = [];
+
+  function newClient(opts: { timeoutMs?: number; connections?: number; baseUrl?: string } = {}): PixverseClient {
+    const c = createPixverseClient({ baseUrl: srv.url, ...opts });
+    clients.push(c);
+    return c;
+  }
+
+  before(async () => {
+    srv = await startCanned();
+  });
+  after(async () => {
+    await srv.close();
+  });
+  afterEach(async () => {
+    srv.seen.length = 0;
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+  });
+
+  it('submit: path, headers, lossless body and lossless id', async () => {
+    client = newClient();
+    srv.handle((_req, res) => json(res, 200, '{"ErrCode":0,"ErrMsg":"success","Resp":{"video_id":391504480090022123,"credits":45}}'));
+    const traceId = '5f0c2d8e-1111-4222-8333-944455556666';
+    const r = await client.submit(
+      'key-1',
+      { op: 'video.img', params: { prompt: 'a cat', img_id: '391504480090022123', img_ids: ['18446744073709551615'], duration: 5, model: 'v5', quality: '540p' } },
+      traceId,
+    );
+    assert.deepEqual(r, { upstreamId: '391504480090022123', credits: 45 });
+    const [req] = srv.seen;
+    assert.equal(req.method, 'POST');
+    assert.equal(req.url, '/openapi/v2/video/img/generate');
+    assert.equal(req.headers['api-key'], 'key-1');
+    assert.equal(req.headers['ai-trace-id'], traceId);
+    assert.equal(req.headers['content-type'], 'application/json');
+    assert.equal(
+      req.body.toString(),
+      '{"prompt":"a cat","img_id":391504480090022123,"img_ids":[18446744073709551615],"duration":5,"model":"v5","quality":"540p"}',
+    );
+  });
+
+  it('submit: `credit` (singular) and id fields image_id / audio_id / id', async () => {
+    client = newClient();
+    srv.handle((_req, res) => json(res, 200, '{"ErrCode":0,"Resp":{"image_id":77,"credit":3}}'));
+    assert.deepEqual(await client.submit('k', { op: 'image.template', params: { img_ids: ['1'], template_id: '2' } }, 't1'), {
+      upstreamId: '77',
+      credits: 3,
+    });
+    srv.handle((_req, res) => json(res, 200, '{"ErrCode":0,"Resp":{"audio_id":"88"}}'));
+    assert.deepEqual(await client.submit('k', { op: 'music.generate', params: { prompt: 'x' } }, 't2'), { upstreamId: '88', credits: null });
+    assert.equal(srv.seen[1].url, '/openapi/v2/music/generate');
+  });
+
+  it('submit: unknown op is bad_request and sends nothing', async () => {
+    client = newClient();
+    const e = await rejectsWith(client.submit('k', { op: 'video.nope', params: {} }, 't'));
+    assert.equal(e.errorClass, 'bad_request');
+    const proto = await rejectsWith(client.submit('k', { op: 'toString', params: {} }, 't'));
+    assert.equal(proto.errorClass, 'bad_request');
+    assert.equal(srv.seen.length, 0);
+  });
+
+  it('submit: success without an id is transient and maybeSubmitted', async () => {
+    client = newClient();
+    srv.handle((_req, res) => json(res, 200, '{"ErrCode":0,"Resp":{}}'));
+    const e = await rejectsWith(client.submit('k', { op: 'video.text', params: { prompt: 'p' } }, 't'));
+    assert.equal(e.errorClass, 'transient');
+    assert.equal(e.maybeSubmitted, true);
+  });
+
+  it('status: GET with a fresh UUID trace id per call and no content-type', async () => {
+    client = newClient();
+    srv.handle((_req, res) =>
+      json(res, 200, '{"ErrCode":0,"Resp":{"id":391504480090022123,"status":1,"url":"https://media.pixverse.ai/a.mp4","outputWidth":1280,"outputHeight":720}}'),
+    );
+    const a = await client.status('k', 'video', '391504480090022123');
+    await client.status('k', 'image', '5');
+    assert.equal(a.state, 'completed');
+    assert.equal(a.code, 1);
+    assert.equal(a.url, 'https://media.pixverse.ai/a.mp4');
+    assert.equal(a.raw.id, '391504480090022123');
+    const [r1, r2] = srv.seen;
+    assert.equal(r1.method, 'GET');
+    assert.equal(r1.url, '/openapi/v2/video/result/391504480090022123');
+    assert.equal(r2.url, '/openapi/v2/image/result/5');
+    assert.match(String(r1.headers['ai-trace-id']), UUID);
+    assert.notEqual(r1.headers['ai-trace-id'], r2.headers['ai-trace-id']);
+    assert.equal(r1.headers['content-type'], undefined);
+    assert.equal(r1.headers['api-key'], 'k');
+  });
+
+  it('status: a non-numeric id is rejected locally', async () => {
+    client = newClient();
+    const e = await rejectsWith(client.status('k', 'video', '../account/balance'));
+    assert.equal(e.errorClass, 'bad_request');
+    assert.equal(srv.seen.length, 0);
+  });
+
+  it('balance', async () => {
+    client = newClient();
+    srv.handle((_req, res) => json(res, 200, '{"ErrCode":0,"ErrMsg":"success","Resp":{"account_id":391504480090022123,"credit_monthly":1069020,"credit_package":3630}}'));
+    assert.deepEqual(await client.balance('k'), { accountId: '391504480090022123', creditMonthly: 1069020, creditPackage: 3630 });
+    assert.equal(srv.seen[0].url, '/openapi/v2/account/balance');
+    assert.match(String(srv.seen[0].headers['ai-trace-id']), UUID);
+  });
+
+  it('upload: image → multipart field `image` on /image/upload', async () => {
+    client = newClient();
+    srv.handle((_req, res) => json(res, 200, '{"ErrCode":0,"Resp":{"img_id":391504480090022123,"img_url":"https://media.pixverse.ai/i.png"}}'));
+    const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 1, 2, 3, 255]);
+    const r = await client.upload('k', png, 'image/png', 'cat "1".png');
+    assert.deepEqual(r, { id: '391504480090022123', url: 'https://media.pixverse.ai/i.png', mediaType: 'image' });
+    const req = srv.seen[0];
+    assert.equal(req.url, '/openapi/v2/image/upload');
+    assert.match(String(req.headers['content-type']), /^multipart\/form-data; boundary=/);
+    assert.match(String(req.headers['ai-trace-id']), UUID);
+    const form = await parseForm(req);
+    const file = form.get('image');
+    assert.ok(file instanceof Blob);
+    assert.deepEqual(Buffer.from(await file.arrayBuffer()), png);
+    assert.equal(file.type, 'image/png');
+  });
+
+  it('upload: video and audio → field `file` on /media/upload; octet-stream falls back to the extension', async () => {
+    client = newClient();
+    srv.handle((_req, res) => json(res, 200, '{"ErrCode":0,"Resp":{"media_id":4242,"media_type":"video","url":"https://m/v.mp4"}}'));
+    const v = await client.upload('k', Buffer.from('mp4data'), 'video/mp4', 'v.mp4');
+    assert.deepEqual(v, { id: '4242', url: 'https://m/v.mp4', mediaType: 'video' });
+    srv.handle((_req, res) => json(res, 200, '{"ErrCode":0,"Resp":{"media_id":4243,"url":"https://m/a.mp3"}}'));
+    const a = await client.upload('k', Buffer.from('mp3data'), 'application/octet-stream', 'a.mp3');
+    assert.deepEqual(a, { id: '4243', url: 'https://m/a.mp3', mediaType: 'audio' });
+    for (const req of srv.seen) {
+      assert.equal(req.url, '/openapi/v2/media/upload');
+      const form = await parseForm(req);
+      assert.ok(form.get('file') instanceof Blob);
+    }
+    const bad = await rejectsWith(client.upload('k', Buffer.from('x'), 'text/plain', 'x.txt'));
+    assert.equal(bad.errorClass, 'bad_request');
+    assert.equal(srv.seen.length, 2);
+  });
+
+  it('non-JSON 502 from a proxy: transient with the status; maybeSubmitted only on a create', async () => {
+    client = newClient();
+    srv.handle((_req, res) => {
+      res.writeHead(502, { 'content-type': 'text/html' });
+      res.end('<html><body><h1>502 Bad Gateway</h1></body></html>');
+    });
+    const e = await rejectsWith(client.submit('k', { op: 'video.text', params: { prompt: 'p' } }, 't'));
+    assert.equal(e.errorClass, 'transient');
+    assert.equal(e.httpStatus, 502);
+    assert.equal(e.maybeSubmitted, true);
+    const s = await rejectsWith(client.status('k', 'video', '1'));
+    assert.equal(s.errorClass, 'transient');
+    assert.equal(s.httpStatus, 502);
+    assert.equal(s.maybeSubmitted, false);
+  });
+
+  it('HTTP 500 with a lowercase envelope → classified by its code', async () => {
+    client = newClient();
+    srv.handle((_req, res) => json(res, 500, '{"err_code":500052,"err_msg":"图片审核未通过","resp":{}}'));
+    const e = await rejectsWith(client.upload('k', Buffer.from('x'), 'image/jpeg', 'x.jpg'));
+    assert.equal(e.errorClass, 'moderation');
+    assert.equal(e.errCode, 500052);
+    assert.equal(e.httpStatus, 500);
+  });
+
+  it('HTTP 200 with a non-zero code → error; 429 without envelope → rate_limit; 401 → auth', async () => {
+    client = newClient();
+    srv.handle((_req, res) => json(res, 200, '{"ErrCode":500090,"ErrMsg":"insufficient balance","Resp":{}}'));
+    const credits = await rejectsWith(client.submit('k', { op: 'video.text', params: {} }, 't'));
+    assert.equal(credits.errorClass, 'out_of_credits');
+    assert.equal(credits.maybeSubmitted, false);
+    srv.handle((_req, res) => {
+      res.writeHead(429, { 'retry-after': '3' });
+      res.end('Too Many Requests');
+    });
+    assert.equal((await rejectsWith(client.balance('k'))).errorClass, 'rate_limit');
+    srv.handle((_req, res) => {
+      res.writeHead(401);
+      res.end();
+    });
+    assert.equal((await rejectsWith(client.balance('k'))).errorClass, 'auth');
+  });
+
+  it('slow answer beyond the timeout on a create → transient, maybeSubmitted', async () => {
+    client = newClient({ timeoutMs: 300 });
+    srv.handle(() => {
+      /* never answer */
+    });
+    const started = Date.now();
+    const e = await rejectsWith(client.submit('k', { op: 'video.text', params: { prompt: 'slow' } }, 't'));
+    const took = Date.now() - started;
+    assert.equal(e.errorClass, 'transient');
+    assert.equal(e.maybeSubmitted, true);
+    assert.match(e.message, /timeout/);
+    assert.ok(took >= 250 && took < 3000, `took ${took} ms`);
+    assert.equal(srv.seen.length, 1, 'the create reached the server exactly once (no retry)');
+  });
+
+  it('headers sent but the body never finishes → timeout, maybeSubmitted', async () => {
+    client = newClient({ timeoutMs: 300 });
+    srv.handle((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+      res.write('{"ErrCode":0,');
+    });
+    const e = await rejectsWith(client.submit('k', { op: 'video.text', params: {} }, 't'));
+    assert.equal(e.errorClass, 'transient');
+    assert.equal(e.maybeSubmitted, true);
+  });
+
+  it('connection reset after the request was read → transient, maybeSubmitted, no retry', async () => {
+    client = newClient();
+    srv.handle((_req, res) => {
+      res.socket?.resetAndDestroy();
+    });
+    const e = await rejectsWith(client.submit('k', { op: 'video.text', params: { prompt: 'x' } }, 't'));
+    assert.equal(e.errorClass, 'transient');
+    assert.equal(e.maybeSubmitted, true);
+    assert.equal(srv.seen.length, 1);
+  });
+
+  it('timeout while queued behind a busy connection → not submitted', async () => {
+    client = newClient({ timeoutMs: 300, connections: 1 });
+    let release: (() => void) | undefined;
+    srv.handle((_req, res) => {
+      release = () => json(res, 200, '{"ErrCode":0,"Resp":{}}');
+    });
+    // Hold the pool's only socket with a request that has no deadline of ours (white-box: same pool).
+    const pool = (client as unknown as { pool: Dispatcher }).pool;
+    const holder = pool.request({ path: '/hold', method: 'GET', headersTimeout: 60_000, bodyTimeout: 60_000 });
+    while (srv.seen.length === 0) await new Promise((r) => setTimeout(r, 5));
+    const e = await rejectsWith(client.submit('k', { op: 'video.text', params: { prompt: 'queued' } }, 't2'));
+    assert.equal(e.errorClass, 'transient');
+    assert.equal(e.maybeSubmitted, false, e.message);
+    assert.match(e.message, /before the request was sent/);
+    assert.equal(srv.seen.length, 1, 'the create never reached the server');
+    release?.();
+    await (await holder).body.text();
+  });
+
+  it('DNS failure → transient, not submitted', async () => {
+    client = newClient({ baseUrl: 'http://pixgate-test.invalid', timeoutMs: 3000 });
+    const e = await rejectsWith(client.submit('k', { op: 'video.text', params: { prompt: 'x' } }, 't'));
+    assert.equal(e.errorClass, 'transient');
+    assert.equal(e.maybeSubmitted, false, e.message);
+  });
+
+  it('keeps connections alive across calls', async () => {
+    client = newClient({ connections: 4 });
+    srv.handle((_req, res) => json(res, 200, '{"ErrCode":0,"Resp":{"account_id":1,"credit_monthly":1,"credit_package":0}}'));
+    const before = srv.connections;
+    for (let i = 0; i < 20; i++) await client.balance('k');
+    // undici may open a second socket while the first is still settling; never one per call.
+    assert.ok(srv.connections - before <= 2, `${srv.connections - before} connections for 20 calls`);
+  });
+
+  it('bounds parallel sockets to `connections`', async () => {
+    client = newClient({ connections: 2 });
+    let inFlight = 0;
+    let peak = 0;
+    srv.handle((_req, res) => {
+      inFlight += 1;
+      peak = Math.max(peak, inFlight);
+      setTimeout(() => {
+        inFlight -= 1;
+        json(res, 200, '{"ErrCode":0,"Resp":{"id":1,"status":5}}');
+      }, 30);
+    });
+    await Promise.all(Array.from({ length: 8 }, () => client.status('k', 'video', '1')));
+    assert.equal(peak, 2);
+  });
+
+  it('baseUrl with a path prefix', async () => {
+    client = newClient({ baseUrl: `${srv.url}/proxy/` });
+    srv.handle((_req, res) => json(res, 200, '{"ErrCode":0,"Resp":{"account_id":1,"credit_monthly":2,"credit_package":3}}'));
+    await client.balance('k');
+    assert.equal(srv.seen[0].url, '/proxy/openapi/v2/account/balance');
+  });
+
+  it('an oversized answer is cut off → transient', async () => {
+    client = newClient();
+    srv.handle((_req, res) => json(res, 200, `{"ErrCode":0,"Resp":{"pad":"${'x'.repeat(9 * 1024 * 1024)}"}}`));
+    const e = await rejectsWith(client.balance('k'));
+    assert.equal(e.errorClass, 'transient');
+  });
+
+  it('an empty trace id is refused locally', async () => {
+    client = newClient();
+    const e = await rejectsWith(client.submit('k', { op: 'video.text', params: {} }, ''));
+    assert.equal(e.errorClass, 'bad_request');
+    assert.equal(srv.seen.length, 0);
+  });
+
+  it('an API key with control characters is refused locally as auth', async () => {
+    client = newClient();
+    const e = await rejectsWith(client.balance('bad\r\nkey'));
+    assert.equal(e.errorClass, 'auth');
+    assert.equal(srv.seen.length, 0);
+  });
+});
+
+describe('PixverseClient: connection refused', () => {
+  it('nothing listening → transient, not submitted', async () => {
+    // Grab a free port, then close it so nothing listens there.
+    const tmp = createServer();
+    await new Promise<void>((resolve) => tmp.listen(0, '127.0.0.1', resolve));
+    const { port } = tmp.address() as AddressInfo;
+    await new Promise<void>((resolve) => tmp.close(() => resolve()));
+    const client = createPixverseClient({ baseUrl: `http://127.0.0.1:${port}`, timeoutMs: 2000 });
+    try {
+      const e = await rejectsWith(client.submit('k', { op: 'video.text', params: { prompt: 'x' } }, 't'));
+      assert.equal(e.errorClass, 'transient');
+      assert.equal(e.maybeSubmitted, false);
+      assert.match(e.message, /ECONNREFUSED/);
+    } finally {
+      await client.close();
+    }
+  });
+});
