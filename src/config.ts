@@ -22,6 +22,20 @@ export interface Config {
   /** Job duration range of the built-in simulator, e.g. "5s..20s". */
   simulatorDuration: string;
   logLevel: string;
+  /** CIDRs that callbacks may reach although private or loopback (PIXGATE_CALLBACK_ALLOWLIST). */
+  callbackAllowlist: string[];
+  /** Delays before each callback attempt (PIXGATE_CALLBACK_SCHEDULE, e.g. "0,5s,5m,30m,2h"). */
+  callbackScheduleMs: number[];
+  callbackTimeoutMs: number;
+}
+
+/** Attempt delays over about three days (engineering notes). */
+export const DEFAULT_CALLBACK_SCHEDULE = '0,5s,5m,30m,2h,5h,10h,14h,20h,24h';
+
+export function parseDurationList(text: string): number[] {
+  const list = text.split(',').map((part) => parseDuration(part.trim()));
+  if (list.length === 0) throw new Error('the callback schedule needs at least one delay');
+  return list;
 }
 
 export interface ConfigFlags {
@@ -68,5 +82,11 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
     expectedDurationMs: expected ? parseDuration(expected) : null,
     simulatorDuration: pick(flags.simulatorDuration, env['PIXGATE_SIMULATOR_DURATION']) ?? '5s..20s',
     logLevel: pick(flags.logLevel, env['LOG_LEVEL'], str('logLevel')) ?? 'info',
+    callbackAllowlist: (pick(env['PIXGATE_CALLBACK_ALLOWLIST']) ?? '')
+      .split(',')
+      .map((cidr) => cidr.trim())
+      .filter((cidr) => cidr !== ''),
+    callbackScheduleMs: parseDurationList(pick(env['PIXGATE_CALLBACK_SCHEDULE']) ?? DEFAULT_CALLBACK_SCHEDULE),
+    callbackTimeoutMs: parseDuration(pick(env['PIXGATE_CALLBACK_TIMEOUT']) ?? '12s'),
   };
 }

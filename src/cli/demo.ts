@@ -6,6 +6,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AccountKeys } from '../scheduler/accountKeys.ts';
 import { generateToken, hashToken, tokenUserId } from '../security/tokens.ts';
+import { newWebhookSecret } from '../security/webhookSecret.ts';
 import type { Store } from '../store/store.ts';
 
 export const DEMO_ACCOUNTS = [
@@ -25,7 +26,7 @@ export async function ensureDemoTenant(store: Store, keys: AccountKeys, dataDir:
     if (userId !== null && (await store.getUser(userId))) return token;
   }
   const now = Date.now();
-  const user = await store.createUser('demo', now);
+  const user = await store.createUser('demo', now, newWebhookSecret());
   const token = generateToken(user.id);
   await store.addToken(user.id, hashToken(token), 'demo', now);
   for (const account of DEMO_ACCOUNTS) {

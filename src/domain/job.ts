@@ -1,6 +1,9 @@
 /** Job model shared by every layer. Pure data, no I/O. */
 
 export const JOB_TYPES = ['video', 'image', 'music'] as const;
+
+export const PRIORITIES = { high: 1, normal: 0, low: -1 } as const;
+export type PriorityName = keyof typeof PRIORITIES;
 export type JobType = (typeof JOB_TYPES)[number];
 
 export const JOB_STATES = [
@@ -44,7 +47,10 @@ export interface Job {
   id: number;
   userId: number;
   tokenId: number | null;
-  email: string;
+  /** The account running the job; null while an unpinned job waits in the queue. */
+  email: string | null;
+  /** The account the client pinned (`email`, or the account an operation's input names). */
+  pinnedEmail: string | null;
   type: JobType;
   state: JobState;
   /** PixVerse's id, kept as a decimal string because it may exceed 2^53. */
@@ -56,9 +62,15 @@ export interface Job {
   request: { [key: string]: Json };
   replyUrl: string | null;
   replyRef: string | null;
-  /** Epoch ms. `startedAt` is when the slot was reserved. */
+  /** Scheduling priority within its token's share of the queue: 1 high, 0 normal, -1 low. */
+  priority: number;
+  /** Per-request maxJobs override, applied when the job takes a slot. */
+  maxJobsOverride: number | null;
+  /** Epoch ms. `queuedAt` is set only for jobs that entered through the queue (their id form). */
   createdAt: number;
-  startedAt: number;
+  queuedAt: number | null;
+  /** When the slot was reserved; null while queued. */
+  startedAt: number | null;
   finishedAt: number | null;
   resultUrl: string | null;
   error: string | null;

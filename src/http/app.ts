@@ -6,7 +6,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { AppDeps } from './context.ts';
-import { installErrorHandling } from './errors.ts';
+import { installErrorHandling, sendError } from './errors.ts';
 import { requireUser } from './guards.ts';
 import { accountRoutes } from './routes/accounts.ts';
 import { adminRoutes } from './routes/admin.ts';
@@ -27,6 +27,16 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
     ...(options.loggerInstance ? { loggerInstance: options.loggerInstance } : { logger: false }),
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 1200 },
     bodyLimit: 1024 * 1024,
+    // Router-level failures (bad percent-encoding, over-long path parameter) otherwise answer
+    // Fastify's own body with a string `code`; keep useapi's envelope for them too.
+    frameworkErrors: (error, request, reply) => {
+      const full = request.url.split('?')[0]!;
+      const path = full.length > 120 ? `${full.slice(0, 120)}…` : full;
+      const message = error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+        ? `a path parameter in ${path} is longer than 1200 characters`
+        : `the path ${path} is not valid percent-encoding`;
+      sendError(reply, error.statusCode ?? 400, message);
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.decorateRequest('caller', null);
@@ -63,7 +73,9 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
 
   await app.register(adminRoutes, { ...deps, prefix: '/admin' });
   await app.register(async (v2) => {
-    v2.addHook('preHandler', requireUser(deps.auth));
+    // onRequest, not preHandler: an unauthenticated caller gets 401 before its body is
+    // read or validated (and never learns anything from a 400).
+    v2.addHook('onRequest', requireUser(deps.auth));
     await v2.register(tenantRoutes, deps);
     await v2.register(
       async (pixverse) => {

@@ -49,6 +49,14 @@ export function installErrorHandling(app: FastifyInstance): void {
       return sendError(reply, 400, describeValidation(fastifyError.validation as AjvIssue[], fastifyError.validationContext));
     }
     const status = fastifyError.statusCode ?? 500;
+    if (fastifyError.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      // Fastify's text ("Unsupported Media Type") does not say what is wrong or what to send.
+      const type = String(request.headers['content-type'] ?? '').split(';')[0]!.trim() || 'missing';
+      const hint = request.routeOptions.url?.endsWith('/files')
+        ? 'send the raw file with its own Content-Type (image/png, image/jpeg, video/mp4, audio/mpeg, …)'
+        : 'send the body as application/json';
+      return sendError(reply, 415, `Content-Type ${type} is not supported here; ${hint}`);
+    }
     if (status < 500) return sendError(reply, status, fastifyError.message);
     request.log.error({ err: error }, 'unhandled error');
     return sendError(reply, 500, 'Internal error');

@@ -21,6 +21,8 @@ export const CommonJobFields = {
   replyUrl: Type.Optional(Type.String({ maxLength: 1024, pattern: '^https?://' })),
   replyRef: Type.Optional(Type.String({ maxLength: 1024 })),
   maxJobs: Type.Optional(Type.Integer({ minimum: 1, maximum: 8 })),
+  /** Also call replyUrl when the job starts generating, not only when it ends. */
+  replyProgress: Type.Optional(Type.Boolean()),
 };
 
 export const JobIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 1200 }) });

@@ -119,7 +119,7 @@ export class Admission {
     let earliest = Infinity;
     for (const job of await this.ctx.store.activeJobs(userId)) {
       if (email !== null && job.email !== email) continue;
-      earliest = Math.min(earliest, job.startedAt + this.ctx.estimator.expected(job) - now);
+      earliest = Math.min(earliest, (job.startedAt ?? now) + this.ctx.estimator.expected(job) - now);
     }
     if (!Number.isFinite(earliest)) return 5;
     return Math.min(300, Math.max(1, Math.ceil(earliest / 1000)));

@@ -58,7 +58,7 @@ export class Sweeper {
       const finished = await store.finish(job.id, { state: 'failed', error: why }, this.ctx.now(), { from: ['submitting'], leaseToken: job.leaseToken ?? undefined });
       if (finished) this.ctx.events.emit('final', finished);
     };
-    const account = await store.getAccount(job.userId, job.email);
+    const account = job.email === null ? null : await store.getAccount(job.userId, job.email);
     if (!account) return fail('account deleted before the submission was confirmed');
     try {
       const { upstreamId } = await upstream.submit(keys.open(account), job.upstream, job.traceId);

@@ -91,7 +91,7 @@ export class Tracker {
   private async pollOne(job: Job): Promise<void> {
     const { store, upstream, keys, estimator, tuning } = this.ctx;
     const lease = job.leaseToken!;
-    const account = await store.getAccount(job.userId, job.email);
+    const account = job.email === null ? null : await store.getAccount(job.userId, job.email);
     const now = () => this.ctx.now();
     const later = (count: number) => now() + nextPollDelay(count, estimator.expected(job), tuning.poll);
     if (!account || !job.upstreamId) {
@@ -119,7 +119,7 @@ export class Tracker {
     }
     const finished = await this.finalize(job, outcome, lease);
     if (finished && outcome.state === 'completed') {
-      estimator.observe(job, upstreamRunMs(status) ?? (finished.finishedAt ?? now()) - job.startedAt);
+      estimator.observe(job, upstreamRunMs(status) ?? (finished.finishedAt ?? now()) - (job.startedAt ?? now()));
     }
   }
 

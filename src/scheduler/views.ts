@@ -4,7 +4,7 @@
  * computed from the same snapshot of active jobs so one response always agrees with itself.
  */
 import { capacityRow, type CapacityRow } from '../domain/capacity.ts';
-import { formatJobId } from '../domain/ids.ts';
+import { publicJobId } from '../domain/ids.ts';
 import type { Job, JobType } from '../domain/job.ts';
 import { elapsed, isoUtc } from '../domain/time.ts';
 import type { Account } from '../domain/account.ts';
@@ -25,12 +25,11 @@ export interface AvailableRow extends CapacityRow {
   cooldownUntil?: string;
 }
 
-export function publicId(job: Pick<Job, 'userId' | 'email' | 'type' | 'upstreamId' | 'id'>): string {
-  return formatJobId(job.userId, job.email, job.type, job.upstreamId, job.id);
-}
+export const publicId = publicJobId;
 
 export function executingItem(job: Job, now: number): ExecutingItem {
-  const item: ExecutingItem = { id: publicId(job), type: job.type, started: isoUtc(job.startedAt), elapsed: elapsed(job.startedAt, now) };
+  const started = job.startedAt ?? now;
+  const item: ExecutingItem = { id: publicId(job), type: job.type, started: isoUtc(started), elapsed: elapsed(started, now) };
   if (job.replyUrl) item.replyUrl = job.replyUrl;
   if (job.replyRef) item.replyRef = job.replyRef;
   return item;
@@ -50,7 +49,7 @@ export async function executingList(store: Store, userId: number, now: number): 
 export async function schedulerAvailable(store: Store, userId: number, now: number): Promise<{ executing: ExecutingItem[]; available: AvailableRow[] }> {
   const [jobs, accounts] = await Promise.all([store.activeJobs(userId), store.listAccounts(userId)]);
   const counts = new Map<string, number>();
-  for (const job of jobs) counts.set(job.email, (counts.get(job.email) ?? 0) + 1);
+  for (const job of jobs) if (job.email !== null) counts.set(job.email, (counts.get(job.email) ?? 0) + 1);
   return {
     executing: jobs.map((job) => executingItem(job, now)),
     available: accounts.map((account) => availableRow(account, counts.get(account.email) ?? 0)),

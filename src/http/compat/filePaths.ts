@@ -29,7 +29,9 @@ export function parseFilePath(path: string, field: string, expected: MediaKind):
 
 /** The account a job must run on given the files it uses and an optional pinned email. */
 export function accountForFiles(pinned: string | undefined, files: FileRef[], field: string): string | null {
-  let email = pinned ?? null;
+  // Emails are case-insensitive everywhere else (accounts are keyed lowercased), and file
+  // paths carry the lowercased address, so compare lowercased.
+  let email = pinned?.toLowerCase() ?? null;
   for (const file of files) {
     if (email !== null && email !== file.email) {
       throw badRequest(`${field} was uploaded through account ${file.email}; PixVerse media ids are per account, so the job must run there`);

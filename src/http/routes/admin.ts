@@ -2,6 +2,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { generateToken, hashToken } from '../../security/tokens.ts';
+import { newWebhookSecret } from '../../security/webhookSecret.ts';
 import type { AppDeps } from '../context.ts';
 import { sendError } from '../errors.ts';
 import { requireAdmin } from '../guards.ts';
@@ -14,7 +15,7 @@ const TokenView = Type.Object({ id: Type.Integer(), label: Type.Union([Type.Stri
 
 export const adminRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps) => {
   const { store, auth, now } = deps;
-  app.addHook('preHandler', requireAdmin(auth));
+  app.addHook('onRequest', requireAdmin(auth));
 
   app.post('/users', {
     schema: {
@@ -24,7 +25,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps)
     },
   }, async (request, reply) => {
     const name = request.body?.name ?? null;
-    const user = await store.createUser(name, now());
+    const user = await store.createUser(name, now(), newWebhookSecret());
     const token = generateToken(user.id);
     await store.addToken(user.id, hashToken(token), 'initial', now());
     return reply.code(201).send({ userId: user.id, name: user.name, token });

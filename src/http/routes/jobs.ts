@@ -8,7 +8,7 @@ import type { Json, JobType } from '../../domain/job.ts';
 import { publicId } from '../../scheduler/views.ts';
 import type { AppDeps } from '../context.ts';
 import { callerOf } from '../guards.ts';
-import { idKey, jobView } from '../compat/jobView.ts';
+import { idKey, jobView } from '../../domain/jobView.ts';
 import { ImageCreateBody, mapImageCreate } from '../compat/imageCreate.ts';
 import { mapMusicCreate, MusicCreateBody } from '../compat/musicCreate.ts';
 import { mapVideoCreate, VideoCreateBody, type Mapped } from '../compat/videoCreate.ts';

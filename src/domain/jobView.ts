@@ -1,8 +1,8 @@
-/** The JSON a client gets from GET /videos|images|music/{id} (and, later, in callbacks). */
-import type { Job, Json } from '../../domain/job.ts';
-import { isFinalStatus, statusCode, statusName } from '../../domain/status.ts';
-import { isoUtc } from '../../domain/time.ts';
-import { publicId } from '../../scheduler/views.ts';
+/** The JSON a client gets from GET /videos|images|music/{id}, and the body of its callbacks. */
+import { publicJobId } from './ids.ts';
+import type { Job, Json } from './job.ts';
+import { isFinalStatus, statusCode, statusName } from './status.ts';
+import { isoUtc } from './time.ts';
 
 const PREFIX = { video: 'video', image: 'image', music: 'audio' } as const;
 const ECHOED = ['model', 'prompt', 'quality', 'duration', 'aspect_ratio', 'seed', 'negative_prompt', 'motion_mode', 'instrumental'];
@@ -14,7 +14,7 @@ export function idKey(job: Pick<Job, 'type'>): string {
 export function jobView(job: Job): { [key: string]: Json } {
   const prefix = PREFIX[job.type];
   const view: { [key: string]: Json } = {
-    [`${prefix}_id`]: publicId(job),
+    [`${prefix}_id`]: publicJobId(job),
     [`${prefix}_status`]: statusCode(job.state),
     [`${prefix}_status_name`]: statusName(job.state),
     [`${prefix}_status_final`]: isFinalStatus(job),
@@ -23,8 +23,10 @@ export function jobView(job: Job): { [key: string]: Json } {
     type: job.type,
     upstream_id: job.upstreamId,
     created_at: isoUtc(job.createdAt),
-    started: isoUtc(job.startedAt),
+    priority: job.priority,
   };
+  if (job.queuedAt !== null) view['queued_at'] = isoUtc(job.queuedAt);
+  if (job.startedAt !== null) view['started'] = isoUtc(job.startedAt);
   for (const key of ECHOED) {
     const value = job.upstream.params[key];
     if (value !== undefined) view[key] = value;
