@@ -7,12 +7,16 @@
  */
 import type { Account, AccountState } from '../domain/account.ts';
 import { JOB_STATES, isTerminal, type Job, type JobOutcome, type JobState, type JobType, type Json } from '../domain/job.ts';
-import type { TokenRecord, User } from './store.ts';
+import type { AttemptResult, Delivery, DeliveryState, OutboxEvent, TenantSettings, TokenRecord, User } from './store.ts';
 
 /** Integer column as a driver may return it (pg returns int8 as a decimal string). */
 export type DbInt = number | string | bigint;
 /** JSON column: TEXT in SQLite, already parsed jsonb in PostgreSQL. */
 export type DbJson = string | { [key: string]: Json } | null;
+/** Boolean column: INTEGER 0/1 in SQLite, boolean in PostgreSQL. */
+export type DbBool = boolean | number | string | bigint;
+/** Floating-point column (REAL / double precision; numeric would come back as a string). */
+export type DbReal = number | string;
 
 /** States a job can still leave: the `state IN (…)` list of every compare-and-swap. */
 export const NON_TERMINAL_STATES: readonly JobState[] = JOB_STATES.filter((s) => !isTerminal(s));
@@ -22,6 +26,13 @@ export interface UserRow {
   name: string | null;
   reply_url: string | null;
   created_at: DbInt;
+  queue_by_default: DbBool;
+  max_queue_length: DbInt;
+  max_queue_wait_ms: DbInt;
+  /** '' for users created before webhook secrets existed (the caller rotates it on first use). */
+  webhook_secret: string;
+  webhook_secret_prev: string | null;
+  webhook_secret_prev_until: DbInt | null;
 }
 
 export interface TokenRow {
@@ -31,6 +42,7 @@ export interface TokenRow {
   label: string | null;
   created_at: DbInt;
   revoked_at: DbInt | null;
+  weight: DbReal;
 }
 
 export interface AccountRow {
@@ -49,7 +61,8 @@ export interface JobRow {
   id: DbInt;
   user_id: DbInt;
   token_id: DbInt | null;
-  email: string;
+  email: string | null;
+  pinned_email: string | null;
   type: string;
   state: string;
   upstream_id: string | null;
@@ -58,8 +71,11 @@ export interface JobRow {
   request_json: DbJson;
   reply_url: string | null;
   reply_ref: string | null;
+  priority: DbInt;
+  max_jobs_override: DbInt | null;
   created_at: DbInt;
-  started_at: DbInt;
+  queued_at: DbInt | null;
+  started_at: DbInt | null;
   finished_at: DbInt | null;
   result_url: string | null;
   error: string | null;
@@ -67,6 +83,26 @@ export interface JobRow {
   result_json: DbJson;
   poll_count: DbInt;
   next_poll_at: DbInt | null;
+  lease_owner: string | null;
+  lease_token: string | null;
+  lease_expires_at: DbInt | null;
+}
+
+export interface DeliveryRow {
+  id: DbInt;
+  user_id: DbInt;
+  job_id: DbInt;
+  seq: DbInt;
+  event: string;
+  url: string;
+  body: string;
+  state: string;
+  attempts: DbInt;
+  next_attempt_at: DbInt | null;
+  last_error: string | null;
+  last_status: DbInt | null;
+  created_at: DbInt;
+  delivered_at: DbInt | null;
   lease_owner: string | null;
   lease_token: string | null;
   lease_expires_at: DbInt | null;
@@ -80,13 +116,30 @@ export function numOrNull(value: DbInt | null | undefined): number | null {
   return value === null || value === undefined ? null : num(value);
 }
 
+export function bool(value: DbBool): boolean {
+  if (typeof value === 'boolean') return value;
+  if (typeof value === 'string') return value === 't' || value === 'true' || value === '1';
+  return Number(value) !== 0;
+}
+
 function objectOf<T>(value: DbJson): T | null {
   if (value === null) return null;
   return (typeof value === 'string' ? JSON.parse(value) : value) as T;
 }
 
 export function userFromRow(row: UserRow): User {
-  return { id: num(row.id), name: row.name, replyUrl: row.reply_url, createdAt: num(row.created_at) };
+  return {
+    id: num(row.id),
+    name: row.name,
+    replyUrl: row.reply_url,
+    createdAt: num(row.created_at),
+    queueByDefault: bool(row.queue_by_default),
+    maxQueueLength: num(row.max_queue_length),
+    maxQueueWaitMs: num(row.max_queue_wait_ms),
+    webhookSecret: row.webhook_secret,
+    webhookSecretPrev: row.webhook_secret_prev,
+    webhookSecretPrevUntil: numOrNull(row.webhook_secret_prev_until),
+  };
 }
 
 export function tokenFromRow(row: TokenRow): TokenRecord {
@@ -97,6 +150,7 @@ export function tokenFromRow(row: TokenRow): TokenRecord {
     label: row.label,
     createdAt: num(row.created_at),
     revokedAt: numOrNull(row.revoked_at),
+    weight: Number(row.weight),
   };
 }
 
@@ -120,6 +174,7 @@ export function jobFromRow(row: JobRow): Job {
     userId: num(row.user_id),
     tokenId: numOrNull(row.token_id),
     email: row.email,
+    pinnedEmail: row.pinned_email,
     type: row.type as JobType,
     state: row.state as JobState,
     // Always text: PixVerse ids exceed 2^53, so they must never pass through a JS number.
@@ -129,8 +184,11 @@ export function jobFromRow(row: JobRow): Job {
     request: objectOf<Job['request']>(row.request_json) ?? {},
     replyUrl: row.reply_url,
     replyRef: row.reply_ref,
+    priority: num(row.priority),
+    maxJobsOverride: numOrNull(row.max_jobs_override),
     createdAt: num(row.created_at),
-    startedAt: num(row.started_at),
+    queuedAt: numOrNull(row.queued_at),
+    startedAt: numOrNull(row.started_at),
     finishedAt: numOrNull(row.finished_at),
     resultUrl: row.result_url,
     error: row.error,
@@ -138,6 +196,27 @@ export function jobFromRow(row: JobRow): Job {
     result: objectOf<NonNullable<Job['result']>>(row.result_json),
     pollCount: num(row.poll_count),
     nextPollAt: numOrNull(row.next_poll_at),
+    leaseToken: row.lease_token,
+    leaseExpiresAt: numOrNull(row.lease_expires_at),
+  };
+}
+
+export function deliveryFromRow(row: DeliveryRow): Delivery {
+  return {
+    id: num(row.id),
+    userId: num(row.user_id),
+    jobId: num(row.job_id),
+    seq: num(row.seq),
+    event: row.event as OutboxEvent,
+    url: row.url,
+    body: row.body,
+    state: row.state as DeliveryState,
+    attempts: num(row.attempts),
+    nextAttemptAt: numOrNull(row.next_attempt_at),
+    lastError: row.last_error,
+    lastStatus: numOrNull(row.last_status),
+    createdAt: num(row.created_at),
+    deliveredAt: numOrNull(row.delivered_at),
     leaseToken: row.lease_token,
     leaseExpiresAt: numOrNull(row.lease_expires_at),
   };
@@ -172,5 +251,62 @@ export function outcomeColumns(outcome: JobOutcome): OutcomeColumns {
     keepUpstreamStatus: outcome.upstreamStatus === undefined ? 1 : 0,
     resultJson: outcome.result === undefined || outcome.result === null ? null : JSON.stringify(outcome.result),
     keepResult: outcome.result === undefined ? 1 : 0,
+  };
+}
+
+/**
+ * The columns updateTenantSettings writes, in the same keep-flag style as outcomeColumns: a setting
+ * left `undefined` keeps the stored value. `queueByDefault` is given as 0/1 (bind it as a boolean
+ * where the column is one).
+ */
+export interface TenantSettingsColumns {
+  replyUrl: string | null;
+  keepReplyUrl: 0 | 1;
+  queueByDefault: 0 | 1;
+  keepQueueByDefault: 0 | 1;
+  maxQueueLength: number | null;
+  keepMaxQueueLength: 0 | 1;
+  maxQueueWaitMs: number | null;
+  keepMaxQueueWaitMs: 0 | 1;
+}
+
+export function tenantSettingsColumns(settings: TenantSettings): TenantSettingsColumns {
+  return {
+    replyUrl: settings.replyUrl ?? null,
+    keepReplyUrl: settings.replyUrl === undefined ? 1 : 0,
+    queueByDefault: settings.queueByDefault ? 1 : 0,
+    keepQueueByDefault: settings.queueByDefault === undefined ? 1 : 0,
+    maxQueueLength: settings.maxQueueLength ?? null,
+    keepMaxQueueLength: settings.maxQueueLength === undefined ? 1 : 0,
+    maxQueueWaitMs: settings.maxQueueWaitMs ?? null,
+    keepMaxQueueWaitMs: settings.maxQueueWaitMs === undefined ? 1 : 0,
+  };
+}
+
+/**
+ * The columns recordAttempt writes for one attempt (the attempt counter always goes up by one and
+ * the lease is always released):
+ *   delivered                  → state 'delivered', delivered_at = now, next_attempt_at NULL, last_error NULL
+ *   failed, nextAttemptAt set  → stays 'pending', due at nextAttemptAt
+ *   failed, nextAttemptAt null → 'dead' (dead-lettered), next_attempt_at NULL
+ */
+export interface AttemptColumns {
+  state: DeliveryState;
+  nextAttemptAt: number | null;
+  lastError: string | null;
+  lastStatus: number | null;
+  deliveredAt: number | null;
+}
+
+export function attemptColumns(result: AttemptResult, now: number): AttemptColumns {
+  if (result.delivered) {
+    return { state: 'delivered', nextAttemptAt: null, lastError: null, lastStatus: result.status, deliveredAt: now };
+  }
+  return {
+    state: result.nextAttemptAt === null ? 'dead' : 'pending',
+    nextAttemptAt: result.nextAttemptAt,
+    lastError: result.error,
+    lastStatus: result.status,
+    deliveredAt: null,
   };
 }

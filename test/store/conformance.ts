@@ -7,7 +7,18 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { Job } from '../../src/domain/job.ts';
-import type { ReserveInput, ReserveResult, Store, User } from '../../src/store/store.ts';
+import {
+  DEFAULT_TENANT_SETTINGS,
+  type Delivery,
+  type Dispatched,
+  type EnqueueInput,
+  type OutboxBuilder,
+  type OutboxEvent,
+  type ReserveInput,
+  type ReserveResult,
+  type Store,
+  type User,
+} from '../../src/store/store.ts';
 
 export interface StoreHandle {
   store: Store;
@@ -18,6 +29,8 @@ export interface StoreHandle {
 const T0 = 1_700_000_000_000;
 /** Larger than 2^53: must survive the store as an exact decimal string. */
 const BIG_UPSTREAM_ID = '384751234567890123456';
+/** A Standard Webhooks secret as the caller would generate it. */
+const SECRET = 'whsec_c2VjcmV0LW9uZS1zZWNyZXQtb25lLTMyYnl0ZXM=';
 
 type Body = (store: Store) => Promise<void>;
 
@@ -39,7 +52,7 @@ function reserveInput(userId: number, over: Partial<ReserveInput> = {}): Reserve
 }
 
 async function userWithAccounts(store: Store, limits: Record<string, number>, now = T0): Promise<User> {
-  const user = await store.createUser('tenant', now);
+  const user = await store.createUser('tenant', now, SECRET);
   for (const [email, maxJobs] of Object.entries(limits)) {
     await store.upsertAccount({ userId: user.id, email, apiKeyEnc: `enc:${email}`, maxJobs, now });
   }
@@ -66,6 +79,82 @@ async function loadsByEmail(store: Store, userId: number): Promise<Map<string, n
   return new Map((await store.accountLoads(userId)).map((l) => [l.account.email, l.executing]));
 }
 
+function enqueueInput(userId: number, over: Partial<EnqueueInput> = {}): EnqueueInput {
+  return {
+    userId,
+    tokenId: null,
+    email: null,
+    maxJobsOverride: null,
+    type: 'video',
+    traceId: `trace-${Math.random().toString(36).slice(2)}`,
+    upstream: { op: 'video.text', params: { prompt: 'a dog' } },
+    request: { prompt: 'a dog' },
+    replyUrl: null,
+    replyRef: null,
+    priority: 0,
+    now: T0,
+    ...over,
+  };
+}
+
+async function enqueueOk(store: Store, userId: number, over: Partial<EnqueueInput> = {}, maxQueueLength = 100_000): Promise<Job> {
+  const res = await store.enqueue(enqueueInput(userId, over), maxQueueLength);
+  if (!res.ok) assert.fail(`expected enqueue to succeed, got ${res.reason}`);
+  return res.job;
+}
+
+/** `count` enqueues in order (ids increase with the order given). */
+async function enqueueMany(store: Store, userId: number, count: number, over: Partial<EnqueueInput> = {}): Promise<Job[]> {
+  const jobs: Job[] = [];
+  for (let i = 0; i < count; i++) jobs.push(await enqueueOk(store, userId, over));
+  return jobs;
+}
+
+/** Dispatches until nothing fits (or `max` dispatches), in order. */
+async function dispatchAll(store: Store, userId: number, now = T0, max = 1000): Promise<Dispatched[]> {
+  const out: Dispatched[] = [];
+  for (let i = 0; i < max; i++) {
+    const d = await store.dispatch(userId, now);
+    if (!d) break;
+    out.push(d);
+  }
+  return out;
+}
+
+/** The token ids of the next `n` dispatches (null for token-less jobs). */
+async function dispatchTokens(store: Store, userId: number, n: number): Promise<(number | null)[]> {
+  const out: (number | null)[] = [];
+  for (let i = 0; i < n; i++) {
+    const d = await store.dispatch(userId, T0);
+    assert.ok(d, `dispatch ${i + 1} of ${n} found nothing`);
+    out.push(d.job.tokenId);
+  }
+  return out;
+}
+
+const countOf = <T>(items: readonly T[], value: T) => items.filter((x) => x === value).length;
+
+/** An outbox builder that records its calls and writes `{id, state, event}` as the body. */
+function recordingBuilder(opts: { skip?: OutboxEvent } = {}) {
+  const calls: { job: Job; event: OutboxEvent }[] = [];
+  const builder: OutboxBuilder = (job, event) => {
+    calls.push({ job, event });
+    if (event === opts.skip) return null;
+    return { url: `https://hook.example/${job.id}`, body: JSON.stringify({ id: job.id, state: job.state, event }) };
+  };
+  return { calls, builder };
+}
+
+const throwingBuilder: OutboxBuilder = () => {
+  throw new Error('builder exploded');
+};
+
+async function deliveriesOf(store: Store, userId: number, jobId: number): Promise<Delivery[]> {
+  return (await store.listDeliveries(userId, { jobId, limit: 100 })).sort((a, b) => a.seq - b.seq);
+}
+
+const bodyOf = (d: Delivery) => JSON.parse(d.body) as { id: number; state: string; event: string };
+
 export function runStoreConformance(name: string, makeStore: () => Promise<StoreHandle>): void {
   const test = (title: string, body: Body) =>
     it(title, async () => {
@@ -82,11 +171,18 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
   describe(`Store conformance: ${name}`, () => {
     describe('users and tokens', () => {
       test('creates, reads and updates users', async (store) => {
-        const a = await store.createUser('alice', T0);
-        const b = await store.createUser(null, T0 + 1);
+        const a = await store.createUser('alice', T0, SECRET);
+        const b = await store.createUser(null, T0 + 1, 'whsec_b');
         assert.notEqual(a.id, b.id);
-        assert.deepEqual(a, { id: a.id, name: 'alice', replyUrl: null, createdAt: T0 });
-        assert.deepEqual(await store.getUser(b.id), { id: b.id, name: null, replyUrl: null, createdAt: T0 + 1 });
+        const defaults = {
+          ...DEFAULT_TENANT_SETTINGS,
+          webhookSecretPrev: null,
+          webhookSecretPrevUntil: null,
+        };
+        assert.deepEqual(a, { id: a.id, name: 'alice', replyUrl: null, createdAt: T0, ...defaults, webhookSecret: SECRET });
+        assert.deepEqual(await store.getUser(b.id), {
+          id: b.id, name: null, replyUrl: null, createdAt: T0 + 1, ...defaults, webhookSecret: 'whsec_b',
+        });
         assert.equal(await store.getUser(a.id + b.id + 1000), null);
 
         await store.setUserReplyUrl(a.id, 'https://example.com/hook');
@@ -97,11 +193,11 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
       });
 
       test('token lifecycle: add, list, revoke once, scoped per user', async (store) => {
-        const u = await store.createUser('u', T0);
-        const other = await store.createUser('other', T0);
+        const u = await store.createUser('u', T0, SECRET);
+        const other = await store.createUser('other', T0, SECRET);
         const t1 = await store.addToken(u.id, 'a'.repeat(64), 'ci', T0);
         const t2 = await store.addToken(u.id, 'b'.repeat(64), null, T0 + 1);
-        assert.deepEqual(t1, { id: t1.id, userId: u.id, hash: 'a'.repeat(64), label: 'ci', createdAt: T0, revokedAt: null });
+        assert.deepEqual(t1, { id: t1.id, userId: u.id, hash: 'a'.repeat(64), label: 'ci', createdAt: T0, revokedAt: null, weight: 1 });
         assert.deepEqual((await store.activeTokens(u.id)).map((t) => t.id).sort(), [t1.id, t2.id].sort());
         assert.deepEqual(await store.activeTokens(other.id), []);
 
@@ -117,7 +213,7 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
       });
 
       test('token hashes are unique', async (store) => {
-        const u = await store.createUser('u', T0);
+        const u = await store.createUser('u', T0, SECRET);
         await store.addToken(u.id, 'c'.repeat(64), null, T0);
         await assert.rejects(store.addToken(u.id, 'c'.repeat(64), null, T0));
       });
@@ -125,7 +221,7 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
 
     describe('accounts', () => {
       test('upsert creates, then replaces while keeping created_at and clearing health', async (store) => {
-        const u = await store.createUser('u', T0);
+        const u = await store.createUser('u', T0, SECRET);
         const first = await store.upsertAccount({ userId: u.id, email: 'a@x.io', apiKeyEnc: 'k1', maxJobs: 3, now: T0 });
         assert.equal(first.created, true);
         assert.deepEqual(first.account, {
@@ -216,9 +312,10 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
         assert.equal(res.account.email, 'a@x.io');
         assert.equal(res.account.maxJobs, 2);
         const expected: Job = {
-          id: res.job.id, userId: u.id, tokenId: token.id, email: 'a@x.io', type: 'image', state: 'submitting',
+          id: res.job.id, userId: u.id, tokenId: token.id, email: 'a@x.io', pinnedEmail: null, type: 'image', state: 'submitting',
           upstreamId: null, traceId: 'trace-123', upstream: input.upstream, request: input.request,
-          replyUrl: 'https://hook.example/cb', replyRef: 'ref-1', createdAt: T0 + 42, startedAt: T0 + 42,
+          replyUrl: 'https://hook.example/cb', replyRef: 'ref-1', priority: 0, maxJobsOverride: null,
+          createdAt: T0 + 42, queuedAt: null, startedAt: T0 + 42,
           finishedAt: null, resultUrl: null, error: null, upstreamStatus: null, result: null, pollCount: 0,
           nextPollAt: null, leaseToken: null, leaseExpiresAt: null,
         };
@@ -226,10 +323,15 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
         assert.deepEqual(await store.getJob(res.job.id), expected);
         const second = await reserveOk(store, u.id);
         assert.ok(second.id > res.job.id, 'job ids increase');
+        // A pinned reservation records the pin and the per-request limit it was admitted under.
+        const pinned = await reserveOk(store, u.id, { email: 'a@x.io', maxJobsOverride: 5 });
+        assert.equal(pinned.pinnedEmail, 'a@x.io');
+        assert.equal(pinned.maxJobsOverride, 5);
+        assert.deepEqual(await store.getJob(pinned.id), pinned);
       });
 
       test('reports no_accounts, unknown_account, account_full and none_free', async (store) => {
-        const empty = await store.createUser('empty', T0);
+        const empty = await store.createUser('empty', T0, SECRET);
         assert.deepEqual(await store.reserve(reserveInput(empty.id)), { ok: false, reason: 'no_accounts' });
         assert.deepEqual(await store.reserve(reserveInput(empty.id, { email: 'a@x.io' })), { ok: false, reason: 'unknown_account' });
 
@@ -618,6 +720,645 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
       });
     });
 
+    describe('tenant settings, webhook secrets, token weights', () => {
+      test('settings update partially and round-trip; secrets rotate; unknown user is null', async (store) => {
+        const u = await store.createUser('u', T0, SECRET);
+        const other = await store.createUser('o', T0, 'whsec_other');
+        const s1 = await store.updateTenantSettings(u.id, { queueByDefault: true, maxQueueLength: 5 });
+        assert.ok(s1);
+        assert.equal(s1.queueByDefault, true);
+        assert.equal(s1.maxQueueLength, 5);
+        assert.equal(s1.maxQueueWaitMs, DEFAULT_TENANT_SETTINGS.maxQueueWaitMs, 'absent settings keep their value');
+        assert.equal(s1.replyUrl, null);
+        const s2 = await store.updateTenantSettings(u.id, { replyUrl: 'https://hook.example/t', maxQueueWaitMs: 1234 });
+        assert.deepEqual(
+          [s2!.queueByDefault, s2!.maxQueueLength, s2!.maxQueueWaitMs, s2!.replyUrl],
+          [true, 5, 1234, 'https://hook.example/t'],
+        );
+        const s3 = await store.updateTenantSettings(u.id, { replyUrl: null, queueByDefault: false });
+        assert.equal(s3!.replyUrl, null, 'explicit null clears');
+        assert.equal(s3!.queueByDefault, false);
+        assert.equal(s3!.maxQueueLength, 5);
+        assert.deepEqual(await store.getUser(u.id), s3);
+        assert.deepEqual(await store.updateTenantSettings(u.id, {}), s3, 'empty update changes nothing');
+        assert.equal(await store.updateTenantSettings(u.id + other.id + 1000, { maxQueueLength: 1 }), null);
+        assert.equal((await store.getUser(other.id))!.maxQueueLength, DEFAULT_TENANT_SETTINGS.maxQueueLength, 'other tenant untouched');
+
+        const r1 = await store.rotateWebhookSecret(u.id, 'whsec_two', T0 + 86_400_000);
+        assert.deepEqual(
+          [r1!.webhookSecret, r1!.webhookSecretPrev, r1!.webhookSecretPrevUntil],
+          ['whsec_two', SECRET, T0 + 86_400_000],
+        );
+        const r2 = await store.rotateWebhookSecret(u.id, 'whsec_three', T0 + 99);
+        assert.deepEqual([r2!.webhookSecret, r2!.webhookSecretPrev, r2!.webhookSecretPrevUntil], ['whsec_three', 'whsec_two', T0 + 99]);
+        assert.deepEqual(await store.getUser(u.id), r2);
+        assert.equal(r2!.maxQueueLength, 5, 'rotation keeps settings');
+        assert.equal(await store.rotateWebhookSecret(u.id + other.id + 1000, 'x', T0), null);
+        assert.equal((await store.getUser(other.id))!.webhookSecret, 'whsec_other');
+      });
+
+      test('token weights default to 1 and are set per tenant', async (store) => {
+        const u = await store.createUser('u', T0, SECRET);
+        const other = await store.createUser('o', T0, SECRET);
+        const t = await store.addToken(u.id, 'f'.repeat(64), null, T0);
+        assert.equal(t.weight, 1);
+        assert.equal(await store.setTokenWeight(u.id, t.id, 3), true);
+        assert.equal((await store.listTokens(u.id))[0]!.weight, 3);
+        assert.equal((await store.activeTokens(u.id))[0]!.weight, 3);
+        assert.equal(await store.setTokenWeight(u.id, t.id, 0.5), true);
+        assert.equal((await store.listTokens(u.id))[0]!.weight, 0.5);
+        assert.equal(await store.setTokenWeight(other.id, t.id, 7), false, "another tenant's token");
+        assert.equal(await store.setTokenWeight(u.id, t.id + 1000, 7), false, 'unknown token');
+        assert.equal((await store.listTokens(u.id))[0]!.weight, 0.5);
+      });
+    });
+
+    describe('queue', () => {
+      test('enqueue inserts a queued job that holds no slot', async (store) => {
+        const u = await userWithAccounts(store, { 'a@x.io': 1 });
+        const token = await store.addToken(u.id, '1'.repeat(64), null, T0);
+        const input = enqueueInput(u.id, {
+          tokenId: token.id, type: 'image', traceId: 'trace-q', priority: 1, maxJobsOverride: 2,
+          upstream: { op: 'image.text', params: { id: '9007199254740993' } }, request: { prompt: 'q' },
+          replyUrl: 'https://hook.example/q', replyRef: 'ref-q', now: T0 + 7,
+        });
+        const res = await store.enqueue(input, 10);
+        assert.ok(res.ok);
+        const expected: Job = {
+          id: res.job.id, userId: u.id, tokenId: token.id, email: null, pinnedEmail: null, type: 'image', state: 'queued',
+          upstreamId: null, traceId: 'trace-q', upstream: input.upstream, request: input.request,
+          replyUrl: 'https://hook.example/q', replyRef: 'ref-q', priority: 1, maxJobsOverride: 2,
+          createdAt: T0 + 7, queuedAt: T0 + 7, startedAt: null, finishedAt: null, resultUrl: null, error: null,
+          upstreamStatus: null, result: null, pollCount: 0, nextPollAt: null, leaseToken: null, leaseExpiresAt: null,
+        };
+        assert.deepEqual(res.job, expected);
+        assert.deepEqual(await store.getJob(res.job.id), expected);
+
+        const pinned = await enqueueOk(store, u.id, { email: 'a@x.io', priority: -1, now: T0 + 8 });
+        assert.equal(pinned.email, 'a@x.io', 'a pinned queued job already names its account');
+        assert.equal(pinned.pinnedEmail, 'a@x.io');
+        assert.equal(pinned.startedAt, null);
+        assert.equal(pinned.priority, -1);
+        assert.ok(pinned.id > res.job.id);
+
+        assert.deepEqual(await store.activeJobs(u.id), [], 'queued jobs hold no slot');
+        assert.equal((await loadsByEmail(store, u.id)).get('a@x.io'), 0);
+        await reserveOk(store, u.id, { email: 'a@x.io' }); // the slot is still free for a direct reservation
+      });
+
+      test('enqueue refuses: no_accounts, unknown_account, queue_full at the bound', async (store) => {
+        const empty = await store.createUser('empty', T0, SECRET);
+        assert.deepEqual(await store.enqueue(enqueueInput(empty.id), 10), { ok: false, reason: 'no_accounts' });
+        assert.deepEqual(await store.enqueue(enqueueInput(empty.id, { email: 'a@x.io' }), 10), { ok: false, reason: 'unknown_account' });
+
+        const u = await userWithAccounts(store, { 'a@x.io': 1 });
+        const other = await userWithAccounts(store, { 'a@x.io': 1 });
+        assert.deepEqual(await store.enqueue(enqueueInput(u.id, { email: 'b@x.io' }), 10), { ok: false, reason: 'unknown_account' });
+        assert.deepEqual(await store.enqueue(enqueueInput(u.id), 0), { ok: false, reason: 'queue_full', queued: 0 });
+        await enqueueOk(store, u.id, {}, 2);
+        await enqueueOk(store, u.id, { email: 'a@x.io' }, 2);
+        await enqueueOk(store, other.id, {}, 2); // other tenants' queues do not count
+        assert.deepEqual(await store.enqueue(enqueueInput(u.id), 2), { ok: false, reason: 'queue_full', queued: 2 });
+        assert.equal(await store.countQueued(u.id), 2, 'refusals insert nothing');
+        // A dispatched job has left the queue: there is room again.
+        assert.ok(await store.dispatch(u.id, T0));
+        await enqueueOk(store, u.id, {}, 2);
+        assert.deepEqual(await store.enqueue(enqueueInput(u.id), 2), { ok: false, reason: 'queue_full', queued: 2 });
+      });
+
+      test('concurrent enqueues never exceed maxQueueLength', async (store) => {
+        const u = await userWithAccounts(store, { 'a@x.io': 1 });
+        const results = await Promise.all(Array.from({ length: 12 }, () => store.enqueue(enqueueInput(u.id), 5)));
+        assert.equal(results.filter((r) => r.ok).length, 5);
+        for (const r of results) if (!r.ok) assert.equal(r.reason, 'queue_full');
+        assert.equal(await store.countQueued(u.id), 5);
+      });
+
+      test('queue reads: queuedUsers, queuedJobs oldest first, countQueued', async (store) => {
+        const u = await userWithAccounts(store, { 'a@x.io': 1 });
+        const v = await userWithAccounts(store, { 'a@x.io': 2 });
+        await userWithAccounts(store, { 'a@x.io': 1 }); // nothing queued
+        assert.deepEqual(await store.queuedUsers(), []);
+        const j1 = await enqueueOk(store, u.id, { now: T0 });
+        const j2 = await enqueueOk(store, u.id, { now: T0 + 1, priority: 1 });
+        const j3 = await enqueueOk(store, u.id, { now: T0 + 2 });
+        await enqueueOk(store, v.id);
+        await reserveOk(store, v.id); // slot holders are not queued
+        assert.deepEqual([...(await store.queuedUsers())].sort((a, b) => a - b), [u.id, v.id].sort((a, b) => a - b));
+        assert.deepEqual((await store.queuedJobs(u.id, 10)).map((j) => j.id), [j1.id, j2.id, j3.id]);
+        assert.deepEqual((await store.queuedJobs(u.id, 2)).map((j) => j.id), [j1.id, j2.id]);
+        assert.equal(await store.countQueued(u.id), 3);
+        assert.equal(await store.countQueued(v.id), 1);
+        await store.finish(j1.id, { state: 'cancelled' }, T0 + 5);
+        assert.deepEqual((await store.queuedJobs(u.id, 10)).map((j) => j.id), [j2.id, j3.id]);
+        assert.equal(await store.countQueued(u.id), 2);
+        const d = await store.dispatch(v.id, T0);
+        assert.equal(d!.job.userId, v.id);
+        assert.deepEqual(await store.queuedUsers(), [u.id]);
+      });
+
+      test('dispatch binds jobs only to healthy accounts with a free slot, honouring pins', async (store) => {
+        const u = await userWithAccounts(store, { 'a@x.io': 1, 'b@x.io': 2, 'c@x.io': 1 });
+        await store.setAccountHealth(u.id, 'c@x.io', { state: 'error', reason: 'banned', cooldownUntil: null, now: T0 });
+        const onC = await enqueueOk(store, u.id, { email: 'c@x.io' });
+        const onA1 = await enqueueOk(store, u.id, { email: 'a@x.io' });
+        const onA2 = await enqueueOk(store, u.id, { email: 'a@x.io' });
+        const free1 = await enqueueOk(store, u.id);
+        const free2 = await enqueueOk(store, u.id);
+        const free3 = await enqueueOk(store, u.id);
+        assert.equal(await store.dispatch(u.id + 1000, T0), null, 'unknown tenant');
+
+        const first = await dispatchAll(store, u.id, T0 + 10);
+        assert.deepEqual(first.map((d) => [d.job.id, d.account.email]), [
+          [onA1.id, 'a@x.io'],
+          [free1.id, 'b@x.io'],
+          [free2.id, 'b@x.io'],
+        ]);
+        for (const d of first) {
+          assert.equal(d.job.state, 'submitting');
+          assert.equal(d.job.email, d.account.email);
+          assert.equal(d.job.startedAt, T0 + 10);
+          assert.equal(d.job.queuedAt, T0, 'queuedAt is kept');
+          assert.deepEqual(await store.getJob(d.job.id), d.job);
+        }
+        assert.deepEqual(Object.fromEntries(await loadsByEmail(store, u.id)), { 'a@x.io': 1, 'b@x.io': 2, 'c@x.io': 0 });
+        for (const j of [onC, onA2, free3]) assert.equal((await store.getJob(j.id))!.state, 'queued');
+
+        // Re-posting c clears its error: the job pinned to it can go; c is then full.
+        await store.upsertAccount({ userId: u.id, email: 'c@x.io', apiKeyEnc: 'k', maxJobs: 1, now: T0 });
+        assert.deepEqual((await dispatchAll(store, u.id, T0 + 20)).map((d) => [d.job.id, d.account.email]), [[onC.id, 'c@x.io']]);
+
+        // A slot frees on a: the older of the two jobs that fit there wins.
+        await store.finish(onA1.id, { state: 'completed' }, T0 + 30);
+        assert.deepEqual((await dispatchAll(store, u.id, T0 + 30)).map((d) => [d.job.id, d.account.email]), [[onA2.id, 'a@x.io']]);
+
+        // A slot frees on b while b cools down: nothing until the cool-down ends.
+        await store.finish(free1.id, { state: 'completed' }, T0 + 40);
+        await store.setAccountHealth(u.id, 'b@x.io', { state: 'cooldown', reason: 'rate', cooldownUntil: T0 + 1000, now: T0 + 40 });
+        assert.equal(await store.dispatch(u.id, T0 + 999), null);
+        const last = await store.dispatch(u.id, T0 + 1000);
+        assert.deepEqual([last!.job.id, last!.account.email], [free3.id, 'b@x.io']);
+        assert.equal(await store.countQueued(u.id), 0);
+        assert.equal(await store.dispatch(u.id, T0 + 1000), null);
+      });
+
+      test('dispatch uses the job’s maxJobsOverride as the slot limit', async (store) => {
+        const u = await userWithAccounts(store, { 'a@x.io': 1, 'b@x.io': 3 });
+        await reserveOk(store, u.id, { email: 'a@x.io' }); // a: 1/1
+        await reserveOk(store, u.id, { email: 'b@x.io' }); // b: 1/3
+        const lowPinned = await enqueueOk(store, u.id, { email: 'b@x.io', maxJobsOverride: 1 }); // b has 1 ≥ 1: never fits now
+        const lowFree = await enqueueOk(store, u.id, { maxJobsOverride: 1 }); // every account has ≥ 1: does not fit
+        const highPinned = await enqueueOk(store, u.id, { email: 'a@x.io', maxJobsOverride: 3 }); // a has 1 < 3: fits
+        const plainA = await enqueueOk(store, u.id, { email: 'a@x.io' }); // a full at its own limit
+        const d1 = await store.dispatch(u.id, T0);
+        assert.deepEqual([d1!.job.id, d1!.account.email], [highPinned.id, 'a@x.io']);
+        const d2 = await store.dispatch(u.id, T0); // lowFree / plainA / lowPinned don't fit; nothing else queued
+        assert.equal(d2, null);
+        const highFree = await enqueueOk(store, u.id, { maxJobsOverride: 2 }); // b has 1 < 2
+        const d3 = await store.dispatch(u.id, T0);
+        assert.deepEqual([d3!.job.id, d3!.account.email], [highFree.id, 'b@x.io']);
+        assert.equal(await store.dispatch(u.id, T0), null);
+        for (const j of [lowPinned, lowFree, plainA]) assert.equal((await store.getJob(j.id))!.state, 'queued');
+        assert.deepEqual(Object.fromEntries(await loadsByEmail(store, u.id)), { 'a@x.io': 2, 'b@x.io': 2 });
+      });
+
+      test('requeue returns a dispatched job to the queue, unbinding it unless pinned', async (store) => {
+        const u = await userWithAccounts(store, { 'a@x.io': 2, 'b@x.io': 2 });
+        const free = await enqueueOk(store, u.id, { now: T0 + 1 });
+        const pinned = await enqueueOk(store, u.id, { email: 'b@x.io', now: T0 + 2 });
+        const [d1, d2] = await dispatchAll(store, u.id, T0 + 10);
+        assert.deepEqual([d1!.job.id, d2!.job.id], [free.id, pinned.id]);
+        assert.equal(d2!.account.email, 'b@x.io');
+
+        assert.equal(await store.requeue(free.id, T0 + 20), true);
+        assert.equal(await store.requeue(pinned.id, T0 + 20), true);
+        assert.equal(await store.requeue(free.id, T0 + 21), false, 'no longer submitting');
+        const back = (await store.getJob(free.id))!;
+        assert.deepEqual([back.state, back.email, back.pinnedEmail, back.startedAt, back.queuedAt], ['queued', null, null, null, T0 + 1]);
+        const backPinned = (await store.getJob(pinned.id))!;
+        assert.deepEqual([backPinned.state, backPinned.email, backPinned.startedAt], ['queued', 'b@x.io', null]);
+        assert.deepEqual(Object.fromEntries(await loadsByEmail(store, u.id)), { 'a@x.io': 0, 'b@x.io': 0 }, 'slots freed');
+        assert.equal(await store.countQueued(u.id), 2);
+
+        const again = await dispatchAll(store, u.id, T0 + 30);
+        assert.deepEqual(again.map((d) => d.job.id).sort((a, b) => a - b), [free.id, pinned.id]);
+        assert.equal(again.find((d) => d.job.id === pinned.id)!.account.email, 'b@x.io');
+
+        // Only submitting jobs can be requeued.
+        assert.equal(await store.markRunning(free.id, '55', T0 + 100, T0 + 31), true);
+        assert.equal(await store.requeue(free.id, T0 + 32), false);
+        assert.equal(await store.requeue(free.id + pinned.id + 1000, T0 + 32), false);
+        // A directly reserved job may be requeued too; it then waits like any queued job.
+        const direct = await reserveOk(store, u.id, { email: 'a@x.io' });
+        assert.equal(await store.requeue(direct.id, T0 + 40), true);
+        assert.deepEqual([(await store.getJob(direct.id))!.state, (await store.getJob(direct.id))!.email], ['queued', 'a@x.io']);
+        assert.equal(await store.countQueued(u.id), 1);
+        assert.equal((await store.dispatch(u.id, T0 + 41))!.job.id, direct.id, 'and is dispatched like any queued job');
+      });
+
+      test('finish cancels a queued job (it never held a slot)', async (store) => {
+        const u = await userWithAccounts(store, { 'a@x.io': 1 });
+        const job = await enqueueOk(store, u.id);
+        assert.equal(await store.finish(job.id, { state: 'cancelled' }, T0 + 1, { from: ['submitting', 'running'] }), null);
+        const cancelled = await store.finish(job.id, { state: 'cancelled', error: 'deleted by client' }, T0 + 2);
+        assert.ok(cancelled);
+        assert.deepEqual(
+          [cancelled.state, cancelled.error, cancelled.finishedAt, cancelled.startedAt, cancelled.email],
+          ['cancelled', 'deleted by client', T0 + 2, null, null],
+        );
+        assert.equal(await store.finish(job.id, { state: 'cancelled' }, T0 + 3), null, 'once');
+        assert.equal(await store.countQueued(u.id), 0);
+        assert.equal(await store.dispatch(u.id, T0 + 4), null);
+        const other = await enqueueOk(store, u.id);
+        assert.equal((await store.finish(other.id, { state: 'cancelled' }, T0 + 5, { from: ['queued'] }))!.state, 'cancelled');
+      });
+
+      test('deleteAccount also cancels the queued jobs pinned to it', async (store) => {
+        const u = await userWithAccounts(store, { 'a@x.io': 1, 'b@x.io': 1 });
+        const running = await runningJob(store, u.id, 'a@x.io', T0 + 100);
+        const onA = await enqueueOk(store, u.id, { email: 'a@x.io' });
+        const onB = await enqueueOk(store, u.id, { email: 'b@x.io' });
+        const free = await enqueueOk(store, u.id);
+        const result = await store.deleteAccount(u.id, 'a@x.io', T0 + 50);
+        assert.deepEqual(result!.cancelled.map((j) => j.id), [running.id, onA.id]);
+        for (const j of result!.cancelled) {
+          assert.equal(j.state, 'cancelled');
+          assert.equal(j.finishedAt, T0 + 50);
+        }
+        assert.equal((await store.getJob(onB.id))!.state, 'queued');
+        assert.equal((await store.getJob(free.id))!.state, 'queued');
+        assert.equal(await store.countQueued(u.id), 2);
+        // The remaining queue still dispatches onto b.
+        const d = await store.dispatch(u.id, T0 + 60);
+        assert.equal(d!.account.email, 'b@x.io');
+      });
+
+      test('expireQueued times out jobs queued longer than their tenant’s maxQueueWaitMs', async (store) => {
+        const u = await userWithAccounts(store, { 'a@x.io': 1 });
+        const v = await userWithAccounts(store, { 'a@x.io': 1 });
+        await store.updateTenantSettings(u.id, { maxQueueWaitMs: 1000 });
+        const dispatched = await enqueueOk(store, u.id, { now: T0 });
+        assert.equal((await store.dispatch(u.id, T0))!.job.id, dispatched.id);
+        const old = await enqueueOk(store, u.id, { now: T0 });
+        const newer = await enqueueOk(store, u.id, { now: T0 + 500 });
+        const elsewhere = await enqueueOk(store, v.id, { now: T0 }); // default wait: an hour
+
+        assert.deepEqual(await store.expireQueued(T0 + 1000, 'queue wait'), [], 'exactly the limit is not longer');
+        const first = await store.expireQueued(T0 + 1001, 'queued too long');
+        assert.deepEqual(first.map((j) => j.id), [old.id]);
+        assert.deepEqual([first[0]!.state, first[0]!.error, first[0]!.finishedAt], ['timed_out', 'queued too long', T0 + 1001]);
+        assert.deepEqual((await store.expireQueued(T0 + 1501, 'queued too long')).map((j) => j.id), [newer.id]);
+        assert.equal((await store.getJob(dispatched.id))!.state, 'submitting', 'dispatched jobs are not queue-expired');
+        assert.equal((await store.getJob(elsewhere.id))!.state, 'queued');
+        assert.deepEqual(await store.expireQueued(T0 + 1501, 'again'), []);
+        assert.deepEqual(
+          (await store.expireQueued(T0 + DEFAULT_TENANT_SETTINGS.maxQueueWaitMs + 1, 'x')).map((j) => j.id),
+          [elsewhere.id],
+        );
+      });
+
+      test('expireJobs never touches queued jobs', async (store) => {
+        const u = await userWithAccounts(store, { 'a@x.io': 1 });
+        const held = await reserveOk(store, u.id, { now: T0 });
+        const queued = await enqueueOk(store, u.id, { now: T0 });
+        const expired = await store.expireJobs(T0 + 10_000, T0 + 10_000, 'timeout');
+        assert.deepEqual(expired.map((j) => j.id), [held.id]);
+        assert.equal((await store.getJob(queued.id))!.state, 'queued');
+      });
+    });
+
+    describe('fair dispatch', () => {
+      test('a token with few jobs is not stuck behind a token with many', async (store) => {
+        const u = await userWithAccounts(store, { 'a@x.io': 100 });
+        const big = await store.addToken(u.id, '2'.repeat(64), 'big', T0);
+        const small = await store.addToken(u.id, '3'.repeat(64), 'small', T0);
+        await enqueueMany(store, u.id, 50, { tokenId: big.id });
+        await enqueueMany(store, u.id, 5, { tokenId: small.id });
+        const first10 = await dispatchTokens(store, u.id, 10);
+        assert.equal(countOf(first10, small.id), 5, `small token's jobs within the first 10: ${JSON.stringify(first10)}`);
+        assert.equal((await dispatchAll(store, u.id)).length, 45);
+      });
+
+      test('weights 3:1 give a 3:1 share', async (store) => {
+        const u = await userWithAccounts(store, { 'a@x.io': 100 });
+        const heavy = await store.addToken(u.id, '4'.repeat(64), null, T0);
+        const light = await store.addToken(u.id, '5'.repeat(64), null, T0);
+        assert.equal(await store.setTokenWeight(u.id, heavy.id, 3), true);
+        await enqueueMany(store, u.id, 40, { tokenId: light.id });
+        await enqueueMany(store, u.id, 40, { tokenId: heavy.id });
+        const got = await dispatchTokens(store, u.id, 40);
+        const h = countOf(got, heavy.id);
+        assert.ok(h >= 29 && h <= 31, `heavy got ${h} of 40 (expected ~30)`);
+        // The share holds over any window, not just in total.
+        const firstEight = got.slice(0, 8);
+        assert.ok(countOf(firstEight, heavy.id) >= 5 && countOf(firstEight, light.id) >= 1, JSON.stringify(firstEight));
+      });
+
+      test('jobs without a token share the queue like one more token of weight 1', async (store) => {
+        const u = await userWithAccounts(store, { 'a@x.io': 100 });
+        const t = await store.addToken(u.id, '6'.repeat(64), null, T0);
+        await enqueueMany(store, u.id, 20, { tokenId: t.id });
+        await enqueueMany(store, u.id, 20, { tokenId: null });
+        const got = await dispatchTokens(store, u.id, 10);
+        assert.equal(countOf(got, null), 5, JSON.stringify(got));
+        assert.equal(countOf(got, t.id), 5);
+      });
+
+      test('only tokens with a job that fits compete; a skipped token keeps its turn', async (store) => {
+        const u = await userWithAccounts(store, { 'p@x.io': 1, 'q@x.io': 5 });
+        const blocker = await reserveOk(store, u.id, { email: 'p@x.io' }); // p full
+        const a = await store.addToken(u.id, '7'.repeat(64), null, T0);
+        const b = await store.addToken(u.id, '8'.repeat(64), null, T0);
+        await enqueueMany(store, u.id, 3, { tokenId: a.id, email: 'p@x.io' });
+        await enqueueMany(store, u.id, 3, { tokenId: b.id });
+        assert.deepEqual(await dispatchTokens(store, u.id, 3), [b.id, b.id, b.id]);
+        assert.equal(await store.dispatch(u.id, T0), null);
+        await store.finish(blocker.id, { state: 'completed' }, T0);
+        const next = await store.dispatch(u.id, T0);
+        assert.deepEqual([next!.job.tokenId, next!.account.email], [a.id, 'p@x.io']);
+      });
+
+      test('priority orders jobs within a token: high first, then oldest', async (store) => {
+        const u = await userWithAccounts(store, { 'a@x.io': 10 });
+        const low = await enqueueOk(store, u.id, { priority: -1 });
+        const normal1 = await enqueueOk(store, u.id, { priority: 0 });
+        const high1 = await enqueueOk(store, u.id, { priority: 1 });
+        const normal2 = await enqueueOk(store, u.id, { priority: 0 });
+        const high2 = await enqueueOk(store, u.id, { priority: 1 });
+        const order = (await dispatchAll(store, u.id)).map((d) => d.job.id);
+        assert.deepEqual(order, [high1.id, high2.id, normal1.id, normal2.id, low.id]);
+      });
+
+      test('a high-priority job that does not fit does not block lower ones that do', async (store) => {
+        const u = await userWithAccounts(store, { 'a@x.io': 1, 'b@x.io': 1 });
+        await reserveOk(store, u.id, { email: 'a@x.io' });
+        const stuck = await enqueueOk(store, u.id, { email: 'a@x.io', priority: 1 });
+        const low = await enqueueOk(store, u.id, { priority: -1 });
+        const d = await store.dispatch(u.id, T0);
+        assert.deepEqual([d!.job.id, d!.account.email], [low.id, 'b@x.io']);
+        assert.equal((await store.getJob(stuck.id))!.state, 'queued');
+      });
+
+      test('an idle token does not hoard dispatches when it returns', async (store) => {
+        const u = await userWithAccounts(store, { 'a@x.io': 100 });
+        const busy = await store.addToken(u.id, '9'.repeat(64), 'busy', T0);
+        const idle = await store.addToken(u.id, 'a'.repeat(63) + 'b', 'idle', T0);
+        await enqueueOk(store, u.id, { tokenId: idle.id });
+        await enqueueMany(store, u.id, 20, { tokenId: busy.id });
+        await dispatchAll(store, u.id); // idle's single job and busy's 20: idle has been away since
+        const finished = await store.activeJobs(u.id);
+        for (const j of finished) await store.finish(j.id, { state: 'completed' }, T0);
+        await enqueueMany(store, u.id, 10, { tokenId: busy.id });
+        await dispatchTokens(store, u.id, 5); // busy keeps going alone
+        await enqueueMany(store, u.id, 10, { tokenId: idle.id }); // idle returns
+        const next = await dispatchTokens(store, u.id, 6);
+        assert.ok(countOf(next, busy.id) >= 2, `the returning token must not take every turn: ${JSON.stringify(next)}`);
+        assert.ok(countOf(next, idle.id) >= 2, `…but it gets its share at once: ${JSON.stringify(next)}`);
+      });
+    });
+
+    describe('callbacks outbox', () => {
+      test('markRunning and every terminal transition write their delivery with the updated job', async (store) => {
+        const { calls, builder } = recordingBuilder();
+        store.setOutboxBuilder(builder);
+        const u = await userWithAccounts(store, { 'a@x.io': 8, 'gone@x.io': 2 });
+        const expectOne = async (jobId: number, event: OutboxEvent, state: string, now: number) => {
+          const ds = await deliveriesOf(store, u.id, jobId);
+          const d = ds[ds.length - 1]!;
+          assert.deepEqual([d.event, d.state, d.attempts, d.nextAttemptAt, d.createdAt, d.url], [event, 'pending', 0, now, now, `https://hook.example/${jobId}`]);
+          assert.deepEqual(bodyOf(d), { id: jobId, state, event });
+          assert.equal(d.seq, ds.length);
+          assert.equal(d.jobId, jobId);
+          assert.equal(d.userId, u.id);
+          const call = calls.filter((c) => c.job.id === jobId).pop()!;
+          assert.deepEqual([call.job.id, call.job.state, call.event], [jobId, state, event]);
+          assert.deepEqual(await store.getJob(jobId), call.job, 'the builder saw the job as committed');
+        };
+
+        // markRunning (progress) then finish (final).
+        const job = await reserveOk(store, u.id, { email: 'a@x.io' });
+        assert.equal(calls.length, 0, 'reserve owes no callback');
+        await store.markRunning(job.id, '123', T0 + 100, T0 + 1);
+        await expectOne(job.id, 'progress', 'running', T0 + 1);
+        await store.finish(job.id, { state: 'completed', resultUrl: 'https://cdn/x' }, T0 + 2);
+        await expectOne(job.id, 'final', 'completed', T0 + 2);
+        assert.deepEqual((await deliveriesOf(store, u.id, job.id)).map((d) => d.seq), [1, 2]);
+
+        // A lost compare-and-swap writes nothing.
+        const before = calls.length;
+        assert.equal(await store.finish(job.id, { state: 'failed' }, T0 + 3), null);
+        assert.equal(await store.markRunning(job.id, '1', T0, T0 + 3), false);
+        assert.equal(calls.length, before);
+        assert.equal((await deliveriesOf(store, u.id, job.id)).length, 2);
+
+        // finish of a queued job.
+        const queued = await enqueueOk(store, u.id, { email: 'a@x.io' });
+        await store.finish(queued.id, { state: 'cancelled' }, T0 + 4);
+        await expectOne(queued.id, 'final', 'cancelled', T0 + 4);
+
+        // expireJobs.
+        const stale = await reserveOk(store, u.id, { email: 'a@x.io', now: T0 });
+        await store.expireJobs(T0 + 1, T0 + 5, 'too slow');
+        await expectOne(stale.id, 'final', 'timed_out', T0 + 5);
+
+        // expireQueued.
+        await store.updateTenantSettings(u.id, { maxQueueWaitMs: 10 });
+        const waiting = await enqueueOk(store, u.id, { now: T0 });
+        await store.expireQueued(T0 + 11, 'queued too long');
+        await expectOne(waiting.id, 'final', 'timed_out', T0 + 11);
+
+        // deleteAccount: a slot holder and a queued job pinned to the account.
+        const onGone = await reserveOk(store, u.id, { email: 'gone@x.io' });
+        const queuedOnGone = await enqueueOk(store, u.id, { email: 'gone@x.io' });
+        await store.deleteAccount(u.id, 'gone@x.io', T0 + 12);
+        await expectOne(onGone.id, 'final', 'cancelled', T0 + 12);
+        await expectOne(queuedOnGone.id, 'final', 'cancelled', T0 + 12);
+
+        // Dispatch and requeue owe no callback.
+        const n = calls.length;
+        await enqueueOk(store, u.id);
+        const d = await store.dispatch(u.id, T0 + 13);
+        await store.requeue(d!.job.id, T0 + 14);
+        assert.equal(calls.length, n);
+      });
+
+      test('a builder returning null writes nothing; no builder, no deliveries', async (store) => {
+        const { calls, builder } = recordingBuilder({ skip: 'progress' });
+        store.setOutboxBuilder(builder);
+        const u = await userWithAccounts(store, { 'a@x.io': 2 });
+        const job = await runningJob(store, u.id, 'a@x.io', T0);
+        assert.equal(calls.length, 1);
+        assert.deepEqual(await deliveriesOf(store, u.id, job.id), []);
+        await store.finish(job.id, { state: 'completed' }, T0 + 1);
+        assert.deepEqual((await deliveriesOf(store, u.id, job.id)).map((d) => [d.seq, d.event]), [[1, 'final']]);
+
+        store.setOutboxBuilder(null);
+        const quiet = await runningJob(store, u.id, 'a@x.io', T0);
+        await store.finish(quiet.id, { state: 'failed' }, T0 + 2);
+        assert.deepEqual(await deliveriesOf(store, u.id, quiet.id), []);
+        assert.equal(calls.length, 2);
+      });
+
+      test('a throwing builder rolls the transition back', async (store) => {
+        const u = await userWithAccounts(store, { 'a@x.io': 8, 'b@x.io': 1 });
+        const submitting = await reserveOk(store, u.id, { email: 'a@x.io', now: T0 });
+        const running = await runningJob(store, u.id, 'a@x.io', T0 + 100);
+        const onB = await reserveOk(store, u.id, { email: 'b@x.io' });
+        const queued = await enqueueOk(store, u.id, { now: T0 });
+        await store.updateTenantSettings(u.id, { maxQueueWaitMs: 10 });
+        const snapshot = async () => Promise.all([submitting, running, onB, queued].map((j) => store.getJob(j.id)));
+        const before = await snapshot();
+
+        store.setOutboxBuilder(throwingBuilder);
+        await assert.rejects(store.markRunning(submitting.id, '9', T0 + 100, T0 + 1), /builder exploded/);
+        await assert.rejects(store.finish(running.id, { state: 'completed' }, T0 + 1), /builder exploded/);
+        await assert.rejects(store.finish(queued.id, { state: 'cancelled' }, T0 + 1), /builder exploded/);
+        await assert.rejects(store.expireJobs(T0 + 1_000_000, T0 + 1, 'x'), /builder exploded/);
+        await assert.rejects(store.expireQueued(T0 + 1_000_000, 'x'), /builder exploded/);
+        await assert.rejects(store.deleteAccount(u.id, 'b@x.io', T0 + 1), /builder exploded/);
+
+        assert.deepEqual(await snapshot(), before, 'every job unchanged');
+        assert.ok(await store.getAccount(u.id, 'b@x.io'), 'the account was not deleted');
+        assert.deepEqual(await store.listDeliveries(u.id, { limit: 100 }), []);
+
+        // With a working builder the same transitions go through.
+        store.setOutboxBuilder(recordingBuilder().builder);
+        assert.equal(await store.markRunning(submitting.id, '9', T0 + 100, T0 + 2), true);
+        assert.equal((await store.finish(running.id, { state: 'completed' }, T0 + 2))!.state, 'completed');
+        assert.equal((await store.deleteAccount(u.id, 'b@x.io', T0 + 2))!.cancelled.length, 1);
+        assert.equal((await store.listDeliveries(u.id, { limit: 100 })).length, 3);
+      });
+
+      test('claimDueDeliveries: due only, one job’s deliveries strictly in order', async (store) => {
+        store.setOutboxBuilder(recordingBuilder().builder);
+        const u = await userWithAccounts(store, { 'a@x.io': 8 });
+        const j1 = await reserveOk(store, u.id);
+        await store.markRunning(j1.id, '1', T0 + 1000, T0); // j1 seq 1 due T0
+        await store.finish(j1.id, { state: 'completed' }, T0 + 10); // j1 seq 2 due T0+10
+        const j2 = await reserveOk(store, u.id);
+        await store.finish(j2.id, { state: 'failed' }, T0 + 5); // j2 seq 1 due T0+5
+
+        assert.deepEqual(await store.claimDueDeliveries('w', T0 - 1, 60_000, 10), [], 'nothing due yet');
+        assert.equal(await store.nextDeliveryDue(), T0);
+        const first = await store.claimDueDeliveries('w', T0 + 100, 60_000, 10);
+        assert.deepEqual(first.map((d) => [d.jobId, d.seq]), [[j1.id, 1], [j2.id, 1]], 'j1 seq 2 waits for seq 1');
+        for (const d of first) {
+          assert.ok(d.leaseToken);
+          assert.equal(d.leaseExpiresAt, T0 + 60_100);
+        }
+        // j1 seq 1 fails and is retried later: seq 2 stays blocked, and is not reported as due.
+        const d1 = first[0]!;
+        assert.equal(await store.recordAttempt(d1.id, d1.leaseToken!, { delivered: false, status: 503, error: 'HTTP 503', nextAttemptAt: T0 + 1000 }, T0 + 101), true);
+        const d2 = first[1]!;
+        assert.equal(await store.recordAttempt(d2.id, d2.leaseToken!, { delivered: true, status: 200 }, T0 + 102), true);
+        assert.equal(await store.nextDeliveryDue(), T0 + 1000);
+        assert.deepEqual(await store.claimDueDeliveries('w', T0 + 999, 60_000, 10), []);
+        const retry = (await store.getDelivery(u.id, d1.id))!;
+        assert.deepEqual([retry.state, retry.attempts, retry.lastStatus, retry.lastError, retry.nextAttemptAt, retry.leaseToken],
+          ['pending', 1, 503, 'HTTP 503', T0 + 1000, null]);
+
+        const again = await store.claimDueDeliveries('w', T0 + 1000, 60_000, 10);
+        assert.deepEqual(again.map((d) => [d.jobId, d.seq]), [[j1.id, 1]]);
+        await store.recordAttempt(again[0]!.id, again[0]!.leaseToken!, { delivered: true, status: 204 }, T0 + 1001);
+        const last = await store.claimDueDeliveries('w', T0 + 1002, 60_000, 10);
+        assert.deepEqual(last.map((d) => [d.jobId, d.seq]), [[j1.id, 2]], 'now seq 2 may go');
+        assert.deepEqual(await store.claimDueDeliveries('w', T0 + 1002, 60_000, 0), [], 'limit 0');
+      });
+
+      test('recordAttempt is fenced by the lease token; an expired lease goes to one new owner', async (store) => {
+        store.setOutboxBuilder(recordingBuilder().builder);
+        const u = await userWithAccounts(store, { 'a@x.io': 8 });
+        const job = await reserveOk(store, u.id);
+        await store.finish(job.id, { state: 'completed' }, T0);
+        const [mine] = await store.claimDueDeliveries('w1', T0, 1000, 10);
+        assert.ok(mine);
+        const racing = await Promise.all([1, 2, 3].map((i) => store.claimDueDeliveries(`r${i}`, T0 + 999, 1000, 10)));
+        assert.deepEqual(racing.flat(), [], 'a live lease is not handed out');
+        assert.equal(await store.nextDeliveryDue(), T0 + 1000, 'due when the lease expires');
+
+        const takeovers = (await Promise.all([1, 2, 3].map((i) => store.claimDueDeliveries(`r${i}`, T0 + 1000, 1000, 10)))).flat();
+        assert.equal(takeovers.length, 1, 'expired lease goes to exactly one new owner');
+        const theirs = takeovers[0]!;
+        assert.notEqual(theirs.leaseToken, mine.leaseToken);
+        assert.equal(await store.recordAttempt(mine.id, mine.leaseToken!, { delivered: true, status: 200 }, T0 + 1001), false);
+        assert.equal(await store.recordAttempt(mine.id, 'forged', { delivered: true, status: 200 }, T0 + 1001), false);
+        assert.equal((await store.getDelivery(u.id, mine.id))!.state, 'pending');
+        assert.equal(await store.recordAttempt(theirs.id, theirs.leaseToken!, { delivered: true, status: 200 }, T0 + 1002), true);
+        const done = (await store.getDelivery(u.id, mine.id))!;
+        assert.deepEqual(
+          [done.state, done.attempts, done.lastStatus, done.deliveredAt, done.leaseToken, done.leaseExpiresAt],
+          ['delivered', 1, 200, T0 + 1002, null, null],
+        );
+        assert.equal(await store.recordAttempt(theirs.id, theirs.leaseToken!, { delivered: true, status: 200 }, T0 + 1003), false, 'spent');
+        assert.equal(await store.nextDeliveryDue(), null);
+        assert.deepEqual(await store.claimDueDeliveries('w', T0 + 10_000, 1000, 10), []);
+      });
+
+      test('dead letters stay dead until redelivered; redeliver is scoped and filtered', async (store) => {
+        store.setOutboxBuilder(recordingBuilder().builder);
+        const u = await userWithAccounts(store, { 'a@x.io': 8 });
+        const other = await userWithAccounts(store, { 'a@x.io': 8 });
+        const job = await reserveOk(store, u.id);
+        await store.finish(job.id, { state: 'completed' }, T0 + 100);
+        const [d] = await store.claimDueDeliveries('w', T0 + 100, 1000, 10);
+        assert.equal(
+          await store.recordAttempt(d!.id, d!.leaseToken!, { delivered: false, status: null, error: 'connect ECONNREFUSED', nextAttemptAt: null }, T0 + 101),
+          true,
+        );
+        const dead = (await store.getDelivery(u.id, d!.id))!;
+        assert.deepEqual([dead.state, dead.attempts, dead.lastError, dead.lastStatus, dead.nextAttemptAt, dead.leaseToken],
+          ['dead', 1, 'connect ECONNREFUSED', null, null, null]);
+        assert.equal(await store.nextDeliveryDue(), null);
+        assert.deepEqual(await store.claimDueDeliveries('w', T0 + 100_000, 1000, 10), []);
+        assert.equal(await store.getDelivery(other.id, d!.id), null, "another tenant's delivery is invisible");
+
+        assert.equal(await store.redeliver(other.id, {}, T0 + 200), 0, 'scoped to the tenant');
+        assert.equal(await store.redeliver(other.id, { deliveryId: d!.id }, T0 + 200), 0);
+        assert.equal(await store.redeliver(u.id, { since: T0 + 101 }, T0 + 200), 0, 'created before `since`');
+        assert.equal(await store.redeliver(u.id, { since: T0 + 100 }, T0 + 200), 1);
+        const revived = (await store.getDelivery(u.id, d!.id))!;
+        assert.deepEqual([revived.state, revived.attempts, revived.nextAttemptAt], ['pending', 0, T0 + 200]);
+        assert.equal(await store.redeliver(u.id, {}, T0 + 200), 0, 'pending is not dead');
+        assert.equal(await store.nextDeliveryDue(), T0 + 200);
+
+        const [again] = await store.claimDueDeliveries('w', T0 + 200, 1000, 10);
+        assert.equal(again!.id, d!.id);
+        await store.recordAttempt(again!.id, again!.leaseToken!, { delivered: true, status: 200 }, T0 + 201);
+        assert.equal(await store.redeliver(u.id, {}, T0 + 300), 0, 'delivered ones only by id');
+        assert.equal(await store.redeliver(u.id, { deliveryId: d!.id + 1000 }, T0 + 300), 0);
+        assert.equal(await store.redeliver(u.id, { deliveryId: d!.id }, T0 + 300), 1);
+        const resent = (await store.getDelivery(u.id, d!.id))!;
+        assert.deepEqual([resent.state, resent.attempts, resent.nextAttemptAt, resent.deliveredAt], ['pending', 0, T0 + 300, null]);
+      });
+
+      test('listDeliveries: newest first, filtered by job, state and since, limited, per tenant', async (store) => {
+        store.setOutboxBuilder(recordingBuilder().builder);
+        const u = await userWithAccounts(store, { 'a@x.io': 8 });
+        const other = await userWithAccounts(store, { 'a@x.io': 8 });
+        const j1 = await reserveOk(store, u.id);
+        await store.markRunning(j1.id, '1', T0, T0 + 1);
+        await store.finish(j1.id, { state: 'completed' }, T0 + 2);
+        const j2 = await reserveOk(store, u.id);
+        await store.finish(j2.id, { state: 'failed' }, T0 + 3);
+        const foreign = await reserveOk(store, other.id);
+        await store.finish(foreign.id, { state: 'failed' }, T0 + 4);
+
+        const all = await store.listDeliveries(u.id, { limit: 10 });
+        assert.deepEqual(all.map((d) => [d.jobId, d.seq]), [[j2.id, 1], [j1.id, 2], [j1.id, 1]]);
+        assert.deepEqual((await store.listDeliveries(u.id, { limit: 2 })).map((d) => d.id), all.slice(0, 2).map((d) => d.id));
+        assert.deepEqual((await store.listDeliveries(u.id, { jobId: j1.id, limit: 10 })).map((d) => d.seq), [2, 1]);
+        assert.deepEqual((await store.listDeliveries(u.id, { since: T0 + 2, limit: 10 })).map((d) => d.createdAt), [T0 + 3, T0 + 2]);
+        assert.deepEqual(await store.listDeliveries(u.id, { jobId: foreign.id, limit: 10 }), []);
+
+        const [c] = await store.claimDueDeliveries('w', T0 + 10, 1000, 1);
+        await store.recordAttempt(c!.id, c!.leaseToken!, { delivered: false, status: 500, error: 'HTTP 500', nextAttemptAt: null }, T0 + 11);
+        assert.deepEqual((await store.listDeliveries(u.id, { state: 'dead', limit: 10 })).map((d) => d.id), [c!.id]);
+        assert.equal((await store.listDeliveries(u.id, { state: 'pending', limit: 10 })).length, 2);
+        assert.deepEqual(await store.listDeliveries(u.id, { state: 'delivered', limit: 10 }), []);
+        assert.deepEqual((await store.getDelivery(u.id, c!.id))!.id, c!.id);
+      });
+    });
+
     describe('never overbook (property)', () => {
       type Op = { kind: 'reserve'; pin: number | null; rnd: number } | { kind: 'finish'; pick: number };
       const opArb: fc.Arbitrary<Op> = fc.oneof(
@@ -669,7 +1410,7 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
 
               const active = await store.activeJobs(user.id);
               const perEmail = new Map<string, number>();
-              for (const j of active) perEmail.set(j.email, (perEmail.get(j.email) ?? 0) + 1);
+              for (const j of active) perEmail.set(j.email!, (perEmail.get(j.email!) ?? 0) + 1);
               for (const [email, count] of perEmail) {
                 assert.ok(count <= limitOf.get(email)!, `${email} holds ${count} > ${limitOf.get(email)}`);
               }
@@ -682,6 +1423,114 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
             }
           }),
           { numRuns: 40 },
+        );
+      });
+
+      type QOp =
+        | { kind: 'reserve'; pin: number | null; rnd: number }
+        | { kind: 'enqueue'; pin: number | null; token: number; priority: number }
+        | { kind: 'dispatch'; rnd: number }
+        | { kind: 'finish'; pick: number }
+        | { kind: 'requeue'; pick: number };
+      const rnd = fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true });
+      const qopArb: fc.Arbitrary<QOp> = fc.oneof(
+        { weight: 2, arbitrary: fc.record({ kind: fc.constant('reserve' as const), pin: fc.option(fc.nat(4), { nil: null }), rnd }) },
+        {
+          weight: 3,
+          arbitrary: fc.record({
+            kind: fc.constant('enqueue' as const),
+            pin: fc.option(fc.nat(4), { nil: null }),
+            token: fc.nat(2),
+            priority: fc.integer({ min: -1, max: 1 }),
+          }),
+        },
+        { weight: 3, arbitrary: fc.record({ kind: fc.constant('dispatch' as const), rnd }) },
+        { weight: 2, arbitrary: fc.record({ kind: fc.constant('finish' as const), pick: fc.nat(50) }) },
+        { weight: 1, arbitrary: fc.record({ kind: fc.constant('requeue' as const), pick: fc.nat(50) }) },
+      );
+      const queueScenarioArb = fc.record({
+        limits: fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 4 }),
+        unhealthy: fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }),
+        batches: fc.array(fc.array(qopArb, { minLength: 1, maxLength: 12 }), { minLength: 1, maxLength: 6 }),
+      });
+
+      test('interleaved reserve/enqueue/dispatch/finish/requeue never exceed a limit; every job accounted for', async (store) => {
+        let tick = 0;
+        await fc.assert(
+          fc.asyncProperty(queueScenarioArb, async ({ limits, unhealthy, batches }) => {
+            const emails = limits.map((_, i) => `acc${i}@x.io`);
+            const user = await userWithAccounts(store, Object.fromEntries(emails.map((e, i) => [e, limits[i]!])));
+            const tokens: (number | null)[] = [null];
+            for (let i = 0; i < 2; i++) tokens.push((await store.addToken(user.id, `${user.id}-${i}-${'0'.repeat(60)}`, null, T0)).id);
+            for (let i = 1; i < emails.length; i++) {
+              if (unhealthy[i]) await store.setAccountHealth(user.id, emails[i]!, { state: 'error', reason: 'x', cooldownUntil: null, now: T0 });
+            }
+            const limitOf = new Map(emails.map((e, i) => [e, limits[i]!]));
+            let created = 0;
+            let finished = 0;
+            for (const batch of batches) {
+              const live = [...(await store.activeJobs(user.id)), ...(await store.queuedJobs(user.id, 1000))];
+              const now = T0 + ++tick;
+              const results = await Promise.all(
+                batch.map(async (op): Promise<{ created?: boolean; finished?: boolean }> => {
+                  const email = 'pin' in op && op.pin !== null ? `acc${op.pin}@x.io` : null; // may name an unknown account
+                  switch (op.kind) {
+                    case 'reserve': {
+                      const res = await store.reserve(reserveInput(user.id, { email, now, random: () => op.rnd }));
+                      if (res.ok) assert.equal(res.account.state, 'ok', 'never admits to an unhealthy account');
+                      return { created: res.ok };
+                    }
+                    case 'enqueue': {
+                      const res = await store.enqueue(enqueueInput(user.id, { email, tokenId: tokens[op.token]!, priority: op.priority, now }), 1000);
+                      if (!res.ok) assert.equal(res.reason, email !== null && !limitOf.has(email) ? 'unknown_account' : 'never');
+                      return { created: res.ok };
+                    }
+                    case 'dispatch': {
+                      const d = await store.dispatch(user.id, now, () => op.rnd);
+                      if (d) {
+                        assert.equal(d.account.state, 'ok', 'never dispatches to an unhealthy account');
+                        assert.equal(d.job.email, d.account.email);
+                        assert.equal(d.job.state, 'submitting');
+                        if (d.job.pinnedEmail !== null) assert.equal(d.job.email, d.job.pinnedEmail, 'pins are honoured');
+                      }
+                      return {};
+                    }
+                    case 'finish': {
+                      if (live.length === 0) return {};
+                      // Several ops may pick the same job: the CAS must let only one of them win.
+                      const won = await store.finish(live[op.pick % live.length]!.id, { state: 'completed' }, now);
+                      return { finished: won !== null };
+                    }
+                    case 'requeue': {
+                      if (live.length === 0) return {};
+                      await store.requeue(live[op.pick % live.length]!.id, now);
+                      return {};
+                    }
+                  }
+                }),
+              );
+              created += results.filter((r) => r.created).length;
+              finished += results.filter((r) => r.finished).length;
+
+              const active = await store.activeJobs(user.id);
+              const perEmail = new Map<string, number>();
+              for (const j of active) perEmail.set(j.email!, (perEmail.get(j.email!) ?? 0) + 1);
+              for (const [email, count] of perEmail) {
+                assert.ok(count <= limitOf.get(email)!, `${email} holds ${count} > ${limitOf.get(email)}`);
+              }
+              const loads = await store.accountLoads(user.id);
+              for (const load of loads) {
+                assert.equal(load.executing, perEmail.get(load.account.email) ?? 0, `load of ${load.account.email}`);
+              }
+              const queued = await store.countQueued(user.id);
+              assert.equal(active.length + queued, created - finished, 'every creation and every winning finish accounted for');
+              for (const j of await store.queuedJobs(user.id, 1000)) assert.equal(j.startedAt, null);
+            }
+            // Drain: whatever is left and fits gets dispatched, and then nothing more fits.
+            await dispatchAll(store, user.id, T0 + ++tick);
+            for (const load of await store.accountLoads(user.id)) assert.ok(load.executing <= load.account.maxJobs);
+          }),
+          { numRuns: 30 },
         );
       });
 

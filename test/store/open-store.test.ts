@@ -14,7 +14,7 @@ describe('openStore', () => {
       const store = await openStore(undefined, dataDir);
       assert.equal(store.dialect, 'sqlite');
       assert.ok(existsSync(join(dataDir, 'pixgate.db')));
-      const user = await store.createUser('u', 1);
+      const user = await store.createUser('u', 1, 'whsec_test');
       await store.close();
       const again = await openStore('', dataDir);
       assert.equal((await again.getUser(user.id))!.name, 'u');
@@ -29,14 +29,14 @@ describe('openStore', () => {
     try {
       for (const url of [`sqlite:${join(root, 'a', 'one.db')}`, pathToFileURL(join(root, 'b', 'two.db')).href]) {
         const store = await openStore(url, join(root, 'unused'));
-        await store.createUser(null, 1);
+        await store.createUser(null, 1, 'whsec_test');
         await store.close();
       }
       assert.ok(existsSync(join(root, 'a', 'one.db')));
       assert.ok(existsSync(join(root, 'b', 'two.db')));
       assert.ok(!existsSync(join(root, 'unused')));
       const mem = await openStore('sqlite::memory:', join(root, 'unused'));
-      assert.equal((await mem.createUser(null, 1)).id, 1);
+      assert.equal((await mem.createUser(null, 1, 'whsec_test')).id, 1);
       await mem.close();
     } finally {
       rmSync(root, { recursive: true, force: true });

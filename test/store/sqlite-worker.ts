@@ -14,6 +14,7 @@ import { openSqliteStore } from '../../src/store/sqlite/index.ts';
 export type Command =
   | { cmd: 'migrate' }
   | { cmd: 'reserve'; userId: number; emails: string[]; attempts: number; finishRate: number }
+  | { cmd: 'queue'; userId: number; emails: string[]; attempts: number }
   | { cmd: 'exit' };
 
 const store = await openSqliteStore(process.argv[2]!, { migrate: false });
@@ -47,12 +48,49 @@ async function reserveLoop(c: Extract<Command, { cmd: 'reserve' }>) {
   return { admitted, finished, maxSeen };
 }
 
+/** Enqueue, dispatch and finish at random: dispatch from several processes must never overbook either. */
+async function queueLoop(c: Extract<Command, { cmd: 'queue' }>) {
+  const mine: number[] = [];
+  const maxSeen: Record<string, number> = {};
+  let enqueued = 0;
+  let dispatched = 0;
+  let finished = 0;
+  for (let i = 0; i < c.attempts; i++) {
+    const r = Math.random();
+    if (r < 0.4) {
+      const pin = Math.random() < 0.3 ? c.emails[Math.floor(Math.random() * c.emails.length)]! : null;
+      const res = await store.enqueue(
+        {
+          userId: c.userId, tokenId: null, email: pin, maxJobsOverride: null, type: 'video', traceId: `q-${process.pid}-${i}`,
+          upstream: { op: 'x', params: {} }, request: {}, replyUrl: null, replyRef: null, priority: 0, now: Date.now(),
+        },
+        100_000,
+      );
+      if (res.ok) enqueued++;
+    } else if (r < 0.8) {
+      const d = await store.dispatch(c.userId, Date.now());
+      if (d) {
+        dispatched++;
+        mine.push(d.job.id);
+        for (const load of await store.accountLoads(c.userId)) {
+          maxSeen[load.account.email] = Math.max(maxSeen[load.account.email] ?? 0, load.executing);
+        }
+      }
+    } else if (mine.length > 0) {
+      const id = mine.splice(Math.floor(Math.random() * mine.length), 1)[0]!;
+      if (await store.finish(id, { state: 'completed' }, Date.now())) finished++;
+    }
+  }
+  return { enqueued, dispatched, finished, maxSeen };
+}
+
 send({ ready: true });
 for await (const line of createInterface({ input: process.stdin })) {
   const command = JSON.parse(line) as Command;
   try {
     if (command.cmd === 'exit') break;
     if (command.cmd === 'migrate') send({ applied: migrate(store.db) });
+    else if (command.cmd === 'queue') send(await queueLoop(command));
     else send(await reserveLoop(command));
   } catch (err) {
     send({ error: String((err as Error)?.stack ?? err) });

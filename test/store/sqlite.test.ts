@@ -9,6 +9,10 @@ import { after, before, describe, it } from 'node:test';
 import { openSqliteStore, MIGRATIONS } from '../../src/store/sqlite/index.ts';
 import { LOADS_SQL } from '../../src/store/sqlite/accounts.ts';
 import { DUE_SQL, STALE_SQL } from '../../src/store/sqlite/tracking.ts';
+import { COUNT_QUEUED_SQL, HAS_QUEUED_SQL, OVERRIDE_HEAD_SQL, PASSES_SQL, PLAIN_HEAD_SQL } from '../../src/store/sqlite/queue.ts';
+import { DUE_DELIVERIES_SQL } from '../../src/store/sqlite/outbox.ts';
+import { openDatabase } from '../../src/store/sqlite/database.ts';
+import type { TokenRecord } from '../../src/store/store.ts';
 import { runStoreConformance } from './conformance.ts';
 import type { Command } from './sqlite-worker.ts';
 
@@ -107,7 +111,7 @@ describe('SqliteStore specifics', () => {
 
   it('works in memory too', async () => {
     const store = await openSqliteStore(':memory:');
-    const u = await store.createUser('m', T0);
+    const u = await store.createUser('m', T0, 'whsec_test');
     await store.upsertAccount({ userId: u.id, email: 'a@x.io', apiKeyEnc: 'k', maxJobs: 1, now: T0 });
     const res = await store.reserve({
       userId: u.id, tokenId: null, email: null, maxJobsOverride: null, type: 'video', traceId: 't',
@@ -128,7 +132,159 @@ describe('SqliteStore specifics', () => {
     assert.doesNotMatch(plan(DUE_SQL, named), /TEMP B-TREE/, 'due polls come out in index order');
     assert.match(plan(STALE_SQL, named), /USING (COVERING )?INDEX jobs_due \(state=\?\)/);
     for (const sql of [LOADS_SQL, DUE_SQL, STALE_SQL]) assert.doesNotMatch(plan(sql, sql === LOADS_SQL ? 1 : named), /SCAN j(obs)?\b/);
+
+    // Dispatch: every probe is one seek on jobs_queue with all equality columns bound (NULL token
+    // and NULL pin included, via IS), in index order — no scan of the queue, no sort.
+    for (const tokenId of [null, 7]) {
+      for (const pinned of [null, 'a@x.io']) {
+        const line = { userId: 1, tokenId, pinned };
+        assert.match(plan(PLAIN_HEAD_SQL, line), /SEARCH jobs USING INDEX jobs_queue \(user_id=\? AND token_id=\? AND pinned_email=\? AND max_jobs_override=\?\)/);
+        const over = plan(OVERRIDE_HEAD_SQL, { ...line, above: 1 });
+        assert.match(over, /SEARCH jobs USING INDEX jobs_queue \(user_id=\? AND token_id=\? AND pinned_email=\? AND max_jobs_override>\?\)/);
+        for (const p of [plan(PLAIN_HEAD_SQL, line), over]) assert.doesNotMatch(p, /TEMP B-TREE|SCAN/);
+      }
+    }
+    assert.match(plan(HAS_QUEUED_SQL, { userId: 1, tokenId: null }), /COVERING INDEX jobs_queue \(user_id=\? AND token_id=\?\)/);
+    assert.match(plan(PASSES_SQL, 1), /SEARCH q USING PRIMARY KEY \(user_id=\?\)/);
+    assert.match(plan(COUNT_QUEUED_SQL, 1), /SEARCH users USING INTEGER PRIMARY KEY \(rowid=\?\)/, 'a counter, not a count');
+    assert.match(plan(DUE_DELIVERIES_SQL, { now: 0, limit: 1 }), /SEARCH d USING INDEX deliveries_due \(next_attempt_at<\?\)/);
+    assert.doesNotMatch(plan(DUE_DELIVERIES_SQL, { now: 0, limit: 1 }), /SCAN/);
     await store.close();
+  });
+
+  it('dispatch stays fast with 100,000 queued jobs over 3 tokens', { timeout: 60_000 }, async (t) => {
+    const store = await openSqliteStore(':memory:');
+    try {
+      const u = await store.createUser('big', T0, 'whsec_test');
+      const emails = ['a@x.io', 'b@x.io', 'c@x.io', 'd@x.io'];
+      for (const email of emails) await store.upsertAccount({ userId: u.id, email, apiKeyEnc: 'k', maxJobs: 8, now: T0 });
+      const tokens: TokenRecord[] = [];
+      for (let i = 0; i < 3; i++) tokens.push(await store.addToken(u.id, `${i}`.repeat(64), null, T0));
+      await store.setTokenWeight(u.id, tokens[0]!.id, 2);
+      const base = {
+        userId: u.id, maxJobsOverride: null, type: 'video' as const, traceId: 't', upstream: { op: 'x', params: {} },
+        request: {}, replyUrl: null, replyRef: null, priority: 0, now: T0,
+      };
+      // The first job of each token goes through enqueue (joins the fairness table); the rest are
+      // bulk-inserted: a mix of priorities, pins and per-job overrides, in one transaction.
+      for (const tok of tokens) assert.ok((await store.enqueue({ ...base, tokenId: tok.id, email: null }, 200_000)).ok);
+      const insert = store.db.prepare(
+        `INSERT INTO jobs (user_id, token_id, email, pinned_email, type, state, trace_id, upstream_json, request_json,
+                           priority, max_jobs_override, created_at, queued_at)
+         VALUES (?, ?, ?, ?, 'video', 'queued', 't', '{}', '{}', ?, ?, ?, ?)`,
+      );
+      store.db.transaction(() => {
+        for (let i = 3; i < 100_000; i++) {
+          const pin = i % 5 === 0 ? emails[i % emails.length]! : null;
+          const override = i % 11 === 0 ? 1 + (i % 8) : null;
+          insert.run(u.id, tokens[i % 3]!.id, pin, pin, (i % 3) - 1, override, T0 + i, T0 + i);
+        }
+      })();
+      assert.equal(await store.countQueued(u.id), 100_000);
+      const exactCount = () => (store.db.prepare(`SELECT COUNT(*) AS n FROM jobs WHERE user_id = ? AND state = 'queued'`).get(u.id) as { n: number }).n;
+
+      const times: number[] = [];
+      const timed = async <R>(fn: () => Promise<R>): Promise<R> => {
+        const start = process.hrtime.bigint();
+        const r = await fn();
+        times.push(Number(process.hrtime.bigint() - start) / 1e6);
+        return r;
+      };
+      // Fill all 32 slots, then keep them full: finish one, dispatch one (the steady state).
+      const held: number[] = [];
+      for (let i = 0; i < 32; i++) held.push((await timed(() => store.dispatch(u.id, T0)))!.job.id);
+      assert.equal(await timed(() => store.dispatch(u.id, T0)), null, 'all full');
+      for (let i = 0; i < 300; i++) {
+        await store.finish(held.shift()!, { state: 'completed' }, T0);
+        const d = await timed(() => store.dispatch(u.id, T0));
+        assert.ok(d);
+        held.push(d.job.id);
+      }
+      const enqueueStart = process.hrtime.bigint();
+      for (let i = 0; i < 20; i++) await store.enqueue({ ...base, tokenId: tokens[1]!.id, email: null }, 200_000);
+      const enqueueMs = Number(process.hrtime.bigint() - enqueueStart) / 1e6 / 20;
+
+      assert.equal(await store.countQueued(u.id), exactCount(), 'the trigger-kept counter matches a real count');
+      await store.expireQueued(T0 + 3_600_000 + 50_001, 'expired'); // the oldest 50k-odd jobs
+      assert.equal(await store.countQueued(u.id), exactCount());
+
+      const sorted = [...times].sort((a, b) => a - b);
+      const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+      const mean = times.reduce((a, b) => a + b, 0) / times.length;
+      t.diagnostic(
+        `dispatch over 100k queued: mean ${mean.toFixed(3)} ms, p50 ${pct(0.5).toFixed(3)} ms, p99 ${pct(0.99).toFixed(3)} ms, ` +
+          `max ${sorted[sorted.length - 1]!.toFixed(3)} ms (${times.length} calls); enqueue ${enqueueMs.toFixed(3)} ms`,
+      );
+      assert.ok(pct(0.5) < 5, `dispatch p50 ${pct(0.5)} ms`);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('migration 2 upgrades a version-1 file in place, keeping every row and the id high-water mark', async () => {
+    const dir = tempDir();
+    try {
+      const path = join(dir, 'v1.db');
+      // A data dir written by the previous release: only migration 1 applied.
+      const old = openDatabase(path);
+      old.exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
+      old.exec(MIGRATIONS[0]!.sql);
+      old.prepare('INSERT INTO schema_migrations VALUES (1, ?, ?)').run(MIGRATIONS[0]!.name, T0);
+      old.prepare(`INSERT INTO users (id, name, reply_url, created_at) VALUES (1, 'old', 'https://hook.example/old', ?)`).run(T0);
+      old.prepare(`INSERT INTO tokens (id, user_id, hash, label, created_at) VALUES (1, 1, ?, 'cli', ?)`).run('e'.repeat(64), T0);
+      old.prepare(`INSERT INTO accounts (user_id, email, api_key_enc, max_jobs, created_at, updated_at) VALUES (1, 'a@x.io', 'k', 2, ?, ?)`).run(T0, T0);
+      const job = old.prepare(
+        `INSERT INTO jobs (user_id, token_id, email, type, state, upstream_id, trace_id, upstream_json, request_json,
+                           created_at, started_at, next_poll_at)
+         VALUES (1, 1, 'a@x.io', 'video', 'running', '384751234567890123456', 'tr', '{"op":"x","params":{}}', '{"a":1}', ?, ?, ?)`,
+      );
+      for (let i = 0; i < 3; i++) job.run(T0, T0 + i, T0 + 100);
+      old.prepare('DELETE FROM jobs WHERE id = 3').run(); // the newest id must still never be reused
+      old.close();
+
+      const store = await openSqliteStore(path);
+      try {
+        assert.deepEqual(
+          (store.db.prepare('SELECT version FROM schema_migrations ORDER BY version').all() as { version: number }[]).map((r) => r.version),
+          MIGRATIONS.map((m) => m.version),
+        );
+        assert.deepEqual(store.db.pragma('foreign_key_check'), []);
+        assert.equal(store.db.pragma('integrity_check', { simple: true }), 'ok');
+        const user = (await store.getUser(1))!;
+        assert.deepEqual(user, {
+          id: 1, name: 'old', replyUrl: 'https://hook.example/old', createdAt: T0, queueByDefault: false,
+          maxQueueLength: 100_000, maxQueueWaitMs: 3_600_000, webhookSecret: '', webhookSecretPrev: null, webhookSecretPrevUntil: null,
+        });
+        const rotated = (await store.rotateWebhookSecret(1, 'whsec_new', T0 + 1000))!;
+        assert.deepEqual([rotated.webhookSecret, rotated.webhookSecretPrev, rotated.webhookSecretPrevUntil], ['whsec_new', null, null],
+          'an empty pre-migration secret is not kept as a previous one');
+        assert.equal((await store.listTokens(1))[0]!.weight, 1);
+
+        const kept = (await store.getJob(2))!;
+        assert.deepEqual(
+          [kept.email, kept.pinnedEmail, kept.state, kept.upstreamId, kept.priority, kept.maxJobsOverride, kept.queuedAt, kept.startedAt, kept.nextPollAt],
+          ['a@x.io', null, 'running', '384751234567890123456', 0, null, null, T0 + 1, T0 + 100],
+        );
+        assert.deepEqual(kept.request, { a: 1 });
+        assert.deepEqual((await store.accountLoads(1)).map((l) => l.executing), [2]);
+        assert.equal(await store.findJob(1, 'a@x.io', 'video', '384751234567890123456').then((j) => j!.id), 2);
+
+        // New rows continue above the old high-water mark (3), and the queue works on the old data.
+        const q = await store.enqueue(
+          { userId: 1, tokenId: 1, email: null, maxJobsOverride: null, type: 'video', traceId: 't', upstream: { op: 'x', params: {} },
+            request: {}, replyUrl: null, replyRef: null, priority: 0, now: T0 + 5 },
+          10,
+        );
+        assert.ok(q.ok);
+        assert.equal(q.job.id, 4);
+        await store.finish(1, { state: 'completed' }, T0 + 6);
+        assert.equal((await store.dispatch(1, T0 + 7))!.job.id, 4);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('foreign keys are enforced', async () => {
@@ -160,7 +316,7 @@ describe('SqliteStore specifics', () => {
       const path = join(dir, 'two.db');
       const a = await openSqliteStore(path);
       const b = await openSqliteStore(path);
-      const u = await a.createUser('u', T0);
+      const u = await a.createUser('u', T0, 'whsec_test');
       await a.upsertAccount({ userId: u.id, email: 'a@x.io', apiKeyEnc: 'k', maxJobs: 3, now: T0 });
       const input = {
         userId: u.id, tokenId: null, email: null, maxJobsOverride: null, type: 'video' as const, traceId: 't',
@@ -203,7 +359,7 @@ describe('SqliteStore specifics', () => {
     it('racing reserve/finish never overbooks any account', { timeout: 60_000 }, async () => {
       const setup = await openSqliteStore(path);
       try {
-        const u = await setup.createUser('u', T0);
+        const u = await setup.createUser('u', T0, 'whsec_test');
         const limits: Record<string, number> = { 'a@x.io': 2, 'b@x.io': 1, 'c@x.io': 3 };
         for (const [email, maxJobs] of Object.entries(limits)) {
           await setup.upsertAccount({ userId: u.id, email, apiKeyEnc: 'k', maxJobs, now: T0 });
@@ -233,6 +389,31 @@ describe('SqliteStore specifics', () => {
         await setup.close();
       }
     });
+
+    it('racing enqueue/dispatch/finish never overbooks any account', { timeout: 60_000 }, async () => {
+      const setup = await openSqliteStore(path);
+      try {
+        const u = await setup.createUser('q', T0, 'whsec_test');
+        const limits: Record<string, number> = { 'a@x.io': 2, 'b@x.io': 1, 'c@x.io': 3 };
+        for (const [email, maxJobs] of Object.entries(limits)) {
+          await setup.upsertAccount({ userId: u.id, email, apiKeyEnc: 'k', maxJobs, now: T0 });
+        }
+        const replies = await race(children, { cmd: 'queue', userId: u.id, emails: Object.keys(limits), attempts: 200 });
+        for (const r of replies) {
+          for (const [email, seen] of Object.entries(r.maxSeen as Record<string, number>)) {
+            assert.ok(seen <= limits[email]!, `${email}: a process saw ${seen} slot holders > ${limits[email]}`);
+          }
+        }
+        const sum = (key: string) => replies.reduce((n, r) => n + (r[key] as number), 0);
+        assert.ok(sum('dispatched') > 6, `dispatch should run repeatedly (dispatched ${sum('dispatched')})`);
+        const loads = await setup.accountLoads(u.id);
+        for (const load of loads) assert.ok(load.executing <= limits[load.account.email]!);
+        assert.equal(loads.reduce((n, l) => n + l.executing, 0), sum('dispatched') - sum('finished'));
+        assert.equal(await setup.countQueued(u.id), sum('enqueued') - sum('dispatched'));
+      } finally {
+        await setup.close();
+      }
+    });
   });
 
   it('a re-opened file keeps users, accounts and jobs (durability)', async () => {
@@ -240,7 +421,7 @@ describe('SqliteStore specifics', () => {
     try {
       const path = join(dir, 'durable.db');
       const first = await openSqliteStore(path);
-      const u = await first.createUser('u', T0);
+      const u = await first.createUser('u', T0, 'whsec_test');
       const token = await first.addToken(u.id, 'e'.repeat(64), 'cli', T0);
       await first.upsertAccount({ userId: u.id, email: 'a@x.io', apiKeyEnc: 'k', maxJobs: 2, now: T0 });
       const res = await first.reserve({

@@ -5,6 +5,7 @@ import type { AccountHealthUpdate, AccountLoad, UpsertAccountInput } from '../st
 import { accountFromRow, jobFromRow, type AccountRow, type JobRow } from '../rows.ts';
 import { immediate, type Db, type StatementCache } from './database.ts';
 import { CLEAR_LEASE, HOLDS_SLOT } from './fragments.ts';
+import type { Outbox } from './outbox.ts';
 
 /**
  * Every account of a user with the number of slots its jobs hold. A correlated COUNT per account
@@ -30,6 +31,7 @@ export class AccountQueries {
   constructor(
     db: Db,
     private readonly sql: StatementCache,
+    private readonly outbox: Outbox,
   ) {
     this.upsertTx = immediate(db, (input: UpsertAccountInput) => {
       const existing = this.getAccount(input.userId, input.email);
@@ -58,17 +60,20 @@ export class AccountQueries {
 
     this.deleteTx = immediate(db, (userId: number, email: string, now: number) => {
       if (!this.getAccount(userId, email)) return null;
-      const rows = this.sql
-        .get(
-          `UPDATE jobs
-              SET state = 'cancelled', error = 'account deleted', finished_at = ?, next_poll_at = NULL, ${CLEAR_LEASE}
-            WHERE user_id = ? AND email = ? AND ${HOLDS_SLOT}
-        RETURNING *`,
-        )
+      const cancel = `SET state = 'cancelled', error = 'account deleted', finished_at = ?, next_poll_at = NULL, ${CLEAR_LEASE}`;
+      // Two statements so each keeps its index: slot holders through jobs_active (exact predicate),
+      // queued jobs pinned to the account through the partial queue index.
+      const holding = this.sql
+        .get(`UPDATE jobs ${cancel} WHERE user_id = ? AND email = ? AND ${HOLDS_SLOT} RETURNING *`)
+        .all(now, userId, email) as JobRow[];
+      const queued = this.sql
+        .get(`UPDATE jobs ${cancel} WHERE user_id = ? AND state = 'queued' AND pinned_email = ? RETURNING *`)
         .all(now, userId, email) as JobRow[];
       this.sql.get('DELETE FROM accounts WHERE user_id = ? AND email = ?').run(userId, email);
       // RETURNING order is unspecified; report oldest first like every other job list.
-      return { cancelled: rows.map(jobFromRow).sort((a, b) => a.id - b.id) };
+      const cancelled = [...holding, ...queued].map(jobFromRow).sort((a, b) => a.id - b.id);
+      for (const job of cancelled) this.outbox.emit(job, 'final', now);
+      return { cancelled };
     });
   }
 

@@ -1,13 +1,15 @@
 /**
  * Job transitions and reads. Every transition is a single compare-and-swap UPDATE (design
  * invariant 3): the WHERE clause states which states (and which lease) the caller expects, and
- * `RETURNING` hands the new row only to the caller whose UPDATE matched. A single statement is
- * atomic on its own, so no explicit transaction is needed here.
+ * `RETURNING` hands the new row only to the caller whose UPDATE matched. The UPDATE and the outbox
+ * entry it owes (design invariant 5) share one `BEGIN IMMEDIATE` transaction, so a builder that
+ * throws leaves the job untouched.
  */
 import type { Job, JobOutcome, JobState, JobType } from '../../domain/job.ts';
 import { jobFromRow, outcomeColumns, type JobRow } from '../rows.ts';
-import type { StatementCache } from './database.ts';
+import { immediate, type Db, type StatementCache } from './database.ts';
 import { CLEAR_LEASE, HOLDS_SLOT, NOT_TERMINAL } from './fragments.ts';
+import type { Outbox } from './outbox.ts';
 
 /**
  * One statement serves every finish() variant: `@from` (a JSON array or NULL) and `@leaseToken`
@@ -30,33 +32,75 @@ const FINISH_SQL = `
      AND (@leaseToken IS NULL OR lease_token = @leaseToken)
   RETURNING *`;
 
+type FinishOpts = { from?: JobState[]; leaseToken?: string };
+
 export class JobQueries {
-  constructor(private readonly sql: StatementCache) {}
+  private readonly markRunningTx: (jobId: number, upstreamId: string, nextPollAt: number, now: number) => boolean;
+  private readonly finishTx: (jobId: number, outcome: JobOutcome, now: number, opts?: FinishOpts) => Job | null;
+  private readonly expireTx: (startedBefore: number, now: number, error: string) => Job[];
+
+  constructor(
+    db: Db,
+    private readonly sql: StatementCache,
+    private readonly outbox: Outbox,
+  ) {
+    this.markRunningTx = immediate(db, (jobId: number, upstreamId: string, nextPollAt: number, now: number) => {
+      const row = this.sql
+        .get(
+          `UPDATE jobs SET state = 'running', upstream_id = ?, next_poll_at = ?, poll_count = 0, ${CLEAR_LEASE}
+            WHERE id = ? AND state = 'submitting'
+          RETURNING *`,
+        )
+        .get(upstreamId, nextPollAt, jobId) as JobRow | undefined;
+      if (!row) return false;
+      this.outbox.emit(jobFromRow(row), 'progress', now);
+      return true;
+    });
+
+    this.finishTx = immediate(db, (jobId: number, outcome: JobOutcome, now: number, opts?: FinishOpts) => {
+      const row = this.sql.get(FINISH_SQL).get({
+        ...outcomeColumns(outcome),
+        id: jobId,
+        now,
+        from: opts?.from === undefined ? null : JSON.stringify(opts.from),
+        leaseToken: opts?.leaseToken ?? null,
+      }) as JobRow | undefined;
+      if (!row) return null;
+      const job = jobFromRow(row);
+      this.outbox.emit(job, 'final', now);
+      return job;
+    });
+
+    // One UPDATE: a job finished concurrently is simply no longer matched, so it is never timed out late.
+    // Queued jobs hold no slot (HOLDS_SLOT) and are left to expireQueued.
+    this.expireTx = immediate(db, (startedBefore: number, now: number, error: string) => {
+      const rows = this.sql
+        .get(
+          `UPDATE jobs
+              SET state = 'timed_out', error = ?, finished_at = ?, next_poll_at = NULL, ${CLEAR_LEASE}
+            WHERE ${HOLDS_SLOT} AND started_at < ?
+          RETURNING *`,
+        )
+        .all(error, now, startedBefore) as JobRow[];
+      const jobs = rows.map(jobFromRow).sort((a, b) => a.startedAt! - b.startedAt! || a.id - b.id);
+      for (const job of jobs) this.outbox.emit(job, 'final', now);
+      return jobs;
+    });
+  }
 
   /**
    * submitting → running. Also drops any reconciliation lease (claimStaleSubmitting): from now on
    * the job belongs to whichever tracker claims its polls, and a reconciler still holding the old
-   * token is fenced out of finish(). `now` is not stored: the slot clock (started_at) keeps running.
+   * token is fenced out of finish(). `now` stamps the 'progress' delivery only: the slot clock
+   * (started_at) keeps running.
    */
-  markRunning(jobId: number, upstreamId: string, nextPollAt: number, _now: number): boolean {
-    const info = this.sql
-      .get(
-        `UPDATE jobs SET state = 'running', upstream_id = ?, next_poll_at = ?, poll_count = 0, ${CLEAR_LEASE}
-          WHERE id = ? AND state = 'submitting'`,
-      )
-      .run(upstreamId, nextPollAt, jobId);
-    return info.changes === 1;
+  markRunning(jobId: number, upstreamId: string, nextPollAt: number, now: number): boolean {
+    return this.markRunningTx(jobId, upstreamId, nextPollAt, now);
   }
 
-  finish(jobId: number, outcome: JobOutcome, now: number, opts?: { from?: JobState[]; leaseToken?: string }): Job | null {
-    const row = this.sql.get(FINISH_SQL).get({
-      ...outcomeColumns(outcome),
-      id: jobId,
-      now,
-      from: opts?.from === undefined ? null : JSON.stringify(opts.from),
-      leaseToken: opts?.leaseToken ?? null,
-    }) as JobRow | undefined;
-    return row ? jobFromRow(row) : null;
+  /** Any non-terminal state, `queued` included (a cancelled queued job never took a slot). */
+  finish(jobId: number, outcome: JobOutcome, now: number, opts?: FinishOpts): Job | null {
+    return this.finishTx(jobId, outcome, now, opts);
   }
 
   getJob(jobId: number): Job | null {
@@ -79,16 +123,7 @@ export class JobQueries {
     return rows.map(jobFromRow);
   }
 
-  /** One UPDATE: a job finished concurrently is simply no longer matched, so it is never timed out late. */
   expireJobs(startedBefore: number, now: number, error: string): Job[] {
-    const rows = this.sql
-      .get(
-        `UPDATE jobs
-            SET state = 'timed_out', error = ?, finished_at = ?, next_poll_at = NULL, ${CLEAR_LEASE}
-          WHERE ${HOLDS_SLOT} AND started_at < ?
-        RETURNING *`,
-      )
-      .all(error, now, startedBefore) as JobRow[];
-    return rows.map(jobFromRow).sort((a, b) => a.startedAt - b.startedAt || a.id - b.id);
+    return this.expireTx(startedBefore, now, error);
   }
 }

@@ -96,6 +96,143 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX jobs_lease_owner ON jobs(lease_owner) WHERE lease_owner IS NOT NULL;
     `,
   },
+  {
+    version: 2,
+    name: 'queue, fairness, tenant settings, webhook secrets, callbacks outbox',
+    // jobs.email and jobs.started_at become nullable (a queued job has neither an account nor a
+    // slot yet). SQLite cannot relax NOT NULL in place, so the table is rebuilt (create, copy, drop,
+    // rename) keeping every id and the AUTOINCREMENT high-water mark. Nothing references jobs, so
+    // this is safe with foreign_keys on; deliveries deliberately keep no foreign key to jobs either.
+    sql: `
+      -- Tenant settings (defaults = DEFAULT_TENANT_SETTINGS at the time of writing; new users get the
+      -- current constant from createUser). Existing users get an empty webhook secret: the store never
+      -- invents secrets, and '' means "none yet" to the caller (rotated on first use).
+      ALTER TABLE users ADD COLUMN queue_by_default          INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE users ADD COLUMN max_queue_length          INTEGER NOT NULL DEFAULT 100000;
+      ALTER TABLE users ADD COLUMN max_queue_wait_ms         INTEGER NOT NULL DEFAULT 3600000;
+      ALTER TABLE users ADD COLUMN webhook_secret            TEXT    NOT NULL DEFAULT '';
+      ALTER TABLE users ADD COLUMN webhook_secret_prev       TEXT;
+      ALTER TABLE users ADD COLUMN webhook_secret_prev_until INTEGER;
+      -- Fair dispatch: the tenant's virtual time (the pass of the last served token before its advance).
+      ALTER TABLE users ADD COLUMN queue_vtime               REAL    NOT NULL DEFAULT 0;
+      -- How many of the tenant's jobs are queued, kept by the triggers below so that enqueue's
+      -- maxQueueLength check and countQueued cost O(1) instead of counting a 100k-row queue.
+      ALTER TABLE users ADD COLUMN queued_count              INTEGER NOT NULL DEFAULT 0;
+
+      ALTER TABLE tokens ADD COLUMN weight REAL NOT NULL DEFAULT 1;
+
+      -- Stride-scheduling pass per (tenant, token). token_key is tokens.id, or 0 for jobs without a
+      -- token (a pseudo-token of weight 1). A row exists for every token that ever queued a job.
+      CREATE TABLE queue_passes (
+        user_id   INTEGER NOT NULL REFERENCES users(id),
+        token_key INTEGER NOT NULL,
+        pass      REAL    NOT NULL,
+        PRIMARY KEY (user_id, token_key)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE jobs_v2 (
+        id                INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_id           INTEGER NOT NULL REFERENCES users(id),
+        token_id          INTEGER REFERENCES tokens(id),
+        email             TEXT,
+        pinned_email      TEXT,
+        type              TEXT NOT NULL,
+        state             TEXT NOT NULL,
+        upstream_id       TEXT,
+        trace_id          TEXT NOT NULL,
+        upstream_json     TEXT NOT NULL,
+        request_json      TEXT NOT NULL,
+        reply_url         TEXT,
+        reply_ref         TEXT,
+        priority          INTEGER NOT NULL DEFAULT 0,
+        max_jobs_override INTEGER,
+        created_at        INTEGER NOT NULL,
+        queued_at         INTEGER,
+        started_at        INTEGER,
+        finished_at       INTEGER,
+        result_url        TEXT,
+        error             TEXT,
+        upstream_status   INTEGER,
+        result_json       TEXT,
+        poll_count        INTEGER NOT NULL DEFAULT 0,
+        next_poll_at      INTEGER,
+        lease_owner       TEXT,
+        lease_token       TEXT,
+        lease_expires_at  INTEGER
+      );
+      INSERT INTO jobs_v2 (id, user_id, token_id, email, type, state, upstream_id, trace_id, upstream_json,
+                           request_json, reply_url, reply_ref, created_at, started_at, finished_at, result_url,
+                           error, upstream_status, result_json, poll_count, next_poll_at, lease_owner,
+                           lease_token, lease_expires_at)
+           SELECT id, user_id, token_id, email, type, state, upstream_id, trace_id, upstream_json,
+                  request_json, reply_url, reply_ref, created_at, started_at, finished_at, result_url,
+                  error, upstream_status, result_json, poll_count, next_poll_at, lease_owner,
+                  lease_token, lease_expires_at
+             FROM jobs;
+      -- Carry the id high-water mark over (it may exceed MAX(id)): ids are never reused.
+      DELETE FROM sqlite_sequence WHERE name = 'jobs_v2';
+      INSERT INTO sqlite_sequence (name, seq) SELECT 'jobs_v2', seq FROM sqlite_sequence WHERE name = 'jobs';
+      DROP TABLE jobs;
+      ALTER TABLE jobs_v2 RENAME TO jobs;
+
+      -- The indexes of migration 1 (dropped with the old table), unchanged.
+      CREATE INDEX jobs_active ON jobs(user_id, email) WHERE state IN ('submitting','running');
+      CREATE INDEX jobs_due ON jobs(state, next_poll_at);
+      CREATE INDEX jobs_lookup ON jobs(user_id, email, type, upstream_id);
+      CREATE INDEX jobs_lease_owner ON jobs(lease_owner) WHERE lease_owner IS NOT NULL;
+      -- Dispatch: the head of one (tenant, token, pinned account, override) line in priority order is
+      -- a single seek, so a dispatch costs a few seeks per token whatever the queue length. Partial:
+      -- only queued rows are indexed. Queries must repeat "state = 'queued'".
+      CREATE INDEX jobs_queue ON jobs(user_id, token_id, pinned_email, max_jobs_override, priority DESC, id)
+        WHERE state = 'queued';
+      -- A tenant's queue by age: queuedJobs (oldest first), expireQueued.
+      CREATE INDEX jobs_queue_age ON jobs(user_id, created_at) WHERE state = 'queued';
+
+      -- users.queued_count follows every move into and out of 'queued', whichever statement makes
+      -- it (enqueue, dispatch, requeue, finish, expireQueued, deleteAccount). Jobs are never deleted
+      -- and never change tenant, so insert + state change cover every case.
+      CREATE TRIGGER jobs_queued_insert AFTER INSERT ON jobs WHEN new.state = 'queued'
+      BEGIN
+        UPDATE users SET queued_count = queued_count + 1 WHERE id = new.user_id;
+      END;
+      CREATE TRIGGER jobs_queued_enter AFTER UPDATE OF state ON jobs WHEN new.state = 'queued' AND old.state <> 'queued'
+      BEGIN
+        UPDATE users SET queued_count = queued_count + 1 WHERE id = new.user_id;
+      END;
+      CREATE TRIGGER jobs_queued_leave AFTER UPDATE OF state ON jobs WHEN old.state = 'queued' AND new.state <> 'queued'
+      BEGIN
+        UPDATE users SET queued_count = queued_count - 1 WHERE id = old.user_id;
+      END;
+
+      -- Callbacks outbox. seq orders one job's deliveries (1, 2, …) and they go out strictly in order.
+      CREATE TABLE deliveries (
+        id               INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_id          INTEGER NOT NULL REFERENCES users(id),
+        job_id           INTEGER NOT NULL,
+        seq              INTEGER NOT NULL,
+        event            TEXT    NOT NULL,
+        url              TEXT    NOT NULL,
+        body             TEXT    NOT NULL,
+        state            TEXT    NOT NULL DEFAULT 'pending',
+        attempts         INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at  INTEGER,
+        last_error       TEXT,
+        last_status      INTEGER,
+        created_at       INTEGER NOT NULL,
+        delivered_at     INTEGER,
+        lease_owner      TEXT,
+        lease_token      TEXT,
+        lease_expires_at INTEGER,
+        UNIQUE (job_id, seq)
+      );
+      -- Due deliveries in due order; only pending rows are indexed.
+      CREATE INDEX deliveries_due ON deliveries(next_attempt_at) WHERE state = 'pending';
+      -- A tenant's deliveries newest first (rowid order within the user).
+      CREATE INDEX deliveries_user ON deliveries(user_id);
+      -- redeliver: a tenant's dead-lettered deliveries, optionally since a time.
+      CREATE INDEX deliveries_dead ON deliveries(user_id, created_at) WHERE state = 'dead';
+    `,
+  },
 ];
 
 /**

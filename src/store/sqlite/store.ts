@@ -8,9 +8,17 @@ import type { Job, JobOutcome, JobType } from '../../domain/job.ts';
 import type {
   AccountHealthUpdate,
   AccountLoad,
+  AttemptResult,
+  Delivery,
+  DeliveryFilter,
+  Dispatched,
+  EnqueueInput,
+  EnqueueResult,
+  OutboxBuilder,
   ReserveInput,
   ReserveResult,
   Store,
+  TenantSettings,
   TokenRecord,
   UpsertAccountInput,
   User,
@@ -20,6 +28,8 @@ import { AdmissionQueries } from './admission.ts';
 import { openDatabase, StatementCache, type Db } from './database.ts';
 import { JobQueries } from './jobs.ts';
 import { migrate } from './migrations.ts';
+import { Outbox } from './outbox.ts';
+import { QueueQueries } from './queue.ts';
 import { TrackingQueries } from './tracking.ts';
 import { UserQueries } from './users.ts';
 
@@ -30,6 +40,8 @@ export class SqliteStore implements Store {
   private readonly admission: AdmissionQueries;
   private readonly jobs: JobQueries;
   private readonly tracking: TrackingQueries;
+  private readonly queue: QueueQueries;
+  private readonly outbox: Outbox;
 
   constructor(
     /** The underlying connection; exposed for diagnostics and tests, not for callers' SQL. */
@@ -38,11 +50,13 @@ export class SqliteStore implements Store {
     readonly path: string,
   ) {
     const sql = new StatementCache(db);
+    this.outbox = new Outbox(db, sql);
     this.users = new UserQueries(sql);
-    this.accounts = new AccountQueries(db, sql);
+    this.accounts = new AccountQueries(db, sql, this.outbox);
     this.admission = new AdmissionQueries(db, sql);
-    this.jobs = new JobQueries(sql);
+    this.jobs = new JobQueries(db, sql, this.outbox);
     this.tracking = new TrackingQueries(db, sql);
+    this.queue = new QueueQueries(db, sql, this.outbox);
   }
 
   async migrate(): Promise<void> {
@@ -54,14 +68,23 @@ export class SqliteStore implements Store {
   }
 
   // ── tenants and tokens ──
-  async createUser(name: string | null, now: number): Promise<User> {
-    return this.users.createUser(name, now);
+  async createUser(name: string | null, now: number, webhookSecret: string): Promise<User> {
+    return this.users.createUser(name, now, webhookSecret);
   }
   async getUser(userId: number): Promise<User | null> {
     return this.users.getUser(userId);
   }
   async setUserReplyUrl(userId: number, replyUrl: string | null): Promise<void> {
     this.users.setUserReplyUrl(userId, replyUrl);
+  }
+  async updateTenantSettings(userId: number, settings: TenantSettings): Promise<User | null> {
+    return this.users.updateTenantSettings(userId, settings);
+  }
+  async rotateWebhookSecret(userId: number, secret: string, prevUntil: number): Promise<User | null> {
+    return this.users.rotateWebhookSecret(userId, secret, prevUntil);
+  }
+  async setTokenWeight(userId: number, tokenId: number, weight: number): Promise<boolean> {
+    return this.users.setTokenWeight(userId, tokenId, weight);
   }
   async addToken(userId: number, hash: string, label: string | null, now: number): Promise<TokenRecord> {
     return this.users.addToken(userId, hash, label, now);
@@ -107,6 +130,53 @@ export class SqliteStore implements Store {
     opts?: { from?: Job['state'][]; leaseToken?: string },
   ): Promise<Job | null> {
     return this.jobs.finish(jobId, outcome, now, opts);
+  }
+
+  // ── queue ──
+  async enqueue(input: EnqueueInput, maxQueueLength: number): Promise<EnqueueResult> {
+    return this.queue.enqueue(input, maxQueueLength);
+  }
+  async dispatch(userId: number, now: number, random?: () => number): Promise<Dispatched | null> {
+    return this.queue.dispatch(userId, now, random);
+  }
+  async requeue(jobId: number, now: number): Promise<boolean> {
+    return this.queue.requeue(jobId, now);
+  }
+  async queuedUsers(): Promise<number[]> {
+    return this.queue.queuedUsers();
+  }
+  async queuedJobs(userId: number, limit: number): Promise<Job[]> {
+    return this.queue.queuedJobs(userId, limit);
+  }
+  async countQueued(userId: number): Promise<number> {
+    return this.queue.countQueued(userId);
+  }
+  async expireQueued(now: number, error: string): Promise<Job[]> {
+    return this.queue.expireQueued(now, error);
+  }
+
+  // ── callbacks outbox ──
+  /** Per store object (per process); the builder runs inside each transition's transaction. */
+  setOutboxBuilder(builder: OutboxBuilder | null): void {
+    this.outbox.setBuilder(builder);
+  }
+  async claimDueDeliveries(owner: string, now: number, leaseMs: number, limit: number): Promise<Delivery[]> {
+    return this.outbox.claimDueDeliveries(owner, now, leaseMs, limit);
+  }
+  async recordAttempt(deliveryId: number, leaseToken: string, result: AttemptResult, now: number): Promise<boolean> {
+    return this.outbox.recordAttempt(deliveryId, leaseToken, result, now);
+  }
+  async nextDeliveryDue(): Promise<number | null> {
+    return this.outbox.nextDeliveryDue();
+  }
+  async listDeliveries(userId: number, filter: DeliveryFilter): Promise<Delivery[]> {
+    return this.outbox.listDeliveries(userId, filter);
+  }
+  async getDelivery(userId: number, deliveryId: number): Promise<Delivery | null> {
+    return this.outbox.getDelivery(userId, deliveryId);
+  }
+  async redeliver(userId: number, filter: { deliveryId?: number; since?: number }, now: number): Promise<number> {
+    return this.outbox.redeliver(userId, filter, now);
   }
 
   // ── reads ──
