@@ -12,6 +12,8 @@ export interface Config {
   dataDir: string;
   /** postgres://… for the shared store; null for the embedded SQLite file in dataDir. */
   databaseUrl: string | null;
+  /** PostgreSQL schema for Pixgate's tables (default: the connection's search_path, usually public). */
+  databaseSchema: string | null;
   /** PixVerse Platform API host; null runs the built-in simulator with demo data. */
   upstreamUrl: string | null;
   adminToken: string | null;
@@ -27,6 +29,11 @@ export interface Config {
   /** Delays before each callback attempt (PIXGATE_CALLBACK_SCHEDULE, e.g. "0,5s,5m,30m,2h"). */
   callbackScheduleMs: number[];
   callbackTimeoutMs: number;
+  /** Scheduler timings an operator rarely touches (env PIXGATE_LEASE, PIXGATE_STALE_SUBMIT, PIXGATE_POLL_MIN_INTERVAL, PIXGATE_IDLE_WAKE). */
+  leaseMs: number | null;
+  staleSubmitMs: number | null;
+  pollMinIntervalMs: number | null;
+  idleWakeMs: number | null;
 }
 
 /** Attempt delays over about three days (engineering notes). */
@@ -43,6 +50,7 @@ export interface ConfigFlags {
   port?: string | number;
   dataDir?: string;
   databaseUrl?: string;
+  databaseSchema?: string;
   upstream?: string;
   jobTimeout?: string;
   expectedDuration?: string;
@@ -63,6 +71,10 @@ function pick<T>(...values: (T | undefined | null | '')[]): T | undefined {
   return undefined;
 }
 
+function optionalDuration(text: string | undefined): number | null {
+  return text && text.trim() !== '' ? parseDuration(text) : null;
+}
+
 export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Config {
   const file = fileConfig(flags.config ?? env['PIXGATE_CONFIG']);
   const str = (key: keyof Config) => (typeof file[key] === 'string' ? (file[key] as string) : undefined);
@@ -75,6 +87,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
     port,
     dataDir: resolve(pick(flags.dataDir, env['PIXGATE_DATA_DIR'], str('dataDir')) ?? './data'),
     databaseUrl: pick(flags.databaseUrl, env['DATABASE_URL'], env['PIXGATE_DATABASE_URL'], str('databaseUrl')) ?? null,
+    databaseSchema: pick(flags.databaseSchema, env['PIXGATE_DATABASE_SCHEMA'], str('databaseSchema')) ?? null,
     upstreamUrl: pick(flags.upstream, env['PIXGATE_UPSTREAM_URL'], str('upstreamUrl')) ?? null,
     adminToken: pick(env['PIXGATE_ADMIN_TOKEN']) ?? null,
     masterKey: pick(env['PIXGATE_MASTER_KEY']) ?? null,
@@ -88,5 +101,9 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
       .filter((cidr) => cidr !== ''),
     callbackScheduleMs: parseDurationList(pick(env['PIXGATE_CALLBACK_SCHEDULE']) ?? DEFAULT_CALLBACK_SCHEDULE),
     callbackTimeoutMs: parseDuration(pick(env['PIXGATE_CALLBACK_TIMEOUT']) ?? '12s'),
+    leaseMs: optionalDuration(env['PIXGATE_LEASE']),
+    staleSubmitMs: optionalDuration(env['PIXGATE_STALE_SUBMIT']),
+    pollMinIntervalMs: optionalDuration(env['PIXGATE_POLL_MIN_INTERVAL']),
+    idleWakeMs: optionalDuration(env['PIXGATE_IDLE_WAKE']),
   };
 }

@@ -9,6 +9,7 @@ import type { Config } from './config.ts';
 import { buildApp } from './http/app.ts';
 import { Authenticator } from './http/auth.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
+import { DEFAULT_POLL_POLICY } from './scheduler/pollSchedule.ts';
 import type { SchedulerTuning } from './scheduler/context.ts';
 import { loadOrCreateSecret, newAdminToken, newMasterKeyText } from './security/dataDirSecrets.ts';
 import { parseMasterKey, SecretBox } from './security/secretBox.ts';
@@ -52,11 +53,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     upstream,
     secretBox: new SecretBox(parseMasterKey(master.value)),
     log: log.child({ part: 'scheduler' }),
-    tuning: { jobTimeoutMs: config.jobTimeoutMs, ...options.tuning },
+    tuning: { jobTimeoutMs: config.jobTimeoutMs, ...configuredTuning(config), ...options.tuning },
     expectedDurationMs: config.expectedDurationMs,
+    // Other instances write to a shared store; their notifications refresh views, this bounds a missed one.
+    viewMaxAgeMs: store.dialect === 'postgres' ? 1000 : 60_000,
   });
   const auth = new Authenticator(store, hashToken(admin.value));
-  const app = await buildApp({ store, scheduler, upstream, auth, now: Date.now }, { loggerInstance: log });
+  const app = await buildApp({ store: scheduler.store, scheduler, upstream, auth, now: Date.now }, { loggerInstance: log });
   scheduler.start();
   const address = await app.listen({ host: config.host, port: config.port });
   const url = address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1');
@@ -70,4 +73,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       await upstream.close?.();
     })());
   return { app, store, scheduler, upstream, adminToken: admin.value, url, close };
+}
+
+/** Timings set through the environment (tests and operators); unset ones keep their defaults. */
+function configuredTuning(config: Config): Partial<SchedulerTuning> {
+  const tuning: Partial<SchedulerTuning> = {};
+  if (config.leaseMs !== null) tuning.leaseMs = config.leaseMs;
+  if (config.staleSubmitMs !== null) tuning.staleSubmitMs = config.staleSubmitMs;
+  if (config.idleWakeMs !== null) tuning.idleWakeMs = config.idleWakeMs;
+  if (config.pollMinIntervalMs !== null) tuning.poll = { ...DEFAULT_POLL_POLICY, minIntervalMs: config.pollMinIntervalMs };
+  return tuning;
 }

@@ -13,6 +13,7 @@ program
   .option('--host <host>', 'listen address (env HOST)')
   .option('--data-dir <dir>', 'where the SQLite file and generated secrets live (env PIXGATE_DATA_DIR)')
   .option('--database-url <url>', 'postgres://… to share one PostgreSQL between instances (env DATABASE_URL)')
+  .option('--database-schema <name>', 'PostgreSQL schema for the tables (env PIXGATE_DATABASE_SCHEMA)')
   .option('--upstream <url>', 'PixVerse Platform API base URL, e.g. https://app-api.pixverse.ai (env PIXGATE_UPSTREAM_URL)')
   .option('--job-timeout <duration>', 'running jobs older than this become timed_out (default 15m)')
   .option('--expected-duration <duration>', 'fixed expected job duration for poll timing (default: learned)')

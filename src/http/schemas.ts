@@ -23,6 +23,10 @@ export const CommonJobFields = {
   maxJobs: Type.Optional(Type.Integer({ minimum: 1, maximum: 8 })),
   /** Also call replyUrl when the job starts generating, not only when it ends. */
   replyProgress: Type.Optional(Type.Boolean()),
+  /** Wait in the queue when every slot is busy instead of getting a 429 (default: the tenant's setting). */
+  queue: Type.Optional(Type.Boolean()),
+  /** Order among this token's queued jobs. */
+  priority: Type.Optional(StringEnum(['high', 'normal', 'low'] as const)),
 };
 
 export const JobIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 1200 }) });

@@ -1,16 +1,15 @@
 /**
- * Admission: choose an account, reserve its slot atomically in the store (invariant 1),
- * then call PixVerse. The slot is released at once when the submit fails (invariant 2),
- * and a submit whose outcome is unknown is retried only with the same Ai-trace-id,
- * which PixVerse answers with the original id instead of starting a second paid job (invariant 4).
+ * Admission: choose an account and reserve its slot atomically in the store (invariant 1)
+ * before PixVerse is called, or — when the caller opts into waiting — put the job in the
+ * queue for the dispatcher. A failed immediate submit releases the slot at once (invariant 2).
  */
 import { randomUUID } from 'node:crypto';
 import { GatewayError } from '../domain/errors.ts';
 import type { Job, JobType, Json, UpstreamRequest } from '../domain/job.ts';
-import type { ReserveResult } from '../store/store.ts';
+import type { EnqueueResult, ReserveResult, User } from '../store/store.ts';
 import type { SchedulerContext } from './context.ts';
-import { firstPollDelay } from './pollSchedule.ts';
-import { asUpstreamError, handleSubmitError } from './submitErrors.ts';
+import type { Launcher } from './launcher.ts';
+import { estimateWaitMs } from './queueEstimate.ts';
 
 export interface SubmitInput {
   userId: number;
@@ -22,82 +21,75 @@ export interface SubmitInput {
   request: { [key: string]: Json };
   replyUrl: string | null;
   replyRef: string | null;
+  /** Wait in the queue instead of a 429 (null: the tenant's default). */
+  queue?: boolean | null;
+  priority?: number;
 }
 
 /** Accounts tried for one unpinned request before giving up. */
 const MAX_ATTEMPTS = 3;
 
 export class Admission {
-  constructor(private readonly ctx: SchedulerContext) {}
+  constructor(
+    private readonly ctx: SchedulerContext,
+    private readonly launcher: Launcher,
+    private readonly onQueued: (job: Job) => void,
+    private readonly userOf: (userId: number) => Promise<User | null>,
+  ) {}
 
   async submit(input: SubmitInput): Promise<Job> {
+    const user = await this.userOf(input.userId);
+    if (input.queue ?? user?.queueByDefault ?? false) return this.enqueue(input, user?.maxQueueLength ?? 0);
+    return this.submitNow(input);
+  }
+
+  private async enqueue(input: SubmitInput, maxQueueLength: number): Promise<Job> {
+    const result = await this.ctx.store.enqueue(
+      { ...input, maxJobsOverride: input.maxJobs, traceId: randomUUID(), priority: input.priority ?? 0, now: this.ctx.now() },
+      maxQueueLength,
+    );
+    if (!result.ok) throw await this.queueRefusal(result, input);
+    this.onQueued(result.job);
+    return result.job;
+  }
+
+  private async submitNow(input: SubmitInput): Promise<Job> {
     let lastError: GatewayError | null = null;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const reserved = await this.ctx.store.reserve({ ...input, maxJobsOverride: input.maxJobs, traceId: randomUUID(), now: this.ctx.now() });
-      if (!reserved.ok) throw lastError ?? (await this.refusal(reserved, input.userId));
-      const { job, account } = reserved;
-      let apiKey: string;
-      try {
-        apiKey = this.ctx.keys.open(account);
-      } catch {
-        await this.release(job, 'the account API key cannot be decrypted (was the master key changed?)');
-        await this.ctx.store.setAccountHealth(account.userId, account.email, {
-          state: 'error',
-          reason: 'API key cannot be decrypted with the current master key',
-          cooldownUntil: null,
-          now: this.ctx.now(),
-        });
-        throw new GatewayError(596, `Account ${account.email} in error state: API key cannot be decrypted; re-post the account`);
-      }
-      try {
-        const submitted = await this.submitOnce(apiKey, job);
-        return await this.started(job, submitted);
-      } catch (err) {
-        const upstreamError = asUpstreamError(err);
-        await this.release(job, `submit failed: ${upstreamError.message}`);
-        const failure = await handleSubmitError(this.ctx, account, upstreamError);
-        this.ctx.log.warn({ email: account.email, errorClass: upstreamError.errorClass, err: upstreamError.message }, 'submit failed');
-        if (!failure.tryAnother || input.email !== null) throw failure.error;
-        lastError = failure.error;
-      }
+      if (!reserved.ok) throw lastError ?? (await this.refusal(reserved, input));
+      const launched = await this.launcher.launch(reserved.job, reserved.account);
+      if (launched.ok) return launched.job;
+      // The client gets the error synchronously and never learns an id, so the failed
+      // attempt is recorded without a callback-worthy history; its slot is freed here.
+      await this.ctx.store.finish(reserved.job.id, { state: 'failed', error: launched.cause }, this.ctx.now(), { from: ['submitting'] });
+      if (!launched.failure.tryAnother || input.email !== null) throw launched.failure.error;
+      lastError = launched.failure.error;
     }
     throw lastError ?? new GatewayError(429, 'All configured accounts are busy (maxJobs reached)', 5);
   }
 
-  /** One create call; an ambiguous transport failure is retried once with the same trace id. */
-  private async submitOnce(apiKey: string, job: Job): Promise<string> {
-    try {
-      return (await this.ctx.upstream.submit(apiKey, job.upstream, job.traceId)).upstreamId;
-    } catch (err) {
-      const upstreamError = asUpstreamError(err);
-      if (!upstreamError.maybeSubmitted) throw upstreamError;
-      this.ctx.log.warn({ jobId: job.id, traceId: job.traceId }, 'submit outcome unknown; replaying with the same trace id');
-      return (await this.ctx.upstream.submit(apiKey, job.upstream, job.traceId)).upstreamId;
-    }
-  }
-
-  private async started(job: Job, upstreamId: string): Promise<Job> {
-    const now = this.ctx.now();
-    const nextPollAt = now + firstPollDelay(this.ctx.estimator.expected(job), this.ctx.tuning.poll);
-    const moved = await this.ctx.store.markRunning(job.id, upstreamId, nextPollAt, now);
-    const current = (await this.ctx.store.getJob(job.id)) ?? { ...job, upstreamId };
-    // `moved` is false when the job was cancelled while its submit was in flight
-    // (account deleted, DELETE /scheduler on its pending id); it keeps that final state.
-    if (moved) this.ctx.events.emit('running', current);
-    return current;
-  }
-
-  private async release(job: Job, error: string): Promise<void> {
-    await this.ctx.store.finish(job.id, { state: 'failed', error }, this.ctx.now(), { from: ['submitting'] });
-  }
-
-  private async refusal(result: Extract<ReserveResult, { ok: false }>, userId: number): Promise<GatewayError> {
-    const now = this.ctx.now();
+  private async queueRefusal(result: Extract<EnqueueResult, { ok: false }>, input: SubmitInput): Promise<GatewayError> {
     switch (result.reason) {
       case 'no_accounts':
         return new GatewayError(404, 'No PixVerse account configured. To add one use POST /accounts/{email}.');
       case 'unknown_account':
-        return new GatewayError(404, 'Account not found. To add it use POST /accounts/{email}.');
+        return new GatewayError(404, `Account ${input.email} not found. To add it use POST /accounts/{email}.`);
+      case 'queue_full': {
+        const waitMs = await estimateWaitMs(this.ctx, input.userId, result.queued);
+        return new GatewayError(429, `The queue is full (${result.queued} jobs waiting)`, Math.max(1, Math.ceil(waitMs / 1000)), { queued: result.queued });
+      }
+    }
+  }
+
+  private async refusal(result: Extract<ReserveResult, { ok: false }>, input: SubmitInput): Promise<GatewayError> {
+    const now = this.ctx.now();
+    const userId = input.userId;
+    switch (result.reason) {
+      case 'no_accounts':
+        return new GatewayError(404, 'No PixVerse account configured. To add one use POST /accounts/{email}.');
+      case 'unknown_account':
+        return new GatewayError(404, `Account ${input.email} not found. To add it use POST /accounts/{email}.`);
       case 'account_full':
         return new GatewayError(429, `Account ${result.account.email} is busy (maxJobs ${result.account.maxJobs} reached)`, await this.retryAfter(userId, result.account.email));
       case 'account_unhealthy': {
@@ -109,8 +101,24 @@ export class Admission {
         return new GatewayError(596, `Account ${account.email} in error state: ${account.reason ?? 'unknown error'}. Re-post the account to clear it.`);
       }
       case 'none_free':
-        return new GatewayError(429, 'All configured accounts are busy (maxJobs reached)', await this.retryAfter(userId, null));
+        return this.noneFree(userId);
     }
+  }
+
+  /** Nothing free: busy accounts mean 429; if no account can take work at all, say why. */
+  private async noneFree(userId: number): Promise<GatewayError> {
+    const now = this.ctx.now();
+    const accounts = await this.ctx.store.listAccounts(userId);
+    if (accounts.length > 0 && accounts.every((a) => a.state === 'error')) {
+      const reasons = accounts.map((a) => `${a.email}: ${a.reason ?? 'error'}`).join('; ');
+      return new GatewayError(596, `Every account is in error state (${reasons}). Re-post an account to clear it.`);
+    }
+    const cooling = accounts.filter((a) => a.state === 'cooldown' && (a.cooldownUntil ?? 0) > now);
+    if (cooling.length > 0 && cooling.length + accounts.filter((a) => a.state === 'error').length === accounts.length) {
+      const wait = Math.max(1, Math.ceil((Math.min(...cooling.map((a) => a.cooldownUntil!)) - now) / 1000));
+      return new GatewayError(429, 'Every account is cooling down after an upstream back-off', wait);
+    }
+    return new GatewayError(429, 'All configured accounts are busy (maxJobs reached)', await this.retryAfter(userId, null));
   }
 
   /** Seconds until the earliest running job is expected to finish (1…300). */

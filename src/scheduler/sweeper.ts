@@ -50,6 +50,8 @@ export class Sweeper {
     for (const job of orphans) await this.reconcile(job);
     const expired = await store.expireJobs(now - tuning.jobTimeoutMs, this.ctx.now(), `timed out: still running after ${formatDuration(tuning.jobTimeoutMs)}`);
     for (const job of expired) this.ctx.events.emit('final', job);
+    const waitedTooLong = await store.expireQueued(this.ctx.now(), 'timed out: waited in the queue longer than the tenant allows');
+    for (const job of waitedTooLong) this.ctx.events.emit('final', job);
   }
 
   private async reconcile(job: Job): Promise<void> {

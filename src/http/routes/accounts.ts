@@ -95,6 +95,7 @@ export const accountRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, dep
     }
     const sealed = scheduler.keys.seal(userId, email, body.apiKey);
     const { account } = await store.upsertAccount({ userId, email, apiKeyEnc: sealed, maxJobs: body.maxJobs, now: now() });
+    scheduler.capacityChanged(userId);
     return reply.code(201).send(view(account));
   });
 

@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { generateToken, hashToken } from '../../security/tokens.ts';
 import { newWebhookSecret } from '../../security/webhookSecret.ts';
+import type { User } from '../../store/store.ts';
 import type { AppDeps } from '../context.ts';
 import { sendError } from '../errors.ts';
 import { requireAdmin } from '../guards.ts';
@@ -11,7 +12,30 @@ import { errorResponses } from '../schemas.ts';
 const UserParams = Type.Object({ userId: Type.Integer({ minimum: 1 }) });
 const TokenParams = Type.Object({ userId: Type.Integer({ minimum: 1 }), tokenId: Type.Integer({ minimum: 1 }) });
 const NameBody = Type.Union([Type.Object({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) }, { additionalProperties: false }), Type.Null()]);
-const TokenView = Type.Object({ id: Type.Integer(), label: Type.Union([Type.String(), Type.Null()]), createdAt: Type.String(), revokedAt: Type.Union([Type.String(), Type.Null()]) });
+const TokenView = Type.Object({
+  id: Type.Integer(),
+  label: Type.Union([Type.String(), Type.Null()]),
+  weight: Type.Number(),
+  createdAt: Type.String(),
+  revokedAt: Type.Union([Type.String(), Type.Null()]),
+});
+const TenantView = Type.Object({
+  userId: Type.Integer(),
+  name: Type.Union([Type.String(), Type.Null()]),
+  queueByDefault: Type.Boolean(),
+  maxQueueLength: Type.Integer(),
+  maxQueueWaitSeconds: Type.Integer(),
+});
+
+function tenantView(user: User) {
+  return {
+    userId: user.id,
+    name: user.name,
+    queueByDefault: user.queueByDefault,
+    maxQueueLength: user.maxQueueLength,
+    maxQueueWaitSeconds: Math.round(user.maxQueueWaitMs / 1000),
+  };
+}
 
 export const adminRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps) => {
   const { store, auth, now } = deps;
@@ -29,6 +53,52 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps)
     const token = generateToken(user.id);
     await store.addToken(user.id, hashToken(token), 'initial', now());
     return reply.code(201).send({ userId: user.id, name: user.name, token });
+  });
+
+  app.patch('/users/:userId', {
+    schema: {
+      summary: "Change a tenant's queue settings",
+      params: UserParams,
+      body: Type.Object(
+        {
+          queueByDefault: Type.Optional(Type.Boolean()),
+          maxQueueLength: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000_000 })),
+          maxQueueWaitSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 86_400 })),
+        },
+        { additionalProperties: false },
+      ),
+      response: { 200: TenantView, ...errorResponses(400, 401, 404) },
+    },
+  }, async (request, reply) => {
+    const { queueByDefault, maxQueueLength, maxQueueWaitSeconds } = request.body;
+    const user = await store.updateTenantSettings(request.params.userId, {
+      ...(queueByDefault !== undefined ? { queueByDefault } : {}),
+      ...(maxQueueLength !== undefined ? { maxQueueLength } : {}),
+      ...(maxQueueWaitSeconds !== undefined ? { maxQueueWaitMs: maxQueueWaitSeconds * 1000 } : {}),
+    });
+    if (!user) return sendError(reply, 404, `User ${request.params.userId} not found`);
+    return tenantView(user);
+  });
+
+  app.get('/users/:userId', {
+    schema: { summary: 'A tenant and its queue settings', params: UserParams, response: { 200: TenantView, ...errorResponses(400, 401, 404) } },
+  }, async (request, reply) => {
+    const user = await store.getUser(request.params.userId);
+    if (!user) return sendError(reply, 404, `User ${request.params.userId} not found`);
+    return tenantView(user);
+  });
+
+  app.patch('/users/:userId/tokens/:tokenId', {
+    schema: {
+      summary: "Set a token's share of its tenant's queue (weighted round-robin)",
+      params: TokenParams,
+      body: Type.Object({ weight: Type.Number({ minimum: 0.01, maximum: 1000 }) }, { additionalProperties: false }),
+      response: { 200: Type.Object({ id: Type.Integer(), weight: Type.Number() }), ...errorResponses(400, 401, 404) },
+    },
+  }, async (request, reply) => {
+    const { userId, tokenId } = request.params;
+    if (!(await store.setTokenWeight(userId, tokenId, request.body.weight))) return sendError(reply, 404, `Token ${tokenId} of user ${userId} not found`);
+    return { id: tokenId, weight: request.body.weight };
   });
 
   app.post('/users/:userId/tokens', {
@@ -52,7 +122,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps)
     const { userId } = request.params;
     if (!(await store.getUser(userId))) return sendError(reply, 404, `User ${userId} not found`);
     const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-    return (await store.listTokens(userId)).map((t) => ({ id: t.id, label: t.label, createdAt: iso(t.createdAt)!, revokedAt: iso(t.revokedAt) }));
+    return (await store.listTokens(userId)).map((t) => ({ id: t.id, label: t.label, weight: t.weight, createdAt: iso(t.createdAt)!, revokedAt: iso(t.revokedAt) }));
   });
 
   app.delete('/users/:userId/tokens/:tokenId', {

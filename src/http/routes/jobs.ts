@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { badRequest, notFound } from '../../domain/errors.ts';
 import { parseJobId } from '../../domain/ids.ts';
-import type { Json, JobType } from '../../domain/job.ts';
+import { PRIORITIES, type Json, type JobType, type PriorityName } from '../../domain/job.ts';
 import { publicId } from '../../scheduler/views.ts';
 import type { AppDeps } from '../context.ts';
 import { callerOf } from '../guards.ts';
@@ -24,8 +24,17 @@ interface CreateRoute<B extends TSchema> {
 
 const JobView = Type.Object({}, { additionalProperties: true });
 
+interface CommonFields {
+  email?: string;
+  maxJobs?: number;
+  replyUrl?: string;
+  replyRef?: string;
+  queue?: boolean;
+  priority?: PriorityName;
+}
+
 export const jobRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps) => {
-  const { scheduler, store } = deps;
+  const { scheduler } = deps;
 
   function createRoute<B extends TSchema>(route: CreateRoute<B>) {
     const key = route.type === 'music' ? 'audio_id' : `${route.type}_id`;
@@ -37,7 +46,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps) =
       },
     }, async (request: FastifyRequest) => {
       const caller = callerOf(request);
-      const body = request.body as B['static'] & { email?: string; maxJobs?: number; replyUrl?: string; replyRef?: string };
+      const body = request.body as B['static'] & CommonFields;
       const mapped = route.map(body);
       const job = await scheduler.submit({
         userId: caller.userId,
@@ -47,8 +56,10 @@ export const jobRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps) =
         type: route.type,
         upstream: mapped.upstream,
         request: body as { [key: string]: Json },
-        replyUrl: body.replyUrl ?? (await store.getUser(caller.userId))?.replyUrl ?? null,
+        replyUrl: body.replyUrl ?? (await scheduler.user(caller.userId))?.replyUrl ?? null,
         replyRef: body.replyRef ?? null,
+        queue: body.queue ?? null,
+        priority: PRIORITIES[body.priority ?? 'normal'],
       });
       return { [key]: publicId(job) };
     });
@@ -68,7 +79,8 @@ export const jobRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps) =
       if (ref.type !== type) throw badRequest(`"${request.params.id}" is a ${ref.type} id, not a ${type} id`);
       const job = await scheduler.findJob(caller.userId, ref);
       if (!job) throw notFound(`${label[0]!.toUpperCase()}${label.slice(1)} ${request.params.id} not found`);
-      return jobView(job);
+      if (job.state !== 'queued') return jobView(job);
+      return { ...jobView(job), ...(await scheduler.queuePlace(caller.userId, job.id)) };
     });
   }
 

@@ -2,7 +2,8 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { parseJobId } from '../../domain/ids.ts';
-import { executingList, schedulerAvailable } from '../../scheduler/views.ts';
+import { executingList, publicId, schedulerAvailable } from '../../scheduler/views.ts';
+import type { QueueSnapshot } from '../../scheduler/scheduler.ts';
 import type { AppDeps } from '../context.ts';
 import { sendError } from '../errors.ts';
 import { callerOf } from '../guards.ts';
@@ -34,19 +35,64 @@ const AvailableRow = Type.Object(
   { additionalProperties: false },
 );
 
+const QueuedItem = Type.Object(
+  {
+    id: Type.String(),
+    type: StringEnum(['video', 'image', 'music'] as const),
+    position: Type.Integer(),
+    estimatedStart: Type.Union([Type.String(), Type.Null()]),
+    queued: Type.String(),
+    email: Type.Optional(Type.String()),
+    priority: Type.Integer(),
+    replyRef: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+
+/** Queued jobs listed in /scheduler/available (the count covers all). */
+const QUEUE_LISTED = 100;
+
 export const schedulerRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps) => {
   const { store, scheduler, now } = deps;
 
   app.get('/scheduler', {
     schema: { summary: 'Jobs currently holding a slot', response: { 200: Type.Array(ExecutingItem), ...errorResponses(401) } },
-  }, async (request) => executingList(store, callerOf(request).userId, now()));
+  }, async (request, reply) => {
+    const { userId } = callerOf(request);
+    const at = now();
+    const body = await scheduler.views.get(`executing:${userId}`, at, async () => JSON.stringify(await executingList(store, userId, at)));
+    // A string payload is sent as is: it is the JSON already rendered from the same shape.
+    return reply.type('application/json; charset=utf-8').send(body as never);
+  });
 
   app.get('/scheduler/available', {
     schema: {
       summary: 'Running jobs and per-account capacity',
-      response: { 200: Type.Object({ executing: Type.Array(ExecutingItem), available: Type.Array(AvailableRow) }), ...errorResponses(401) },
+      response: {
+        200: Type.Object({
+          executing: Type.Array(ExecutingItem),
+          available: Type.Array(AvailableRow),
+          queuedCount: Type.Integer(),
+          queued: Type.Array(QueuedItem),
+        }),
+        ...errorResponses(401),
+      },
     },
-  }, async (request) => schedulerAvailable(store, callerOf(request).userId, now()));
+  }, async (request, reply) => {
+    const { userId } = callerOf(request);
+    const at = now();
+    // Rendered once per tenant per second while nothing changes: polling clients are cheap.
+    const body = await scheduler.views.get(`available:${userId}`, at, async () => {
+      const view = await schedulerAvailable(store, userId, at);
+      // The queue estimate costs a few queries; skip it when nothing waits.
+      const total = await store.countQueued(userId);
+      if (total === 0) return JSON.stringify({ ...view, queuedCount: 0, queued: [] });
+      const snapshot = await scheduler.queueSnapshot(userId, QUEUE_LISTED);
+      return JSON.stringify({ ...view, queuedCount: snapshot.total, queued: snapshot.items.map(queuedItem) });
+    });
+    // A string payload is sent as is: it is the JSON already rendered from the same shape.
+    return reply.type('application/json; charset=utf-8').send(body as never);
+  });
 
   app.delete('/scheduler/:id', {
     schema: { summary: 'Stop tracking a job and free its slot', params: JobIdParams, response: { 204: Type.Null(), ...errorResponses(400, 401, 403, 404) } },
@@ -59,3 +105,17 @@ export const schedulerRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, d
     return reply.code(204).send(null);
   });
 };
+
+function queuedItem({ job, position, estimatedStart }: QueueSnapshot['items'][number]) {
+  const item: typeof QueuedItem.static = {
+    id: publicId(job),
+    type: job.type,
+    position,
+    estimatedStart: Number.isFinite(estimatedStart) ? new Date(estimatedStart).toISOString() : null,
+    queued: new Date(job.queuedAt ?? job.createdAt).toISOString(),
+    priority: job.priority,
+  };
+  if (job.pinnedEmail) item.email = job.pinnedEmail;
+  if (job.replyRef) item.replyRef = job.replyRef;
+  return item;
+}

@@ -1,0 +1,51 @@
+/**
+ * Tells read caches when the scheduler's state may have changed. The store is wrapped so
+ * that every call that can change what /scheduler views show bumps a version; with several
+ * instances the cross-instance notifications bump it too, and readers also bound the age of
+ * what they cache, so a lost notification costs at most that much staleness.
+ */
+import type { Store } from '../store/store.ts';
+
+/** Store calls that change executing jobs, capacity or the queue. */
+const MUTATIONS = new Set<string>([
+  'reserve',
+  'markRunning',
+  'finish',
+  'enqueue',
+  'dispatch',
+  'requeue',
+  'expireJobs',
+  'expireQueued',
+  'upsertAccount',
+  'deleteAccount',
+  'setAccountHealth',
+  'claimStaleSubmitting',
+]);
+
+export class ChangeFeed {
+  private current = 0;
+
+  get version(): number {
+    return this.current;
+  }
+
+  bump(): void {
+    this.current++;
+  }
+
+  /** A view of `store` whose mutating calls bump this feed once they have settled. */
+  watch(store: Store): Store {
+    return new Proxy(store, {
+      get: (target, property, receiver) => {
+        const value: unknown = Reflect.get(target, property, receiver);
+        if (typeof value !== 'function') return value;
+        if (typeof property !== 'string' || !MUTATIONS.has(property)) return value.bind(target);
+        return (...args: unknown[]) => {
+          const result = (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+          // Bump after the write settled: a reader that saw the old version re-reads.
+          return result.finally(() => this.bump());
+        };
+      },
+    });
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * Launches a job that already holds a slot (`submitting`): calls PixVerse and records the
+ * upstream id. A submit whose outcome is unknown is retried only with the same Ai-trace-id,
+ * which PixVerse answers with the original id instead of starting a second paid job
+ * (invariant 4). On failure the caller decides whether the slot is released or the job
+ * goes back to the queue.
+ */
+import { GatewayError } from '../domain/errors.ts';
+import type { Account } from '../domain/account.ts';
+import type { Job } from '../domain/job.ts';
+import type { SchedulerContext } from './context.ts';
+import { firstPollDelay } from './pollSchedule.ts';
+import { asUpstreamError, handleSubmitError, type SubmitFailure } from './submitErrors.ts';
+
+export type LaunchResult = { ok: true; job: Job } | { ok: false; failure: SubmitFailure; cause: string };
+
+export class Launcher {
+  constructor(private readonly ctx: SchedulerContext) {}
+
+  async launch(job: Job, account: Account): Promise<LaunchResult> {
+    let apiKey: string;
+    try {
+      apiKey = this.ctx.keys.open(account);
+    } catch {
+      await this.ctx.store.setAccountHealth(account.userId, account.email, {
+        state: 'error',
+        reason: 'API key cannot be decrypted with the current master key',
+        cooldownUntil: null,
+        now: this.ctx.now(),
+      });
+      const error = new GatewayError(596, `Account ${account.email} in error state: API key cannot be decrypted; re-post the account`);
+      return { ok: false, failure: { error, tryAnother: true }, cause: 'the account API key cannot be decrypted (was the master key changed?)' };
+    }
+    try {
+      const upstreamId = await this.submitOnce(apiKey, job);
+      return { ok: true, job: await this.started(job, upstreamId) };
+    } catch (err) {
+      const upstreamError = asUpstreamError(err);
+      this.ctx.log.warn({ jobId: job.id, email: account.email, errorClass: upstreamError.errorClass, err: upstreamError.message }, 'submit failed');
+      const failure = await handleSubmitError(this.ctx, account, upstreamError);
+      return { ok: false, failure, cause: `submit failed: ${upstreamError.message}` };
+    }
+  }
+
+  private async submitOnce(apiKey: string, job: Job): Promise<string> {
+    try {
+      return (await this.ctx.upstream.submit(apiKey, job.upstream, job.traceId)).upstreamId;
+    } catch (err) {
+      const upstreamError = asUpstreamError(err);
+      if (!upstreamError.maybeSubmitted) throw upstreamError;
+      this.ctx.log.warn({ jobId: job.id, traceId: job.traceId }, 'submit outcome unknown; replaying with the same trace id');
+      return (await this.ctx.upstream.submit(apiKey, job.upstream, job.traceId)).upstreamId;
+    }
+  }
+
+  private async started(job: Job, upstreamId: string): Promise<Job> {
+    const now = this.ctx.now();
+    const nextPollAt = now + firstPollDelay(this.ctx.estimator.expected(job), this.ctx.tuning.poll);
+    const moved = await this.ctx.store.markRunning(job.id, upstreamId, nextPollAt, now);
+    const current = (await this.ctx.store.getJob(job.id)) ?? { ...job, upstreamId };
+    // `moved` is false when the job was cancelled while its submit was in flight
+    // (account deleted, DELETE /scheduler on its id); it keeps that final state.
+    if (moved) this.ctx.events.emit('running', current);
+    return current;
+  }
+}
