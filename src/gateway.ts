@@ -15,6 +15,7 @@ import { loadOrCreateSecret, newAdminToken, newMasterKeyText } from './security/
 import { parseMasterKey, SecretBox } from './security/secretBox.ts';
 import { hashToken } from './security/tokens.ts';
 import { openStore } from './store/index.ts';
+import { listenAcrossInstances } from './crossInstance.ts';
 import type { Store } from './store/store.ts';
 import { createPixverseClient } from './upstream/pixverse/index.ts';
 import type { Upstream } from './upstream/upstream.ts';
@@ -46,7 +47,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   if (admin.generated) options.onAdminTokenCreated?.(admin.value, admin.path);
   const master = loadOrCreateSecret(config.dataDir, 'master.key', config.masterKey ?? undefined, newMasterKeyText);
 
-  const store = await openStore(config.databaseUrl ?? undefined, config.dataDir);
+  const store = await openStore(config.databaseUrl ?? undefined, config.dataDir, { schema: config.databaseSchema });
   const upstream = createPixverseClient({ baseUrl: options.upstreamUrl });
   const scheduler = new Scheduler({
     store,
@@ -60,6 +61,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   });
   const auth = new Authenticator(store, hashToken(admin.value));
   const app = await buildApp({ store: scheduler.store, scheduler, upstream, auth, now: Date.now }, { loggerInstance: log });
+  const unlisten = await listenAcrossInstances(config, store, { scheduler }, log);
   scheduler.start();
   const address = await app.listen({ host: config.host, port: config.port });
   const url = address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1');
@@ -68,6 +70,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const close = () =>
     (closing ??= (async () => {
       await app.close();
+      await unlisten?.();
       await scheduler.stop();
       await store.close();
       await upstream.close?.();

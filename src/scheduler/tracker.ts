@@ -52,30 +52,24 @@ export class Tracker {
     while (this.active) {
       try {
         const room = tuning.pollConcurrency - this.inFlight.size;
-        let claimed = 0;
-        if (room > 0) {
+        // A cheap read first: claiming is a write transaction, wasted when nothing is due.
+        const due = await this.ctx.store.nextPollDue();
+        const wait = due === null ? null : due - this.ctx.now();
+        if (room > 0 && wait !== null && wait <= 0) {
           const jobs = await this.ctx.store.claimDuePolls(this.ctx.instanceId, this.ctx.now(), tuning.leaseMs, room);
-          claimed = jobs.length;
           for (const job of jobs) this.launch(job);
-          if (claimed === room) continue;
+          if (jobs.length > 0) continue;
+          // Due but nothing claimed: another instance holds those leases; don't spin on them.
+          await this.sleeper.sleep(Math.min(tuning.idleWakeMs, 50));
+          continue;
         }
-        await this.sleeper.sleep(await this.sleepFor(claimed, room));
+        // No room: a finishing poll wakes us. Otherwise sleep until the next poll is due.
+        await this.sleeper.sleep(room <= 0 || wait === null ? tuning.idleWakeMs : Math.min(Math.max(wait, 0), tuning.idleWakeMs));
       } catch (err) {
         this.ctx.log.error({ err }, 'tracker loop error');
         await this.sleeper.sleep(tuning.idleWakeMs);
       }
     }
-  }
-
-  private async sleepFor(claimed: number, room: number): Promise<number> {
-    const { tuning } = this.ctx;
-    if (room <= 0) return tuning.idleWakeMs; // a finishing poll wakes us
-    const due = await this.ctx.store.nextPollDue();
-    if (due === null) return tuning.idleWakeMs;
-    const wait = due - this.ctx.now();
-    // Due but nothing claimed: another instance holds those leases; don't spin on them.
-    if (wait <= 0) return claimed > 0 ? 0 : Math.min(tuning.idleWakeMs, 50);
-    return Math.min(wait, tuning.idleWakeMs);
   }
 
   private launch(job: Job): void {

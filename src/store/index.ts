@@ -17,12 +17,12 @@ interface PostgresModule {
   openPostgresStore(url: string, opts?: { schema?: string }): Promise<Store>;
 }
 
-export async function openStore(url: string | undefined, dataDir: string): Promise<Store> {
+export async function openStore(url: string | undefined, dataDir: string, opts: { schema?: string | null } = {}): Promise<Store> {
   const target = url?.trim() ?? '';
   if (/^postgres(ql)?:\/\//i.test(target)) {
     // Loaded lazily so SQLite-only deployments never load the pg driver.
     const pg: PostgresModule = await import('./postgres/index.ts');
-    const store = await pg.openPostgresStore(target);
+    const store = await pg.openPostgresStore(target, opts.schema ? { schema: opts.schema } : {});
     await store.migrate();
     return store;
   }

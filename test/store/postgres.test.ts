@@ -11,12 +11,14 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
-import type { ReserveInput } from '../../src/store/store.ts';
+import type { Job } from '../../src/domain/job.ts';
+import type { EnqueueInput, OutboxBuilder, ReserveInput } from '../../src/store/store.ts';
 import { channelName, listenForChanges, MIGRATIONS, openPostgresStore, type PostgresStore } from '../../src/store/postgres/index.ts';
 import { runStoreConformance } from './conformance.ts';
 
 const DATABASE_URL = process.env.PIXGATE_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const T0 = 1_700_000_000_000;
+const SECRET = 'whsec_dGVzdC1zZWNyZXQ=';
 
 function freshSchemaName(): string {
   return `pixgate_test_${randomBytes(6).toString('hex')}`;
@@ -43,12 +45,43 @@ async function dropSchema(schema: string): Promise<void> {
  * the run and no schema outlives it.
  */
 const pendingDrops: Promise<void>[] = [];
-after(() => Promise.all(pendingDrops).then(() => undefined));
+
+let warmSchema: Promise<string> | null = null;
+
+async function prepareSchema(): Promise<string> {
+  const schema = freshSchemaName();
+  const store = await openPostgresStore(DATABASE_URL, { schema, poolSize: 1 });
+  try {
+    await store.migrate();
+  } finally {
+    await store.close();
+  }
+  return schema;
+}
+
+// The schema prepared for a test that never came is dropped with the others.
+after(async () => {
+  if (warmSchema) pendingDrops.push(warmSchema.then(dropSchema));
+  await Promise.all(pendingDrops);
+});
 
 /** A fresh schema shared by every store the test opens; closed and dropped afterwards, kept on failure. */
 class Fixture {
-  readonly schema = freshSchemaName();
   private readonly stores: PostgresStore[] = [];
+
+  constructor(readonly schema = freshSchemaName()) {}
+
+  /**
+   * A fixture whose schema is already created and migrated. The next one is prepared in the
+   * background while the current test runs, which takes the per-test schema set-up (the bulk of a
+   * short test's time) off the critical path.
+   */
+  static async warmed(): Promise<Fixture> {
+    const ready = warmSchema ?? prepareSchema();
+    warmSchema = prepareSchema();
+    warmSchema.catch(() => {}); // reported when taken (or at the end of the run)
+    return new Fixture(await ready);
+  }
 
   async open(opts: { migrate?: boolean; poolSize?: number } = {}): Promise<PostgresStore> {
     const store = await openPostgresStore(DATABASE_URL, { schema: this.schema, poolSize: opts.poolSize });
@@ -75,9 +108,10 @@ class Fixture {
   }
 }
 
-function pgTest(title: string, body: (fx: Fixture) => Promise<void>, timeout = 20_000): void {
-  it(title, { timeout }, async () => {
-    const fx = new Fixture();
+/** `emptySchema`: the test builds its schema itself; otherwise it starts from a migrated one. */
+function pgTest(title: string, body: (fx: Fixture) => Promise<void>, opts: { timeout?: number; emptySchema?: boolean } = {}): void {
+  it(title, { timeout: opts.timeout ?? 20_000 }, async () => {
+    const fx = opts.emptySchema ? new Fixture() : await Fixture.warmed();
     let failed = true;
     try {
       await body(fx);
@@ -105,6 +139,36 @@ function reserveInput(userId: number, over: Partial<ReserveInput> = {}): Reserve
   };
 }
 
+function enqueueInput(userId: number, over: Partial<EnqueueInput> = {}): EnqueueInput {
+  return {
+    userId,
+    tokenId: null,
+    email: null,
+    maxJobsOverride: null,
+    type: 'video',
+    traceId: `trace-${randomBytes(6).toString('hex')}`,
+    upstream: { op: 'video.text', params: { prompt: 'q' } },
+    request: { prompt: 'q' },
+    replyUrl: null,
+    replyRef: null,
+    priority: 0,
+    now: T0,
+    ...over,
+  };
+}
+
+async function enqueueOk(store: PostgresStore, userId: number, over: Partial<EnqueueInput> = {}): Promise<Job> {
+  const res = await store.enqueue(enqueueInput(userId, over), 100_000);
+  if (!res.ok) assert.fail(`enqueue refused: ${res.reason}`);
+  return res.job;
+}
+
+/** Writes `{id, state, event}` for every transition. */
+const simpleBuilder: OutboxBuilder = (job, event) => ({
+  url: `https://hook.example/${job.id}`,
+  body: JSON.stringify({ id: job.id, state: job.state, event }),
+});
+
 async function waitFor(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
@@ -120,7 +184,7 @@ describe('PostgreSQL store', () => {
   });
 
   runStoreConformance('postgres', async () => {
-    const fx = new Fixture();
+    const fx = await Fixture.warmed();
     const store = await fx.open();
     return { store, cleanup: (failed) => fx.cleanup(failed) };
   });
@@ -134,19 +198,27 @@ describe('PostgreSQL store', () => {
       assert.deepEqual(versions.map((r) => r.version), MIGRATIONS.map((m) => m.version));
       // Migrating again is a no-op, and every instance can use the schema.
       await Promise.all(stores.map((s) => s.migrate()));
-      const users = await Promise.all(stores.map((s, i) => s.createUser(`u${i}`, T0)));
+      const users = await Promise.all(stores.map((s, i) => s.createUser(`u${i}`, T0, SECRET)));
       assert.equal(new Set(users.map((u) => u.id)).size, 3);
       const tables = await fx.sql<{ table_name: string }>(
         `SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name`,
         [fx.schema],
       );
-      assert.deepEqual(tables.map((t) => t.table_name), ['accounts', 'jobs', 'pixgate_migrations', 'tokens', 'users']);
-    });
+      assert.deepEqual(tables.map((t) => t.table_name), [
+        'accounts',
+        'deliveries',
+        'jobs',
+        'pixgate_migrations',
+        'queue_passes',
+        'tokens',
+        'users',
+      ]);
+    }, { emptySchema: true });
 
     pgTest('two instances hammering reserve/finish never exceed a limit', async (fx) => {
       const a = await fx.open({ poolSize: 6 });
       const b = await fx.open({ poolSize: 6 });
-      const user = await a.createUser('tenant', T0);
+      const user = await a.createUser('tenant', T0, SECRET);
       const limits = new Map([
         ['one@x.io', 1],
         ['two@x.io', 2],
@@ -197,10 +269,11 @@ describe('PostgreSQL store', () => {
             continue;
           }
           admitted++;
-          const set = holding.get(res.job.email)!;
+          const email = res.job.email!;
+          const set = holding.get(email)!;
           set.add(res.job.id);
-          maxSeen.set(res.job.email, Math.max(maxSeen.get(res.job.email)!, set.size));
-          if (set.size > limits.get(res.job.email)!) violations.push(`${set.size} known holders on ${res.job.email}`);
+          maxSeen.set(email, Math.max(maxSeen.get(email)!, set.size));
+          if (set.size > limits.get(email)!) violations.push(`${set.size} known holders on ${email}`);
           // Hold the slot a little, sometimes going through running, then free it from either instance.
           if (Math.random() < 0.5) await (Math.random() < 0.5 ? a : b).markRunning(res.job.id, String(900_000 + res.job.id), T0, T0);
           await sleep(rnd(4));
@@ -230,12 +303,12 @@ describe('PostgreSQL store', () => {
       );
       assert.equal(total, admitted, 'one row per admission, none for refusals');
       assert.equal(active, 0, 'every slot was freed');
-    }, 30_000);
+    }, { timeout: 30_000 });
 
     pgTest('deleteAccount racing reserves leaves no slot holder on the deleted account', async (fx) => {
       const a = await fx.open({ poolSize: 4 });
       const b = await fx.open({ poolSize: 4 });
-      const user = await a.createUser('t', T0);
+      const user = await a.createUser('t', T0, SECRET);
       for (let round = 0; round < 10; round++) {
         await a.upsertAccount({ userId: user.id, email: 'gone@x.io', apiKeyEnc: 'k', maxJobs: 8, now: T0 });
         const reserves = Array.from({ length: 12 }, (_, i) =>
@@ -258,7 +331,7 @@ describe('PostgreSQL store', () => {
     pgTest('claimDuePolls from two instances never hands a job to both while leases live', async (fx) => {
       const a = await fx.open({ poolSize: 6 });
       const b = await fx.open({ poolSize: 6 });
-      const user = await a.createUser('t', T0);
+      const user = await a.createUser('t', T0, SECRET);
       const ids: number[] = [];
       for (let i = 0; i < 5; i++) {
         const email = `acc${i}@x.io`;
@@ -315,7 +388,7 @@ describe('PostgreSQL store', () => {
         const slots = channelName(fx.schema, 'slots');
         const jobs = channelName(fx.schema, 'jobs');
         assert.equal(slots, `pixgate_${fx.schema}_slots`);
-        const user = await store.createUser('t', T0);
+        const user = await store.createUser('t', T0, SECRET);
         await store.upsertAccount({ userId: user.id, email: 'a@x.io', apiKeyEnc: 'k', maxJobs: 2, now: T0 });
         await waitFor('account event', () => events.some((e) => e.channel === slots && e.payload.event === 'account'));
 
@@ -343,7 +416,7 @@ describe('PostgreSQL store', () => {
         const otherSchema = new Fixture();
         try {
           const foreign = await otherSchema.open();
-          const u2 = await foreign.createUser('x', T0);
+          const u2 = await foreign.createUser('x', T0, SECRET);
           await foreign.upsertAccount({ userId: u2.id, email: 'b@x.io', apiKeyEnc: 'k', maxJobs: 1, now: T0 });
           await sleep(100);
           assert.ok(!events.some((e) => e.payload.email === 'b@x.io'));
@@ -369,5 +442,316 @@ describe('PostgreSQL store', () => {
       await sleep(150);
       assert.equal(errors.length, after, 'no retries after close');
     });
+
+    pgTest('queue and outbox changes are announced: enqueue, requeue, delivery insert, redeliver', async (fx) => {
+      const store = await fx.open();
+      const events: { channel: string; payload: Record<string, unknown> }[] = [];
+      const listener = await listenForChanges(DATABASE_URL, fx.schema, (channel, payload) => {
+        events.push({ channel, payload: JSON.parse(payload) as Record<string, unknown> });
+      });
+      try {
+        const queue = channelName(fx.schema, 'queue');
+        const deliveries = channelName(fx.schema, 'deliveries');
+        assert.equal(queue, `pixgate_${fx.schema}_queue`);
+        assert.equal(deliveries, `pixgate_${fx.schema}_deliveries`);
+        assert.equal(store.channels.queue, queue);
+        assert.equal(store.channels.deliveries, deliveries);
+        const on = (channel: string, event: string) => events.filter((e) => e.channel === channel && e.payload.event === event);
+
+        const user = await store.createUser('t', T0, SECRET);
+        await store.upsertAccount({ userId: user.id, email: 'a@x.io', apiKeyEnc: 'k', maxJobs: 1, now: T0 });
+        const queued = await enqueueOk(store, user.id);
+        await waitFor('enqueue event', () => on(queue, 'enqueue').length === 1);
+        assert.deepEqual(on(queue, 'enqueue')[0]!.payload, { event: 'enqueue', userId: user.id, jobId: queued.id });
+
+        // No builder: transitions write no delivery and announce none.
+        const d = await store.dispatch(user.id, T0 + 1);
+        assert.equal(d!.job.id, queued.id);
+        assert.equal(await store.requeue(queued.id, T0 + 2), true);
+        await waitFor('requeue event', () => on(queue, 'requeue').length === 1);
+        await waitFor('requeue frees the slot', () => on(channelName(fx.schema, 'slots'), 'requeue').length === 1);
+        assert.equal(await store.requeue(queued.id, T0 + 3), false, 'a lost requeue CAS');
+
+        // With a builder, the delivery insert is announced, once per transaction, at commit.
+        store.setOutboxBuilder(simpleBuilder);
+        await store.dispatch(user.id, T0 + 4);
+        assert.equal(await store.markRunning(queued.id, '77', T0 + 10, T0 + 5), true);
+        await waitFor('delivery event', () => on(deliveries, 'delivery').length === 1);
+        const pending = await store.listDeliveries(user.id, { limit: 10 });
+        assert.deepEqual(pending.map((x) => [x.jobId, x.event, x.state]), [[queued.id, 'progress', 'pending']]);
+        await store.finish(queued.id, { state: 'completed' }, T0 + 6);
+        await waitFor('second delivery event', () => on(deliveries, 'delivery').length === 2);
+
+        // Settling the first delivery unblocks the second: deliverers are woken for it.
+        const [first] = await store.claimDueDeliveries('w', T0 + 7, 60_000, 10);
+        assert.equal(first!.seq, 1);
+        assert.equal(await store.recordAttempt(first!.id, first!.leaseToken!, { delivered: true, status: 200 }, T0 + 8), true);
+        await waitFor('unblocked event', () => on(deliveries, 'unblocked').length === 1);
+        const [second] = await store.claimDueDeliveries('w', T0 + 9, 60_000, 10);
+        assert.equal(second!.seq, 2);
+        await store.recordAttempt(second!.id, second!.leaseToken!, { delivered: false, status: 500, error: 'boom', nextAttemptAt: null }, T0 + 10);
+        assert.equal((await store.getDelivery(user.id, second!.id))!.state, 'dead');
+        assert.equal(await store.redeliver(user.id, {}, T0 + 11), 1);
+        await waitFor('redeliver event', () => on(deliveries, 'redeliver').length === 1);
+        assert.equal(on(deliveries, 'unblocked').length, 1, 'a dead letter with nothing behind it unblocks nothing');
+      } finally {
+        await listener.close();
+      }
+    });
+
+    pgTest('a throwing builder rolls back the whole batch and announces nothing', async (fx) => {
+      const store = await fx.open({ poolSize: 2 });
+      const events: string[] = [];
+      const listener = await listenForChanges(DATABASE_URL, fx.schema, (channel, payload) => {
+        events.push(`${channel}:${(JSON.parse(payload) as { event: string }).event}`);
+      });
+      try {
+        const user = await store.createUser('t', T0, SECRET);
+        await store.upsertAccount({ userId: user.id, email: 'a@x.io', apiKeyEnc: 'k', maxJobs: 8, now: T0 });
+        const jobs: Job[] = [];
+        for (let i = 0; i < 5; i++) {
+          const res = await store.reserve(reserveInput(user.id, { now: T0 + i }));
+          assert.ok(res.ok);
+          jobs.push(res.job);
+        }
+        await waitFor('setup events', () => events.length >= 1);
+        await sleep(50);
+        events.length = 0;
+        // The builder fails on the fourth job of the sweep: the three before it must not stay timed out.
+        const victim = jobs[3]!.id;
+        const seen: number[] = [];
+        store.setOutboxBuilder((job, event) => {
+          seen.push(job.id);
+          if (job.id === victim) throw new Error('cannot build');
+          return simpleBuilder(job, event);
+        });
+        // More failures than pooled connections: a failed transition must hand its connection back clean.
+        for (let i = 0; i < 4; i++) await assert.rejects(store.expireJobs(T0 + 100, T0 + 200, 'slow'), /cannot build/);
+        assert.ok(seen.length >= 4 * 4 && seen.includes(jobs[0]!.id), 'the builder ran inside the sweep');
+        const rows = await fx.sql<{ state: string; n: number }>(`SELECT state, count(*)::int AS n FROM jobs GROUP BY state`);
+        assert.deepEqual(rows, [{ state: 'submitting', n: 5 }], 'no job changed');
+        assert.deepEqual(await fx.sql('SELECT * FROM deliveries'), [], 'no delivery written');
+        await sleep(100);
+        assert.deepEqual([...events], [], 'a rolled-back transition sends no NOTIFY');
+
+        // The store is healthy afterwards, and the same sweep goes through with a working builder.
+        store.setOutboxBuilder(simpleBuilder);
+        const expired = await store.expireJobs(T0 + 100, T0 + 200, 'slow');
+        assert.deepEqual(expired.map((j) => j.id), jobs.map((j) => j.id));
+        const written = await fx.sql<{ job_id: number; seq: number }>('SELECT job_id, seq FROM deliveries ORDER BY job_id');
+        assert.deepEqual(written.map((r) => [Number(r.job_id), r.seq]), jobs.map((j) => [j.id, 1]));
+        await waitFor('events after commit', () => events.includes(`${store.channels.deliveries}:delivery`) && events.includes(`${store.channels.slots}:expired`));
+      } finally {
+        await listener.close();
+      }
+    });
+  });
+
+  describe('queue and outbox across instances', () => {
+    pgTest('two instances dispatching one tenant: no limit exceeded, no job dispatched twice', async (fx) => {
+      const a = await fx.open({ poolSize: 5 });
+      const b = await fx.open({ poolSize: 5 });
+      const user = await a.createUser('tenant', T0, SECRET);
+      const tokens = await Promise.all([1, 2, 3].map((i) => a.addToken(user.id, String(i).repeat(64), null, T0)));
+      await a.setTokenWeight(user.id, tokens[2]!.id, 2);
+      const limits = new Map([
+        ['one@x.io', 1],
+        ['two@x.io', 2],
+        ['three@x.io', 3],
+      ]);
+      for (const [email, maxJobs] of limits) await a.upsertAccount({ userId: user.id, email, apiKeyEnc: 'k', maxJobs, now: T0 });
+      const emails = [...limits.keys()];
+
+      // 200 queued jobs from both instances: three tokens and none, some pinned, some with an override
+      // (the override is always below the account limit, so it never lifts a limit here).
+      const TOTAL = 200;
+      const queued = new Set<number>();
+      await Promise.all(
+        Array.from({ length: TOTAL }, (_, i) =>
+          enqueueOk(i % 2 ? a : b, user.id, {
+            tokenId: i % 4 === 3 ? null : tokens[i % 4]!.id,
+            email: i % 5 === 0 ? emails[i % 3]! : null,
+            maxJobsOverride: i % 7 === 0 ? 1 : null,
+            priority: (i % 3) - 1,
+            now: T0 + i,
+          }).then((job) => queued.add(job.id)),
+        ),
+      );
+      assert.equal(queued.size, TOTAL);
+      assert.equal(await a.countQueued(user.id), TOTAL);
+
+      const dispatchedBy = new Map<number, string[]>();
+      const holding = new Map(emails.map((e) => [e, new Set<number>()]));
+      const violations: string[] = [];
+      let observing = true;
+      let samples = 0;
+      const observer = admin(async (c) => {
+        await c.query(`SET search_path TO ${pg.escapeIdentifier(fx.schema)}`);
+        while (observing) {
+          const res = await c.query<{ email: string; n: number }>(
+            `SELECT email, count(*)::int AS n FROM jobs WHERE state IN ('submitting', 'running') GROUP BY email`,
+          );
+          samples++;
+          for (const row of res.rows) if (row.n > limits.get(row.email)!) violations.push(`SQL saw ${row.n} on ${row.email}`);
+          await sleep(2); // leave the CPU to the instances under test
+        }
+      });
+
+      let done = 0;
+      let idle = 0;
+      let now = T0 + 1000;
+      const worker = (store: PostgresStore, name: string) => async (): Promise<void> => {
+        while (done < TOTAL) {
+          const d = await store.dispatch(user.id, now++);
+          if (!d) {
+            if (++idle > 5_000) assert.fail('dispatch stalled with jobs queued');
+            await sleep(3);
+            continue;
+          }
+          dispatchedBy.set(d.job.id, [...(dispatchedBy.get(d.job.id) ?? []), name]);
+          const email = d.job.email!;
+          assert.equal(d.account.email, email);
+          if (d.job.pinnedEmail !== null) assert.equal(email, d.job.pinnedEmail, 'a pinned job runs on its account');
+          const set = holding.get(email)!;
+          set.add(d.job.id);
+          if (set.size > limits.get(email)!) violations.push(`${set.size} known holders on ${email}`);
+          // Sometimes the submit "fails" and the job goes back to the queue (from either instance).
+          if (Math.random() < 0.1) {
+            set.delete(d.job.id);
+            assert.equal(await (Math.random() < 0.5 ? a : b).requeue(d.job.id, now), true);
+            continue;
+          }
+          if (Math.random() < 0.5) await (Math.random() < 0.5 ? a : b).markRunning(d.job.id, String(500_000 + d.job.id), now, now);
+          await sleep(Math.floor(Math.random() * 3));
+          set.delete(d.job.id);
+          assert.ok(await (Math.random() < 0.5 ? a : b).finish(d.job.id, { state: 'completed' }, now), 'one finisher');
+          done++;
+        }
+      };
+      // As many workers as slots (1 + 2 + 3): every slot can be held while others dispatch.
+      await Promise.all([...Array.from({ length: 3 }, worker(a, 'a')), ...Array.from({ length: 3 }, worker(b, 'b'))]);
+      observing = false;
+      await observer;
+
+      assert.deepEqual(violations, []);
+      assert.ok(samples > 3, 'the observer sampled during the run');
+      // Requeued jobs are dispatched again, so count completions rather than dispatches.
+      const rows = await fx.sql<{ state: string; n: number }>(`SELECT state, count(*)::int AS n FROM jobs GROUP BY state`);
+      assert.deepEqual(rows, [{ state: 'completed', n: TOTAL }], 'every queued job ran to completion exactly once');
+      assert.deepEqual([...dispatchedBy.keys()].sort((x, y) => x - y), [...queued].sort((x, y) => x - y));
+      const owners = new Set([...dispatchedBy.values()].flat());
+      assert.equal(owners.size, 2, 'both instances dispatched');
+      assert.equal(await a.countQueued(user.id), 0);
+      assert.deepEqual(await b.queuedUsers(), []);
+    }, { timeout: 40_000 });
+
+    pgTest('concurrent claimDueDeliveries from two owners never return the same delivery', async (fx) => {
+      const a = await fx.open({ poolSize: 5 });
+      const b = await fx.open({ poolSize: 5 });
+      a.setOutboxBuilder(simpleBuilder);
+      b.setOutboxBuilder(simpleBuilder);
+      const user = await a.createUser('t', T0, SECRET);
+      await a.upsertAccount({ userId: user.id, email: 'a@x.io', apiKeyEnc: 'k', maxJobs: 8, now: T0 });
+      // 60 jobs with two deliveries each (progress, then final): 120 deliveries, each job's in order.
+      const jobIds: number[] = [];
+      for (let i = 0; i < 60; i++) {
+        const res = await a.reserve(reserveInput(user.id));
+        assert.ok(res.ok);
+        await (i % 2 ? a : b).markRunning(res.job.id, String(1000 + i), T0, T0);
+        await (i % 2 ? b : a).finish(res.job.id, { state: 'completed' }, T0 + 1);
+        jobIds.push(res.job.id);
+      }
+      const claims = new Map<number, string[]>();
+      const deliveredSeq = new Map<number, number>();
+      const orderViolations: string[] = [];
+      const deliverer = (store: PostgresStore, owner: string) => async (): Promise<void> => {
+        for (let empty = 0; empty < 30; ) {
+          const batch = await store.claimDueDeliveries(owner, T0 + 10, 60_000, 3);
+          if (batch.length === 0) {
+            empty++;
+            await sleep(2);
+            continue;
+          }
+          empty = 0;
+          for (const d of batch) {
+            claims.set(d.id, [...(claims.get(d.id) ?? []), owner]);
+            const last = deliveredSeq.get(d.jobId) ?? 0;
+            if (d.seq !== last + 1) orderViolations.push(`job ${d.jobId}: seq ${d.seq} claimed after ${last}`);
+          }
+          await sleep(Math.floor(Math.random() * 3));
+          for (const d of batch) {
+            deliveredSeq.set(d.jobId, d.seq);
+            assert.equal(await store.recordAttempt(d.id, d.leaseToken!, { delivered: true, status: 204 }, T0 + 11), true);
+          }
+        }
+      };
+      await Promise.all([
+        ...Array.from({ length: 3 }, deliverer(a, 'owner-a')),
+        ...Array.from({ length: 3 }, deliverer(b, 'owner-b')),
+      ]);
+      const doubles = [...claims].filter(([, owners]) => owners.length > 1);
+      assert.deepEqual(doubles, [], 'no delivery claimed twice');
+      assert.deepEqual(orderViolations, [], "a job's deliveries go out in seq order");
+      assert.equal(claims.size, 120);
+      assert.equal(new Set([...claims.values()].flat()).size, 2, 'both owners got work');
+      const rows = await fx.sql<{ state: string; n: number }>(`SELECT state, count(*)::int AS n FROM deliveries GROUP BY state`);
+      assert.deepEqual(rows, [{ state: 'delivered', n: 120 }]);
+      assert.equal(await a.nextDeliveryDue(), null);
+    });
+
+    pgTest('enqueues racing a deleteAccount never leave a job queued for the deleted account', async (fx) => {
+      const a = await fx.open({ poolSize: 4 });
+      const b = await fx.open({ poolSize: 4 });
+      const user = await a.createUser('t', T0, SECRET);
+      await a.upsertAccount({ userId: user.id, email: 'stay@x.io', apiKeyEnc: 'k', maxJobs: 1, now: T0 });
+      for (let round = 0; round < 8; round++) {
+        await a.upsertAccount({ userId: user.id, email: 'gone@x.io', apiKeyEnc: 'k', maxJobs: 1, now: T0 });
+        const enqueues = Array.from({ length: 10 }, (_, i) =>
+          (i % 2 ? a : b).enqueue(enqueueInput(user.id, { email: 'gone@x.io' }), 100_000),
+        );
+        const [deleted, ...results] = await Promise.all([(round % 2 ? a : b).deleteAccount(user.id, 'gone@x.io', T0 + 1), ...enqueues]);
+        assert.ok(deleted);
+        const cancelled = new Set(deleted.cancelled.map((j) => j.id));
+        for (const r of results) {
+          if (r.ok) assert.ok(cancelled.has(r.job.id), `round ${round}: job queued before the delete was cancelled by it`);
+          else assert.equal(r.reason, 'unknown_account');
+        }
+        const [{ n }] = await fx.sql<{ n: number }>(`SELECT count(*)::int AS n FROM jobs WHERE state = 'queued'`);
+        assert.equal(n, 0, `round ${round}: nothing left queued for a deleted account`);
+      }
+    });
+
+    pgTest('migration 2 upgrades a populated schema: old users get an empty secret, old jobs stay bound', async (fx) => {
+      // A schema as version 1 left it, with a tenant, a token and a running job.
+      await fx.sql(`CREATE SCHEMA ${pg.escapeIdentifier(fx.schema)}`);
+      await fx.sql(MIGRATIONS[0]!.sql);
+      await fx.sql(`CREATE TABLE pixgate_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,
+                    applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`);
+      await fx.sql(`INSERT INTO pixgate_migrations (version, name) VALUES (1, 'initial schema')`);
+      await fx.sql(`INSERT INTO users (name, created_at) VALUES ('old', ${T0})`);
+      await fx.sql(`INSERT INTO tokens (user_id, hash, created_at) VALUES (1, '${'f'.repeat(64)}', ${T0})`);
+      await fx.sql(`INSERT INTO accounts (user_id, email, api_key_enc, max_jobs, created_at, updated_at) VALUES (1, 'a@x.io', 'k', 2, ${T0}, ${T0})`);
+      await fx.sql(`INSERT INTO jobs (user_id, token_id, email, type, state, trace_id, upstream_json, request_json, created_at, started_at)
+                    VALUES (1, 1, 'a@x.io', 'video', 'running', 't', '{}', '{}', ${T0}, ${T0})`);
+
+      const store = await fx.open();
+      const user = (await store.getUser(1))!;
+      assert.equal(user.webhookSecret, '');
+      assert.equal(user.webhookSecretPrev, null);
+      assert.equal(user.queueByDefault, false);
+      assert.equal(user.maxQueueLength, 100_000);
+      assert.equal(user.maxQueueWaitMs, 3_600_000);
+      assert.equal((await store.listTokens(1))[0]!.weight, 1);
+      const job = (await store.getJob(1))!;
+      assert.deepEqual([job.email, job.pinnedEmail, job.priority, job.maxJobsOverride, job.queuedAt, job.startedAt], ['a@x.io', null, 0, null, null, T0]);
+      // Rotating the empty secret keeps no previous secret; the next rotation does.
+      const rotated = (await store.rotateWebhookSecret(1, 'whsec_new', T0 + 10))!;
+      assert.deepEqual([rotated.webhookSecret, rotated.webhookSecretPrev, rotated.webhookSecretPrevUntil], ['whsec_new', null, null]);
+      const again = (await store.rotateWebhookSecret(1, 'whsec_newer', T0 + 20))!;
+      assert.deepEqual([again.webhookSecret, again.webhookSecretPrev, again.webhookSecretPrevUntil], ['whsec_newer', 'whsec_new', T0 + 20]);
+      // The old slot holder still counts against the account.
+      const loads = await store.accountLoads(1);
+      assert.equal(loads[0]!.executing, 1);
+    }, { emptySchema: true });
   });
 });

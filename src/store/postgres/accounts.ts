@@ -6,6 +6,7 @@ import { withTransaction, type Queryable } from './pool.ts';
 import { accountFromRow, jobFromRow, num, type AccountRow, type JobRow } from '../rows.ts';
 import type pg from 'pg';
 import { notify, type Channels } from './notify.ts';
+import { writeOutbox, type OutboxRef } from './outbox.ts';
 
 /**
  * Creates or replaces an account. Re-posting is how an operator clears an error or cool-down,
@@ -73,19 +74,24 @@ export async function setAccountHealth(
 export const ACCOUNT_DELETED = 'account deleted';
 
 /**
- * Deletes an account and cancels its slot-holding jobs in one transaction.
+ * Deletes an account and cancels, in one transaction, its slot-holding jobs and the queued jobs
+ * pinned to it (nothing else could ever run them), writing their callbacks.
  *
- * The account row is locked first, exactly like reserve() locks it, so the two serialise:
- *  - a reserve() that locked the row before us commits its job first; our UPDATE, a new
- *    statement with a new snapshot taken after we got the lock, sees that job and cancels it;
- *  - a reserve() that comes after us blocks on the row, then finds it deleted (FOR UPDATE skips
- *    a row deleted by a committed transaction) and answers unknown_account.
- * Without the lock a job could be inserted between our cancel and our delete and keep running
- * on an account that no longer exists.
+ * The account row is locked first, exactly like reserve() and dispatch() lock it, so they
+ * serialise:
+ *  - a reserve()/dispatch() that locked the row before us commits its job first; our UPDATE, a
+ *    new statement with a new snapshot taken after we got the lock, sees that job and cancels it;
+ *  - one that comes after us blocks on the row, then finds it deleted (FOR UPDATE skips a row
+ *    deleted by a committed transaction) and answers unknown_account / binds elsewhere.
+ * Without the lock a job could be bound between our cancel and our delete and keep running on an
+ * account that no longer exists. enqueue() of a job pinned here holds FOR KEY SHARE on the row
+ * for the same reason: a pinned job is either queued before our UPDATE (and cancelled by it) or
+ * refused as unknown_account after our commit, never left queued for a deleted account.
  */
 export async function deleteAccount(
   pool: pg.Pool,
   channels: Channels,
+  outbox: OutboxRef,
   userId: number,
   email: string,
   now: number,
@@ -93,20 +99,26 @@ export async function deleteAccount(
   return withTransaction(pool, async (tx) => {
     const locked = await tx.query('SELECT 1 FROM accounts WHERE user_id = $1 AND email = $2 FOR UPDATE', [userId, email]);
     if (locked.rowCount === 0) return null;
-    // Compare-and-swap on the state like finish(): a job finishing concurrently keeps its own outcome.
-    const cancelled = await tx.query<JobRow>(
-      `UPDATE jobs
-          SET state = 'cancelled', finished_at = $3, error = $4, next_poll_at = NULL,
-              lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
-        WHERE user_id = $1 AND email = $2 AND state IN ('submitting', 'running')
-        RETURNING *`,
+    // Compare-and-swap on the state like finish(): a job finishing concurrently keeps its own
+    // outcome. Two statements so each keeps its partial index (slot holders: jobs_active_per_account;
+    // queued jobs pinned here: jobs_queue) instead of one OR over the whole job history.
+    const cancel = `UPDATE jobs
+                       SET state = 'cancelled', finished_at = $3, error = $4, next_poll_at = NULL,
+                           lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL`;
+    const holding = await tx.query<JobRow>(
+      `${cancel} WHERE user_id = $1 AND email = $2 AND state IN ('submitting', 'running') RETURNING *`,
+      [userId, email, now, ACCOUNT_DELETED],
+    );
+    const queued = await tx.query<JobRow>(
+      `${cancel} WHERE user_id = $1 AND state = 'queued' AND pinned_email = $2 RETURNING *`,
       [userId, email, now, ACCOUNT_DELETED],
     );
     await tx.query('DELETE FROM accounts WHERE user_id = $1 AND email = $2', [userId, email]);
-    if (cancelled.rows.length > 0) {
-      await notify(tx, channels.slots, { event: 'account_deleted', userId, email, freed: cancelled.rows.length });
-    }
-    return { cancelled: cancelled.rows.map(jobFromRow).sort((a, b) => a.id - b.id) };
+    const cancelled = [...holding.rows, ...queued.rows].map(jobFromRow).sort((a, b) => a.id - b.id);
+    await writeOutbox(tx, channels, outbox, cancelled, 'final', now);
+    const freed = holding.rows.length;
+    if (freed > 0) await notify(tx, channels.slots, { event: 'account_deleted', userId, email, freed });
+    return { cancelled };
   });
 }
 

@@ -20,52 +20,57 @@
  * only make a count smaller, so a stale count can refuse a slot that just freed (the caller
  * retries or queues) but can never overbook.
  */
-import { isHealthy } from '../../domain/account.ts';
 import type { Job } from '../../domain/job.ts';
-import type { ReserveInput, ReserveResult } from '../store.ts';
+import type { AccountLoad, ReserveInput, ReserveResult } from '../store.ts';
+import { chooseAccount } from '../fairness.ts';
 import { withTransaction } from './pool.ts';
-import { accountFromRow, jobFromRow, num, type AccountRow, type JobRow } from '../rows.ts';
+import { accountFromRow, jobFromRow, type AccountRow, type JobRow } from '../rows.ts';
 import type pg from 'pg';
 
 export async function reserve(pool: pg.Pool, input: ReserveInput): Promise<ReserveResult> {
   return withTransaction(pool, async (tx) => {
-    const limitOf = (row: AccountRow): number => input.maxJobsOverride ?? num(row.max_jobs);
-
-    if (input.email !== null) {
-      // Pinned: lock only the requested account; other accounts of the tenant stay free for
-      // concurrent admissions.
-      const res = await tx.query<AccountRow>(
-        'SELECT * FROM accounts WHERE user_id = $1 AND email = $2 FOR UPDATE',
-        [input.userId, input.email],
-      );
-      const row = res.rows[0];
-      if (!row) return { ok: false, reason: 'unknown_account' };
-      const account = accountFromRow(row);
-      if (!isHealthy(account, input.now)) return { ok: false, reason: 'account_unhealthy', account };
-      const held = await countSlots(tx, input.userId, row.email);
-      if ((held.get(row.email) ?? 0) >= limitOf(row)) return { ok: false, reason: 'account_full', account };
-      return { ok: true, job: await insertJob(tx, input, row.email), account };
-    }
-
-    // Unpinned: lock every account of the tenant, always in email order (byte order, COLLATE "C",
-    // the same order SQLite uses, so an injected random source picks the same account on both
-    // stores whatever the database's locale). A fixed order means two
+    // Pinned: lock only the requested account; other accounts of the tenant stay free for
+    // concurrent admissions. Unpinned: lock every account of the tenant, always in email order
+    // (byte order, COLLATE "C", the same order SQLite uses, so an injected random source picks
+    // the same account on both stores whatever the database's locale). A fixed order means two
     // transactions locking overlapping sets queue behind each other instead of deadlocking (each
     // holding one row the other wants). Tenants have a handful of accounts, and admissions of one
     // tenant serialise here by design: that is what makes the "free slot" seen below real.
-    const res = await tx.query<AccountRow>('SELECT * FROM accounts WHERE user_id = $1 ORDER BY email COLLATE "C" FOR UPDATE', [input.userId]);
-    if (res.rows.length === 0) return { ok: false, reason: 'no_accounts' };
-    const held = await countSlots(tx, input.userId);
-    const candidates = res.rows.filter(
-      (row) => isHealthy(accountFromRow(row), input.now) && (held.get(row.email) ?? 0) < limitOf(row),
-    );
-    if (candidates.length === 0) return { ok: false, reason: 'none_free' };
-    // Uniform choice among the free accounts, in a stable (email) order so an injected random
-    // source gives the same pick on every store.
-    const r = (input.random ?? Math.random)();
-    const chosen = candidates[Math.min(candidates.length - 1, Math.max(0, Math.floor(r * candidates.length)))]!;
-    return { ok: true, job: await insertJob(tx, input, chosen.email), account: accountFromRow(chosen) };
+    const locked = await lockAccounts(tx, input.userId, input.email);
+    const loads = await loadsOf(tx, input.userId, locked, input.email ?? undefined);
+    const choice = chooseAccount(loads, input);
+    if (!choice.ok) return choice;
+    return { ok: true, job: await insertJob(tx, input, choice.account.email), account: choice.account };
   });
+}
+
+/**
+ * Locks the tenant's accounts (or the one pinned account) FOR UPDATE in email byte order and
+ * returns them in that order. See the file comment for why the lock, and why the loads are read
+ * by a separate statement afterwards.
+ */
+export async function lockAccounts(tx: pg.PoolClient, userId: number, email: string | null): Promise<AccountRow[]> {
+  // Named (prepared once per connection): these run on every admission and dispatch.
+  const res =
+    email !== null
+      ? await tx.query<AccountRow>({
+          name: 'pixgate_lock_account',
+          text: 'SELECT * FROM accounts WHERE user_id = $1 AND email = $2 FOR UPDATE',
+          values: [userId, email],
+        })
+      : await tx.query<AccountRow>({
+          name: 'pixgate_lock_accounts',
+          text: 'SELECT * FROM accounts WHERE user_id = $1 ORDER BY email COLLATE "C" FOR UPDATE',
+          values: [userId],
+        });
+  return res.rows;
+}
+
+/** The locked accounts with their current slot holders (a new statement, so a new snapshot). */
+export async function loadsOf(tx: pg.PoolClient, userId: number, rows: readonly AccountRow[], email?: string): Promise<AccountLoad[]> {
+  if (rows.length === 0) return [];
+  const held = await countSlots(tx, userId, email);
+  return rows.map((row) => ({ account: accountFromRow(row), executing: held.get(row.email) ?? 0 }));
 }
 
 /**
@@ -73,20 +78,21 @@ export async function reserve(pool: pg.Pool, input: ReserveInput): Promise<Reser
  * jobs_active_per_account, so the cost follows the live jobs, not the job history.
  */
 async function countSlots(tx: pg.PoolClient, userId: number, email?: string): Promise<Map<string, number>> {
-  const res = await tx.query<{ email: string; n: number }>(
-    `SELECT email, count(*)::int AS n FROM jobs
-      WHERE user_id = $1 AND ($2::text IS NULL OR email = $2) AND state IN ('submitting', 'running')
-      GROUP BY email`,
-    [userId, email ?? null],
-  );
+  const res = await tx.query<{ email: string; n: number }>({
+    name: 'pixgate_count_slots',
+    text: `SELECT email, count(*)::int AS n FROM jobs
+            WHERE user_id = $1 AND ($2::text IS NULL OR email = $2) AND state IN ('submitting', 'running')
+            GROUP BY email`,
+    values: [userId, email ?? null],
+  });
   return new Map(res.rows.map((row) => [row.email, row.n]));
 }
 
 async function insertJob(tx: pg.PoolClient, input: ReserveInput, email: string): Promise<Job> {
   const res = await tx.query<JobRow>(
-    `INSERT INTO jobs (user_id, token_id, email, type, state, trace_id, upstream_json, request_json,
-                       reply_url, reply_ref, created_at, started_at)
-     VALUES ($1, $2, $3, $4, 'submitting', $5, $6, $7, $8, $9, $10, $10)
+    `INSERT INTO jobs (user_id, token_id, email, pinned_email, max_jobs_override, priority, type, state, trace_id,
+                       upstream_json, request_json, reply_url, reply_ref, created_at, queued_at, started_at)
+     VALUES ($1, $2, $3, $11, $12, 0, $4, 'submitting', $5, $6, $7, $8, $9, $10, NULL, $10)
      RETURNING *`,
     [
       input.userId,
@@ -99,6 +105,8 @@ async function insertJob(tx: pg.PoolClient, input: ReserveInput, email: string):
       input.replyUrl,
       input.replyRef,
       input.now,
+      input.email,
+      input.maxJobsOverride,
     ],
   );
   return jobFromRow(res.rows[0]!);

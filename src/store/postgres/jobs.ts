@@ -1,20 +1,24 @@
 /**
  * Job state transitions and job reads.
  *
- * Transitions are single compare-and-swap statements (design invariant 3): the WHERE clause
- * names the states the job may be leaving (and the lease, when fenced). If two instances race —
- * a tracker completing a job while the sweeper times it out, or a DELETE /scheduler/{id} — both
- * UPDATEs target the same row; the second waits on the first's row lock and then re-evaluates its
- * WHERE clause against the committed row (READ COMMITTED's re-check), finds a terminal state,
- * and updates nothing. Exactly one caller gets the row back, and only it frees the slot and
- * enqueues the callback.
+ * Transitions are compare-and-swap UPDATEs (design invariant 3): the WHERE clause names the
+ * states the job may be leaving (and the lease, when fenced). If two instances race — a tracker
+ * completing a job while the sweeper times it out, or a DELETE /scheduler/{id} — both UPDATEs
+ * target the same row; the second waits on the first's row lock and then re-evaluates its WHERE
+ * clause against the committed row (READ COMMITTED's re-check), finds a terminal state, and
+ * updates nothing. Exactly one caller gets the row back, and only it frees the slot and writes
+ * the callback.
  *
- * The NOTIFY rides in the same statement (a data-modifying CTE), so the wake-up is sent at commit
- * and only for the winner, with no extra round trip.
+ * Each transition is one transaction: the UPDATE … RETURNING, then (while the transaction still
+ * holds the job's row lock) the outbox entry built from the updated job, then the NOTIFY. All
+ * three commit together, so no final state exists without its callback, and the wake-up is sent
+ * only for the winner, only at commit.
  */
+import type pg from 'pg';
 import type { Job, JobOutcome, JobState, JobType } from '../../domain/job.ts';
-import type { Channels } from './notify.ts';
-import type { Queryable } from './pool.ts';
+import { notify, type Channels } from './notify.ts';
+import { writeOutbox, type OutboxRef } from './outbox.ts';
+import { withTransaction, type Queryable } from './pool.ts';
 import { NON_TERMINAL_STATES, jobFromRow, type JobRow } from '../rows.ts';
 
 /**
@@ -22,35 +26,41 @@ import { NON_TERMINAL_STATES, jobFromRow, type JobRow } from '../rows.ts';
  * leased to the reconciler, and as a running job it must be claimable by any tracker.
  */
 export async function markRunning(
-  db: Queryable,
+  pool: pg.Pool,
   channels: Channels,
+  outbox: OutboxRef,
   jobId: number,
   upstreamId: string,
   nextPollAt: number,
+  now: number,
 ): Promise<boolean> {
-  const res = await db.query(
-    `WITH ran AS (
-       UPDATE jobs
+  return withTransaction(pool, async (tx) => {
+    const res = await tx.query<JobRow>(
+      `UPDATE jobs
           SET state = 'running', upstream_id = $2, next_poll_at = $3, poll_count = 0,
               lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
         WHERE id = $1 AND state = 'submitting'
-        RETURNING id, user_id, email, next_poll_at
-     )
-     SELECT pg_notify($4, json_build_object('event', 'running', 'jobId', id, 'userId', user_id,
-                                            'email', email, 'nextPollAt', next_poll_at)::text)
-       FROM ran`,
-    [jobId, upstreamId, nextPollAt, channels.jobs],
-  );
-  return (res.rowCount ?? 0) > 0;
+        RETURNING *`,
+      [jobId, upstreamId, nextPollAt],
+    );
+    const row = res.rows[0];
+    if (!row) return false;
+    const job = jobFromRow(row);
+    await writeOutbox(tx, channels, outbox, [job], 'progress', now);
+    await notify(tx, channels.jobs, { event: 'running', jobId: job.id, userId: job.userId, email: job.email ?? '', nextPollAt });
+    return true;
+  });
 }
 
 /**
- * Terminal compare-and-swap. Outcome fields left undefined keep their stored value (for example
- * the upstream status recorded by the last poll); fields given as null are cleared.
+ * Terminal compare-and-swap, from any non-terminal state including `queued`. Outcome fields left
+ * undefined keep their stored value (for example the upstream status recorded by the last poll);
+ * fields given as null are cleared.
  */
 export async function finish(
-  db: Queryable,
+  pool: pg.Pool,
   channels: Channels,
+  outbox: OutboxRef,
   jobId: number,
   outcome: JobOutcome,
   now: number,
@@ -78,20 +88,20 @@ export async function finish(
   // Fencing: a tracker whose lease expired and was re-claimed by another instance holds a stale
   // token and must not write the outcome.
   if (opts.leaseToken !== undefined) where.push(`lease_token = ${param(opts.leaseToken)}`);
-  const channel = param(channels.slots);
 
-  const res = await db.query<JobRow>(
-    `WITH done AS (
-       UPDATE jobs SET ${sets.join(', ')}
-        WHERE ${where.join(' AND ')}
-        RETURNING *
-     )
-     SELECT done.*, pg_notify(${channel}, json_build_object('event', 'finish', 'jobId', id, 'userId', user_id,
-                                                        'email', email, 'state', state)::text)
-       FROM done`,
-    values,
-  );
-  return res.rows[0] ? jobFromRow(res.rows[0]) : null;
+  return withTransaction(pool, async (tx) => {
+    const res = await tx.query<JobRow>(`UPDATE jobs SET ${sets.join(', ')} WHERE ${where.join(' AND ')} RETURNING *`, values);
+    const row = res.rows[0];
+    if (!row) return null;
+    const job = jobFromRow(row);
+    await writeOutbox(tx, channels, outbox, [job], 'final', now);
+    // started_at is set exactly when the job took a slot (a job cancelled while queued has none),
+    // so this announces freed slots only.
+    if (job.startedAt !== null) {
+      await notify(tx, channels.slots, { event: 'finish', jobId: job.id, userId: job.userId, email: job.email ?? '', state: job.state });
+    }
+    return job;
+  });
 }
 
 export async function getJob(db: Queryable, jobId: number): Promise<Job | null> {
@@ -109,6 +119,7 @@ export async function findJob(db: Queryable, userId: number, email: string, type
   return res.rows[0] ? jobFromRow(res.rows[0]) : null;
 }
 
+/** Slot holders, oldest first (by started_at, then id). */
 export async function activeJobs(db: Queryable, userId: number): Promise<Job[]> {
   const res = await db.query<JobRow>(
     `SELECT * FROM jobs WHERE user_id = $1 AND state IN ('submitting', 'running')

@@ -93,6 +93,86 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX jobs_lease_owner ON jobs (lease_owner) WHERE lease_owner IS NOT NULL;
     `,
   },
+  {
+    version: 2,
+    name: 'queue, fairness, tenant settings and callbacks outbox',
+    sql: `
+      -- Tenant settings (defaults = DEFAULT_TENANT_SETTINGS in store.ts) and webhook signing
+      -- secrets. Existing tenants get an empty secret, which the gateway rotates on first use.
+      -- queue_vtime: the tenant's virtual time for stride scheduling (the pass of the last
+      -- dispatched token before its advance); a token that starts queueing joins at
+      -- max(its pass, queue_vtime).
+      ALTER TABLE users
+        ADD COLUMN queue_by_default           BOOLEAN NOT NULL DEFAULT false,
+        ADD COLUMN max_queue_length           INTEGER NOT NULL DEFAULT 100000 CHECK (max_queue_length >= 0),
+        ADD COLUMN max_queue_wait_ms          BIGINT NOT NULL DEFAULT 3600000 CHECK (max_queue_wait_ms >= 0),
+        ADD COLUMN webhook_secret             TEXT NOT NULL DEFAULT '',
+        ADD COLUMN webhook_secret_prev        TEXT,
+        ADD COLUMN webhook_secret_prev_until  BIGINT,
+        ADD COLUMN queue_vtime                DOUBLE PRECISION NOT NULL DEFAULT 0;
+
+      -- A token's share of its tenant's queue relative to the tenant's other tokens.
+      ALTER TABLE tokens ADD COLUMN weight DOUBLE PRECISION NOT NULL DEFAULT 1 CHECK (weight > 0);
+
+      -- Late binding: a queued job has no account (email NULL unless pinned) and no slot
+      -- (started_at NULL) until dispatch() binds it.
+      ALTER TABLE jobs
+        ALTER COLUMN email DROP NOT NULL,
+        ALTER COLUMN started_at DROP NOT NULL,
+        ADD COLUMN pinned_email       TEXT,
+        ADD COLUMN priority           SMALLINT NOT NULL DEFAULT 0,
+        ADD COLUMN max_jobs_override  INTEGER,
+        ADD COLUMN queued_at          BIGINT;
+      -- Jobs admitted before the queue existed were bound to the account the client asked for or
+      -- to a random one; which it was is unknown, so they keep pinned_email NULL.
+
+      -- Stride scheduling: one virtual pass per (tenant, token); token_key 0 stands for jobs
+      -- created without a token. A missing row means pass 0.
+      CREATE TABLE queue_passes (
+        user_id    BIGINT NOT NULL REFERENCES users (id),
+        token_key  BIGINT NOT NULL,
+        pass       DOUBLE PRECISION NOT NULL DEFAULT 0,
+        PRIMARY KEY (user_id, token_key)
+      );
+
+      -- dispatch(): the head of one line of a token's queue — (tenant, token, pinned account,
+      -- override) in (priority DESC, id) order — is a single LIMIT 1 index seek, and the distinct
+      -- tokens / override values are found by skip scans over the leading columns, so a dispatch
+      -- costs a few seeks whatever the queue length. Partial: the index holds only queued rows,
+      -- so its size follows the queue, not the job history.
+      CREATE INDEX jobs_queue ON jobs (user_id, token_id, pinned_email, max_jobs_override, priority DESC, id)
+        WHERE state = 'queued';
+      -- A tenant's queue by age: queuedJobs (oldest first), countQueued, expireQueued.
+      CREATE INDEX jobs_queue_age ON jobs (user_id, created_at) WHERE state = 'queued';
+
+      -- Callbacks outbox (design invariant 5): written in the transaction that changes the job.
+      CREATE TABLE deliveries (
+        id                BIGSERIAL PRIMARY KEY,
+        user_id           BIGINT NOT NULL REFERENCES users (id),
+        job_id            BIGINT NOT NULL REFERENCES jobs (id),
+        seq               INTEGER NOT NULL,
+        event             TEXT NOT NULL CHECK (event IN ('final', 'progress')),
+        url               TEXT NOT NULL,
+        body              TEXT NOT NULL,
+        state             TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'dead')),
+        attempts          INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at   BIGINT,
+        last_error        TEXT,
+        last_status       INTEGER,
+        created_at        BIGINT NOT NULL,
+        delivered_at      BIGINT,
+        lease_owner       TEXT,
+        lease_token       TEXT,
+        lease_expires_at  BIGINT,
+        -- The per-job order, and the lookup of a job's earlier undelivered events.
+        UNIQUE (job_id, seq)
+      );
+      -- claimDueDeliveries / nextDeliveryDue: pending deliveries, earliest due first.
+      CREATE INDEX deliveries_due ON deliveries (next_attempt_at, id) WHERE state = 'pending';
+      -- listDeliveries / redeliver: a tenant's deliveries, newest first.
+      CREATE INDEX deliveries_user ON deliveries (user_id, id DESC);
+    `,
+  },
 ];
 
 /**

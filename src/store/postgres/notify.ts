@@ -7,13 +7,15 @@
  * LISTEN unavailable behind a transaction-pooling proxy) only costs latency, never correctness.
  *
  * Cost: PostgreSQL serialises the commits of transactions that issued NOTIFY (one global queue
- * lock at commit). Pixgate notifies once per slot change — at most a few per second per account
- * pool — far below where that lock matters; do not add NOTIFYs to per-poll paths.
+ * lock at commit). Pixgate notifies once per slot change, queue entry or new callback delivery —
+ * at the rate of client requests and job completions, far below where that lock matters; do not
+ * add NOTIFYs to per-poll paths.
  */
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 
-export type ChannelKind = 'slots' | 'jobs';
+export const CHANNEL_KINDS = ['slots', 'jobs', 'queue', 'deliveries'] as const;
+export type ChannelKind = (typeof CHANNEL_KINDS)[number];
 
 /** PostgreSQL truncates identifiers to 63 bytes; NOTIFY rejects longer channel names outright. */
 const MAX_CHANNEL = 63;
@@ -21,6 +23,11 @@ const MAX_CHANNEL = 63;
 /**
  * `pixgate_<schema>_slots`: a slot was freed (or capacity was added), a queued job may start.
  * `pixgate_<schema>_jobs`: a job became running, a tracker may want to poll it.
+ * `pixgate_<schema>_queue`: a job entered the queue (enqueue or requeue), a dispatcher may start it.
+ * `pixgate_<schema>_deliveries`: a callback delivery became pending (inserted, unblocked by the
+ *   settling of an earlier one of its job, or redelivered), a deliverer may send it.
+ * Payloads are JSON objects with an `event` name; every `slots` and `queue` event carries the
+ * tenant's `userId`, so a listener can wake just that tenant's dispatcher.
  */
 export function channelName(schema: string | null | undefined, kind: ChannelKind): string {
   const base = schema || 'public';
@@ -31,13 +38,15 @@ export function channelName(schema: string | null | undefined, kind: ChannelKind
 }
 
 /** Channels one store notifies on, resolved once from its schema. */
-export interface Channels {
-  slots: string;
-  jobs: string;
-}
+export type Channels = Record<ChannelKind, string>;
 
 export function channelsFor(schema: string | null | undefined): Channels {
-  return { slots: channelName(schema, 'slots'), jobs: channelName(schema, 'jobs') };
+  return {
+    slots: channelName(schema, 'slots'),
+    jobs: channelName(schema, 'jobs'),
+    queue: channelName(schema, 'queue'),
+    deliveries: channelName(schema, 'deliveries'),
+  };
 }
 
 /** Minimal query surface, so this module does not depend on pool.ts. */
@@ -64,11 +73,13 @@ export interface ListenOptions {
   onError?: (err: Error) => void;
   /** Delay before the first reconnect; doubles up to 30 s. */
   retryMs?: number;
+  /** Channels to listen on (default: all of CHANNEL_KINDS). */
+  kinds?: readonly ChannelKind[];
 }
 
 /**
- * Listens on the schema's `slots` and `jobs` channels on a dedicated connection (LISTEN state is
- * per session, so it cannot use a pooled client). Never throws: if the server is unreachable or
+ * Listens on the schema's channels (all four unless `opts.kinds` narrows them) on a dedicated
+ * connection (LISTEN state is per session, so it cannot use a pooled client). Never throws: if the server is unreachable or
  * LISTEN fails, it reports through `onError`, resolves with `listening: false`, and keeps
  * reconnecting until closed.
  */
@@ -78,7 +89,7 @@ export async function listenForChanges(
   onEvent: (channel: string, payload: string) => void,
   opts: ListenOptions = {},
 ): Promise<ChangeListener> {
-  const channels = [channelName(schema, 'slots'), channelName(schema, 'jobs')];
+  const channels = (opts.kinds ?? CHANNEL_KINDS).map((kind) => channelName(schema, kind));
   const firstDelay = opts.retryMs ?? 1000;
   let delay = firstDelay;
   let client: pg.Client | null = null;

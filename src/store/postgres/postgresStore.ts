@@ -1,8 +1,8 @@
 /**
  * The PostgreSQL Store: several stateless gateway instances share one database, each with its
  * own PostgresStore (one pool). All coordination between instances happens in PostgreSQL — row
- * locks for admission, compare-and-swap updates for transitions, leases for tracking — so this
- * class only wires the per-responsibility modules to a pool.
+ * locks for admission and dispatch, compare-and-swap updates for transitions, leases for tracking
+ * and callback delivery — so this class only wires the per-responsibility modules to a pool.
  */
 import type pg from 'pg';
 import type { Account } from '../../domain/account.ts';
@@ -10,9 +10,17 @@ import type { Job, JobOutcome, JobType } from '../../domain/job.ts';
 import type {
   AccountHealthUpdate,
   AccountLoad,
+  AttemptResult,
+  Delivery,
+  DeliveryFilter,
+  Dispatched,
+  EnqueueInput,
+  EnqueueResult,
+  OutboxBuilder,
   ReserveInput,
   ReserveResult,
   Store,
+  TenantSettings,
   TokenRecord,
   UpsertAccountInput,
   User,
@@ -22,7 +30,9 @@ import { reserve } from './admission.ts';
 import * as jobs from './jobs.ts';
 import { migrate } from './migrations.ts';
 import { channelsFor, type Channels } from './notify.ts';
+import * as outbox from './outbox.ts';
 import { createPool, ensureSchema, type PoolOptions } from './pool.ts';
+import * as queue from './queue.ts';
 import * as sweeping from './sweeping.ts';
 import * as tracking from './tracking.ts';
 import * as users from './users.ts';
@@ -31,6 +41,8 @@ export class PostgresStore implements Store {
   readonly dialect = 'postgres' as const;
   /** Channel names this store notifies on; pass the same schema to listenForChanges(). */
   readonly channels: Channels;
+  /** The outbox builder, read by every transition at the time it runs. */
+  private readonly outbox: outbox.OutboxRef = { builder: null };
 
   constructor(
     private readonly pool: pg.Pool,
@@ -48,14 +60,23 @@ export class PostgresStore implements Store {
   }
 
   // ── tenants and tokens ────────────────────────────────────────────────
-  createUser(name: string | null, now: number): Promise<User> {
-    return users.createUser(this.pool, name, now);
+  createUser(name: string | null, now: number, webhookSecret: string): Promise<User> {
+    return users.createUser(this.pool, name, now, webhookSecret);
   }
   getUser(userId: number): Promise<User | null> {
     return users.getUser(this.pool, userId);
   }
   setUserReplyUrl(userId: number, replyUrl: string | null): Promise<void> {
     return users.setUserReplyUrl(this.pool, userId, replyUrl);
+  }
+  updateTenantSettings(userId: number, settings: TenantSettings): Promise<User | null> {
+    return users.updateTenantSettings(this.pool, userId, settings);
+  }
+  rotateWebhookSecret(userId: number, secret: string, prevUntil: number): Promise<User | null> {
+    return users.rotateWebhookSecret(this.pool, userId, secret, prevUntil);
+  }
+  setTokenWeight(userId: number, tokenId: number, weight: number): Promise<boolean> {
+    return users.setTokenWeight(this.pool, userId, tokenId, weight);
   }
   addToken(userId: number, hash: string, label: string | null, now: number): Promise<TokenRecord> {
     return users.addToken(this.pool, userId, hash, label, now);
@@ -81,7 +102,7 @@ export class PostgresStore implements Store {
     return accounts.listAccounts(this.pool, userId);
   }
   deleteAccount(userId: number, email: string, now: number): Promise<{ cancelled: Job[] } | null> {
-    return accounts.deleteAccount(this.pool, this.channels, userId, email, now);
+    return accounts.deleteAccount(this.pool, this.channels, this.outbox, userId, email, now);
   }
   setAccountHealth(userId: number, email: string, update: AccountHealthUpdate): Promise<void> {
     return accounts.setAccountHealth(this.pool, this.channels, userId, email, update);
@@ -91,11 +112,57 @@ export class PostgresStore implements Store {
   reserve(input: ReserveInput): Promise<ReserveResult> {
     return reserve(this.pool, input);
   }
-  markRunning(jobId: number, upstreamId: string, nextPollAt: number, _now: number): Promise<boolean> {
-    return jobs.markRunning(this.pool, this.channels, jobId, upstreamId, nextPollAt);
+  markRunning(jobId: number, upstreamId: string, nextPollAt: number, now: number): Promise<boolean> {
+    return jobs.markRunning(this.pool, this.channels, this.outbox, jobId, upstreamId, nextPollAt, now);
   }
   finish(jobId: number, outcome: JobOutcome, now: number, opts?: { from?: Job['state'][]; leaseToken?: string }): Promise<Job | null> {
-    return jobs.finish(this.pool, this.channels, jobId, outcome, now, opts);
+    return jobs.finish(this.pool, this.channels, this.outbox, jobId, outcome, now, opts);
+  }
+
+  // ── queue ─────────────────────────────────────────────────────────────
+  enqueue(input: EnqueueInput, maxQueueLength: number): Promise<EnqueueResult> {
+    return queue.enqueue(this.pool, this.channels, input, maxQueueLength);
+  }
+  dispatch(userId: number, now: number, random?: () => number): Promise<Dispatched | null> {
+    return queue.dispatch(this.pool, this.channels, userId, now, random);
+  }
+  requeue(jobId: number, _now: number): Promise<boolean> {
+    return queue.requeue(this.pool, this.channels, jobId);
+  }
+  queuedUsers(): Promise<number[]> {
+    return queue.queuedUsers(this.pool);
+  }
+  queuedJobs(userId: number, limit: number): Promise<Job[]> {
+    return queue.queuedJobs(this.pool, userId, limit);
+  }
+  countQueued(userId: number): Promise<number> {
+    return queue.countQueued(this.pool, userId);
+  }
+  expireQueued(now: number, error: string): Promise<Job[]> {
+    return queue.expireQueued(this.pool, this.channels, this.outbox, now, error);
+  }
+
+  // ── callbacks outbox ──────────────────────────────────────────────────
+  setOutboxBuilder(builder: OutboxBuilder | null): void {
+    this.outbox.builder = builder;
+  }
+  claimDueDeliveries(owner: string, now: number, leaseMs: number, limit: number): Promise<Delivery[]> {
+    return outbox.claimDueDeliveries(this.pool, owner, now, leaseMs, limit);
+  }
+  recordAttempt(deliveryId: number, leaseToken: string, result: AttemptResult, now: number): Promise<boolean> {
+    return outbox.recordAttempt(this.pool, this.channels, deliveryId, leaseToken, result, now);
+  }
+  nextDeliveryDue(): Promise<number | null> {
+    return outbox.nextDeliveryDue(this.pool);
+  }
+  listDeliveries(userId: number, filter: DeliveryFilter): Promise<Delivery[]> {
+    return outbox.listDeliveries(this.pool, userId, filter);
+  }
+  getDelivery(userId: number, deliveryId: number): Promise<Delivery | null> {
+    return outbox.getDelivery(this.pool, userId, deliveryId);
+  }
+  redeliver(userId: number, filter: { deliveryId?: number; since?: number }, now: number): Promise<number> {
+    return outbox.redeliver(this.pool, this.channels, userId, filter, now);
   }
 
   // ── reads ─────────────────────────────────────────────────────────────
@@ -131,7 +198,7 @@ export class PostgresStore implements Store {
 
   // ── sweeping ──────────────────────────────────────────────────────────
   expireJobs(startedBefore: number, now: number, error: string): Promise<Job[]> {
-    return sweeping.expireJobs(this.pool, this.channels, startedBefore, now, error);
+    return sweeping.expireJobs(this.pool, this.channels, this.outbox, startedBefore, now, error);
   }
   claimStaleSubmitting(owner: string, before: number, now: number, leaseMs: number, limit: number): Promise<Job[]> {
     return sweeping.claimStaleSubmitting(this.pool, owner, before, now, leaseMs, limit);

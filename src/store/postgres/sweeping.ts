@@ -1,17 +1,26 @@
-/** The sweeper's two queries: time out overdue jobs, and claim submissions whose submitter died. */
+/** The sweeper's slot-holder queries: time out overdue jobs, and claim submissions whose submitter died. */
 import type { Job } from '../../domain/job.ts';
 import { notify, type Channels } from './notify.ts';
+import { writeOutbox, type OutboxRef } from './outbox.ts';
 import { withTransaction, type Queryable } from './pool.ts';
 import { jobFromRow, type JobRow } from '../rows.ts';
 import type pg from 'pg';
 
 /**
- * Times out every slot holder that took its slot before `startedBefore`. Like finish() this is
- * a compare-and-swap on the state: if a tracker finishes one of these jobs at the same moment,
- * the UPDATE waits for its row lock, re-checks the state, and skips the row, so each job ends
- * exactly once. Several sweepers may run this concurrently for the same reason.
+ * Times out every slot holder that took its slot before `startedBefore` (queued jobs hold no slot
+ * and are left to expireQueued()). Like finish() this is a compare-and-swap on the state: if a
+ * tracker finishes one of these jobs at the same moment, the UPDATE waits for its row lock,
+ * re-checks the state, and skips the row, so each job ends exactly once. Several sweepers may run
+ * this concurrently for the same reason. The callbacks are written in the same transaction.
  */
-export async function expireJobs(pool: pg.Pool, channels: Channels, startedBefore: number, now: number, error: string): Promise<Job[]> {
+export async function expireJobs(
+  pool: pg.Pool,
+  channels: Channels,
+  outbox: OutboxRef,
+  startedBefore: number,
+  now: number,
+  error: string,
+): Promise<Job[]> {
   return withTransaction(pool, async (tx) => {
     const res = await tx.query<JobRow>(
       `UPDATE jobs
@@ -21,9 +30,14 @@ export async function expireJobs(pool: pg.Pool, channels: Channels, startedBefor
         RETURNING *`,
       [startedBefore, now, error],
     );
-    // One notification per sweep, not per job: it is a wake-up, not a record.
-    if (res.rows.length > 0) await notify(tx, channels.slots, { event: 'expired', freed: res.rows.length });
-    return res.rows.map(jobFromRow).sort((a, b) => a.startedAt - b.startedAt || a.id - b.id);
+    const jobs = res.rows.map(jobFromRow).sort((a, b) => (a.startedAt ?? 0) - (b.startedAt ?? 0) || a.id - b.id);
+    await writeOutbox(tx, channels, outbox, jobs, 'final', now);
+    // One notification per tenant, not per job: it is a wake-up (listeners poke that tenant's
+    // queue), not a record.
+    const freed = new Map<number, number>();
+    for (const job of jobs) freed.set(job.userId, (freed.get(job.userId) ?? 0) + 1);
+    for (const [userId, count] of freed) await notify(tx, channels.slots, { event: 'expired', userId, freed: count });
+    return jobs;
   });
 }
 
@@ -58,5 +72,5 @@ export async function claimStaleSubmitting(
       RETURNING jobs.*`,
     [owner, before, now, leaseMs, limit],
   );
-  return res.rows.map(jobFromRow).sort((a, b) => a.startedAt - b.startedAt || a.id - b.id);
+  return res.rows.map(jobFromRow).sort((a, b) => (a.startedAt ?? 0) - (b.startedAt ?? 0) || a.id - b.id);
 }
