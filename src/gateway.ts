@@ -6,6 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config.ts';
+import { CallbackDeliverer, createOutboxBuilder } from './callbacks/index.ts';
 import { buildApp } from './http/app.ts';
 import { Authenticator } from './http/auth.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
@@ -48,6 +49,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const master = loadOrCreateSecret(config.dataDir, 'master.key', config.masterKey ?? undefined, newMasterKeyText);
 
   const store = await openStore(config.databaseUrl ?? undefined, config.dataDir, { schema: config.databaseSchema });
+  // Before anything changes a job: every transition writes its callback in the same transaction.
+  store.setOutboxBuilder(createOutboxBuilder());
   const upstream = createPixverseClient({ baseUrl: options.upstreamUrl });
   const scheduler = new Scheduler({
     store,
@@ -59,10 +62,22 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     // Other instances write to a shared store; their notifications refresh views, this bounds a missed one.
     viewMaxAgeMs: store.dialect === 'postgres' ? 1000 : 60_000,
   });
+  const callbacks = new CallbackDeliverer({
+    store,
+    log: log.child({ part: 'callbacks' }),
+    schedule: config.callbackScheduleMs,
+    timeoutMs: config.callbackTimeoutMs,
+    allowlist: config.callbackAllowlist,
+    owner: scheduler.ctx.instanceId,
+  });
+  // A final state or a start may have written a delivery: attempt it now, not at the next idle wake.
+  scheduler.events.on('final', () => callbacks.wake());
+  scheduler.events.on('running', () => callbacks.wake());
   const auth = new Authenticator(store, hashToken(admin.value));
-  const app = await buildApp({ store: scheduler.store, scheduler, upstream, auth, now: Date.now }, { loggerInstance: log });
-  const unlisten = await listenAcrossInstances(config, store, { scheduler }, log);
+  const app = await buildApp({ store: scheduler.store, scheduler, upstream, auth, now: Date.now, callbackPolicy: callbacks.policy, deliverer: callbacks }, { loggerInstance: log });
+  const unlisten = await listenAcrossInstances(config, store, { scheduler, deliveries: () => callbacks.wake() }, log);
   scheduler.start();
+  callbacks.start();
   const address = await app.listen({ host: config.host, port: config.port });
   const url = address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1');
 
@@ -72,6 +87,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       await app.close();
       await unlisten?.();
       await scheduler.stop();
+      await callbacks.stop();
       await store.close();
       await upstream.close?.();
     })());

@@ -14,6 +14,7 @@ import { fileRoutes, UPLOAD_LIMIT_BYTES } from './routes/files.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { schedulerRoutes } from './routes/scheduler.ts';
 import { tenantRoutes } from './routes/tenant.ts';
+import { callbackRoutes } from './routes/callbacks.ts';
 import { ErrorBody } from './schemas.ts';
 import { validatorCompiler } from './validation.ts';
 
@@ -77,6 +78,7 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
     // read or validated (and never learns anything from a 400).
     v2.addHook('onRequest', requireUser(deps.auth));
     await v2.register(tenantRoutes, deps);
+    await v2.register(callbackRoutes, deps);
     await v2.register(
       async (pixverse) => {
         await pixverse.register(accountRoutes, deps);

@@ -1,4 +1,5 @@
 /** What routes need, passed to every route plugin. */
+import type { CallbackPolicy } from '../callbacks/ssrf.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import type { Store } from '../store/store.ts';
 import type { Upstream } from '../upstream/upstream.ts';
@@ -10,6 +11,10 @@ export interface AppDeps {
   upstream: Upstream;
   auth: Authenticator;
   now: () => number;
+  /** SSRF policy for replyUrl checks at submit (config callbackAllowlist). */
+  callbackPolicy: CallbackPolicy;
+  /** Woken after a redelivery so it is attempted at once. */
+  deliverer?: { wake(): void } | null;
 }
 
 declare module 'fastify' {

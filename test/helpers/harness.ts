@@ -44,6 +44,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     dataDir,
     expectedDurationMs: 250,
     logLevel: 'silent',
+    // Tests run their callback receivers on loopback.
+    callbackAllowlist: ['127.0.0.0/8'],
     ...options.config,
   };
   const boot = () => startGateway({ config, upstreamUrl: sim.url, logger: pino({ level: config.logLevel }), tuning: { ...FAST_TUNING, ...options.tuning } });

@@ -2,6 +2,7 @@
 import { Type, type TSchema } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
+import { checkCallbackUrl } from '../../callbacks/ssrf.ts';
 import { badRequest, notFound } from '../../domain/errors.ts';
 import { parseJobId } from '../../domain/ids.ts';
 import { PRIORITIES, type Json, type JobType, type PriorityName } from '../../domain/job.ts';
@@ -48,6 +49,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps) =
       const caller = callerOf(request);
       const body = request.body as B['static'] & CommonFields;
       const mapped = route.map(body);
+      if (body.replyUrl !== undefined) await checkCallbackUrl(body.replyUrl, deps.callbackPolicy);
       const job = await scheduler.submit({
         userId: caller.userId,
         tokenId: caller.tokenId,

@@ -1,6 +1,7 @@
 /** GET/POST /v2/account: the tenant's default replyUrl (useapi's account endpoint). */
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { checkCallbackUrl } from '../../callbacks/ssrf.ts';
 import type { AppDeps } from '../context.ts';
 import { callerOf } from '../guards.ts';
 import { errorResponses } from '../schemas.ts';
@@ -26,6 +27,7 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps
     },
   }, async (request) => {
     const { userId } = callerOf(request);
+    if (request.body.replyUrl !== '') await checkCallbackUrl(request.body.replyUrl, deps.callbackPolicy);
     await store.setUserReplyUrl(userId, request.body.replyUrl === '' ? null : request.body.replyUrl);
     return settings(userId);
   });

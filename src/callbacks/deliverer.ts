@@ -1,0 +1,168 @@
+/**
+ * CallbackDeliverer: the outbox's consumer. One loop, shaped like the tracker's: claim due
+ * deliveries with a lease, POST each one (at most `concurrency` in flight), record the attempt
+ * fenced by the lease, then sleep until the next delivery is due or something wakes it.
+ *
+ * Delivery is at-least-once: the store leases each delivery to one deliverer at a time and
+ * hands out only the lowest undelivered seq of a job, so a job's callbacks arrive in order;
+ * a deliverer that dies mid-attempt loses its lease and another one retries. Receivers dedupe
+ * on `webhook-id`, which is stable across retries.
+ */
+import type { Logger } from 'pino';
+import { Sleeper } from '../scheduler/sleeper.ts';
+import type { AttemptResult, Delivery, Store } from '../store/store.ts';
+import { planAttempt, type AttemptOutcome } from './retry.ts';
+import { signingSecrets, userWithSecret } from './secrets.ts';
+import { CallbackSender } from './sender.ts';
+import { webhookHeaders, webhookId } from './signing.ts';
+import { CallbackPolicy, type Resolver } from './ssrf.ts';
+
+export interface CallbackDelivererOptions {
+  store: Store;
+  log: Logger;
+  now?: () => number;
+  /** Delay before each attempt (config callbackScheduleMs); its length is the attempt limit. */
+  schedule: readonly number[];
+  /** Per-attempt HTTP timeout (config callbackTimeoutMs). */
+  timeoutMs: number;
+  /** CIDRs callbacks may reach although not public (config callbackAllowlist). */
+  allowlist: readonly string[];
+  /** Identifies this process in leases. */
+  owner: string;
+  /** Attempts in flight at once (default 16). */
+  concurrency?: number;
+  /** Delivery lease; at least timeoutMs + 5 s so an attempt never outlives its lease (default timeoutMs + 30 s). */
+  leaseMs?: number;
+  /** Longest sleep when nothing is due: the backstop for wake-ups from other instances (default 1 s). */
+  idleWakeMs?: number;
+  /** DNS resolver for the SSRF guard (tests inject one). */
+  resolve?: Resolver;
+  /** Uniform [0,1) source for jitter. */
+  random?: () => number;
+}
+
+const LEASE_MARGIN_MS = 5_000;
+
+export class CallbackDeliverer {
+  private active = false;
+  private stopped: Promise<void> | null = null;
+  private loopDone: Promise<void> = Promise.resolve();
+  private readonly sleeper = new Sleeper();
+  private readonly inFlight = new Map<number, Promise<void>>();
+  private readonly sender: CallbackSender;
+  private readonly now: () => number;
+  private readonly concurrency: number;
+  private readonly leaseMs: number;
+  private readonly idleWakeMs: number;
+  private readonly claimBatch: number;
+  private readonly random: () => number;
+  readonly policy: CallbackPolicy;
+  /** Attempts made by this deliverer (delivered + failed), for metrics and benchmarks. */
+  readonly counts = { delivered: 0, failed: 0, dead: 0, leaseLost: 0 };
+
+  constructor(private readonly opts: CallbackDelivererOptions) {
+    if (opts.schedule.length === 0) throw new Error('the callback schedule needs at least one delay');
+    this.now = opts.now ?? Date.now;
+    this.concurrency = Math.max(1, opts.concurrency ?? 16);
+    this.leaseMs = Math.max(opts.leaseMs ?? opts.timeoutMs + 30_000, opts.timeoutMs + LEASE_MARGIN_MS);
+    this.idleWakeMs = opts.idleWakeMs ?? 1_000;
+    this.claimBatch = Math.max(1, Math.floor(this.concurrency / 4));
+    this.random = opts.random ?? Math.random;
+    this.policy = new CallbackPolicy(opts.resolve ? { allowlist: opts.allowlist, resolve: opts.resolve } : { allowlist: opts.allowlist });
+    this.sender = new CallbackSender({ policy: this.policy, timeoutMs: opts.timeoutMs, connectionsPerOrigin: this.concurrency });
+  }
+
+  start(): void {
+    if (this.active) return;
+    if (this.stopped) throw new Error('a stopped CallbackDeliverer cannot be restarted; create a new one');
+    this.active = true;
+    this.loopDone = this.loop();
+  }
+
+  /** Stops claiming and waits for the attempts in flight to be recorded. Final. */
+  stop(): Promise<void> {
+    return (this.stopped ??= (async () => {
+      this.active = false;
+      this.sleeper.wake();
+      await this.loopDone;
+      await Promise.allSettled(this.inFlight.values());
+      await this.sender.close();
+    })());
+  }
+
+  /** Something may be due now (a job changed state, a redelivery was requested). */
+  wake(): void {
+    this.sleeper.wake();
+  }
+
+  private async loop(): Promise<void> {
+    while (this.active) {
+      try {
+        const room = this.concurrency - this.inFlight.size;
+        let claimed = 0;
+        // Claim in batches of at least a quarter of the concurrency rather than one per finished
+        // attempt: each claim is a write transaction. Only a nearly full deliverer waits for more
+        // attempts to finish; one with room claims at once.
+        if (room >= this.claimBatch) {
+          const due = await this.opts.store.claimDueDeliveries(this.opts.owner, this.now(), this.leaseMs, room);
+          claimed = due.length;
+          for (const delivery of due) this.launch(delivery);
+          if (claimed === room) continue;
+        }
+        await this.sleeper.sleep(await this.sleepFor(claimed, room));
+      } catch (err) {
+        this.opts.log.error({ err }, 'callback loop error');
+        await this.sleeper.sleep(this.idleWakeMs);
+      }
+    }
+  }
+
+  private async sleepFor(claimed: number, room: number): Promise<number> {
+    if (room < this.claimBatch) return this.idleWakeMs; // a finishing attempt wakes us
+    const due = await this.opts.store.nextDeliveryDue();
+    if (due === null) return this.idleWakeMs;
+    const wait = due - this.now();
+    // Due but not claimed: another instance holds it; don't spin.
+    if (wait <= 0) return claimed > 0 ? 0 : Math.min(this.idleWakeMs, 50);
+    return Math.min(wait, this.idleWakeMs);
+  }
+
+  private launch(delivery: Delivery): void {
+    const done = this.attempt(delivery)
+      .catch((err) => this.opts.log.error({ err, deliveryId: delivery.id }, 'callback attempt failed'))
+      .finally(() => {
+        this.inFlight.delete(delivery.id);
+        this.sleeper.wake();
+      });
+    this.inFlight.set(delivery.id, done);
+  }
+
+  private async attempt(delivery: Delivery): Promise<void> {
+    const attempt = delivery.attempts + 1;
+    const outcome = await this.post(delivery);
+    const result: AttemptResult = planAttempt(outcome, attempt, this.opts.schedule, this.now(), this.random);
+    const recorded = await this.opts.store.recordAttempt(delivery.id, delivery.leaseToken!, result, this.now());
+    const fields = { deliveryId: delivery.id, jobId: delivery.jobId, attempt, status: result.status };
+    if (!recorded) {
+      this.counts.leaseLost++;
+      this.opts.log.warn(fields, 'callback lease lost before its attempt was recorded');
+    } else if (result.delivered) {
+      this.counts.delivered++;
+      this.opts.log.debug(fields, 'callback delivered');
+    } else if (result.nextAttemptAt === null) {
+      this.counts.dead++;
+      this.opts.log.warn({ ...fields, error: result.error }, 'callback dead-lettered');
+    } else {
+      this.counts.failed++;
+      this.opts.log.info({ ...fields, error: result.error, retryInMs: result.nextAttemptAt - this.now() }, 'callback attempt failed; will retry');
+    }
+  }
+
+  private async post(delivery: Delivery): Promise<AttemptOutcome> {
+    const now = this.now();
+    const user = await userWithSecret(this.opts.store, delivery.userId, now);
+    if (!user) return { delivered: false, status: null, error: 'the tenant no longer exists', final: true };
+    const headers = webhookHeaders(signingSecrets(user, now), webhookId(delivery.id), Math.floor(now / 1000), delivery.body);
+    return this.sender.send(delivery.url, delivery.body, headers, this.now);
+  }
+}
