@@ -71,8 +71,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     owner: scheduler.ctx.instanceId,
   });
   // A final state or a start may have written a delivery: attempt it now, not at the next idle wake.
-  scheduler.events.on('final', () => callbacks.wake());
-  scheduler.events.on('running', () => callbacks.wake());
+  // Only jobs with a replyUrl can have written one.
+  scheduler.events.on('final', (job) => job.replyUrl && callbacks.wake());
+  scheduler.events.on('running', (job) => job.replyUrl && callbacks.wake());
   const auth = new Authenticator(store, hashToken(admin.value));
   const app = await buildApp({ store: scheduler.store, scheduler, upstream, auth, now: Date.now, callbackPolicy: callbacks.policy, deliverer: callbacks }, { loggerInstance: log });
   const unlisten = await listenAcrossInstances(config, store, { scheduler, deliveries: () => callbacks.wake() }, log);

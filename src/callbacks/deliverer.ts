@@ -103,7 +103,9 @@ export class CallbackDeliverer {
         // Claim in batches of at least a quarter of the concurrency rather than one per finished
         // attempt: each claim is a write transaction. Only a nearly full deliverer waits for more
         // attempts to finish; one with room claims at once.
-        if (room >= this.claimBatch) {
+        // A cheap read first: claiming is a write transaction, wasted when nothing is due.
+        const next = room >= this.claimBatch ? await this.opts.store.nextDeliveryDue() : null;
+        if (next !== null && next <= this.now()) {
           const due = await this.opts.store.claimDueDeliveries(this.opts.owner, this.now(), this.leaseMs, room);
           claimed = due.length;
           for (const delivery of due) this.launch(delivery);
