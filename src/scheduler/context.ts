@@ -6,6 +6,7 @@ import type { AccountKeys } from './accountKeys.ts';
 import type { DurationEstimator } from './durationEstimator.ts';
 import type { SchedulerEvents } from './events.ts';
 import type { PollPolicy } from './pollSchedule.ts';
+import type { CreditWatch } from './creditWatch.ts';
 
 export interface SchedulerTuning {
   /** A job holding a slot longer than this becomes timed_out (default 15 min). */
@@ -24,6 +25,8 @@ export interface SchedulerTuning {
   idleWakeMs: number;
   /** How often the sweeper looks for timeouts and orphaned submits. */
   sweepEveryMs: number;
+  /** How often a parked (out of credits) account's balance is checked. */
+  creditCheckEveryMs: number;
   poll: PollPolicy;
 }
 
@@ -38,4 +41,6 @@ export interface SchedulerContext {
   tuning: SchedulerTuning;
   /** Identifies this process in leases. */
   instanceId: string;
+  /** Watches accounts parked for lack of credits (set by Scheduler). */
+  creditWatch?: CreditWatch;
 }

@@ -21,6 +21,7 @@ import { SchedulerEvents } from './events.ts';
 import { DEFAULT_POLL_POLICY } from './pollSchedule.ts';
 import { ChangeFeed } from './changeFeed.ts';
 import { ViewCache } from './viewCache.ts';
+import { CreditWatch } from './creditWatch.ts';
 import { Sweeper } from './sweeper.ts';
 import { dispatchOrder, slotFreeTimes, startTimes } from './queueEstimate.ts';
 
@@ -40,6 +41,7 @@ export const DEFAULT_TUNING: SchedulerTuning = {
   pollConcurrency: 32,
   idleWakeMs: 1_000,
   sweepEveryMs: 5_000,
+  creditCheckEveryMs: 5 * 60_000,
   poll: DEFAULT_POLL_POLICY,
 };
 
@@ -86,6 +88,7 @@ export class Scheduler {
       tuning: { ...DEFAULT_TUNING, ...options.tuning, poll: { ...DEFAULT_TUNING.poll, ...options.tuning?.poll } },
       instanceId: `${process.pid}-${randomUUID().slice(0, 8)}`,
     };
+    this.ctx.creditWatch = new CreditWatch(this.ctx, this.ctx.tuning.creditCheckEveryMs, (userId) => this.capacityChanged(userId));
     const launcher = new Launcher(this.ctx);
     this.dispatcher = new Dispatcher(this.ctx, launcher);
     this.admission = new Admission(this.ctx, launcher, (job) => this.dispatcher.poke(job.userId), (userId) => this.user(userId));

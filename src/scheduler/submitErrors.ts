@@ -6,6 +6,7 @@ import { GatewayError } from '../domain/errors.ts';
 import type { Account } from '../domain/account.ts';
 import { UpstreamError } from '../upstream/upstream.ts';
 import type { SchedulerContext } from './context.ts';
+import { OUT_OF_CREDITS } from './creditWatch.ts';
 
 export function asUpstreamError(err: unknown): UpstreamError {
   if (err instanceof UpstreamError) return err;
@@ -39,7 +40,8 @@ export async function handleSubmitError(ctx: SchedulerContext, account: Account,
       return { error: new GatewayError(429, `PixVerse is rate limiting account ${account.email}`, wait), tryAnother: true };
     }
     case 'out_of_credits':
-      await health('error', 'out of credits', null);
+      await health('error', OUT_OF_CREDITS, null);
+      ctx.creditWatch?.park(account.userId, account.email);
       return {
         error: new GatewayError(412, `All Credits have been used up on account ${account.email}. Top up and re-post the account.`),
         tryAnother: true,

@@ -52,6 +52,7 @@ export class Sweeper {
     for (const job of expired) this.ctx.events.emit('final', job);
     const waitedTooLong = await store.expireQueued(this.ctx.now(), 'timed out: waited in the queue longer than the tenant allows');
     for (const job of waitedTooLong) this.ctx.events.emit('final', job);
+    await this.ctx.creditWatch?.check();
   }
 
   private async reconcile(job: Job): Promise<void> {
