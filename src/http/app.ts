@@ -12,6 +12,8 @@ import { accountRoutes } from './routes/accounts.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { fileRoutes, UPLOAD_LIMIT_BYTES } from './routes/files.ts';
 import { jobRoutes } from './routes/jobs.ts';
+import { videoOpsRoutes } from './routes/videoOps.ts';
+import { catalogRoutes } from './routes/catalog.ts';
 import { schedulerRoutes } from './routes/scheduler.ts';
 import { tenantRoutes } from './routes/tenant.ts';
 import { callbackRoutes } from './routes/callbacks.ts';
@@ -84,6 +86,8 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
         await pixverse.register(accountRoutes, deps);
         await pixverse.register(fileRoutes, deps);
         await pixverse.register(jobRoutes, deps);
+        await pixverse.register(videoOpsRoutes, deps);
+        await pixverse.register(catalogRoutes, deps);
         await pixverse.register(schedulerRoutes, deps);
       },
       { prefix: '/pixverse' },

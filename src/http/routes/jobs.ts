@@ -2,13 +2,13 @@
 import { Type, type TSchema } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
-import { checkCallbackUrl } from '../../callbacks/ssrf.ts';
 import { badRequest, notFound } from '../../domain/errors.ts';
 import { parseJobId } from '../../domain/ids.ts';
-import { PRIORITIES, type Json, type JobType, type PriorityName } from '../../domain/job.ts';
+import type { JobType } from '../../domain/job.ts';
 import { publicId } from '../../scheduler/views.ts';
 import type { AppDeps } from '../context.ts';
 import { callerOf } from '../guards.ts';
+import { submitJob } from '../submitJob.ts';
 import { idKey, jobView } from '../../domain/jobView.ts';
 import { ImageCreateBody, mapImageCreate } from '../compat/imageCreate.ts';
 import { mapMusicCreate, MusicCreateBody } from '../compat/musicCreate.ts';
@@ -25,14 +25,6 @@ interface CreateRoute<B extends TSchema> {
 
 const JobView = Type.Object({}, { additionalProperties: true });
 
-interface CommonFields {
-  email?: string;
-  maxJobs?: number;
-  replyUrl?: string;
-  replyRef?: string;
-  queue?: boolean;
-  priority?: PriorityName;
-}
 
 export const jobRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps) => {
   const { scheduler } = deps;
@@ -46,23 +38,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps) =
         response: { 200: Type.Object({ [key]: Type.String() }), ...errorResponses(400, 401, 404, 412, 422, 429, 502, 596) },
       },
     }, async (request: FastifyRequest) => {
-      const caller = callerOf(request);
-      const body = request.body as B['static'] & CommonFields;
-      const mapped = route.map(body);
-      if (body.replyUrl !== undefined) await checkCallbackUrl(body.replyUrl, deps.callbackPolicy);
-      const job = await scheduler.submit({
-        userId: caller.userId,
-        tokenId: caller.tokenId,
-        email: mapped.email?.toLowerCase() ?? null,
-        maxJobs: body.maxJobs ?? null,
-        type: route.type,
-        upstream: mapped.upstream,
-        request: body as { [key: string]: Json },
-        replyUrl: body.replyUrl ?? (await scheduler.user(caller.userId))?.replyUrl ?? null,
-        replyRef: body.replyRef ?? null,
-        queue: body.queue ?? null,
-        priority: PRIORITIES[body.priority ?? 'normal'],
-      });
+      const job = await submitJob(deps, request, route.type, route.map(request.body as B['static']));
       return { [key]: publicId(job) };
     });
   }
