@@ -1,4 +1,5 @@
 /** `pixgate simulator`: the PixVerse Platform API simulator as a standalone server. */
+import { parseDuration } from '../domain/time.ts';
 import { parseDurationRange, startSimulator } from '../simulator/index.ts';
 
 export interface SimulatorFlags {
@@ -6,9 +7,14 @@ export interface SimulatorFlags {
   host: string;
   maxConcurrent: string;
   keyLimit: string[];
-  duration: string;
+  duration?: string;
+  timeScale: string;
   failRate: string;
   moderateRate: string;
+  rateLimitRate: string;
+  overloadRate: string;
+  transientRate: string;
+  stuckRelease?: string;
   bigIds?: boolean;
   seed?: string;
 }
@@ -31,9 +37,14 @@ export async function simulatorCommand(flags: SimulatorFlags): Promise<void> {
     port: number(flags.port, '--port'),
     maxConcurrent: number(flags.maxConcurrent, '--max-concurrent'),
     keyLimits,
-    durationMs: parseDurationRange(flags.duration),
+    ...(flags.duration ? { durationMs: parseDurationRange(flags.duration) } : {}),
+    timeScale: number(flags.timeScale, '--time-scale'),
     failRate: number(flags.failRate, '--fail-rate'),
     moderateRate: number(flags.moderateRate, '--moderate-rate'),
+    rateLimitRate: number(flags.rateLimitRate, '--rate-limit-rate'),
+    overloadRate: number(flags.overloadRate, '--overload-rate'),
+    transientRate: number(flags.transientRate, '--transient-rate'),
+    ...(flags.stuckRelease ? { stuckReleaseMs: parseDuration(flags.stuckRelease) } : {}),
     bigIds: flags.bigIds ?? false,
     ...(flags.seed ? { seed: number(flags.seed, '--seed') } : {}),
   });

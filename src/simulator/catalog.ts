@@ -15,7 +15,11 @@ export const CAMERA_MOVEMENTS = [
   'super_dolly_out', 'whip_pan', 'hitchcock', 'left_follow', 'right_follow', 'pan_left', 'pan_right',
   'fix_bg',
 ] as const;
-export const TTS_SPEAKERS = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '10', '11', '12', '13', '14', 'Auto'];
+/** Qualities of the editing endpoints that stop at 720p (mimic, swap, modify; reference §3.12–3.14). */
+export const EDIT_QUALITIES = ['360p', '540p', '720p'] as const;
+/** Fusion: v4.5 and later (reference §3.10); multi-transition: v5 and earlier (§3.6). */
+export const FUSION_MODELS = ['v4.5', 'v5', 'v5.5', 'v5.6', 'v6', 'c1'] as const;
+export const MULTI_TRANSITION_MODELS = ['v3.5', 'v4', 'v4.5', 'v5'] as const;
 
 export type VideoFamily = 'legacy' | 'mid' | 'free';
 

@@ -1,6 +1,11 @@
 /**
- * Test/bench control plane under /_sim (no API key): stats, per-key limits and balances, counter
- * resets. Plain JSON (no ids involved), and plain HTTP statuses since it is not PixVerse's API.
+ * Test/bench control plane under /_sim (no API key), plain JSON and plain HTTP statuses since it is
+ * not PixVerse's API:
+ *   GET  /_sim/stats                 per-key and total counters
+ *   POST /_sim/reset-stats           clears peaks and violations
+ *   POST /_sim/keys/<key>            {maxConcurrent?, creditMonthly?, creditPackage?}
+ *   POST /_sim/videos/<id>/delete    the video reads as status 6 (deleted) from now on (also
+ *                                    /_sim/images/<id>/delete and /_sim/music/<id>/delete)
  */
 import type { Engine } from './engine.ts';
 
@@ -26,6 +31,12 @@ export function handleControl(engine: Engine, method: string, path: string, body
   if (path === '/_sim/reset-stats' && method === 'POST') {
     engine.resetStats(now);
     return reply(200, { ok: true });
+  }
+  const deleteMatch = /^\/_sim\/(videos|images|music)\/(\d{1,20})\/delete$/.exec(path);
+  if (deleteMatch && method === 'POST') {
+    const id = deleteMatch[2]!.replace(/^0+(?=\d)/, '');
+    if (!engine.deleteJob(id, now)) return reply(404, { error: `no job ${id}` });
+    return reply(200, { ok: true, id, status: 6 });
   }
   const keyMatch = /^\/_sim\/keys\/([^/]+)$/.exec(path);
   if (keyMatch && method === 'POST') {

@@ -7,65 +7,51 @@
  * that key. Everything here is synchronous, so a create (replay check → limit check → charge →
  * insert) is atomic with respect to other requests in the event loop.
  */
+import {
+  charge, newAccount, rememberTrace, statsOf, statusAt, type Account, type FinalStatus, type Job, type UploadKind,
+} from './account.ts';
 import { ERR, RawInt, SimError, successText } from './envelope.ts';
-import { accountIdFor, IdGenerator } from './ids.ts';
-import { parseMarkers, type Markers } from './markers.ts';
+import { IdGenerator } from './ids.ts';
+import { modelDurationMs } from './latency.ts';
+import { NO_MARKERS, type Markers } from './markers.ts';
 import type { KeyStats, ResolvedOptions, SimStats } from './options.ts';
-import { DEFAULT_CREDIT_MONTHLY, DEFAULT_CREDIT_PACKAGE } from './options.ts';
-import { costOf } from './pricing.ts';
 import { createRng, deriveSeed, uniformInt, type Rng } from './random.ts';
-import { MinHeap } from './heap.ts';
-import type { JobSpec } from './validate.ts';
+import type { JobSpec, Lookup, VideoSpec } from './validate/index.ts';
 
-export type FinalStatus = 1 | 7 | 8;
-export type UploadKind = 'image' | 'video' | 'audio';
-
-export interface Job {
-  id: string;
-  spec: JobSpec;
-  createdAt: number;
-  /** When the job leaves status 5 and frees its slot (createdAt + stuckReleaseMs for stuck jobs). */
-  endAt: number;
-  outcome: FinalStatus;
-  /** Seed actually used: the request's, or a random one when 0/unset (reference §11.5). */
-  seed: number;
-  cost: number;
-  chargedMonthly: number;
-  chargedPackage: number;
-  refunded: boolean;
-}
-
-interface Account {
-  key: string;
-  accountId: number;
-  limit: number;
-  creditMonthly: number;
-  creditPackage: number;
-  running: MinHeap<Job>;
-  jobs: Map<string, Job>;
-  uploads: Map<string, UploadKind>;
-  /** Ai-trace-id → body of the first successful create made with it. */
-  traces: Map<string, string>;
-  peak: number;
-  violations: number;
-  created: number;
-  completed: number;
-  failed: number;
-  moderated: number;
-}
-
-/** Bounds memory in long benches; the oldest trace ids are forgotten first. */
-const MAX_TRACES_PER_KEY = 200_000;
 const ID_FIELD = { video: 'video_id', image: 'image_id', music: 'audio_id' } as const;
+
+/** Marker refusals that apply after validation (markers.ts). */
+function markerRefusal(markers: Markers, spec: JobSpec): SimError | null {
+  switch (markers.reject) {
+    case 'http500':
+      return new SimError(ERR.database, 'database error (simulated)', 500, true);
+    case 'moderation':
+      return new SimError(ERR.moderation, 'prompt failed content moderation');
+    case 'overload':
+      return new SimError(ERR.overloaded);
+    case 'out-of-credits':
+      return new SimError(ERR.insufficientBalance);
+    case 'no-subject':
+    case 'no-person': {
+      if (spec.kind !== 'video' || spec.mode !== 'mimic') return null;
+      return new SimError(markers.reject === 'no-subject' ? ERR.mimicNoSubject : ERR.mimicNoPerson);
+    }
+    default:
+      return null;
+  }
+}
 
 export class Engine {
   private readonly accounts = new Map<string, Account>();
   private readonly ids: IdGenerator;
   private readonly rng: Rng;
+  /** Draws for the failure-rate options, apart from job draws so they do not shift durations. */
+  readonly faultRng: Rng;
 
   constructor(private readonly options: ResolvedOptions) {
     this.ids = new IdGenerator(createRng(deriveSeed(options.seed, 1)), options.bigIds);
     this.rng = createRng(deriveSeed(options.seed, 2));
+    this.faultRng = createRng(deriveSeed(options.seed, 3));
   }
 
   /** Missing/empty keys, `sim-invalid*` keys and keys outside `apiKeys` are rejected. */
@@ -77,23 +63,7 @@ export class Engine {
   account(key: string): Account {
     let acc = this.accounts.get(key);
     if (!acc) {
-      acc = {
-        key,
-        accountId: accountIdFor(key),
-        limit: this.options.keyLimits[key] ?? this.options.maxConcurrent,
-        creditMonthly: DEFAULT_CREDIT_MONTHLY,
-        creditPackage: DEFAULT_CREDIT_PACKAGE,
-        running: new MinHeap<Job>((job) => job.endAt),
-        jobs: new Map(),
-        uploads: new Map(),
-        traces: new Map(),
-        peak: 0,
-        violations: 0,
-        created: 0,
-        completed: 0,
-        failed: 0,
-        moderated: 0,
-      };
+      acc = newAccount(key, this.options.keyLimits[key] ?? this.options.maxConcurrent);
       this.accounts.set(key, acc);
     }
     return acc;
@@ -122,50 +92,62 @@ export class Engine {
   }
 
   /** Runs a validated create; returns the success body or throws the refusal. */
-  submit(acc: Account, traceId: string, spec: JobSpec, now: number): string {
-    const markers = parseMarkers(spec.prompt);
-    if (markers.reject === 'http500') throw new SimError(ERR.database, 'database error (simulated)', 500, true);
-    if (markers.reject === 'moderation') throw new SimError(ERR.moderation, 'prompt failed content moderation');
-    if (markers.reject === 'overload') throw new SimError(ERR.overloaded);
+  submit(acc: Account, traceId: string, spec: JobSpec, now: number, markers: Markers = NO_MARKERS): string {
+    const refusal = markerRefusal(markers, spec);
+    if (refusal) throw refusal;
+    if (this.options.overloadRate > 0 && this.faultRng() < this.options.overloadRate) throw new SimError(ERR.overloaded);
 
     this.settle(acc, now);
     if (acc.running.size >= acc.limit) {
       acc.violations++;
       throw new SimError(ERR.concurrencyLimit);
     }
-    const cost = costOf(spec);
+    const cost = spec.cost;
     if (acc.creditMonthly + acc.creditPackage < cost) throw new SimError(ERR.insufficientBalance);
 
     const job = this.newJob(spec, markers, cost, now);
-    // Monthly (plan) credits go first, purchased package credits after (reference §9).
-    job.chargedMonthly = Math.min(acc.creditMonthly, cost);
-    job.chargedPackage = cost - job.chargedMonthly;
-    acc.creditMonthly -= job.chargedMonthly;
-    acc.creditPackage -= job.chargedPackage;
+    const split = charge(acc, cost);
+    job.chargedMonthly = split.monthly;
+    job.chargedPackage = split.pkg;
     acc.jobs.set(job.id, job);
     acc.running.push(job);
     acc.created++;
     acc.peak = Math.max(acc.peak, acc.running.size);
 
-    const body = successText({ [ID_FIELD[spec.kind]]: new RawInt(job.id), credits: cost });
+    const body = successText({ [ID_FIELD[spec.kind]]: new RawInt(job.id), [spec.creditField]: cost });
     // Only successful creates are remembered: a refusal had no effect, so a retry with the same
     // trace id is a fresh attempt (and is counted as a violation again if still over the limit).
-    acc.traces.set(traceId, body);
-    if (acc.traces.size > MAX_TRACES_PER_KEY) acc.traces.delete(acc.traces.keys().next().value!);
+    rememberTrace(acc, traceId, body);
+    return body;
+  }
+
+  /** A synchronous billable call (mask selection): charges `cost` and remembers the answer. */
+  chargeCall(acc: Account, traceId: string, cost: number, body: string): string {
+    this.settle(acc, Date.now());
+    if (acc.creditMonthly + acc.creditPackage < cost) throw new SimError(ERR.insufficientBalance);
+    charge(acc, cost);
+    rememberTrace(acc, traceId, body);
     return body;
   }
 
   private newJob(spec: JobSpec, markers: Markers, cost: number, now: number): Job {
     const { durationMs, stuckReleaseMs, failRate, moderateRate } = this.options;
-    // Draw both numbers every time so a marker on one job does not shift the others' draws.
-    const drawnDuration = uniformInt(this.rng, durationMs.min, durationMs.max);
+    // Draw the same numbers every time so a marker on one job does not shift the others' draws.
+    const draws = [this.rng(), this.rng(), this.rng()] as const;
     const roll = this.rng();
     const randomSeedValue = uniformInt(this.rng, 1, 2_147_483_647);
     let outcome: FinalStatus = roll < failRate ? 8 : roll < failRate + moderateRate ? 7 : 1;
-    let duration = markers.durationMs ?? drawnDuration;
+    const modelled = markers.durationMs === null && durationMs === null;
+    let duration =
+      markers.durationMs ??
+      (durationMs
+        ? durationMs.min + Math.floor(draws[0] * (durationMs.max - durationMs.min + 1))
+        : modelDurationMs(spec, this.options.latency, this.options.timeScale, draws));
     if (markers.outcome === 'fail') outcome = 8;
     if (markers.outcome === 'moderate') outcome = 7;
-    if (markers.outcome === 'stuck') {
+    // A modelled duration in the lognormal's tail beyond the auto-release is released as failed
+    // then; durations given explicitly (#sim:duration, durationMs) are taken literally.
+    if (markers.outcome === 'stuck' || (modelled && duration >= stuckReleaseMs)) {
       outcome = 8;
       duration = stuckReleaseMs;
     }
@@ -181,6 +163,7 @@ export class Engine {
       chargedMonthly: 0,
       chargedPackage: 0,
       refunded: false,
+      deletedAt: null,
     };
   }
 
@@ -191,14 +174,33 @@ export class Engine {
     return job && job.spec.kind === kind ? job : undefined;
   }
 
+  /** What validators may see of this key: its uploads and its videos with their current status. */
+  lookup(acc: Account, now: number): Lookup {
+    return {
+      upload: (id) => acc.uploads.get(id),
+      video: (id) => {
+        const job = this.job(acc, id, 'video', now);
+        return job ? { status: statusAt(job, now), spec: job.spec as VideoSpec } : undefined;
+      },
+    };
+  }
+
+  /** Marks a job of any key deleted (status 6). Its slot and credits are accounted as before. */
+  deleteJob(id: string, now: number): boolean {
+    for (const acc of this.accounts.values()) {
+      const job = acc.jobs.get(id);
+      if (job) {
+        job.deletedAt ??= now;
+        return true;
+      }
+    }
+    return false;
+  }
+
   recordUpload(acc: Account, kind: UploadKind): string {
     const id = this.ids.take();
     acc.uploads.set(id, kind);
     return id;
-  }
-
-  hasImage(acc: Account, id: string): boolean {
-    return acc.uploads.get(id) === 'image';
   }
 
   balance(acc: Account, now: number): { accountId: number; creditMonthly: number; creditPackage: number } {
@@ -229,8 +231,7 @@ export class Engine {
   keyStats(key: string, now: number): KeyStats {
     const acc = this.account(key);
     this.settle(acc, now);
-    const { limit, peak, violations, created, completed, failed, moderated } = acc;
-    return { limit, peak, violations, created, completed, failed, moderated, active: acc.running.size };
+    return statsOf(acc);
   }
 
   stats(now: number): SimStats {
@@ -246,4 +247,4 @@ export class Engine {
   }
 }
 
-export type { Account };
+export type { Account, Job, UploadKind };

@@ -39,9 +39,14 @@ export const ERR = {
   imageFormat: 500032,
   concurrencyLimit: 500044,
   moderation: 500063,
+  deleted: 500064,
   overloaded: 500069,
+  templateNotActivated: 500070,
+  templateQuality: 500071,
   insufficientBalance: 500090,
   database: 500100,
+  mimicNoSubject: 701002,
+  mimicNoPerson: 701003,
   unknown: 99999,
 } as const;
 
@@ -59,9 +64,14 @@ const DEFAULT_MESSAGES: Record<number, string> = {
   500032: 'invalid image format',
   500044: 'Reached the limit for concurrent generations',
   500063: 'content moderation failure',
+  500064: 'content has been deleted',
   500069: 'system is under high load, please try again later',
+  500070: 'template not activated',
+  500071: 'this effect does not support 720p/1080p',
   500090: 'insufficient balance',
   500100: 'database error',
+  701002: 'the photo needs a clear subject (a person or an animal)',
+  701003: 'the video needs a person as its main focus',
   99999: 'unknown error',
 };
 

@@ -80,6 +80,26 @@ export class Fields {
     return value.map((item) => idDigits(item, name));
   }
 
+  /** An array of JSON objects (multi_transition items, image_references), each readable with Fields. */
+  objects(name: string): Fields[] | undefined {
+    const value = this.raw(name);
+    if (value === undefined || value === null) return undefined;
+    if (!Array.isArray(value) || !value.every(isPlainObject)) {
+      throw fieldError(ERR.badBinding, name, 'must be an array of objects');
+    }
+    return value.map((item) => new Fields(item as Body));
+  }
+
+  /** An array of strings (mask_ids). */
+  strings(name: string): string[] | undefined {
+    const value = this.raw(name);
+    if (value === undefined || value === null) return undefined;
+    if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) {
+      throw fieldError(ERR.badBinding, name, 'must be an array of strings');
+    }
+    return value as string[];
+  }
+
   /** A string that must be one of `allowed`. */
   oneOf<T extends string>(name: string, allowed: readonly T[], required: true): T;
   oneOf<T extends string>(name: string, allowed: readonly T[], required?: boolean): T | undefined;
@@ -100,6 +120,11 @@ export class Fields {
     if (isLosslessNumber(value)) return value.value;
     throw fieldError(ERR.badBinding, name, 'must be a string');
   }
+}
+
+/** A parsed JSON object (lossless-json numbers are objects too, so they are excluded explicitly). */
+function isPlainObject(item: unknown): boolean {
+  return item !== null && typeof item === 'object' && !Array.isArray(item) && !isLosslessNumber(item);
 }
 
 function idDigits(value: unknown, name: string): string {

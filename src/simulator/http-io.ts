@@ -1,4 +1,4 @@
-/** Small node:http helpers: bounded body reading and JSON replies. */
+/** Small node:http helpers: bounded body reading and replies. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export interface ReadBody {
@@ -29,12 +29,9 @@ export function readBody(req: IncomingMessage, limit: number): Promise<ReadBody>
   });
 }
 
-export function sendJson(res: ServerResponse, status: number, text: string): void {
+export function sendReply(res: ServerResponse, status: number, contentType: string, text: string, headers: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed) return;
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-  });
+  res.writeHead(status, { ...headers, 'content-type': contentType, 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }
 

@@ -1,7 +1,10 @@
 /**
  * Standalone simulator of PixVerse's Platform API (/openapi/v2), used by tests, the bench and
- * `pixgate simulator`. See server.ts for the HTTP side and engine.ts for job/concurrency state.
+ * `pixgate simulator`. See server.ts for the HTTP side, routes.ts for the endpoints, engine.ts for
+ * job/concurrency state, markers.ts and faults.ts for forced outcomes and failures.
  */
 export { startSimulator } from './server.ts';
 export { parseDurationRange } from './options.ts';
-export type { KeyStats, RunningSimulator, SimStats, SimulatorOptions } from './options.ts';
+export type { KeyStats, RunningSimulator, SeenRequest, SimStats, SimulatorOptions } from './options.ts';
+export { SPEAKERS, RESTYLES, TEMPLATES, type Template } from './presets.ts';
+export { DEFAULT_LATENCY, modelDurationMs, type Latency } from './latency.ts';

@@ -1,5 +1,6 @@
 /** Simulator configuration: the public option shape, defaults and the duration-range parser. */
 import { parseDuration } from '../domain/time.ts';
+import { DEFAULT_LATENCY, type Latency } from './latency.ts';
 import { randomSeed } from './random.ts';
 
 export interface SimulatorOptions {
@@ -7,14 +8,47 @@ export interface SimulatorOptions {
   port?: number; // default 0 (ephemeral)
   maxConcurrent?: number; // default per-key concurrency limit, default 5
   keyLimits?: Record<string, number>; // per API key overrides
-  durationMs?: { min: number; max: number }; // job duration range, default 20s..90s; uniform
+  /**
+   * Job duration range, uniform, taken literally. When unset, durations follow the model-based
+   * lognormal of latency.ts (per quality, length, audio …) multiplied by `timeScale`.
+   */
+  durationMs?: { min: number; max: number };
+  /** Multiplier of model-based durations (and of the default stuckReleaseMs), default 1; e.g. 0.01. */
+  timeScale?: number;
+  /** Per-quality median/p90 overrides of the model-based durations (reference §10 table). */
+  latency?: Record<string, Latency>;
   failRate?: number; // probability a job ends in status 8, default 0
   moderateRate?: number; // probability a job ends in status 7, default 0
-  stuckReleaseMs?: number; // a stuck job's slot is auto-released (status 8) after this, default 600_000
+  /** Probability an API request is answered HTTP 429 "Too Many Requests" (no envelope), default 0. */
+  rateLimitRate?: number;
+  /** Probability a valid create is refused with ErrCode 500069 (overloaded), default 0. */
+  overloadRate?: number;
+  /** Probability an API request is answered HTTP 502 with an HTML body (proxy failure), default 0. */
+  transientRate?: number;
+  /**
+   * A job still generating after this long is released: it ends in status 8 and frees its slot.
+   * Default 600_000 × timeScale (the official 10 minutes).
+   */
+  stuckReleaseMs?: number;
   bigIds?: boolean; // generate 18-digit ids (> 2^53) instead of 15-digit, default false
   apiKeys?: string[]; // if set, only these keys are valid; otherwise any non-empty key is valid
   seed?: number; // deterministic PRNG seed for durations/rates
   logger?: (line: string) => void;
+  /** Called with every authenticated /openapi/v2 request once its body is read (tests assert on it). */
+  onRequest?: (request: SeenRequest) => void;
+}
+
+/** An API request as the simulator received it. */
+export interface SeenRequest {
+  method: string;
+  /** Path under /openapi/v2, without the query string. */
+  path: string;
+  query: Record<string, string>;
+  apiKey: string;
+  traceId: string;
+  contentType: string | undefined;
+  /** The raw body text (JSON with int64 ids as written on the wire). */
+  body: string;
 }
 
 export interface ResolvedOptions {
@@ -22,14 +56,20 @@ export interface ResolvedOptions {
   port: number;
   maxConcurrent: number;
   keyLimits: Record<string, number>;
-  durationMs: { min: number; max: number };
+  durationMs: { min: number; max: number } | null;
+  timeScale: number;
+  latency: Record<string, Latency>;
   failRate: number;
   moderateRate: number;
+  rateLimitRate: number;
+  overloadRate: number;
+  transientRate: number;
   stuckReleaseMs: number;
   bigIds: boolean;
   apiKeys: Set<string> | null;
   seed: number;
   logger: ((line: string) => void) | null;
+  onRequest: ((request: SeenRequest) => void) | null;
 }
 
 /** Starting balance of every key (reference §8 shows monthly credits in the millions). */
@@ -37,9 +77,15 @@ export const DEFAULT_CREDIT_MONTHLY = 1_000_000;
 export const DEFAULT_CREDIT_PACKAGE = 0;
 
 export function resolveOptions(options: SimulatorOptions = {}): ResolvedOptions {
-  const durationMs = options.durationMs ?? { min: 20_000, max: 90_000 };
-  if (!(durationMs.min >= 0) || !(durationMs.max >= durationMs.min)) {
+  const durationMs = options.durationMs ?? null;
+  if (durationMs && (!(durationMs.min >= 0) || !(durationMs.max >= durationMs.min))) {
     throw new Error(`invalid durationMs range ${durationMs.min}..${durationMs.max}`);
+  }
+  const timeScale = options.timeScale ?? 1;
+  if (!(timeScale > 0) || !Number.isFinite(timeScale)) throw new Error(`invalid timeScale ${timeScale}`);
+  const latency = { ...DEFAULT_LATENCY, ...(options.latency ?? {}) };
+  for (const [quality, l] of Object.entries(latency)) {
+    if (!(l.medianMs > 0) || !(l.p90Ms >= l.medianMs)) throw new Error(`invalid latency for ${quality}: ${l.medianMs}/${l.p90Ms}`);
   }
   const maxConcurrent = options.maxConcurrent ?? 5;
   if (!Number.isInteger(maxConcurrent) || maxConcurrent < 0) throw new Error(`invalid maxConcurrent ${maxConcurrent}`);
@@ -48,14 +94,20 @@ export function resolveOptions(options: SimulatorOptions = {}): ResolvedOptions 
     port: options.port ?? 0,
     maxConcurrent,
     keyLimits: { ...(options.keyLimits ?? {}) },
-    durationMs: { min: durationMs.min, max: durationMs.max },
+    durationMs: durationMs ? { min: durationMs.min, max: durationMs.max } : null,
+    timeScale,
+    latency,
     failRate: clampRate(options.failRate ?? 0),
     moderateRate: clampRate(options.moderateRate ?? 0),
-    stuckReleaseMs: options.stuckReleaseMs ?? 600_000,
+    rateLimitRate: clampRate(options.rateLimitRate ?? 0),
+    overloadRate: clampRate(options.overloadRate ?? 0),
+    transientRate: clampRate(options.transientRate ?? 0),
+    stuckReleaseMs: options.stuckReleaseMs ?? Math.max(1, Math.round(600_000 * timeScale)),
     bigIds: options.bigIds ?? false,
     apiKeys: options.apiKeys ? new Set(options.apiKeys) : null,
     seed: options.seed ?? randomSeed(),
     logger: options.logger ?? null,
+    onRequest: options.onRequest ?? null,
   };
 }
 
@@ -99,4 +151,6 @@ export interface RunningSimulator {
   close(): Promise<void>;
   stats(): SimStats;
   setKeyLimit(key: string, limit: number): void;
+  /** Marks a job deleted (status 6 from now on), as `POST /_sim/videos/<id>/delete` does. */
+  deleteJob(id: string): boolean;
 }

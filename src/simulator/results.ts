@@ -3,23 +3,22 @@
  * job and the current time — the status is never stored, so it cannot go stale.
  */
 import { dimensions, imageDimensions, shortSide } from './catalog.ts';
+import { statusAt, type Job } from './account.ts';
 import { RawInt, type WireValue } from './envelope.ts';
-import type { Job } from './engine.ts';
-import type { ImageSpec, MusicSpec, VideoSpec } from './validate.ts';
+import type { ImageSpec, MusicSpec, VideoSpec } from './validate/index.ts';
 
 type Doc = { [key: string]: WireValue };
 
 const MEDIA = 'https://media.pixverse.ai';
 
-export function statusAt(job: Job, now: number): 1 | 5 | 7 | 8 {
-  return now < job.endAt ? 5 : job.outcome;
+function times(job: Job, now: number, status: number): { create_time: string; modify_time: string } {
+  const modified = status === 5 ? job.createdAt : status === 6 ? job.deletedAt! : Math.min(now, job.endAt);
+  return { create_time: new Date(job.createdAt).toISOString(), modify_time: new Date(modified).toISOString() };
 }
 
-function times(job: Job, now: number, status: number): { create_time: string; modify_time: string } {
-  return {
-    create_time: new Date(job.createdAt).toISOString(),
-    modify_time: new Date(status === 5 ? job.createdAt : Math.min(now, job.endAt)).toISOString(),
-  };
+/** Template id when the job used an effect template. */
+function template(id: string | null): { template_id?: RawInt } {
+  return id === null ? {} : { template_id: new RawInt(id) };
 }
 
 /** Credits still charged for the job: 0 once a moderated/failed job has been refunded. */
@@ -45,6 +44,8 @@ export function videoResult(job: Job, spec: VideoSpec, now: number): Doc {
     negative_prompt: spec.negativePrompt,
     style: spec.style,
     resolution_ratio: short,
+    has_audio: spec.audio,
+    ...template(spec.templateId),
     ...times(job, now, status),
     credits: creditsOf(job, status),
   };
@@ -63,6 +64,7 @@ export function imageResult(job: Job, spec: ImageSpec, now: number): Doc {
     outputHeight: done ? height : 0,
     seed: job.seed,
     prompt: spec.prompt,
+    ...template(spec.templateId),
     ...times(job, now, status),
     credits: creditsOf(job, status),
   };

@@ -1,31 +1,42 @@
 /**
- * HTTP front of the simulator (node:http, no framework): routing, API-KEY and Ai-trace-id checks,
- * bounded body reading, and a catch-all so no input can crash the process.
+ * HTTP front of the simulator (node:http, no framework): routing, random front-door failures,
+ * API-KEY and Ai-trace-id checks, bounded body reading, and a catch-all so no input can crash the
+ * process.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { API_PREFIX, findRoute } from './api.ts';
+import { API_PREFIX } from './api.ts';
 import { handleControl } from './control.ts';
 import { Engine } from './engine.ts';
 import { ERR, SimError, errorText } from './envelope.ts';
-import { header, readBody, sendJson } from './http-io.ts';
-import { resolveOptions, type RunningSimulator, type SimulatorOptions } from './options.ts';
+import { NoReply, RawReply, randomFrontFailure } from './faults.ts';
+import { header, readBody, sendReply } from './http-io.ts';
+import { resolveOptions, type ResolvedOptions, type RunningSimulator, type SimulatorOptions } from './options.ts';
+import { findRoute } from './routes.ts';
 
 const CONTROL_BODY_LIMIT = 64 * 1024;
+const JSON_TYPE = 'application/json; charset=utf-8';
+/** Upload bodies (multipart, up to 50 MB) are not copied into recorded requests. */
+const MAX_RECORDED_BODY = 1024 * 1024;
 
 interface Outcome {
   status: number;
   text: string;
   code: number | string;
+  contentType?: string;
+  headers?: Record<string, string>;
+  /** Leave the request unanswered (#sim:timeout). */
+  hang?: boolean;
 }
 
-async function dispatch(engine: Engine, req: IncomingMessage): Promise<Outcome> {
-  let path: string;
+async function dispatch(engine: Engine, options: ResolvedOptions, req: IncomingMessage): Promise<Outcome> {
+  let url: URL;
   try {
-    path = new URL(req.url ?? '/', 'http://sim.invalid').pathname;
+    url = new URL(req.url ?? '/', 'http://sim.invalid');
   } catch {
-    path = '';
+    url = new URL('http://sim.invalid/');
   }
+  const path = url.pathname;
   const method = req.method ?? 'GET';
 
   if (path.startsWith('/_sim/')) {
@@ -39,6 +50,12 @@ async function dispatch(engine: Engine, req: IncomingMessage): Promise<Outcome> 
   if (!found) {
     req.resume();
     return fail(new SimError(ERR.notFound, 'requested data not found: no such endpoint', 404));
+  }
+  // A rate limiter or proxy in front of the API answers before PixVerse sees the request.
+  const front = randomFrontFailure(options, engine.faultRng);
+  if (front) {
+    req.resume();
+    return raw(front);
   }
   // Auth before trace id: an unknown key is the more fundamental problem to report.
   const key = header(req, 'api-key');
@@ -54,23 +71,39 @@ async function dispatch(engine: Engine, req: IncomingMessage): Promise<Outcome> 
   const { route, params } = found;
   const { body, overflow } = await readBody(req, route.bodyLimit);
   if (overflow) return fail(route.tooLarge);
+  options.onRequest?.({
+    method,
+    path: path.slice(API_PREFIX.length),
+    query: Object.fromEntries(url.searchParams),
+    apiKey: key,
+    traceId,
+    contentType: header(req, 'content-type'),
+    body: route.bodyLimit > MAX_RECORDED_BODY ? '' : body.toString('utf8'),
+  });
   try {
     const text = await route.handle(engine, {
       account: engine.account(key),
       traceId,
       body,
       contentType: header(req, 'content-type'),
+      query: url.searchParams,
       params,
     });
     return { status: 200, text, code: 0 };
   } catch (err) {
     if (err instanceof SimError) return fail(err);
+    if (err instanceof RawReply) return raw(err);
+    if (err instanceof NoReply) return { status: 0, text: '', code: 'no-reply', hang: true };
     throw err;
   }
 }
 
 function fail(err: SimError): Outcome {
   return { status: err.httpStatus, text: errorText(err), code: err.code };
+}
+
+function raw(reply: RawReply): Outcome {
+  return { status: reply.status, text: reply.text, code: reply.status, contentType: reply.contentType, headers: reply.headers };
 }
 
 export async function startSimulator(options: SimulatorOptions = {}): Promise<RunningSimulator> {
@@ -80,17 +113,18 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
 
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const started = performance.now();
-    dispatch(engine, req)
+    dispatch(engine, resolved, req)
       .catch((err: unknown): Outcome => {
         // A bug or a broken connection must cost one request, never the process.
         const message = err instanceof Error ? err.message : String(err);
         return fail(new SimError(ERR.unknown, `unknown error: ${message}`, 500));
       })
       .then((out) => {
-        sendJson(res, out.status, out.text);
+        // An unanswered request stays open until the client gives up or close() drops it.
+        if (!out.hang) sendReply(res, out.status, out.contentType ?? JSON_TYPE, out.text, out.headers);
         if (log) {
           const ms = (performance.now() - started).toFixed(1);
-          log(`${req.method} ${req.url} -> ${out.status} code=${out.code} ${ms}ms`);
+          log(`${req.method} ${req.url} -> ${out.hang ? 'no reply' : out.status} code=${out.code} ${ms}ms`);
         }
       })
       .catch(() => res.destroy());
@@ -120,10 +154,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     port,
     stats: () => engine.stats(Date.now()),
     setKeyLimit: (key, limit) => engine.setLimit(key, limit),
+    deleteJob: (id) => engine.deleteJob(id, Date.now()),
     close() {
       closing ??= new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));
-        // Keep-alive sockets would otherwise hold close() open until they time out.
+        // Keep-alive sockets (and requests left unanswered) would otherwise hold close() open.
         server.closeAllConnections();
       });
       return closing;

@@ -59,6 +59,13 @@ export interface Balance {
   creditPackage: number;
 }
 
+export type CatalogKind = 'effects' | 'voices' | 'restyles';
+
+export interface CatalogPage {
+  items: { [key: string]: Json }[];
+  total: number | null;
+}
+
 export interface Upstream {
   /** Starts a generation. `traceId` is the Ai-trace-id: reusing it replays the original answer. */
   submit(apiKey: string, request: UpstreamRequest, traceId: string): Promise<SubmitResult>;
@@ -66,6 +73,8 @@ export interface Upstream {
   status(apiKey: string, type: JobType, upstreamId: string): Promise<StatusResult>;
   upload(apiKey: string, body: Buffer, contentType: string, filename: string): Promise<UploadResult>;
   balance(apiKey: string): Promise<Balance>;
+  /** A provider catalogue (effect templates, TTS voices, restyle presets), ids as strings. */
+  catalog(apiKey: string, kind: CatalogKind, page?: { num: number; size: number }): Promise<CatalogPage>;
   /** Closes pooled connections (shutdown, tests). */
   close?(): Promise<void>;
 }

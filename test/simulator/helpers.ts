@@ -31,6 +31,8 @@ export interface CallOptions {
   json?: unknown;
   /** Raw JSON text, for sending ids as integers beyond 2^53 or malformed bodies. */
   raw?: string;
+  /** A body whose 12+ digit strings (ids) are written as bare JSON integers. */
+  ids?: unknown;
   form?: FormData;
 }
 
@@ -42,9 +44,9 @@ export async function call(s: RunningSimulator, path: string, opts: CallOptions 
   if (trace !== null) headers['Ai-trace-id'] = trace;
   let body: string | FormData | undefined;
   if (opts.form) body = opts.form;
-  else if (opts.raw !== undefined || opts.json !== undefined) {
+  else if (opts.raw !== undefined || opts.json !== undefined || opts.ids !== undefined) {
     headers['content-type'] = 'application/json';
-    body = opts.raw ?? JSON.stringify(opts.json);
+    body = opts.raw ?? (opts.ids !== undefined ? idJson(opts.ids) : JSON.stringify(opts.json));
   }
   const method = opts.method ?? (body === undefined ? 'GET' : 'POST');
   const res = await fetch(`${s.url}/openapi/v2${path}`, { method, headers, body });
@@ -117,4 +119,39 @@ export function pngForm(field = 'image', type = 'image/png', bytes: Uint8Array =
   const form = new FormData();
   form.append(field, new Blob([new Uint8Array(bytes)], { type }), name);
   return form;
+}
+
+/** JSON text with every 12+ digit string written as a bare integer (how PixVerse ids travel). */
+export function idJson(value: unknown): string {
+  return JSON.stringify(value).replace(/"(\d{12,})"/g, '$1');
+}
+
+export async function uploadImage(s: RunningSimulator, key = 'key-a'): Promise<string> {
+  const a = await call(s, '/image/upload', { form: pngForm(), key });
+  if (a.code !== 0) throw new Error(`image upload failed: ${a.text}`);
+  return String(a.resp.img_id);
+}
+
+export async function uploadMedia(s: RunningSimulator, kind: 'video' | 'audio', key = 'key-a'): Promise<string> {
+  const form = new FormData();
+  form.append('file_url', kind === 'video' ? 'https://example.com/clip.mp4' : 'https://example.com/voice.mp3');
+  const a = await call(s, '/media/upload', { form, key });
+  if (a.code !== 0) throw new Error(`media upload failed: ${a.text}`);
+  return String(a.resp.media_id);
+}
+
+/** A text-to-video that has completed (status 1), for the editing endpoints. */
+export async function completedVideo(s: RunningSimulator, overrides: Record<string, unknown> = {}, key = 'key-a'): Promise<string> {
+  const prompt = `${String(overrides.prompt ?? 'source clip')} #sim:duration=1`;
+  const a = await createVideo(s, { ...overrides, prompt }, { key });
+  if (a.code !== 0) throw new Error(`create failed: ${a.text}`);
+  const done = await waitFinal(s, 'video', a.resp.video_id, { key });
+  if (done.resp.status !== 1) throw new Error(`source did not complete: ${done.text}`);
+  return String(a.resp.video_id);
+}
+
+export async function deleteJob(s: RunningSimulator, id: string, kind: 'videos' | 'images' | 'music' = 'videos'): Promise<number> {
+  const res = await fetch(`${s.url}/_sim/${kind}/${id}/delete`, { method: 'POST' });
+  await res.text();
+  return res.status;
 }

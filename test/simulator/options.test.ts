@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { parseDurationRange, startSimulator } from '../../src/simulator/index.ts';
 import { Engine } from '../../src/simulator/engine.ts';
 import { resolveOptions } from '../../src/simulator/options.ts';
-import type { VideoSpec } from '../../src/simulator/validate.ts';
+import { videoSpec } from '../../src/simulator/validate/index.ts';
 import { parseMarkers } from '../../src/simulator/markers.ts';
 
 test('parseDurationRange parses ranges and fixed durations', () => {
@@ -24,20 +24,27 @@ test('invalid options are refused at start', async () => {
 });
 
 test('parseMarkers reads every marker and ignores unknown ones', () => {
-  assert.deepEqual(parseMarkers('plain prompt'), { outcome: null, durationMs: null, reject: null });
-  assert.deepEqual(parseMarkers('x #sim:fail #sim:duration=2s'), { outcome: 'fail', durationMs: 2000, reject: null });
+  const none = { outcome: null, durationMs: null, front: null, reject: null, timeout: false };
+  assert.deepEqual(parseMarkers('plain prompt'), none);
+  assert.deepEqual(parseMarkers('x #sim:fail #sim:duration=2s'), { ...none, outcome: 'fail', durationMs: 2000 });
   assert.equal(parseMarkers('#sim:moderate').outcome, 'moderate');
   assert.equal(parseMarkers('#sim:stuck').outcome, 'stuck');
   assert.equal(parseMarkers('#sim:reject-moderation').reject, 'moderation');
   assert.equal(parseMarkers('#sim:overload').reject, 'overload');
   assert.equal(parseMarkers('#sim:http500').reject, 'http500');
-  assert.deepEqual(parseMarkers('#sim:wat #sim:duration=soon'), { outcome: null, durationMs: null, reject: null });
+  assert.equal(parseMarkers('#sim:out-of-credits').reject, 'out-of-credits');
+  assert.equal(parseMarkers('#sim:no-subject').reject, 'no-subject');
+  assert.equal(parseMarkers('#sim:no-person').reject, 'no-person');
+  assert.equal(parseMarkers('#sim:rate-limit').front, 'rate-limit');
+  assert.equal(parseMarkers('#sim:http502').front, 'http502');
+  assert.equal(parseMarkers('#sim:auth').front, 'auth');
+  assert.equal(parseMarkers('#sim:timeout').timeout, true);
+  // Read from raw JSON: a value stops at the closing quote.
+  assert.equal(parseMarkers('{"prompt":"x #sim:duration=250ms"}').durationMs, 250);
+  assert.deepEqual(parseMarkers('#sim:wat #sim:duration=soon #sim:constructor'), none);
 });
 
-const spec: VideoSpec = {
-  kind: 'video', mode: 'text', prompt: 'p', negativePrompt: '', style: '', model: 'v5', quality: '540p', duration: 5,
-  aspectRatio: '16:9', motionMode: 'normal', seed: null, audio: false, soundEffect: false, templateId: null,
-};
+const spec = videoSpec({ mode: 'text', prompt: 'p', model: 'v5', quality: '540p', duration: 5, cost: 45 });
 
 test('the engine handles 20,000 jobs across keys cheaply and releases them lazily', () => {
   const engine = new Engine(resolveOptions({ seed: 1, maxConcurrent: 1000, durationMs: { min: 1000, max: 5000 } }));

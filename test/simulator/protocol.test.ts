@@ -50,7 +50,7 @@ test('unknown paths and wrong methods answer HTTP 404 with ErrCode 500008', asyn
 
 test('malformed or non-object JSON bodies answer ErrCode 400013', async (t) => {
   const s = await sim(t);
-  for (const raw of ['{"prompt": ', '', '[1,2]', '"text"', 'null', '{"a":1,"a":2}']) {
+  for (const raw of ['{"prompt": ', '', '[1,2]', '"text"', 'null', '5', '{"a":1,"a":2}']) {
     const a = await call(s, '/video/text/generate', { raw });
     assert.equal(a.code, 400013, JSON.stringify(raw));
   }

@@ -1,89 +1,11 @@
 /**
- * PixverseClient over real HTTP against a throwaway node:http server serving canned raw answers
- * (stands in for PixVerse's wire behaviour: envelopes, proxies, slow and dropped connections).
+ * PixverseClient over real HTTP against a canned server: request paths, headers and bodies, and how
+ * each documented answer shape or error envelope is read.
  */
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
-import type { Dispatcher } from 'undici';
-import { UpstreamError } from '../../src/upstream/upstream.ts';
 import { createPixverseClient, type PixverseClient } from '../../src/upstream/pixverse/index.ts';
-
-interface Seen {
-  method: string;
-  url: string;
-  headers: IncomingMessage['headers'];
-  body: Buffer;
-}
-
-type Handler = (req: Seen, res: ServerResponse) => void;
-
-interface Canned {
-  url: string;
-  seen: Seen[];
-  connections: number;
-  /** Replaces the handler for the next requests. */
-  handle(h: Handler): void;
-  close(): Promise<void>;
-}
-
-async function startCanned(): Promise<Canned> {
-  let handler: Handler = (_req, res) => res.end('{"ErrCode":0,"Resp":{}}');
-  const seen: Seen[] = [];
-  const state = { connections: 0 };
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const s: Seen = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks) };
-      seen.push(s);
-      handler(s, res);
-    });
-  });
-  server.on('connection', () => {
-    state.connections += 1;
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    seen,
-    get connections() {
-      return state.connections;
-    },
-    handle(h) {
-      handler = h;
-    },
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.closeAllConnections();
-        server.close((err) => (err ? reject(err) : resolve()));
-      }),
-  };
-}
-
-function json(res: ServerResponse, status: number, text: string): void {
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
-async function rejectsWith(p: Promise<unknown>): Promise<UpstreamError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof UpstreamError, `expected UpstreamError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected a rejection');
-}
-
-/** Decodes a multipart request body the way a server would. */
-function parseForm(req: Seen): Promise<FormData> {
-  return new Response(new Uint8Array(req.body), { headers: { 'content-type': String(req.headers['content-type']) } }).formData();
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+import { json, parseForm, rejectsWith, startCanned, UUID, type Canned } from './canned.ts';
 
 describe('PixverseClient over HTTP (canned server)', () => {
   let srv: Canned;
@@ -194,6 +116,25 @@ describe('PixverseClient over HTTP (canned server)', () => {
     assert.match(String(srv.seen[0].headers['ai-trace-id']), UUID);
   });
 
+  it('catalog: GET with the page in the query, a fresh trace id, no body; list and total parsed', async () => {
+    client = newClient();
+    srv.handle((req, res) => {
+      if (req.url.startsWith('/openapi/v2/video/effects')) json(res, 200, '{"ErrCode":0,"Resp":{"effect_items":[{"template_id":391504480090022123}]}}');
+      else json(res, 200, '{"ErrCode":0,"Resp":{"total":15,"data":[{"speaker_id":"1","name":"Emily"}]}}');
+    });
+    assert.deepEqual(await client.catalog('k', 'voices', { num: 2, size: 5 }), { items: [{ speaker_id: '1', name: 'Emily' }], total: 15 });
+    assert.deepEqual(await client.catalog('k', 'effects'), { items: [{ template_id: '391504480090022123' }], total: null });
+    await client.catalog('k', 'restyles');
+    const [a, b, c] = srv.seen;
+    assert.deepEqual([a.method, a.url, a.body.length, a.headers['content-type']], ['GET', '/openapi/v2/video/lip_sync/tts_list?page_num=2&page_size=5', 0, undefined]);
+    assert.equal(b.url, '/openapi/v2/video/effects/templates/list?page=1&pageSize=100');
+    assert.equal(c.url, '/openapi/v2/video/restyle/list?page_num=1&page_size=100');
+    assert.match(String(a.headers['ai-trace-id']), UUID);
+    assert.notEqual(a.headers['ai-trace-id'], b.headers['ai-trace-id']);
+    srv.handle((_req, res) => json(res, 200, '{"ErrCode":400017,"ErrMsg":"invalid parameter: page_num","Resp":{}}'));
+    assert.equal((await rejectsWith(client.catalog('k', 'voices'))).errorClass, 'bad_request');
+  });
+
   it('upload: image → multipart field `image` on /image/upload', async () => {
     client = newClient();
     srv.handle((_req, res) => json(res, 200, '{"ErrCode":0,"Resp":{"img_id":391504480090022123,"img_url":"https://media.pixverse.ai/i.png"}}'));
@@ -270,140 +211,5 @@ describe('PixverseClient over HTTP (canned server)', () => {
       res.end();
     });
     assert.equal((await rejectsWith(client.balance('k'))).errorClass, 'auth');
-  });
-
-  it('slow answer beyond the timeout on a create → transient, maybeSubmitted', async () => {
-    client = newClient({ timeoutMs: 300 });
-    srv.handle(() => {
-      /* never answer */
-    });
-    const started = Date.now();
-    const e = await rejectsWith(client.submit('k', { op: 'video.text', params: { prompt: 'slow' } }, 't'));
-    const took = Date.now() - started;
-    assert.equal(e.errorClass, 'transient');
-    assert.equal(e.maybeSubmitted, true);
-    assert.match(e.message, /timeout/);
-    assert.ok(took >= 250 && took < 3000, `took ${took} ms`);
-    assert.equal(srv.seen.length, 1, 'the create reached the server exactly once (no retry)');
-  });
-
-  it('headers sent but the body never finishes → timeout, maybeSubmitted', async () => {
-    client = newClient({ timeoutMs: 300 });
-    srv.handle((_req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
-      res.write('{"ErrCode":0,');
-    });
-    const e = await rejectsWith(client.submit('k', { op: 'video.text', params: {} }, 't'));
-    assert.equal(e.errorClass, 'transient');
-    assert.equal(e.maybeSubmitted, true);
-  });
-
-  it('connection reset after the request was read → transient, maybeSubmitted, no retry', async () => {
-    client = newClient();
-    srv.handle((_req, res) => {
-      res.socket?.resetAndDestroy();
-    });
-    const e = await rejectsWith(client.submit('k', { op: 'video.text', params: { prompt: 'x' } }, 't'));
-    assert.equal(e.errorClass, 'transient');
-    assert.equal(e.maybeSubmitted, true);
-    assert.equal(srv.seen.length, 1);
-  });
-
-  it('timeout while queued behind a busy connection → not submitted', async () => {
-    client = newClient({ timeoutMs: 300, connections: 1 });
-    let release: (() => void) | undefined;
-    srv.handle((_req, res) => {
-      release = () => json(res, 200, '{"ErrCode":0,"Resp":{}}');
-    });
-    // Hold the pool's only socket with a request that has no deadline of ours (white-box: same pool).
-    const pool = (client as unknown as { pool: Dispatcher }).pool;
-    const holder = pool.request({ path: '/hold', method: 'GET', headersTimeout: 60_000, bodyTimeout: 60_000 });
-    while (srv.seen.length === 0) await new Promise((r) => setTimeout(r, 5));
-    const e = await rejectsWith(client.submit('k', { op: 'video.text', params: { prompt: 'queued' } }, 't2'));
-    assert.equal(e.errorClass, 'transient');
-    assert.equal(e.maybeSubmitted, false, e.message);
-    assert.match(e.message, /before the request was sent/);
-    assert.equal(srv.seen.length, 1, 'the create never reached the server');
-    release?.();
-    await (await holder).body.text();
-  });
-
-  it('DNS failure → transient, not submitted', async () => {
-    client = newClient({ baseUrl: 'http://pixgate-test.invalid', timeoutMs: 3000 });
-    const e = await rejectsWith(client.submit('k', { op: 'video.text', params: { prompt: 'x' } }, 't'));
-    assert.equal(e.errorClass, 'transient');
-    assert.equal(e.maybeSubmitted, false, e.message);
-  });
-
-  it('keeps connections alive across calls', async () => {
-    client = newClient({ connections: 4 });
-    srv.handle((_req, res) => json(res, 200, '{"ErrCode":0,"Resp":{"account_id":1,"credit_monthly":1,"credit_package":0}}'));
-    const before = srv.connections;
-    for (let i = 0; i < 20; i++) await client.balance('k');
-    // undici may open a second socket while the first is still settling; never one per call.
-    assert.ok(srv.connections - before <= 2, `${srv.connections - before} connections for 20 calls`);
-  });
-
-  it('bounds parallel sockets to `connections`', async () => {
-    client = newClient({ connections: 2 });
-    let inFlight = 0;
-    let peak = 0;
-    srv.handle((_req, res) => {
-      inFlight += 1;
-      peak = Math.max(peak, inFlight);
-      setTimeout(() => {
-        inFlight -= 1;
-        json(res, 200, '{"ErrCode":0,"Resp":{"id":1,"status":5}}');
-      }, 30);
-    });
-    await Promise.all(Array.from({ length: 8 }, () => client.status('k', 'video', '1')));
-    assert.equal(peak, 2);
-  });
-
-  it('baseUrl with a path prefix', async () => {
-    client = newClient({ baseUrl: `${srv.url}/proxy/` });
-    srv.handle((_req, res) => json(res, 200, '{"ErrCode":0,"Resp":{"account_id":1,"credit_monthly":2,"credit_package":3}}'));
-    await client.balance('k');
-    assert.equal(srv.seen[0].url, '/proxy/openapi/v2/account/balance');
-  });
-
-  it('an oversized answer is cut off → transient', async () => {
-    client = newClient();
-    srv.handle((_req, res) => json(res, 200, `{"ErrCode":0,"Resp":{"pad":"${'x'.repeat(9 * 1024 * 1024)}"}}`));
-    const e = await rejectsWith(client.balance('k'));
-    assert.equal(e.errorClass, 'transient');
-  });
-
-  it('an empty trace id is refused locally', async () => {
-    client = newClient();
-    const e = await rejectsWith(client.submit('k', { op: 'video.text', params: {} }, ''));
-    assert.equal(e.errorClass, 'bad_request');
-    assert.equal(srv.seen.length, 0);
-  });
-
-  it('an API key with control characters is refused locally as auth', async () => {
-    client = newClient();
-    const e = await rejectsWith(client.balance('bad\r\nkey'));
-    assert.equal(e.errorClass, 'auth');
-    assert.equal(srv.seen.length, 0);
-  });
-});
-
-describe('PixverseClient: connection refused', () => {
-  it('nothing listening → transient, not submitted', async () => {
-    // Grab a free port, then close it so nothing listens there.
-    const tmp = createServer();
-    await new Promise<void>((resolve) => tmp.listen(0, '127.0.0.1', resolve));
-    const { port } = tmp.address() as AddressInfo;
-    await new Promise<void>((resolve) => tmp.close(() => resolve()));
-    const client = createPixverseClient({ baseUrl: `http://127.0.0.1:${port}`, timeoutMs: 2000 });
-    try {
-      const e = await rejectsWith(client.submit('k', { op: 'video.text', params: { prompt: 'x' } }, 't'));
-      assert.equal(e.errorClass, 'transient');
-      assert.equal(e.maybeSubmitted, false);
-      assert.match(e.message, /ECONNREFUSED/);
-    } finally {
-      await client.close();
-    }
   });
 });

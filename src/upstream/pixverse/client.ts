@@ -3,111 +3,30 @@
  *
  * - Every call sends `API-KEY` and `Ai-trace-id`. `submit()` uses the caller's trace id (so a
  *   crash-recovery resubmit replays PixVerse's original answer); every other call uses a fresh one.
- * - Responses go through the envelope reader on every HTTP status (envelope.ts) and lossless JSON (json.ts).
- * - Transport: one undici Pool per client (keep-alive, bounded connections). A create is never
- *   retried here; a failure after the request reached the socket is reported with `maybeSubmitted`.
+ * - Responses go through the envelope reader on every HTTP status (envelope.ts), lossless JSON
+ *   (json.ts) and the readers of parse.ts. Transport, deadlines and `maybeSubmitted`: transport.ts.
  */
 import { randomUUID } from 'node:crypto';
-import { Pool, request, type Dispatcher } from 'undici';
-import type { JobType, Json, UpstreamRequest } from '../../domain/job.ts';
+import type { Pool } from 'undici';
+import type { JobType, UpstreamRequest } from '../../domain/job.ts';
 import {
   UpstreamError,
   type Balance,
+  type CatalogKind,
+  type CatalogPage,
   type StatusResult,
   type SubmitResult,
   type Upstream,
   type UploadResult,
 } from '../upstream.ts';
-import { unwrapEnvelope } from './envelope.ts';
-import { stringifyLossless, type JsonObject } from './json.ts';
-import { ID_FIELDS, OPERATIONS, RESULT_PATHS } from './operations.ts';
+import { stringifyLossless } from './json.ts';
+import { CATALOGS, ID_FIELDS, OPERATIONS, RESULT_PATHS } from './operations.ts';
+import { parseBalance, parseCatalog, parseImageUpload, parseMediaUpload, parseSubmit } from './parse.ts';
 import { toStatusResult } from './status.ts';
+import { API_PREFIX, Transport, describe, type TransportOptions } from './transport.ts';
 
-export interface PixverseClientOptions {
-  /** Host root, e.g. `https://app-api.pixverse.ai` or `http://127.0.0.1:PORT`. */
-  baseUrl: string;
-  /** Whole-call deadline (connect + send + response), ms. Default 30000. */
-  timeoutMs?: number;
-  /** Max sockets to the host. Default 64. */
-  connections?: number;
-}
-
-export const API_PREFIX = '/openapi/v2';
-const DEFAULT_TIMEOUT_MS = 30_000;
-const DEFAULT_CONNECTIONS = 64;
-const MAX_CONNECT_TIMEOUT_MS = 10_000;
-/** PixVerse answers are small JSON documents; a huge body means a wrong baseUrl or a broken proxy. */
-const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
-
-/** Per-call flag set when undici hands the request to a connected socket (headers about to be written). */
-interface SendState {
-  sent: boolean;
-}
-
-/**
- * Interceptor that records, per call, whether the request reached a socket. The call passes its
- * SendState as `opaque` (undici forwards it untouched).
- */
-function trackSend(dispatch: Dispatcher.Dispatch): Dispatcher.Dispatch {
-  return (opts, handler) => {
-    // `request()` passes its whole options object through, `opaque` included (not in DispatchOptions' type).
-    const state: unknown = (opts as { opaque?: unknown }).opaque;
-    if (!isSendState(state)) return dispatch(opts, handler);
-    const tracked: Dispatcher.DispatchHandler = {
-      onRequestStart: (controller, context: unknown) => {
-        handler.onRequestStart?.(controller, context);
-        // A call aborted while it was queued is aborted right here and never written.
-        if (!controller.aborted) state.sent = true;
-      },
-      onRequestUpgrade: (controller, statusCode, headers, socket) =>
-        handler.onRequestUpgrade?.(controller, statusCode, headers, socket),
-      onResponseStart: (controller, statusCode, headers, statusMessage) =>
-        handler.onResponseStart?.(controller, statusCode, headers, statusMessage),
-      onResponseData: (controller, chunk) => handler.onResponseData?.(controller, chunk),
-      onResponseEnd: (controller, trailers) => handler.onResponseEnd?.(controller, trailers),
-      onResponseError: (controller, error) => handler.onResponseError?.(controller, error),
-    };
-    return dispatch(opts, tracked);
-  };
-}
-
-function isSendState(value: unknown): value is SendState {
-  return typeof value === 'object' && value !== null && 'sent' in value && typeof value.sent === 'boolean';
-}
-
-class DeadlineError extends Error {
-  constructor(ms: number) {
-    super(`timed out after ${ms} ms`);
-    this.name = 'DeadlineError';
-  }
-}
-
-function errorCode(err: unknown): string | null {
-  if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string') return err.code;
-  return null;
-}
-
-function describe(err: unknown): string {
-  if (err instanceof Error) {
-    const code = errorCode(err);
-    const cause = err.cause instanceof Error ? `; ${err.cause.message}` : '';
-    return `${code ? `${code}: ` : ''}${err.message}${cause}`;
-  }
-  return String(err);
-}
-
-/** Decimal id of a response field (ids are strings after lossless parsing; tolerate numbers). */
-function idOf(value: Json | undefined): string | null {
-  if (typeof value === 'string' && value.trim() !== '') return value;
-  if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
-  return null;
-}
-
-function numberOf(value: Json | undefined): number | null {
-  if (typeof value === 'number' && Number.isFinite(value)) return value;
-  if (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value))) return Number(value);
-  return null;
-}
+export { API_PREFIX };
+export type PixverseClientOptions = TransportOptions;
 
 type MediaKind = 'image' | 'video' | 'audio';
 
@@ -133,46 +52,21 @@ export function mediaKind(contentType: string, filename: string): MediaKind | nu
   return EXTENSION_KINDS[ext] ?? null;
 }
 
-interface CallSpec {
-  method: 'GET' | 'POST';
-  /** Path under API_PREFIX, e.g. `/video/text/generate`. */
-  path: string;
-  apiKey: string;
-  traceId: string;
-  body?: string | Buffer;
-  contentType?: string;
-  /** True for billable creates: an ambiguous failure is reported with maybeSubmitted. */
-  create: boolean;
-}
+/** Catalogue page asked for when the caller gives none: the first 100 entries. */
+const DEFAULT_CATALOG_PAGE = { num: 1, size: 100 };
 
 export class PixverseClient implements Upstream {
   readonly baseUrl: string;
   readonly timeoutMs: number;
+  private readonly transport: Transport;
+  /** The connection pool (tests hold a socket with it). */
   private readonly pool: Pool;
-  private readonly dispatcher: Dispatcher;
-  /** Origin + any path prefix of baseUrl + /openapi/v2. */
-  private readonly root: string;
 
   constructor(opts: PixverseClientOptions) {
-    const url = new URL(opts.baseUrl);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new TypeError(`PixVerse baseUrl must be http(s): ${opts.baseUrl}`);
-    }
+    this.transport = new Transport(opts);
     this.baseUrl = opts.baseUrl;
-    this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    const connections = opts.connections ?? DEFAULT_CONNECTIONS;
-    this.root = `${url.origin}${url.pathname.replace(/\/+$/, '')}${API_PREFIX}`;
-    this.pool = new Pool(url.origin, {
-      connections,
-      pipelining: 1,
-      keepAliveTimeout: 4_000,
-      keepAliveMaxTimeout: 60_000,
-      headersTimeout: this.timeoutMs,
-      bodyTimeout: this.timeoutMs,
-      connect: { timeout: Math.min(this.timeoutMs, MAX_CONNECT_TIMEOUT_MS) },
-      maxResponseSize: MAX_RESPONSE_BYTES,
-    });
-    this.dispatcher = this.pool.compose(trackSend);
+    this.timeoutMs = this.transport.timeoutMs;
+    this.pool = this.transport.pool;
   }
 
   async submit(apiKey: string, req: UpstreamRequest, traceId: string): Promise<SubmitResult> {
@@ -184,7 +78,7 @@ export class PixverseClient implements Upstream {
     } catch (err) {
       throw new UpstreamError('bad_request', `cannot serialise request body: ${describe(err)}`);
     }
-    const resp = await this.call({
+    const resp = await this.transport.call({
       method: 'POST',
       path: spec.path,
       apiKey,
@@ -193,19 +87,14 @@ export class PixverseClient implements Upstream {
       contentType: 'application/json',
       create: true,
     });
-    const upstreamId = idOf(resp.video_id) ?? idOf(resp.image_id) ?? idOf(resp.audio_id) ?? idOf(resp.id);
-    if (upstreamId === null) {
-      // PixVerse said success, so the create may well be running and billed: do not let it be resubmitted blindly.
-      throw new UpstreamError('transient', `PixVerse ${spec.path} succeeded without an id`, 0, null, true);
-    }
-    return { upstreamId, credits: numberOf(resp.credits) ?? numberOf(resp.credit) };
+    return parseSubmit(resp, spec.type, spec.path);
   }
 
   async status(apiKey: string, type: JobType, upstreamId: string): Promise<StatusResult> {
     const base = Object.hasOwn(RESULT_PATHS, type) ? RESULT_PATHS[type] : undefined;
     if (!base) throw new UpstreamError('bad_request', `unknown job type: ${type}`);
     if (!/^\d+$/.test(upstreamId)) throw new UpstreamError('bad_request', `invalid upstream id: ${upstreamId}`);
-    const resp = await this.call({ method: 'GET', path: base + upstreamId, apiKey, traceId: randomUUID(), create: false });
+    const resp = await this.transport.call({ method: 'GET', path: base + upstreamId, apiKey, traceId: randomUUID(), create: false });
     return toStatusResult(resp);
   }
 
@@ -222,7 +111,7 @@ export class PixverseClient implements Upstream {
     const multipartType = encoded.headers.get('content-type');
     if (!multipartType) throw new UpstreamError('bad_request', 'could not encode multipart body');
     const payload = Buffer.from(await encoded.arrayBuffer());
-    const resp = await this.call({
+    const resp = await this.transport.call({
       method: 'POST',
       path: kind === 'image' ? '/image/upload' : '/media/upload',
       apiKey,
@@ -231,92 +120,31 @@ export class PixverseClient implements Upstream {
       contentType: multipartType,
       create: false,
     });
-    if (kind === 'image') {
-      const id = idOf(resp.img_id);
-      const url = resp.img_url;
-      if (id === null || typeof url !== 'string') {
-        throw new UpstreamError('transient', 'PixVerse /image/upload answered without img_id/img_url');
-      }
-      return { id, url, mediaType: 'image' };
-    }
-    const id = idOf(resp.media_id);
-    const url = resp.url;
-    if (id === null || typeof url !== 'string') {
-      throw new UpstreamError('transient', 'PixVerse /media/upload answered without media_id/url');
-    }
-    const mt = resp.media_type;
-    return { id, url, mediaType: mt === 'video' || mt === 'audio' ? mt : kind };
+    return kind === 'image' ? parseImageUpload(resp) : parseMediaUpload(resp, kind);
   }
 
   async balance(apiKey: string): Promise<Balance> {
-    const resp = await this.call({ method: 'GET', path: '/account/balance', apiKey, traceId: randomUUID(), create: false });
-    return {
-      accountId: idOf(resp.account_id) ?? '',
-      creditMonthly: numberOf(resp.credit_monthly) ?? 0,
-      creditPackage: numberOf(resp.credit_package) ?? 0,
-    };
+    const resp = await this.transport.call({ method: 'GET', path: '/account/balance', apiKey, traceId: randomUUID(), create: false });
+    return parseBalance(resp);
+  }
+
+  /** voices → tts_list, restyles → restyle/list, effects → effects/templates/list (operations.ts). */
+  async catalog(apiKey: string, kind: CatalogKind, page?: { num: number; size: number }): Promise<CatalogPage> {
+    const spec = Object.hasOwn(CATALOGS, kind) ? CATALOGS[kind] : undefined;
+    if (!spec) throw new UpstreamError('bad_request', `unknown catalog: ${String(kind)}`);
+    const { num, size } = page ?? DEFAULT_CATALOG_PAGE;
+    if (!Number.isSafeInteger(num) || num < 1 || !Number.isSafeInteger(size) || size < 1) {
+      throw new UpstreamError('bad_request', `invalid catalog page ${num}/${size}`);
+    }
+    const query = new URLSearchParams({ [spec.pageParam]: String(num), [spec.sizeParam]: String(size) });
+    const path = `${spec.path}?${query.toString()}`;
+    const resp = await this.transport.call({ method: 'GET', path, apiKey, traceId: randomUUID(), create: false });
+    return parseCatalog(resp, spec.path);
   }
 
   /** Closes the connection pool (in-flight calls finish first). */
   async close(): Promise<void> {
-    await this.pool.close();
-  }
-
-  private async call(spec: CallSpec): Promise<JsonObject> {
-    if (!spec.apiKey || /[\u0000-\u001f\u007f]/.test(spec.apiKey)) {
-      throw new UpstreamError('auth', 'API key is empty or contains control characters');
-    }
-    if (!spec.traceId || /[\u0000-\u001f\u007f]/.test(spec.traceId)) {
-      throw new UpstreamError('bad_request', 'Ai-trace-id is empty or contains control characters');
-    }
-    const headers: Record<string, string> = {
-      'API-KEY': spec.apiKey,
-      'Ai-trace-id': spec.traceId,
-      accept: 'application/json',
-    };
-    if (spec.contentType) headers['content-type'] = spec.contentType;
-
-    const what = `PixVerse ${spec.method} ${spec.path}`;
-    const sendState: SendState = { sent: false };
-    const controller = new AbortController();
-    const deadline = new DeadlineError(this.timeoutMs);
-    let timer: NodeJS.Timeout | undefined;
-    // undici only honours an abort once the request reaches a socket, so a call queued behind busy
-    // connections would outlive its deadline: race it. The abort still stops it from ever being written.
-    const expired = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => {
-        controller.abort(deadline);
-        reject(deadline);
-      }, this.timeoutMs);
-    });
-    const exchange = (async () => {
-      const res = await request(this.root + spec.path, {
-        dispatcher: this.dispatcher,
-        method: spec.method,
-        headers,
-        body: spec.body ?? null,
-        signal: controller.signal,
-        opaque: sendState,
-      });
-      return { statusCode: res.statusCode, text: await res.body.text() };
-    })();
-    exchange.catch(() => undefined); // may settle after the deadline won the race
-    let statusCode: number;
-    let text: string;
-    try {
-      ({ statusCode, text } = await Promise.race([exchange, expired]));
-    } catch (err) {
-      // Refused before the request reached a socket: certainly not submitted. Otherwise ambiguous.
-      const timedOut = err === deadline || controller.signal.aborted || /TIMEOUT/.test(errorCode(err) ?? '');
-      const reason = err === deadline || controller.signal.aborted ? deadline.message : describe(err);
-      const message = `${what}: ${timedOut ? 'timeout' : 'transport error'} (${reason})${
-        sendState.sent ? '' : ' before the request was sent'
-      }`;
-      throw new UpstreamError('transient', message, null, null, sendState.sent);
-    } finally {
-      clearTimeout(timer);
-    }
-    return unwrapEnvelope(statusCode, text, spec.create);
+    await this.transport.close();
   }
 }
 
