@@ -31,6 +31,8 @@ export interface Config {
   callbackTimeoutMs: number;
   /** Scheduler timings an operator rarely touches (env PIXGATE_LEASE, PIXGATE_STALE_SUBMIT, PIXGATE_POLL_MIN_INTERVAL, PIXGATE_IDLE_WAKE). */
   leaseMs: number | null;
+  /** Deadline of one call to PixVerse (PIXGATE_UPSTREAM_TIMEOUT, default 30s). */
+  upstreamTimeoutMs: number;
   staleSubmitMs: number | null;
   pollMinIntervalMs: number | null;
   idleWakeMs: number | null;
@@ -102,6 +104,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
     callbackScheduleMs: parseDurationList(pick(env['PIXGATE_CALLBACK_SCHEDULE']) ?? DEFAULT_CALLBACK_SCHEDULE),
     callbackTimeoutMs: parseDuration(pick(env['PIXGATE_CALLBACK_TIMEOUT']) ?? '12s'),
     leaseMs: optionalDuration(env['PIXGATE_LEASE']),
+    upstreamTimeoutMs: optionalDuration(env['PIXGATE_UPSTREAM_TIMEOUT']) ?? 30_000,
     staleSubmitMs: optionalDuration(env['PIXGATE_STALE_SUBMIT']),
     pollMinIntervalMs: optionalDuration(env['PIXGATE_POLL_MIN_INTERVAL']),
     idleWakeMs: optionalDuration(env['PIXGATE_IDLE_WAKE']),

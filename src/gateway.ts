@@ -51,7 +51,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const store = await openStore(config.databaseUrl ?? undefined, config.dataDir, { schema: config.databaseSchema });
   // Before anything changes a job: every transition writes its callback in the same transaction.
   store.setOutboxBuilder(createOutboxBuilder());
-  const upstream = createPixverseClient({ baseUrl: options.upstreamUrl });
+  const upstream = createPixverseClient({ baseUrl: options.upstreamUrl, timeoutMs: config.upstreamTimeoutMs });
   const scheduler = new Scheduler({
     store,
     upstream,

@@ -10,7 +10,7 @@ describe('job life', () => {
   let userId: number;
 
   before(async () => {
-    h = await startHarness({ config: { jobTimeoutMs: 1500 }, tuning: { staleSubmitMs: 500 }, simulator: { maxConcurrent: 5 } });
+    h = await startHarness({ config: { jobTimeoutMs: 1500, upstreamTimeoutMs: 700 }, tuning: { staleSubmitMs: 500 }, simulator: { maxConcurrent: 5 } });
     ({ token, userId } = await createTenant(h));
     await addAccount(h, token, 'life@example.com', 'sim-key-lifecycle', 5);
   });
@@ -49,6 +49,15 @@ describe('job life', () => {
     assert.match(done.error, /timed out/);
     const available = await call(h.gw.url, 'GET', '/v2/pixverse/scheduler/available', token);
     assert.equal(available.body.executing.length, 0);
+  });
+
+  it('replays a create whose answer never came with the same trace id, so PixVerse is paid once', async () => {
+    const before = h.sim.stats().totals.created;
+    const res = await call(h.gw.url, 'POST', '/v2/pixverse/videos/create', token, { prompt: 'slow answer #sim:timeout #sim:duration=300' });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.match(res.body.video_id, /-video:\d+$/, 'the replay returned the upstream id of the job the first call created');
+    assert.equal(h.sim.stats().totals.created, before + 1, 'one job upstream, not two');
+    assert.equal((await finalOf(res.body.video_id)).video_status_name, 'COMPLETED');
   });
 
   it('reconciles a submit interrupted by a crash with the same trace id instead of paying twice', async () => {
