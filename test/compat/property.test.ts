@@ -99,7 +99,7 @@ describe('property: accepted useapi bodies are accepted by the simulator', () =>
    * `schema` is the route's body schema, checked with the app's own validator first (the route
    * never calls the mapper on a body it refuses); `build` turns a generated case into the body.
    */
-  async function property<T>(name: string, schema: TSchema, arb: fc.Arbitrary<T>, build: (c: T) => Record<string, unknown>, map: (body: never) => Mapped, floor = 0.2) {
+  async function property<T>(name: string, schema: TSchema, arb: fc.Arbitrary<T>, build: (c: T) => Record<string, unknown>, map: (body: never) => Mapped, floor = 0.1) {
     const validate = validatorCompiler({ schema, httpPart: 'body', method: 'POST', url: name }) as (body: unknown) => boolean;
     let accepted = 0;
     let total = 0;
