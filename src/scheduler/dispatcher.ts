@@ -11,6 +11,9 @@ import type { SchedulerContext } from './context.ts';
 import type { Launcher } from './launcher.ts';
 import { Sleeper } from './sleeper.ts';
 
+/** Most jobs bound to slots in one store transaction. */
+const DISPATCH_BATCH = 16;
+
 export class Dispatcher {
   private active = false;
   private loopDone: Promise<void> = Promise.resolve();
@@ -80,10 +83,13 @@ export class Dispatcher {
   /** Dispatches until nothing queued fits a free slot; submits run concurrently. */
   private async drain(userId: number): Promise<void> {
     while (this.active) {
-      const dispatched = await this.ctx.store.dispatch(userId, this.ctx.now());
-      if (!dispatched) return;
-      const launch = this.launch(dispatched).finally(() => this.inFlight.delete(launch));
-      this.inFlight.add(launch);
+      // A batch takes the tenant's capacity lock once for many slots (a burst frees several).
+      const batch = await this.ctx.store.dispatchBatch(userId, this.ctx.now(), DISPATCH_BATCH);
+      for (const dispatched of batch) {
+        const launch = this.launch(dispatched).finally(() => this.inFlight.delete(launch));
+        this.inFlight.add(launch);
+      }
+      if (batch.length < DISPATCH_BATCH) return;
     }
   }
 

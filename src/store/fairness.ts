@@ -82,6 +82,16 @@ export function fitClasses(loads: readonly AccountLoad[], now: number): FitClass
   ];
 }
 
+/**
+ * Whether a queued job fits a free slot now: the condition `fitClasses` hands to SQL, evaluated in
+ * memory (a batch of dispatches re-checks jobs it read earlier against loads it has since raised).
+ */
+export function fitsClasses(job: { pinnedEmail: string | null; maxJobsOverride: number | null }, classes: readonly FitClass[]): boolean {
+  const cls = classes.find((c) => c.pinnedEmail === job.pinnedEmail);
+  if (!cls) return false;
+  return job.maxJobsOverride === null ? cls.plainFits : job.maxJobsOverride > cls.overrideAbove;
+}
+
 /** Within a token's share: higher priority first, then oldest (lowest id). Negative when `a` goes first. */
 export function compareQueued(a: { priority: number; id: number }, b: { priority: number; id: number }): number {
   return b.priority - a.priority || a.id - b.id;

@@ -241,6 +241,12 @@ export interface Store {
    */
   dispatch(userId: number, now: number, random?: () => number): Promise<Dispatched | null>;
   /**
+   * Up to `limit` dispatch steps in ONE transaction, with exactly the choices that many
+   * successive dispatch() calls would make. Fills every free slot after a burst with one
+   * round of locking instead of one per slot. Empty when nothing fits.
+   */
+  dispatchBatch(userId: number, now: number, limit: number, random?: () => number): Promise<Dispatched[]>;
+  /**
    * submitting → queued again (compare-and-swap), unbinding the account unless pinned; used
    * when a dispatched job's submit met a busy or failing account. False if no longer submitting.
    */

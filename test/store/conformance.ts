@@ -155,6 +155,156 @@ async function deliveriesOf(store: Store, userId: number, jobId: number): Promis
 
 const bodyOf = (d: Delivery) => JSON.parse(d.body) as { id: number; state: string; event: string };
 
+/** A deterministic uniform [0,1) source (mulberry32): two copies with one seed draw the same numbers. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A tenant set up the same way on two stores, for comparing batches with single dispatches. */
+interface BatchScenario {
+  /** maxJobs per account (acc0@…, acc1@…, …). */
+  limits: number[];
+  /** Per account (extra entries ignored): 'cooldown' ends at T0 + 500. */
+  health: ('ok' | 'error' | 'cooldown')[];
+  /** Slots held by reserved jobs per account (capped at its limit), taken before the health is set. */
+  held: number[];
+  /** Weights of the tenant's tokens. */
+  weights: number[];
+  /** token / pin are indexes (modulo the number of tokens / accounts); null for none. */
+  jobs: { token: number | null; pin: number | null; override: number | null; priority: number }[];
+}
+
+interface BuiltScenario {
+  userId: number;
+  /** Every job of the tenant in creation order: the index is how two stores' jobs are compared. */
+  jobs: Job[];
+}
+
+async function buildScenario(store: Store, sc: BatchScenario): Promise<BuiltScenario> {
+  const emails = sc.limits.map((_, i) => `acc${i}@x.io`);
+  const user = await userWithAccounts(store, Object.fromEntries(emails.map((e, i) => [e, sc.limits[i]!])));
+  const jobs: Job[] = [];
+  for (let i = 0; i < emails.length; i++) {
+    for (let k = 0; k < Math.min(sc.held[i] ?? 0, sc.limits[i]!); k++) jobs.push(await reserveOk(store, user.id, { email: emails[i]! }));
+  }
+  for (let i = 0; i < emails.length; i++) {
+    const health = sc.health[i] ?? 'ok';
+    if (health === 'ok') continue;
+    await store.setAccountHealth(user.id, emails[i]!, {
+      state: health, reason: health, cooldownUntil: health === 'cooldown' ? T0 + 500 : null, now: T0,
+    });
+  }
+  const tokens: number[] = [];
+  for (let i = 0; i < sc.weights.length; i++) {
+    const token = await store.addToken(user.id, `${user.id}-${i}-${'e'.repeat(58)}`, null, T0);
+    assert.equal(await store.setTokenWeight(user.id, token.id, sc.weights[i]!), true);
+    tokens.push(token.id);
+  }
+  for (const [i, spec] of sc.jobs.entries()) {
+    jobs.push(
+      await enqueueOk(store, user.id, {
+        tokenId: spec.token === null || tokens.length === 0 ? null : tokens[spec.token % tokens.length]!,
+        email: spec.pin === null ? null : emails[spec.pin % emails.length]!,
+        maxJobsOverride: spec.override,
+        priority: spec.priority,
+        now: T0 + i,
+      }),
+    );
+  }
+  return { userId: user.id, jobs };
+}
+
+/** A dispatch as position-independent facts: which job (by creation index), where, in what state, since when. */
+function dispatchFacts(built: BuiltScenario, dispatched: readonly Dispatched[]): (string | number | null)[][] {
+  const index = new Map(built.jobs.map((j, i) => [j.id, i]));
+  return dispatched.map((d) => [index.get(d.job.id) ?? -1, d.account.email, d.job.email, d.job.state, d.job.startedAt]);
+}
+
+/** The tenant's live jobs as creation indexes: [slot holders with their account, queued]. */
+async function liveFacts(store: Store, built: BuiltScenario): Promise<unknown> {
+  const index = new Map(built.jobs.map((j, i) => [j.id, i]));
+  const active = (await store.activeJobs(built.userId)).map((j) => [index.get(j.id), j.email]).sort();
+  const queued = (await store.queuedJobs(built.userId, 10_000)).map((j) => index.get(j.id)).sort();
+  return { active, queued };
+}
+
+interface BatchPhase {
+  /** dispatchBatch limit on one store; as many single dispatches on the other. */
+  batch: number;
+  /** Slot holders to finish afterwards (indexes into activeJobs, modulo its length). */
+  finish: number[];
+  /** Advance the clock past the cool-downs before this phase. */
+  later: boolean;
+}
+
+/**
+ * Runs the same scenario on two fresh stores: `batched` dispatches with dispatchBatch, `single` with
+ * as many dispatch() calls, each with its own copy of one seeded random source. Every batch must be
+ * exactly the singles' sequence (so it also stops exactly where they find nothing), and the stores
+ * must end in the same state — including the fairness state, which the last round of single
+ * dispatches on both stores exercises.
+ */
+async function compareBatchWithSingles(batched: Store, single: Store, sc: BatchScenario, phases: readonly BatchPhase[], seed: number): Promise<void> {
+  const a = await buildScenario(batched, sc);
+  const b = await buildScenario(single, sc);
+  assert.deepEqual(await liveFacts(batched, a), await liveFacts(single, b), 'identical set-ups');
+  const rndA = seeded(seed);
+  const rndB = seeded(seed);
+  let now = T0 + 100;
+  for (const [p, phase] of phases.entries()) {
+    if (phase.later) now = Math.max(now, T0 + 1000);
+    now++;
+    const got = await batched.dispatchBatch(a.userId, now, phase.batch, rndA);
+    assert.ok(got.length <= phase.batch, `phase ${p}: ${got.length} > limit ${phase.batch}`);
+    const singles: Dispatched[] = [];
+    for (let i = 0; i < phase.batch; i++) {
+      const d = await single.dispatch(b.userId, now, rndB);
+      if (!d) break;
+      singles.push(d);
+    }
+    assert.deepEqual(dispatchFacts(a, got), dispatchFacts(b, singles), `phase ${p}: batch of ${phase.batch} vs single dispatches`);
+    for (const d of got) assert.deepEqual(await batched.getJob(d.job.id), d.job, 'the returned job is the stored one');
+    const activeA = (await batched.activeJobs(a.userId)).sort((x, y) => x.id - y.id);
+    const activeB = (await single.activeJobs(b.userId)).sort((x, y) => x.id - y.id);
+    for (const pick of phase.finish) {
+      if (activeA.length === 0) break;
+      const k = pick % activeA.length;
+      assert.ok(await batched.finish(activeA.splice(k, 1)[0]!.id, { state: 'completed' }, now));
+      assert.ok(await single.finish(activeB.splice(k, 1)[0]!.id, { state: 'completed' }, now));
+    }
+    assert.deepEqual(await liveFacts(batched, a), await liveFacts(single, b), `phase ${p}: same state afterwards`);
+  }
+  // The passes and vtime written by the batches equal those written by the singles: from here on,
+  // with more jobs queued by every token, both stores keep dispatching identically.
+  now = Math.max(now, T0 + 1000) + 1;
+  for (const built of [a, b]) {
+    const store = built === a ? batched : single;
+    for (const j of await store.activeJobs(built.userId)) await store.finish(j.id, { state: 'completed' }, now);
+    for (let i = 0; i < 6; i++) {
+      built.jobs.push(await enqueueOk(store, built.userId, { tokenId: built.jobs.find((j) => j.tokenId !== null)?.tokenId ?? null, now }));
+      built.jobs.push(await enqueueOk(store, built.userId, { now }));
+    }
+  }
+  const rest = Math.min(100, sc.limits.reduce((x, y) => x + y, 0));
+  const tailA: Dispatched[] = [];
+  const tailB: Dispatched[] = [];
+  for (let i = 0; i < rest; i++) {
+    const da = await batched.dispatch(a.userId, now, rndA);
+    const db = await single.dispatch(b.userId, now, rndB);
+    if (da) tailA.push(da);
+    if (db) tailB.push(db);
+    if (!da && !db) break;
+  }
+  assert.deepEqual(dispatchFacts(a, tailA), dispatchFacts(b, tailB), 'the fairness state left behind is the same');
+}
+
 export function runStoreConformance(name: string, makeStore: () => Promise<StoreHandle>): void {
   const test = (title: string, body: Body) =>
     it(title, async () => {
@@ -165,6 +315,21 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
         failed = false;
       } finally {
         await cleanup(failed);
+      }
+    });
+  /** Two fresh stores of this dialect. */
+  const pairTest = (title: string, body: (a: Store, b: Store) => Promise<void>) =>
+    it(title, async () => {
+      const first = await makeStore();
+      let second: StoreHandle | null = null;
+      let failed = true;
+      try {
+        second = await makeStore();
+        await body(first.store, second.store);
+        failed = false;
+      } finally {
+        await first.cleanup(failed);
+        if (second) await second.cleanup(failed);
       }
     });
 
@@ -1117,6 +1282,115 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
       });
     });
 
+    describe('dispatch batches', () => {
+      pairTest('a batch makes exactly the choices of as many single dispatches', async (a, b) => {
+        // Three tokens of different weights and jobs without one, pins (one on an account in error,
+        // one on an account cooling down), per-job overrides above and below the account limits,
+        // priorities, and slots already held — then batches that stop at their limit, and ones that
+        // stop because nothing more fits.
+        const sc: BatchScenario = {
+          limits: [3, 2, 4, 1, 5],
+          health: ['ok', 'ok', 'cooldown', 'error', 'ok'],
+          held: [1, 0, 0, 0, 2],
+          weights: [1, 3, 0.5],
+          jobs: Array.from({ length: 48 }, (_, i) => ({
+            token: i % 4 === 3 ? null : (i * 7) % 3,
+            pin: i % 5 === 0 ? (i / 5) % 5 : null,
+            override: i % 6 === 0 ? 1 + (i % 7) : null,
+            priority: ((i * 5) % 3) - 1,
+          })),
+        };
+        await compareBatchWithSingles(a, b, sc, [
+          { batch: 4, finish: [], later: false },
+          { batch: 16, finish: [0, 3, 5], later: false },
+          { batch: 2, finish: [1, 1, 1, 1], later: true },
+          { batch: 50, finish: [2, 0], later: false },
+          { batch: 1, finish: [], later: false },
+          { batch: 50, finish: [], later: false },
+        ], 42);
+      });
+
+      pairTest('a long batch advances the passes with the same arithmetic as single dispatches', async (a, b) => {
+        // Strides 1, 1/3 and 1/7 added one dispatch at a time are not k × stride in floating point
+        // (six thirds add up to 1.9999999999999998), and a tie between two passes goes to the lower
+        // token id — listed first here — so a batch computing passes any other way would diverge.
+        const sc: BatchScenario = {
+          limits: [40],
+          health: [],
+          held: [],
+          weights: [1, 3, 7],
+          jobs: Array.from({ length: 120 }, (_, i) => ({ token: i % 3, pin: null, override: null, priority: 0 })),
+        };
+        await compareBatchWithSingles(a, b, sc, [
+          { batch: 40, finish: Array.from({ length: 25 }, (_, i) => i * 3), later: false },
+          { batch: 40, finish: [], later: false },
+        ], 7);
+      });
+
+      pairTest('batch equals single dispatches (property)', async (a, b) => {
+        const arb = fc.record({
+          limits: fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 4 }),
+          health: fc.array(fc.constantFrom<BatchScenario['health'][number]>('ok', 'ok', 'error', 'cooldown'), { minLength: 4, maxLength: 4 }),
+          held: fc.array(fc.nat(2), { minLength: 4, maxLength: 4 }),
+          weights: fc.array(fc.constantFrom(1, 2, 3, 0.5), { minLength: 0, maxLength: 2 }),
+          jobs: fc.array(
+            fc.record({
+              token: fc.option(fc.nat(1), { nil: null }),
+              pin: fc.option(fc.nat(3), { nil: null }),
+              override: fc.option(fc.integer({ min: 1, max: 5 }), { nil: null }),
+              priority: fc.integer({ min: -1, max: 1 }),
+            }),
+            { minLength: 1, maxLength: 20 },
+          ),
+          phases: fc.array(
+            fc.record({ batch: fc.integer({ min: 1, max: 8 }), finish: fc.array(fc.nat(20), { maxLength: 3 }), later: fc.boolean() }),
+            { minLength: 1, maxLength: 4 },
+          ),
+          seed: fc.integer(),
+        });
+        await fc.assert(
+          fc.asyncProperty(arb, async ({ phases, seed, ...sc }) => compareBatchWithSingles(a, b, sc, phases, seed)),
+          { numRuns: 12 },
+        );
+      });
+
+      test('respects the limit and binds each job once', async (store) => {
+        const u = await userWithAccounts(store, { 'a@x.io': 4, 'b@x.io': 4 });
+        const jobs = await enqueueMany(store, u.id, 10);
+        const first = await store.dispatchBatch(u.id, T0 + 1, 3);
+        assert.deepEqual(first.map((d) => d.job.id), jobs.slice(0, 3).map((j) => j.id));
+        for (const d of first) {
+          assert.equal(d.job.state, 'submitting');
+          assert.equal(d.job.email, d.account.email);
+          assert.equal(d.job.startedAt, T0 + 1);
+          assert.deepEqual(await store.getJob(d.job.id), d.job);
+        }
+        assert.equal(await store.countQueued(u.id), 7);
+        const second = await store.dispatchBatch(u.id, T0 + 2, 100);
+        assert.deepEqual(second.map((d) => d.job.id), jobs.slice(3, 8).map((j) => j.id), 'stops when every slot is taken');
+        const loads = await loadsByEmail(store, u.id);
+        assert.deepEqual(Object.fromEntries(loads), { 'a@x.io': 4, 'b@x.io': 4 });
+        assert.equal(new Set([...first, ...second].map((d) => d.job.id)).size, 8);
+        assert.equal(await store.countQueued(u.id), 2);
+      });
+
+      test('returns [] when nothing fits', async (store) => {
+        const u = await userWithAccounts(store, { 'a@x.io': 1, 'b@x.io': 1 });
+        assert.deepEqual(await store.dispatchBatch(u.id, T0, 16), [], 'empty queue');
+        assert.deepEqual(await store.dispatchBatch(u.id + 1000, T0, 16), [], 'unknown tenant');
+        await store.setAccountHealth(u.id, 'b@x.io', { state: 'error', reason: 'x', cooldownUntil: null, now: T0 });
+        const stuck = await enqueueOk(store, u.id, { email: 'b@x.io' });
+        assert.deepEqual(await store.dispatchBatch(u.id, T0, 16), [], 'only a job pinned to an unhealthy account');
+        await reserveOk(store, u.id, { email: 'a@x.io' });
+        const waiting = await enqueueOk(store, u.id);
+        assert.deepEqual(await store.dispatchBatch(u.id, T0, 16), [], 'every healthy slot taken');
+        assert.deepEqual(await store.dispatchBatch(u.id, T0, 0), [], 'limit 0');
+        assert.deepEqual(await store.dispatchBatch(u.id, T0, -3), [], 'negative limit');
+        for (const j of [stuck, waiting]) assert.equal((await store.getJob(j.id))!.state, 'queued');
+        assert.equal(await store.countQueued(u.id), 2);
+      });
+    });
+
     describe('callbacks outbox', () => {
       test('markRunning and every terminal transition write their delivery with the updated job', async (store) => {
         const { calls, builder } = recordingBuilder();
@@ -1430,6 +1704,7 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
         | { kind: 'reserve'; pin: number | null; rnd: number }
         | { kind: 'enqueue'; pin: number | null; token: number; priority: number }
         | { kind: 'dispatch'; rnd: number }
+        | { kind: 'batch'; rnd: number; limit: number }
         | { kind: 'finish'; pick: number }
         | { kind: 'requeue'; pick: number };
       const rnd = fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true });
@@ -1445,6 +1720,7 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
           }),
         },
         { weight: 3, arbitrary: fc.record({ kind: fc.constant('dispatch' as const), rnd }) },
+        { weight: 2, arbitrary: fc.record({ kind: fc.constant('batch' as const), rnd, limit: fc.integer({ min: 1, max: 6 }) }) },
         { weight: 2, arbitrary: fc.record({ kind: fc.constant('finish' as const), pick: fc.nat(50) }) },
         { weight: 1, arbitrary: fc.record({ kind: fc.constant('requeue' as const), pick: fc.nat(50) }) },
       );
@@ -1454,7 +1730,7 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
         batches: fc.array(fc.array(qopArb, { minLength: 1, maxLength: 12 }), { minLength: 1, maxLength: 6 }),
       });
 
-      test('interleaved reserve/enqueue/dispatch/finish/requeue never exceed a limit; every job accounted for', async (store) => {
+      test('interleaved reserve/enqueue/dispatch/batch/finish/requeue never exceed a limit; every job accounted for', async (store) => {
         let tick = 0;
         await fc.assert(
           fc.asyncProperty(queueScenarioArb, async ({ limits, unhealthy, batches }) => {
@@ -1485,9 +1761,15 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
                       if (!res.ok) assert.equal(res.reason, email !== null && !limitOf.has(email) ? 'unknown_account' : 'never');
                       return { created: res.ok };
                     }
-                    case 'dispatch': {
-                      const d = await store.dispatch(user.id, now, () => op.rnd);
-                      if (d) {
+                    case 'dispatch':
+                    case 'batch': {
+                      const got =
+                        op.kind === 'batch'
+                          ? await store.dispatchBatch(user.id, now, op.limit, () => op.rnd)
+                          : [await store.dispatch(user.id, now, () => op.rnd)].flatMap((d) => (d ? [d] : []));
+                      if (op.kind === 'batch') assert.ok(got.length <= op.limit, 'a batch respects its limit');
+                      assert.equal(new Set(got.map((d) => d.job.id)).size, got.length, 'a batch binds a job once');
+                      for (const d of got) {
                         assert.equal(d.account.state, 'ok', 'never dispatches to an unhealthy account');
                         assert.equal(d.job.email, d.account.email);
                         assert.equal(d.job.state, 'submitting');

@@ -9,11 +9,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { after, describe, it } from 'node:test';
+import { after, describe, it, type TestContext } from 'node:test';
 import pg from 'pg';
 import type { Job } from '../../src/domain/job.ts';
-import type { EnqueueInput, OutboxBuilder, ReserveInput } from '../../src/store/store.ts';
+import { DEFAULT_TENANT_SETTINGS, type EnqueueInput, type OutboxBuilder, type ReserveInput } from '../../src/store/store.ts';
 import { channelName, listenForChanges, MIGRATIONS, openPostgresStore, type PostgresStore } from '../../src/store/postgres/index.ts';
+import { CANDIDATES } from '../../src/store/postgres/queue.ts';
 import { runStoreConformance } from './conformance.ts';
 
 const DATABASE_URL = process.env.PIXGATE_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -109,12 +110,16 @@ class Fixture {
 }
 
 /** `emptySchema`: the test builds its schema itself; otherwise it starts from a migrated one. */
-function pgTest(title: string, body: (fx: Fixture) => Promise<void>, opts: { timeout?: number; emptySchema?: boolean } = {}): void {
-  it(title, { timeout: opts.timeout ?? 20_000 }, async () => {
+function pgTest(
+  title: string,
+  body: (fx: Fixture, t: TestContext) => Promise<void>,
+  opts: { timeout?: number; emptySchema?: boolean } = {},
+): void {
+  it(title, { timeout: opts.timeout ?? 20_000 }, async (t) => {
     const fx = opts.emptySchema ? new Fixture() : await Fixture.warmed();
     let failed = true;
     try {
-      await body(fx);
+      await body(fx, t);
       failed = false;
     } finally {
       await fx.cleanup(failed);
@@ -545,6 +550,345 @@ describe('PostgreSQL store', () => {
         await listener.close();
       }
     });
+  });
+
+  describe('dispatch batches, the queue counter and the queue locks', () => {
+    /** Counts the queries (round trips) every pg client sends while `fn` runs. */
+    async function countQueries<T>(fn: () => Promise<T>): Promise<{ result: T; queries: number }> {
+      const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
+      const original = proto.query;
+      let queries = 0;
+      proto.query = function (this: unknown, ...args: unknown[]) {
+        queries++;
+        return original.apply(this, args);
+      };
+      try {
+        return { result: await fn(), queries };
+      } finally {
+        proto.query = original;
+      }
+    }
+
+    pgTest('100,000 queued: a batch of 16 costs the round trips of one dispatch, enqueue never counts the queue', async (fx, t) => {
+      const store = await fx.open({ poolSize: 1 });
+      const user = await store.createUser('big', T0, SECRET);
+      const limits = [6, 6, 6, 6, 5, 5, 5, 5, 5, 5]; // 54 slots
+      const emails = limits.map((_, i) => `acc${i}@x.io`);
+      for (const [i, maxJobs] of limits.entries()) await store.upsertAccount({ userId: user.id, email: emails[i]!, apiKeyEnc: 'k', maxJobs, now: T0 });
+      const token = await store.addToken(user.id, 'b'.repeat(64), null, T0);
+      await enqueueOk(store, user.id, { tokenId: token.id });
+      // The rest in bulk (one INSERT: the statement-level trigger counts them in one update).
+      await fx.sql(
+        `INSERT INTO jobs (user_id, token_id, pinned_email, type, state, trace_id, upstream_json, request_json, priority, created_at, queued_at)
+         SELECT $1, $2, NULL, 'video', 'queued', 't', '{}', '{}', 0, $3::bigint + g, $3::bigint + g FROM generate_series(1, 99999) g`,
+        [user.id, token.id, T0],
+      );
+      await fx.sql('ANALYZE');
+      assert.equal(await store.countQueued(user.id), 100_000, 'the trigger-kept counter');
+
+      // Warm the connection (statements are prepared once per connection), then count round trips.
+      const held: number[] = (await store.dispatchBatch(user.id, T0, 4)).map((d) => d.job.id);
+      const one = await countQueries(() => store.dispatch(user.id, T0));
+      held.push(one.result!.job.id);
+      const batch = await countQueries(() => store.dispatchBatch(user.id, T0, 16));
+      assert.equal(batch.result.length, 16);
+      held.push(...batch.result.map((d) => d.job.id));
+      const enq = await countQueries(() => store.enqueue(enqueueInput(user.id, { tokenId: token.id }), 200_000));
+      const pinnedEnq = await countQueries(() => store.enqueue(enqueueInput(user.id, { email: emails[0]! }), 200_000));
+      assert.ok(enq.result.ok && pinnedEnq.result.ok);
+      // pre-check; BEGIN + locks + loads + turns; candidates; bind; COMMIT.
+      assert.equal(one.queries, 5, 'a dispatch: five round trips');
+      assert.equal(batch.queries, 5, 'a batch of 16: the same five');
+      assert.equal(enq.queries, 3, 'an enqueue: BEGIN + tenant lock; insert; COMMIT');
+      assert.equal(pinnedEnq.queries, 5, 'a pinned enqueue: BEGIN; account; tenant lock; insert; COMMIT');
+
+      // The candidates statement, planned as dispatch runs it (generic plan), reads a few index
+      // pages, not the queue: far fewer buffers than the ~2,000 pages of 100k queued rows.
+      const plan = await admin(async (c) => {
+        await c.query(`SET search_path TO ${pg.escapeIdentifier(fx.schema)}`);
+        await c.query('SET plan_cache_mode = force_generic_plan');
+        await c.query('SET jit = off');
+        await c.query(`PREPARE cand AS ${CANDIDATES.text}`);
+        const args = [user.id, '{}', 16, `{${token.id}}`, false, `{${emails.join(',')}}`, `{${emails.map(() => 't').join(',')}}`, `{${emails.map(() => 0).join(',')}}`, true, true, 0];
+        const res = await c.query<{ 'QUERY PLAN': unknown[] }>(
+          `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE cand(${args.map((a) => (typeof a === 'string' ? `'${a}'` : String(a))).join(', ')})`,
+        );
+        return res.rows[0]!['QUERY PLAN'][0] as { Plan: Record<string, unknown> };
+      });
+      const nodes: Record<string, unknown>[] = [];
+      const walk = (node: Record<string, unknown>) => {
+        nodes.push(node);
+        for (const child of (node['Plans'] as Record<string, unknown>[] | undefined) ?? []) walk(child);
+      };
+      walk(plan.Plan);
+      assert.ok(!nodes.some((n) => n['Node Type'] === 'Seq Scan' && n['Relation Name'] === 'jobs'), 'no sequential scan of jobs');
+      const buffers = Number(plan.Plan['Shared Hit Blocks']) + Number(plan.Plan['Shared Read Blocks']);
+      assert.ok(buffers < 300, `candidates read ${buffers} buffers`);
+
+      // Timings, for the record (the machine is shared; round trips above are what is asserted).
+      const time = async (fn: () => Promise<unknown>) => {
+        const start = performance.now();
+        await fn();
+        return performance.now() - start;
+      };
+      const singles: number[] = [];
+      const batches: number[] = [];
+      const enqueues: number[] = [];
+      for (let i = 0; i < 40; i++) {
+        await store.finish(held.shift()!, { state: 'completed' }, T0);
+        singles.push(await time(async () => held.push((await store.dispatch(user.id, T0))!.job.id)));
+      }
+      for (let i = 0; i < 15; i++) {
+        for (let k = 0; k < 16; k++) await store.finish(held.shift()!, { state: 'completed' }, T0);
+        batches.push(await time(async () => held.push(...(await store.dispatchBatch(user.id, T0, 16)).map((d) => d.job.id))));
+      }
+      for (let i = 0; i < 40; i++) enqueues.push(await time(() => store.enqueue(enqueueInput(user.id, { tokenId: token.id }), 200_000)));
+      const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!.toFixed(2);
+      t.diagnostic(`100k queued: dispatch median ${median(singles)} ms, batch of 16 median ${median(batches)} ms, enqueue median ${median(enqueues)} ms; candidates read ${buffers} buffers`);
+      const [{ n }] = await fx.sql<{ n: number }>(`SELECT count(*)::int AS n FROM jobs WHERE user_id = $1 AND state = 'queued'`, [user.id]);
+      assert.equal(await store.countQueued(user.id), n, 'the counter matches a real count');
+    }, { timeout: 120_000 });
+
+    pgTest('a batch skips a queued job another transaction holds, still fills the free slots, and keeps the passes exact', async (fx) => {
+      const store = await fx.open();
+      const user = await store.createUser('t', T0, SECRET);
+      await store.upsertAccount({ userId: user.id, email: 'a@x.io', apiKeyEnc: 'k', maxJobs: 3, now: T0 });
+      const ta = await store.addToken(user.id, '1'.repeat(64), null, T0); // the lower key: wins ties
+      const tb = await store.addToken(user.id, '2'.repeat(64), null, T0);
+      const a1 = await enqueueOk(store, user.id, { tokenId: ta.id });
+      const b1 = await enqueueOk(store, user.id, { tokenId: tb.id });
+      const a2 = await enqueueOk(store, user.id, { tokenId: ta.id });
+      const b2 = await enqueueOk(store, user.id, { tokenId: tb.id });
+      const a3 = await enqueueOk(store, user.id, { tokenId: ta.id });
+      // Another transaction (a cancel in flight, say) holds a1's row: the batch plans it first, its
+      // bind skips it (SKIP LOCKED, no waiting), and the batch replans the free slot.
+      const holder = new pg.Client({ connectionString: DATABASE_URL });
+      await holder.connect();
+      try {
+        await holder.query(`SET search_path TO ${pg.escapeIdentifier(fx.schema)}`);
+        await holder.query('BEGIN');
+        await holder.query('SELECT 1 FROM jobs WHERE id = $1 FOR NO KEY UPDATE', [a1.id]);
+        const got = await store.dispatchBatch(user.id, T0 + 1, 3);
+        assert.deepEqual(got.map((d) => d.job.id).sort((x, y) => x - y), [b1.id, a2.id, a3.id].sort((x, y) => x - y));
+        await holder.query('ROLLBACK');
+      } finally {
+        await holder.end();
+      }
+      assert.equal((await store.getJob(a1.id))!.state, 'queued');
+      // What three single dispatches would have left: token a served twice, b once, vtime 1.
+      const passes = await fx.sql<{ token_key: number; pass: number }>('SELECT token_key, pass FROM queue_passes ORDER BY token_key');
+      assert.deepEqual(passes.map((p) => [Number(p.token_key), p.pass]), [[ta.id, 2], [tb.id, 1]]);
+      const [{ queue_vtime }] = await fx.sql<{ queue_vtime: number }>('SELECT queue_vtime FROM users WHERE id = $1', [user.id]);
+      assert.equal(queue_vtime, 1);
+      assert.equal(await store.countQueued(user.id), 2);
+      // b (pass 1) is next, then a1, the oldest of a.
+      for (const d of await store.activeJobs(user.id)) await store.finish(d.id, { state: 'completed' }, T0 + 2);
+      assert.deepEqual((await store.dispatchBatch(user.id, T0 + 3, 5)).map((d) => d.job.id), [b2.id, a1.id]);
+    });
+
+    pgTest('a pinned enqueue does not wait for a dispatch or reserve holding the accounts, but does for deleteAccount', async (fx) => {
+      const store = await fx.open();
+      const user = await store.createUser('t', T0, SECRET);
+      await store.upsertAccount({ userId: user.id, email: 'a@x.io', apiKeyEnc: 'k', maxJobs: 1, now: T0 });
+      const holder = new pg.Client({ connectionString: DATABASE_URL });
+      await holder.connect();
+      try {
+        await holder.query(`SET search_path TO ${pg.escapeIdentifier(fx.schema)}`);
+        // What dispatch() and reserve() hold while they count and bind.
+        await holder.query('BEGIN');
+        await holder.query('SELECT 1 FROM accounts WHERE user_id = $1 FOR NO KEY UPDATE', [user.id]);
+        const quick = await Promise.race([
+          store.enqueue(enqueueInput(user.id, { email: 'a@x.io' }), 100),
+          sleep(3000).then(() => 'blocked' as const),
+        ]);
+        assert.ok(quick !== 'blocked' && quick.ok, 'the pinned enqueue went through while the accounts were locked');
+        await holder.query('ROLLBACK');
+
+        // What deleteAccount() takes: the enqueue waits, then finds the account gone.
+        await holder.query('BEGIN');
+        await holder.query('SELECT 1 FROM accounts WHERE user_id = $1 AND email = $2 FOR UPDATE', [user.id, 'a@x.io']);
+        let settled = false;
+        const waiting = store.enqueue(enqueueInput(user.id, { email: 'a@x.io' }), 100).finally(() => {
+          settled = true;
+        });
+        await sleep(300);
+        assert.equal(settled, false, 'blocked behind the deletion');
+        await holder.query('DELETE FROM accounts WHERE user_id = $1 AND email = $2', [user.id, 'a@x.io']);
+        await holder.query('COMMIT');
+        assert.deepEqual(await waiting, { ok: false, reason: 'unknown_account' });
+      } finally {
+        await holder.end();
+      }
+    });
+
+    pgTest('a dispatch that waited for the account locks counts the slots their holder took', async (fx) => {
+      const store = await fx.open();
+      const user = await store.createUser('t', T0, SECRET);
+      await store.upsertAccount({ userId: user.id, email: 'a@x.io', apiKeyEnc: 'k', maxJobs: 3, now: T0 });
+      for (let i = 0; i < 5; i++) await enqueueOk(store, user.id);
+      const holder = new pg.Client({ connectionString: DATABASE_URL });
+      await holder.connect();
+      try {
+        await holder.query(`SET search_path TO ${pg.escapeIdentifier(fx.schema)}`);
+        // A reserve() in progress on another instance: accounts locked, two slots about to be taken.
+        await holder.query('BEGIN');
+        await holder.query('SELECT 1 FROM accounts WHERE user_id = $1 ORDER BY email FOR NO KEY UPDATE', [user.id]);
+        const batch = store.dispatchBatch(user.id, T0 + 1, 10);
+        await sleep(200);
+        for (let i = 0; i < 2; i++) {
+          await holder.query(
+            `INSERT INTO jobs (user_id, email, type, state, trace_id, upstream_json, request_json, created_at, started_at)
+             VALUES ($1, 'a@x.io', 'video', 'submitting', 'r', '{}', '{}', $2, $2)`,
+            [user.id, T0],
+          );
+        }
+        await holder.query('COMMIT');
+        assert.equal((await batch).length, 1, 'one slot was left');
+      } finally {
+        await holder.end();
+      }
+      assert.equal((await store.accountLoads(user.id))[0]!.executing, 3);
+      assert.equal(await store.countQueued(user.id), 4);
+    });
+
+    pgTest('three instances: batches, enqueues, requeues, cancels, expiry and account deletions never overbook; the counter stays exact', async (fx, t) => {
+      const stores = await Promise.all([1, 2, 3].map(() => fx.open({ poolSize: 5 })));
+      const pick = <T>(xs: readonly T[]) => xs[Math.floor(Math.random() * xs.length)]!;
+      const users = await Promise.all([0, 1].map((i) => stores[0]!.createUser(`t${i}`, T0, SECRET)));
+      const limits = new Map([
+        ['one@x.io', 1],
+        ['two@x.io', 2],
+        ['three@x.io', 3],
+      ]);
+      for (const u of users) for (const [email, maxJobs] of limits) await stores[0]!.upsertAccount({ userId: u.id, email, apiKeyEnc: 'k', maxJobs, now: T0 });
+      const tokens = await Promise.all(users.map((u, i) => stores[0]!.addToken(u.id, String(i + 5).repeat(64), null, T0)));
+      const emails = [...limits.keys()];
+      const violations: string[] = [];
+      const errors: unknown[] = [];
+      let observing = true;
+      const observer = admin(async (c) => {
+        await c.query(`SET search_path TO ${pg.escapeIdentifier(fx.schema)}`);
+        while (observing) {
+          const res = await c.query<{ user_id: number; email: string; n: number }>(
+            `SELECT j.user_id, j.email, count(*)::int AS n FROM jobs j JOIN accounts a ON a.user_id = j.user_id AND a.email = j.email
+              WHERE j.state IN ('submitting', 'running') GROUP BY j.user_id, j.email`,
+          );
+          for (const row of res.rows) if (row.n > limits.get(row.email)!) violations.push(`SQL saw ${row.n} on ${row.user_id}/${row.email}`);
+          await sleep(5);
+        }
+      });
+      let now = T0 + 10;
+      const done = { enqueued: 0, dispatched: 0, requeued: 0, cancelled: 0, expired: 0, deleted: 0 };
+      const deadline = Date.now() + 6000;
+      const worker = async (): Promise<void> => {
+        while (Date.now() < deadline) {
+          const store = pick(stores);
+          const u = pick(users);
+          const ui = users.indexOf(u);
+          const r = Math.random();
+          try {
+            if (r < 0.35) {
+              const res = await store.enqueue(
+                enqueueInput(u.id, { tokenId: Math.random() < 0.5 ? tokens[ui]!.id : null, email: Math.random() < 0.3 ? pick(emails) : null, now: now++ }),
+                40,
+              );
+              if (res.ok) done.enqueued++;
+            } else if (r < 0.6) {
+              for (const d of await store.dispatchBatch(u.id, now++, 1 + Math.floor(Math.random() * 6))) {
+                done.dispatched++;
+                const later = Math.random();
+                if (later < 0.15) done.requeued += Number(await pick(stores).requeue(d.job.id, now++));
+                else if (later < 0.6) await pick(stores).finish(d.job.id, { state: 'completed' }, now++);
+                else await pick(stores).markRunning(d.job.id, String(700_000 + d.job.id), now, now);
+              }
+            } else if (r < 0.8) {
+              const live = [...(await store.activeJobs(u.id)), ...(await store.queuedJobs(u.id, 20))];
+              if (live.length > 0 && (await store.finish(pick(live).id, { state: 'cancelled' }, now++))) done.cancelled++;
+            } else if (r < 0.87) {
+              // Jobs queued more than 0–50 ticks ago time out (the default wait, shifted).
+              done.expired += (await store.expireQueued(now + DEFAULT_TENANT_SETTINGS.maxQueueWaitMs - Math.floor(Math.random() * 50), 'queued too long')).length;
+            } else if (r < 0.93) {
+              const email = pick(emails);
+              if (await store.deleteAccount(u.id, email, now++)) done.deleted++;
+              await store.upsertAccount({ userId: u.id, email, apiKeyEnc: 'k', maxJobs: limits.get(email)!, now });
+            } else {
+              await store.reserve(reserveInput(u.id, { email: Math.random() < 0.5 ? pick(emails) : null, now: now++ }));
+            }
+          } catch (err) {
+            errors.push(err);
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: 12 }, () => worker()));
+      observing = false;
+      await observer;
+      t.diagnostic(JSON.stringify(done));
+      assert.ok(done.dispatched > 50 && done.requeued > 0 && done.cancelled > 0 && done.expired > 0 && done.deleted > 0, JSON.stringify(done));
+      assert.deepEqual(errors, [], 'no operation failed (no deadlock survived its retries)');
+      assert.deepEqual(violations, []);
+      const counts = await fx.sql<{ id: number; queued_count: number; n: number }>(
+        `SELECT u.id, u.queued_count, (SELECT count(*)::int FROM jobs j WHERE j.user_id = u.id AND j.state = 'queued') AS n FROM users u ORDER BY u.id`,
+      );
+      for (const row of counts) assert.equal(row.queued_count, row.n, `tenant ${row.id}: counter ${row.queued_count}, real ${row.n}`);
+      // Drain what is left: still never above a limit, and the counter follows to zero.
+      for (const u of users) {
+        for (;;) {
+          const active = await stores[0]!.activeJobs(u.id);
+          for (const j of active) await stores[1]!.finish(j.id, { state: 'completed' }, now++);
+          const got = await stores[2]!.dispatchBatch(u.id, now++, 16);
+          if (got.length === 0 && active.length === 0) break;
+        }
+        for (const load of await stores[0]!.accountLoads(u.id)) assert.ok(load.executing <= load.account.maxJobs);
+      }
+      const left = await fx.sql<{ queued_count: number; n: number }>(
+        `SELECT u.queued_count, (SELECT count(*)::int FROM jobs j WHERE j.user_id = u.id AND j.state = 'queued') AS n FROM users u`,
+      );
+      for (const row of left) assert.equal(row.queued_count, row.n);
+    }, { timeout: 60_000 });
+
+    pgTest('a connection that lost its prepared statements prepares them again', async (fx) => {
+      const store = await fx.open({ poolSize: 1 });
+      const user = await store.createUser('t', T0, SECRET);
+      await store.upsertAccount({ userId: user.id, email: 'a@x.io', apiKeyEnc: 'k', maxJobs: 5, now: T0 });
+      for (let i = 0; i < 3; i++) await enqueueOk(store, user.id);
+      assert.equal((await store.dispatchBatch(user.id, T0, 1)).length, 1);
+      // As a session reset would (DISCARD ALL behind a pooler): the one pooled connection forgets them.
+      const pool = (store as unknown as { pool: pg.Pool }).pool;
+      await pool.query('DEALLOCATE pixgate_q_lock_accounts');
+      await pool.query('DEALLOCATE pixgate_q_enqueue_lock');
+      assert.equal((await store.dispatchBatch(user.id, T0, 1)).length, 1);
+      await enqueueOk(store, user.id);
+      assert.equal(await store.countQueued(user.id), 2);
+    });
+
+    pgTest('migration 3 counts the queue of a populated schema, and the counter follows every change after', async (fx) => {
+      // A schema as version 2 left it: two tenants with queued, running and finished jobs.
+      await fx.sql(`CREATE SCHEMA ${pg.escapeIdentifier(fx.schema)}`);
+      await fx.sql(MIGRATIONS[0]!.sql);
+      await fx.sql(MIGRATIONS[1]!.sql);
+      await fx.sql(`CREATE TABLE pixgate_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,
+                    applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`);
+      await fx.sql(`INSERT INTO pixgate_migrations (version, name) VALUES (1, 'initial schema'), (2, 'queue')`);
+      await fx.sql(`INSERT INTO users (name, created_at) VALUES ('a', ${T0}), ('b', ${T0}), ('c', ${T0})`);
+      await fx.sql(`INSERT INTO accounts (user_id, email, api_key_enc, max_jobs, created_at, updated_at)
+                    VALUES (1, 'a@x.io', 'k', 2, ${T0}, ${T0}), (2, 'a@x.io', 'k', 2, ${T0}, ${T0})`);
+      const job = (user: number, state: string, i: number) =>
+        `(${user}, 'video', '${state}', 't', '{}', '{}', ${T0 + i}, ${state === 'queued' ? 'NULL' : T0})`;
+      await fx.sql(`INSERT INTO jobs (user_id, type, state, trace_id, upstream_json, request_json, created_at, started_at) VALUES
+                    ${[job(1, 'queued', 1), job(1, 'queued', 2), job(1, 'queued', 3), job(1, 'completed', 4), job(2, 'queued', 5), job(2, 'cancelled', 6)].join(', ')}`);
+
+      const store = await fx.open();
+      assert.deepEqual(await Promise.all([1, 2, 3].map((id) => store.countQueued(id))), [3, 1, 0]);
+      assert.deepEqual(await store.queuedUsers(), [1, 2]);
+      // And from here on the triggers keep it: dispatch, cancel, expiry, enqueue.
+      assert.equal((await store.dispatchBatch(1, T0 + 10, 5)).length, 2);
+      assert.equal(await store.countQueued(1), 1);
+      await enqueueOk(store, 2);
+      assert.equal(await store.countQueued(2), 2);
+      assert.equal((await store.expireQueued(T0 + 3_600_000 + 100, 'expired')).length, 3);
+      assert.deepEqual(await Promise.all([1, 2].map((id) => store.countQueued(id))), [0, 0]);
+      assert.deepEqual(await store.queuedUsers(), []);
+    }, { emptySchema: true });
   });
 
   describe('queue and outbox across instances', () => {

@@ -48,7 +48,7 @@ async function reserveLoop(c: Extract<Command, { cmd: 'reserve' }>) {
   return { admitted, finished, maxSeen };
 }
 
-/** Enqueue, dispatch and finish at random: dispatch from several processes must never overbook either. */
+/** Enqueue, dispatch (single or batched) and finish at random: dispatch from several processes must never overbook either. */
 async function queueLoop(c: Extract<Command, { cmd: 'queue' }>) {
   const mine: number[] = [];
   const maxSeen: Record<string, number> = {};
@@ -68,10 +68,11 @@ async function queueLoop(c: Extract<Command, { cmd: 'queue' }>) {
       );
       if (res.ok) enqueued++;
     } else if (r < 0.8) {
-      const d = await store.dispatch(c.userId, Date.now());
-      if (d) {
-        dispatched++;
-        mine.push(d.job.id);
+      // Single dispatches and batches of up to three, racing the other processes' alike.
+      const got = r < 0.6 ? [await store.dispatch(c.userId, Date.now())].flatMap((d) => (d ? [d] : [])) : await store.dispatchBatch(c.userId, Date.now(), 3);
+      if (got.length > 0) {
+        dispatched += got.length;
+        mine.push(...got.map((d) => d.job.id));
         for (const load of await store.accountLoads(c.userId)) {
           maxSeen[load.account.email] = Math.max(maxSeen[load.account.email] ?? 0, load.executing);
         }

@@ -77,16 +77,21 @@ export const ACCOUNT_DELETED = 'account deleted';
  * Deletes an account and cancels, in one transaction, its slot-holding jobs and the queued jobs
  * pinned to it (nothing else could ever run them), writing their callbacks.
  *
- * The account row is locked first, exactly like reserve() and dispatch() lock it, so they
- * serialise:
+ * The account row is locked first, FOR UPDATE, which conflicts with the FOR NO KEY UPDATE that
+ * reserve() and dispatch() take on it, so they serialise:
  *  - a reserve()/dispatch() that locked the row before us commits its job first; our UPDATE, a
  *    new statement with a new snapshot taken after we got the lock, sees that job and cancels it;
- *  - one that comes after us blocks on the row, then finds it deleted (FOR UPDATE skips a row
+ *  - one that comes after us blocks on the row, then finds it deleted (a locking read skips a row
  *    deleted by a committed transaction) and answers unknown_account / binds elsewhere.
  * Without the lock a job could be bound between our cancel and our delete and keep running on an
  * account that no longer exists. enqueue() of a job pinned here holds FOR KEY SHARE on the row
  * for the same reason: a pinned job is either queued before our UPDATE (and cancelled by it) or
  * refused as unknown_account after our commit, never left queued for a deleted account.
+ *
+ * The queued jobs are cancelled before the slot holders: cancelling a queued job updates the
+ * tenant's queued_count (trigger, migration 3), which waits for the users row that requeue() holds
+ * while it waits for a `submitting` job's row. Holding no slot holder's row at that moment is what
+ * keeps the two from waiting for each other (see queue.ts).
  */
 export async function deleteAccount(
   pool: pg.Pool,
@@ -100,17 +105,18 @@ export async function deleteAccount(
     const locked = await tx.query('SELECT 1 FROM accounts WHERE user_id = $1 AND email = $2 FOR UPDATE', [userId, email]);
     if (locked.rowCount === 0) return null;
     // Compare-and-swap on the state like finish(): a job finishing concurrently keeps its own
-    // outcome. Two statements so each keeps its partial index (slot holders: jobs_active_per_account;
-    // queued jobs pinned here: jobs_queue) instead of one OR over the whole job history.
+    // outcome. Two statements so each keeps its partial index (queued jobs pinned here: jobs_queue;
+    // slot holders: jobs_active_per_account) instead of one OR over the whole job history. Queued
+    // first (see above).
     const cancel = `UPDATE jobs
                        SET state = 'cancelled', finished_at = $3, error = $4, next_poll_at = NULL,
                            lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL`;
-    const holding = await tx.query<JobRow>(
-      `${cancel} WHERE user_id = $1 AND email = $2 AND state IN ('submitting', 'running') RETURNING *`,
-      [userId, email, now, ACCOUNT_DELETED],
-    );
     const queued = await tx.query<JobRow>(
       `${cancel} WHERE user_id = $1 AND state = 'queued' AND pinned_email = $2 RETURNING *`,
+      [userId, email, now, ACCOUNT_DELETED],
+    );
+    const holding = await tx.query<JobRow>(
+      `${cancel} WHERE user_id = $1 AND email = $2 AND state IN ('submitting', 'running') RETURNING *`,
       [userId, email, now, ACCOUNT_DELETED],
     );
     await tx.query('DELETE FROM accounts WHERE user_id = $1 AND email = $2', [userId, email]);

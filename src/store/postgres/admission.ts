@@ -6,9 +6,13 @@
  * and the account runs 4. A bare "count then insert" is that bug, in any isolation level short
  * of SERIALIZABLE.
  *
- * The fix is a row lock on the account(s) taken with SELECT … FOR UPDATE in the same
- * transaction that counts and inserts. Every reserve() touching an account queues on that row;
- * the next one in line only counts after the previous one committed its job.
+ * The fix is a row lock on the account(s) taken with SELECT … FOR NO KEY UPDATE in the same
+ * transaction that counts and inserts. Every reserve() and dispatch() touching an account queues
+ * on that row; the next one in line only counts after the previous one committed its job.
+ * NO KEY UPDATE rather than UPDATE: the two conflict with each other (and with the row locks that
+ * upsertAccount, setAccountHealth and deleteAccount take), so admissions serialise exactly as
+ * before, but NO KEY UPDATE lets the FOR KEY SHARE of a pinned enqueue() through — enqueueing
+ * never waits for an admission or a dispatch to finish with the account.
  *
  * Why the count is its own statement, after the lock: under READ COMMITTED each statement
  * takes a new snapshot. The FOR UPDATE statement may wait for another reserve() to commit; a
@@ -44,23 +48,27 @@ export async function reserve(pool: pg.Pool, input: ReserveInput): Promise<Reser
   });
 }
 
+/** The account columns, spelled out (a prepared `SELECT *` breaks when a later migration adds a column). */
+export const ACCOUNT_COLUMNS = 'user_id, email, api_key_enc, max_jobs, state, reason, cooldown_until, created_at, updated_at';
+
 /**
- * Locks the tenant's accounts (or the one pinned account) FOR UPDATE in email byte order and
+ * Locks the tenant's accounts (or the one pinned account) FOR NO KEY UPDATE in email byte order and
  * returns them in that order. See the file comment for why the lock, and why the loads are read
- * by a separate statement afterwards.
+ * by a separate statement afterwards. (dispatch() takes the same lock through its own prepared
+ * statement, queue.ts DISPATCH_LOCK_ACCOUNTS.)
  */
 export async function lockAccounts(tx: pg.PoolClient, userId: number, email: string | null): Promise<AccountRow[]> {
   // Named (prepared once per connection): these run on every admission and dispatch.
   const res =
     email !== null
       ? await tx.query<AccountRow>({
-          name: 'pixgate_lock_account',
-          text: 'SELECT * FROM accounts WHERE user_id = $1 AND email = $2 FOR UPDATE',
+          name: 'pixgate_lock_account_nk',
+          text: `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE user_id = $1 AND email = $2 FOR NO KEY UPDATE`,
           values: [userId, email],
         })
       : await tx.query<AccountRow>({
-          name: 'pixgate_lock_accounts',
-          text: 'SELECT * FROM accounts WHERE user_id = $1 ORDER BY email COLLATE "C" FOR UPDATE',
+          name: 'pixgate_lock_accounts_nk',
+          text: `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE user_id = $1 ORDER BY email COLLATE "C" FOR NO KEY UPDATE`,
           values: [userId],
         });
   return res.rows;

@@ -173,6 +173,65 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX deliveries_user ON deliveries (user_id, id DESC);
     `,
   },
+  {
+    version: 3,
+    name: 'queued-job counter per tenant',
+    sql: `
+      -- How many of the tenant's jobs are queued, kept exact by the triggers below (the design of
+      -- the SQLite store's migration 2), so that enqueue's maxQueueLength check, countQueued and the
+      -- dispatcher's "anything queued?" probe read one row instead of counting a 100k-row queue.
+      ALTER TABLE users ADD COLUMN queued_count INTEGER NOT NULL DEFAULT 0;
+
+      -- users.queued_count follows every move into and out of 'queued', whichever statement makes it
+      -- (enqueue, dispatch, requeue, finish, expireQueued, deleteAccount): the same events as the
+      -- SQLite triggers (a job inserted as queued, a state change into or out of it), plus a delete
+      -- for safety (the store never deletes jobs). Statement-level triggers over the statement's
+      -- transition tables, not row-level ones: a row trigger would update the tenant's users row once
+      -- per job, and PostgreSQL makes each update of a row already updated n times in the same
+      -- transaction walk the n earlier versions — quadratic, 200 s for a 100k-job expiry. Here a
+      -- statement costs one update per tenant whose queue it changed (none for the statements that
+      -- do not touch the queue: polls, leases, markRunning — a few tens of µs for the call). The
+      -- count needs no join of old and new rows: a job never changes tenant, so per tenant the
+      -- change is (new rows queued) − (old rows queued). The update runs in the transaction that
+      -- moves the jobs, at the end of the statement, so it commits (or rolls back) with them.
+      CREATE FUNCTION pixgate_count_queued() RETURNS trigger LANGUAGE plpgsql AS $fn$
+      BEGIN
+        IF TG_OP = 'INSERT' THEN
+          UPDATE users u SET queued_count = u.queued_count + d.n
+            FROM (SELECT user_id, count(*)::int AS n FROM new_jobs WHERE state = 'queued' GROUP BY user_id) d
+           WHERE u.id = d.user_id;
+        ELSIF TG_OP = 'UPDATE' THEN
+          UPDATE users u SET queued_count = u.queued_count + d.n
+            FROM (SELECT user_id, sum(n)::int AS n
+                    FROM (SELECT user_id, 1 AS n FROM new_jobs WHERE state = 'queued'
+                          UNION ALL
+                          SELECT user_id, -1 AS n FROM old_jobs WHERE state = 'queued') moved
+                   GROUP BY user_id
+                  HAVING sum(n) <> 0) d
+           WHERE u.id = d.user_id;
+        ELSE
+          UPDATE users u SET queued_count = u.queued_count - d.n
+            FROM (SELECT user_id, count(*)::int AS n FROM old_jobs WHERE state = 'queued' GROUP BY user_id) d
+           WHERE u.id = d.user_id;
+        END IF;
+        RETURN NULL;
+      END
+      $fn$;
+      CREATE TRIGGER jobs_queued_insert AFTER INSERT ON jobs
+        REFERENCING NEW TABLE AS new_jobs FOR EACH STATEMENT EXECUTE FUNCTION pixgate_count_queued();
+      CREATE TRIGGER jobs_queued_update AFTER UPDATE ON jobs
+        REFERENCING OLD TABLE AS old_jobs NEW TABLE AS new_jobs FOR EACH STATEMENT EXECUTE FUNCTION pixgate_count_queued();
+      CREATE TRIGGER jobs_queued_delete AFTER DELETE ON jobs
+        REFERENCING OLD TABLE AS old_jobs FOR EACH STATEMENT EXECUTE FUNCTION pixgate_count_queued();
+
+      -- Backfill. Exact even with other instances running: CREATE TRIGGER took a SHARE ROW EXCLUSIVE
+      -- lock on jobs (held to COMMIT) after every transaction writing jobs had finished, so no job can
+      -- enter or leave the queue between this count and the moment the triggers take over.
+      UPDATE users u SET queued_count = q.n
+        FROM (SELECT user_id, count(*)::int AS n FROM jobs WHERE state = 'queued' GROUP BY user_id) q
+       WHERE q.user_id = u.id;
+    `,
+  },
 ];
 
 /**

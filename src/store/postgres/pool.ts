@@ -78,9 +78,22 @@ export function isPgError(err: unknown, code: string): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
 }
 
-/** deadlock_detected and serialization_failure: the transaction was rolled back and may be rerun as a whole. */
+/**
+ * deadlock_detected and serialization_failure: the transaction was rolled back and may be rerun as a
+ * whole. Also invalid_sql_statement_name, raised by an EXECUTE of a statement this connection no
+ * longer has (its session was reset under us): that transaction is rolled back with nothing done,
+ * and `forgetOnMissing` has forgotten what the connection had prepared, so the rerun prepares again.
+ */
 function isRetryable(err: unknown): boolean {
-  return isPgError(err, '40P01') || isPgError(err, '40001');
+  return isPgError(err, '40P01') || isPgError(err, '40001') || isPgError(err, '26000');
+}
+
+export interface TransactionOptions {
+  /**
+   * `fn` sends BEGIN itself, as the first statement of its first query (see `beginWith`), so the
+   * transaction's opening locks cost no extra round trip. Until it has, `fn` must not query.
+   */
+  fnBegins?: boolean;
 }
 
 /**
@@ -91,12 +104,16 @@ function isRetryable(err: unknown): boolean {
  * should not happen; if PostgreSQL still reports one, the whole transaction was rolled back and
  * is simply run again (a couple of times at most).
  */
-export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+export async function withTransaction<T>(
+  pool: pg.Pool,
+  fn: (client: pg.PoolClient) => Promise<T>,
+  opts: TransactionOptions = {},
+): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     const client = await pool.connect();
     let broken = false;
     try {
-      await client.query('BEGIN');
+      if (!opts.fnBegins) await client.query('BEGIN');
       const result = await fn(client);
       await client.query('COMMIT');
       return result;
@@ -112,4 +129,83 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClie
       client.release(broken);
     }
   }
+}
+
+// ── opening a transaction in one round trip ──────────────────────────────
+
+/**
+ * A statement prepared server-side with SQL PREPARE, so that it can run by EXECUTE inside a
+ * multi-statement simple query (`beginWith`). Parameters must be integers (they are written into
+ * the EXECUTE text); `types` lists their SQL types.
+ */
+export interface SqlStatement {
+  /** Lower-case identifier, unique per connection (shares a namespace with node-postgres's named statements). */
+  name: string;
+  types: string;
+  text: string;
+}
+
+/** Connections on which every SqlStatement has been prepared (a new connection is a new client object). */
+const preparedOn = new WeakMap<pg.PoolClient, Set<string>>();
+
+async function ensurePrepared(client: pg.PoolClient, statements: readonly SqlStatement[]): Promise<void> {
+  let done = preparedOn.get(client);
+  if (done && statements.every((s) => done!.has(s.name))) return;
+  if (!done) {
+    // Once per connection: what is already there (a PREPARE batch that failed half-way leaves its
+    // first statements behind — PREPARE is not undone by a rollback).
+    const res = await client.query<{ name: string }>('SELECT name FROM pg_prepared_statements');
+    done = new Set(res.rows.map((row) => row.name));
+    preparedOn.set(client, done);
+  }
+  const missing = statements.filter((s) => !done!.has(s.name));
+  if (missing.length === 0) return;
+  await client.query(missing.map((s) => `PREPARE ${s.name} (${s.types}) AS ${s.text}`).join(';\n'));
+  for (const s of missing) done.add(s.name);
+}
+
+/**
+ * BEGIN and the transaction's first statements in ONE round trip: a multi-statement simple query
+ * `BEGIN; EXECUTE a(…); EXECUTE b(…); …` (the statements are prepared on the connection once, so
+ * nothing is re-planned). PostgreSQL runs them in order and, under READ COMMITTED, gives each its
+ * own snapshot — exactly as if they had been sent one by one: a statement after a lock sees what
+ * the previous lock holder committed. Returns each EXECUTE's rows, in order. For `withTransaction`
+ * with `fnBegins`.
+ */
+export async function beginWith(
+  client: pg.PoolClient,
+  statements: readonly SqlStatement[],
+  calls: readonly { statement: SqlStatement; args: readonly number[] }[],
+  /** `SET LOCAL …` commands (fixed text) for this transaction only, run right after BEGIN. */
+  settings: readonly string[] = [],
+): Promise<pg.QueryResultRow[][]> {
+  await ensurePrepared(client, statements);
+  const text = ['BEGIN', ...settings, ...calls.map(({ statement, args }) => executeText(statement, args))].join('; ');
+  const results = (await forgetOnMissing(client, client.query(text))) as unknown as pg.QueryResult[] | pg.QueryResult;
+  const list = Array.isArray(results) ? results : [results];
+  return list.slice(1 + settings.length).map((r) => r.rows);
+}
+
+/** One prepared SqlStatement by EXECUTE (after `beginWith` prepared it on this connection). */
+export async function execute(client: pg.PoolClient, statement: SqlStatement, args: readonly number[]): Promise<pg.QueryResultRow[]> {
+  const res = await forgetOnMissing(client, client.query(executeText(statement, args)));
+  return res.rows;
+}
+
+/** A prepared statement missing on the server (session reset): forget what we thought it had. */
+async function forgetOnMissing<T>(client: pg.PoolClient, query: Promise<T>): Promise<T> {
+  try {
+    return await query;
+  } catch (err) {
+    if (isPgError(err, '26000')) preparedOn.delete(client);
+    throw err;
+  }
+}
+
+/** The EXECUTE text; the arguments are written into it, so only integers are accepted. */
+function executeText(statement: SqlStatement, args: readonly number[]): string {
+  for (const arg of args) {
+    if (!Number.isSafeInteger(arg)) throw new TypeError(`EXECUTE ${statement.name}: argument ${String(arg)} is not an integer`);
+  }
+  return `EXECUTE ${statement.name}(${args.join(', ')})`;
 }

@@ -124,7 +124,10 @@ export class PostgresStore implements Store {
     return queue.enqueue(this.pool, this.channels, input, maxQueueLength);
   }
   dispatch(userId: number, now: number, random?: () => number): Promise<Dispatched | null> {
-    return queue.dispatch(this.pool, this.channels, userId, now, random);
+    return queue.dispatch(this.pool, userId, now, random);
+  }
+  dispatchBatch(userId: number, now: number, limit: number, random?: () => number): Promise<Dispatched[]> {
+    return queue.dispatchBatch(this.pool, userId, now, limit, random);
   }
   requeue(jobId: number, _now: number): Promise<boolean> {
     return queue.requeue(this.pool, this.channels, jobId);

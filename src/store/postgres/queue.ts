@@ -3,30 +3,39 @@
  * binds the next one fairly when a slot is free.
  *
  * Locks, always taken in this order (so no two of these transactions ever deadlock):
- *   1. account rows, FOR UPDATE, in email byte order — exactly as reserve() takes them
- *      (admission.ts). dispatch() counts slots and binds a job under them, so a dispatch and a
- *      reserve (or two dispatches, on any instances) can never both fill the last slot of an account.
- *      enqueue() of a pinned job takes FOR KEY SHARE on its account only (see deleteAccount).
+ *   1. account rows. dispatch() and reserve() (admission.ts) lock them FOR NO KEY UPDATE, all of
+ *      the tenant's in email byte order (a pinned reserve: just its account); they count slots and
+ *      bind under that lock, so a dispatch and a reserve (or two dispatches, on any instances) can
+ *      never both fill the last slot of an account. deleteAccount() locks its row FOR UPDATE.
+ *      enqueue() of a pinned job takes FOR KEY SHARE on its account only, which conflicts with
+ *      deleteAccount's FOR UPDATE (see enqueue) but not with NO KEY UPDATE: enqueues never wait
+ *      for a dispatch or an admission to let go of the accounts.
  *   2. the tenant's users row, FOR NO KEY UPDATE: the tenant's queue lock. Every read-modify-write
- *      of the fairness state (queue_passes, users.queue_vtime) and every "count the queue, then
- *      insert" happens under it. NO KEY UPDATE, not UPDATE, so it never blocks the FOR KEY SHARE
+ *      of the fairness state (queue_passes, users.queue_vtime) and every "check the queue length,
+ *      then insert" happens under it. NO KEY UPDATE, not UPDATE, so it never blocks the FOR KEY SHARE
  *      that inserting a job (foreign key to users) takes.
- *   3. job rows (the picked job, FOR UPDATE SKIP LOCKED; requeue's compare-and-swap), then
+ *   3. job rows (dispatch's picks, FOR NO KEY UPDATE SKIP LOCKED; requeue's compare-and-swap), then
  *      queue_passes rows.
- * Transitions that touch only job rows (finish, expire*, markRunning) take no lock of levels 1–2
- * while holding a job lock, and dispatch never waits for a job lock (SKIP LOCKED), so no cycle
- * can form.
+ *
+ * users.queued_count (migration 3) is kept by triggers, so every statement that moves a job into or
+ * out of 'queued' also updates — and so row-locks — the tenant's users row, at the end of the
+ * statement, after its job locks. For the lock holders above that is level 2, which they already
+ * hold. The others are finish() of a queued job, expireQueued() and deleteAccount(): they lock job
+ * rows (level 3), then the users row. No cycle: the only transactions that wait for a job lock
+ * while holding a users row are requeue() — for a job in `submitting`, never one of theirs (the
+ * statements that fire the trigger lock queued jobs only; deleteAccount cancels its queued jobs
+ * before it locks any slot holder) — and dispatch, which never waits for a job lock (SKIP LOCKED).
  */
-import { createHash } from 'node:crypto';
 import type pg from 'pg';
+import type { Account } from '../../domain/account.ts';
 import type { Job } from '../../domain/job.ts';
-import type { Dispatched, EnqueueInput, EnqueueResult } from '../store.ts';
-import { chooseAccount, fitClasses, passStride, tokenKey, NO_TOKEN_KEY, type FitClass } from '../fairness.ts';
-import { jobFromRow, type JobRow } from '../rows.ts';
-import { loadsOf, lockAccounts } from './admission.ts';
-import { notify, type Channels } from './notify.ts';
+import type { AccountLoad, Dispatched, EnqueueInput, EnqueueResult } from '../store.ts';
+import { chooseAccount, compareQueued, fitClasses, fitsClasses, passStride, tokenKey, NO_TOKEN_KEY, type FitClass } from '../fairness.ts';
+import { accountFromRow, jobFromRow, num, type AccountRow, type JobRow } from '../rows.ts';
+import { ACCOUNT_COLUMNS } from './admission.ts';
+import type { Channels } from './notify.ts';
 import { writeOutbox, type OutboxRef } from './outbox.ts';
-import { withTransaction, type Queryable } from './pool.ts';
+import { beginWith, execute, withTransaction, type Queryable, type SqlStatement } from './pool.ts';
 
 /**
  * Spelling out jobs_queue's leading columns in an ORDER BY (constant within the rows the query
@@ -43,110 +52,50 @@ function tokenCondition(key: number, param: string): string {
   return key === NO_TOKEN_KEY ? 'token_id IS NULL' : `token_id = ${param}`;
 }
 
-/**
- * Takes the tenant's queue lock (level 2 above) and returns its virtual time. Throws for an
- * unknown tenant (the contract has no answer for it; the caller passed a bad id).
- */
-async function lockTenant(tx: pg.PoolClient, userId: number): Promise<number> {
-  const res = await tx.query<{ queue_vtime: number }>({
-    name: 'pixgate_lock_tenant',
-    text: 'SELECT queue_vtime FROM users WHERE id = $1 FOR NO KEY UPDATE',
-    values: [userId],
-  });
-  if (!res.rows[0]) throw new Error(`unknown user ${userId}`);
-  return Number(res.rows[0].queue_vtime);
-}
+// ── statements run at the start of a transaction (pool.ts beginWith) ─────
+
+/** The tenant's queue lock (level 2), with what enqueue checks under it. */
+const ENQUEUE_LOCK: SqlStatement = {
+  name: 'pixgate_q_enqueue_lock',
+  types: 'bigint',
+  text: `SELECT queue_vtime, queued_count, EXISTS (SELECT 1 FROM accounts WHERE user_id = $1) AS has_accounts
+           FROM users WHERE id = $1 FOR NO KEY UPDATE`,
+};
+
+/** Level 1 for dispatch: every account of the tenant, in email byte order (as admission.ts lockAccounts). */
+const DISPATCH_LOCK_ACCOUNTS: SqlStatement = {
+  name: 'pixgate_q_lock_accounts',
+  types: 'bigint',
+  text: `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE user_id = $1 ORDER BY email COLLATE "C" FOR NO KEY UPDATE`,
+};
+
+/** Level 2: the tenant's queue lock, with the fairness clock and the queue length. */
+const TENANT_LOCK: SqlStatement = {
+  name: 'pixgate_q_lock_tenant',
+  types: 'bigint',
+  text: 'SELECT queue_vtime, queued_count FROM users WHERE id = $1 FOR NO KEY UPDATE',
+};
 
 /**
- * A token joins the queue (under the tenant's queue lock). With nothing queued it starts at
- * max(its pass, the tenant's vtime) — time spent idle is not credited; with jobs already queued
- * its pass is left alone (the row is only created, at vtime, if missing). `exceptJobId` is a job
- * the caller is putting back into the queue in this transaction, which must not count as waiting.
+ * Slot holders per account (partial index jobs_active_per_account: the cost follows the live jobs,
+ * not the history). Its own statement after the locks, so its snapshot includes every job the
+ * previous lock holder bound (see admission.ts).
  */
-async function joinQueue(tx: pg.PoolClient, userId: number, tokenId: number | null, vtime: number, exceptJobId = 0): Promise<void> {
-  const key = tokenKey(tokenId);
-  const waiting = await tx.query(
-    `SELECT 1 FROM jobs WHERE user_id = $1 AND state = 'queued' AND id <> $2 AND ${tokenCondition(key, '$3')}
-      ${QUEUE_ORDER} LIMIT 1`,
-    key === NO_TOKEN_KEY ? [userId, exceptJobId] : [userId, exceptJobId, key],
-  );
-  await tx.query(
-    `INSERT INTO queue_passes (user_id, token_key, pass) VALUES ($1, $2, $3)
-     ON CONFLICT (user_id, token_key) DO ${waiting.rowCount === 0 ? 'UPDATE SET pass = GREATEST(queue_passes.pass, EXCLUDED.pass)' : 'NOTHING'}`,
-    [userId, key, vtime],
-  );
-}
+const DISPATCH_SLOTS: SqlStatement = {
+  name: 'pixgate_q_slots',
+  types: 'bigint',
+  text: `SELECT email, count(*)::int AS n FROM jobs WHERE user_id = $1 AND state IN ('submitting', 'running') GROUP BY email`,
+};
 
 /**
- * Inserts a queued job. Under the tenant's queue lock, so concurrent enqueues of one tenant (on
- * any instance) count and insert one after the other: without it two of them could both count
- * maxQueueLength - 1 and both insert. The same lock makes "this token had nothing queued → it
- * joins at the tenant's virtual time" exact against a concurrent dispatch.
+ * The tenant's tokens that have queued jobs, with their pass and weight. The distinct token ids
+ * come from a skip scan of jobs_queue (one index seek per token, not a read of the whole queue);
+ * jobs without a token are key 0.
  */
-export async function enqueue(pool: pg.Pool, channels: Channels, input: EnqueueInput, maxQueueLength: number): Promise<EnqueueResult> {
-  return withTransaction(pool, async (tx) => {
-    if (input.email !== null) {
-      // FOR KEY SHARE on the pinned account: a concurrent deleteAccount() (which locks the row FOR
-      // UPDATE and then cancels the jobs pinned to it) either runs wholly before us — we find no row
-      // and refuse — or waits for our commit and then cancels the job we queued. Without the lock a
-      // job could be queued for an account deleted a moment earlier and wait for it forever.
-      const account = await tx.query('SELECT 1 FROM accounts WHERE user_id = $1 AND email = $2 FOR KEY SHARE', [input.userId, input.email]);
-      if (account.rowCount === 0) return { ok: false, reason: 'unknown_account' };
-    } else {
-      const any = await tx.query('SELECT 1 FROM accounts WHERE user_id = $1 LIMIT 1', [input.userId]);
-      if (any.rowCount === 0) return { ok: false, reason: 'no_accounts' };
-    }
-    const vtime = await lockTenant(tx, input.userId);
-    const counted = await tx.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM jobs WHERE user_id = $1 AND state = 'queued'`,
-      [input.userId],
-    );
-    const queued = counted.rows[0]!.n;
-    if (queued >= maxQueueLength) return { ok: false, reason: 'queue_full', queued };
-
-    await joinQueue(tx, input.userId, input.tokenId, vtime);
-
-    const res = await tx.query<JobRow>(
-      `INSERT INTO jobs (user_id, token_id, email, pinned_email, max_jobs_override, priority, type, state, trace_id,
-                         upstream_json, request_json, reply_url, reply_ref, created_at, queued_at, started_at)
-       VALUES ($1, $2, $3, $3, $4, $5, $6, 'queued', $7, $8, $9, $10, $11, $12, $12, NULL)
-       RETURNING *`,
-      [
-        input.userId,
-        input.tokenId,
-        input.email,
-        input.maxJobsOverride,
-        input.priority,
-        input.type,
-        input.traceId,
-        JSON.stringify(input.upstream),
-        JSON.stringify(input.request),
-        input.replyUrl,
-        input.replyRef,
-        input.now,
-      ],
-    );
-    const job = jobFromRow(res.rows[0]!);
-    await notify(tx, channels.queue, { event: 'enqueue', userId: job.userId, jobId: job.id });
-    return { ok: true, job };
-  });
-}
-
-interface TokenTurn {
-  key: number;
-  pass: number;
-  weight: number;
-}
-
-/**
- * The tenant's tokens that have queued jobs, with their pass and weight, in turn order (smallest
- * pass first, ties to the lower key). The distinct token ids come from a skip scan of jobs_queue
- * (one index seek per token, not a read of the whole queue); jobs without a token are key 0.
- */
-async function tokensInTurn(tx: pg.PoolClient, userId: number): Promise<TokenTurn[]> {
-  const res = await tx.query<{ key: number; pass: number; weight: number }>({
-    name: 'pixgate_tokens_in_turn',
-    text: `WITH RECURSIVE t(key) AS (
+const DISPATCH_TURNS: SqlStatement = {
+  name: 'pixgate_q_turns',
+  types: 'bigint',
+  text: `WITH RECURSIVE t(key) AS (
        (SELECT token_id FROM jobs WHERE user_id = $1 AND state = 'queued' AND token_id IS NOT NULL ORDER BY token_id LIMIT 1)
        UNION ALL
        SELECT (SELECT j.token_id FROM jobs j
@@ -163,218 +112,550 @@ async function tokensInTurn(tx: pg.PoolClient, userId: number): Promise<TokenTur
        FROM keys
        LEFT JOIN queue_passes p ON p.user_id = $1 AND p.token_key = keys.key
        LEFT JOIN tokens tk ON tk.id = keys.key`,
-    values: [userId],
-  });
-  return res.rows
-    .map((row) => ({ key: Number(row.key), pass: Number(row.pass), weight: Number(row.weight) }))
-    .sort((a, b) => a.pass - b.pass || a.key - b.key);
+};
+
+const QUEUE_STATEMENTS = [ENQUEUE_LOCK, DISPATCH_LOCK_ACCOUNTS, TENANT_LOCK, DISPATCH_SLOTS, DISPATCH_TURNS];
+
+/**
+ * Settings for a dispatch transaction (SET LOCAL: they end with it). Its statements are prepared
+ * and take their inputs as parameters — the candidates statement has a fixed text for every tenant
+ * — so the generic plan is the right one: without this PostgreSQL would re-plan the many-armed
+ * candidates statement on every execution (a custom plan costs several ms to make, more than it
+ * saves). And JIT off: these are index seeks, but a generic plan's cost estimate for them can pass
+ * jit_above_cost, and compiling then takes far longer (100+ ms) than running.
+ */
+const DISPATCH_SETTINGS = ['SET LOCAL plan_cache_mode = force_generic_plan', 'SET LOCAL jit = off'];
+
+// ── enqueue ──────────────────────────────────────────────────────────────
+
+/**
+ * A token joins the queue, as part of the statement that queues its job: with nothing queued it
+ * starts at max(its pass, the tenant's vtime) — time spent idle is not credited; with jobs already
+ * queued its pass is left alone (the row is only created, at vtime, if missing). "Nothing queued"
+ * is judged on the statement's snapshot, which does not include the job the same statement inserts
+ * (or puts back). `$key` is the token key, `$vtime` the vtime read under the tenant lock.
+ */
+function joinQueueUpsert(source: string, userId: string, key: number, keyParam: string): string {
+  return `INSERT INTO queue_passes (user_id, token_key, pass) ${source}
+     ON CONFLICT (user_id, token_key) DO UPDATE SET pass = GREATEST(queue_passes.pass, EXCLUDED.pass)
+      WHERE (SELECT 1 FROM jobs WHERE user_id = ${userId} AND state = 'queued' AND ${tokenCondition(key, keyParam)}
+             ${QUEUE_ORDER} LIMIT 1) IS NULL`;
 }
 
-/** What dispatch needs of a head to bind it (a queued job's pin and override never change). */
-interface Head {
+/** Joins the queue, inserts the job and announces it: one statement (two variants: with or without a token). */
+function enqueueStatement(key: number): { name: string; text: string } {
+  const withToken = key !== NO_TOKEN_KEY;
+  return {
+    name: withToken ? 'pixgate_q_enqueue_token' : 'pixgate_q_enqueue_none',
+    text: `WITH joined AS (
+       ${joinQueueUpsert('VALUES ($1, $13, $14)', '$1', key, '$13')}
+     ), job AS (
+       INSERT INTO jobs (user_id, token_id, email, pinned_email, max_jobs_override, priority, type, state, trace_id,
+                         upstream_json, request_json, reply_url, reply_ref, created_at, queued_at, started_at)
+       VALUES ($1, $2, $3, $3, $4, $5, $6, 'queued', $7, $8, $9, $10, $11, $12, $12, NULL)
+       RETURNING *
+     )
+     SELECT job.*, pg_notify($15, json_build_object('event', 'enqueue', 'userId', job.user_id, 'jobId', job.id)::text) AS notified
+       FROM job`,
+  };
+}
+
+/**
+ * Inserts a queued job. Round trips: BEGIN + the tenant lock in one, then one statement that joins
+ * the queue, inserts the job and queues its NOTIFY, then COMMIT (a pinned job: BEGIN, its account
+ * check, then the tenant lock). The queue is never counted: users.queued_count is kept by triggers
+ * (migration 3), so the cost does not grow with the queue.
+ *
+ * The bound stays exact under concurrent enqueues (any instance) because the counter is read under
+ * the tenant's queue lock — users FOR NO KEY UPDATE, the lock this transaction takes anyway for the
+ * fairness state — and on that very row: a lock that had to wait returns the row as the previous
+ * holder committed it, counter included. Everything that raises the counter (enqueue, requeue)
+ * holds that lock, and our insert raises it (trigger) before we let go; what lowers it (dispatch,
+ * finish, expiry) can only make the value we read too high, never too low — a refusal at worst.
+ * The same lock makes "this token had nothing queued → it joins at the tenant's virtual time"
+ * exact against a concurrent dispatch.
+ */
+export async function enqueue(pool: pg.Pool, channels: Channels, input: EnqueueInput, maxQueueLength: number): Promise<EnqueueResult> {
+  return withTransaction(
+    pool,
+    async (tx) => {
+      let tenant: pg.QueryResultRow | undefined;
+      if (input.email !== null) {
+        await beginWith(tx, QUEUE_STATEMENTS, []);
+        // FOR KEY SHARE on the pinned account — the weakest row lock, and the one that is needed: a
+        // concurrent deleteAccount() (which locks the row FOR UPDATE and then cancels the jobs pinned
+        // to it) either runs wholly before us — we find no row and refuse — or waits for our commit
+        // and then cancels the job we queued. Without it a job could be queued for an account deleted
+        // a moment earlier and wait for it forever. It does not conflict with the FOR NO KEY UPDATE
+        // that dispatch() and reserve() hold on the account, so a pinned enqueue never waits for them.
+        const account = await tx.query({
+          name: 'pixgate_q_enqueue_account',
+          text: 'SELECT 1 FROM accounts WHERE user_id = $1 AND email = $2 FOR KEY SHARE',
+          values: [input.userId, input.email],
+        });
+        if (account.rowCount === 0) return { ok: false, reason: 'unknown_account' };
+        tenant = (await execute(tx, ENQUEUE_LOCK, [input.userId]))[0];
+        if (!tenant) return { ok: false, reason: 'unknown_account' };
+      } else {
+        // Unpinned: no account lock at all (the accounts are only checked for existence).
+        tenant = (await beginWith(tx, QUEUE_STATEMENTS, [{ statement: ENQUEUE_LOCK, args: [input.userId] }]))[0]![0];
+        if (!tenant || !tenant.has_accounts) return { ok: false, reason: 'no_accounts' };
+      }
+      const queued = num(tenant.queued_count as number);
+      if (queued >= maxQueueLength) return { ok: false, reason: 'queue_full', queued };
+
+      const key = tokenKey(input.tokenId);
+      const res = await tx.query<JobRow>({
+        ...enqueueStatement(key),
+        values: [
+          input.userId,
+          input.tokenId,
+          input.email,
+          input.maxJobsOverride,
+          input.priority,
+          input.type,
+          input.traceId,
+          JSON.stringify(input.upstream),
+          JSON.stringify(input.request),
+          input.replyUrl,
+          input.replyRef,
+          input.now,
+          key,
+          Number(tenant.queue_vtime),
+          channels.queue,
+        ],
+      });
+      return { ok: true, job: jobFromRow(res.rows[0]!) };
+    },
+    { fnBegins: true },
+  );
+}
+
+// ── dispatch ─────────────────────────────────────────────────────────────
+
+interface Turn {
+  key: number;
+  pass: number;
+  weight: number;
+}
+
+/** A queued job as dispatch plans with it (a queued job's pin and override never change). */
+interface Candidate {
   id: number;
+  key: number;
+  priority: number;
   pinnedEmail: string | null;
   maxJobsOverride: number | null;
 }
-const HEAD_COLUMNS = 'id, priority, pinned_email, max_jobs_override';
+const CANDIDATE_COLUMNS = 'id, token_id, priority, pinned_email, max_jobs_override';
 
 /**
- * A token's next fitting job: the best (priority DESC, id) among the heads of its
- * lines. A line is (pinned account, override) within the token — for each fit class (fairness.ts),
- * the jobs without override when the class's plain limit has room, and for each distinct override
- * above the class's load the jobs with that override. Each head is one LIMIT 1 seek on jobs_queue;
- * the distinct overrides come from a skip scan. So the cost is a few seeks per class, never a
- * read of the queue, however long it is or however many of its jobs do not fit.
+ * The candidates statement (see fetchCandidates). One fixed text for every tenant, whatever its
+ * number of accounts or tokens: the fit classes and the tokens are array parameters.
  *
- * Every ORDER BY spells out the index's leading columns: they are constant within a line, so the
- * order is the same, but it lets the planner see that the index already delivers it even where
- * a column is matched by IS NULL (which, unlike "=", does not make it a known constant).
+ * For each token group — the tokens with an id ($4, one LATERAL seek each: `token_id = key`), and
+ * the pseudo-token of jobs without one ($5; `token_id IS NULL` is not an equality, so it has arms
+ * of its own) — the lines are:
+ *   - pinned lines: the distinct pinned accounts that have queued jobs of the token (a skip scan:
+ *     one seek per distinct pin, one more to find there are no others), kept when the pin is a
+ *     healthy account's ($6–$8: its class's plainFits and overrideAbove);
+ *   - the unpinned line, when any account is healthy ($9–$11);
+ * and within each line the jobs without override (when plainFits) and, per distinct override above
+ * the class's load (a skip scan again), the jobs with that override. Every ORDER BY spells out the
+ * index's leading columns (QUEUE_ORDER), so each of these is an index seek on jobs_queue.
  */
-async function headOfToken(
-  tx: pg.PoolClient,
-  userId: number,
-  key: number,
-  classes: readonly FitClass[],
-  skip: readonly number[],
-): Promise<Head | null> {
-  if (classes.length === 0) return null;
-  const values: unknown[] = [userId, skip];
-  const param = (value: unknown): string => {
-    values.push(value);
-    return `$${values.length}`;
-  };
-  const token = tokenCondition(key, key === NO_TOKEN_KEY ? '' : param(key));
+function candidatesText(): string {
   const order = QUEUE_ORDER;
+  const queued = "user_id = $1 AND state = 'queued'";
+  const fresh = 'id <> ALL($2::bigint[])';
+  const groups = [
+    { g: 'r', source: 'SELECT key FROM unnest($4::bigint[]) AS t(key)', token: (a: string) => `token_id = ${a}.key` },
+    { g: 'n', source: `SELECT ${NO_TOKEN_KEY}::bigint AS key WHERE $5::boolean`, token: (_a: string) => 'token_id IS NULL' },
+  ];
   const ctes: string[] = [];
   const arms: string[] = [];
-  classes.forEach((cls, i) => {
-    const pinned = cls.pinnedEmail === null ? 'pinned_email IS NULL' : `pinned_email = ${param(cls.pinnedEmail)}`;
-    const line = `user_id = $1 AND state = 'queued' AND ${token} AND ${pinned} AND id <> ALL($2::bigint[])`;
-    // plainFits as a parameter, not a text variant: a one-time filter in the plan.
-    const plainFits = param(cls.plainFits);
-    arms.push(
-      `(SELECT ${HEAD_COLUMNS} FROM jobs WHERE ${line} AND max_jobs_override IS NULL AND ${plainFits}::boolean
-         ${order}, priority DESC, id LIMIT 1)`,
-    );
-    const above = param(cls.overrideAbove);
+  for (const { g, source, token } of groups) {
     ctes.push(
-      `o${i}(v) AS (
-         (SELECT max_jobs_override FROM jobs WHERE ${line} AND max_jobs_override > ${above} ${order} LIMIT 1)
+      `tk_${g}(key) AS (${source})`,
+      `pins_${g}(key, pin) AS (
+         SELECT tk.key, (SELECT pinned_email FROM jobs WHERE ${queued} AND ${token('tk')} AND pinned_email IS NOT NULL
+                          ORDER BY user_id, token_id, pinned_email LIMIT 1)
+           FROM tk_${g} tk
          UNION ALL
-         SELECT (SELECT max_jobs_override FROM jobs WHERE ${line} AND max_jobs_override > o${i}.v ${order} LIMIT 1)
-           FROM o${i} WHERE o${i}.v IS NOT NULL
+         SELECT p.key, (SELECT pinned_email FROM jobs WHERE ${queued} AND ${token('p')} AND pinned_email > p.pin
+                         ORDER BY user_id, token_id, pinned_email LIMIT 1)
+           FROM pins_${g} p WHERE p.pin IS NOT NULL
+       )`,
+      `lines_${g}(key, pin, plain, above) AS (
+         SELECT p.key, p.pin, c.plain, c.above
+           FROM pins_${g} p JOIN unnest($6::text[], $7::boolean[], $8::integer[]) AS c(pin, plain, above) ON c.pin = p.pin
+       )`,
+      `pov_${g}(key, pin, v) AS (
+         SELECT l.key, l.pin, (SELECT max_jobs_override FROM jobs
+                                WHERE ${queued} AND ${token('l')} AND pinned_email = l.pin AND ${fresh} AND max_jobs_override > l.above
+                                ${order} LIMIT 1)
+           FROM lines_${g} l
+         UNION ALL
+         SELECT o.key, o.pin, (SELECT max_jobs_override FROM jobs
+                                WHERE ${queued} AND ${token('o')} AND pinned_email = o.pin AND ${fresh} AND max_jobs_override > o.v
+                                ${order} LIMIT 1)
+           FROM pov_${g} o WHERE o.v IS NOT NULL
+       )`,
+      `uov_${g}(key, v) AS (
+         SELECT tk.key, (SELECT max_jobs_override FROM jobs
+                          WHERE ${queued} AND ${token('tk')} AND pinned_email IS NULL AND ${fresh} AND max_jobs_override > $11::integer
+                          ${order} LIMIT 1)
+           FROM tk_${g} tk WHERE $9::boolean
+         UNION ALL
+         SELECT o.key, (SELECT max_jobs_override FROM jobs
+                         WHERE ${queued} AND ${token('o')} AND pinned_email IS NULL AND ${fresh} AND max_jobs_override > o.v
+                         ${order} LIMIT 1)
+           FROM uov_${g} o WHERE o.v IS NOT NULL
        )`,
     );
+    const head = (alias: string, where: string) =>
+      `(SELECT ${alias}.key, ${CANDIDATE_COLUMNS} FROM jobs WHERE ${queued} AND ${token(alias)} AND ${fresh} AND ${where}
+         ${order}, priority DESC, id LIMIT $3)`;
     arms.push(
-      `(SELECT h.* FROM o${i} CROSS JOIN LATERAL
-         (SELECT ${HEAD_COLUMNS} FROM jobs WHERE ${line} AND max_jobs_override = o${i}.v ${order}, priority DESC, id LIMIT 1) h)`,
+      `(SELECT h.* FROM lines_${g} l CROSS JOIN LATERAL ${head('l', 'pinned_email = l.pin AND max_jobs_override IS NULL')} h WHERE l.plain)`,
+      `(SELECT h.* FROM pov_${g} o CROSS JOIN LATERAL ${head('o', 'pinned_email = o.pin AND max_jobs_override = o.v')} h)`,
+      `(SELECT h.* FROM tk_${g} tk CROSS JOIN LATERAL ${head('tk', 'pinned_email IS NULL AND max_jobs_override IS NULL')} h
+         WHERE $9::boolean AND $10::boolean)`,
+      `(SELECT h.* FROM uov_${g} o CROSS JOIN LATERAL ${head('o', 'pinned_email IS NULL AND max_jobs_override = o.v')} h)`,
     );
+  }
+  return `WITH RECURSIVE ${ctes.join(',\n')}\n${arms.join('\nUNION ALL\n')}`;
+}
+/** Exported for the plan test (test/store/postgres.test.ts). */
+export const CANDIDATES = { name: 'pixgate_q_candidates', text: candidatesText() };
+
+/**
+ * Up to `perLine` best jobs (priority DESC, id) of every line of the given tokens that fits a free
+ * slot now (one statement, see candidatesText). A line is (token, pinned account, override): for
+ * each fit class (fairness.ts), the jobs without override when the class's plain limit has room, and
+ * for each distinct override above the class's load the jobs with that override. The cost is a few
+ * seeks per token and per pinned account or override actually present in its queue — never a read
+ * of the queue, however long it is or however many of its jobs do not fit.
+ */
+async function fetchCandidates(
+  tx: pg.PoolClient,
+  userId: number,
+  keys: readonly number[],
+  classes: readonly FitClass[],
+  skip: readonly number[],
+  perLine: number,
+): Promise<Candidate[]> {
+  if (classes.length === 0 || keys.length === 0) return [];
+  const pinned = classes.filter((c) => c.pinnedEmail !== null);
+  const unpinned = classes.find((c) => c.pinnedEmail === null);
+  const res = await tx.query<{ key: number; id: number; priority: number; pinned_email: string | null; max_jobs_override: number | null }>({
+    ...CANDIDATES,
+    values: [
+      userId,
+      skip,
+      perLine,
+      keys.filter((k) => k !== NO_TOKEN_KEY),
+      keys.includes(NO_TOKEN_KEY),
+      pinned.map((c) => c.pinnedEmail),
+      pinned.map((c) => c.plainFits),
+      pinned.map((c) => c.overrideAbove),
+      unpinned !== undefined,
+      unpinned?.plainFits ?? false,
+      unpinned?.overrideAbove ?? 0,
+    ],
   });
-  const text = `WITH RECURSIVE ${ctes.join(',\n')}
-     SELECT * FROM (${arms.join('\nUNION ALL\n')}) heads
-      ORDER BY priority DESC, id
-      LIMIT 1`;
-  // A named (prepared) statement: the text depends only on how many accounts are healthy and on
-  // whether the token is null (everything else is a parameter), so each connection prepares a
-  // handful of variants once instead of re-planning this many-armed query on every dispatch.
-  const name = `pixgate_head_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
-  const res = await tx.query<{ id: number; pinned_email: string | null; max_jobs_override: number | null }>({ name, text, values });
-  const row = res.rows[0];
-  if (!row) return null;
-  return { id: Number(row.id), pinnedEmail: row.pinned_email, maxJobsOverride: row.max_jobs_override === null ? null : Number(row.max_jobs_override) };
+  return res.rows.map((row) => ({
+    id: Number(row.id),
+    key: Number(row.key),
+    priority: Number(row.priority),
+    pinnedEmail: row.pinned_email,
+    maxJobsOverride: row.max_jobs_override === null ? null : Number(row.max_jobs_override),
+  }));
+}
+
+/** Tokens read together at the least (a few seeks each): see planSteps. */
+const TOKENS_READ_AT_LEAST = 4;
+
+/** Tokens in service order: the smallest pass first, ties to the lower key. */
+const byTurn = (a: Turn, b: Turn) => a.pass - b.pass || a.key - b.key;
+
+/** What the batch knows about the tenant, kept in memory as it plans: loads and passes only ever move by its own steps. */
+interface QueueState {
+  loads: AccountLoad[];
+  turns: Turn[];
+}
+
+function cloneState(state: QueueState): QueueState {
+  return { loads: state.loads.map((l) => ({ ...l })), turns: state.turns.map((t) => ({ ...t })) };
+}
+
+interface Step {
+  job: Candidate;
+  account: Account;
+  key: number;
+  /** The token's pass before this step advanced it: the tenant's vtime after the step. */
+  passBefore: number;
+  stride: number;
+}
+
+/** One dispatch step applied to the in-memory state: the account takes a slot, the token's pass advances. */
+function applyStep(state: QueueState, step: Step): void {
+  state.loads.find((l) => l.account.email === step.account.email)!.executing++;
+  state.turns.find((t) => t.key === step.key)!.pass += step.stride;
 }
 
 /**
- * One fair dispatch step for a tenant, in one transaction:
- *   lock the tenant's accounts → lock the tenant's queue → count loads → walk the tokens in turn
- *   order → find the token's best fitting head → lock it, bind it, advance the token's pass and
- *   the tenant's vtime (one statement).
+ * Plans up to `limit` dispatch steps on `state` (mutated as it goes), making exactly the choices
+ * that as many successive single dispatches would: each step recomputes the fit classes from the
+ * loads, walks the tokens in pass order, takes the token's best fitting job, chooses its account
+ * (chooseAccount, the same `random` draws) and advances the pass.
+ *
+ * Candidates are read once per token, not once per step: when a token's turn first comes, the next
+ * tokens in turn order that are not read yet are read with it (as many as steps remain, and at
+ * least a few, so that a token whose jobs do not fit costs no extra round trip), each line's best
+ * `remaining` jobs. That is enough for the whole batch: within it the loads only
+ * grow, so a line that does not fit when read never fits later, and a line cannot give more jobs
+ * than there are steps left. Queued jobs cannot appear meanwhile (new ones need the tenant lock we
+ * hold); ones that disappear (cancelled, expired) are caught when the steps are bound.
  */
-export async function dispatch(
+async function planSteps(
+  tx: pg.PoolClient,
+  userId: number,
+  state: QueueState,
+  limit: number,
+  now: number,
+  random: (() => number) | undefined,
+  skip: Set<number>,
+): Promise<Step[]> {
+  const steps: Step[] = [];
+  const read = new Map<number, Candidate[]>();
+  while (steps.length < limit) {
+    const classes = fitClasses(state.loads, now);
+    if (classes.length === 0) break;
+    const order = [...state.turns].sort(byTurn);
+    let pick: { turn: Turn; job: Candidate } | null = null;
+    for (let i = 0; i < order.length && !pick; i++) {
+      const turn = order[i]!;
+      if (!read.has(turn.key)) {
+        const remaining = limit - steps.length;
+        const keys = order.slice(i).filter((t) => !read.has(t.key)).slice(0, Math.max(remaining, TOKENS_READ_AT_LEAST)).map((t) => t.key);
+        const rows = await fetchCandidates(tx, userId, keys, classes, [...skip], remaining);
+        for (const key of keys) read.set(key, []);
+        for (const row of rows) read.get(row.key)!.push(row);
+      }
+      let best: Candidate | null = null;
+      for (const c of read.get(turn.key)!) {
+        if (skip.has(c.id) || !fitsClasses(c, classes)) continue;
+        if (!best || compareQueued(c, best) < 0) best = c;
+      }
+      if (best) pick = { turn, job: best };
+    }
+    if (!pick) break;
+    const { turn, job } = pick;
+    skip.add(job.id); // planned (or unfit): never again in this batch
+    const choice = chooseAccount(state.loads, { email: job.pinnedEmail, maxJobsOverride: job.maxJobsOverride, now, random });
+    // Cannot happen: fitsClasses is the rule chooseAccount applies. Skip the job rather than trust it.
+    if (!choice.ok) continue;
+    const step: Step = { job, account: choice.account, key: turn.key, passBefore: turn.pass, stride: passStride(turn.weight) };
+    applyStep(state, step);
+    steps.push(step);
+  }
+  return steps;
+}
+
+/**
+ * Binds planned steps in ONE statement: locks the picked jobs (FOR NO KEY UPDATE SKIP LOCKED),
+ * moves them to submitting on their accounts, and — only if every one of them was bound — writes
+ * the tokens' new passes and the tenant's vtime as planned. Returns the rows it bound.
+ *
+ * Race prevented by `picked`: a job being cancelled or expired at this moment (finish(),
+ * deleteAccount(), expireQueued() hold its row lock) must not also be dispatched. SKIP LOCKED: do
+ * not wait for them — the job is left out. A row changed and committed since it was read is
+ * re-checked by the lock against its latest version, so a job no longer queued drops out the same
+ * way. The caller then replans without it.
+ */
+async function bindSteps(tx: pg.PoolClient, userId: number, steps: readonly Step[], passes: Map<number, number>, vtime: number, now: number): Promise<JobRow[]> {
+  const res = await tx.query<JobRow>({
+    name: 'pixgate_q_bind',
+    text: `WITH plan AS (
+       SELECT * FROM unnest($1::bigint[], $2::text[]) AS p(id, email)
+     ), picked AS (
+       SELECT id FROM jobs WHERE id = ANY($1::bigint[]) AND state = 'queued' FOR NO KEY UPDATE SKIP LOCKED
+     ), bound AS (
+       UPDATE jobs SET state = 'submitting', email = plan.email, started_at = $3,
+                       lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
+         FROM picked JOIN plan ON plan.id = picked.id
+        WHERE jobs.id = picked.id
+        RETURNING jobs.*
+     ), complete AS (
+       SELECT count(*) = cardinality($1::bigint[]) AS ok FROM bound
+     ), advanced AS (
+       INSERT INTO queue_passes (user_id, token_key, pass)
+       SELECT $4, k, p FROM unnest($5::bigint[], $6::double precision[]) AS a(k, p) WHERE (SELECT ok FROM complete)
+       ON CONFLICT (user_id, token_key) DO UPDATE SET pass = EXCLUDED.pass
+     ), clock AS (
+       UPDATE users SET queue_vtime = $7 WHERE id = $4 AND (SELECT ok FROM complete)
+     )
+     SELECT * FROM bound`,
+    values: [steps.map((s) => s.job.id), steps.map((s) => s.account.email), now, userId, [...passes.keys()], [...passes.values()], vtime],
+  });
+  return res.rows;
+}
+
+/** The passes and vtime that `steps`, applied to `base` in order, leave behind (the same additions as one dispatch at a time). */
+function replay(base: QueueState, steps: readonly Step[]): { state: QueueState; passes: Map<number, number>; vtime: number | null } {
+  const state = cloneState(base);
+  const passes = new Map<number, number>();
+  let vtime: number | null = null;
+  for (const planned of steps) {
+    const turn = state.turns.find((t) => t.key === planned.key)!;
+    vtime = turn.pass;
+    applyStep(state, { ...planned, passBefore: turn.pass });
+    passes.set(turn.key, turn.pass);
+  }
+  return { state, passes, vtime };
+}
+
+/**
+ * Up to `limit` fair dispatch steps for a tenant, in ONE transaction, with exactly the choices as
+ * many successive dispatch() calls would make (dispatch() is this with limit 1):
+ *
+ *   round trip 1: BEGIN; lock the tenant's accounts; lock the tenant's queue; count the slots;
+ *                 read the tokens in turn order — one multi-statement query of prepared statements
+ *                 (pool.ts beginWith), each statement with its own snapshot as if sent alone;
+ *   round trip 2: the candidate jobs of the tokens whose turn comes (one statement; rarely more);
+ *   round trip 3: bind every planned step, advance the passes and the vtime (one statement);
+ *   round trip 4: COMMIT.
+ * Planning between them happens in memory (planSteps), so a batch costs the same four round trips
+ * whether it dispatches 1 job or 16 — and holds the locks for that long, instead of once per job.
+ */
+export async function dispatchBatch(
   pool: pg.Pool,
-  channels: Channels,
   userId: number,
   now: number,
+  limit: number,
   random?: () => number,
-): Promise<Dispatched | null> {
+): Promise<Dispatched[]> {
+  if (!(limit >= 1)) return [];
+  limit = Math.floor(limit);
   // Unlocked pre-check, so dispatchers woken for a tenant with an empty queue (every freed slot
   // wakes them) do not contend with reserve() for the account locks. A job queued just after this
   // read announces itself on the queue channel, which wakes the dispatcher again.
-  const any = await pool.query({
-    name: 'pixgate_dispatch_any',
-    text: `SELECT 1 FROM jobs WHERE user_id = $1 AND state = 'queued' ${QUEUE_ORDER} LIMIT 1`,
+  const any = await pool.query<{ queued_count: number }>({
+    name: 'pixgate_q_any',
+    text: 'SELECT queued_count FROM users WHERE id = $1',
     values: [userId],
   });
-  if (any.rowCount === 0) return null;
+  if (!(Number(any.rows[0]?.queued_count ?? 0) > 0)) return [];
 
-  return withTransaction(pool, async (tx) => {
-    // Race prevented: two dispatches (any instances), or a dispatch and a reserve(), both counting
-    // the same free slot and both binding a job to it. The account rows are locked FOR UPDATE in
-    // email order, as reserve() does, so they queue behind each other; the loads are then counted
-    // by a later statement, whose snapshot includes everything the previous lock holder committed.
-    const accounts = await lockAccounts(tx, userId, null);
-    if (accounts.length === 0) return null;
-    // Race prevented: a concurrent enqueue() reading the queue state (has this token anything
-    // queued? what is the tenant's vtime?) half-way through our pass/vtime update. Serialises the
-    // fairness state of the tenant; see the file comment for the order.
-    await lockTenant(tx, userId);
-    const loads = await loadsOf(tx, userId, accounts);
-    const classes = fitClasses(loads, now);
-    if (classes.length === 0) return null;
+  return withTransaction(
+    pool,
+    async (tx) => {
+      // Race prevented: two dispatches (any instances), or a dispatch and a reserve(), both counting
+      // the same free slot and both binding a job to it. The account rows are locked in email order,
+      // as reserve() does, so they queue behind each other; the loads are then counted by a later
+      // statement, whose snapshot includes everything the previous lock holder committed. The
+      // tenant's queue lock then serialises the fairness state (see the file comment for the order).
+      const [accountRows, tenantRows, slotRows, turnRows] = await beginWith(tx, QUEUE_STATEMENTS, [
+        { statement: DISPATCH_LOCK_ACCOUNTS, args: [userId] },
+        { statement: TENANT_LOCK, args: [userId] },
+        { statement: DISPATCH_SLOTS, args: [userId] },
+        { statement: DISPATCH_TURNS, args: [userId] },
+      ], DISPATCH_SETTINGS);
+      const tenant = tenantRows![0];
+      if (!tenant || !(Number(tenant.queued_count) > 0) || accountRows!.length === 0) return [];
+      const held = new Map(slotRows!.map((row) => [row.email as string, Number(row.n)]));
+      let state: QueueState = {
+        loads: (accountRows as AccountRow[]).map((row) => ({ account: accountFromRow(row), executing: held.get(row.email) ?? 0 })),
+        turns: turnRows!.map((row) => ({ key: Number(row.key), pass: Number(row.pass), weight: Number(row.weight) })),
+      };
 
-    for (const turn of await tokensInTurn(tx, userId)) {
-      const skipped: number[] = [];
-      for (;;) {
-        const head = await headOfToken(tx, userId, turn.key, classes, skipped);
-        if (!head) break;
-        const choice = chooseAccount(loads, { email: head.pinnedEmail, maxJobsOverride: head.maxJobsOverride, now, random });
-        if (!choice.ok) {
-          // Cannot happen: the head query only returns jobs that fit. Skip rather than trust it.
-          skipped.push(head.id);
-          continue;
-        }
-        // One statement binds the job, advances the token's pass and moves the tenant's vtime.
-        // Race prevented by `picked`: a job being cancelled or expired at this moment (finish(),
-        // deleteAccount(), expireQueued() hold its row lock) must not also be dispatched. SKIP
-        // LOCKED: do not wait for them — if the row is locked, the token's next head is taken
-        // instead. A row changed and committed since the head query is re-checked by FOR UPDATE
-        // against its latest version, so a job no longer queued drops out the same way; the pass
-        // and vtime updates only happen when a job was bound.
-        const stride = passStride(turn.weight);
-        const bound = await tx.query<JobRow>({
-          name: 'pixgate_dispatch_bind',
-          text: `WITH picked AS (
-             SELECT id FROM jobs WHERE id = $1 AND state = 'queued' FOR UPDATE SKIP LOCKED
-           ), bound AS (
-             UPDATE jobs SET state = 'submitting', email = $2, started_at = $3,
-                             lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
-               FROM picked
-              WHERE jobs.id = picked.id
-              RETURNING jobs.*
-           ), advanced AS (
-             INSERT INTO queue_passes (user_id, token_key, pass)
-             SELECT $4, $5, $6::double precision + $7::double precision FROM bound
-             ON CONFLICT (user_id, token_key) DO UPDATE SET pass = queue_passes.pass + $7::double precision
-           ), clock AS (
-             UPDATE users SET queue_vtime = $6 WHERE id = $4 AND EXISTS (SELECT 1 FROM bound)
-           )
-           SELECT * FROM bound`,
-          values: [head.id, choice.account.email, now, userId, turn.key, turn.pass, stride],
-        });
-        const row = bound.rows[0];
-        if (!row) {
-          skipped.push(head.id);
-          continue;
-        }
-        return { job: jobFromRow(row), account: choice.account };
+      const dispatched: Dispatched[] = [];
+      const skip = new Set<number>();
+      while (dispatched.length < limit) {
+        const base = cloneState(state);
+        const steps = await planSteps(tx, userId, state, limit - dispatched.length, now, random, skip);
+        if (steps.length === 0) break;
+        const planned = replay(base, steps);
+        const rows = await bindSteps(tx, userId, steps, planned.passes, planned.vtime!, now);
+        const byId = new Map(rows.map((row) => [Number(row.id), row]));
+        const bound = steps.filter((s) => byId.has(s.job.id));
+        for (const s of bound) dispatched.push({ job: jobFromRow(byId.get(s.job.id)!), account: s.account });
+        if (bound.length === steps.length) break; // planning stopped for lack of fit, or at the limit
+        // A race took some picks (see bindSteps); the passes were not written. Write what the bound
+        // steps alone leave behind, and plan the remaining steps again without the lost jobs (they
+        // stay in `skip`). Loads as if only the bound steps had happened: still an upper bound.
+        const kept = replay(base, bound);
+        if (bound.length > 0) await writeFairness(tx, userId, kept.passes, kept.vtime!);
+        state = kept.state;
       }
-    }
-    return null;
+      return dispatched;
+    },
+    { fnBegins: true },
+  );
+}
+
+async function writeFairness(tx: pg.PoolClient, userId: number, passes: Map<number, number>, vtime: number): Promise<void> {
+  await tx.query({
+    name: 'pixgate_q_fairness',
+    text: `WITH advanced AS (
+       INSERT INTO queue_passes (user_id, token_key, pass)
+       SELECT $1, k, p FROM unnest($2::bigint[], $3::double precision[]) AS a(k, p)
+       ON CONFLICT (user_id, token_key) DO UPDATE SET pass = EXCLUDED.pass
+     )
+     UPDATE users SET queue_vtime = $4 WHERE id = $1`,
+    values: [userId, [...passes.keys()], [...passes.values()], vtime],
   });
 }
+
+export async function dispatch(pool: pg.Pool, userId: number, now: number, random?: () => number): Promise<Dispatched | null> {
+  return (await dispatchBatch(pool, userId, now, 1, random))[0] ?? null;
+}
+
+// ── requeue and the queue's reads ────────────────────────────────────────
 
 /**
  * submitting → queued (compare-and-swap), back on its pinned account or none, slot released, and
  * its token (re)joins the queue as in enqueue(). Wakes dispatchers twice over: the job is queued
- * again and its slot is free.
+ * again and its slot is free. BEGIN + the tenant lock in one round trip, then the compare-and-swap,
+ * the join and both NOTIFYs in one statement.
  */
 export async function requeue(pool: pg.Pool, channels: Channels, jobId: number): Promise<boolean> {
-  const found = await pool.query<{ user_id: number }>('SELECT user_id FROM jobs WHERE id = $1', [jobId]);
+  // A job's tenant and token never change: read them first, without a lock.
+  const found = await pool.query<{ user_id: number; token_id: number | null }>('SELECT user_id, token_id FROM jobs WHERE id = $1', [jobId]);
   if (!found.rows[0]) return false;
   const userId = Number(found.rows[0].user_id);
-  return withTransaction(pool, async (tx) => {
-    // The tenant's queue lock first (the documented order), then the job row via the CAS.
-    const vtime = await lockTenant(tx, userId);
-    const res = await tx.query<JobRow>(
-      `UPDATE jobs
-          SET state = 'queued', email = pinned_email, started_at = NULL, next_poll_at = NULL,
-              lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
-        WHERE id = $1 AND state = 'submitting'
-        RETURNING *`,
-      [jobId],
-    );
-    const row = res.rows[0];
-    if (!row) return false;
-    const job = jobFromRow(row);
-    await joinQueue(tx, userId, job.tokenId, vtime, job.id);
-    const payload = { event: 'requeue', userId, jobId: job.id };
-    await notify(tx, channels.queue, payload);
-    await notify(tx, channels.slots, payload);
-    return true;
-  });
+  const key = tokenKey(found.rows[0].token_id === null ? null : Number(found.rows[0].token_id));
+  return withTransaction(
+    pool,
+    async (tx) => {
+      // The tenant's queue lock first (the documented order), then the job row via the CAS.
+      const [[tenant]] = (await beginWith(tx, QUEUE_STATEMENTS, [{ statement: TENANT_LOCK, args: [userId] }])) as [pg.QueryResultRow[]];
+      if (!tenant) return false;
+      const payload = JSON.stringify({ event: 'requeue', userId, jobId });
+      const res = await tx.query({
+        name: key === NO_TOKEN_KEY ? 'pixgate_q_requeue_none' : 'pixgate_q_requeue_token',
+        text: `WITH requeued AS (
+           UPDATE jobs
+              SET state = 'queued', email = pinned_email, started_at = NULL, next_poll_at = NULL,
+                  lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
+            WHERE id = $1 AND state = 'submitting'
+            RETURNING id
+         ), joined AS (
+           ${joinQueueUpsert('SELECT $2::bigint, $3::bigint, $4::double precision FROM requeued', '$2', key, '$3')}
+         )
+         SELECT id, pg_notify($5, $7) AS queue, pg_notify($6, $7) AS slots FROM requeued`,
+        values: [jobId, userId, key, Number(tenant.queue_vtime), channels.queue, channels.slots, payload],
+      });
+      return (res.rowCount ?? 0) > 0;
+    },
+    { fnBegins: true },
+  );
 }
 
-/**
- * Tenants with queued jobs, ascending: one seek on jobs_queue_age per tenant (tenants are few; the
- * queue may be long). LATERAL … ORDER BY LIMIT 1 rather than EXISTS, so the partial index is used
- * (see QUEUE_ORDER).
- */
+/** Tenants with queued jobs, ascending: the trigger-kept counter (tenants are few; the queue may be long). */
 export async function queuedUsers(db: Queryable): Promise<number[]> {
-  const res = await db.query<{ id: number }>(
-    `SELECT u.id FROM users u
-      CROSS JOIN LATERAL (SELECT 1 FROM jobs j WHERE j.user_id = u.id AND j.state = 'queued' ORDER BY j.created_at LIMIT 1) q
-      ORDER BY u.id`,
-  );
+  const res = await db.query<{ id: number }>('SELECT id FROM users WHERE queued_count > 0 ORDER BY id');
   return res.rows.map((row) => Number(row.id));
 }
 
@@ -387,9 +668,10 @@ export async function queuedJobs(db: Queryable, userId: number, limit: number): 
   return res.rows.map(jobFromRow);
 }
 
+/** O(1): users.queued_count is kept by triggers (migration 3). */
 export async function countQueued(db: Queryable, userId: number): Promise<number> {
-  const res = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM jobs WHERE user_id = $1 AND state = 'queued'`, [userId]);
-  return res.rows[0]!.n;
+  const res = await db.query<{ n: number }>('SELECT queued_count AS n FROM users WHERE id = $1', [userId]);
+  return Number(res.rows[0]?.n ?? 0);
 }
 
 /**
@@ -398,16 +680,17 @@ export async function countQueued(db: Queryable, userId: number): Promise<number
  * a job dispatched or cancelled at the same moment is re-checked after its row lock and skipped.
  */
 export async function expireQueued(pool: pg.Pool, channels: Channels, outbox: OutboxRef, now: number, error: string): Promise<Job[]> {
-  // First the tenants whose oldest queued job is overdue (one index seek per tenant, no lock), so
-  // a sweep with nothing to expire reads no queue; then, per such tenant, a range scan of
+  // First the tenants whose oldest queued job is overdue (one index seek per tenant with a queue, no
+  // lock), so a sweep with nothing to expire reads no queue; then, per such tenant, a range scan of
   // jobs_queue_age up to its own cut-off. A tenant found here whose jobs were dispatched meanwhile
-  // simply updates nothing.
+  // simply updates nothing. Tenants in ascending id order, so two sweeps take the users rows (which
+  // the counter trigger locks) in the same order.
   const due = await pool.query<{ id: number; cutoff: number }>(
     `SELECT u.id, $1::bigint - u.max_queue_wait_ms AS cutoff
        FROM users u
       CROSS JOIN LATERAL (SELECT j.created_at FROM jobs j WHERE j.user_id = u.id AND j.state = 'queued'
                            ORDER BY j.created_at LIMIT 1) oldest
-      WHERE oldest.created_at < $1::bigint - u.max_queue_wait_ms
+      WHERE u.queued_count > 0 AND oldest.created_at < $1::bigint - u.max_queue_wait_ms
       ORDER BY u.id`,
     [now],
   );

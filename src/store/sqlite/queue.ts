@@ -4,6 +4,7 @@
  * dispatch() is the queue's counterpart of reserve() — design invariant 1 holds the same way: the
  * account loads are read, a job is picked and bound, and the token's pass advanced in ONE
  * `BEGIN IMMEDIATE` transaction, so no other connection can take the slot in between.
+ * dispatchBatch() runs up to `limit` such steps in one transaction (dispatch() is a batch of one).
  *
  * It never reads the whole queue. The partial index `jobs_queue` orders a tenant's queued jobs by
  * (token, pinned account, override, priority DESC, id), so the best job of one "line" — one token,
@@ -73,7 +74,7 @@ interface PassRow {
 
 export class QueueQueries {
   private readonly enqueueTx: (input: EnqueueInput, maxQueueLength: number) => EnqueueResult;
-  private readonly dispatchTx: (userId: number, now: number, random?: () => number) => Dispatched | null;
+  private readonly dispatchTx: (userId: number, now: number, limit: number, random?: () => number) => Dispatched[];
   private readonly requeueTx: (jobId: number, now: number) => boolean;
   private readonly expireTx: (now: number, error: string) => Job[];
 
@@ -119,40 +120,23 @@ export class QueueQueries {
       return { ok: true, job: jobFromRow(row) };
     });
 
-    this.dispatchTx = immediate(db, (userId: number, now: number, random?: () => number): Dispatched | null => {
+    // dispatch() is a batch of one. A batch reads the loads once and keeps them in memory as it
+    // binds (nothing else can write while BEGIN IMMEDIATE holds the write lock, so they stay exact);
+    // each step is otherwise the single step below, reading the passes its predecessor wrote.
+    this.dispatchTx = immediate(db, (userId: number, now: number, limit: number, random?: () => number): Dispatched[] => {
+      const dispatched: Dispatched[] = [];
+      if (!(limit >= 1)) return dispatched;
+      limit = Math.floor(limit);
       const loads: AccountLoad[] = (this.sql.get(LOADS_SQL).all(userId) as LoadRow[]).map((r) => ({
         account: accountFromRow(r),
         executing: r.executing,
       }));
-      const classes = fitClasses(loads, now);
-      if (classes.length === 0) return null;
-      const plain = this.sql.get(PLAIN_HEAD_SQL);
-      const override = this.sql.get(OVERRIDE_HEAD_SQL);
-      const hasQueued = this.sql.get(HAS_QUEUED_SQL);
-
-      for (const token of this.sql.get(PASSES_SQL).all(userId) as PassRow[]) {
-        const tokenId = tokenIdOfKey(token.token_key);
-        if (!hasQueued.get({ userId, tokenId })) continue;
-        const heads: JobRow[] = [];
-        for (const c of classes) {
-          const line = { userId, tokenId, pinned: c.pinnedEmail };
-          if (c.plainFits) {
-            const row = plain.get(line) as JobRow | undefined;
-            if (row) heads.push(row);
-          }
-          // Override values are few (1..MAX_JOBS_LIMIT): one seek per distinct value that fits.
-          for (let above = c.overrideAbove; ; ) {
-            const row = override.get({ ...line, above }) as JobRow | undefined;
-            if (!row) break;
-            heads.push(row);
-            above = Number(row.max_jobs_override);
-          }
-        }
-        const best = heads.map(jobFromRow).sort(compareQueued)[0];
-        if (!best) continue;
-        return this.bind(best, token, loads, now, random);
+      while (dispatched.length < limit) {
+        const next = this.step(userId, now, loads, random);
+        if (!next) break;
+        dispatched.push(next);
       }
-      return null;
+      return dispatched;
     });
 
     this.requeueTx = immediate(db, (jobId: number, _now: number): boolean => {
@@ -195,11 +179,48 @@ export class QueueQueries {
     });
   }
 
-  /** Binds the picked job to its account, moves it to submitting and advances the token's pass. */
+  /**
+   * One dispatch step on `loads` (the tenant's accounts with their slot holders, updated here when
+   * a job is bound): the first token in pass order with a fitting job gets its best one.
+   */
+  private step(userId: number, now: number, loads: AccountLoad[], random?: () => number): Dispatched | null {
+    const classes = fitClasses(loads, now);
+    if (classes.length === 0) return null;
+    const plain = this.sql.get(PLAIN_HEAD_SQL);
+    const override = this.sql.get(OVERRIDE_HEAD_SQL);
+    const hasQueued = this.sql.get(HAS_QUEUED_SQL);
+
+    for (const token of this.sql.get(PASSES_SQL).all(userId) as PassRow[]) {
+      const tokenId = tokenIdOfKey(token.token_key);
+      if (!hasQueued.get({ userId, tokenId })) continue;
+      const heads: JobRow[] = [];
+      for (const c of classes) {
+        const line = { userId, tokenId, pinned: c.pinnedEmail };
+        if (c.plainFits) {
+          const row = plain.get(line) as JobRow | undefined;
+          if (row) heads.push(row);
+        }
+        // Override values are few (1..MAX_JOBS_LIMIT): one seek per distinct value that fits.
+        for (let above = c.overrideAbove; ; ) {
+          const row = override.get({ ...line, above }) as JobRow | undefined;
+          if (!row) break;
+          heads.push(row);
+          above = Number(row.max_jobs_override);
+        }
+      }
+      const best = heads.map(jobFromRow).sort(compareQueued)[0];
+      if (!best) continue;
+      return this.bind(best, token, loads, now, random);
+    }
+    return null;
+  }
+
+  /** Binds the picked job to its account, moves it to submitting, advances the token's pass and counts the slot in `loads`. */
   private bind(job: Job, token: PassRow, loads: AccountLoad[], now: number, random?: () => number): Dispatched {
     const choice = chooseAccount(loads, { email: job.pinnedEmail, maxJobsOverride: job.maxJobsOverride, now, random });
     // fitClasses admitted this job, so chooseAccount must find it a slot; anything else is a bug.
     if (!choice.ok) throw new Error(`dispatch: job ${job.id} was picked but does not fit (${choice.reason})`);
+    loads.find((l) => l.account === choice.account)!.executing++;
     const row = this.sql
       .get(
         `UPDATE jobs SET state = 'submitting', email = ?, started_at = ?
@@ -224,7 +245,11 @@ export class QueueQueries {
   }
 
   dispatch(userId: number, now: number, random?: () => number): Dispatched | null {
-    return this.dispatchTx(userId, now, random);
+    return this.dispatchTx(userId, now, 1, random)[0] ?? null;
+  }
+
+  dispatchBatch(userId: number, now: number, limit: number, random?: () => number): Dispatched[] {
+    return this.dispatchTx(userId, now, limit, random);
   }
 
   requeue(jobId: number, now: number): boolean {

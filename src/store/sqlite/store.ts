@@ -139,6 +139,9 @@ export class SqliteStore implements Store {
   async dispatch(userId: number, now: number, random?: () => number): Promise<Dispatched | null> {
     return this.queue.dispatch(userId, now, random);
   }
+  async dispatchBatch(userId: number, now: number, limit: number, random?: () => number): Promise<Dispatched[]> {
+    return this.queue.dispatchBatch(userId, now, limit, random);
+  }
   async requeue(jobId: number, now: number): Promise<boolean> {
     return this.queue.requeue(jobId, now);
   }
