@@ -19,6 +19,26 @@ export const REPO_ROOT = resolve(BENCH_DIR, '..');
 
 const liveChildren = new Set<ChildProcess>();
 const tempDirs = new Set<string>();
+/** Cleanups that need I/O (e.g. dropping a PostgreSQL schema); run on failure and on SIGINT/SIGTERM. */
+const asyncCleanups = new Set<() => Promise<void>>();
+
+/** Registers an async cleanup; returns a function that unregisters it (call it once it ran). */
+export function onCleanup(cleanup: () => Promise<void>): () => void {
+  installHandlers();
+  asyncCleanups.add(cleanup);
+  return () => asyncCleanups.delete(cleanup);
+}
+
+/** cleanupNow, then every registered async cleanup, bounded to `ms` in total. */
+export async function cleanupAsync(ms = 5_000): Promise<void> {
+  cleanupNow();
+  const pending = [...asyncCleanups];
+  asyncCleanups.clear();
+  await Promise.race([
+    Promise.allSettled(pending.map((cleanup) => cleanup())),
+    new Promise((r) => setTimeout(r, ms).unref()),
+  ]);
+}
 
 /** Synchronous last-resort cleanup: safe to call from an 'exit' handler. */
 export function cleanupNow(): void {
@@ -42,8 +62,7 @@ function installHandlers(): void {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
       process.stderr.write(`\nbench: ${signal}, cleaning up\n`);
-      cleanupNow();
-      process.exit(130);
+      void cleanupAsync().finally(() => process.exit(130));
     });
   }
 }
@@ -105,7 +124,8 @@ export async function startServer<T>(script: string, args: string[], options: St
   liveChildren.add(child);
   const tail: string[] = [];
   createInterface({ input: child.stderr! }).on('line', (line) => {
-    tail.push(line.length > 500 ? `${line.slice(0, 500)}…` : line);
+    // BENCH_STATS lines (servers/gateway.ts) are kept whole: they are parsed.
+    tail.push(line.length > 500 && !line.startsWith('BENCH_STATS ') ? `${line.slice(0, 500)}…` : line);
     if (tail.length > 40) tail.shift();
   });
   const exited = new Promise<void>((done) => child.once('exit', () => done()));

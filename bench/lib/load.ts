@@ -18,6 +18,11 @@ export interface LoadRequest {
 
 export interface LoadSpec {
   origin: string;
+  /**
+   * Several servers behind a client-side round-robin: request i goes to origins[i % n] (each with
+   * its own keep-alive pool). `origin` is ignored when this is set.
+   */
+  origins?: string[];
   connections: number;
   warmupMs: number;
   durationMs: number;
@@ -64,13 +69,17 @@ function percentile(sorted: Float64Array, p: number): number {
 }
 
 export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
-  const pool = new Pool(spec.origin, {
-    connections: spec.connections,
-    pipelining: 1,
-    keepAliveTimeout: 60_000,
-    headersTimeout: 15_000,
-    bodyTimeout: 15_000,
-  });
+  const origins = spec.origins && spec.origins.length > 0 ? spec.origins : [spec.origin];
+  const pools = origins.map(
+    (origin) =>
+      new Pool(origin, {
+        connections: spec.connections,
+        pipelining: 1,
+        keepAliveTimeout: 60_000,
+        headersTimeout: 15_000,
+        bodyTimeout: 15_000,
+      }),
+  );
   const classify = spec.classify ?? ((status: number) => String(status));
   const isSuccess = spec.isSuccess ?? ((_outcome: string, status: number) => status >= 200 && status < 300);
 
@@ -87,10 +96,12 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
 
   const worker = async () => {
     while (!stopped) {
-      const req = spec.request(counter++);
+      const i = counter++;
+      const req = spec.request(i);
+      const at = i % pools.length;
       const started = performance.now();
       try {
-        const res = await pool.request({ origin: spec.origin, method: req.method, path: req.path, headers: req.headers, body: req.body });
+        const res = await pools[at]!.request({ origin: origins[at]!, method: req.method, path: req.path, headers: req.headers, body: req.body });
         let size = 0;
         let text = '';
         if (spec.needsBody) {
@@ -137,7 +148,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const serverCpu1 = spec.serverCpu?.() ?? null;
   await spec.onWindowEnd?.();
   await Promise.all(workers);
-  await pool.close();
+  await Promise.all(pools.map((pool) => pool.close()));
 
   const sorted = latencies.slice(0, successes).sort();
   let sum = 0;

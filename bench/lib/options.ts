@@ -16,7 +16,20 @@ export interface BenchOptions {
   rounds: number;
   /** When set, the gateway child runs with --cpu-prof and writes its profile here. */
   profileDir: string | null;
+  /** queue/polls benches: simulated time runs × this (null: each bench's default). */
+  timeScale: number | null;
+  /** queue/polls/scaleout benches: jobs and accounts of the workload (null: each bench's default). */
+  jobs: number | null;
+  accounts: number | null;
+  /** queue bench: jobs put in the queue for the memory measurement (null: default). */
+  queued: number | null;
+  /** Seed of the workload's durations. */
+  seed: number;
+  /** run.ts: only these benches (null: all). */
+  only: string[] | null;
 }
+
+export const BENCH_NAMES = ['available', 'creates', 'queue', 'scaleout', 'polls'] as const;
 
 export const USAGE = `options:
   --short              CI mode: 1 s measurements, 0.5 s warm-up, fewer seeded jobs
@@ -24,7 +37,13 @@ export const USAGE = `options:
   --duration D         measured window per server, e.g. 5s (default 5s; 1s with --short)
   --warmup D           warm-up before each window (default 1s; 500ms with --short)
   --rounds N           alternate baseline and gateway windows N times (default 3; 1 with --short)
-  --profile DIR        run the gateway child with --cpu-prof, writing .cpuprofile files to DIR`;
+  --profile DIR        run the gateway child with --cpu-prof, writing .cpuprofile files to DIR
+  --time-scale F       queue/polls: simulated durations and poll timings × F (default 0.02; 0.01 with --short)
+  --jobs N             queue/polls/scaleout: jobs in the workload (defaults per bench)
+  --accounts N         queue/polls: accounts (maxJobs cycling 1…8)
+  --queued N           queue: jobs held in the queue for the memory figure (default 100000; 20000 with --short)
+  --seed N             seed of the workload's job durations (default 1)
+  --only a,b           run.ts: only these benches (${'available, creates, queue, scaleout, polls'})`;
 
 export function parseBenchArgs(argv: string[] = process.argv.slice(2)): BenchOptions {
   const short = argv.includes('--short');
@@ -35,7 +54,10 @@ export function parseBenchArgs(argv: string[] = process.argv.slice(2)): BenchOpt
     if (v === undefined || v.startsWith('--')) throw new Error(`${name} needs a value\n${USAGE}`);
     return v;
   };
-  const known = new Set(['--short', '--connections', '--duration', '--warmup', '--profile', '--rounds', '--help']);
+  const known = new Set([
+    '--short', '--connections', '--duration', '--warmup', '--profile', '--rounds', '--help',
+    '--time-scale', '--jobs', '--accounts', '--queued', '--seed', '--only',
+  ]);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (!arg.startsWith('--')) continue;
@@ -59,7 +81,26 @@ export function parseBenchArgs(argv: string[] = process.argv.slice(2)): BenchOpt
     profileDir = resolve(profile);
     mkdirSync(profileDir, { recursive: true });
   }
-  return { short, connections, warmupMs, durationMs, rounds, profileDir };
+  const optionalInt = (name: string, min: number, max: number): number | null => {
+    const text = value(name);
+    if (text === undefined) return null;
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer in ${min}..${max}`);
+    return n;
+  };
+  const scaleText = value('--time-scale');
+  const timeScale = scaleText === undefined ? null : Number(scaleText);
+  if (timeScale !== null && !(timeScale > 0 && timeScale <= 1)) throw new Error('--time-scale must be in (0, 1]');
+  const jobs = optionalInt('--jobs', 1, 1_000_000);
+  const accounts = optionalInt('--accounts', 1, 1_000);
+  const queued = optionalInt('--queued', 0, 1_000_000);
+  const seed = optionalInt('--seed', 0, 2 ** 31) ?? 1;
+  const onlyText = value('--only');
+  const only = onlyText === undefined ? null : onlyText.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const name of only ?? []) {
+    if (!(BENCH_NAMES as readonly string[]).includes(name)) throw new Error(`--only: unknown bench ${name} (known: ${BENCH_NAMES.join(', ')})`);
+  }
+  return { short, connections, warmupMs, durationMs, rounds, profileDir, timeScale, jobs, accounts, queued, seed, only };
 }
 
 /**

@@ -14,6 +14,8 @@ export interface SummaryRow {
   /** Server CPU time per response (µs) over the windows; steadier than rates on a busy machine. */
   gatewayCpuUs: number | null;
   baselineCpuUs: number | null;
+  /** Decimals for the gateway and baseline columns (default 0). */
+  digits?: number;
 }
 
 /** Server CPU µs per response of a load result, or null when /proc is unavailable. */
@@ -41,8 +43,8 @@ export function printSummary(rows: SummaryRow[]): void {
   const body = rows.map((r) => [
     r.bench,
     r.metric,
-    fmt(r.gateway),
-    `${fmt(r.baseline)} (${r.baselineName})`,
+    fmt(r.gateway, r.digits ?? 0),
+    `${fmt(r.baseline, r.digits ?? 0)} (${r.baselineName})`,
     fmt(r.ratio, 2),
     r.target,
     r.met ? 'yes' : 'NO',

@@ -37,3 +37,33 @@ export async function createJobs(gatewayUrl: string, token: string, count: numbe
     await expectStatus(`create job ${i}`, call(gatewayUrl, 'POST', '/v2/pixverse/videos/create', { token, body: { prompt: prompt(i) } }), 200);
   });
 }
+
+/** Accounts with their own maxJobs each: account i gets key `${keyPrefix}${i}` and maxJobs[i]. */
+export async function addAccountsWith(gatewayUrl: string, token: string, maxJobs: number[], keyPrefix: string): Promise<void> {
+  await inParallel(maxJobs.length, 8, async (i) => {
+    const email = `bench-${i}@example.com`;
+    await expectStatus(`add account ${email}`, call(gatewayUrl, 'POST', `/v2/pixverse/accounts/${email}`, { token, body: { email, apiKey: `${keyPrefix}${i}`, maxJobs: maxJobs[i] } }), 201);
+  });
+}
+
+/** The simulator's own concurrency limit per key (POST /_sim/keys/<key>), equal to the account's maxJobs. */
+export async function setSimLimits(simUrl: string, keyPrefix: string, limits: number[]): Promise<void> {
+  await inParallel(limits.length, 8, async (i) => {
+    await expectStatus(`simulator limit ${keyPrefix}${i}`, call(simUrl, 'POST', `/_sim/keys/${encodeURIComponent(`${keyPrefix}${i}`)}`, { body: { maxConcurrent: limits[i] } }), 200);
+  });
+}
+
+/** PATCH /admin/users/:id (queueByDefault, maxQueueLength, maxQueueWaitSeconds). */
+export async function setTenantQueue(gatewayUrl: string, adminToken: string, userId: number, settings: { queueByDefault?: boolean; maxQueueLength?: number; maxQueueWaitSeconds?: number }): Promise<void> {
+  await expectStatus('tenant queue settings', call(gatewayUrl, 'PATCH', `/admin/users/${userId}`, { token: adminToken, body: settings }), 200);
+}
+
+/** Polls `check` every `everyMs` until it returns true; throws after `timeoutMs`. */
+export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, everyMs = 50): Promise<void> {
+  const until = performance.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (performance.now() > until) throw new Error(`${what}: not done within ${Math.round(timeoutMs / 1000)} s`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
