@@ -2,7 +2,7 @@
  * The headline: a big batch through Pixgate's queue against the same batch from a retrying client
  * and against the ideal, in one run, on the same simulated work.
  *
- * Workload (lib/workload.ts): 5,000 jobs over 50 accounts, maxJobs cycling 1…8 (225 slots; the
+ * Workload (lib/workload.ts): 5,000 jobs over 50 accounts, maxJobs cycling 1…8 (219 slots; the
  * simulator's per-key limits are equal), durations drawn once from the simulator's per-quality
  * lognormal (real 35–90 s medians) × a time-scale factor, written into each job as
  * `#sim:duration=<ms>`. `--short`: 500 jobs over 10 accounts (39 slots).
@@ -12,7 +12,7 @@
  *       sends that job to sleep for 10 s × the time scale, then it tries again.
  *   (c) the ideal lower bound max(total work ÷ total slots, longest job), from the same durations.
  *
- * Both gateways use the default poll policy with every interval × the time scale, and their
+ * Both gateways use the default poll policy with its intervals × the time scale, and their
  * estimators are primed by a warm-up batch (lib/jobrun.ts). Measured at the simulator
  * (servers/simulator.ts --trace): makespan (first submit → last job's real end), slot utilisation
  * while work waits (sampled /_sim/stats, and exactly from the trace), slot-free → next-submit gaps

@@ -3,9 +3,10 @@
  *   --upstream URL --data-dir DIR [--job-timeout 2h] [--expected-duration 100ms] [--log-level warn]
  *   [--poll-min-interval 20ms]  lower the poll policy's minimum interval (default policy: 1 s),
  *                               so slots of sub-second simulated jobs can turn over quickly
- *   [--time-scale F]            the default poll policy and idle wake-up with every interval × F
- *                               (min 1 s → F s, max 30 s → 30·F s; first poll and back-off stay
- *                               fractions of the expected duration), for simulators running ×F
+ *   [--time-scale F]            the default poll policy with its intervals × F (min 1 s → F s,
+ *                               max 30 s → 30·F s; first poll and back-off stay fractions of the
+ *                               expected duration), for simulators running ×F; the idle wake-up
+ *                               (a backstop for missed events) keeps its 1 s default
  *   [--poll-fixed D]            poll every D exactly (min = max interval = D): a fixed-interval baseline
  *   [--database-url URL --database-schema NAME]   shared PostgreSQL store instead of SQLite
  *   [--admin-token T --master-key K]              shared secrets (several instances, one store)
@@ -54,14 +55,15 @@ if (scale !== null) {
   if (!(scale > 0 && scale <= 1)) throw new Error('--time-scale must be in (0, 1]');
   const p = DEFAULT_TUNING.poll;
   tuning.poll = { ...p, minIntervalMs: Math.round(p.minIntervalMs * scale), maxIntervalMs: Math.round(p.maxIntervalMs * scale) };
-  tuning.idleWakeMs = Math.max(20, Math.round(DEFAULT_TUNING.idleWakeMs * scale));
+  // The idle wake-up stays at its default (1 s): it is a backstop for missed events, not part of
+  // any job's timing, and scaling it would multiply fixed background work (store reads, and on
+  // PostgreSQL lock-taking dispatch attempts) per second of wall time.
 }
 const fixed = args.get('poll-fixed');
 if (fixed) {
   const every = parseDuration(fixed);
   // firstAt × expected and step × expected are clamped into [every, every]: one poll every `every`.
   tuning.poll = { ...DEFAULT_TUNING.poll, minIntervalMs: every, maxIntervalMs: every };
-  tuning.idleWakeMs = Math.max(20, Math.min(DEFAULT_TUNING.idleWakeMs, every));
 }
 // PostgreSQL round trips, counted per statement (first words of its text), and how long each
 // transaction stayed open (BEGIN sent → COMMIT answered: the time its row locks were held), for BENCH_STATS.
