@@ -28,14 +28,13 @@
  */
 import type pg from 'pg';
 import type { Account } from '../../domain/account.ts';
-import type { Job } from '../../domain/job.ts';
 import type { AccountLoad, Dispatched, EnqueueInput, EnqueueResult } from '../store.ts';
-import { chooseAccount, compareQueued, fitClasses, fitsClasses, passStride, tokenKey, NO_TOKEN_KEY, type FitClass } from '../fairness.ts';
+import { chooseAccount, compareQueued, fitClasses, fitsClasses, passStride, tokenKey, NO_TOKEN_KEY } from '../fairness.ts';
 import { accountFromRow, jobFromRow, num, type AccountRow, type JobRow } from '../rows.ts';
 import { ACCOUNT_COLUMNS } from './admission.ts';
 import type { Channels } from './notify.ts';
-import { writeOutbox, type OutboxRef } from './outbox.ts';
-import { beginWith, execute, withTransaction, type Queryable, type SqlStatement } from './pool.ts';
+import { fetchCandidates, QUEUE_ORDER, type Candidate, type Turn } from './queueCandidates.ts';
+import { beginWith, execute, withTransaction, type SqlStatement } from './pool.ts';
 
 /**
  * Spelling out jobs_queue's leading columns in an ORDER BY (constant within the rows the query
@@ -45,7 +44,6 @@ import { beginWith, execute, withTransaction, type Queryable, type SqlStatement 
  * and `x IS NULL`, unlike `x = $1`, does not tell it that a column is constant. Not usable inside
  * EXISTS (PostgreSQL drops its ORDER BY), hence the scalar subqueries.
  */
-const QUEUE_ORDER = 'ORDER BY user_id, token_id, pinned_email, max_jobs_override';
 
 /** SQL condition selecting one token's jobs (key 0 stands for jobs without a token). */
 function tokenCondition(key: number, param: string): string {
@@ -70,7 +68,7 @@ const DISPATCH_LOCK_ACCOUNTS: SqlStatement = {
 };
 
 /** Level 2: the tenant's queue lock, with the fairness clock and the queue length. */
-const TENANT_LOCK: SqlStatement = {
+export const TENANT_LOCK: SqlStatement = {
   name: 'pixgate_q_lock_tenant',
   types: 'bigint',
   text: 'SELECT queue_vtime, queued_count FROM users WHERE id = $1 FOR NO KEY UPDATE',
@@ -114,7 +112,7 @@ const DISPATCH_TURNS: SqlStatement = {
        LEFT JOIN tokens tk ON tk.id = keys.key`,
 };
 
-const QUEUE_STATEMENTS = [ENQUEUE_LOCK, DISPATCH_LOCK_ACCOUNTS, TENANT_LOCK, DISPATCH_SLOTS, DISPATCH_TURNS];
+export const QUEUE_STATEMENTS = [ENQUEUE_LOCK, DISPATCH_LOCK_ACCOUNTS, TENANT_LOCK, DISPATCH_SLOTS, DISPATCH_TURNS];
 
 /**
  * Settings for a dispatch transaction (SET LOCAL: they end with it). Its statements are prepared
@@ -135,7 +133,7 @@ const DISPATCH_SETTINGS = ['SET LOCAL plan_cache_mode = force_generic_plan', 'SE
  * is judged on the statement's snapshot, which does not include the job the same statement inserts
  * (or puts back). `$key` is the token key, `$vtime` the vtime read under the tenant lock.
  */
-function joinQueueUpsert(source: string, userId: string, key: number, keyParam: string): string {
+export function joinQueueUpsert(source: string, userId: string, key: number, keyParam: string): string {
   return `INSERT INTO queue_passes (user_id, token_key, pass) ${source}
      ON CONFLICT (user_id, token_key) DO UPDATE SET pass = GREATEST(queue_passes.pass, EXCLUDED.pass)
       WHERE (SELECT 1 FROM jobs WHERE user_id = ${userId} AND state = 'queued' AND ${tokenCondition(key, keyParam)}
@@ -233,147 +231,6 @@ export async function enqueue(pool: pg.Pool, channels: Channels, input: EnqueueI
 
 // ── dispatch ─────────────────────────────────────────────────────────────
 
-interface Turn {
-  key: number;
-  pass: number;
-  weight: number;
-}
-
-/** A queued job as dispatch plans with it (a queued job's pin and override never change). */
-interface Candidate {
-  id: number;
-  key: number;
-  priority: number;
-  pinnedEmail: string | null;
-  maxJobsOverride: number | null;
-}
-const CANDIDATE_COLUMNS = 'id, token_id, priority, pinned_email, max_jobs_override';
-
-/**
- * The candidates statement (see fetchCandidates). One fixed text for every tenant, whatever its
- * number of accounts or tokens: the fit classes and the tokens are array parameters.
- *
- * For each token group — the tokens with an id ($4, one LATERAL seek each: `token_id = key`), and
- * the pseudo-token of jobs without one ($5; `token_id IS NULL` is not an equality, so it has arms
- * of its own) — the lines are:
- *   - pinned lines: the distinct pinned accounts that have queued jobs of the token (a skip scan:
- *     one seek per distinct pin, one more to find there are no others), kept when the pin is a
- *     healthy account's ($6–$8: its class's plainFits and overrideAbove);
- *   - the unpinned line, when any account is healthy ($9–$11);
- * and within each line the jobs without override (when plainFits) and, per distinct override above
- * the class's load (a skip scan again), the jobs with that override. Every ORDER BY spells out the
- * index's leading columns (QUEUE_ORDER), so each of these is an index seek on jobs_queue.
- */
-function candidatesText(): string {
-  const order = QUEUE_ORDER;
-  const queued = "user_id = $1 AND state = 'queued'";
-  const fresh = 'id <> ALL($2::bigint[])';
-  const groups = [
-    { g: 'r', source: 'SELECT key FROM unnest($4::bigint[]) AS t(key)', token: (a: string) => `token_id = ${a}.key` },
-    { g: 'n', source: `SELECT ${NO_TOKEN_KEY}::bigint AS key WHERE $5::boolean`, token: (_a: string) => 'token_id IS NULL' },
-  ];
-  const ctes: string[] = [];
-  const arms: string[] = [];
-  for (const { g, source, token } of groups) {
-    ctes.push(
-      `tk_${g}(key) AS (${source})`,
-      `pins_${g}(key, pin) AS (
-         SELECT tk.key, (SELECT pinned_email FROM jobs WHERE ${queued} AND ${token('tk')} AND pinned_email IS NOT NULL
-                          ORDER BY user_id, token_id, pinned_email LIMIT 1)
-           FROM tk_${g} tk
-         UNION ALL
-         SELECT p.key, (SELECT pinned_email FROM jobs WHERE ${queued} AND ${token('p')} AND pinned_email > p.pin
-                         ORDER BY user_id, token_id, pinned_email LIMIT 1)
-           FROM pins_${g} p WHERE p.pin IS NOT NULL
-       )`,
-      `lines_${g}(key, pin, plain, above) AS (
-         SELECT p.key, p.pin, c.plain, c.above
-           FROM pins_${g} p JOIN unnest($6::text[], $7::boolean[], $8::integer[]) AS c(pin, plain, above) ON c.pin = p.pin
-       )`,
-      `pov_${g}(key, pin, v) AS (
-         SELECT l.key, l.pin, (SELECT max_jobs_override FROM jobs
-                                WHERE ${queued} AND ${token('l')} AND pinned_email = l.pin AND ${fresh} AND max_jobs_override > l.above
-                                ${order} LIMIT 1)
-           FROM lines_${g} l
-         UNION ALL
-         SELECT o.key, o.pin, (SELECT max_jobs_override FROM jobs
-                                WHERE ${queued} AND ${token('o')} AND pinned_email = o.pin AND ${fresh} AND max_jobs_override > o.v
-                                ${order} LIMIT 1)
-           FROM pov_${g} o WHERE o.v IS NOT NULL
-       )`,
-      `uov_${g}(key, v) AS (
-         SELECT tk.key, (SELECT max_jobs_override FROM jobs
-                          WHERE ${queued} AND ${token('tk')} AND pinned_email IS NULL AND ${fresh} AND max_jobs_override > $11::integer
-                          ${order} LIMIT 1)
-           FROM tk_${g} tk WHERE $9::boolean
-         UNION ALL
-         SELECT o.key, (SELECT max_jobs_override FROM jobs
-                         WHERE ${queued} AND ${token('o')} AND pinned_email IS NULL AND ${fresh} AND max_jobs_override > o.v
-                         ${order} LIMIT 1)
-           FROM uov_${g} o WHERE o.v IS NOT NULL
-       )`,
-    );
-    const head = (alias: string, where: string) =>
-      `(SELECT ${alias}.key, ${CANDIDATE_COLUMNS} FROM jobs WHERE ${queued} AND ${token(alias)} AND ${fresh} AND ${where}
-         ${order}, priority DESC, id LIMIT $3)`;
-    arms.push(
-      `(SELECT h.* FROM lines_${g} l CROSS JOIN LATERAL ${head('l', 'pinned_email = l.pin AND max_jobs_override IS NULL')} h WHERE l.plain)`,
-      `(SELECT h.* FROM pov_${g} o CROSS JOIN LATERAL ${head('o', 'pinned_email = o.pin AND max_jobs_override = o.v')} h)`,
-      `(SELECT h.* FROM tk_${g} tk CROSS JOIN LATERAL ${head('tk', 'pinned_email IS NULL AND max_jobs_override IS NULL')} h
-         WHERE $9::boolean AND $10::boolean)`,
-      `(SELECT h.* FROM uov_${g} o CROSS JOIN LATERAL ${head('o', 'pinned_email IS NULL AND max_jobs_override = o.v')} h)`,
-    );
-  }
-  return `WITH RECURSIVE ${ctes.join(',\n')}\n${arms.join('\nUNION ALL\n')}`;
-}
-/** Exported for the plan test (test/store/postgres.test.ts). */
-export const CANDIDATES = { name: 'pixgate_q_candidates', text: candidatesText() };
-
-/**
- * Up to `perLine` best jobs (priority DESC, id) of every line of the given tokens that fits a free
- * slot now (one statement, see candidatesText). A line is (token, pinned account, override): for
- * each fit class (fairness.ts), the jobs without override when the class's plain limit has room, and
- * for each distinct override above the class's load the jobs with that override. The cost is a few
- * seeks per token and per pinned account or override actually present in its queue — never a read
- * of the queue, however long it is or however many of its jobs do not fit.
- */
-async function fetchCandidates(
-  tx: pg.PoolClient,
-  userId: number,
-  keys: readonly number[],
-  classes: readonly FitClass[],
-  skip: readonly number[],
-  perLine: number,
-): Promise<Candidate[]> {
-  if (classes.length === 0 || keys.length === 0) return [];
-  const pinned = classes.filter((c) => c.pinnedEmail !== null);
-  const unpinned = classes.find((c) => c.pinnedEmail === null);
-  const res = await tx.query<{ key: number; id: number; priority: number; pinned_email: string | null; max_jobs_override: number | null }>({
-    ...CANDIDATES,
-    values: [
-      userId,
-      skip,
-      perLine,
-      keys.filter((k) => k !== NO_TOKEN_KEY),
-      keys.includes(NO_TOKEN_KEY),
-      pinned.map((c) => c.pinnedEmail),
-      pinned.map((c) => c.plainFits),
-      pinned.map((c) => c.overrideAbove),
-      unpinned !== undefined,
-      unpinned?.plainFits ?? false,
-      unpinned?.overrideAbove ?? 0,
-    ],
-  });
-  return res.rows.map((row) => ({
-    id: Number(row.id),
-    key: Number(row.key),
-    priority: Number(row.priority),
-    pinnedEmail: row.pinned_email,
-    maxJobsOverride: row.max_jobs_override === null ? null : Number(row.max_jobs_override),
-  }));
-}
-
-/** Tokens read together at the least (a few seeks each): see planSteps. */
 const TOKENS_READ_AT_LEAST = 4;
 
 /** Tokens in service order: the smallest pass first, ties to the lower key. */
@@ -614,102 +471,5 @@ export async function dispatch(pool: pg.Pool, userId: number, now: number, rando
 
 // ── requeue and the queue's reads ────────────────────────────────────────
 
-/**
- * submitting → queued (compare-and-swap), back on its pinned account or none, slot released, and
- * its token (re)joins the queue as in enqueue(). Wakes dispatchers twice over: the job is queued
- * again and its slot is free. BEGIN + the tenant lock in one round trip, then the compare-and-swap,
- * the join and both NOTIFYs in one statement.
- */
-export async function requeue(pool: pg.Pool, channels: Channels, jobId: number): Promise<boolean> {
-  // A job's tenant and token never change: read them first, without a lock.
-  const found = await pool.query<{ user_id: number; token_id: number | null }>('SELECT user_id, token_id FROM jobs WHERE id = $1', [jobId]);
-  if (!found.rows[0]) return false;
-  const userId = Number(found.rows[0].user_id);
-  const key = tokenKey(found.rows[0].token_id === null ? null : Number(found.rows[0].token_id));
-  return withTransaction(
-    pool,
-    async (tx) => {
-      // The tenant's queue lock first (the documented order), then the job row via the CAS.
-      const [[tenant]] = (await beginWith(tx, QUEUE_STATEMENTS, [{ statement: TENANT_LOCK, args: [userId] }])) as [pg.QueryResultRow[]];
-      if (!tenant) return false;
-      const payload = JSON.stringify({ event: 'requeue', userId, jobId });
-      const res = await tx.query({
-        name: key === NO_TOKEN_KEY ? 'pixgate_q_requeue_none' : 'pixgate_q_requeue_token',
-        text: `WITH requeued AS (
-           UPDATE jobs
-              SET state = 'queued', email = pinned_email, started_at = NULL, next_poll_at = NULL,
-                  lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
-            WHERE id = $1 AND state = 'submitting'
-            RETURNING id
-         ), joined AS (
-           ${joinQueueUpsert('SELECT $2::bigint, $3::bigint, $4::double precision FROM requeued', '$2', key, '$3')}
-         )
-         SELECT id, pg_notify($5, $7) AS queue, pg_notify($6, $7) AS slots FROM requeued`,
-        values: [jobId, userId, key, Number(tenant.queue_vtime), channels.queue, channels.slots, payload],
-      });
-      return (res.rowCount ?? 0) > 0;
-    },
-    { fnBegins: true },
-  );
-}
-
-/** Tenants with queued jobs, ascending: the trigger-kept counter (tenants are few; the queue may be long). */
-export async function queuedUsers(db: Queryable): Promise<number[]> {
-  const res = await db.query<{ id: number }>('SELECT id FROM users WHERE queued_count > 0 ORDER BY id');
-  return res.rows.map((row) => Number(row.id));
-}
-
-export async function queuedJobs(db: Queryable, userId: number, limit: number): Promise<Job[]> {
-  if (limit <= 0) return [];
-  const res = await db.query<JobRow>(
-    `SELECT * FROM jobs WHERE user_id = $1 AND state = 'queued' ORDER BY created_at, id LIMIT $2`,
-    [userId, limit],
-  );
-  return res.rows.map(jobFromRow);
-}
-
-/** O(1): users.queued_count is kept by triggers (migration 3). */
-export async function countQueued(db: Queryable, userId: number): Promise<number> {
-  const res = await db.query<{ n: number }>('SELECT queued_count AS n FROM users WHERE id = $1', [userId]);
-  return Number(res.rows[0]?.n ?? 0);
-}
-
-/**
- * Queued jobs that waited longer than their tenant's max_queue_wait_ms become timed_out, with
- * their callbacks, in one transaction. A compare-and-swap on the state like every transition:
- * a job dispatched or cancelled at the same moment is re-checked after its row lock and skipped.
- */
-export async function expireQueued(pool: pg.Pool, channels: Channels, outbox: OutboxRef, now: number, error: string): Promise<Job[]> {
-  // First the tenants whose oldest queued job is overdue (one index seek per tenant with a queue, no
-  // lock), so a sweep with nothing to expire reads no queue; then, per such tenant, a range scan of
-  // jobs_queue_age up to its own cut-off. A tenant found here whose jobs were dispatched meanwhile
-  // simply updates nothing. Tenants in ascending id order, so two sweeps take the users rows (which
-  // the counter trigger locks) in the same order.
-  const due = await pool.query<{ id: number; cutoff: number }>(
-    `SELECT u.id, $1::bigint - u.max_queue_wait_ms AS cutoff
-       FROM users u
-      CROSS JOIN LATERAL (SELECT j.created_at FROM jobs j WHERE j.user_id = u.id AND j.state = 'queued'
-                           ORDER BY j.created_at LIMIT 1) oldest
-      WHERE u.queued_count > 0 AND oldest.created_at < $1::bigint - u.max_queue_wait_ms
-      ORDER BY u.id`,
-    [now],
-  );
-  if (due.rows.length === 0) return [];
-  return withTransaction(pool, async (tx) => {
-    const expired: Job[] = [];
-    for (const tenant of due.rows) {
-      const res = await tx.query<JobRow>(
-        `UPDATE jobs
-            SET state = 'timed_out', finished_at = $3, error = $4, next_poll_at = NULL,
-                lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
-          WHERE user_id = $1 AND state = 'queued' AND created_at < $2
-          RETURNING *`,
-        [tenant.id, tenant.cutoff, now, error],
-      );
-      expired.push(...res.rows.map(jobFromRow));
-    }
-    expired.sort((a, b) => a.id - b.id);
-    await writeOutbox(tx, channels, outbox, expired, 'final', now);
-    return expired;
-  });
-}
+export { CANDIDATES } from './queueCandidates.ts';
+export { requeue, queuedUsers, queuedJobs, countQueued, expireQueued } from './queueLifecycle.ts';
