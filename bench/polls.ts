@@ -90,6 +90,8 @@ export async function benchPolls(options: BenchOptions): Promise<PollsResult> {
         keyPrefix: which === 'adaptive' ? 'bench-pa-key-' : 'bench-pf-key-',
         gatewayArgs: which === 'adaptive' ? ['--time-scale', String(set.timeScale)] : ['--time-scale', String(set.timeScale), '--poll-fixed', `${fixedMs}ms`],
         client: 'queue',
+        // This bench measures the poll policy itself; with webhooks a job's end is reported instead.
+        webhooks: false,
         options,
         deadlineMs,
         sharedTrace: true,

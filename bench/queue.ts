@@ -32,7 +32,7 @@ import { addAccountsWith, createTenant, setSimLimits, setTenantQueue, withServer
 import { describeLoopDelay, describeStoreCalls } from './lib/gatewayStats.ts';
 import { describeGaps, mean, quantile, slotGaps, utilisation } from './lib/trace.ts';
 import {
-  createBody, describeWorkload, greedyMakespanMs, idealMakespanMs, makeWorkload, meanRealDurationMs, pollModel, QUALITIES, scaledPollPolicy, type Workload,
+  createBody, describeWorkload, greedyMakespanMs, idealMakespanMs, laxityMakespanMs, makeWorkload, meanRealDurationMs, pollModel, QUALITIES, scaledPollPolicy, type Workload,
 } from './lib/workload.ts';
 
 export const MAKESPAN_TARGET = 1.05;
@@ -124,7 +124,8 @@ const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 export function describeVariant(label: string, f: VariantFigures, w: Workload): string[] {
   const lines = [
     `  ${label}`,
-    `    makespan ${s(f.makespanMs)} (×${(f.makespanMs / idealMakespanMs(w)).toFixed(3)} ideal, ×${(f.makespanMs / greedyMakespanMs(w)).toFixed(3)} FIFO list schedule)` +
+    `    makespan ${s(f.makespanMs)} (×${(f.makespanMs / idealMakespanMs(w)).toFixed(3)} ideal, ×${(f.makespanMs / greedyMakespanMs(w)).toFixed(3)} FIFO list schedule, ` +
+      `×${(f.makespanMs / laxityMakespanMs(w)).toFixed(3)} longest-expected-first list schedule)` +
       `  client requests ${f.requests.toLocaleString('en-US')} (429s ${f.refused429.toLocaleString('en-US')}${f.run.otherErrors ? `, other errors ${f.run.otherErrors}: ${f.run.firstError}` : ''})` +
       `  all submitted after ${s(f.run.submittedAt - f.run.t0)}`,
     `    slot utilisation while work waits: sampled ${pct(f.utilSampled)} (${f.utilSamples} samples), from the trace ${pct(f.utilTrace)}`,
@@ -228,7 +229,15 @@ export async function benchQueue(options: BenchOptions): Promise<QueueResult> {
   const retryMs = Math.max(1, Math.round(RETRY_REAL_MS * set.timeScale));
   log(`\n== queue: ${describeWorkload(w)}`);
   log(`  (a) Pixgate queue: all jobs posted at once with queue: true; (b) retry client: no queue, each 429 retried after ${retryMs} ms (10 s × ${set.timeScale}); (c) ideal ${s(ideal)}`);
-  log(`  gateways: default poll policy × ${set.timeScale} (--time-scale), estimator primed with ${warm.jobs.length} warm-up jobs`);
+  log(
+    `  gateways: default poll policy × ${set.timeScale} (--time-scale), estimator primed with ${warm.jobs.length} warm-up jobs, ` +
+      (options.webhooks ? 'every account with a PixVerse webhook (job ends reported; polls back them up)' : 'no webhooks (job ends found by polling only)'),
+  );
+  const laxity = laxityMakespanMs(w);
+  log(
+    `  list schedules with instant completion signals and no overhead: FIFO ${s(greedyMakespanMs(w))} (×${(greedyMakespanMs(w) / ideal).toFixed(3)} ideal), ` +
+      `longest expected (quality) first — the gateway's order for a batch queued at once — ${s(laxity)} (×${(laxity / ideal).toFixed(3)} ideal)`,
+  );
   const model = pollModel(w, scaledPollPolicy(set.timeScale));
   log(
     `  model of polling alone (no other overhead, expectation = per-quality mean): FIFO list schedule ${s(model.makespanMs)} (×${(model.makespanMs / ideal).toFixed(3)} ideal), ` +
@@ -246,7 +255,7 @@ export async function benchQueue(options: BenchOptions): Promise<QueueResult> {
     const figures: Partial<Record<'queue' | 'retry', VariantFigures>> = {};
     for (const which of order) {
       const prefix = which === 'queue' ? 'bench-qa-key-' : 'bench-qb-key-';
-      const run = await runWorkload({ ...common, name: which === 'queue' ? 'queue' : 'retry', keyPrefix: prefix, client: which, retryMs });
+      const run = await runWorkload({ ...common, name: which === 'queue' ? 'queue' : 'retry', keyPrefix: prefix, client: which, retryMs, webhooks: options.webhooks });
       const f = figuresOf(run, w, prefix);
       figures[which] = f;
       for (const line of describeVariant(which === 'queue' ? '(a) Pixgate queue' : '(b) retry client (no queue, 429 → retry)', f, w)) log(line);

@@ -75,6 +75,8 @@ export interface RunSpec {
   /** Extra gateway flags (poll policy, time scale). */
   gatewayArgs: string[];
   client: 'queue' | 'retry';
+  /** Accounts get PixVerse webhooks (at the simulator) so job ends are reported, not only polled. */
+  webhooks: boolean;
   /** retry client: pause after each 429 before trying that job again. */
   retryMs?: number;
   /** Client connections (the retry client's HTTP agent; the queue client's submit lanes). */
@@ -153,7 +155,7 @@ export async function runWorkload(spec: RunSpec, hooks: { afterStart?: (gw: Serv
     hooks.afterStart?.(g);
     const tenant = await withServerLog(g, async () => {
       const created = await createTenant(g.info.url, g.info.adminToken, `bench-${spec.name}`);
-      await addAccountsWith(g.info.url, created.token, w.maxJobs, keyPrefix);
+      await addAccountsWith(g.info.url, created.token, w.maxJobs, keyPrefix, spec.webhooks ? sim.info.url : null);
       return created;
     });
 

@@ -27,6 +27,8 @@ export interface BenchOptions {
   seed: number;
   /** run.ts: only these benches (null: all). */
   only: string[] | null;
+  /** queue bench: accounts get PixVerse webhooks (default); --no-webhooks: completion by polling only. */
+  webhooks: boolean;
 }
 
 export const BENCH_NAMES = ['available', 'creates', 'queue', 'scaleout', 'polls'] as const;
@@ -43,6 +45,7 @@ export const USAGE = `options:
   --accounts N         queue/polls: accounts (maxJobs cycling 1…8)
   --queued N           queue: jobs held in the queue for the memory figure (default 100000; 20000 with --short)
   --seed N             seed of the workload's job durations (default 1)
+  --no-webhooks        queue: accounts without PixVerse webhooks (job ends found by polling only)
   --only a,b           run.ts: only these benches (${'available, creates, queue, scaleout, polls'})`;
 
 export function parseBenchArgs(argv: string[] = process.argv.slice(2)): BenchOptions {
@@ -56,7 +59,7 @@ export function parseBenchArgs(argv: string[] = process.argv.slice(2)): BenchOpt
   };
   const known = new Set([
     '--short', '--connections', '--duration', '--warmup', '--profile', '--rounds', '--help',
-    '--time-scale', '--jobs', '--accounts', '--queued', '--seed', '--only',
+    '--time-scale', '--jobs', '--accounts', '--queued', '--seed', '--only', '--no-webhooks',
   ]);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -100,7 +103,8 @@ export function parseBenchArgs(argv: string[] = process.argv.slice(2)): BenchOpt
   for (const name of only ?? []) {
     if (!(BENCH_NAMES as readonly string[]).includes(name)) throw new Error(`--only: unknown bench ${name} (known: ${BENCH_NAMES.join(', ')})`);
   }
-  return { short, connections, warmupMs, durationMs, rounds, profileDir, timeScale, jobs, accounts, queued, seed, only };
+  const webhooks = !argv.includes('--no-webhooks');
+  return { short, connections, warmupMs, durationMs, rounds, profileDir, timeScale, jobs, accounts, queued, seed, only, webhooks };
 }
 
 /**

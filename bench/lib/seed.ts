@@ -38,11 +38,26 @@ export async function createJobs(gatewayUrl: string, token: string, count: numbe
   });
 }
 
-/** Accounts with their own maxJobs each: account i gets key `${keyPrefix}${i}` and maxJobs[i]. */
-export async function addAccountsWith(gatewayUrl: string, token: string, maxJobs: number[], keyPrefix: string): Promise<void> {
+export interface SimWebhook {
+  webhook_id: string;
+  secret: string;
+}
+
+/** A PixVerse webhook at the simulator (its stand-in for the platform console) pointing at the gateway's receiver. */
+export async function createSimWebhook(simUrl: string, gatewayUrl: string): Promise<SimWebhook> {
+  return expectStatus('simulator webhook', call<SimWebhook>(simUrl, 'POST', '/_sim/webhooks', { body: { url: `${gatewayUrl}/upstream/pixverse/webhook` } }), 200);
+}
+
+/**
+ * Accounts with their own maxJobs each: account i gets key `${keyPrefix}${i}` and maxJobs[i]; with
+ * `webhookSim`, each also gets its own webhook created at that simulator for the gateway.
+ */
+export async function addAccountsWith(gatewayUrl: string, token: string, maxJobs: number[], keyPrefix: string, webhookSim: string | null = null): Promise<void> {
   await inParallel(maxJobs.length, 8, async (i) => {
     const email = `bench-${i}@example.com`;
-    await expectStatus(`add account ${email}`, call(gatewayUrl, 'POST', `/v2/pixverse/accounts/${email}`, { token, body: { email, apiKey: `${keyPrefix}${i}`, maxJobs: maxJobs[i] } }), 201);
+    const hook = webhookSim === null ? null : await createSimWebhook(webhookSim, gatewayUrl);
+    const body = { email, apiKey: `${keyPrefix}${i}`, maxJobs: maxJobs[i], ...(hook ? { webhookId: hook.webhook_id, webhookSecret: hook.secret } : {}) };
+    await expectStatus(`add account ${email}`, call(gatewayUrl, 'POST', `/v2/pixverse/accounts/${email}`, { token, body }), 201);
   });
 }
 

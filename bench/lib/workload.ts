@@ -127,6 +127,17 @@ export function listScheduleMs(w: Workload, held: (job: WorkJob) => number = (jo
   return end;
 }
 
+/**
+ * The gateway's queue order (least laxity first: queued time − expected run time, see
+ * src/scheduler/queueRank.ts) as a list schedule with instant completion signals, for a batch queued
+ * all at once: longest expected (per-quality mean) first, submission order within a quality.
+ * With only the quality known in advance, no online scheduler does much better.
+ */
+export function laxityMakespanMs(w: Workload): number {
+  const order = [...w.jobs].sort((a, b) => meanRealDurationMs(b.quality) - meanRealDurationMs(a.quality) || a.index - b.index);
+  return listScheduleMs({ ...w, jobs: order });
+}
+
 /** FIFO list schedule with instant completion signals. */
 export function greedyMakespanMs(w: Workload): number {
   return listScheduleMs(w);

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AccountKeys } from '../scheduler/accountKeys.ts';
+import type { Webhook, WebhookConfig } from '../simulator/index.ts';
 import { generateToken, hashToken, tokenUserId } from '../security/tokens.ts';
 import { newWebhookSecret } from '../security/webhookSecret.ts';
 import type { Store } from '../store/store.ts';
@@ -34,4 +35,28 @@ export async function ensureDemoTenant(store: Store, keys: AccountKeys, dataDir:
   }
   writeFileSync(path, `${token}\n`, { mode: 0o600 });
   return token;
+}
+
+/**
+ * Gives every demo account a webhook at the built-in simulator pointing at this gateway, as an
+ * operator would in the PixVerse console, so the demo shows jobs finishing the moment they end.
+ * The simulator starts empty each run, so this runs on every start (re-sealing the new secrets).
+ */
+export async function wireDemoWebhooks(store: Store, keys: AccountKeys, token: string, gatewayUrl: string, createWebhook: (config: WebhookConfig) => Webhook): Promise<void> {
+  const userId = tokenUserId(token);
+  if (userId === null) return;
+  const now = Date.now();
+  for (const account of DEMO_ACCOUNTS) {
+    const current = await store.getAccount(userId, account.email);
+    if (!current) continue;
+    const hook = createWebhook({ url: `${gatewayUrl}/upstream/pixverse/webhook`, api_key: account.apiKey });
+    await store.upsertAccount({
+      userId,
+      email: account.email,
+      apiKeyEnc: current.apiKeyEnc,
+      maxJobs: current.maxJobs,
+      webhook: { id: hook.webhook_id, secretEnc: keys.sealWebhookSecret(userId, account.email, hook.secret) },
+      now,
+    });
+  }
 }

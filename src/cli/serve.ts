@@ -3,7 +3,7 @@ import pino from 'pino';
 import { loadConfig, type ConfigFlags } from '../config.ts';
 import { startGateway } from '../gateway.ts';
 import { parseDurationRange, startSimulator, type RunningSimulator } from '../simulator/index.ts';
-import { DEMO_KEY_LIMITS, ensureDemoTenant } from './demo.ts';
+import { DEMO_KEY_LIMITS, ensureDemoTenant, wireDemoWebhooks } from './demo.ts';
 
 export async function serveCommand(flags: ConfigFlags): Promise<void> {
   const config = loadConfig(flags);
@@ -28,6 +28,8 @@ export async function serveCommand(flags: ConfigFlags): Promise<void> {
   const base = `http://localhost:${gateway.app.server.address() && typeof gateway.app.server.address() === 'object' ? (gateway.app.server.address() as { port: number }).port : config.port}`;
   if (simulator) {
     const token = await ensureDemoTenant(gateway.store, gateway.scheduler.keys, config.dataDir);
+    const sim = simulator;
+    await wireDemoWebhooks(gateway.store, gateway.scheduler.keys, token, loopbackUrl(gateway.app.server.address(), config.port), (hook) => sim.createWebhook(hook));
     process.stdout.write(
       [
         '',
@@ -54,4 +56,11 @@ export async function serveCommand(flags: ConfigFlags): Promise<void> {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+/** Where the built-in simulator reaches this gateway: loopback, on the port it listens on. */
+function loopbackUrl(address: ReturnType<import('node:net').Server['address']>, fallbackPort: number): string {
+  const port = address && typeof address === 'object' ? address.port : fallbackPort;
+  const ipv6Only = address && typeof address === 'object' && address.address === '::1';
+  return ipv6Only ? `http://[::1]:${port}` : `http://127.0.0.1:${port}`;
 }

@@ -16,6 +16,13 @@ export interface Account {
   reason: string | null;
   /** Epoch ms until which a `cooldown` account is skipped. */
   cooldownUntil: number | null;
+  /**
+   * PixVerse webhook (created in the account's platform console), or null when the account has none.
+   * With one, text- and image-to-video jobs carry `webhook_id` and PixVerse reports their end at once;
+   * polling then only backs it up. The secret is sealed like the API key.
+   */
+  webhookId: string | null;
+  webhookSecretEnc: string | null;
   createdAt: number;
   updatedAt: number;
 }

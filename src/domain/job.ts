@@ -64,6 +64,11 @@ export interface Job {
   replyRef: string | null;
   /** Scheduling priority within its token's share of the queue: 1 high, 0 normal, -1 low. */
   priority: number;
+  /**
+   * Order within one priority of a token's queue, lowest first: epoch ms of queueing minus the job's
+   * expected run time (least laxity first; see scheduler/queueRank.ts). Null for jobs never queued.
+   */
+  queueRank: number | null;
   /** Per-request maxJobs override, applied when the job takes a slot. */
   maxJobsOverride: number | null;
   /** Epoch ms. `queuedAt` is set only for jobs that entered through the queue (their id form). */

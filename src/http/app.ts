@@ -17,6 +17,7 @@ import { catalogRoutes } from './routes/catalog.ts';
 import { schedulerRoutes } from './routes/scheduler.ts';
 import { tenantRoutes } from './routes/tenant.ts';
 import { callbackRoutes } from './routes/callbacks.ts';
+import { upstreamWebhookRoutes } from './routes/upstreamWebhook.ts';
 import { ErrorBody } from './schemas.ts';
 import { validatorCompiler } from './validation.ts';
 
@@ -75,6 +76,7 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(adminRoutes, { ...deps, prefix: '/admin' });
+  await app.register(upstreamWebhookRoutes, deps);
   await app.register(async (v2) => {
     // onRequest, not preHandler: an unauthenticated caller gets 401 before its body is
     // read or validated (and never learns anything from a 400).

@@ -1,4 +1,4 @@
-/** Decrypts account API keys, caching plain keys in memory keyed by their ciphertext. */
+/** Seals and opens account secrets (API keys, webhook secrets), caching plain text keyed by ciphertext. */
 import type { Account } from '../domain/account.ts';
 import { accountAad, type SecretBox } from '../security/secretBox.ts';
 
@@ -15,11 +15,32 @@ export class AccountKeys {
   }
 
   open(account: Pick<Account, 'userId' | 'email' | 'apiKeyEnc'>): string {
-    const hit = this.cache.get(account.apiKeyEnc);
+    return this.decrypt(account.apiKeyEnc, accountAad(account.userId, account.email));
+  }
+
+  // A distinct associated data: a sealed webhook secret can never be opened as the API key, or back.
+  sealWebhookSecret(userId: number, email: string, secret: string): string {
+    const sealed = this.box.encrypt(secret, webhookAad(userId, email));
+    this.cache.set(sealed, secret);
+    return sealed;
+  }
+
+  /** The account's webhook secret, or null when it has none. Throws when it cannot be decrypted. */
+  openWebhookSecret(account: Pick<Account, 'userId' | 'email' | 'webhookSecretEnc'>): string | null {
+    if (account.webhookSecretEnc === null) return null;
+    return this.decrypt(account.webhookSecretEnc, webhookAad(account.userId, account.email));
+  }
+
+  private decrypt(sealed: string, aad: string): string {
+    const hit = this.cache.get(sealed);
     if (hit !== undefined) return hit;
-    const plain = this.box.decrypt(account.apiKeyEnc, accountAad(account.userId, account.email));
+    const plain = this.box.decrypt(sealed, aad);
     if (this.cache.size > 10_000) this.cache.clear();
-    this.cache.set(account.apiKeyEnc, plain);
+    this.cache.set(sealed, plain);
     return plain;
   }
+}
+
+function webhookAad(userId: number, email: string): string {
+  return `${accountAad(userId, email)}:webhook`;
 }

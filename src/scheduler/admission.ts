@@ -10,6 +10,7 @@ import type { EnqueueResult, ReserveResult, User } from '../store/store.ts';
 import type { SchedulerContext } from './context.ts';
 import type { Launcher } from './launcher.ts';
 import { estimateWaitMs } from './queueEstimate.ts';
+import { queueRank } from './queueRank.ts';
 
 export interface SubmitInput {
   userId: number;
@@ -28,6 +29,12 @@ export interface SubmitInput {
 
 /** Accounts tried for one unpinned request before giving up. */
 const MAX_ATTEMPTS = 3;
+/**
+ * How long the expected end of the earliest running job is reused for Retry-After. Computing it reads
+ * every running job of the tenant; a client hammering a full gateway would pay that on every 429,
+ * while the answer, in whole seconds, hardly moves within a quarter of a second.
+ */
+const RETRY_AFTER_REUSE_MS = 250;
 
 export class Admission {
   constructor(
@@ -37,6 +44,9 @@ export class Admission {
     private readonly userOf: (userId: number) => Promise<User | null>,
   ) {}
 
+  /** Per tenant and account (or '' for any): when the earliest running job should end, and when that was read. */
+  private readonly earliestEnds = new Map<string, { readAt: number; endsAt: number }>();
+
   async submit(input: SubmitInput): Promise<Job> {
     const user = await this.userOf(input.userId);
     if (input.queue ?? user?.queueByDefault ?? false) return this.enqueue(input, user?.maxQueueLength ?? 0);
@@ -44,8 +54,10 @@ export class Admission {
   }
 
   private async enqueue(input: SubmitInput, maxQueueLength: number): Promise<Job> {
+    const now = this.ctx.now();
+    const rank = queueRank(now, this.ctx.estimator.expected(input));
     const result = await this.ctx.store.enqueue(
-      { ...input, maxJobsOverride: input.maxJobs, traceId: randomUUID(), priority: input.priority ?? 0, now: this.ctx.now() },
+      { ...input, maxJobsOverride: input.maxJobs, traceId: randomUUID(), priority: input.priority ?? 0, queueRank: rank, now },
       maxQueueLength,
     );
     if (!result.ok) throw await this.queueRefusal(result, input);
@@ -124,12 +136,19 @@ export class Admission {
   /** Seconds until the earliest running job is expected to finish (1…300). */
   async retryAfter(userId: number, email: string | null): Promise<number> {
     const now = this.ctx.now();
-    let earliest = Infinity;
-    for (const job of await this.ctx.store.activeJobs(userId)) {
-      if (email !== null && job.email !== email) continue;
-      earliest = Math.min(earliest, (job.startedAt ?? now) + this.ctx.estimator.expected(job) - now);
+    const key = `${userId}:${email ?? ''}`;
+    let cached = this.earliestEnds.get(key);
+    if (!cached || now - cached.readAt > RETRY_AFTER_REUSE_MS) {
+      let endsAt = Infinity;
+      for (const job of await this.ctx.store.activeJobs(userId)) {
+        if (email !== null && job.email !== email) continue;
+        endsAt = Math.min(endsAt, (job.startedAt ?? now) + this.ctx.estimator.expected(job));
+      }
+      if (this.earliestEnds.size > 10_000) this.earliestEnds.clear();
+      cached = { readAt: now, endsAt };
+      this.earliestEnds.set(key, cached);
     }
-    if (!Number.isFinite(earliest)) return 5;
-    return Math.min(300, Math.max(1, Math.ceil(earliest / 1000)));
+    if (!Number.isFinite(cached.endsAt)) return 5;
+    return Math.min(300, Math.max(1, Math.ceil((cached.endsAt - now) / 1000)));
   }
 }

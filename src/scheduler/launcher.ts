@@ -10,6 +10,7 @@ import type { Account } from '../domain/account.ts';
 import type { Job } from '../domain/job.ts';
 import type { SchedulerContext } from './context.ts';
 import { firstPollDelay } from './pollSchedule.ts';
+import { pollPolicyFor } from './webhookIntake.ts';
 import { asUpstreamError, handleSubmitError, type SubmitFailure } from './submitErrors.ts';
 
 export type LaunchResult = { ok: true; job: Job } | { ok: false; failure: SubmitFailure; cause: string };
@@ -32,8 +33,8 @@ export class Launcher {
       return { ok: false, failure: { error, tryAnother: true }, cause: 'the account API key cannot be decrypted (was the master key changed?)' };
     }
     try {
-      const upstreamId = await this.submitOnce(apiKey, job);
-      return { ok: true, job: await this.started(job, upstreamId) };
+      const upstreamId = await this.submitOnce(apiKey, job, account.webhookId);
+      return { ok: true, job: await this.started(job, account, upstreamId) };
     } catch (err) {
       const upstreamError = asUpstreamError(err);
       this.ctx.log.warn({ jobId: job.id, email: account.email, errorClass: upstreamError.errorClass, err: upstreamError.message }, 'submit failed');
@@ -42,20 +43,20 @@ export class Launcher {
     }
   }
 
-  private async submitOnce(apiKey: string, job: Job): Promise<string> {
+  private async submitOnce(apiKey: string, job: Job, webhookId: string | null): Promise<string> {
     try {
-      return (await this.ctx.upstream.submit(apiKey, job.upstream, job.traceId)).upstreamId;
+      return (await this.ctx.upstream.submit(apiKey, job.upstream, job.traceId, { webhookId })).upstreamId;
     } catch (err) {
       const upstreamError = asUpstreamError(err);
       if (!upstreamError.maybeSubmitted) throw upstreamError;
       this.ctx.log.warn({ jobId: job.id, traceId: job.traceId }, 'submit outcome unknown; replaying with the same trace id');
-      return (await this.ctx.upstream.submit(apiKey, job.upstream, job.traceId)).upstreamId;
+      return (await this.ctx.upstream.submit(apiKey, job.upstream, job.traceId, { webhookId })).upstreamId;
     }
   }
 
-  private async started(job: Job, upstreamId: string): Promise<Job> {
+  private async started(job: Job, account: Account, upstreamId: string): Promise<Job> {
     const now = this.ctx.now();
-    const nextPollAt = now + firstPollDelay(this.ctx.estimator.expected(job), this.ctx.tuning.poll);
+    const nextPollAt = now + firstPollDelay(this.ctx.estimator.expected(job), pollPolicyFor(this.ctx, account, job));
     const moved = await this.ctx.store.markRunning(job.id, upstreamId, nextPollAt, now);
     const current = (await this.ctx.store.getJob(job.id)) ?? { ...job, upstreamId };
     // `moved` is false when the job was cancelled while its submit was in flight

@@ -35,3 +35,13 @@ export function nextPollDelay(pollCount: number, expectedMs: number, policy: Pol
   const exponent = Math.max(0, pollCount - 1);
   return clamp(expectedMs * policy.step * policy.growth ** exponent, policy);
 }
+
+/**
+ * The policy for a job whose end the provider reports by webhook: polls only back the webhook up
+ * (a lost delivery, a misrouted URL), so the first look comes well after the job should have ended
+ * — at 2.5× the expectation fewer than 1% of jobs are still running — and later looks thin out
+ * faster and further. Derived from the configured policy so its minimum and scale still apply.
+ */
+export function webhookBackstop(policy: PollPolicy): PollPolicy {
+  return { ...policy, firstAt: 2.5, step: 1, growth: 2, maxIntervalMs: policy.maxIntervalMs * 4 };
+}

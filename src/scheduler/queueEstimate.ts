@@ -1,10 +1,12 @@
 /**
  * Estimates for waiting jobs: position in the tenant's queue and when it should start.
- * Positions follow the dispatcher's rule (fair turns across tokens by weight, priority then
- * age within a token) from a snapshot of the queue; start times replay slot hand-offs from
- * the running jobs' expected ends. Estimates only: pins and health changes can reorder.
+ * Positions follow the dispatcher's rule (fair turns across tokens by weight; within a token
+ * priority, then queue rank, then id — the store's compareQueued) from a snapshot of the queue;
+ * start times replay slot hand-offs from the running jobs' expected ends. Estimates only: pins
+ * and health changes can reorder.
  */
 import type { Job } from '../domain/job.ts';
+import { compareQueued } from '../store/fairness.ts';
 import type { SchedulerContext } from './context.ts';
 
 /** Queued jobs reordered as the dispatcher would take them (stride scheduling by token weight). */
@@ -20,7 +22,7 @@ export function dispatchOrder(queued: readonly Job[], weights: ReadonlyMap<numbe
     token,
     pass: 0,
     stride: 1 / Math.max(weights.get(token) ?? 1, 1e-6),
-    jobs: jobs.sort((a, b) => b.priority - a.priority || a.id - b.id),
+    jobs: jobs.sort(compareQueued),
     next: 0,
   }));
   const order: Job[] = [];

@@ -31,6 +31,7 @@ export interface QueueSnapshot {
   items: { job: Job; position: number; estimatedStart: number }[];
 }
 import { Tracker } from './tracker.ts';
+import { WebhookIntake, type WebhookOutcome } from './webhookIntake.ts';
 
 export const DEFAULT_TUNING: SchedulerTuning = {
   jobTimeoutMs: 15 * 60_000,
@@ -72,6 +73,7 @@ export class Scheduler {
   private readonly dispatcher: Dispatcher;
   private readonly tracker: Tracker;
   private readonly sweeper: Sweeper;
+  private readonly webhooks: WebhookIntake;
 
   constructor(options: SchedulerOptions) {
     this.keys = new AccountKeys(options.secretBox);
@@ -94,6 +96,7 @@ export class Scheduler {
     this.admission = new Admission(this.ctx, launcher, (job) => this.dispatcher.poke(job.userId), (userId) => this.user(userId));
     this.tracker = new Tracker(this.ctx);
     this.sweeper = new Sweeper(this.ctx);
+    this.webhooks = new WebhookIntake(this.ctx, () => this.tracker.wake());
     // A newly running job may be due sooner than the tracker's current sleep.
     this.events.on('running', () => this.tracker.wake());
     // A freed slot is refilled from the queue at once (if the tenant has anything queued).
@@ -127,6 +130,11 @@ export class Scheduler {
   jobsChanged(): void {
     this.changes.bump();
     this.tracker.wake();
+  }
+
+  /** A provider webhook delivery (see webhookIntake.ts). */
+  upstreamWebhook(header: (name: string) => string | undefined, rawBody: string): Promise<WebhookOutcome> {
+    return this.webhooks.receive(header, rawBody);
   }
 
   /** Tenant settings, cached for a second: every create reads them. */

@@ -11,6 +11,7 @@ import { asUpstreamError } from './submitErrors.ts';
 import type { SchedulerContext } from './context.ts';
 import { outcomeOf, upstreamRunMs } from './outcome.ts';
 import { nextPollDelay } from './pollSchedule.ts';
+import { pollPolicyFor } from './webhookIntake.ts';
 import { Sleeper } from './sleeper.ts';
 
 export class Tracker {
@@ -83,11 +84,12 @@ export class Tracker {
   }
 
   private async pollOne(job: Job): Promise<void> {
-    const { store, upstream, keys, estimator, tuning } = this.ctx;
+    const { store, upstream, keys, estimator } = this.ctx;
     const lease = job.leaseToken!;
     const account = job.email === null ? null : await store.getAccount(job.userId, job.email);
     const now = () => this.ctx.now();
-    const later = (count: number) => now() + nextPollDelay(count, estimator.expected(job), tuning.poll);
+    const policy = pollPolicyFor(this.ctx, account, job);
+    const later = (count: number) => now() + nextPollDelay(count, estimator.expected(job), policy);
     if (!account || !job.upstreamId) {
       await this.finalize(job, { state: 'failed', error: 'account no longer exists' }, lease);
       return;

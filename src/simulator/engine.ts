@@ -5,7 +5,8 @@
  * key keeps a min-heap of running jobs by endAt. `settle()` pops every job whose time has passed,
  * which frees its slot, counts its outcome and refunds it — lazily, on the next request touching
  * that key. Everything here is synchronous, so a create (replay check → limit check → charge →
- * insert) is atomic with respect to other requests in the event loop.
+ * insert) is atomic with respect to other requests in the event loop. The one exception is a job
+ * with a webhook, whose end must be noticed without a request: webhooks.ts times those.
  */
 import {
   charge, newAccount, rememberTrace, statsOf, statusAt, type Account, type FinalStatus, type Job, type UploadKind,
@@ -17,6 +18,7 @@ import { NO_MARKERS, type Markers } from './markers.ts';
 import type { KeyStats, ResolvedOptions, SimStats } from './options.ts';
 import { createRng, deriveSeed, uniformInt, type Rng } from './random.ts';
 import type { JobSpec, Lookup, VideoSpec } from './validate/index.ts';
+import { Webhooks } from './webhooks.ts';
 
 const ID_FIELD = { video: 'video_id', image: 'image_id', music: 'audio_id' } as const;
 
@@ -47,11 +49,19 @@ export class Engine {
   private readonly rng: Rng;
   /** Draws for the failure-rate options, apart from job draws so they do not shift durations. */
   readonly faultRng: Rng;
+  /** The console's webhooks and the deliveries in progress. */
+  readonly webhooks: Webhooks;
 
   constructor(private readonly options: ResolvedOptions) {
     this.ids = new IdGenerator(createRng(deriveSeed(options.seed, 1)), options.bigIds);
     this.rng = createRng(deriveSeed(options.seed, 2));
     this.faultRng = createRng(deriveSeed(options.seed, 3));
+    this.webhooks = new Webhooks(options);
+  }
+
+  /** Stops webhook deliveries (timers and requests in flight); the job state stays readable. */
+  close(): void {
+    this.webhooks.close();
   }
 
   /** Missing/empty keys, `sim-invalid*` keys and keys outside `apiKeys` are rejected. */
@@ -113,6 +123,7 @@ export class Engine {
     acc.running.push(job);
     acc.created++;
     acc.peak = Math.max(acc.peak, acc.running.size);
+    if (spec.kind === 'video' && spec.webhookId !== null) this.webhooks.track(acc.key, job, traceId, spec.webhookId, markers);
 
     const body = successText({ [ID_FIELD[spec.kind]]: new RawInt(job.id), [spec.creditField]: cost });
     // Only successful creates are remembered: a refusal had no effect, so a retry with the same
@@ -182,6 +193,7 @@ export class Engine {
         const job = this.job(acc, id, 'video', now);
         return job ? { status: statusAt(job, now), spec: job.spec as VideoSpec } : undefined;
       },
+      webhook: (id) => this.webhooks.usable(id, acc.key),
     };
   }
 
@@ -191,6 +203,7 @@ export class Engine {
       const job = acc.jobs.get(id);
       if (job) {
         job.deletedAt ??= now;
+        this.webhooks.deleted(id);
         return true;
       }
     }
@@ -243,7 +256,7 @@ export class Engine {
       Object.defineProperty(keys, key, { value: one, enumerable: true, writable: true, configurable: true });
       for (const field of Object.keys(totals) as (keyof KeyStats)[]) totals[field] += one[field];
     }
-    return { keys, totals };
+    return { keys, totals, webhooks: this.webhooks.stats() };
   }
 }
 

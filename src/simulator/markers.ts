@@ -23,6 +23,11 @@
  *   #sim:http500            HTTP 500 with a lowercase envelope (500100)
  *   #sim:no-subject         701002 on /video/mimic (the photo has no clear subject)
  *   #sim:no-person          701003 on /video/mimic (the video has no person in focus)
+ * Webhooks (only for a create carrying a registered webhook_id, see webhooks.ts):
+ *   #sim:webhook-drop       the job's webhook is never sent (a gateway's poll backstop must notice
+ *                           the end on its own)
+ *   #sim:webhook-late=<d>   the first attempt goes out <d> after the job ends ("800" ms, "2s" …),
+ *                           not scaled by timeScale; retries follow their usual schedule
  */
 import { parseDuration } from '../domain/time.ts';
 
@@ -36,6 +41,12 @@ export interface Markers {
   front: FrontRejection | null;
   reject: ForcedRejection | null;
   timeout: boolean;
+  /**
+   * Webhook markers are optional keys, present only when the marker is: most bodies carry none and
+   * share NO_MARKERS' shape.
+   */
+  webhookDrop?: true;
+  webhookLateMs?: number;
 }
 
 export const NO_MARKERS: Markers = Object.freeze({ outcome: null, durationMs: null, front: null, reject: null, timeout: false });
@@ -65,6 +76,11 @@ export function parseMarkers(text: string | undefined): Markers {
     else if (Object.hasOwn(REJECT, name)) found.reject = REJECT[name]!;
     else if (name === 'duration') found.durationMs = durationOrNull(match[2]);
     else if (name === 'timeout') found.timeout = true;
+    else if (name === 'webhook-drop') found.webhookDrop = true;
+    else if (name === 'webhook-late') {
+      const late = durationOrNull(match[2]);
+      if (late !== null) found.webhookLateMs = late;
+    }
     // Unknown markers are plain prompt text: a typo should not break a run.
   }
   return found;

@@ -36,6 +36,53 @@ export interface SimulatorOptions {
   logger?: (line: string) => void;
   /** Called with every authenticated /openapi/v2 request once its body is read (tests assert on it). */
   onRequest?: (request: SeenRequest) => void;
+  /** Webhooks registered at start, as `POST /_sim/webhooks` registers them (see webhooks.ts). */
+  webhooks?: WebhookConfig[];
+  /**
+   * How long a webhook receiver has to answer one attempt before it counts as failed. Default
+   * 10 s × timeScale, but never under 1 s: a receiver under load must not look dead at small scales.
+   */
+  webhookTimeoutMs?: number;
+  /** Called after every webhook attempt once its outcome is known (a bench traces deliveries with it). */
+  onWebhook?: (event: WebhookEvent) => void;
+}
+
+/** A webhook as the console creates it (body of `POST /_sim/webhooks`). */
+export interface WebhookConfig {
+  url: string;
+  /** The Secret Key deliveries are signed with; generated when absent. */
+  secret?: string;
+  /** A chosen id (letters, digits, `._:-`, or an integer); generated (decimal digits) when absent. */
+  webhook_id?: string | number;
+  /** Restricts the webhook to creates made with this API key, as a console webhook belongs to one account. */
+  api_key?: string;
+}
+
+/** A registered webhook (answer of `POST /_sim/webhooks`, items of `GET /_sim/webhooks`). */
+export interface Webhook {
+  webhook_id: string;
+  url: string;
+  secret: string;
+  api_key?: string;
+}
+
+/** One webhook attempt, as reported to `onWebhook`. */
+export interface WebhookEvent {
+  apiKey: string;
+  webhookId: string;
+  videoId: string;
+  /** Job status the delivery reports: 1, 6, 7 or 8. */
+  status: number;
+  /** 1 for the first attempt, 2–9 for the retries. */
+  attempt: number;
+  /** The receiver answered HTTP 200 with the body `ok`. */
+  ok: boolean;
+  /** The receiver's HTTP status; null when none came (connection refused, timeout). */
+  httpStatus: number | null;
+  /** No further attempt follows: acknowledged, or the retries are used up. */
+  final: boolean;
+  /** performance.now() when the answer (or the failure) came. */
+  at: number;
 }
 
 /** An API request as the simulator received it. */
@@ -70,6 +117,9 @@ export interface ResolvedOptions {
   seed: number;
   logger: ((line: string) => void) | null;
   onRequest: ((request: SeenRequest) => void) | null;
+  webhooks: WebhookConfig[];
+  webhookTimeoutMs: number;
+  onWebhook: ((event: WebhookEvent) => void) | null;
 }
 
 /** Starting balance of every key (reference §8 shows monthly credits in the millions). */
@@ -89,6 +139,8 @@ export function resolveOptions(options: SimulatorOptions = {}): ResolvedOptions 
   }
   const maxConcurrent = options.maxConcurrent ?? 5;
   if (!Number.isInteger(maxConcurrent) || maxConcurrent < 0) throw new Error(`invalid maxConcurrent ${maxConcurrent}`);
+  const webhookTimeoutMs = options.webhookTimeoutMs ?? Math.max(1000, Math.round(10_000 * timeScale));
+  if (!(webhookTimeoutMs > 0) || !Number.isFinite(webhookTimeoutMs)) throw new Error(`invalid webhookTimeoutMs ${webhookTimeoutMs}`);
   return {
     host: options.host ?? '127.0.0.1',
     port: options.port ?? 0,
@@ -108,6 +160,9 @@ export function resolveOptions(options: SimulatorOptions = {}): ResolvedOptions 
     seed: options.seed ?? randomSeed(),
     logger: options.logger ?? null,
     onRequest: options.onRequest ?? null,
+    webhooks: [...(options.webhooks ?? [])],
+    webhookTimeoutMs,
+    onWebhook: options.onWebhook ?? null,
   };
 }
 
@@ -139,9 +194,28 @@ export interface KeyStats {
   active: number;
 }
 
+/** Webhook counters of the whole simulator (not reset by /_sim/reset-stats). */
+export interface WebhookStats {
+  /** Jobs created with a webhook_id. */
+  scheduled: number;
+  /** Requests sent to receivers, first attempts and retries. */
+  attempts: number;
+  /** Attempts acknowledged (HTTP 200, body `ok`). */
+  delivered: number;
+  /** Attempts not acknowledged (any other answer, a connection error, a timeout). */
+  failed: number;
+  /** Deliveries given up after the last retry. */
+  abandoned: number;
+  /** Deliveries never sent or cut short: #sim:webhook-drop, or the webhook was deleted meanwhile. */
+  dropped: number;
+  /** Deliveries not finished yet: waiting for their job to end, for a retry, or in flight. */
+  pending: number;
+}
+
 export interface SimStats {
   keys: Record<string, KeyStats>;
   totals: KeyStats;
+  webhooks: WebhookStats;
 }
 
 export interface RunningSimulator {
@@ -153,4 +227,9 @@ export interface RunningSimulator {
   setKeyLimit(key: string, limit: number): void;
   /** Marks a job deleted (status 6 from now on), as `POST /_sim/videos/<id>/delete` does. */
   deleteJob(id: string): boolean;
+  /** Registers a webhook, as `POST /_sim/webhooks` does; throws on an invalid or taken id/url. */
+  createWebhook(config: WebhookConfig): Webhook;
+  listWebhooks(): Webhook[];
+  /** Removes a webhook, as `DELETE /_sim/webhooks/<id>` does; false when there was none. */
+  deleteWebhook(id: string): boolean;
 }

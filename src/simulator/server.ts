@@ -155,8 +155,13 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     stats: () => engine.stats(Date.now()),
     setKeyLimit: (key, limit) => engine.setLimit(key, limit),
     deleteJob: (id) => engine.deleteJob(id, Date.now()),
+    createWebhook: (config) => engine.webhooks.create(config),
+    listWebhooks: () => engine.webhooks.list(),
+    deleteWebhook: (id) => engine.webhooks.remove(String(id)),
     close() {
       closing ??= new Promise<void>((resolve, reject) => {
+        // First, so no delivery starts (or is retried) while the server drains.
+        engine.close();
         server.close((err) => (err ? reject(err) : resolve()));
         // Keep-alive sockets (and requests left unanswered) would otherwise hold close() open.
         server.closeAllConnections();

@@ -92,9 +92,37 @@ export function fitsClasses(job: { pinnedEmail: string | null; maxJobsOverride: 
   return job.maxJobsOverride === null ? cls.plainFits : job.maxJobsOverride > cls.overrideAbove;
 }
 
-/** Within a token's share: higher priority first, then oldest (lowest id). Negative when `a` goes first. */
-export function compareQueued(a: { priority: number; id: number }, b: { priority: number; id: number }): number {
-  return b.priority - a.priority || a.id - b.id;
+/** What orders a token's queued jobs (a Job, or a dialect's lighter candidate row). */
+export interface QueueOrderKey {
+  priority: number;
+  queueRank: number | null;
+  id: number;
+}
+
+/**
+ * Within a token's share: higher priority first, then the lowest queue rank (least laxity first, see
+ * Job.queueRank), then the lowest id. Negative when `a` goes first. This is the order of the
+ * jobs_queue index's trailing columns (priority DESC, queue_rank, id) in both dialects, so a line's
+ * head read from the index and the best head picked in memory agree.
+ *
+ * Every queued row carries a rank (enqueue writes one, requeue keeps or fills it, the migrations
+ * backfilled the queue), so a null never meets the index order; it sorts first here, as in SQLite.
+ */
+export function compareQueued(a: QueueOrderKey, b: QueueOrderKey): number {
+  if (a.priority !== b.priority) return b.priority - a.priority;
+  const ra = a.queueRank ?? Number.NEGATIVE_INFINITY;
+  const rb = b.queueRank ?? Number.NEGATIVE_INFINITY;
+  if (ra !== rb) return ra < rb ? -1 : 1;
+  return a.id - b.id;
+}
+
+/**
+ * enqueue() takes any finite rank (an epoch-ms difference, possibly fractional: the columns are
+ * double precision). NaN or ±Infinity is a caller bug: SQLite would store NaN as NULL and PostgreSQL
+ * would sort it after every number, so both refuse it instead of ordering the queue differently.
+ */
+export function assertQueueRank(rank: number): void {
+  if (typeof rank !== 'number' || !Number.isFinite(rank)) throw new RangeError(`queue rank must be a finite number, got ${rank}`);
 }
 
 // ── stride arithmetic ────────────────────────────────────────────────────

@@ -7,7 +7,7 @@
  */
 import type { Account, AccountState } from '../domain/account.ts';
 import { JOB_STATES, isTerminal, type Job, type JobOutcome, type JobState, type JobType, type Json } from '../domain/job.ts';
-import type { AttemptResult, Delivery, DeliveryState, OutboxEvent, TenantSettings, TokenRecord, User } from './store.ts';
+import type { AttemptResult, Delivery, DeliveryState, OutboxEvent, TenantSettings, TokenRecord, UpsertAccountInput, User } from './store.ts';
 
 /** Integer column as a driver may return it (pg returns int8 as a decimal string). */
 export type DbInt = number | string | bigint;
@@ -53,6 +53,8 @@ export interface AccountRow {
   state: string;
   reason: string | null;
   cooldown_until: DbInt | null;
+  webhook_id: string | null;
+  webhook_secret_enc: string | null;
   created_at: DbInt;
   updated_at: DbInt;
 }
@@ -72,6 +74,8 @@ export interface JobRow {
   reply_url: string | null;
   reply_ref: string | null;
   priority: DbInt;
+  /** REAL / double precision: an epoch-ms difference that may carry a fraction. */
+  queue_rank: DbReal | null;
   max_jobs_override: DbInt | null;
   created_at: DbInt;
   queued_at: DbInt | null;
@@ -86,6 +90,8 @@ export interface JobRow {
   lease_owner: string | null;
   lease_token: string | null;
   lease_expires_at: DbInt | null;
+  /** Tracking bookkeeping (expeditePoll / reschedulePoll); not part of the Job model. */
+  poll_hint?: DbBool;
 }
 
 export interface DeliveryRow {
@@ -163,6 +169,8 @@ export function accountFromRow(row: AccountRow): Account {
     state: row.state as AccountState,
     reason: row.reason,
     cooldownUntil: numOrNull(row.cooldown_until),
+    webhookId: row.webhook_id,
+    webhookSecretEnc: row.webhook_secret_enc,
     createdAt: num(row.created_at),
     updatedAt: num(row.updated_at),
   };
@@ -185,6 +193,7 @@ export function jobFromRow(row: JobRow): Job {
     replyUrl: row.reply_url,
     replyRef: row.reply_ref,
     priority: num(row.priority),
+    queueRank: row.queue_rank === null ? null : Number(row.queue_rank),
     maxJobsOverride: numOrNull(row.max_jobs_override),
     createdAt: num(row.created_at),
     queuedAt: numOrNull(row.queued_at),
@@ -251,6 +260,25 @@ export function outcomeColumns(outcome: JobOutcome): OutcomeColumns {
     keepUpstreamStatus: outcome.upstreamStatus === undefined ? 1 : 0,
     resultJson: outcome.result === undefined || outcome.result === null ? null : JSON.stringify(outcome.result),
     keepResult: outcome.result === undefined ? 1 : 0,
+  };
+}
+
+/**
+ * The webhook columns upsertAccount writes, in the keep-flag style of outcomeColumns: `webhook`
+ * omitted (undefined) keeps the stored pair on an existing account (re-posting an account without
+ * webhook fields must not wipe it) and writes NULLs for a new one; null clears it; a value sets it.
+ */
+export interface WebhookColumns {
+  webhookId: string | null;
+  webhookSecretEnc: string | null;
+  keepWebhook: 0 | 1;
+}
+
+export function webhookColumns(webhook: UpsertAccountInput['webhook']): WebhookColumns {
+  return {
+    webhookId: webhook?.id ?? null,
+    webhookSecretEnc: webhook?.secretEnc ?? null,
+    keepWebhook: webhook === undefined ? 1 : 0,
   };
 }
 

@@ -54,6 +54,8 @@ export interface UpsertAccountInput {
   email: string;
   apiKeyEnc: string;
   maxJobs: number;
+  /** The account's PixVerse webhook: omitted keeps the stored one, null removes it. */
+  webhook?: { id: string; secretEnc: string } | null;
   now: number;
 }
 
@@ -77,6 +79,8 @@ export interface EnqueueInput {
   replyUrl: string | null;
   replyRef: string | null;
   priority: number;
+  /** See Job.queueRank. Any finite number, kept exactly (fractions too); NaN or ±Infinity is a RangeError. */
+  queueRank: number;
   now: number;
 }
 
@@ -235,7 +239,8 @@ export interface Store {
    * (limit: the job's maxJobsOverride ?? the account's maxJobs), pick the next queued job
    * that fits one of them — fairly across tokens (the token with the smallest virtual pass
    * wins, ties to the lower token id; a job without token counts as token 0 with weight 1),
-   * then by priority (high first), then oldest — bind it to its pinned account or a random
+   * then by priority (high first), then lowest queueRank, then lowest id (fairness.ts
+   * compareQueued) — bind it to its pinned account or a random
    * fitting one, move it to `submitting` with started_at = now, and advance that token's
    * pass by 1/weight. Null when nothing queued fits a free slot.
    */
@@ -248,12 +253,16 @@ export interface Store {
   dispatchBatch(userId: number, now: number, limit: number, random?: () => number): Promise<Dispatched[]>;
   /**
    * submitting → queued again (compare-and-swap), unbinding the account unless pinned; used
-   * when a dispatched job's submit met a busy or failing account. False if no longer submitting.
+   * when a dispatched job's submit met a busy or failing account. The job keeps its queueRank (a job
+   * admitted directly by reserve(), which has none, gets its createdAt). False if no longer submitting.
    */
   requeue(jobId: number, now: number): Promise<boolean>;
   /** Tenants that have queued jobs (dispatcher start-up and backstop). */
   queuedUsers(): Promise<number[]>;
-  /** A tenant's queued jobs, oldest first, at most `limit`. */
+  /**
+   * A tenant's first `limit` queued jobs by (priority desc, queueRank, id). Per token that is a prefix of
+   * the dispatch order, so replaying the fair turns over them gives the first dispatch positions.
+   */
   queuedJobs(userId: number, limit: number): Promise<Job[]>;
   countQueued(userId: number): Promise<number>;
   /** Queued jobs that waited longer than their tenant's maxQueueWaitMs become timed_out; returns them. */
@@ -308,6 +317,18 @@ export interface Store {
    * its live lease if another owner holds it (so a tracker never spins on someone else's job).
    */
   nextPollDue(): Promise<number | null>;
+  /**
+   * Jobs (any state, any tenant) whose upstream id is `upstreamId`, newest first: how a PixVerse
+   * webhook, which names only the video id, finds its job.
+   */
+  jobsByUpstreamId(upstreamId: string): Promise<Job[]>;
+  /**
+   * A running job's poll becomes due at `now` (a webhook said it ended). When a poll of the job is
+   * in flight (leased), the hint is remembered: that poll's reschedulePoll then makes the job due
+   * at once instead of at its computed time, because its answer may predate the webhook. A claim
+   * clears the hint. False when the job is not running.
+   */
+  expeditePoll(jobId: number, now: number): Promise<boolean>;
 
   // ── sweeping ──────────────────────────────────────────────────────────
   /** Running or submitting jobs whose slot was taken before `startedBefore` become timed_out; returns them. (Queued jobs are not touched.) */

@@ -66,9 +66,36 @@ export interface CatalogPage {
   total: number | null;
 }
 
+export interface SubmitOptions {
+  /**
+   * The account's provider webhook: attached when the operation supports one (acceptsWebhook), so
+   * the provider reports the job's end at once instead of waiting to be polled.
+   */
+  webhookId?: string | null;
+}
+
+/** A provider's notice that a job changed state, read from a webhook delivery. */
+export interface WebhookNotice {
+  /** The job's provider id as a decimal string. */
+  upstreamId: string;
+  /** The provider status in the notice; the gateway confirms it with a status read. */
+  status: number | null;
+  /** Checks the delivery against one account's webhook secret at time `now` (epoch ms). */
+  verify(secret: string, now: number): WebhookVerdict;
+}
+
+export type WebhookVerdict = 'ok' | 'bad_signature' | 'stale' | 'unsigned';
+
+/** A webhook delivery that cannot be read; the message names what is wrong. */
+export class WebhookFormatError extends Error {}
+
 export interface Upstream {
   /** Starts a generation. `traceId` is the Ai-trace-id: reusing it replays the original answer. */
-  submit(apiKey: string, request: UpstreamRequest, traceId: string): Promise<SubmitResult>;
+  submit(apiKey: string, request: UpstreamRequest, traceId: string, options?: SubmitOptions): Promise<SubmitResult>;
+  /** Whether jobs of operation `op` report their end through the provider's webhook. */
+  acceptsWebhook(op: string): boolean;
+  /** Reads a webhook delivery (`header` looks a request header up by lower-case name); throws WebhookFormatError. */
+  readWebhook(header: (name: string) => string | undefined, rawBody: string): WebhookNotice;
   /** Reads the state of a job. Uses a fresh trace id per call. */
   status(apiKey: string, type: JobType, upstreamId: string): Promise<StatusResult>;
   upload(apiKey: string, body: Buffer, contentType: string, filename: string): Promise<UploadResult>;

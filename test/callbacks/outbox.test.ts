@@ -10,6 +10,7 @@ function job(overrides: Partial<Job> = {}): Job {
     id: 42, userId: 7, tokenId: 1, email: 'a@x.com', pinnedEmail: null, type: 'video', state: 'completed',
     upstreamId: '3456789012345678901', traceId: 't', upstream: { op: 'text', params: { prompt: 'a cat', model: 'v5' } },
     request: { prompt: 'a cat' }, replyUrl: 'https://hooks.example.com/pv', replyRef: 'order-17', priority: 0,
+    queueRank: null,
     maxJobsOverride: null, createdAt: 1_700_000_000_000, queuedAt: null, startedAt: 1_700_000_000_100,
     finishedAt: 1_700_000_060_000, resultUrl: 'https://media.example.com/v.mp4', error: null, upstreamStatus: 1,
     result: null, pollCount: 3, nextPollAt: null, leaseToken: null, leaseExpiresAt: null, ...overrides,

@@ -4,9 +4,16 @@ import { parse } from 'lossless-json';
 import type { TestContext } from 'node:test';
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../src/simulator/index.ts';
 
+/**
+ * A webhook every test simulator has registered, as an account's console would: a create naming an
+ * unregistered webhook_id is refused, and the tables of valid requests send this one. Nothing
+ * listens at its URL; a test that needs deliveries registers its own receiver.
+ */
+export const FIXTURE_WEBHOOK = { webhook_id: 'wh-1', url: 'http://127.0.0.1:9/unused', secret: 'fixture-secret' };
+
 /** Starts a simulator that is closed when the test ends (pass or fail). */
 export async function sim(t: TestContext, options: SimulatorOptions = {}): Promise<RunningSimulator> {
-  const running = await startSimulator({ seed: 42, ...options });
+  const running = await startSimulator({ seed: 42, webhooks: [FIXTURE_WEBHOOK], ...options });
   t.after(() => running.close());
   return running;
 }

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { Job } from '../../src/domain/job.ts';
+import { dispatchOrder } from '../../src/scheduler/queueEstimate.ts';
 import {
   DEFAULT_TENANT_SETTINGS,
   type Delivery,
@@ -79,7 +80,9 @@ async function loadsByEmail(store: Store, userId: number): Promise<Map<string, n
   return new Map((await store.accountLoads(userId)).map((l) => [l.account.email, l.executing]));
 }
 
+/** queueRank defaults to `now`: as if every job expected the same run time, so rank order is queueing order. */
 function enqueueInput(userId: number, over: Partial<EnqueueInput> = {}): EnqueueInput {
+  const now = over.now ?? T0;
   return {
     userId,
     tokenId: null,
@@ -92,7 +95,8 @@ function enqueueInput(userId: number, over: Partial<EnqueueInput> = {}): Enqueue
     replyUrl: null,
     replyRef: null,
     priority: 0,
-    now: T0,
+    now,
+    queueRank: now,
     ...over,
   };
 }
@@ -177,8 +181,11 @@ interface BatchScenario {
   held: number[];
   /** Weights of the tenant's tokens. */
   weights: number[];
-  /** token / pin are indexes (modulo the number of tokens / accounts); null for none. */
-  jobs: { token: number | null; pin: number | null; override: number | null; priority: number }[];
+  /**
+   * token / pin are indexes (modulo the number of tokens / accounts); null for none. rank: the job's
+   * expected run time in seconds (its queue rank is its queueing time minus that; default 0).
+   */
+  jobs: { token: number | null; pin: number | null; override: number | null; priority: number; rank?: number }[];
 }
 
 interface BuiltScenario {
@@ -215,6 +222,7 @@ async function buildScenario(store: Store, sc: BatchScenario): Promise<BuiltScen
         maxJobsOverride: spec.override,
         priority: spec.priority,
         now: T0 + i,
+        queueRank: T0 + i - (spec.rank ?? 0) * 1000,
       }),
     );
   }
@@ -391,7 +399,7 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
         assert.equal(first.created, true);
         assert.deepEqual(first.account, {
           userId: u.id, email: 'a@x.io', apiKeyEnc: 'k1', maxJobs: 3, state: 'ok',
-          reason: null, cooldownUntil: null, createdAt: T0, updatedAt: T0,
+          reason: null, cooldownUntil: null, webhookId: null, webhookSecretEnc: null, createdAt: T0, updatedAt: T0,
         });
 
         await store.setAccountHealth(u.id, 'a@x.io', { state: 'error', reason: 'bad key', cooldownUntil: T0 + 99, now: T0 + 5 });
@@ -399,10 +407,52 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
         assert.equal(second.created, false);
         assert.deepEqual(second.account, {
           userId: u.id, email: 'a@x.io', apiKeyEnc: 'k2', maxJobs: 5, state: 'ok',
-          reason: null, cooldownUntil: null, createdAt: T0, updatedAt: T0 + 10,
+          reason: null, cooldownUntil: null, webhookId: null, webhookSecretEnc: null, createdAt: T0, updatedAt: T0 + 10,
         });
         assert.deepEqual(await store.getAccount(u.id, 'a@x.io'), second.account);
         assert.equal((await store.listAccounts(u.id)).length, 1);
+      });
+
+      test('upsert: the PixVerse webhook is set, kept when omitted, replaced, and removed by null', async (store) => {
+        const u = await store.createUser('u', T0, SECRET);
+        const base = { userId: u.id, email: 'a@x.io', apiKeyEnc: 'k1', maxJobs: 3 };
+        const created = await store.upsertAccount({ ...base, webhook: { id: 'wh-1', secretEnc: 'enc:s1' }, now: T0 });
+        assert.equal(created.created, true);
+        assert.deepEqual([created.account.webhookId, created.account.webhookSecretEnc], ['wh-1', 'enc:s1']);
+
+        // Re-posting without webhook fields (a new key, or to clear an error) keeps it.
+        await store.setAccountHealth(u.id, 'a@x.io', { state: 'error', reason: 'bad key', cooldownUntil: null, now: T0 + 1 });
+        const kept = await store.upsertAccount({ ...base, apiKeyEnc: 'k2', now: T0 + 2 });
+        assert.equal(kept.created, false);
+        assert.deepEqual(kept.account, { ...created.account, apiKeyEnc: 'k2', updatedAt: T0 + 2 });
+        // Every read that builds accounts carries it, the accounts a reservation or a dispatch binds included.
+        assert.deepEqual(await store.getAccount(u.id, 'a@x.io'), kept.account);
+        assert.deepEqual(await store.listAccounts(u.id), [kept.account]);
+        assert.deepEqual((await store.accountLoads(u.id))[0]!.account, kept.account);
+        assert.deepEqual(ok(await store.reserve(reserveInput(u.id, { email: 'a@x.io' }))).account, kept.account);
+        assert.deepEqual(ok(await store.reserve(reserveInput(u.id))).account, kept.account);
+        await enqueueOk(store, u.id);
+        assert.deepEqual((await store.dispatch(u.id, T0 + 3))!.account, kept.account);
+
+        const replaced = await store.upsertAccount({ ...base, webhook: { id: 'wh-2', secretEnc: 'enc:s2' }, now: T0 + 4 });
+        assert.deepEqual([replaced.account.webhookId, replaced.account.webhookSecretEnc], ['wh-2', 'enc:s2']);
+        const removed = await store.upsertAccount({ ...base, webhook: null, now: T0 + 5 });
+        assert.deepEqual([removed.account.webhookId, removed.account.webhookSecretEnc], [null, null]);
+        const stillNone = await store.upsertAccount({ ...base, now: T0 + 6 });
+        assert.deepEqual([stillNone.account.webhookId, stillNone.account.webhookSecretEnc], [null, null]);
+        assert.deepEqual(await store.getAccount(u.id, 'a@x.io'), stillNone.account);
+
+        // A new account without the field, or with null, has none.
+        for (const [email, webhook] of [['b@x.io', undefined], ['c@x.io', null]] as const) {
+          const fresh = await store.upsertAccount({ ...base, email, webhook, now: T0 });
+          assert.equal(fresh.created, true);
+          assert.deepEqual([fresh.account.webhookId, fresh.account.webhookSecretEnc], [null, null]);
+        }
+        // Deleting and re-adding starts from the input, not from the deleted row.
+        await store.upsertAccount({ ...base, email: 'd@x.io', webhook: { id: 'wh-d', secretEnc: 'enc:d' }, now: T0 });
+        assert.ok(await store.deleteAccount(u.id, 'd@x.io', T0 + 7));
+        const readded = await store.upsertAccount({ ...base, email: 'd@x.io', now: T0 + 8 });
+        assert.deepEqual([readded.created, readded.account.webhookId, readded.account.webhookSecretEnc], [true, null, null]);
       });
 
       test('accounts are per tenant and emails compare exactly', async (store) => {
@@ -479,7 +529,7 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
         const expected: Job = {
           id: res.job.id, userId: u.id, tokenId: token.id, email: 'a@x.io', pinnedEmail: null, type: 'image', state: 'submitting',
           upstreamId: null, traceId: 'trace-123', upstream: input.upstream, request: input.request,
-          replyUrl: 'https://hook.example/cb', replyRef: 'ref-1', priority: 0, maxJobsOverride: null,
+          replyUrl: 'https://hook.example/cb', replyRef: 'ref-1', priority: 0, queueRank: null, maxJobsOverride: null,
           createdAt: T0 + 42, queuedAt: null, startedAt: T0 + 42,
           finishedAt: null, resultUrl: null, error: null, upstreamStatus: null, result: null, pollCount: 0,
           nextPollAt: null, leaseToken: null, leaseExpiresAt: null,
@@ -825,6 +875,100 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
       });
     });
 
+    describe('webhook lookups and expedited polls', () => {
+      test('jobsByUpstreamId: every job with that upstream id, any state or tenant, newest first', async (store) => {
+        const u = await userWithAccounts(store, { 'a@x.io': 4, 'b@x.io': 4 });
+        const v = await userWithAccounts(store, { 'a@x.io': 4 });
+        assert.deepEqual(await store.jobsByUpstreamId(BIG_UPSTREAM_ID), []);
+        const old = await runningJob(store, u.id, 'a@x.io', T0 + 100, BIG_UPSTREAM_ID);
+        await store.finish(old.id, { state: 'failed', error: 'resubmitted' }, T0 + 1);
+        const elsewhere = await runningJob(store, v.id, 'a@x.io', T0 + 100, BIG_UPSTREAM_ID);
+        const current = await runningJob(store, u.id, 'b@x.io', T0 + 100, BIG_UPSTREAM_ID);
+        // Equal to BIG_UPSTREAM_ID as a JS number (both exceed 2^53), different as the text it is.
+        const neighbour = await runningJob(store, u.id, 'a@x.io', T0 + 100, '384751234567890123457');
+        await reserveOk(store, u.id); // submitting: no upstream id yet
+        await enqueueOk(store, u.id); // queued: none either
+
+        const found = await store.jobsByUpstreamId(BIG_UPSTREAM_ID);
+        assert.deepEqual(found.map((j) => j.id), [current.id, elsewhere.id, old.id]);
+        assert.deepEqual(found.map((j) => [j.userId, j.state]), [[u.id, 'running'], [v.id, 'running'], [u.id, 'failed']]);
+        assert.deepEqual(found[0], await store.getJob(current.id), 'whole jobs, as getJob reads them');
+        assert.deepEqual((await store.jobsByUpstreamId('384751234567890123457')).map((j) => j.id), [neighbour.id]);
+        assert.deepEqual(await store.jobsByUpstreamId('1'), []);
+        assert.deepEqual(await store.jobsByUpstreamId(''), []);
+      });
+
+      test('expeditePoll: a running job is due at once (never later than before); any other job answers false', async (store) => {
+        const u = await userWithAccounts(store, { 'a@x.io': 8 });
+        const job = await runningJob(store, u.id, 'a@x.io', T0 + 60_000);
+        assert.equal(await store.nextPollDue(), T0 + 60_000);
+        assert.deepEqual(await store.claimDuePolls('w', T0 + 10, 30_000, 10), [], 'not due before the webhook');
+        assert.equal(await store.expeditePoll(job.id, T0 + 10), true);
+        assert.equal((await store.getJob(job.id))!.nextPollAt, T0 + 10);
+        assert.equal(await store.nextPollDue(), T0 + 10);
+        assert.equal(await store.expeditePoll(job.id, T0 + 20), true, 'a second webhook');
+        assert.equal((await store.getJob(job.id))!.nextPollAt, T0 + 10, 'an earlier due time is kept');
+        const [claimed] = await store.claimDuePolls('w', T0 + 20, 30_000, 10);
+        assert.equal(claimed!.id, job.id);
+
+        const submitting = await reserveOk(store, u.id);
+        const queued = await enqueueOk(store, u.id);
+        const done = await runningJob(store, u.id, 'a@x.io', T0 + 60_000);
+        await store.finish(done.id, { state: 'completed' }, T0 + 30);
+        for (const other of [submitting, queued, done]) {
+          const before = await store.getJob(other.id);
+          assert.equal(await store.expeditePoll(other.id, T0 + 40), false, `a ${before!.state} job`);
+          assert.deepEqual(await store.getJob(other.id), before, 'left as it was');
+        }
+        assert.equal(await store.expeditePoll(done.id + 1000, T0 + 40), false, 'unknown job');
+      });
+
+      test('expeditePoll during a poll: that poll’s reschedule makes the job due at `now`, once', async (store) => {
+        const u = await userWithAccounts(store, { 'a@x.io': 2 });
+        const job = await runningJob(store, u.id, 'a@x.io', T0);
+        const [claimed] = await store.claimDuePolls('w1', T0, 30_000, 10);
+        // The webhook lands while w1's poll is in flight.
+        assert.equal(await store.expeditePoll(job.id, T0 + 5), true);
+        const leased = (await store.getJob(job.id))!;
+        assert.deepEqual([leased.leaseToken, leased.leaseExpiresAt], [claimed!.leaseToken, T0 + 30_000], 'the lease is untouched');
+        assert.deepEqual(await store.claimDuePolls('w2', T0 + 6, 30_000, 10), [], 'no second poller while the lease lives');
+        assert.equal(await store.nextPollDue(), T0 + 30_000);
+
+        // w1's answer ("still running", next look in a minute) may predate the webhook: due at `now` instead.
+        assert.equal(await store.reschedulePoll(job.id, claimed!.leaseToken!, T0 + 60_000, 5, T0 + 8), true);
+        const after = (await store.getJob(job.id))!;
+        assert.deepEqual([after.nextPollAt, after.pollCount, after.upstreamStatus, after.leaseToken], [T0 + 8, 1, 5, null]);
+        assert.equal(await store.nextPollDue(), T0 + 8);
+
+        // The hint is spent: the re-poll goes by its computed time.
+        const [again] = await store.claimDuePolls('w2', T0 + 8, 30_000, 10);
+        assert.equal(again!.id, job.id);
+        assert.equal(await store.reschedulePoll(job.id, again!.leaseToken!, T0 + 70_000, 5, T0 + 9), true);
+        assert.equal((await store.getJob(job.id))!.nextPollAt, T0 + 70_000);
+        assert.equal(await store.nextPollDue(), T0 + 70_000);
+      });
+
+      test('a claim clears the hint: a poll started after the webhook keeps its computed time', async (store) => {
+        const u = await userWithAccounts(store, { 'a@x.io': 2 });
+        const job = await runningJob(store, u.id, 'a@x.io', T0 + 60_000);
+        assert.equal(await store.expeditePoll(job.id, T0 + 1), true); // no poll in flight
+        const [claimed] = await store.claimDuePolls('w1', T0 + 2, 30_000, 10);
+        assert.equal(claimed!.id, job.id, 'due at once');
+        assert.equal(await store.reschedulePoll(job.id, claimed!.leaseToken!, T0 + 40_000, 5, T0 + 3), true);
+        assert.equal((await store.getJob(job.id))!.nextPollAt, T0 + 40_000);
+
+        // A hint set under a lease that then expires and is taken over: the new holder's claim clears it
+        // (its poll starts after the webhook), and the old holder's reschedule is fenced out.
+        const [first] = await store.claimDuePolls('w1', T0 + 40_000, 1000, 10);
+        assert.equal(await store.expeditePoll(job.id, T0 + 40_100), true);
+        const [taken] = await store.claimDuePolls('w2', T0 + 41_000, 30_000, 10);
+        assert.equal(taken!.id, job.id);
+        assert.equal(await store.reschedulePoll(job.id, first!.leaseToken!, T0 + 99_000, 5, T0 + 41_001), false);
+        assert.equal(await store.reschedulePoll(job.id, taken!.leaseToken!, T0 + 50_000, 5, T0 + 41_002), true);
+        assert.equal((await store.getJob(job.id))!.nextPollAt, T0 + 50_000);
+      });
+    });
+
     describe('sweeping', () => {
       test('expireJobs times out old slot holders only, once', async (store) => {
         const u = await userWithAccounts(store, { 'a@x.io': 8 });
@@ -945,14 +1089,15 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
         const input = enqueueInput(u.id, {
           tokenId: token.id, type: 'image', traceId: 'trace-q', priority: 1, maxJobsOverride: 2,
           upstream: { op: 'image.text', params: { id: '9007199254740993' } }, request: { prompt: 'q' },
-          replyUrl: 'https://hook.example/q', replyRef: 'ref-q', now: T0 + 7,
+          // A fractional rank (queued at T0+7, expected 45,000.25 ms) must come back exactly.
+          replyUrl: 'https://hook.example/q', replyRef: 'ref-q', now: T0 + 7, queueRank: T0 + 7 - 45_000.25,
         });
         const res = await store.enqueue(input, 10);
         assert.ok(res.ok);
         const expected: Job = {
           id: res.job.id, userId: u.id, tokenId: token.id, email: null, pinnedEmail: null, type: 'image', state: 'queued',
           upstreamId: null, traceId: 'trace-q', upstream: input.upstream, request: input.request,
-          replyUrl: 'https://hook.example/q', replyRef: 'ref-q', priority: 1, maxJobsOverride: 2,
+          replyUrl: 'https://hook.example/q', replyRef: 'ref-q', priority: 1, queueRank: T0 + 7 - 45_000.25, maxJobsOverride: 2,
           createdAt: T0 + 7, queuedAt: T0 + 7, startedAt: null, finishedAt: null, resultUrl: null, error: null,
           upstreamStatus: null, result: null, pollCount: 0, nextPollAt: null, leaseToken: null, leaseExpiresAt: null,
         };
@@ -999,7 +1144,7 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
         assert.equal(await store.countQueued(u.id), 5);
       });
 
-      test('queue reads: queuedUsers, queuedJobs oldest first, countQueued', async (store) => {
+      test('queue reads: queuedUsers, queuedJobs in (priority, rank, id) order, countQueued', async (store) => {
         const u = await userWithAccounts(store, { 'a@x.io': 1 });
         const v = await userWithAccounts(store, { 'a@x.io': 2 });
         await userWithAccounts(store, { 'a@x.io': 1 }); // nothing queued
@@ -1010,8 +1155,9 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
         await enqueueOk(store, v.id);
         await reserveOk(store, v.id); // slot holders are not queued
         assert.deepEqual([...(await store.queuedUsers())].sort((a, b) => a - b), [u.id, v.id].sort((a, b) => a - b));
-        assert.deepEqual((await store.queuedJobs(u.id, 10)).map((j) => j.id), [j1.id, j2.id, j3.id]);
-        assert.deepEqual((await store.queuedJobs(u.id, 2)).map((j) => j.id), [j1.id, j2.id]);
+        assert.deepEqual((await store.queuedJobs(u.id, 10)).map((j) => j.id), [j2.id, j1.id, j3.id]);
+        assert.deepEqual((await store.queuedJobs(u.id, 2)).map((j) => j.id), [j2.id, j1.id]);
+        assert.deepEqual(await store.queuedJobs(u.id, 0), []);
         assert.equal(await store.countQueued(u.id), 3);
         assert.equal(await store.countQueued(v.id), 1);
         await store.finish(j1.id, { state: 'cancelled' }, T0 + 5);
@@ -1282,6 +1428,108 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
       });
     });
 
+    describe('queue rank (least laxity first)', () => {
+      test('within a priority the lowest rank goes first, ties by id; priority beats any rank', async (store) => {
+        const u = await userWithAccounts(store, { 'a@x.io': 20 });
+        // Queued in this order (ids increase); rank = queueing time − expected run time.
+        const short = await enqueueOk(store, u.id, { now: T0, queueRank: T0 - 10_000 });
+        const long = await enqueueOk(store, u.id, { now: T0 + 1, queueRank: T0 + 1 - 120_000 }); // later but longer: first
+        const tieA = await enqueueOk(store, u.id, { now: T0 + 2, queueRank: T0 - 30_000 });
+        const tieB = await enqueueOk(store, u.id, { now: T0 + 3, queueRank: T0 - 30_000 });
+        const fracA = await enqueueOk(store, u.id, { now: T0 + 4, queueRank: T0 - 30_000 + 0.5 });
+        const fracB = await enqueueOk(store, u.id, { now: T0 + 5, queueRank: T0 - 30_000 + 0.25 });
+        const late = await enqueueOk(store, u.id, { now: T0 + 200_000, queueRank: T0 + 200_000 - 120_000 }); // long, but much later
+        const high = await enqueueOk(store, u.id, { priority: 1, now: T0 + 6, queueRank: T0 + 10 ** 9 });
+        const low = await enqueueOk(store, u.id, { priority: -1, now: T0 + 7, queueRank: T0 - 10 ** 9 });
+        const expected = [high, long, tieA, tieB, fracB, fracA, short, late, low].map((j) => j.id);
+        assert.deepEqual((await store.queuedJobs(u.id, 100)).map((j) => j.id), expected);
+        assert.deepEqual((await dispatchAll(store, u.id)).map((d) => d.job.id), expected);
+      });
+
+      test('the rank decides between the heads of different lines (pinned, unpinned, per-job override)', async (store) => {
+        const u = await userWithAccounts(store, { 'a@x.io': 10, 'b@x.io': 10 });
+        const t = await store.addToken(u.id, 'd'.repeat(64), null, T0);
+        const jobs = [
+          await enqueueOk(store, u.id, { tokenId: t.id, queueRank: T0 + 50 }),
+          await enqueueOk(store, u.id, { tokenId: t.id, email: 'a@x.io', queueRank: T0 + 40 }),
+          await enqueueOk(store, u.id, { tokenId: t.id, maxJobsOverride: 5, queueRank: T0 + 30 }),
+          await enqueueOk(store, u.id, { tokenId: t.id, email: 'b@x.io', maxJobsOverride: 6, queueRank: T0 + 20 }),
+          await enqueueOk(store, u.id, { tokenId: t.id, email: 'a@x.io', queueRank: T0 + 10 }),
+          await enqueueOk(store, u.id, { tokenId: t.id, queueRank: T0 + 45 }),
+        ];
+        const byRank = [...jobs].sort((x, y) => x.queueRank! - y.queueRank!).map((j) => j.id);
+        assert.deepEqual((await dispatchAll(store, u.id)).map((d) => d.job.id), byRank);
+      });
+
+      test('a batch takes the same jobs in the same order as single dispatches', async (store) => {
+        const u = await userWithAccounts(store, { 'a@x.io': 4 });
+        const jobs: Job[] = [];
+        for (let i = 0; i < 8; i++) jobs.push(await enqueueOk(store, u.id, { now: T0 + i, queueRank: T0 + i - ((i * 5) % 4) * 1000 }));
+        const got = await store.dispatchBatch(u.id, T0 + 10, 4);
+        const byRank = [...jobs].sort((x, y) => x.queueRank! - y.queueRank! || x.id - y.id).map((j) => j.id);
+        assert.deepEqual(got.map((d) => d.job.id), byRank.slice(0, 4));
+      });
+
+      test('requeue keeps the rank; a directly reserved job requeued gets its creation time', async (store) => {
+        const u = await userWithAccounts(store, { 'a@x.io': 3 });
+        const first = await enqueueOk(store, u.id, { now: T0, queueRank: T0 - 100 });
+        const second = await enqueueOk(store, u.id, { now: T0 + 1, queueRank: T0 + 50 });
+        assert.equal((await store.dispatch(u.id, T0 + 2))!.job.id, first.id);
+        const third = await enqueueOk(store, u.id, { now: T0 + 3, queueRank: T0 + 10 });
+        assert.equal(await store.requeue(first.id, T0 + 4), true);
+        const back = (await store.getJob(first.id))!;
+        assert.deepEqual([back.state, back.queueRank], ['queued', T0 - 100], 'back in its place, not at the end');
+        assert.deepEqual((await store.queuedJobs(u.id, 10)).map((j) => j.id), [first.id, third.id, second.id]);
+        assert.deepEqual((await dispatchAll(store, u.id, T0 + 5)).map((d) => d.job.id), [first.id, third.id, second.id]);
+        for (const j of await store.activeJobs(u.id)) await store.finish(j.id, { state: 'completed' }, T0 + 6);
+
+        const direct = await reserveOk(store, u.id, { now: T0 + 20 });
+        assert.equal(direct.queueRank, null, 'never queued: no rank');
+        const before = await enqueueOk(store, u.id, { now: T0 + 21, queueRank: T0 + 19 });
+        const after = await enqueueOk(store, u.id, { now: T0 + 22, queueRank: T0 + 21 });
+        assert.equal(await store.requeue(direct.id, T0 + 23), true);
+        assert.equal((await store.getJob(direct.id))!.queueRank, T0 + 20, 'its createdAt');
+        assert.deepEqual((await dispatchAll(store, u.id, T0 + 24)).map((d) => d.job.id), [before.id, direct.id, after.id]);
+      });
+
+      test('queuedJobs and the scheduler’s dispatchOrder agree with the dispatches', async (store) => {
+        const u = await userWithAccounts(store, { 'a@x.io': 500 });
+        const t1 = await store.addToken(u.id, 'e'.repeat(63) + '1', null, T0);
+        const t2 = await store.addToken(u.id, 'e'.repeat(63) + '2', null, T0);
+        assert.equal(await store.setTokenWeight(u.id, t2.id, 2), true);
+        const rnd = seeded(11);
+        for (let i = 0; i < 90; i++) {
+          await enqueueOk(store, u.id, {
+            tokenId: i % 3 === 0 ? null : i % 3 === 1 ? t1.id : t2.id,
+            priority: Math.floor(rnd() * 3) - 1,
+            now: T0 + i * 1000,
+            queueRank: T0 + i * 1000 - Math.floor(rnd() * 4) * 20_000,
+          });
+        }
+        const weights = new Map((await store.listTokens(u.id)).map((t) => [t.id, t.weight]));
+        const all = await store.queuedJobs(u.id, 1000);
+        const head = await store.queuedJobs(u.id, 25);
+        const predicted = dispatchOrder(all, weights).map((j) => j.id);
+        const actual = (await dispatchAll(store, u.id)).map((d) => d.job.id);
+        assert.equal(actual.length, 90);
+        assert.deepEqual(predicted, actual, 'dispatchOrder over queuedJobs replays the dispatches');
+        // A limited read holds, per token, the first jobs that token will dispatch.
+        const tokenOf = new Map(all.map((j) => [j.id, j.tokenId]));
+        for (const token of [null, t1.id, t2.id]) {
+          const mine = head.filter((j) => j.tokenId === token).map((j) => j.id);
+          assert.deepEqual(mine, actual.filter((id) => tokenOf.get(id) === token).slice(0, mine.length), `token ${token}`);
+        }
+      });
+
+      test('enqueue refuses a rank that is not a finite number', async (store) => {
+        const u = await userWithAccounts(store, { 'a@x.io': 1 });
+        for (const queueRank of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+          await assert.rejects(store.enqueue(enqueueInput(u.id, { queueRank }), 10), RangeError);
+        }
+        assert.equal(await store.countQueued(u.id), 0);
+      });
+    });
+
     describe('dispatch batches', () => {
       pairTest('a batch makes exactly the choices of as many single dispatches', async (a, b) => {
         // Three tokens of different weights and jobs without one, pins (one on an account in error,
@@ -1298,6 +1546,7 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
             pin: i % 5 === 0 ? (i / 5) % 5 : null,
             override: i % 6 === 0 ? 1 + (i % 7) : null,
             priority: ((i * 5) % 3) - 1,
+            rank: (i * 11) % 4,
           })),
         };
         await compareBatchWithSingles(a, b, sc, [
@@ -1339,6 +1588,7 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
               pin: fc.option(fc.nat(3), { nil: null }),
               override: fc.option(fc.integer({ min: 1, max: 5 }), { nil: null }),
               priority: fc.integer({ min: -1, max: 1 }),
+              rank: fc.integer({ min: 0, max: 3 }),
             }),
             { minLength: 1, maxLength: 20 },
           ),

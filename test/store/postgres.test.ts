@@ -14,7 +14,7 @@ import pg from 'pg';
 import type { Job } from '../../src/domain/job.ts';
 import { DEFAULT_TENANT_SETTINGS, type EnqueueInput, type OutboxBuilder, type ReserveInput } from '../../src/store/store.ts';
 import { channelName, listenForChanges, MIGRATIONS, openPostgresStore, type PostgresStore } from '../../src/store/postgres/index.ts';
-import { CANDIDATES } from '../../src/store/postgres/queue.ts';
+import { CANDIDATES, QUEUED_JOBS_SQL } from '../../src/store/postgres/queue.ts';
 import { runStoreConformance } from './conformance.ts';
 
 const DATABASE_URL = process.env.PIXGATE_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -145,6 +145,7 @@ function reserveInput(userId: number, over: Partial<ReserveInput> = {}): Reserve
 }
 
 function enqueueInput(userId: number, over: Partial<EnqueueInput> = {}): EnqueueInput {
+  const now = over.now ?? T0;
   return {
     userId,
     tokenId: null,
@@ -157,7 +158,8 @@ function enqueueInput(userId: number, over: Partial<EnqueueInput> = {}): Enqueue
     replyUrl: null,
     replyRef: null,
     priority: 0,
-    now: T0,
+    now,
+    queueRank: now,
     ...over,
   };
 }
@@ -433,6 +435,35 @@ describe('PostgreSQL store', () => {
       }
     });
 
+    pgTest('an expedited poll is announced on the jobs channel, once it commits; a refused one is not', async (fx) => {
+      const store = await fx.open();
+      const events: { channel: string; payload: Record<string, unknown> }[] = [];
+      const listener = await listenForChanges(DATABASE_URL, fx.schema, (channel, payload) => {
+        events.push({ channel, payload: JSON.parse(payload) as Record<string, unknown> });
+      }, { kinds: ['jobs'] });
+      try {
+        const user = await store.createUser('t', T0, SECRET);
+        await store.upsertAccount({ userId: user.id, email: 'a@x.io', apiKeyEnc: 'k', maxJobs: 2, now: T0 });
+        const res = await store.reserve(reserveInput(user.id));
+        assert.ok(res.ok);
+        assert.equal(await store.expeditePoll(res.job.id, T0 + 1), false, 'submitting: not running yet');
+        await store.markRunning(res.job.id, '42', T0 + 60_000, T0);
+        await waitFor('running event', () => events.some((e) => e.payload.event === 'running'));
+        assert.equal(await store.expeditePoll(res.job.id, T0 + 5), true);
+        await waitFor('expedite event', () => events.some((e) => e.payload.event === 'expedite'));
+        const expedite = events.filter((e) => e.payload.event === 'expedite');
+        assert.deepEqual(expedite.map((e) => [e.channel, e.payload]), [
+          [store.channels.jobs, { event: 'expedite', jobId: res.job.id, userId: user.id, nextPollAt: T0 + 5 }],
+        ]);
+        await store.finish(res.job.id, { state: 'completed' }, T0 + 6);
+        assert.equal(await store.expeditePoll(res.job.id, T0 + 7), false);
+        await sleep(100);
+        assert.equal(events.filter((e) => e.payload.event === 'expedite').length, 1, 'nothing for the refused ones');
+      } finally {
+        await listener.close();
+      }
+    });
+
     pgTest('an unreachable server degrades to "not listening" without throwing', async () => {
       const errors: Error[] = [];
       const listener = await listenForChanges('postgres://postgres@127.0.0.1:1/none', 'x', () => {}, {
@@ -579,8 +610,10 @@ describe('PostgreSQL store', () => {
       await enqueueOk(store, user.id, { tokenId: token.id });
       // The rest in bulk (one INSERT: the statement-level trigger counts them in one update).
       await fx.sql(
-        `INSERT INTO jobs (user_id, token_id, pinned_email, type, state, trace_id, upstream_json, request_json, priority, created_at, queued_at)
-         SELECT $1, $2, NULL, 'video', 'queued', 't', '{}', '{}', 0, $3::bigint + g, $3::bigint + g FROM generate_series(1, 99999) g`,
+        `INSERT INTO jobs (user_id, token_id, pinned_email, type, state, trace_id, upstream_json, request_json, priority, queue_rank,
+                           created_at, queued_at)
+         SELECT $1, $2, NULL, 'video', 'queued', 't', '{}', '{}', 0, $3::bigint + g - 60000 * (g % 3), $3::bigint + g, $3::bigint + g
+           FROM generate_series(1, 99999) g`,
         [user.id, token.id, T0],
       );
       await fx.sql('ANALYZE');
@@ -1064,6 +1097,72 @@ describe('PostgreSQL store', () => {
         assert.equal(n, 0, `round ${round}: nothing left queued for a deleted account`);
       }
     });
+
+    pgTest('migration 4 upgrades a populated schema: the waiting queue keeps its order, reads seek the new indexes', async (fx) => {
+      // A schema as version 3 left it: a tenant with a running job, a finished one and a mixed queue.
+      await fx.sql(`CREATE SCHEMA ${pg.escapeIdentifier(fx.schema)}`);
+      for (const m of MIGRATIONS.slice(0, 3)) await fx.sql(m.sql);
+      await fx.sql(`CREATE TABLE pixgate_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,
+                    applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`);
+      await fx.sql(`INSERT INTO pixgate_migrations (version, name) VALUES (1, 'initial schema'), (2, 'queue'), (3, 'counter')`);
+      await fx.sql(`INSERT INTO users (name, created_at) VALUES ('old', ${T0})`);
+      await fx.sql(`INSERT INTO accounts (user_id, email, api_key_enc, max_jobs, created_at, updated_at) VALUES (1, 'a@x.io', 'k', 1, ${T0}, ${T0})`);
+      // id 1: running (came through the queue), id 2: completed; ids 3..7 queued, ages and priorities mixed.
+      await fx.sql(`INSERT INTO jobs (user_id, email, type, state, upstream_id, trace_id, upstream_json, request_json, priority,
+                                      created_at, queued_at, started_at, next_poll_at)
+                    VALUES (1, 'a@x.io', 'video', 'running', '384751234567890123456', 't', '{"op":"x","params":{}}', '{}', 0, ${T0}, ${T0}, ${T0 + 1}, ${T0 + 100}),
+                           (1, 'a@x.io', 'video', 'completed', '11', 't', '{}', '{}', 0, ${T0}, NULL, ${T0}, NULL)`);
+      const queued: [number, number][] = [[0, 10], [1, 20], [0, 30], [-1, 40], [1, 50]]; // [priority, created_at offset]
+      for (const [priority, at] of queued) {
+        await fx.sql(`INSERT INTO jobs (user_id, type, state, trace_id, upstream_json, request_json, priority, created_at, queued_at)
+                      VALUES (1, 'video', 'queued', 't', '{"op":"x","params":{}}', '{}', $1, $2, $2)`, [priority, T0 + at]);
+      }
+
+      const store = await fx.open();
+      const versions = await fx.sql<{ version: number }>('SELECT version FROM pixgate_migrations ORDER BY version');
+      assert.deepEqual(versions.map((r) => r.version), MIGRATIONS.map((m) => m.version));
+      const ranks = await fx.sql<{ queue_rank: number | null }>('SELECT queue_rank FROM jobs ORDER BY id');
+      assert.deepEqual(ranks.map((r) => r.queue_rank), [null, null, T0 + 10, T0 + 20, T0 + 30, T0 + 40, T0 + 50]);
+      assert.equal(await store.countQueued(1), 5, 'the backfill left the counter alone');
+      assert.deepEqual((await store.queuedJobs(1, 10)).map((j) => j.id), [4, 7, 3, 5, 6], 'priority, then age, as before');
+
+      // Old rows read back whole; the new columns have their defaults; a half webhook is refused.
+      const running = (await store.getJob(1))!;
+      assert.deepEqual([running.state, running.upstreamId, running.queueRank, running.nextPollAt], ['running', '384751234567890123456', null, T0 + 100]);
+      const account = (await store.getAccount(1, 'a@x.io'))!;
+      assert.deepEqual([account.webhookId, account.webhookSecretEnc], [null, null]);
+      await assert.rejects(fx.sql(`UPDATE accounts SET webhook_id = 'wh' WHERE user_id = 1`), /accounts_webhook_pair/);
+      assert.deepEqual((await store.jobsByUpstreamId('384751234567890123456')).map((j) => j.id), [1]);
+      assert.equal(await store.expeditePoll(1, T0 + 50), true);
+      assert.equal((await store.getJob(1))!.nextPollAt, T0 + 50);
+
+      // The new reads can seek their partial indexes (with seq scans priced out: the table is tiny), in
+      // index order — no Sort under the LIMIT of queuedJobs.
+      const explain = (sql: string, values: unknown[]) =>
+        admin(async (c) => {
+          await c.query(`SET search_path TO ${pg.escapeIdentifier(fx.schema)}`);
+          await c.query('SET enable_seqscan = off');
+          await c.query('SET enable_bitmapscan = off');
+          const res = await c.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`, values);
+          return res.rows.map((r) => r['QUERY PLAN']).join('\n');
+        });
+      const byRank = await explain(QUEUED_JOBS_SQL, [1, 1000]);
+      assert.match(byRank, /Index Scan using jobs_queue_order on jobs/);
+      assert.doesNotMatch(byRank, /Sort/);
+      assert.match(await explain('SELECT * FROM jobs WHERE upstream_id = $1 ORDER BY id DESC', ['42']), /Index Scan using jobs_upstream on jobs/);
+
+      // A job queued after the upgrade, expecting 25 ms of work at T0 + 35 (rank T0 + 10), waits behind
+      // the older normal-priority job of equal rank (lower id) and ahead of the younger ones.
+      const q = await enqueueOk(store, 1, { now: T0 + 35, queueRank: T0 + 10 });
+      await store.finish(1, { state: 'completed' }, T0 + 60); // the one slot frees
+      const order: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        const d = (await store.dispatch(1, T0 + 61))!;
+        order.push(d.job.id);
+        await store.finish(d.job.id, { state: 'completed' }, T0 + 62);
+      }
+      assert.deepEqual(order, [4, 7, 3, q.id, 5, 6]);
+    }, { emptySchema: true });
 
     pgTest('migration 2 upgrades a populated schema: old users get an empty secret, old jobs stay bound', async (fx) => {
       // A schema as version 1 left it, with a tenant, a token and a running job.

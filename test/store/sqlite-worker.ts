@@ -59,10 +59,12 @@ async function queueLoop(c: Extract<Command, { cmd: 'queue' }>) {
     const r = Math.random();
     if (r < 0.4) {
       const pin = Math.random() < 0.3 ? c.emails[Math.floor(Math.random() * c.emails.length)]! : null;
+      const now = Date.now();
       const res = await store.enqueue(
         {
           userId: c.userId, tokenId: null, email: pin, maxJobsOverride: null, type: 'video', traceId: `q-${process.pid}-${i}`,
-          upstream: { op: 'x', params: {} }, request: {}, replyUrl: null, replyRef: null, priority: 0, now: Date.now(),
+          upstream: { op: 'x', params: {} }, request: {}, replyUrl: null, replyRef: null, priority: 0, now,
+          queueRank: now - Math.floor(Math.random() * 60_000),
         },
         100_000,
       );

@@ -9,7 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import { openSqliteStore, MIGRATIONS } from '../../src/store/sqlite/index.ts';
 import { LOADS_SQL } from '../../src/store/sqlite/accounts.ts';
 import { DUE_SQL, STALE_SQL } from '../../src/store/sqlite/tracking.ts';
-import { COUNT_QUEUED_SQL, HAS_QUEUED_SQL, OVERRIDE_HEAD_SQL, PASSES_SQL, PLAIN_HEAD_SQL } from '../../src/store/sqlite/queue.ts';
+import { COUNT_QUEUED_SQL, HAS_QUEUED_SQL, OVERRIDE_HEAD_SQL, PASSES_SQL, PLAIN_HEAD_SQL, QUEUED_JOBS_SQL } from '../../src/store/sqlite/queue.ts';
+import { BY_UPSTREAM_SQL } from '../../src/store/sqlite/jobs.ts';
 import { DUE_DELIVERIES_SQL } from '../../src/store/sqlite/outbox.ts';
 import { openDatabase } from '../../src/store/sqlite/database.ts';
 import type { TokenRecord } from '../../src/store/store.ts';
@@ -145,6 +146,12 @@ describe('SqliteStore specifics', () => {
       }
     }
     assert.match(plan(HAS_QUEUED_SQL, { userId: 1, tokenId: null }), /COVERING INDEX jobs_queue \(user_id=\? AND token_id=\?\)/);
+    // queuedJobs: the tenant's queue in (priority DESC, queue_rank, id) order straight from jobs_queue_order.
+    assert.match(plan(QUEUED_JOBS_SQL, [1, 1000]), /SEARCH jobs USING INDEX jobs_queue_order \(user_id=\?\)/);
+    assert.doesNotMatch(plan(QUEUED_JOBS_SQL, [1, 1000]), /TEMP B-TREE|SCAN/);
+    // jobsByUpstreamId: a seek on the partial jobs_upstream, newest first without a sort.
+    assert.match(plan(BY_UPSTREAM_SQL, '42'), /SEARCH jobs USING INDEX jobs_upstream \(upstream_id=\?\)/);
+    assert.doesNotMatch(plan(BY_UPSTREAM_SQL, '42'), /TEMP B-TREE|SCAN/);
     assert.match(plan(PASSES_SQL, 1), /SEARCH q USING PRIMARY KEY \(user_id=\?\)/);
     assert.match(plan(COUNT_QUEUED_SQL, 1), /SEARCH users USING INTEGER PRIMARY KEY \(rowid=\?\)/, 'a counter, not a count');
     assert.match(plan(DUE_DELIVERIES_SQL, { now: 0, limit: 1 }), /SEARCH d USING INDEX deliveries_due \(next_attempt_at<\?\)/);
@@ -163,21 +170,22 @@ describe('SqliteStore specifics', () => {
       await store.setTokenWeight(u.id, tokens[0]!.id, 2);
       const base = {
         userId: u.id, maxJobsOverride: null, type: 'video' as const, traceId: 't', upstream: { op: 'x', params: {} },
-        request: {}, replyUrl: null, replyRef: null, priority: 0, now: T0,
+        request: {}, replyUrl: null, replyRef: null, priority: 0, now: T0, queueRank: T0,
       };
       // The first job of each token goes through enqueue (joins the fairness table); the rest are
       // bulk-inserted: a mix of priorities, pins and per-job overrides, in one transaction.
       for (const tok of tokens) assert.ok((await store.enqueue({ ...base, tokenId: tok.id, email: null }, 200_000)).ok);
       const insert = store.db.prepare(
         `INSERT INTO jobs (user_id, token_id, email, pinned_email, type, state, trace_id, upstream_json, request_json,
-                           priority, max_jobs_override, created_at, queued_at)
-         VALUES (?, ?, ?, ?, 'video', 'queued', 't', '{}', '{}', ?, ?, ?, ?)`,
+                           priority, queue_rank, max_jobs_override, created_at, queued_at)
+         VALUES (?, ?, ?, ?, 'video', 'queued', 't', '{}', '{}', ?, ?, ?, ?, ?)`,
       );
       store.db.transaction(() => {
         for (let i = 3; i < 100_000; i++) {
           const pin = i % 5 === 0 ? emails[i % emails.length]! : null;
           const override = i % 11 === 0 ? 1 + (i % 8) : null;
-          insert.run(u.id, tokens[i % 3]!.id, pin, pin, (i % 3) - 1, override, T0 + i, T0 + i);
+          // Ranks: queued at T0 + i, minus an expected run time of 0, 1 or 2 minutes.
+          insert.run(u.id, tokens[i % 3]!.id, pin, pin, (i % 3) - 1, T0 + i - 60_000 * (i % 7 % 3), override, T0 + i, T0 + i);
         }
       })();
       assert.equal(await store.countQueued(u.id), 100_000);
@@ -284,13 +292,89 @@ describe('SqliteStore specifics', () => {
         // New rows continue above the old high-water mark (3), and the queue works on the old data.
         const q = await store.enqueue(
           { userId: 1, tokenId: 1, email: null, maxJobsOverride: null, type: 'video', traceId: 't', upstream: { op: 'x', params: {} },
-            request: {}, replyUrl: null, replyRef: null, priority: 0, now: T0 + 5 },
+            request: {}, replyUrl: null, replyRef: null, priority: 0, now: T0 + 5, queueRank: T0 + 5 },
           10,
         );
         assert.ok(q.ok);
         assert.equal(q.job.id, 4);
         await store.finish(1, { state: 'completed' }, T0 + 6);
         assert.equal((await store.dispatch(1, T0 + 7))!.job.id, 4);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('migration 3 upgrades a version-2 file: the waiting queue keeps its order, old rows read back, new columns work', async () => {
+    const dir = tempDir();
+    try {
+      const path = join(dir, 'v2.db');
+      // A data dir written by the previous release: migrations 1 and 2 applied, jobs in every state.
+      const old = openDatabase(path);
+      old.exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
+      for (const m of MIGRATIONS.slice(0, 2)) {
+        old.exec(m.sql);
+        old.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, T0);
+      }
+      old.prepare(`INSERT INTO users (id, name, created_at, webhook_secret) VALUES (1, 'old', ?, 'whsec_old')`).run(T0);
+      old.prepare(`INSERT INTO accounts (user_id, email, api_key_enc, max_jobs, created_at, updated_at) VALUES (1, 'a@x.io', 'k', 1, ?, ?)`).run(T0, T0);
+      // The pseudo-token's fairness row, as the release's enqueue() left it.
+      old.prepare(`INSERT INTO queue_passes (user_id, token_key, pass) VALUES (1, 0, 0)`).run();
+      const insert = old.prepare(
+        `INSERT INTO jobs (user_id, email, pinned_email, type, state, upstream_id, trace_id, upstream_json, request_json,
+                           priority, created_at, queued_at, started_at, next_poll_at)
+         VALUES (1, ?, NULL, 'video', ?, ?, 't', '{"op":"x","params":{}}', '{}', ?, ?, ?, ?, ?)`,
+      );
+      // id 1: running (came through the queue), id 2: completed; ids 3..7 queued, ages and priorities mixed.
+      insert.run('a@x.io', 'running', '384751234567890123456', 0, T0, T0, T0 + 1, T0 + 100);
+      insert.run('a@x.io', 'completed', '11', 0, T0, null, T0, null);
+      const queued: [number, number][] = [[0, 10], [1, 20], [0, 30], [-1, 40], [1, 50]]; // [priority, created_at offset]
+      for (const [priority, at] of queued) insert.run(null, 'queued', null, priority, T0 + at, T0 + at, null, null);
+      old.close();
+
+      const store = await openSqliteStore(path);
+      try {
+        assert.deepEqual(
+          (store.db.prepare('SELECT version FROM schema_migrations ORDER BY version').all() as { version: number }[]).map((r) => r.version),
+          MIGRATIONS.map((m) => m.version),
+        );
+        assert.equal(store.db.pragma('integrity_check', { simple: true }), 'ok');
+        const indexed = (name: string) => (store.db.pragma(`index_info(${name})`) as { name: string }[]).map((c) => c.name);
+        assert.deepEqual(indexed('jobs_queue'), ['user_id', 'token_id', 'pinned_email', 'max_jobs_override', 'priority', 'queue_rank', 'id']);
+
+        // Queued jobs are ranked by when they were queued; every other job keeps NULL.
+        const ranks = (store.db.prepare('SELECT id, queue_rank FROM jobs ORDER BY id').all() as { id: number; queue_rank: number | null }[]).map((r) => r.queue_rank);
+        assert.deepEqual(ranks, [null, null, T0 + 10, T0 + 20, T0 + 30, T0 + 40, T0 + 50]);
+        assert.equal(await store.countQueued(1), 5);
+        assert.deepEqual((await store.queuedJobs(1, 10)).map((j) => j.id), [4, 7, 3, 5, 6], 'priority, then age, as before');
+
+        // Old rows read back whole; the new columns have their defaults.
+        const running = (await store.getJob(1))!;
+        assert.deepEqual([running.state, running.upstreamId, running.queueRank, running.nextPollAt], ['running', '384751234567890123456', null, T0 + 100]);
+        const account = (await store.getAccount(1, 'a@x.io'))!;
+        assert.deepEqual([account.webhookId, account.webhookSecretEnc], [null, null]);
+        assert.deepEqual((await store.jobsByUpstreamId('384751234567890123456')).map((j) => j.id), [1]);
+        assert.equal(await store.expeditePoll(1, T0 + 50), true);
+        assert.equal((await store.getJob(1))!.nextPollAt, T0 + 50);
+
+        // A job queued after the upgrade, expecting 25 ms of work at T0 + 35 (rank T0 + 10), waits behind
+        // the older normal-priority job of equal rank (lower id) and ahead of the younger ones.
+        const q = await store.enqueue(
+          { userId: 1, tokenId: null, email: null, maxJobsOverride: null, type: 'video', traceId: 't', upstream: { op: 'x', params: {} },
+            request: {}, replyUrl: null, replyRef: null, priority: 0, now: T0 + 35, queueRank: T0 + 10 },
+          10,
+        );
+        assert.ok(q.ok);
+        await store.finish(1, { state: 'completed' }, T0 + 60); // the one slot frees
+        const order: number[] = [];
+        for (let i = 0; i < 6; i++) {
+          const d = (await store.dispatch(1, T0 + 61))!;
+          order.push(d.job.id);
+          await store.finish(d.job.id, { state: 'completed' }, T0 + 62);
+        }
+        assert.deepEqual(order, [4, 7, 3, q.job.id, 5, 6]);
       } finally {
         await store.close();
       }

@@ -29,6 +29,23 @@ describe('PixverseClient over HTTP (canned server)', () => {
     await Promise.all(clients.splice(0).map((c) => c.close()));
   });
 
+  it('submit: the account webhook goes into text- and image-to-video bodies only, as a string', async () => {
+    client = newClient();
+    srv.handle((_req, res) => json(res, 200, '{"ErrCode":0,"ErrMsg":"success","Resp":{"video_id":1}}'));
+    const params = { prompt: 'a cat', duration: 5, model: 'v5', quality: '540p' };
+    const TRACE = '5f0c2d8e-1111-4222-8333-944455556666';
+    await client.submit('k', { op: 'video.text', params }, TRACE, { webhookId: '100042' });
+    await client.submit('k', { op: 'video.transition', params }, TRACE, { webhookId: '100042' });
+    await client.submit('k', { op: 'video.text', params }, TRACE, { webhookId: null });
+    const bodies = srv.seen.map((r) => JSON.parse(r.body.toString()) as Record<string, unknown>);
+    assert.equal(bodies[0]!['webhook_id'], '100042');
+    assert.ok(!('webhook_id' in bodies[1]!), 'transition has no webhook at PixVerse');
+    assert.ok(!('webhook_id' in bodies[2]!));
+    assert.equal(client.acceptsWebhook('video.img'), true);
+    assert.equal(client.acceptsWebhook('video.extend'), false);
+    assert.equal(client.acceptsWebhook('constructor'), false);
+  });
+
   it('submit: path, headers, lossless body and lossless id', async () => {
     client = newClient();
     srv.handle((_req, res) => json(res, 200, '{"ErrCode":0,"ErrMsg":"success","Resp":{"video_id":391504480090022123,"credits":45}}'));

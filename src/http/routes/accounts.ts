@@ -19,6 +19,14 @@ const AccountBody = Type.Object(
     maxJobs: Type.Optional(Type.Integer({ minimum: 1, maximum: 8 })),
     password: Type.Optional(Type.String({ maxLength: 512 })),
     token: Type.Optional(Type.String({ maxLength: 4096 })),
+    webhookId: Type.Optional(
+      Type.Union([Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_.:-]+$' }), Type.Null()], {
+        description: 'Gateway extension: the webhook_id of a PixVerse webhook created for this account (platform console → Webhook), whose URL points at <gateway>/upstream/pixverse/webhook. Omit to keep the stored one, null to remove it.',
+      }),
+    ),
+    webhookSecret: Type.Optional(
+      Type.Union([Type.String({ minLength: 8, maxLength: 512 }), Type.Null()], { description: 'The Secret Key PixVerse signs that webhook with; required with webhookId.' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -30,6 +38,7 @@ const AccountView = Type.Object(
     state: Type.String(),
     error: Type.Optional(Type.String()),
     cooldownUntil: Type.Optional(Type.String()),
+    webhookId: Type.Optional(Type.String()),
     created: Type.String(),
     updated: Type.String(),
   },
@@ -49,6 +58,19 @@ export function normalizeEmail(text: string): string {
   return email;
 }
 
+/** The webhook fields of a POST: undefined keeps the stored webhook, null removes it. */
+function webhookOf(body: typeof AccountBody.static): { id: string; secret: string } | null | undefined {
+  const { webhookId, webhookSecret } = body;
+  if (webhookId === undefined && webhookSecret === undefined) return undefined;
+  if (webhookId === null || (webhookId === undefined && webhookSecret === null)) {
+    if (webhookSecret) throw badRequest('webhookSecret must be omitted or null when webhookId is null');
+    return null;
+  }
+  if (webhookId === undefined) throw badRequest('webhookId is required with webhookSecret');
+  if (!webhookSecret) throw badRequest('webhookSecret is required with webhookId');
+  return { id: webhookId, secret: webhookSecret };
+}
+
 export const accountRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps) => {
   const { store, scheduler, upstream, now } = deps;
 
@@ -63,6 +85,7 @@ export const accountRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, dep
     };
     if (account.reason) out['error'] = account.reason;
     if (account.cooldownUntil) out['cooldownUntil'] = isoUtc(account.cooldownUntil);
+    if (account.webhookId) out['webhookId'] = account.webhookId;
     return out as typeof AccountView.static;
   };
 
@@ -85,6 +108,7 @@ export const accountRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, dep
       throw badRequest('apiKey is required');
     }
     if (body.maxJobs === undefined) throw badRequest('maxJobs is required');
+    const webhook = webhookOf(body);
     // A key PixVerse rejects outright is refused now rather than failing every job later;
     // an unreachable PixVerse does not block configuration.
     try {
@@ -94,7 +118,14 @@ export const accountRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, dep
       request.log.warn({ err, email }, 'could not verify the API key with PixVerse');
     }
     const sealed = scheduler.keys.seal(userId, email, body.apiKey);
-    const { account } = await store.upsertAccount({ userId, email, apiKeyEnc: sealed, maxJobs: body.maxJobs, now: now() });
+    const { account } = await store.upsertAccount({
+      userId,
+      email,
+      apiKeyEnc: sealed,
+      maxJobs: body.maxJobs,
+      webhook: webhook && { id: webhook.id, secretEnc: scheduler.keys.sealWebhookSecret(userId, email, webhook.secret) },
+      now: now(),
+    });
     scheduler.capacityChanged(userId);
     return reply.code(201).send(view(account));
   });

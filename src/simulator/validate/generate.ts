@@ -67,6 +67,7 @@ export function readGeneration(f: Fields, opts: { aspect: boolean; promptOptiona
   f.string('sound_effect_content');
   checkLipSyncAddOn(f);
   f.bool('water_mark');
+  // Type-checked on every generation, but only text/img act on it (validateVideo).
   f.text('webhook_id');
   return { prompt, negativePrompt, model, duration, quality, aspectRatio, motionMode, seed, style, audio, soundEffect, multiClip };
 }
@@ -86,10 +87,22 @@ export function validateVideo(body: Body, mode: 'text' | 'img', lookup: Lookup):
   const g = readGeneration(f, { aspect: mode === 'text', promptOptional: templateId !== null });
   let images: number | undefined;
   if (mode === 'img') images = checkImages(f, templateId, lookup);
-  if (templateId === null) return toSpec(mode, g);
+  const webhookId = readWebhook(f, lookup);
+  if (templateId === null) return toSpec(mode, g, { webhookId });
   // The template decides the real length (the request sends 5).
   const template = checkTemplate(templateId, { type: 1, quality: g.quality, ...(images !== undefined ? { images } : {}) });
-  return toSpec(mode, g, { templateId, duration: template.duration || g.duration });
+  return toSpec(mode, g, { templateId, duration: template.duration || g.duration, webhookId });
+}
+
+/**
+ * webhook_id names a webhook created on the console (here: /_sim/webhooks). An empty one is no
+ * webhook, as SDKs send "" for unset strings; an unknown one is refused before anything is charged.
+ */
+function readWebhook(f: Fields, lookup: Lookup): string | null {
+  const id = f.text('webhook_id')?.trim();
+  if (!id) return null;
+  if (!lookup.webhook(id)) throw fieldError(ERR.invalidParam, 'webhook_id', `${id.slice(0, 64)} is not a webhook of this account`);
+  return id;
 }
 
 /** img_id is required, except for multi-image templates, which send img_ids instead. Returns the image count. */

@@ -34,6 +34,8 @@ export interface VideoSpec {
   templateId: string | null;
   /** The video this job edits (source_video_id), if any. */
   sourceVideoId: string | null;
+  /** Registered webhook told when the job ends (text/img generations only, see webhooks.ts). */
+  webhookId: string | null;
   cost: number;
   /** Name of the cost field in the create answer: mimic and image templates say `credit`. */
   creditField: 'credits' | 'credit';
@@ -81,6 +83,8 @@ export interface Lookup {
   upload(id: string): 'image' | 'video' | 'audio' | undefined;
   /** A video job of this key with its current status (1, 5, 6, 7, 8), if any. */
   video(id: string): { status: number; spec: VideoSpec } | undefined;
+  /** Whether this key may name the webhook in a create (registered, and not another key's). */
+  webhook(id: string): boolean;
 }
 
 /** Defaults shared by the video validators; each overrides what its endpoint decides. */
@@ -98,6 +102,7 @@ export function videoSpec(fields: Partial<VideoSpec> & Pick<VideoSpec, 'mode' | 
     multiClip: false,
     templateId: null,
     sourceVideoId: null,
+    webhookId: null,
     cost: 0,
     creditField: 'credits',
     ...fields,

@@ -3,7 +3,7 @@ import type { Account } from '../../domain/account.ts';
 import type { Job } from '../../domain/job.ts';
 import type { AccountHealthUpdate, AccountLoad, UpsertAccountInput } from '../store.ts';
 import { withTransaction, type Queryable } from './pool.ts';
-import { accountFromRow, jobFromRow, num, type AccountRow, type JobRow } from '../rows.ts';
+import { accountFromRow, jobFromRow, num, webhookColumns, type AccountRow, type JobRow } from '../rows.ts';
 import type pg from 'pg';
 import { notify, type Channels } from './notify.ts';
 import { writeOutbox, type OutboxRef } from './outbox.ts';
@@ -20,19 +20,26 @@ export async function upsertAccount(
   channels: Channels,
   input: UpsertAccountInput,
 ): Promise<{ account: Account; created: boolean }> {
+  const webhook = webhookColumns(input.webhook);
   return withTransaction(pool, async (tx) => {
+    // The webhook: a new account takes the given pair (NULLs when omitted); an existing one keeps its
+    // stored pair when the input omits it ($8), so re-posting an account without webhook fields (to
+    // change its key or clear its health) does not wipe it; null removes it.
     const res = await tx.query<AccountRow & { created: boolean }>(
-      `INSERT INTO accounts (user_id, email, api_key_enc, max_jobs, state, reason, cooldown_until, created_at, updated_at)
-       VALUES ($1, $2, $3, $4, 'ok', NULL, NULL, $5, $5)
+      `INSERT INTO accounts (user_id, email, api_key_enc, max_jobs, state, reason, cooldown_until,
+                             webhook_id, webhook_secret_enc, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, 'ok', NULL, NULL, $6, $7, $5, $5)
        ON CONFLICT (user_id, email) DO UPDATE
          SET api_key_enc = EXCLUDED.api_key_enc,
              max_jobs = EXCLUDED.max_jobs,
              state = 'ok',
              reason = NULL,
              cooldown_until = NULL,
+             webhook_id = CASE WHEN $8::boolean THEN accounts.webhook_id ELSE EXCLUDED.webhook_id END,
+             webhook_secret_enc = CASE WHEN $8::boolean THEN accounts.webhook_secret_enc ELSE EXCLUDED.webhook_secret_enc END,
              updated_at = EXCLUDED.updated_at
        RETURNING *, (xmax = 0) AS created`,
-      [input.userId, input.email, input.apiKeyEnc, input.maxJobs, input.now],
+      [input.userId, input.email, input.apiKeyEnc, input.maxJobs, input.now, webhook.webhookId, webhook.webhookSecretEnc, webhook.keepWebhook === 1],
     );
     const row = res.rows[0]!;
     // New or healthier capacity: a waiting queue may be able to start something now.

@@ -119,6 +119,15 @@ export async function findJob(db: Queryable, userId: number, email: string, type
   return res.rows[0] ? jobFromRow(res.rows[0]) : null;
 }
 
+/**
+ * Any state, any tenant, newest first: how a PixVerse webhook, which names only the video id, finds its
+ * job. Through the partial index jobs_upstream (migration 4); an id is on a job or two, so the sort is nothing.
+ */
+export async function jobsByUpstreamId(db: Queryable, upstreamId: string): Promise<Job[]> {
+  const res = await db.query<JobRow>('SELECT * FROM jobs WHERE upstream_id = $1 ORDER BY id DESC', [upstreamId]);
+  return res.rows.map(jobFromRow);
+}
+
 /** Slot holders, oldest first (by started_at, then id). */
 export async function activeJobs(db: Queryable, userId: number): Promise<Job[]> {
   const res = await db.query<JobRow>(

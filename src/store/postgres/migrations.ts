@@ -232,6 +232,58 @@ export const MIGRATIONS: readonly Migration[] = [
        WHERE q.user_id = u.id;
     `,
   },
+  {
+    version: 4,
+    name: 'queue rank (least laxity first), PixVerse account webhooks, expedited polls',
+    // Locks: the ALTERs take ACCESS EXCLUSIVE on accounts, then on jobs, held to COMMIT (the whole
+    // migration is one transaction). accounts first: that is the order every transaction of the store
+    // takes them in (admission, dispatch, pinned enqueue, deleteAccount: accounts, then jobs), so an
+    // instance still running the previous release waits for this migration instead of deadlocking
+    // with it (holding an account row, waiting for jobs, while we wait for accounts). While it runs,
+    // those instances wait; the cost is the ADD COLUMNs (catalog only: every new column is nullable
+    // or has a constant default, so no table rewrite), the UPDATE of the queued rows and three index
+    // builds (one scan of jobs each). CREATE INDEX CONCURRENTLY cannot run inside a transaction, and
+    // the migration must be atomic.
+    sql: `
+      -- The account's PixVerse webhook (its id, and its secret sealed like api_key_enc): both or neither.
+      ALTER TABLE accounts
+        ADD COLUMN webhook_id          TEXT,
+        ADD COLUMN webhook_secret_enc  TEXT,
+        ADD CONSTRAINT accounts_webhook_pair CHECK ((webhook_id IS NULL) = (webhook_secret_enc IS NULL));
+
+      -- queue_rank: order within one priority of a token's queue line, lowest first (Job.queueRank:
+      -- epoch ms when queued minus the expected run time). Double precision, not BIGINT: the caller's
+      -- expected time may carry a fraction and the rank must come back exactly as given. NULL for jobs
+      -- admitted directly by reserve() (never queued).
+      -- poll_hint: set by expeditePoll (a PixVerse webhook said the job ended), cleared by a claim; a
+      -- poll that was in flight when it was set reschedules the job at once (see tracking.ts).
+      ALTER TABLE jobs
+        ADD COLUMN queue_rank  DOUBLE PRECISION,
+        ADD COLUMN poll_hint   BOOLEAN NOT NULL DEFAULT false;
+
+      -- Jobs already waiting keep a sane order: their rank is when they were queued (queued_at =
+      -- created_at for every job that came through enqueue), as if their expected run time were 0.
+      -- Jobs queued after the upgrade (rank = queued time − expected time) may pass them, but only if
+      -- queued less than their expected run time later, the bound the rank gives anyway. Only queued
+      -- rows are written (jobs_queue_age finds them): finished history keeps NULL, nothing orders it.
+      -- The queued-count trigger fires and finds nothing to change (the rows stay queued).
+      UPDATE jobs SET queue_rank = COALESCE(queued_at, created_at) WHERE state = 'queued';
+
+      -- dispatch(): as in migration 2, with queue_rank between priority and id, so the best jobs of one
+      -- (tenant, token, pinned account, override) line in (priority DESC, queue_rank, id) order — the
+      -- order of fairness.ts compareQueued — are still the first entries of the line in the index, read
+      -- by a LIMIT seek (queueCandidates.ts spells the columns out in every ORDER BY for that).
+      DROP INDEX jobs_queue;
+      CREATE INDEX jobs_queue ON jobs (user_id, token_id, pinned_email, max_jobs_override, priority DESC, queue_rank, id)
+        WHERE state = 'queued';
+      -- queuedJobs: a tenant's first jobs in (priority DESC, queue_rank, id) order, read in index order
+      -- up to the LIMIT (the /scheduler estimate shows the first 1,000 of a queue that may hold 100k).
+      CREATE INDEX jobs_queue_order ON jobs (user_id, priority DESC, queue_rank, id) WHERE state = 'queued';
+      -- jobsByUpstreamId: a PixVerse webhook names only the video id. Partial: queued and submitting
+      -- jobs have none; "upstream_id = $1" implies the predicate (= is strict), so the planner uses it.
+      CREATE INDEX jobs_upstream ON jobs (upstream_id) WHERE upstream_id IS NOT NULL;
+    `,
+  },
 ];
 
 /**

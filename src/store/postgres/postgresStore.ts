@@ -186,8 +186,8 @@ export class PostgresStore implements Store {
   claimDuePolls(owner: string, now: number, leaseMs: number, limit: number): Promise<Job[]> {
     return tracking.claimDuePolls(this.pool, owner, now, leaseMs, limit);
   }
-  reschedulePoll(jobId: number, leaseToken: string, nextPollAt: number, upstreamStatus: number | null, _now: number): Promise<boolean> {
-    return tracking.reschedulePoll(this.pool, jobId, leaseToken, nextPollAt, upstreamStatus);
+  reschedulePoll(jobId: number, leaseToken: string, nextPollAt: number, upstreamStatus: number | null, now: number): Promise<boolean> {
+    return tracking.reschedulePoll(this.pool, jobId, leaseToken, nextPollAt, upstreamStatus, now);
   }
   renewLeases(owner: string, jobIds: number[], now: number, leaseMs: number): Promise<number[]> {
     return tracking.renewLeases(this.pool, owner, jobIds, now, leaseMs);
@@ -197,6 +197,12 @@ export class PostgresStore implements Store {
   }
   nextPollDue(): Promise<number | null> {
     return tracking.nextPollDue(this.pool);
+  }
+  jobsByUpstreamId(upstreamId: string): Promise<Job[]> {
+    return jobs.jobsByUpstreamId(this.pool, upstreamId);
+  }
+  expeditePoll(jobId: number, now: number): Promise<boolean> {
+    return tracking.expeditePoll(this.pool, this.channels, jobId, now);
   }
 
   // ── sweeping ──────────────────────────────────────────────────────────

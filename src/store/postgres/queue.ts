@@ -29,7 +29,7 @@
 import type pg from 'pg';
 import type { Account } from '../../domain/account.ts';
 import type { AccountLoad, Dispatched, EnqueueInput, EnqueueResult } from '../store.ts';
-import { chooseAccount, compareQueued, fitClasses, fitsClasses, passStride, tokenKey, NO_TOKEN_KEY } from '../fairness.ts';
+import { assertQueueRank, chooseAccount, compareQueued, fitClasses, fitsClasses, passStride, tokenKey, NO_TOKEN_KEY } from '../fairness.ts';
 import { accountFromRow, jobFromRow, num, type AccountRow, type JobRow } from '../rows.ts';
 import { ACCOUNT_COLUMNS } from './admission.ts';
 import type { Channels } from './notify.ts';
@@ -42,7 +42,10 @@ import { beginWith, execute, withTransaction, type SqlStatement } from './pool.t
  * index in every case. Without it the planner may walk another index over the tenant's whole job
  * history and filter on the state (it does when most rows are queued, or the statistics are stale);
  * and `x IS NULL`, unlike `x = $1`, does not tell it that a column is constant. Not usable inside
- * EXISTS (PostgreSQL drops its ORDER BY), hence the scalar subqueries.
+ * EXISTS (PostgreSQL drops its ORDER BY), hence the scalar subqueries. Where a query wants a line's
+ * best jobs rather than any one (queueCandidates.ts), the ORDER BY goes on with the index's remaining
+ * columns exactly as the index has them — priority DESC, queue_rank, id (migration 4), compareQueued's
+ * order — so the rows come out of the index already sorted and the LIMIT stops the scan.
  */
 
 /** SQL condition selecting one token's jobs (key 0 stands for jobs without a token). */
@@ -148,9 +151,9 @@ function enqueueStatement(key: number): { name: string; text: string } {
     text: `WITH joined AS (
        ${joinQueueUpsert('VALUES ($1, $13, $14)', '$1', key, '$13')}
      ), job AS (
-       INSERT INTO jobs (user_id, token_id, email, pinned_email, max_jobs_override, priority, type, state, trace_id,
+       INSERT INTO jobs (user_id, token_id, email, pinned_email, max_jobs_override, priority, queue_rank, type, state, trace_id,
                          upstream_json, request_json, reply_url, reply_ref, created_at, queued_at, started_at)
-       VALUES ($1, $2, $3, $3, $4, $5, $6, 'queued', $7, $8, $9, $10, $11, $12, $12, NULL)
+       VALUES ($1, $2, $3, $3, $4, $5, $16, $6, 'queued', $7, $8, $9, $10, $11, $12, $12, NULL)
        RETURNING *
      )
      SELECT job.*, pg_notify($15, json_build_object('event', 'enqueue', 'userId', job.user_id, 'jobId', job.id)::text) AS notified
@@ -174,6 +177,7 @@ function enqueueStatement(key: number): { name: string; text: string } {
  * exact against a concurrent dispatch.
  */
 export async function enqueue(pool: pg.Pool, channels: Channels, input: EnqueueInput, maxQueueLength: number): Promise<EnqueueResult> {
+  assertQueueRank(input.queueRank);
   return withTransaction(
     pool,
     async (tx) => {
@@ -221,6 +225,7 @@ export async function enqueue(pool: pg.Pool, channels: Channels, input: EnqueueI
           key,
           Number(tenant.queue_vtime),
           channels.queue,
+          input.queueRank,
         ],
       });
       return { ok: true, job: jobFromRow(res.rows[0]!) };
@@ -472,4 +477,4 @@ export async function dispatch(pool: pg.Pool, userId: number, now: number, rando
 // ── requeue and the queue's reads ────────────────────────────────────────
 
 export { CANDIDATES } from './queueCandidates.ts';
-export { requeue, queuedUsers, queuedJobs, countQueued, expireQueued } from './queueLifecycle.ts';
+export { requeue, queuedUsers, queuedJobs, countQueued, expireQueued, QUEUED_JOBS_SQL } from './queueLifecycle.ts';

@@ -7,6 +7,12 @@ import { NO_TOKEN_KEY, type FitClass } from '../fairness.ts';
 
 /** The leading columns of the jobs_queue index: queries ordered this way are index seeks. */
 export const QUEUE_ORDER = 'ORDER BY user_id, token_id, pinned_email, max_jobs_override';
+/**
+ * The rest of jobs_queue (migration 4), in the index's own directions: a line's jobs in this order are
+ * its index entries in order, and it is fairness.ts compareQueued's order, so the best `perLine` jobs
+ * read here are the ones the planner in queue.ts would pick among.
+ */
+export const LINE_ORDER = 'priority DESC, queue_rank, id';
 
 export interface Turn {
   key: number;
@@ -19,10 +25,11 @@ export interface Candidate {
   id: number;
   key: number;
   priority: number;
+  queueRank: number | null;
   pinnedEmail: string | null;
   maxJobsOverride: number | null;
 }
-const CANDIDATE_COLUMNS = 'id, token_id, priority, pinned_email, max_jobs_override';
+const CANDIDATE_COLUMNS = 'id, token_id, priority, queue_rank, pinned_email, max_jobs_override';
 
 /**
  * The candidates statement (see fetchCandidates). One fixed text for every tenant, whatever its
@@ -37,7 +44,9 @@ const CANDIDATE_COLUMNS = 'id, token_id, priority, pinned_email, max_jobs_overri
  *   - the unpinned line, when any account is healthy ($9–$11);
  * and within each line the jobs without override (when plainFits) and, per distinct override above
  * the class's load (a skip scan again), the jobs with that override. Every ORDER BY spells out the
- * index's leading columns (QUEUE_ORDER), so each of these is an index seek on jobs_queue.
+ * index's leading columns (QUEUE_ORDER), so each of these is an index seek on jobs_queue; the heads
+ * continue with its remaining ones (LINE_ORDER: priority DESC, queue_rank, id), so a line's best jobs
+ * are its first index entries and LIMIT $3 stops there — no sort, whatever the line's length.
  */
 function candidatesText(): string {
   const order = QUEUE_ORDER;
@@ -90,7 +99,7 @@ function candidatesText(): string {
     );
     const head = (alias: string, where: string) =>
       `(SELECT ${alias}.key, ${CANDIDATE_COLUMNS} FROM jobs WHERE ${queued} AND ${token(alias)} AND ${fresh} AND ${where}
-         ${order}, priority DESC, id LIMIT $3)`;
+         ${order}, ${LINE_ORDER} LIMIT $3)`;
     arms.push(
       `(SELECT h.* FROM lines_${g} l CROSS JOIN LATERAL ${head('l', 'pinned_email = l.pin AND max_jobs_override IS NULL')} h WHERE l.plain)`,
       `(SELECT h.* FROM pov_${g} o CROSS JOIN LATERAL ${head('o', 'pinned_email = o.pin AND max_jobs_override = o.v')} h)`,
@@ -105,7 +114,7 @@ function candidatesText(): string {
 export const CANDIDATES = { name: 'pixgate_q_candidates', text: candidatesText() };
 
 /**
- * Up to `perLine` best jobs (priority DESC, id) of every line of the given tokens that fits a free
+ * Up to `perLine` best jobs (priority DESC, queue_rank, id) of every line of the given tokens that fits a free
  * slot now (one statement, see candidatesText). A line is (token, pinned account, override): for
  * each fit class (fairness.ts), the jobs without override when the class's plain limit has room, and
  * for each distinct override above the class's load the jobs with that override. The cost is a few
@@ -123,7 +132,14 @@ export async function fetchCandidates(
   if (classes.length === 0 || keys.length === 0) return [];
   const pinned = classes.filter((c) => c.pinnedEmail !== null);
   const unpinned = classes.find((c) => c.pinnedEmail === null);
-  const res = await tx.query<{ key: number; id: number; priority: number; pinned_email: string | null; max_jobs_override: number | null }>({
+  const res = await tx.query<{
+    key: number;
+    id: number;
+    priority: number;
+    queue_rank: number | null;
+    pinned_email: string | null;
+    max_jobs_override: number | null;
+  }>({
     ...CANDIDATES,
     values: [
       userId,
@@ -143,6 +159,7 @@ export async function fetchCandidates(
     id: Number(row.id),
     key: Number(row.key),
     priority: Number(row.priority),
+    queueRank: row.queue_rank === null ? null : Number(row.queue_rank),
     pinnedEmail: row.pinned_email,
     maxJobsOverride: row.max_jobs_override === null ? null : Number(row.max_jobs_override),
   }));

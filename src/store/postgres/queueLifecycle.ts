@@ -30,9 +30,13 @@ export async function requeue(pool: pg.Pool, channels: Channels, jobId: number):
       const payload = JSON.stringify({ event: 'requeue', userId, jobId });
       const res = await tx.query({
         name: key === NO_TOKEN_KEY ? 'pixgate_q_requeue_none' : 'pixgate_q_requeue_token',
+        // The job keeps its queue rank: back to the place it had, not to the end. A job admitted
+        // directly by reserve() never had one; it gets created_at (the rank migration 4 gave the jobs
+        // it found queued), so no queued row is ever without a rank.
         text: `WITH requeued AS (
            UPDATE jobs
               SET state = 'queued', email = pinned_email, started_at = NULL, next_poll_at = NULL,
+                  queue_rank = COALESCE(queue_rank, created_at::double precision),
                   lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
             WHERE id = $1 AND state = 'submitting'
             RETURNING id
@@ -54,12 +58,17 @@ export async function queuedUsers(db: Queryable): Promise<number[]> {
   return res.rows.map((row) => Number(row.id));
 }
 
+/**
+ * The tenant's first `limit` queued jobs in (priority DESC, queue_rank, id) order: the order of the
+ * partial index jobs_queue_order (migration 4), read up to the LIMIT. Per token that is a prefix of
+ * the token's dispatch order (within a token the dispatch order is this one), so replaying the fair
+ * turns over them (scheduler dispatchOrder) gives the first positions of the real dispatch order.
+ */
+export const QUEUED_JOBS_SQL = `SELECT * FROM jobs WHERE user_id = $1 AND state = 'queued' ORDER BY priority DESC, queue_rank, id LIMIT $2`;
+
 export async function queuedJobs(db: Queryable, userId: number, limit: number): Promise<Job[]> {
   if (limit <= 0) return [];
-  const res = await db.query<JobRow>(
-    `SELECT * FROM jobs WHERE user_id = $1 AND state = 'queued' ORDER BY created_at, id LIMIT $2`,
-    [userId, limit],
-  );
+  const res = await db.query<JobRow>(QUEUED_JOBS_SQL, [userId, limit]);
   return res.rows.map(jobFromRow);
 }
 

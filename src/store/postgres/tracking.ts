@@ -22,6 +22,9 @@ import type pg from 'pg';
  * committed is re-checked by FOR UPDATE against its latest version (READ COMMITTED follows the
  * update chain), where the lease is no longer expired, so it drops out. LIMIT sits inside the CTE
  * so only the rows actually claimed are locked.
+ *
+ * The claim clears poll_hint: the poll it starts asks PixVerse after whatever webhook set the hint,
+ * so its answer is fresh (see reschedulePoll).
  */
 export async function claimDuePolls(db: Queryable, owner: string, now: number, leaseMs: number, limit: number): Promise<Job[]> {
   if (limit <= 0) return []; // PostgreSQL rejects a negative LIMIT
@@ -35,7 +38,8 @@ export async function claimDuePolls(db: Queryable, owner: string, now: number, l
         FOR UPDATE SKIP LOCKED
      )
      UPDATE jobs
-        SET lease_owner = $1, lease_token = gen_random_uuid()::text, lease_expires_at = $2::bigint + $3::bigint
+        SET lease_owner = $1, lease_token = gen_random_uuid()::text, lease_expires_at = $2::bigint + $3::bigint,
+            poll_hint = false
        FROM due
       WHERE jobs.id = due.id
       RETURNING jobs.*`,
@@ -44,20 +48,55 @@ export async function claimDuePolls(db: Queryable, owner: string, now: number, l
   return res.rows.map(jobFromRow).sort((a, b) => (a.nextPollAt ?? 0) - (b.nextPollAt ?? 0) || a.id - b.id);
 }
 
-/** Records a non-final poll and hands the job back (lease cleared), fenced by the lease token. */
+/**
+ * Records a non-final poll and hands the job back (lease cleared), fenced by the lease token.
+ *
+ * poll_hint set means expeditePoll ran while this poll was in flight (a claim clears the hint, and
+ * this job was claimed for this poll): a webhook said the job ended, possibly after PixVerse answered
+ * this poll, so "still running" may be stale. The job is then due at `now` instead of at the computed
+ * time (which may be minutes away), and the hint is spent. The UPDATE reads the hint on the row it
+ * locks (READ COMMITTED re-checks a concurrently updated row on its latest version), so an
+ * expeditePoll either committed before — and is seen — or waits for this row and then finds a running
+ * job without a lease, which it makes due itself. No NOTIFY: the tracker that ran this poll re-checks
+ * what is due when the poll ends (and notify.ts keeps NOTIFY off per-poll paths).
+ */
 export async function reschedulePoll(
   db: Queryable,
   jobId: number,
   leaseToken: string,
   nextPollAt: number,
   upstreamStatus: number | null,
+  now: number,
 ): Promise<boolean> {
   const res = await db.query(
     `UPDATE jobs
-        SET next_poll_at = $3, upstream_status = $4, poll_count = poll_count + 1,
+        SET next_poll_at = CASE WHEN poll_hint THEN LEAST($5::bigint, $3::bigint) ELSE $3::bigint END, poll_hint = false,
+            upstream_status = $4, poll_count = poll_count + 1,
             lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
       WHERE id = $1 AND lease_token = $2 AND state = 'running'`,
-    [jobId, leaseToken, nextPollAt, upstreamStatus],
+    [jobId, leaseToken, nextPollAt, upstreamStatus, now],
+  );
+  return (res.rowCount ?? 0) > 0;
+}
+
+/**
+ * A running job's poll becomes due at `now` at the latest (an earlier due time is kept) and the hint
+ * is left for a poll that may be in flight (see reschedulePoll). One statement, so one implicit
+ * transaction: the NOTIFY on the jobs channel — which makes every instance's tracker re-check
+ * nextPollDue (crossInstance.ts), as markRunning's does — is sent at its commit and only if the job
+ * was running. Without it a tracker on another instance, asleep until the job's old due time, would
+ * not poll it before then. At the rate of webhooks, i.e. of job ends: no per-poll NOTIFY.
+ */
+export async function expeditePoll(db: Queryable, channels: Channels, jobId: number, now: number): Promise<boolean> {
+  const res = await db.query(
+    `WITH expedited AS (
+       UPDATE jobs SET next_poll_at = LEAST(COALESCE(next_poll_at, $2::bigint), $2::bigint), poll_hint = true
+        WHERE id = $1 AND state = 'running'
+        RETURNING id, user_id, next_poll_at
+     )
+     SELECT id, pg_notify($3, json_build_object('event', 'expedite', 'jobId', id, 'userId', user_id, 'nextPollAt', next_poll_at)::text) AS notified
+       FROM expedited`,
+    [jobId, now, channels.jobs],
   );
   return (res.rowCount ?? 0) > 0;
 }

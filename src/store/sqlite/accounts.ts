@@ -2,7 +2,7 @@
 import type { Account } from '../../domain/account.ts';
 import type { Job } from '../../domain/job.ts';
 import type { AccountHealthUpdate, AccountLoad, UpsertAccountInput } from '../store.ts';
-import { accountFromRow, jobFromRow, type AccountRow, type JobRow } from '../rows.ts';
+import { accountFromRow, jobFromRow, webhookColumns, type AccountRow, type JobRow } from '../rows.ts';
 import { immediate, type Db, type StatementCache } from './database.ts';
 import { CLEAR_LEASE, HOLDS_SLOT } from './fragments.ts';
 import type { Outbox } from './outbox.ts';
@@ -35,26 +35,32 @@ export class AccountQueries {
   ) {
     this.upsertTx = immediate(db, (input: UpsertAccountInput) => {
       const existing = this.getAccount(input.userId, input.email);
+      const webhook = webhookColumns(input.webhook);
       if (existing) {
         // Re-posting an account is how an operator clears an error/cool-down (useapi: 596 lasts until
-        // the account is re-posted), so health is reset; created_at is kept.
+        // the account is re-posted), so health is reset; created_at is kept. The webhook is kept unless
+        // the input names one (or null to remove it): a re-post without webhook fields must not wipe it.
         const row = this.sql
           .get(
             `UPDATE accounts
-                SET api_key_enc = ?, max_jobs = ?, state = 'ok', reason = NULL, cooldown_until = NULL, updated_at = ?
-              WHERE user_id = ? AND email = ?
+                SET api_key_enc = @apiKeyEnc, max_jobs = @maxJobs, state = 'ok', reason = NULL, cooldown_until = NULL,
+                    webhook_id         = CASE WHEN @keepWebhook THEN webhook_id         ELSE @webhookId        END,
+                    webhook_secret_enc = CASE WHEN @keepWebhook THEN webhook_secret_enc ELSE @webhookSecretEnc END,
+                    updated_at = @now
+              WHERE user_id = @userId AND email = @email
           RETURNING *`,
           )
-          .get(input.apiKeyEnc, input.maxJobs, input.now, input.userId, input.email) as AccountRow;
+          .get({ ...webhook, apiKeyEnc: input.apiKeyEnc, maxJobs: input.maxJobs, now: input.now, userId: input.userId, email: input.email }) as AccountRow;
         return { account: accountFromRow(row), created: false };
       }
       const row = this.sql
         .get(
-          `INSERT INTO accounts (user_id, email, api_key_enc, max_jobs, state, reason, cooldown_until, created_at, updated_at)
-           VALUES (?, ?, ?, ?, 'ok', NULL, NULL, ?, ?)
+          `INSERT INTO accounts (user_id, email, api_key_enc, max_jobs, state, reason, cooldown_until,
+                                 webhook_id, webhook_secret_enc, created_at, updated_at)
+           VALUES (?, ?, ?, ?, 'ok', NULL, NULL, ?, ?, ?, ?)
            RETURNING *`,
         )
-        .get(input.userId, input.email, input.apiKeyEnc, input.maxJobs, input.now, input.now) as AccountRow;
+        .get(input.userId, input.email, input.apiKeyEnc, input.maxJobs, webhook.webhookId, webhook.webhookSecretEnc, input.now, input.now) as AccountRow;
       return { account: accountFromRow(row), created: true };
     });
 

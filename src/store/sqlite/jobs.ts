@@ -32,6 +32,9 @@ const FINISH_SQL = `
      AND (@leaseToken IS NULL OR lease_token = @leaseToken)
   RETURNING *`;
 
+/** jobsByUpstreamId: through the partial index jobs_upstream (migration 3); rowid order within the key, so no sort. */
+export const BY_UPSTREAM_SQL = `SELECT * FROM jobs WHERE upstream_id = ? ORDER BY id DESC`;
+
 type FinishOpts = { from?: JobState[]; leaseToken?: string };
 
 export class JobQueries {
@@ -114,6 +117,11 @@ export class JobQueries {
       .get('SELECT * FROM jobs WHERE user_id = ? AND email = ? AND type = ? AND upstream_id = ? ORDER BY id DESC LIMIT 1')
       .get(userId, email, type, upstreamId) as JobRow | undefined;
     return row ? jobFromRow(row) : null;
+  }
+
+  /** Any state, any tenant, newest first: a PixVerse webhook names only the upstream id. */
+  jobsByUpstreamId(upstreamId: string): Job[] {
+    return (this.sql.get(BY_UPSTREAM_SQL).all(upstreamId) as JobRow[]).map(jobFromRow);
   }
 
   activeJobs(userId: number): Job[] {

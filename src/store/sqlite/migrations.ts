@@ -233,6 +233,50 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX deliveries_dead ON deliveries(user_id, created_at) WHERE state = 'dead';
     `,
   },
+  {
+    version: 3,
+    name: 'queue rank (least laxity first), PixVerse account webhooks, expedited polls',
+    // Plain ADD COLUMNs (no table rebuild: every new column is nullable or has a constant default),
+    // an UPDATE of the queued rows only, and index rebuilds, all in migrate()'s one BEGIN IMMEDIATE
+    // transaction: another process opening the file waits (busy_timeout) and then finds version 3 done.
+    sql: `
+      -- Order within one priority of a token's queue line, lowest first (Job.queueRank: epoch ms when
+      -- queued minus the expected run time). REAL, not INTEGER: the caller's expected time may carry a
+      -- fraction and the rank must come back exactly as given. NULL for jobs admitted directly by
+      -- reserve() (never queued).
+      ALTER TABLE jobs ADD COLUMN queue_rank REAL;
+      -- Set by expeditePoll (a PixVerse webhook said the job ended), cleared by a claim; a poll that was
+      -- in flight when it was set reschedules the job at once (see tracking.ts).
+      ALTER TABLE jobs ADD COLUMN poll_hint INTEGER NOT NULL DEFAULT 0;
+      -- The account's PixVerse webhook (id, and its secret sealed like api_key_enc); both NULL for none.
+      ALTER TABLE accounts ADD COLUMN webhook_id         TEXT;
+      ALTER TABLE accounts ADD COLUMN webhook_secret_enc TEXT;
+
+      -- Jobs already waiting keep a sane order: their rank is when they were queued (queued_at =
+      -- created_at for every job that came through enqueue), i.e. as if their expected run time were 0.
+      -- Jobs queued after the upgrade (rank = queued time − expected time) may therefore pass them, but
+      -- only if queued less than their expected run time later, the bound the rank gives anyway. Only
+      -- queued rows are touched (through jobs_queue_age): finished history keeps NULL, nothing orders it.
+      -- The triggers do not fire: they watch UPDATE OF state, and this changes queue_rank only.
+      UPDATE jobs SET queue_rank = COALESCE(queued_at, created_at) WHERE state = 'queued';
+
+      -- Dispatch, as in migration 2, with queue_rank between priority and id: the head of one (tenant,
+      -- token, pinned account, override) line in (priority DESC, queue_rank, id) order stays a single
+      -- LIMIT-1 seek (queue.ts PLAIN_HEAD_SQL / OVERRIDE_HEAD_SQL read it in index order, no sort).
+      -- Partial on state = 'queued' as before; queries must repeat that predicate.
+      DROP INDEX jobs_queue;
+      CREATE INDEX jobs_queue ON jobs(user_id, token_id, pinned_email, max_jobs_override, priority DESC, queue_rank, id)
+        WHERE state = 'queued';
+      -- queuedJobs: a tenant's first jobs in (priority DESC, queue_rank, id) order, read in index order
+      -- with a LIMIT (the estimate of /scheduler shows the first 1,000 of a queue that may hold 100k).
+      -- The rowid (id) is the implicit last column.
+      CREATE INDEX jobs_queue_order ON jobs(user_id, priority DESC, queue_rank) WHERE state = 'queued';
+      -- jobsByUpstreamId: a PixVerse webhook names only the video id. Partial: queued and submitting
+      -- jobs have none. "upstream_id = ?" implies "upstream_id IS NOT NULL", so SQLite uses it; the
+      -- rowid order inside one key serves "newest first" without a sort.
+      CREATE INDEX jobs_upstream ON jobs(upstream_id) WHERE upstream_id IS NOT NULL;
+    `,
+  },
 ];
 
 /**

@@ -7,7 +7,7 @@
  * dispatchBatch() runs up to `limit` such steps in one transaction (dispatch() is a batch of one).
  *
  * It never reads the whole queue. The partial index `jobs_queue` orders a tenant's queued jobs by
- * (token, pinned account, override, priority DESC, id), so the best job of one "line" — one token,
+ * (token, pinned account, override, priority DESC, queue_rank, id), so the best job of one "line" — one token,
  * one pin (or none), one override value (or none) — is a single LIMIT-1 seek. Tokens are visited in
  * pass order (see ../fairness.ts); for each, the lines that can fit a free slot now (fitClasses) are
  * probed and the best head across them wins. The first token with any fitting job is served.
@@ -16,7 +16,7 @@
 import type { Job } from '../../domain/job.ts';
 import type { AccountLoad, Dispatched, EnqueueInput, EnqueueResult } from '../store.ts';
 import { accountFromRow, jobFromRow, type JobRow } from '../rows.ts';
-import { chooseAccount, compareQueued, fitClasses, passStride, tokenIdOfKey, tokenKey } from '../fairness.ts';
+import { assertQueueRank, chooseAccount, compareQueued, fitClasses, passStride, tokenIdOfKey, tokenKey } from '../fairness.ts';
 import { immediate, type Db, type StatementCache } from './database.ts';
 import { LOADS_SQL, type LoadRow } from './accounts.ts';
 import { CLEAR_LEASE } from './fragments.ts';
@@ -34,21 +34,37 @@ export const HAS_QUEUED_SQL = `
    WHERE user_id = @userId AND state = 'queued' AND token_id IS @tokenId
    LIMIT 1`;
 
-/** Best job of one line without override. `IS` matches NULL token/pin as an index equality. */
+/**
+ * Best job of one line without override. `IS` matches NULL token/pin as an index equality. The ORDER BY
+ * is jobs_queue's columns after the equalities (priority DESC, queue_rank, id — compareQueued's order),
+ * so the head is the first index entry of the line: a seek, no sort.
+ */
 export const PLAIN_HEAD_SQL = `
   SELECT * FROM jobs
    WHERE user_id = @userId AND state = 'queued' AND token_id IS @tokenId AND pinned_email IS @pinned
      AND max_jobs_override IS NULL
-   ORDER BY priority DESC, id
+   ORDER BY priority DESC, queue_rank, id
    LIMIT 1`;
 
-/** Best job of the lowest override value above @above (walk the values by raising @above). */
+/** Best job of the lowest override value above @above (walk the values by raising @above); index order as above. */
 export const OVERRIDE_HEAD_SQL = `
   SELECT * FROM jobs
    WHERE user_id = @userId AND state = 'queued' AND token_id IS @tokenId AND pinned_email IS @pinned
      AND max_jobs_override > @above
-   ORDER BY max_jobs_override, priority DESC, id
+   ORDER BY max_jobs_override, priority DESC, queue_rank, id
    LIMIT 1`;
+
+/**
+ * queuedJobs: the tenant's first jobs in (priority DESC, queue_rank, id) order, read in the order of
+ * jobs_queue_order (migration 3) up to the LIMIT. Per token this is a prefix of the token's dispatch
+ * order (the order within a token is this order), so a caller replaying the fair turns over them
+ * (scheduler dispatchOrder) gets the first positions of the real dispatch order.
+ */
+export const QUEUED_JOBS_SQL = `
+  SELECT * FROM jobs
+   WHERE user_id = ? AND state = 'queued'
+   ORDER BY priority DESC, queue_rank, id
+   LIMIT ?`;
 
 /**
  * A token joins the queue: with nothing queued it starts at max(its pass, the tenant's vtime);
@@ -98,9 +114,9 @@ export class QueueQueries {
       const row = this.sql
         .get(
           `INSERT INTO jobs (user_id, token_id, email, pinned_email, type, state, trace_id, upstream_json, request_json,
-                             reply_url, reply_ref, priority, max_jobs_override, created_at, queued_at, started_at)
+                             reply_url, reply_ref, priority, queue_rank, max_jobs_override, created_at, queued_at, started_at)
            VALUES (@userId, @tokenId, @email, @email, @type, 'queued', @traceId, @upstream, @request,
-                   @replyUrl, @replyRef, @priority, @maxJobsOverride, @now, @now, NULL)
+                   @replyUrl, @replyRef, @priority, @queueRank, @maxJobsOverride, @now, @now, NULL)
            RETURNING *`,
         )
         .get({
@@ -114,6 +130,7 @@ export class QueueQueries {
           replyUrl: input.replyUrl,
           replyRef: input.replyRef,
           priority: input.priority,
+          queueRank: input.queueRank,
           maxJobsOverride: input.maxJobsOverride,
           now: input.now,
         }) as JobRow;
@@ -146,9 +163,13 @@ export class QueueQueries {
       if (!row) return false;
       // Join before the job is back in the queue, so "had nothing queued" is judged without it.
       this.joinQueue(row.user_id, row.token_id);
+      // The job keeps its queue rank: it goes back to the place it had, not to the end. A job admitted
+      // directly by reserve() never had one; it gets created_at (the rank migration 3 gave the jobs it
+      // found queued), so no queued row is ever without a rank.
       this.sql
         .get(
-          `UPDATE jobs SET state = 'queued', email = pinned_email, started_at = NULL, next_poll_at = NULL, ${CLEAR_LEASE}
+          `UPDATE jobs SET state = 'queued', email = pinned_email, started_at = NULL, next_poll_at = NULL,
+                           queue_rank = COALESCE(queue_rank, created_at), ${CLEAR_LEASE}
             WHERE id = ? AND state = 'submitting'`,
         )
         .run(jobId);
@@ -241,6 +262,7 @@ export class QueueQueries {
   }
 
   enqueue(input: EnqueueInput, maxQueueLength: number): EnqueueResult {
+    assertQueueRank(input.queueRank);
     return this.enqueueTx(input, maxQueueLength);
   }
 
@@ -266,9 +288,7 @@ export class QueueQueries {
   }
 
   queuedJobs(userId: number, limit: number): Job[] {
-    const rows = this.sql
-      .get(`SELECT * FROM jobs WHERE user_id = ? AND state = 'queued' ORDER BY created_at, id LIMIT ?`)
-      .all(userId, Math.max(0, limit)) as JobRow[];
+    const rows = this.sql.get(QUEUED_JOBS_SQL).all(userId, Math.max(0, limit)) as JobRow[];
     return rows.map(jobFromRow);
   }
 

@@ -218,6 +218,13 @@ export class SqliteStore implements Store {
   async nextPollDue(): Promise<number | null> {
     return this.tracking.nextPollDue();
   }
+  async jobsByUpstreamId(upstreamId: string): Promise<Job[]> {
+    return this.jobs.jobsByUpstreamId(upstreamId);
+  }
+  /** Nothing to wake: one process, and the caller wakes its own tracker. */
+  async expeditePoll(jobId: number, now: number): Promise<boolean> {
+    return this.tracking.expeditePoll(jobId, now);
+  }
 
   // ── sweeping ──
   async expireJobs(startedBefore: number, now: number, error: string): Promise<Job[]> {

@@ -35,10 +35,25 @@ export const STALE_SQL = `
    ORDER BY started_at, id
    LIMIT @limit`;
 
+/**
+ * A claim takes the lease and clears poll_hint: the poll it starts is asked after whatever webhook set
+ * the hint, so its answer is fresh (see reschedulePoll). Also used for submitting jobs, which never
+ * carry the hint.
+ */
 const LEASE_SQL = `
-  UPDATE jobs SET lease_owner = @owner, lease_token = @token, lease_expires_at = @expiresAt
+  UPDATE jobs SET lease_owner = @owner, lease_token = @token, lease_expires_at = @expiresAt, poll_hint = 0
    WHERE id = @id
   RETURNING *`;
+
+/**
+ * A running job's poll becomes due at @now at the latest (an earlier due time is kept), and the hint is
+ * left for a poll that may be in flight. One statement: atomic on its own, no transaction needed.
+ */
+export const EXPEDITE_SQL = `
+  UPDATE jobs
+     SET next_poll_at = CASE WHEN next_poll_at IS NULL OR next_poll_at > @now THEN @now ELSE next_poll_at END,
+         poll_hint = 1
+   WHERE id = @id AND state = 'running'`;
 
 export class TrackingQueries {
   private readonly claimTx: (selectSql: string, args: ClaimArgs) => Job[];
@@ -70,16 +85,32 @@ export class TrackingQueries {
     return this.claimTx(STALE_SQL, { owner, now, leaseMs, limit, before });
   }
 
-  /** Non-final poll: record it, schedule the next one and hand the job back to the pool. */
-  reschedulePoll(jobId: number, leaseToken: string, nextPollAt: number, upstreamStatus: number | null, _now: number): boolean {
+  /**
+   * Non-final poll: record it, schedule the next one and hand the job back to the pool.
+   *
+   * poll_hint set means expeditePoll ran while this poll was in flight (the hint survives only until a
+   * claim, and this job was claimed for this poll): a webhook said the job ended, possibly after
+   * PixVerse answered this poll, so "still running" may be stale. The job is then due at `now` instead
+   * of at the computed time (which may be minutes away), and the hint is spent. Not a transaction: the
+   * one UPDATE reads and clears the hint atomically, and an expeditePoll that lands just after it sees
+   * a running job with no lease and makes it due itself. (The caller's tracker re-checks what is due
+   * when a poll ends, so nothing needs waking here.)
+   */
+  reschedulePoll(jobId: number, leaseToken: string, nextPollAt: number, upstreamStatus: number | null, now: number): boolean {
     const info = this.sql
       .get(
         `UPDATE jobs
-            SET next_poll_at = ?, upstream_status = ?, poll_count = poll_count + 1, ${CLEAR_LEASE}
-          WHERE id = ? AND lease_token = ? AND state = 'running'`,
+            SET next_poll_at = CASE WHEN poll_hint THEN MIN(@now, @nextPollAt) ELSE @nextPollAt END, poll_hint = 0,
+                upstream_status = @upstreamStatus, poll_count = poll_count + 1, ${CLEAR_LEASE}
+          WHERE id = @id AND lease_token = @leaseToken AND state = 'running'`,
       )
-      .run(nextPollAt, upstreamStatus, jobId, leaseToken);
+      .run({ now, nextPollAt, upstreamStatus, id: jobId, leaseToken });
     return info.changes === 1;
+  }
+
+  /** See Store.expeditePoll. */
+  expeditePoll(jobId: number, now: number): boolean {
+    return this.sql.get(EXPEDITE_SQL).run({ id: jobId, now }).changes === 1;
   }
 
   /**

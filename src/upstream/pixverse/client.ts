@@ -15,10 +15,13 @@ import {
   type CatalogKind,
   type CatalogPage,
   type StatusResult,
+  type SubmitOptions,
   type SubmitResult,
   type Upstream,
   type UploadResult,
+  type WebhookNotice,
 } from '../upstream.ts';
+import { readWebhook } from './webhook.ts';
 import { stringifyLossless } from './json.ts';
 import { CATALOGS, ID_FIELDS, OPERATIONS, RESULT_PATHS } from './operations.ts';
 import { parseBalance, parseCatalog, parseImageUpload, parseMediaUpload, parseSubmit } from './parse.ts';
@@ -69,12 +72,23 @@ export class PixverseClient implements Upstream {
     this.pool = this.transport.pool;
   }
 
-  async submit(apiKey: string, req: UpstreamRequest, traceId: string): Promise<SubmitResult> {
+  acceptsWebhook(op: string): boolean {
+    return Object.hasOwn(OPERATIONS, op) && OPERATIONS[op]!.webhook === true;
+  }
+
+  readWebhook(header: (name: string) => string | undefined, rawBody: string): WebhookNotice {
+    return readWebhook(header, rawBody);
+  }
+
+  async submit(apiKey: string, req: UpstreamRequest, traceId: string, options: SubmitOptions = {}): Promise<SubmitResult> {
     const spec = Object.hasOwn(OPERATIONS, req.op) ? OPERATIONS[req.op] : undefined;
     if (!spec) throw new UpstreamError('bad_request', `unknown upstream operation: ${req.op}`);
+    // The webhook belongs to the account, which a queued job only gets at dispatch, so it is added
+    // here rather than stored with the request; a replay with the same trace id sends it again.
+    const params = spec.webhook && options.webhookId ? { ...req.params, webhook_id: options.webhookId } : req.params;
     let body: string;
     try {
-      body = stringifyLossless(req.params, ID_FIELDS);
+      body = stringifyLossless(params, ID_FIELDS);
     } catch (err) {
       throw new UpstreamError('bad_request', `cannot serialise request body: ${describe(err)}`);
     }

@@ -6,3 +6,4 @@ export { parseLossless, stringifyLossless, isIdKey, isJsonObject, type JsonObjec
 export { mapPixverseStatus, toStatusResult, PIXVERSE_STATUS } from './status.ts';
 export { OPERATIONS, RESULT_PATHS, ID_FIELDS, CATALOGS, type OperationSpec, type CatalogSpec } from './operations.ts';
 export { parseSubmit, parseCatalog, parseBalance, parseImageUpload, parseMediaUpload, idOf, numberOf } from './parse.ts';
+export { readWebhook, WEBHOOK_TOLERANCE_MS } from './webhook.ts';

@@ -43,11 +43,13 @@ export interface OperationSpec {
   path: string;
   /** Which result endpoint tracks the job. */
   type: JobType;
+  /** PixVerse sends a webhook at the end of the job when the body carries `webhook_id` (only these two). */
+  webhook?: true;
 }
 
 export const OPERATIONS: Record<string, OperationSpec> = {
-  'video.text': { path: '/video/text/generate', type: 'video' },
-  'video.img': { path: '/video/img/generate', type: 'video' },
+  'video.text': { path: '/video/text/generate', type: 'video', webhook: true },
+  'video.img': { path: '/video/img/generate', type: 'video', webhook: true },
   'video.transition': { path: '/video/transition/generate', type: 'video' },
   'video.multi_transition': { path: '/video/multi_transition/generate', type: 'video' },
   'video.extend': { path: '/video/extend/generate', type: 'video' },

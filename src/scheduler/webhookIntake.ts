@@ -1,0 +1,84 @@
+/**
+ * Provider webhooks: a signed notice that a job ended makes its poll due at once, so the slot is
+ * freed (and refilled from the queue) within milliseconds instead of at the next scheduled poll.
+ *
+ * The notice is not trusted for the outcome itself: it only expedites the tracker's poll, which
+ * reads the job's state from the provider under the usual lease, compare-and-swap and callback
+ * path. A forged or replayed delivery can therefore cost at most one status read.
+ */
+import type { Account } from '../domain/account.ts';
+import { isTerminal, type Job } from '../domain/job.ts';
+import { WebhookFormatError, type WebhookNotice, type WebhookVerdict } from '../upstream/upstream.ts';
+import type { SchedulerContext } from './context.ts';
+import { webhookBackstop, type PollPolicy } from './pollSchedule.ts';
+
+export type WebhookOutcome =
+  | { ok: true; jobId: number; action: 'expedited' | 'already_final' }
+  | { ok: false; status: 400 | 401 | 404 | 409; error: string };
+
+/** The poll policy of a job on `account`: the webhook backstop when its end will be reported. */
+export function pollPolicyFor(ctx: SchedulerContext, account: Pick<Account, 'webhookId'> | null, job: Pick<Job, 'upstream'>): PollPolicy {
+  return account?.webhookId && ctx.upstream.acceptsWebhook(job.upstream.op) ? webhookBackstop(ctx.tuning.poll) : ctx.tuning.poll;
+}
+
+const REFUSALS: Record<Exclude<WebhookVerdict, 'ok'>, string> = {
+  unsigned: 'Webhook-Timestamp, Webhook-Nonce and Webhook-Signature headers are required',
+  stale: 'Webhook-Timestamp is more than 300 s away from the gateway clock',
+  bad_signature: 'Webhook-Signature does not match the account webhook secret',
+};
+
+export class WebhookIntake {
+  constructor(
+    private readonly ctx: SchedulerContext,
+    /** Wakes the tracker so the expedited poll is claimed now, not at its next wake-up. */
+    private readonly wakeTracker: () => void,
+  ) {}
+
+  async receive(header: (name: string) => string | undefined, rawBody: string): Promise<WebhookOutcome> {
+    let notice: WebhookNotice;
+    try {
+      notice = this.ctx.upstream.readWebhook(header, rawBody);
+    } catch (err) {
+      if (err instanceof WebhookFormatError) return { ok: false, status: 400, error: `Invalid webhook delivery: ${err.message}` };
+      throw err;
+    }
+    const jobs = await this.ctx.store.jobsByUpstreamId(notice.upstreamId);
+    if (jobs.length === 0) return { ok: false, status: 404, error: `No job with upstream id ${notice.upstreamId}` };
+    const now = this.ctx.now();
+    let refusal: Exclude<WebhookVerdict, 'ok'> | null = null;
+    for (const job of jobs) {
+      const secret = await this.secretOf(job);
+      if (secret === null) continue;
+      const verdict = notice.verify(secret, now);
+      if (verdict !== 'ok') {
+        refusal = verdict;
+        continue;
+      }
+      return this.accept(job, notice, now);
+    }
+    if (refusal === null) return { ok: false, status: 401, error: `The account of upstream id ${notice.upstreamId} has no webhook secret configured` };
+    return { ok: false, status: 401, error: REFUSALS[refusal] };
+  }
+
+  private async accept(job: Job, notice: WebhookNotice, now: number): Promise<WebhookOutcome> {
+    if (isTerminal(job.state)) return { ok: true, jobId: job.id, action: 'already_final' };
+    // Still `submitting`: the id is known upstream before we stored the job as running. Refusing
+    // makes the provider deliver again (2 s later), by when the poll can be expedited.
+    if (job.state !== 'running') return { ok: false, status: 409, error: `Job of upstream id ${notice.upstreamId} is still being submitted; deliver again` };
+    if (await this.ctx.store.expeditePoll(job.id, now)) this.wakeTracker();
+    this.ctx.log.debug({ jobId: job.id, upstreamId: notice.upstreamId, status: notice.status }, 'webhook: poll expedited');
+    return { ok: true, jobId: job.id, action: 'expedited' };
+  }
+
+  private async secretOf(job: Job): Promise<string | null> {
+    if (job.email === null) return null;
+    const account = await this.ctx.store.getAccount(job.userId, job.email);
+    if (!account) return null;
+    try {
+      return this.ctx.keys.openWebhookSecret(account);
+    } catch {
+      this.ctx.log.warn({ email: account.email }, 'webhook secret cannot be decrypted with the current master key; re-post the account');
+      return null;
+    }
+  }
+}
