@@ -133,7 +133,10 @@ export function describeVariant(label: string, f: VariantFigures, w: Workload): 
     `        … slot freed while the client was still submitting ${describeGaps(f.dispatchDuringSubmit)}`,
     `        … slot freed after every job was submitted         ${describeGaps(f.dispatchAfterSubmit)}`,
     `                                      after the real end   ${describeGaps(f.idle)}`,
-    `    job end → gateway sees it final: ${describeGaps(f.discovery)}   polls/job ${f.pollsPerJob.toFixed(2)}`,
+    `    job end → gateway sees it final: ${describeGaps(f.discovery)}   polls/job ${f.pollsPerJob.toFixed(2)}` +
+      (f.run.webhooks.scheduled > 0
+        ? `; webhooks: ${f.run.webhooks.scheduled.toLocaleString('en-US')} jobs, ${f.run.webhooks.attempts.toLocaleString('en-US')} attempts, ${f.run.webhooks.delivered.toLocaleString('en-US')} acknowledged, ${f.run.webhooks.failed.toLocaleString('en-US')} refused or failed (${Object.entries(f.run.webhookOutcomes).map(([k, v]) => `${k} ×${v}`).join(', ')})`
+        : ''),
     `    gateway: CPU ${f.gatewayCpuS === null ? '-' : `${f.gatewayCpuS.toFixed(1)} s (${((100 * f.gatewayCpuS) / ((f.run.doneAt - f.run.t0) / 1000)).toFixed(0)}% of a core)`}, ` +
       `${describeLoopDelay(f.run.loopDelay)} (bench process: p99 ${f.run.benchLoopDelay.p99.toFixed(1)} ms); machine load ${f.run.load[0].toFixed(1)} → ${f.run.load[1].toFixed(1)}${f.run.cpuPressure === null ? '' : `, CPU pressure ${f.run.cpuPressure.toFixed(0)}%`}; upstream violations ${f.run.violations}, failed ${f.run.failed}`,
     `    gateway ${describeStoreCalls(f.run.gatewayStats, w.jobs.length)}`,

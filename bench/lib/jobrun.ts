@@ -11,7 +11,7 @@
  */
 import { join } from 'node:path';
 import { Pool } from 'undici';
-import type { SimStats } from '../../src/simulator/index.ts';
+import type { SimStats, WebhookStats } from '../../src/simulator/index.ts';
 import { makeTempDir, removeTempDir, startServer, type ServerChild } from './children.ts';
 import { loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -52,6 +52,15 @@ export async function prefixStats(simUrl: string, prefix: string): Promise<Prefi
     sum.violations += s.violations;
   }
   return sum;
+}
+
+/** The simulator's webhook counters (all keys): how many job ends were reported, and how well. */
+export type WebhookCounts = Pick<WebhookStats, 'scheduled' | 'attempts' | 'delivered' | 'failed'>;
+
+async function webhookCounts(simUrl: string): Promise<WebhookCounts> {
+  const stats = await expectStatus('simulator stats', call<SimStats>(simUrl, 'GET', '/_sim/stats'), 200);
+  const { scheduled, attempts, delivered, failed } = stats.webhooks;
+  return { scheduled, attempts, delivered, failed };
 }
 
 export interface Sample {
@@ -114,6 +123,10 @@ export interface RunResult {
   loopDelay: LoopDelay | null;
   /** Everything the gateway reported for that window (store calls, PostgreSQL figures). */
   gatewayStats: WindowStats | null;
+  /** Webhook counters of the simulator over the run (the other run of a shared simulator included). */
+  webhooks: WebhookCounts;
+  /** Webhook attempts by outcome ("ok", "HTTP 409", "no answer"). */
+  webhookOutcomes: Record<string, number>;
   /** 1-minute load average of the machine at t0 and at the end. */
   load: [number, number];
   /** CPU pressure (PSI some avg10, %) at the end, or null. */
@@ -169,6 +182,7 @@ export async function runWorkload(spec: RunSpec, hooks: { afterStart?: (gw: Serv
     }
     if (!spec.sharedTrace) await clearTrace(sim.info.url);
     const base = await prefixStats(sim.info.url, keyPrefix);
+    const hooks0 = await webhookCounts(sim.info.url);
     const n = w.jobs.length;
 
     // Sampler: the simulator's own view of busy slots, every sampleEveryMs until all jobs are done.
@@ -261,7 +275,10 @@ export async function runWorkload(spec: RunSpec, hooks: { afterStart?: (gw: Serv
     const ms = (ns: number) => ns / 1e6;
     const benchLoopDelay = { p50: ms(canary.percentile(50)), p99: ms(canary.percentile(99)), max: ms(canary.max), mean: ms(canary.mean) };
     const end = await prefixStats(sim.info.url, keyPrefix);
+    const hooks1 = await webhookCounts(sim.info.url);
     const trace = await fetchTrace(sim.info.url);
+    const webhookOutcomes = trace.webhookOutcomes ?? {};
+    delete trace.webhookOutcomes;
     // The warm-up's events (all before t0: every warm-up job was final by then) are left out.
     const from = trace.t.findIndex((t) => t >= t0);
     if (from > 0) for (const column of Object.values(trace) as unknown[][]) column.splice(0, from);
@@ -285,6 +302,13 @@ export async function runWorkload(spec: RunSpec, hooks: { afterStart?: (gw: Serv
       gatewayPid: g.pid,
       loopDelay,
       gatewayStats,
+      webhooks: {
+        scheduled: hooks1.scheduled - hooks0.scheduled,
+        attempts: hooks1.attempts - hooks0.attempts,
+        delivered: hooks1.delivered - hooks0.delivered,
+        failed: hooks1.failed - hooks0.failed,
+      },
+      webhookOutcomes,
       load: [load0, loadavg()[0]!],
       cpuPressure: cpuPressure(),
       benchLoopDelay,

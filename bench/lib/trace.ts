@@ -21,6 +21,8 @@ export interface SimTrace {
   id: string[];
   status: number[];
   job: number[];
+  /** Webhook attempts by outcome since the trace was cleared (both runs of a shared simulator). */
+  webhookOutcomes?: Record<string, number>;
 }
 
 export async function fetchTrace(simUrl: string): Promise<SimTrace> {

@@ -35,12 +35,15 @@ interface Trace {
 }
 
 const trace: Trace = { t: [], kind: [], key: [], tag: [], id: [], status: [], job: [] };
+/** Webhook attempts by outcome ("ok", "HTTP 409", "no answer"), since the last clear. */
+const webhookOutcomes: Record<string, number> = {};
 const labels = new Map<string, number>();
 const now = () => performance.timeOrigin + performance.now();
 
 function clearTrace(): void {
   for (const column of Object.values(trace) as unknown[][]) column.length = 0;
   labels.clear();
+  for (const key of Object.keys(webhookOutcomes)) delete webhookOutcomes[key];
 }
 
 function record(req: IncomingMessage, res: ServerResponse, tag: string, text: string): void {
@@ -80,7 +83,7 @@ function wrap(listener: http.RequestListener): http.RequestListener {
     if (url.startsWith('/_bench/')) {
       req.resume();
       if (url === '/_bench/trace' && req.method === 'GET') {
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(trace));
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ...trace, webhookOutcomes }));
       } else if (url === '/_bench/trace/clear' && req.method === 'POST') {
         clearTrace();
         res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
@@ -140,6 +143,10 @@ const sim = await startSimulator({
         onRequest: (r: { traceId: string; body: string }) => {
           const label = /\bjob-(\d+)\b/.exec(r.body);
           if (label) labels.set(r.traceId, Number(label[1]));
+        },
+        onWebhook: (e: { ok: boolean; httpStatus: number | null }) => {
+          const outcome = e.ok ? 'ok' : e.httpStatus === null ? 'no answer' : `HTTP ${e.httpStatus}`;
+          webhookOutcomes[outcome] = (webhookOutcomes[outcome] ?? 0) + 1;
         },
       }
     : {}),

@@ -13,6 +13,13 @@ import { Sleeper } from './sleeper.ts';
 
 /** Most jobs bound to slots in one store transaction. */
 const DISPATCH_BATCH = 16;
+/**
+ * How long a new queued job of a stalled tenant waits for the next dispatch attempt. A stalled
+ * tenant's last attempt bound nothing (typically every slot busy), so during a burst of creates an
+ * attempt per create would be a write transaction that binds nothing; one per few milliseconds
+ * keeps the event loop for the creates and for the freed slots, which are never delayed.
+ */
+const STALLED_ENQUEUE_DELAY_MS = 5;
 
 export class Dispatcher {
   private active = false;
@@ -22,6 +29,11 @@ export class Dispatcher {
   /** Tenants known to have queued jobs; a freed slot of any other tenant needs no dispatch. */
   private readonly queued = new Set<number>();
   private readonly inFlight = new Set<Promise<void>>();
+  /** Tenants whose last dispatch attempt bound nothing, and no slot or account changed since. */
+  private readonly stalled = new Set<number>();
+  /** New queued jobs of stalled tenants, waiting for the coalescing timer. */
+  private readonly deferred = new Set<number>();
+  private deferTimer: NodeJS.Timeout | null = null;
   private lastBackstop = 0;
 
   constructor(
@@ -39,20 +51,42 @@ export class Dispatcher {
   async stop(): Promise<void> {
     if (!this.active) return;
     this.active = false;
+    if (this.deferTimer) clearTimeout(this.deferTimer);
+    this.deferTimer = null;
     this.sleeper.wake();
     await this.loopDone;
     await Promise.allSettled(this.inFlight);
   }
 
-  /** The tenant may have a queued job that fits a slot now. */
+  /** The tenant may have a queued job that fits a slot now (a slot freed, an account changed). */
   poke(userId: number): void {
+    this.stalled.delete(userId);
     this.queued.add(userId);
     this.dirty.add(userId);
     this.sleeper.wake();
   }
 
+  /** A job was queued: dispatch at once, unless the tenant is stalled (then within a few ms). */
+  jobQueued(userId: number): void {
+    if (!this.stalled.has(userId)) {
+      this.poke(userId);
+      return;
+    }
+    this.queued.add(userId);
+    this.deferred.add(userId);
+    this.deferTimer ??= setTimeout(() => {
+      this.deferTimer = null;
+      for (const id of this.deferred) this.dirty.add(id);
+      this.deferred.clear();
+      this.sleeper.wake();
+    }, STALLED_ENQUEUE_DELAY_MS);
+  }
+
   /** A slot of the tenant freed: dispatch only if it has (or may have) queued work. */
   slotFreed(userId: number): void {
+    // Whether or not anything waits now, the tenant is no longer stalled: its next queued job may
+    // fit the free slot at once (and must not sit in the queue, counting against its bound).
+    this.stalled.delete(userId);
     if (this.queued.has(userId)) this.poke(userId);
   }
 
@@ -82,9 +116,13 @@ export class Dispatcher {
 
   /** Dispatches until nothing queued fits a free slot; submits run concurrently. */
   private async drain(userId: number): Promise<void> {
-    while (this.active) {
+    this.stalled.delete(userId);
+    for (let first = true; this.active; first = false) {
       // A batch takes the tenant's capacity lock once for many slots (a burst frees several).
       const batch = await this.ctx.store.dispatchBatch(userId, this.ctx.now(), DISPATCH_BATCH);
+      // Nothing fitted: until a slot frees or an account changes (poke), new jobs can wait a little.
+      // A poke that arrived during this attempt already marked the tenant dirty, so it is not lost.
+      if (first && batch.length === 0 && !this.dirty.has(userId)) this.stalled.add(userId);
       for (const dispatched of batch) {
         const launch = this.launch(dispatched).finally(() => this.inFlight.delete(launch));
         this.inFlight.add(launch);

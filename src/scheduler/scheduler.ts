@@ -93,7 +93,7 @@ export class Scheduler {
     this.ctx.creditWatch = new CreditWatch(this.ctx, this.ctx.tuning.creditCheckEveryMs, (userId) => this.capacityChanged(userId));
     const launcher = new Launcher(this.ctx);
     this.dispatcher = new Dispatcher(this.ctx, launcher);
-    this.admission = new Admission(this.ctx, launcher, (job) => this.dispatcher.poke(job.userId), (userId) => this.user(userId));
+    this.admission = new Admission(this.ctx, launcher, (job) => this.dispatcher.jobQueued(job.userId), (userId) => this.user(userId));
     this.tracker = new Tracker(this.ctx);
     this.sweeper = new Sweeper(this.ctx);
     this.webhooks = new WebhookIntake(this.ctx, () => this.tracker.wake());
