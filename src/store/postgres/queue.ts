@@ -8,7 +8,7 @@
  *      bind under that lock, so a dispatch and a reserve (or two dispatches, on any instances) can
  *      never both fill the last slot of an account. deleteAccount() locks its row FOR UPDATE.
  *      enqueue() of a pinned job takes FOR KEY SHARE on its account only, which conflicts with
- *      deleteAccount's FOR UPDATE (see enqueue) but not with NO KEY UPDATE: enqueues never wait
+ *      deleteAccount's FOR UPDATE (see queueEnqueue.ts) but not with NO KEY UPDATE: enqueues never wait
  *      for a dispatch or an admission to let go of the accounts.
  *   2. the tenant's users row, FOR NO KEY UPDATE: the tenant's queue lock. Every read-modify-write
  *      of the fairness state (queue_passes, users.queue_vtime) and every "check the queue length,
@@ -28,94 +28,12 @@
  */
 import type pg from 'pg';
 import type { Account } from '../../domain/account.ts';
-import type { AccountLoad, Dispatched, EnqueueInput, EnqueueResult } from '../store.ts';
-import { assertQueueRank, chooseAccount, compareQueued, fitClasses, fitsClasses, passStride, tokenKey, NO_TOKEN_KEY } from '../fairness.ts';
-import { accountFromRow, jobFromRow, num, type AccountRow, type JobRow } from '../rows.ts';
-import { ACCOUNT_COLUMNS } from './admission.ts';
-import type { Channels } from './notify.ts';
-import { fetchCandidates, QUEUE_ORDER, type Candidate, type Turn } from './queueCandidates.ts';
-import { beginWith, execute, withTransaction, type SqlStatement } from './pool.ts';
-
-/**
- * Spelling out jobs_queue's leading columns in an ORDER BY (constant within the rows the query
- * selects, so the order is unchanged) makes "the first queued row" an index seek on the partial
- * index in every case. Without it the planner may walk another index over the tenant's whole job
- * history and filter on the state (it does when most rows are queued, or the statistics are stale);
- * and `x IS NULL`, unlike `x = $1`, does not tell it that a column is constant. Not usable inside
- * EXISTS (PostgreSQL drops its ORDER BY), hence the scalar subqueries. Where a query wants a line's
- * best jobs rather than any one (queueCandidates.ts), the ORDER BY goes on with the index's remaining
- * columns exactly as the index has them — priority DESC, queue_rank, id (migration 4), compareQueued's
- * order — so the rows come out of the index already sorted and the LIMIT stops the scan.
- */
-
-/** SQL condition selecting one token's jobs (key 0 stands for jobs without a token). */
-function tokenCondition(key: number, param: string): string {
-  return key === NO_TOKEN_KEY ? 'token_id IS NULL' : `token_id = ${param}`;
-}
-
-// ── statements run at the start of a transaction (pool.ts beginWith) ─────
-
-/** The tenant's queue lock (level 2), with what enqueue checks under it. */
-const ENQUEUE_LOCK: SqlStatement = {
-  name: 'pixgate_q_enqueue_lock',
-  types: 'bigint',
-  text: `SELECT queue_vtime, queued_count, EXISTS (SELECT 1 FROM accounts WHERE user_id = $1) AS has_accounts
-           FROM users WHERE id = $1 FOR NO KEY UPDATE`,
-};
-
-/** Level 1 for dispatch: every account of the tenant, in email byte order (as admission.ts lockAccounts). */
-const DISPATCH_LOCK_ACCOUNTS: SqlStatement = {
-  name: 'pixgate_q_lock_accounts',
-  types: 'bigint',
-  text: `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE user_id = $1 ORDER BY email COLLATE "C" FOR NO KEY UPDATE`,
-};
-
-/** Level 2: the tenant's queue lock, with the fairness clock and the queue length. */
-export const TENANT_LOCK: SqlStatement = {
-  name: 'pixgate_q_lock_tenant',
-  types: 'bigint',
-  text: 'SELECT queue_vtime, queued_count FROM users WHERE id = $1 FOR NO KEY UPDATE',
-};
-
-/**
- * Slot holders per account (partial index jobs_active_per_account: the cost follows the live jobs,
- * not the history). Its own statement after the locks, so its snapshot includes every job the
- * previous lock holder bound (see admission.ts).
- */
-const DISPATCH_SLOTS: SqlStatement = {
-  name: 'pixgate_q_slots',
-  types: 'bigint',
-  text: `SELECT email, count(*)::int AS n FROM jobs WHERE user_id = $1 AND state IN ('submitting', 'running') GROUP BY email`,
-};
-
-/**
- * The tenant's tokens that have queued jobs, with their pass and weight. The distinct token ids
- * come from a skip scan of jobs_queue (one index seek per token, not a read of the whole queue);
- * jobs without a token are key 0.
- */
-const DISPATCH_TURNS: SqlStatement = {
-  name: 'pixgate_q_turns',
-  types: 'bigint',
-  text: `WITH RECURSIVE t(key) AS (
-       (SELECT token_id FROM jobs WHERE user_id = $1 AND state = 'queued' AND token_id IS NOT NULL ORDER BY token_id LIMIT 1)
-       UNION ALL
-       SELECT (SELECT j.token_id FROM jobs j
-                WHERE j.user_id = $1 AND j.state = 'queued' AND j.token_id > t.key
-                ORDER BY j.token_id LIMIT 1)
-         FROM t WHERE t.key IS NOT NULL
-     ), keys(key) AS (
-       SELECT key FROM t WHERE key IS NOT NULL
-       UNION ALL
-       SELECT ${NO_TOKEN_KEY}::bigint
-        WHERE (SELECT 1 FROM jobs WHERE user_id = $1 AND state = 'queued' AND token_id IS NULL ${QUEUE_ORDER} LIMIT 1) = 1
-     )
-     SELECT keys.key, COALESCE(p.pass, 0) AS pass, COALESCE(tk.weight, 1) AS weight
-       FROM keys
-       LEFT JOIN queue_passes p ON p.user_id = $1 AND p.token_key = keys.key
-       LEFT JOIN tokens tk ON tk.id = keys.key`,
-};
-
-export const QUEUE_STATEMENTS = [ENQUEUE_LOCK, DISPATCH_LOCK_ACCOUNTS, TENANT_LOCK, DISPATCH_SLOTS, DISPATCH_TURNS];
+import type { AccountLoad, Dispatched } from '../store.ts';
+import { chooseAccount, compareQueued, fitClasses, fitsClasses, passStride } from '../fairness.ts';
+import { accountFromRow, jobFromRow, type AccountRow, type JobRow } from '../rows.ts';
+import { fetchCandidates, type Candidate, type Turn } from './queueCandidates.ts';
+import { beginWith, withTransaction } from './pool.ts';
+import { DISPATCH_LOCK_ACCOUNTS, DISPATCH_SLOTS, DISPATCH_TURNS, QUEUE_STATEMENTS, TENANT_LOCK } from './queueStatements.ts';
 
 /**
  * Settings for a dispatch transaction (SET LOCAL: they end with it). Its statements are prepared
@@ -126,114 +44,6 @@ export const QUEUE_STATEMENTS = [ENQUEUE_LOCK, DISPATCH_LOCK_ACCOUNTS, TENANT_LO
  * jit_above_cost, and compiling then takes far longer (100+ ms) than running.
  */
 const DISPATCH_SETTINGS = ['SET LOCAL plan_cache_mode = force_generic_plan', 'SET LOCAL jit = off'];
-
-// ── enqueue ──────────────────────────────────────────────────────────────
-
-/**
- * A token joins the queue, as part of the statement that queues its job: with nothing queued it
- * starts at max(its pass, the tenant's vtime) — time spent idle is not credited; with jobs already
- * queued its pass is left alone (the row is only created, at vtime, if missing). "Nothing queued"
- * is judged on the statement's snapshot, which does not include the job the same statement inserts
- * (or puts back). `$key` is the token key, `$vtime` the vtime read under the tenant lock.
- */
-export function joinQueueUpsert(source: string, userId: string, key: number, keyParam: string): string {
-  return `INSERT INTO queue_passes (user_id, token_key, pass) ${source}
-     ON CONFLICT (user_id, token_key) DO UPDATE SET pass = GREATEST(queue_passes.pass, EXCLUDED.pass)
-      WHERE (SELECT 1 FROM jobs WHERE user_id = ${userId} AND state = 'queued' AND ${tokenCondition(key, keyParam)}
-             ${QUEUE_ORDER} LIMIT 1) IS NULL`;
-}
-
-/** Joins the queue, inserts the job and announces it: one statement (two variants: with or without a token). */
-function enqueueStatement(key: number): { name: string; text: string } {
-  const withToken = key !== NO_TOKEN_KEY;
-  return {
-    name: withToken ? 'pixgate_q_enqueue_token' : 'pixgate_q_enqueue_none',
-    text: `WITH joined AS (
-       ${joinQueueUpsert('VALUES ($1, $13, $14)', '$1', key, '$13')}
-     ), job AS (
-       INSERT INTO jobs (user_id, token_id, email, pinned_email, max_jobs_override, priority, queue_rank, type, state, trace_id,
-                         upstream_json, request_json, reply_url, reply_ref, created_at, queued_at, started_at)
-       VALUES ($1, $2, $3, $3, $4, $5, $16, $6, 'queued', $7, $8, $9, $10, $11, $12, $12, NULL)
-       RETURNING *
-     )
-     SELECT job.*, pg_notify($15, json_build_object('event', 'enqueue', 'userId', job.user_id, 'jobId', job.id)::text) AS notified
-       FROM job`,
-  };
-}
-
-/**
- * Inserts a queued job. Round trips: BEGIN + the tenant lock in one, then one statement that joins
- * the queue, inserts the job and queues its NOTIFY, then COMMIT (a pinned job: BEGIN, its account
- * check, then the tenant lock). The queue is never counted: users.queued_count is kept by triggers
- * (migration 3), so the cost does not grow with the queue.
- *
- * The bound stays exact under concurrent enqueues (any instance) because the counter is read under
- * the tenant's queue lock — users FOR NO KEY UPDATE, the lock this transaction takes anyway for the
- * fairness state — and on that very row: a lock that had to wait returns the row as the previous
- * holder committed it, counter included. Everything that raises the counter (enqueue, requeue)
- * holds that lock, and our insert raises it (trigger) before we let go; what lowers it (dispatch,
- * finish, expiry) can only make the value we read too high, never too low — a refusal at worst.
- * The same lock makes "this token had nothing queued → it joins at the tenant's virtual time"
- * exact against a concurrent dispatch.
- */
-export async function enqueue(pool: pg.Pool, channels: Channels, input: EnqueueInput, maxQueueLength: number): Promise<EnqueueResult> {
-  assertQueueRank(input.queueRank);
-  return withTransaction(
-    pool,
-    async (tx) => {
-      let tenant: pg.QueryResultRow | undefined;
-      if (input.email !== null) {
-        await beginWith(tx, QUEUE_STATEMENTS, []);
-        // FOR KEY SHARE on the pinned account — the weakest row lock, and the one that is needed: a
-        // concurrent deleteAccount() (which locks the row FOR UPDATE and then cancels the jobs pinned
-        // to it) either runs wholly before us — we find no row and refuse — or waits for our commit
-        // and then cancels the job we queued. Without it a job could be queued for an account deleted
-        // a moment earlier and wait for it forever. It does not conflict with the FOR NO KEY UPDATE
-        // that dispatch() and reserve() hold on the account, so a pinned enqueue never waits for them.
-        const account = await tx.query({
-          name: 'pixgate_q_enqueue_account',
-          text: 'SELECT 1 FROM accounts WHERE user_id = $1 AND email = $2 FOR KEY SHARE',
-          values: [input.userId, input.email],
-        });
-        if (account.rowCount === 0) return { ok: false, reason: 'unknown_account' };
-        tenant = (await execute(tx, ENQUEUE_LOCK, [input.userId]))[0];
-        if (!tenant) return { ok: false, reason: 'unknown_account' };
-      } else {
-        // Unpinned: no account lock at all (the accounts are only checked for existence).
-        tenant = (await beginWith(tx, QUEUE_STATEMENTS, [{ statement: ENQUEUE_LOCK, args: [input.userId] }]))[0]![0];
-        if (!tenant || !tenant.has_accounts) return { ok: false, reason: 'no_accounts' };
-      }
-      const queued = num(tenant.queued_count as number);
-      if (queued >= maxQueueLength) return { ok: false, reason: 'queue_full', queued };
-
-      const key = tokenKey(input.tokenId);
-      const res = await tx.query<JobRow>({
-        ...enqueueStatement(key),
-        values: [
-          input.userId,
-          input.tokenId,
-          input.email,
-          input.maxJobsOverride,
-          input.priority,
-          input.type,
-          input.traceId,
-          JSON.stringify(input.upstream),
-          JSON.stringify(input.request),
-          input.replyUrl,
-          input.replyRef,
-          input.now,
-          key,
-          Number(tenant.queue_vtime),
-          channels.queue,
-          input.queueRank,
-        ],
-      });
-      return { ok: true, job: jobFromRow(res.rows[0]!) };
-    },
-    { fnBegins: true },
-  );
-}
-
 // ── dispatch ─────────────────────────────────────────────────────────────
 
 const TOKENS_READ_AT_LEAST = 4;
@@ -476,5 +286,6 @@ export async function dispatch(pool: pg.Pool, userId: number, now: number, rando
 
 // ── requeue and the queue's reads ────────────────────────────────────────
 
+export { enqueue } from './queueEnqueue.ts';
 export { CANDIDATES } from './queueCandidates.ts';
 export { requeue, queuedUsers, queuedJobs, countQueued, expireQueued, QUEUED_JOBS_SQL } from './queueLifecycle.ts';

@@ -6,7 +6,7 @@ import { jobFromRow, type JobRow } from '../rows.ts';
 import type { Channels } from './notify.ts';
 import { writeOutbox, type OutboxRef } from './outbox.ts';
 import { beginWith, withTransaction, type Queryable } from './pool.ts';
-import { joinQueueUpsert, QUEUE_STATEMENTS, TENANT_LOCK } from './queue.ts';
+import { joinQueueUpsert, QUEUE_STATEMENTS, TENANT_LOCK } from './queueStatements.ts';
 
 
 /**
