@@ -36,6 +36,8 @@ export interface Config {
   staleSubmitMs: number | null;
   pollMinIntervalMs: number | null;
   idleWakeMs: number | null;
+  /** How long an Idempotency-Key and its first answer are kept (PIXGATE_IDEMPOTENCY_TTL, default 24h). */
+  idempotencyTtlMs: number;
 }
 
 /** Attempt delays over about three days (engineering notes). */
@@ -108,5 +110,6 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
     staleSubmitMs: optionalDuration(env['PIXGATE_STALE_SUBMIT']),
     pollMinIntervalMs: optionalDuration(env['PIXGATE_POLL_MIN_INTERVAL']),
     idleWakeMs: optionalDuration(env['PIXGATE_IDLE_WAKE']),
+    idempotencyTtlMs: optionalDuration(env['PIXGATE_IDEMPOTENCY_TTL']) ?? 24 * 60 * 60_000,
   };
 }

@@ -102,7 +102,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
 /** Timings set through the environment (tests and operators); unset ones keep their defaults. */
 function configuredTuning(config: Config): Partial<SchedulerTuning> {
-  const tuning: Partial<SchedulerTuning> = {};
+  const tuning: Partial<SchedulerTuning> = { idempotencyTtlMs: config.idempotencyTtlMs };
   if (config.leaseMs !== null) tuning.leaseMs = config.leaseMs;
   if (config.staleSubmitMs !== null) tuning.staleSubmitMs = config.staleSubmitMs;
   if (config.idleWakeMs !== null) tuning.idleWakeMs = config.idleWakeMs;

@@ -29,6 +29,15 @@ export const CommonJobFields = {
   priority: Type.Optional(StringEnum(['high', 'normal', 'low'] as const)),
 };
 
+/**
+ * Headers of a create: an optional Idempotency-Key (see idempotency.ts). The pattern is printable
+ * ASCII; other headers pass through.
+ */
+export const IdempotencyHeaders = Type.Object(
+  { 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, pattern: '^[\\x20-\\x7e]+$' })) },
+  { additionalProperties: true },
+);
+
 export const JobIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 1200 }) });
 
 export function withCommon<T extends Record<string, TSchema>>(fields: T) {

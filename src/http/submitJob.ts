@@ -2,6 +2,7 @@
 import type { FastifyRequest } from 'fastify';
 import { checkCallbackUrl } from '../callbacks/ssrf.ts';
 import { PRIORITIES, type Job, type JobType, type Json, type PriorityName } from '../domain/job.ts';
+import type { IdempotencyClaim } from '../store/store.ts';
 import type { Mapped } from './compat/videoCreate.ts';
 import type { AppDeps } from './context.ts';
 import { callerOf } from './guards.ts';
@@ -16,7 +17,13 @@ export interface CommonFields {
   priority?: PriorityName;
 }
 
-export async function submitJob(deps: AppDeps, request: FastifyRequest, type: JobType, mapped: Mapped): Promise<Job> {
+export async function submitJob(
+  deps: AppDeps,
+  request: FastifyRequest,
+  type: JobType,
+  mapped: Mapped,
+  key?: { idempotency: IdempotencyClaim; onKeyClaimed: (jobId: number) => void },
+): Promise<Job> {
   const caller = callerOf(request);
   const fields = request.body as CommonFields;
   if (fields.replyUrl !== undefined) await checkCallbackUrl(fields.replyUrl, deps.callbackPolicy);
@@ -32,5 +39,6 @@ export async function submitJob(deps: AppDeps, request: FastifyRequest, type: Jo
     replyRef: fields.replyRef ?? null,
     queue: fields.queue ?? null,
     priority: PRIORITIES[fields.priority ?? 'normal'],
+    ...key,
   });
 }

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { GatewayError } from '../domain/errors.ts';
 import type { Job, JobType, Json, UpstreamRequest } from '../domain/job.ts';
-import type { EnqueueResult, ReserveResult, User } from '../store/store.ts';
+import type { EnqueueResult, IdempotencyClaim, ReserveResult, User } from '../store/store.ts';
 import type { SchedulerContext } from './context.ts';
 import type { Launcher } from './launcher.ts';
 import { estimateWaitMs } from './queueEstimate.ts';
@@ -25,6 +25,20 @@ export interface SubmitInput {
   /** Wait in the queue instead of a 429 (null: the tenant's default). */
   queue?: boolean | null;
   priority?: number;
+  /** Claimed with the job, in the same transaction (see Store.reserve/enqueue). */
+  idempotency?: IdempotencyClaim;
+  /** Told which job holds the key each time a claim commits (a retry on another account moves it). */
+  onKeyClaimed?: (jobId: number) => void;
+}
+
+/**
+ * Another request holds the create's Idempotency-Key (it claimed it first, possibly a moment ago
+ * on another instance). Nothing was created; the caller answers from that request's record.
+ */
+export class IdempotencyKeyTaken extends Error {
+  constructor() {
+    super('Idempotency-Key already in use');
+  }
 }
 
 /** Accounts tried for one unpinned request before giving up. */
@@ -61,15 +75,21 @@ export class Admission {
       maxQueueLength,
     );
     if (!result.ok) throw await this.queueRefusal(result, input);
+    if (input.idempotency) input.onKeyClaimed?.(result.job.id);
     this.onQueued(result.job);
     return result.job;
   }
 
   private async submitNow(input: SubmitInput): Promise<Job> {
     let lastError: GatewayError | null = null;
+    let keyHolder: number | null = null;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const reserved = await this.ctx.store.reserve({ ...input, maxJobsOverride: input.maxJobs, traceId: randomUUID(), now: this.ctx.now() });
+      // A retry on another account moves the key to the new job rather than claiming it again.
+      const idempotency = input.idempotency && (keyHolder === null ? input.idempotency : { ...input.idempotency, replacesJobId: keyHolder });
+      const reserved = await this.ctx.store.reserve({ ...input, idempotency, maxJobsOverride: input.maxJobs, traceId: randomUUID(), now: this.ctx.now() });
       if (!reserved.ok) throw lastError ?? (await this.refusal(reserved, input));
+      keyHolder = reserved.job.id;
+      if (input.idempotency) input.onKeyClaimed?.(keyHolder);
       const launched = await this.launcher.launch(reserved.job, reserved.account);
       if (launched.ok) return launched.job;
       // The client gets the error synchronously and never learns an id, so the failed
@@ -83,6 +103,8 @@ export class Admission {
 
   private async queueRefusal(result: Extract<EnqueueResult, { ok: false }>, input: SubmitInput): Promise<GatewayError> {
     switch (result.reason) {
+      case 'key_taken':
+        throw new IdempotencyKeyTaken();
       case 'no_accounts':
         return new GatewayError(404, 'No PixVerse account configured. To add one use POST /accounts/{email}.');
       case 'unknown_account':
@@ -98,6 +120,8 @@ export class Admission {
     const now = this.ctx.now();
     const userId = input.userId;
     switch (result.reason) {
+      case 'key_taken':
+        throw new IdempotencyKeyTaken();
       case 'no_accounts':
         return new GatewayError(404, 'No PixVerse account configured. To add one use POST /accounts/{email}.');
       case 'unknown_account':

@@ -27,6 +27,8 @@ export interface SchedulerTuning {
   sweepEveryMs: number;
   /** How often a parked (out of credits) account's balance is checked. */
   creditCheckEveryMs: number;
+  /** How long an Idempotency-Key and its first answer are kept (default 24 h). */
+  idempotencyTtlMs: number;
   poll: PollPolicy;
 }
 

@@ -43,6 +43,7 @@ export const DEFAULT_TUNING: SchedulerTuning = {
   idleWakeMs: 1_000,
   sweepEveryMs: 5_000,
   creditCheckEveryMs: 5 * 60_000,
+  idempotencyTtlMs: 24 * 60 * 60_000,
   poll: DEFAULT_POLL_POLICY,
 };
 

@@ -10,6 +10,9 @@ import type { SchedulerContext } from './context.ts';
 import { firstPollDelay } from './pollSchedule.ts';
 import { asUpstreamError } from './submitErrors.ts';
 
+/** Expired Idempotency-Keys deleted per statement; a pass repeats it until fewer come back. */
+const EXPIRED_KEYS_BATCH = 1000;
+
 export class Sweeper {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
@@ -53,6 +56,8 @@ export class Sweeper {
     const waitedTooLong = await store.expireQueued(this.ctx.now(), 'timed out: waited in the queue longer than the tenant allows');
     for (const job of waitedTooLong) this.ctx.events.emit('final', job);
     await this.ctx.creditWatch?.check();
+    // Short batches: a pass after a day of heavy traffic never holds the write lock for long.
+    while ((await store.deleteExpiredIdempotencyKeys(this.ctx.now(), EXPIRED_KEYS_BATCH)) === EXPIRED_KEYS_BATCH);
   }
 
   private async reconcile(job: Job): Promise<void> {

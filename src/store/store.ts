@@ -82,10 +82,13 @@ export interface EnqueueInput {
   /** See Job.queueRank. Any finite number, kept exactly (fractions too); NaN or ±Infinity is a RangeError. */
   queueRank: number;
   now: number;
+  /** Claim this Idempotency-Key in the transaction that queues the job. */
+  idempotency?: IdempotencyClaim;
 }
 
 export type EnqueueResult =
   | { ok: true; job: Job }
+  | { ok: false; reason: 'key_taken' }
   | { ok: false; reason: 'queue_full'; queued: number }
   | { ok: false; reason: 'unknown_account' | 'no_accounts' };
 
@@ -155,13 +158,47 @@ export interface ReserveInput {
   now: number;
   /** Uniform [0,1) source used to pick among candidates; injectable for tests. */
   random?: () => number;
+  /** Claim this Idempotency-Key in the transaction that takes the slot. */
+  idempotency?: IdempotencyClaim;
 }
 
 export type ReserveResult =
   | { ok: true; job: Job; account: Account }
+  /** A live row already holds the Idempotency-Key: nothing was inserted. */
+  | { ok: false; reason: 'key_taken' }
   | { ok: false; reason: 'no_accounts' | 'none_free' }
   | { ok: false; reason: 'unknown_account' }
   | { ok: false; reason: 'account_full' | 'account_unhealthy'; account: Account };
+
+/**
+ * An Idempotency-Key taken by a create, scoped to the caller's token (tokenId of the reserve or
+ * enqueue input; null counts as 0). Written in the same transaction as the job, so a job and
+ * the key that asked for it are committed together or not at all.
+ */
+export interface IdempotencyClaim {
+  key: string;
+  /** Hash of method, route and canonical body: the same key with another request is a conflict. */
+  fingerprint: string;
+  expiresAt: number;
+  /**
+   * A retry on another account inside the same create: the row already written for this job
+   * moves to the new job instead of a second row being claimed.
+   */
+  replacesJobId?: number;
+}
+
+/** A stored Idempotency-Key with the first answer once it is known (status and body both null before). */
+export interface IdempotencyRecord {
+  tokenId: number;
+  key: string;
+  userId: number;
+  fingerprint: string;
+  jobId: number;
+  status: number | null;
+  body: string | null;
+  createdAt: number;
+  expiresAt: number;
+}
 
 /** One row of /scheduler/available: an account and how many slots its jobs hold now. */
 export interface AccountLoad {
@@ -329,6 +366,17 @@ export interface Store {
    * clears the hint. False when the job is not running.
    */
   expeditePoll(jobId: number, now: number): Promise<boolean>;
+
+  // ── idempotency keys ──────────────────────────────────────────────────
+  /** The live (not expired at `now`) record of a token's key, or null. */
+  getIdempotencyKey(tokenId: number, key: string, now: number): Promise<IdempotencyRecord | null>;
+  /**
+   * Stores the first answer of a live key that has none yet and is held by `jobId` (only the request
+   * that claimed the key for that job answers it). False when there is no such row.
+   */
+  recordIdempotentAnswer(tokenId: number, key: string, jobId: number, answer: { status: number; body: string }, now: number): Promise<boolean>;
+  /** Deletes up to `limit` keys expired at `now`; returns how many. */
+  deleteExpiredIdempotencyKeys(now: number, limit: number): Promise<number>;
 
   // ── sweeping ──────────────────────────────────────────────────────────
   /** Running or submitting jobs whose slot was taken before `startedBefore` become timed_out; returns them. (Queued jobs are not touched.) */

@@ -1,19 +1,19 @@
 /** Job creation (POST /videos|images|music/create) and reads (GET /videos|images|music/{id}). */
 import { Type, type TSchema } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { badRequest, notFound } from '../../domain/errors.ts';
 import { parseJobId } from '../../domain/ids.ts';
 import type { JobType } from '../../domain/job.ts';
-import { publicId } from '../../scheduler/views.ts';
 import type { AppDeps } from '../context.ts';
 import { callerOf } from '../guards.ts';
 import { submitJob } from '../submitJob.ts';
+import { idempotentCreate } from '../idempotency.ts';
 import { idKey, jobView } from '../../domain/jobView.ts';
 import { ImageCreateBody, mapImageCreate } from '../compat/imageCreate.ts';
 import { mapMusicCreate, MusicCreateBody } from '../compat/musicCreate.ts';
 import { mapVideoCreate, VideoCreateBody, type Mapped } from '../compat/videoCreate.ts';
-import { errorResponses, JobIdParams } from '../schemas.ts';
+import { errorResponses, IdempotencyHeaders, JobIdParams } from '../schemas.ts';
 
 interface CreateRoute<B extends TSchema> {
   path: string;
@@ -34,12 +34,13 @@ export const jobRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps) =
     app.post(route.path, {
       schema: {
         summary: route.summary,
+        headers: IdempotencyHeaders,
         body: route.body,
-        response: { 200: Type.Object({ [key]: Type.String() }), ...errorResponses(400, 401, 404, 412, 422, 429, 502, 596) },
+        response: { 200: Type.Object({ [key]: Type.String() }), ...errorResponses(400, 401, 404, 409, 412, 422, 429, 502, 596) },
       },
-    }, async (request: FastifyRequest) => {
-      const job = await submitJob(deps, request, route.type, route.map(request.body as B['static']));
-      return { [key]: publicId(job) };
+    }, async (request: FastifyRequest, reply: FastifyReply) => {
+      const mapped = route.map(request.body as B['static']);
+      return idempotentCreate(deps, request, reply, (claim) => submitJob(deps, request, route.type, mapped, claim));
     });
   }
 

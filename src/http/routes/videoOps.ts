@@ -9,15 +9,15 @@
  */
 import { Type, type TSchema } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { badRequest, GatewayError, notFound } from '../../domain/errors.ts';
 import { statusName } from '../../domain/status.ts';
-import { publicId } from '../../scheduler/views.ts';
 import type { Scheduler } from '../../scheduler/scheduler.ts';
 import type { AppDeps } from '../context.ts';
 import { callerOf } from '../guards.ts';
 import { submitJob } from '../submitJob.ts';
-import { errorResponses } from '../schemas.ts';
+import { idempotentCreate } from '../idempotency.ts';
+import { errorResponses, IdempotencyHeaders } from '../schemas.ts';
 import { CreateFramesBody, mapCreateFrames } from '../compat/createFrames.ts';
 import { CreateFusionBody, mapCreateFusion } from '../compat/createFusion.ts';
 import { CreateTransitionBody, mapCreateTransition } from '../compat/createTransition.ts';
@@ -55,13 +55,14 @@ export const videoOpsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, de
     app.post(path, {
       schema: {
         summary,
+        headers: IdempotencyHeaders,
         body,
-        response: { 200: Type.Object({ video_id: Type.String() }), ...errorResponses(400, 401, 403, 404, 412, 422, 429, 502, 596) },
+        response: { 200: Type.Object({ video_id: Type.String() }), ...errorResponses(400, 401, 403, 404, 409, 412, 422, 429, 502, 596) },
       },
-    }, async (request: FastifyRequest) => {
+    }, async (request: FastifyRequest, reply: FastifyReply) => {
       const mapped = await resolveSource(scheduler, callerOf(request).userId, map(request.body as B['static']));
-      const job = await submitJob(deps, request, 'video', mapped);
-      return { video_id: publicId(job) };
+      // Every job of these routes is a video, so the answer is `{ video_id }`.
+      return (await idempotentCreate(deps, request, reply, (claim) => submitJob(deps, request, 'video', mapped, claim))) as { video_id: string };
     });
   }
 

@@ -30,9 +30,10 @@ import { chooseAccount } from '../fairness.ts';
 import { withTransaction } from './pool.ts';
 import { accountFromRow, jobFromRow, type AccountRow, type JobRow } from '../rows.ts';
 import type pg from 'pg';
+import { claimKey, orKeyTaken } from './idempotency.ts';
 
 export async function reserve(pool: pg.Pool, input: ReserveInput): Promise<ReserveResult> {
-  return withTransaction(pool, async (tx) => {
+  return orKeyTaken(withTransaction(pool, async (tx): Promise<ReserveResult> => {
     // Pinned: lock only the requested account; other accounts of the tenant stay free for
     // concurrent admissions. Unpinned: lock every account of the tenant, always in email order
     // (byte order, COLLATE "C", the same order SQLite uses, so an injected random source picks
@@ -44,8 +45,10 @@ export async function reserve(pool: pg.Pool, input: ReserveInput): Promise<Reser
     const loads = await loadsOf(tx, input.userId, locked, input.email ?? undefined);
     const choice = chooseAccount(loads, input);
     if (!choice.ok) return choice;
-    return { ok: true, job: await insertJob(tx, input, choice.account.email), account: choice.account };
-  });
+    const job = await insertJob(tx, input, choice.account.email);
+    if (input.idempotency) await claimKey(tx, input.userId, input.tokenId, job.id, input.idempotency, input.now);
+    return { ok: true, job, account: choice.account };
+  }));
 }
 
 /** The account columns, spelled out (a prepared `SELECT *` breaks when a later migration adds a column). */

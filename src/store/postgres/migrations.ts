@@ -284,6 +284,31 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX jobs_upstream ON jobs (upstream_id) WHERE upstream_id IS NOT NULL;
     `,
   },
+  {
+    version: 5,
+    name: 'idempotency keys',
+    // A new table only: no lock on the existing tables.
+    sql: `
+      -- One row per (token, Idempotency-Key): written with the job it asked for (reserve/enqueue), the
+      -- first answer added once known. token_id 0 stands for "no token". No foreign keys: the row is a
+      -- record of an answer, swept by expiry, and a reference to jobs would add a key-share lock on the
+      -- job row to every claim.
+      CREATE TABLE idempotency_keys (
+        token_id     BIGINT NOT NULL,
+        idem_key     TEXT NOT NULL,
+        user_id      BIGINT NOT NULL,
+        fingerprint  TEXT NOT NULL,
+        job_id       BIGINT NOT NULL,
+        status       INTEGER,
+        body         TEXT,
+        created_at   BIGINT NOT NULL,
+        expires_at   BIGINT NOT NULL,
+        PRIMARY KEY (token_id, idem_key)
+      );
+      -- The sweeper deletes expired keys oldest first.
+      CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);
+    `,
+  },
 ];
 
 /**

@@ -16,6 +16,7 @@ import type {
   Dispatched,
   EnqueueInput,
   EnqueueResult,
+  IdempotencyRecord,
   OutboxBuilder,
   ReserveInput,
   ReserveResult,
@@ -27,6 +28,7 @@ import type {
 } from '../store.ts';
 import * as accounts from './accounts.ts';
 import { reserve } from './admission.ts';
+import * as idempotency from './idempotency.ts';
 import * as jobs from './jobs.ts';
 import { migrate } from './migrations.ts';
 import { channelsFor, type Channels } from './notify.ts';
@@ -117,6 +119,17 @@ export class PostgresStore implements Store {
   }
   finish(jobId: number, outcome: JobOutcome, now: number, opts?: { from?: Job['state'][]; leaseToken?: string }): Promise<Job | null> {
     return jobs.finish(this.pool, this.channels, this.outbox, jobId, outcome, now, opts);
+  }
+
+  // ── idempotency keys ──────────────────────────────────────────────────
+  getIdempotencyKey(tokenId: number, key: string, now: number): Promise<IdempotencyRecord | null> {
+    return idempotency.getKey(this.pool, tokenId, key, now);
+  }
+  recordIdempotentAnswer(tokenId: number, key: string, jobId: number, answer: { status: number; body: string }, now: number): Promise<boolean> {
+    return idempotency.recordAnswer(this.pool, tokenId, key, jobId, answer, now);
+  }
+  deleteExpiredIdempotencyKeys(now: number, limit: number): Promise<number> {
+    return idempotency.deleteExpired(this.pool, now, limit);
   }
 
   // ── queue ─────────────────────────────────────────────────────────────

@@ -5,6 +5,7 @@ import { assertQueueRank, tokenKey, NO_TOKEN_KEY } from '../fairness.ts';
 import { jobFromRow, num, type JobRow } from '../rows.ts';
 import type { Channels } from './notify.ts';
 import { beginWith, execute, withTransaction } from './pool.ts';
+import { claimKey, orKeyTaken } from './idempotency.ts';
 import { ENQUEUE_LOCK, joinQueueUpsert, QUEUE_STATEMENTS } from './queueStatements.ts';
 
 /** Joins the queue, inserts the job and announces it: one statement (two variants: with or without a token). */
@@ -42,9 +43,9 @@ function enqueueStatement(key: number): { name: string; text: string } {
  */
 export async function enqueue(pool: pg.Pool, channels: Channels, input: EnqueueInput, maxQueueLength: number): Promise<EnqueueResult> {
   assertQueueRank(input.queueRank);
-  return withTransaction(
+  return orKeyTaken(withTransaction(
     pool,
-    async (tx) => {
+    async (tx): Promise<EnqueueResult> => {
       let tenant: pg.QueryResultRow | undefined;
       if (input.email !== null) {
         await beginWith(tx, QUEUE_STATEMENTS, []);
@@ -92,8 +93,11 @@ export async function enqueue(pool: pg.Pool, channels: Channels, input: EnqueueI
           input.queueRank,
         ],
       });
-      return { ok: true, job: jobFromRow(res.rows[0]!) };
+      const job = jobFromRow(res.rows[0]!);
+      // Its NOTIFY above is only delivered at COMMIT, so a taken key (which rolls back) announces nothing.
+      if (input.idempotency) await claimKey(tx, input.userId, input.tokenId, job.id, input.idempotency, input.now);
+      return { ok: true, job };
     },
     { fnBegins: true },
-  );
+  ));
 }

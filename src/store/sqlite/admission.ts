@@ -12,6 +12,8 @@ import { accountFromRow, jobFromRow, type JobRow } from '../rows.ts';
 import { chooseAccount } from '../fairness.ts';
 import { immediate, type Db, type StatementCache } from './database.ts';
 import { LOADS_SQL, type LoadRow } from './accounts.ts';
+import { KeyTakenRollback } from '../idempotency.ts';
+import type { IdempotencyQueries } from './idempotency.ts';
 
 // The selection rule lives in the dialect-free ../fairness.ts; re-exported for existing importers.
 export { chooseAccount, type AccountChoice } from '../fairness.ts';
@@ -22,6 +24,7 @@ export class AdmissionQueries {
   constructor(
     db: Db,
     private readonly sql: StatementCache,
+    idempotency: IdempotencyQueries,
   ) {
     this.reserveTx = immediate(db, (input: ReserveInput): ReserveResult => {
       const loads = (this.sql.get(LOADS_SQL).all(input.userId) as LoadRow[]).map((r) => ({
@@ -53,11 +56,18 @@ export class AdmissionQueries {
           replyRef: input.replyRef,
           now: input.now,
         }) as JobRow;
-      return { ok: true, job: jobFromRow(row), account: choice.account };
+      const job = jobFromRow(row);
+      if (input.idempotency) idempotency.claim(input.userId, input.tokenId, job.id, input.idempotency, input.now);
+      return { ok: true, job, account: choice.account };
     });
   }
 
   reserve(input: ReserveInput): ReserveResult {
-    return this.reserveTx(input);
+    try {
+      return this.reserveTx(input);
+    } catch (err) {
+      if (err instanceof KeyTakenRollback) return { ok: false, reason: 'key_taken' };
+      throw err;
+    }
   }
 }

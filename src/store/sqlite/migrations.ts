@@ -277,6 +277,30 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX jobs_upstream ON jobs(upstream_id) WHERE upstream_id IS NOT NULL;
     `,
   },
+  {
+    version: 4,
+    name: 'idempotency keys',
+    // A new table only; the other tables are untouched.
+    sql: `
+      -- One row per (token, Idempotency-Key): written with the job it asked for (reserve/enqueue), the
+      -- first answer added once known. token_id 0 stands for "no token". No foreign keys: the row is a
+      -- record of an answer, swept by expiry; joins are never needed.
+      CREATE TABLE idempotency_keys (
+        token_id     INTEGER NOT NULL,
+        idem_key     TEXT NOT NULL,
+        user_id      INTEGER NOT NULL,
+        fingerprint  TEXT NOT NULL,
+        job_id       INTEGER NOT NULL,
+        status       INTEGER,
+        body         TEXT,
+        created_at   INTEGER NOT NULL,
+        expires_at   INTEGER NOT NULL,
+        PRIMARY KEY (token_id, idem_key)
+      ) WITHOUT ROWID;
+      -- The sweeper deletes expired keys oldest first.
+      CREATE INDEX idempotency_keys_expiry ON idempotency_keys(expires_at);
+    `,
+  },
 ];
 
 /**

@@ -21,6 +21,8 @@ import { immediate, type Db, type StatementCache } from './database.ts';
 import { LOADS_SQL, type LoadRow } from './accounts.ts';
 import { CLEAR_LEASE } from './fragments.ts';
 import type { Outbox } from './outbox.ts';
+import { KeyTakenRollback } from '../idempotency.ts';
+import type { IdempotencyQueries } from './idempotency.ts';
 
 /** A tenant's tokens that ever queued, in service order; the pseudo-token 0 has weight 1. */
 export const PASSES_SQL = `
@@ -98,6 +100,7 @@ export class QueueQueries {
     db: Db,
     private readonly sql: StatementCache,
     private readonly outbox: Outbox,
+    idempotency: IdempotencyQueries,
   ) {
     this.enqueueTx = immediate(db, (input: EnqueueInput, maxQueueLength: number): EnqueueResult => {
       if (input.email !== null) {
@@ -134,7 +137,9 @@ export class QueueQueries {
           maxJobsOverride: input.maxJobsOverride,
           now: input.now,
         }) as JobRow;
-      return { ok: true, job: jobFromRow(row) };
+      const job = jobFromRow(row);
+      if (input.idempotency) idempotency.claim(input.userId, input.tokenId, job.id, input.idempotency, input.now);
+      return { ok: true, job };
     });
 
     // dispatch() is a batch of one. A batch reads the loads once and keeps them in memory as it
@@ -263,7 +268,12 @@ export class QueueQueries {
 
   enqueue(input: EnqueueInput, maxQueueLength: number): EnqueueResult {
     assertQueueRank(input.queueRank);
-    return this.enqueueTx(input, maxQueueLength);
+    try {
+      return this.enqueueTx(input, maxQueueLength);
+    } catch (err) {
+      if (err instanceof KeyTakenRollback) return { ok: false, reason: 'key_taken' };
+      throw err;
+    }
   }
 
   dispatch(userId: number, now: number, random?: () => number): Dispatched | null {

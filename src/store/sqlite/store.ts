@@ -14,6 +14,7 @@ import type {
   Dispatched,
   EnqueueInput,
   EnqueueResult,
+  IdempotencyRecord,
   OutboxBuilder,
   ReserveInput,
   ReserveResult,
@@ -26,6 +27,7 @@ import type {
 import { AccountQueries } from './accounts.ts';
 import { AdmissionQueries } from './admission.ts';
 import { openDatabase, StatementCache, type Db } from './database.ts';
+import { IdempotencyQueries } from './idempotency.ts';
 import { JobQueries } from './jobs.ts';
 import { migrate } from './migrations.ts';
 import { Outbox } from './outbox.ts';
@@ -42,6 +44,7 @@ export class SqliteStore implements Store {
   private readonly tracking: TrackingQueries;
   private readonly queue: QueueQueries;
   private readonly outbox: Outbox;
+  private readonly idempotency: IdempotencyQueries;
 
   constructor(
     /** The underlying connection; exposed for diagnostics and tests, not for callers' SQL. */
@@ -53,10 +56,11 @@ export class SqliteStore implements Store {
     this.outbox = new Outbox(db, sql);
     this.users = new UserQueries(sql);
     this.accounts = new AccountQueries(db, sql, this.outbox);
-    this.admission = new AdmissionQueries(db, sql);
+    this.idempotency = new IdempotencyQueries(sql);
+    this.admission = new AdmissionQueries(db, sql, this.idempotency);
     this.jobs = new JobQueries(db, sql, this.outbox);
     this.tracking = new TrackingQueries(db, sql);
-    this.queue = new QueueQueries(db, sql, this.outbox);
+    this.queue = new QueueQueries(db, sql, this.outbox, this.idempotency);
   }
 
   async migrate(): Promise<void> {
@@ -130,6 +134,17 @@ export class SqliteStore implements Store {
     opts?: { from?: Job['state'][]; leaseToken?: string },
   ): Promise<Job | null> {
     return this.jobs.finish(jobId, outcome, now, opts);
+  }
+
+  // ── idempotency keys ──
+  async getIdempotencyKey(tokenId: number, key: string, now: number): Promise<IdempotencyRecord | null> {
+    return this.idempotency.get(tokenId, key, now);
+  }
+  async recordIdempotentAnswer(tokenId: number, key: string, jobId: number, answer: { status: number; body: string }, now: number): Promise<boolean> {
+    return this.idempotency.record(tokenId, key, jobId, answer, now);
+  }
+  async deleteExpiredIdempotencyKeys(now: number, limit: number): Promise<number> {
+    return this.idempotency.deleteExpired(now, limit);
   }
 
   // ── queue ──
