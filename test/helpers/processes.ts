@@ -27,10 +27,12 @@ export interface InstanceOptions {
   adminToken: string;
   masterKey: string;
   env?: Record<string, string>;
+  /** Reuse this data dir (kept after exit) instead of a fresh one: a restart on the same SQLite file. */
+  dataDir?: string;
 }
 
 export async function startInstance(options: InstanceOptions): Promise<Instance> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'pixgate-inst-'));
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'pixgate-inst-'));
   const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--upstream', options.upstream, '--data-dir', dataDir], {
     env: {
       ...process.env,
@@ -66,7 +68,7 @@ export async function startInstance(options: InstanceOptions): Promise<Instance>
     url,
     child,
     output,
-    exited: exited.finally(() => rmSync(dataDir, { recursive: true, force: true })),
+    exited: exited.finally(() => options.dataDir ?? rmSync(dataDir, { recursive: true, force: true })),
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       await exited;
