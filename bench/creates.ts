@@ -8,6 +8,10 @@
  * such upstream create per accepted job plus its own work, so gateway/simulator is the share of
  * the upstream's create rate the gateway can pass through.
  *
+ * Keys on: the same gateway load with a fresh Idempotency-Key on every create, in its own window
+ * of each round; keyed/unkeyed accepted/s is the cost of the key (a look-up, its row written in the
+ * reserve transaction, and the answer recorded after the submit).
+ *
  *   node --import tsx bench/creates.ts [--short] [--connections N] [--duration 5s] [--profile DIR]
  */
 import { randomUUID } from 'node:crypto';
@@ -119,7 +123,8 @@ export async function benchCreates(options: BenchOptions): Promise<CreatesResult
     let started = 0;
     let startedSeconds = 0;
     let windowStart = { created: 0, at: 0 };
-    const viaGateway = () =>
+    let keySeq = 0;
+    const viaGateway = (withKeys = false) =>
       runLoad({
         onWindowStart: async () => {
           windowStart = await upstreamCreated();
@@ -136,7 +141,11 @@ export async function benchCreates(options: BenchOptions): Promise<CreatesResult
         request: () => ({
           method: 'POST',
           path: '/v2/pixverse/videos/create',
-          headers: { authorization: `Bearer ${tenant.token}`, 'content-type': 'application/json' },
+          headers: {
+            authorization: `Bearer ${tenant.token}`,
+            'content-type': 'application/json',
+            ...(withKeys ? { 'idempotency-key': `${run}-${keySeq++}` } : {}),
+          },
           body: GATEWAY_BODY,
         }),
         isSuccess: (_outcome, status) => status === 200,
@@ -147,17 +156,22 @@ export async function benchCreates(options: BenchOptions): Promise<CreatesResult
     // well inside the next warm-up, so the windows do not overlap.
     const directs: LoadResult[] = [];
     const gateways: LoadResult[] = [];
+    const keyeds: LoadResult[] = [];
     for (let round = 1; round <= options.rounds; round++) {
       const d = await direct();
       log(describeLoad(`simulator direct #${round}`, d));
       const g = await viaGateway();
       log(describeLoad(`gateway #${round}`, g));
-      log(`  round ${round} ratio ${(g.rps / d.rps).toFixed(2)}`);
+      const k = await viaGateway(true);
+      log(describeLoad(`gateway, Idempotency-Key on #${round}`, k));
+      log(`  round ${round} ratio ${(g.rps / d.rps).toFixed(2)}, keys on/off ${(k.rps / g.rps).toFixed(2)}`);
       directs.push(d);
       gateways.push(g);
+      keyeds.push(k);
     }
     const simulator = mergeLoads(directs);
     const gateway = mergeLoads(gateways);
+    const keyed = mergeLoads(keyeds);
     if (options.rounds > 1) {
       log(describeLoad('simulator direct (all)', simulator));
       log(describeLoad('gateway (all)', gateway));
@@ -172,7 +186,10 @@ export async function benchCreates(options: BenchOptions): Promise<CreatesResult
     if (simulator.successes === 0) throw new Error(`simulator: no accepted creates (${simulator.firstError ?? JSON.stringify(simulator.outcomes)})`);
     if (accepted === 0) throw new Error(`gateway: no accepted creates (${gateway.firstError ?? JSON.stringify(gateway.outcomes)})\n${gw.stderrTail(8)}`);
     const ratio = gateway.rps / simulator.rps;
+    // Started upstream is counted over the unkeyed and keyed windows alike.
     const startedRate = started / startedSeconds;
+    const keyRatio = keyed.rps / gateway.rps;
+    log(`  Idempotency-Key on: accepted ${keyed.rps.toFixed(0)}/s, ${(keyRatio).toFixed(2)} of the same run without keys`);
     log(
       `  accepted ${gateway.rps.toFixed(0)}/s (target ≥ ${CREATES_TARGET}/s), 429s: ${rejected429}, started upstream ${startedRate.toFixed(0)}/s, ` +
         `upstream concurrency violations: ${violations}, ratio gateway/simulator: ${ratio.toFixed(2)}`,
@@ -199,6 +216,18 @@ export async function benchCreates(options: BenchOptions): Promise<CreatesResult
           met: gateway.rps >= CREATES_TARGET,
         },
         {
+          bench: '  … with an Idempotency-Key on every create',
+          metric: 'accepted/s',
+          gateway: keyed.rps,
+          baseline: gateway.rps,
+          baselineName: 'gateway, no key',
+          ratio: keyRatio,
+          target: `≥ ${CREATES_TARGET.toLocaleString('en-US')}/s`,
+          gatewayCpuUs: cpuPerResponse(keyed),
+          baselineCpuUs: cpuPerResponse(gateway),
+          met: keyed.rps >= CREATES_TARGET,
+        },
+        {
           bench: '  … jobs started upstream',
           metric: 'started/s',
           gateway: startedRate,
@@ -220,7 +249,7 @@ export async function benchCreates(options: BenchOptions): Promise<CreatesResult
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const options = parseBenchArgs();
-  withDeadline('creates bench', 120_000 + 4 * (options.durationMs + options.warmupMs), benchCreates(options)).then(
+  withDeadline('creates bench', 120_000 + 6 * (options.durationMs + options.warmupMs), benchCreates(options)).then(
     () => process.exit(0),
     (err: unknown) => {
       process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
