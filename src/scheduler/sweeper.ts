@@ -57,7 +57,8 @@ export class Sweeper {
     for (const job of waitedTooLong) this.ctx.events.emit('final', job);
     await this.ctx.creditWatch?.check();
     // Short batches: a pass after a day of heavy traffic never holds the write lock for long.
-    while ((await store.deleteExpiredIdempotencyKeys(this.ctx.now(), EXPIRED_KEYS_BATCH)) === EXPIRED_KEYS_BATCH);
+    let deleted = EXPIRED_KEYS_BATCH;
+    while (deleted === EXPIRED_KEYS_BATCH) deleted = await store.deleteExpiredIdempotencyKeys(this.ctx.now(), EXPIRED_KEYS_BATCH);
   }
 
   private async reconcile(job: Job): Promise<void> {
