@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { parseJobId } from '../domain/ids.ts';
-import { JobFailedError } from './errors.ts';
+import { JobFailedError, WaitTimeoutError } from './errors.ts';
 import { idKeyOf, jobStatus, type JobStatus } from './jobStatus.ts';
 import { Transport, type TransportOptions } from './transport.ts';
 import type {
@@ -152,7 +152,7 @@ export class PixgateClient {
         if (status.state === 'completed') return status;
         throw new JobFailedError(id, status.state, status.error);
       }
-      if (Date.now() + interval > deadline) throw new Error(`job ${id} is still ${status.state} after ${options.timeoutMs} ms`);
+      if (Date.now() + interval > deadline) throw new WaitTimeoutError(id, status.state, options.timeoutMs ?? 0);
       await new Promise((resolve) => setTimeout(resolve, interval));
     }
   }

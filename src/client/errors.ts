@@ -51,6 +51,18 @@ export class JobFailedError extends Error {
   }
 }
 
+/** waitForJob gave up; the job itself keeps running. */
+export class WaitTimeoutError extends Error {
+  override readonly name = 'WaitTimeoutError';
+  constructor(
+    readonly jobId: string,
+    readonly state: string,
+    readonly waitedMs: number,
+  ) {
+    super(`job ${jobId} is still ${state} after waiting ${Math.round(waitedMs / 1000)} s`);
+  }
+}
+
 function describeCause(cause: unknown): string {
   if (!(cause instanceof Error)) return String(cause);
   // fetch wraps the socket error ("fetch failed"); the inner one says what happened.
