@@ -12,6 +12,8 @@ export interface TransportOptions {
    * wants to know it was turned away.
    */
   retryBusyForMs?: number;
+  /** Called before each such retry (for logging or progress). */
+  onRetry?: (error: PixgateError, attempt: number) => void;
   /** Per-request timeout (default 30 s). */
   timeoutMs?: number;
 }
@@ -36,7 +38,7 @@ export class Transport {
   async send<T>(spec: RequestSpec): Promise<T> {
     const budget = this.options.retryBusyForMs ?? 0;
     const started = Date.now();
-    for (;;) {
+    for (let attempt = 1; ; attempt++) {
       try {
         return await this.once<T>(spec);
       } catch (err) {
@@ -44,6 +46,7 @@ export class Transport {
         if (err.status !== 429 && err.status !== 503) throw err;
         const waitMs = err.retryAfterS * 1000;
         if (Date.now() - started + waitMs > budget) throw err;
+        this.options.onRetry?.(err, attempt);
         await sleep(waitMs);
       }
     }
