@@ -44,7 +44,8 @@ export class Progress {
   private draw(): void {
     if (!this.last) return;
     this.frame = (this.frame + 1) % FRAMES.length;
-    const width = this.stream.columns ?? 80;
+    // A pseudo-terminal may report 0 columns.
+    const width = this.stream.columns || 80;
     const text = `${FRAMES[this.frame]} ${elapsedSince(this.started)}  ${describe(this.last)}`;
     this.stream.write(`\r\x1b[2K${text.slice(0, Math.max(10, width - 1))}`);
   }

@@ -42,8 +42,10 @@ async function stream(client: PixgateClient, everyMs: number, flags: Flags): Pro
 
 async function live(client: PixgateClient, everyMs: number, count: number | undefined): Promise<void> {
   const out = process.stdout;
-  out.write('\x1b[?1049h\x1b[?25l');
-  const restore = () => out.write('\x1b[?25h\x1b[?1049l');
+  // A bounded run (--count) draws on the normal screen so its last frame stays visible.
+  const alternate = count === undefined;
+  out.write(alternate ? '\x1b[?1049h\x1b[?25l' : '\x1b[?25l');
+  const restore = () => out.write(alternate ? '\x1b[?25h\x1b[?1049l' : '\x1b[?25h');
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal);
@@ -52,7 +54,7 @@ async function live(client: PixgateClient, everyMs: number, count: number | unde
     for (let i = 0; (count === undefined || i < count) && !stop.signal.aborted; i++) {
       let text: string;
       try {
-        text = screen(client.url, await client.available(), out.rows ?? 40);
+        text = screen(client.url, await client.available(), out.rows || 40);
       } catch (err) {
         // A restarting gateway should not end the view; anything else (auth, 404) does.
         if (!(err instanceof PixgateUnreachableError)) throw err;
