@@ -1,10 +1,14 @@
 /** The `pixgate` command. */
 import { Command } from 'commander';
-import { serveCommand } from './serve.ts';
-import { simulatorCommand } from './simulator.ts';
+import type { ConfigFlags } from '../config.ts';
+import { registerClientCommands } from './commands/index.ts';
 
 const program = new Command('pixgate').description('Self-hosted gateway for PixVerse generation jobs');
 const collect = (value: string, previous: string[]) => [...previous, value];
+// The server side is loaded only by the commands that run it: the client commands then start
+// without loading Fastify, the stores and the scheduler.
+const serveCommand = async (flags: ConfigFlags) => (await import('./serve.ts')).serveCommand(flags);
+const simulatorCommand = async (flags: Parameters<typeof import('./simulator.ts').simulatorCommand>[0]) => (await import('./simulator.ts')).simulatorCommand(flags);
 
 program
   .command('serve')
@@ -40,6 +44,8 @@ program
   .option('--big-ids', 'use ids beyond 2^53')
   .option('--seed <n>', 'random seed')
   .action(simulatorCommand);
+
+registerClientCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`pixgate: ${err instanceof Error ? err.message : String(err)}\n`);

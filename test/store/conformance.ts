@@ -357,6 +357,7 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
           id: b.id, name: null, replyUrl: null, createdAt: T0 + 1, ...defaults, webhookSecret: 'whsec_b',
         });
         assert.equal(await store.getUser(a.id + b.id + 1000), null);
+        assert.deepEqual((await store.listUsers()).map((u) => [u.id, u.name]), [[a.id, 'alice'], [b.id, null]]);
 
         await store.setUserReplyUrl(a.id, 'https://example.com/hook');
         assert.equal((await store.getUser(a.id))!.replyUrl, 'https://example.com/hook');

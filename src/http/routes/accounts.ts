@@ -12,7 +12,7 @@ import { callerOf } from '../guards.ts';
 import { Email, errorResponses } from '../schemas.ts';
 
 const EmailParams = Type.Object({ email: Type.String({ minLength: 1, maxLength: 254 }) });
-const AccountBody = Type.Object(
+export const AccountBody = Type.Object(
   {
     email: Type.Optional(Email),
     apiKey: Type.Optional(Type.String({ minLength: 8, maxLength: 512 })),
@@ -30,7 +30,7 @@ const AccountBody = Type.Object(
   },
   { additionalProperties: false },
 );
-const AccountView = Type.Object(
+export const AccountView = Type.Object(
   {
     email: Type.String(),
     apiKey: Type.String(),
@@ -44,6 +44,7 @@ const AccountView = Type.Object(
   },
   { additionalProperties: false },
 );
+export const AccountDeleted = Type.Object({ account: Type.String(), deleted: Type.Boolean(), cancelled: Type.Integer(), remaining: Type.Integer() });
 
 /** Paths carry emails raw or percent-encoded; accounts are keyed by the lowercased address. */
 export function normalizeEmail(text: string): string {
@@ -150,7 +151,7 @@ export const accountRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, dep
     schema: {
       summary: 'Delete an account; its running jobs are cancelled and their slots freed',
       params: EmailParams,
-      response: { 200: Type.Object({ account: Type.String(), deleted: Type.Boolean(), cancelled: Type.Integer(), remaining: Type.Integer() }), ...errorResponses(400, 401, 404) },
+      response: { 200: AccountDeleted, ...errorResponses(400, 401, 404) },
     },
   }, async (request, reply) => {
     const { userId } = callerOf(request);

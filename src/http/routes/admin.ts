@@ -12,20 +12,23 @@ import { errorResponses } from '../schemas.ts';
 const UserParams = Type.Object({ userId: Type.Integer({ minimum: 1 }) });
 const TokenParams = Type.Object({ userId: Type.Integer({ minimum: 1 }), tokenId: Type.Integer({ minimum: 1 }) });
 const NameBody = Type.Union([Type.Object({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) }, { additionalProperties: false }), Type.Null()]);
-const TokenView = Type.Object({
+export const TokenView = Type.Object({
   id: Type.Integer(),
   label: Type.Union([Type.String(), Type.Null()]),
   weight: Type.Number(),
   createdAt: Type.String(),
   revokedAt: Type.Union([Type.String(), Type.Null()]),
 });
-const TenantView = Type.Object({
+export const TenantView = Type.Object({
   userId: Type.Integer(),
   name: Type.Union([Type.String(), Type.Null()]),
   queueByDefault: Type.Boolean(),
   maxQueueLength: Type.Integer(),
   maxQueueWaitSeconds: Type.Integer(),
 });
+
+export const CreatedTenant = Type.Object({ userId: Type.Integer(), name: Type.Union([Type.String(), Type.Null()]), token: Type.String() });
+export const CreatedToken = Type.Object({ id: Type.Integer(), token: Type.String() });
 
 function tenantView(user: User) {
   return {
@@ -45,7 +48,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps)
     schema: {
       summary: 'Create a tenant and its first API token',
       body: Type.Optional(NameBody),
-      response: { 201: Type.Object({ userId: Type.Integer(), name: Type.Union([Type.String(), Type.Null()]), token: Type.String() }), ...errorResponses(400, 401) },
+      response: { 201: CreatedTenant, ...errorResponses(400, 401) },
     },
   }, async (request, reply) => {
     const name = request.body?.name ?? null;
@@ -54,6 +57,10 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps)
     await store.addToken(user.id, hashToken(token), 'initial', now());
     return reply.code(201).send({ userId: user.id, name: user.name, token });
   });
+
+  app.get('/users', {
+    schema: { summary: 'All tenants with their queue settings', response: { 200: Type.Array(TenantView), ...errorResponses(401) } },
+  }, async () => (await store.listUsers()).map(tenantView));
 
   app.patch('/users/:userId', {
     schema: {
@@ -106,7 +113,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps)
       summary: 'Issue another API token for a tenant',
       params: UserParams,
       body: Type.Optional(Type.Union([Type.Object({ label: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) }, { additionalProperties: false }), Type.Null()])),
-      response: { 201: Type.Object({ id: Type.Integer(), token: Type.String() }), ...errorResponses(400, 401, 404) },
+      response: { 201: CreatedToken, ...errorResponses(400, 401, 404) },
     },
   }, async (request, reply) => {
     const { userId } = request.params;

@@ -9,7 +9,7 @@ import { sendError } from '../errors.ts';
 import { callerOf } from '../guards.ts';
 import { errorResponses, JobIdParams, StringEnum } from '../schemas.ts';
 
-const ExecutingItem = Type.Object(
+export const ExecutingItem = Type.Object(
   {
     id: Type.String(),
     type: StringEnum(['video', 'image', 'music'] as const),
@@ -22,7 +22,7 @@ const ExecutingItem = Type.Object(
 );
 
 // useapi's row plus non-breaking health fields.
-const AvailableRow = Type.Object(
+export const AvailableRow = Type.Object(
   {
     email: Type.String(),
     maxJobs: Type.Integer(),
@@ -35,7 +35,7 @@ const AvailableRow = Type.Object(
   { additionalProperties: false },
 );
 
-const QueuedItem = Type.Object(
+export const QueuedItem = Type.Object(
   {
     id: Type.String(),
     type: StringEnum(['video', 'image', 'music'] as const),
@@ -48,6 +48,13 @@ const QueuedItem = Type.Object(
   },
   { additionalProperties: false },
 );
+
+export const AvailableView = Type.Object({
+  executing: Type.Array(ExecutingItem),
+  available: Type.Array(AvailableRow),
+  queuedCount: Type.Integer(),
+  queued: Type.Array(QueuedItem),
+});
 
 /** Queued jobs listed in /scheduler/available (the count covers all). */
 const QUEUE_LISTED = 100;
@@ -69,12 +76,7 @@ export const schedulerRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, d
     schema: {
       summary: 'Running jobs and per-account capacity',
       response: {
-        200: Type.Object({
-          executing: Type.Array(ExecutingItem),
-          available: Type.Array(AvailableRow),
-          queuedCount: Type.Integer(),
-          queued: Type.Array(QueuedItem),
-        }),
+        200: AvailableView,
         ...errorResponses(401),
       },
     },

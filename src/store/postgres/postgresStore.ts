@@ -68,6 +68,9 @@ export class PostgresStore implements Store {
   getUser(userId: number): Promise<User | null> {
     return users.getUser(this.pool, userId);
   }
+  listUsers(): Promise<User[]> {
+    return users.listUsers(this.pool);
+  }
   setUserReplyUrl(userId: number, replyUrl: string | null): Promise<void> {
     return users.setUserReplyUrl(this.pool, userId, replyUrl);
   }

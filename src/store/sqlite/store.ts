@@ -78,6 +78,9 @@ export class SqliteStore implements Store {
   async getUser(userId: number): Promise<User | null> {
     return this.users.getUser(userId);
   }
+  async listUsers(): Promise<User[]> {
+    return this.users.listUsers();
+  }
   async setUserReplyUrl(userId: number, replyUrl: string | null): Promise<void> {
     this.users.setUserReplyUrl(userId, replyUrl);
   }

@@ -29,6 +29,11 @@ export class UserQueries {
     return row ? userFromRow(row) : null;
   }
 
+  listUsers(): User[] {
+    const rows = this.sql.get('SELECT * FROM users ORDER BY id').all() as UserRow[];
+    return rows.map(userFromRow);
+  }
+
   setUserReplyUrl(userId: number, replyUrl: string | null): void {
     this.sql.get('UPDATE users SET reply_url = ? WHERE id = ?').run(replyUrl, userId);
   }
