@@ -75,7 +75,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   scheduler.events.on('final', (job) => job.replyUrl && callbacks.wake());
   scheduler.events.on('running', (job) => job.replyUrl && callbacks.wake());
   const auth = new Authenticator(store, hashToken(admin.value));
-  const app = await buildApp({ store: scheduler.store, scheduler, upstream, auth, now: Date.now, callbackPolicy: callbacks.policy, deliverer: callbacks }, { loggerInstance: log });
+  const app = await buildApp({ store: scheduler.store, scheduler, upstream, auth, now: Date.now, callbackPolicy: callbacks.policy, deliverer: callbacks }, { loggerInstance: log, limits: config.limits });
   const unlisten = await listenAcrossInstances(config, store, { scheduler, deliveries: () => callbacks.wake() }, log);
   scheduler.start();
   callbacks.start();

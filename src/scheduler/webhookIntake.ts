@@ -11,9 +11,13 @@ import { isTerminal, type Job } from '../domain/job.ts';
 import { WebhookFormatError, type WebhookNotice, type WebhookVerdict } from '../upstream/upstream.ts';
 import type { SchedulerContext } from './context.ts';
 import { webhookBackstop, type PollPolicy } from './pollSchedule.ts';
+import { ReplayGuard } from './replayGuard.ts';
+
+/** The provider's replay window either side of our clock (PixVerse: ±300 s). */
+const REPLAY_WINDOW_MS = 2 * 300_000;
 
 export type WebhookOutcome =
-  | { ok: true; jobId: number; action: 'expedited' | 'already_final' }
+  | { ok: true; jobId: number | null; action: 'expedited' | 'already_final' | 'duplicate' }
   | { ok: false; status: 400 | 401 | 404 | 409; error: string };
 
 /** The poll policy of a job on `account`: the webhook backstop when its end will be reported. */
@@ -28,6 +32,8 @@ const REFUSALS: Record<Exclude<WebhookVerdict, 'ok'>, string> = {
 };
 
 export class WebhookIntake {
+  private readonly replays = new ReplayGuard(REPLAY_WINDOW_MS);
+
   constructor(
     private readonly ctx: SchedulerContext,
     /** Wakes the tracker so the expedited poll is claimed now, not at its next wake-up. */
@@ -35,6 +41,20 @@ export class WebhookIntake {
   ) {}
 
   async receive(header: (name: string) => string | undefined, rawBody: string): Promise<WebhookOutcome> {
+    // The signature commits to timestamp, nonce and body: the same three headers again are the
+    // same delivery (a provider retry whose "ok" was lost, or a replay). Answered "ok" so a genuine
+    // retry stops, without reading the store or PixVerse again.
+    const replayKey = `${header('webhook-timestamp') ?? ''}|${header('webhook-nonce') ?? ''}|${header('webhook-signature') ?? ''}`;
+    if (this.replays.has(replayKey, this.ctx.now())) {
+      this.ctx.log.debug({ replayKey }, 'webhook: duplicate delivery ignored');
+      return { ok: true, jobId: null, action: 'duplicate' };
+    }
+    const outcome = await this.verifyAndAct(header, rawBody);
+    if (outcome.ok) this.replays.remember(replayKey, this.ctx.now());
+    return outcome;
+  }
+
+  private async verifyAndAct(header: (name: string) => string | undefined, rawBody: string): Promise<WebhookOutcome> {
     let notice: WebhookNotice;
     try {
       notice = this.ctx.upstream.readWebhook(header, rawBody);
