@@ -85,7 +85,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   scheduler.events.on('running', (job) => job.replyUrl && callbacks.wake());
   const auth = new Authenticator(store, hashToken(admin.value));
   const app = await buildApp({ store: scheduler.store, scheduler, upstream, auth, now: Date.now, callbackPolicy: callbacks.policy, deliverer: callbacks }, { loggerInstance: log, limits: config.limits });
-  const unlisten = await listenAcrossInstances(config, store, { scheduler, deliveries: () => callbacks.wake() }, log);
+  const unlisten = await listenAcrossInstances(config, store, { scheduler, deliveries: () => callbacks.wake(), tokensRevoked: () => auth.forget() }, log);
   scheduler.start();
   callbacks.start();
   // A deeper accept queue than Node's 511: when the process is saturated (a client hammering
