@@ -6,6 +6,7 @@
  * reads the job's state from the provider under the usual lease, compare-and-swap and callback
  * path. A forged or replayed delivery can therefore cost at most one status read.
  */
+import { createHash } from 'node:crypto';
 import type { Account } from '../domain/account.ts';
 import { isTerminal, type Job } from '../domain/job.ts';
 import { WebhookFormatError, type WebhookNotice, type WebhookVerdict } from '../upstream/upstream.ts';
@@ -41,10 +42,13 @@ export class WebhookIntake {
   ) {}
 
   async receive(header: (name: string) => string | undefined, rawBody: string): Promise<WebhookOutcome> {
-    // The signature commits to timestamp, nonce and body: the same three headers again are the
-    // same delivery (a provider retry whose "ok" was lost, or a replay). Answered "ok" so a genuine
-    // retry stops, without reading the store or PixVerse again.
-    const replayKey = `${header('webhook-timestamp') ?? ''}|${header('webhook-nonce') ?? ''}|${header('webhook-signature') ?? ''}`;
+    // The same signed headers and body again are the same delivery (a provider retry whose "ok" was
+    // lost, or a replay). Answered "ok" so a genuine retry stops, without reading the store or
+    // PixVerse again. Only deliveries that were acted on are remembered, so nothing unverified is.
+    const replayKey = createHash('sha256')
+      .update(`${header('webhook-timestamp') ?? ''}\n${header('webhook-nonce') ?? ''}\n${header('webhook-signature') ?? ''}\n`)
+      .update(rawBody)
+      .digest('base64url');
     if (this.replays.has(replayKey, this.ctx.now())) {
       this.ctx.log.debug({ replayKey }, 'webhook: duplicate delivery ignored');
       return { ok: true, jobId: null, action: 'duplicate' };
