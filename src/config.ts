@@ -38,6 +38,67 @@ export interface Config {
   idleWakeMs: number | null;
   /** How long an Idempotency-Key and its first answer are kept (PIXGATE_IDEMPOTENCY_TTL, default 24h). */
   idempotencyTtlMs: number;
+  /** HTTP hardening and fairness limits (see limits in README); every one is configurable. */
+  limits: Limits;
+}
+
+export interface Limits {
+  /** Whole request (headers and body) must arrive within this (PIXGATE_REQUEST_TIMEOUT, default 30s). */
+  requestTimeoutMs: number;
+  /** Headers must arrive within this (PIXGATE_HEADERS_TIMEOUT, default 10s). */
+  headersTimeoutMs: number;
+  /** Idle kept-alive connections close after this (PIXGATE_KEEP_ALIVE_TIMEOUT, default 5s). */
+  keepAliveTimeoutMs: number;
+  /** Open connections at most; more are refused at accept (PIXGATE_MAX_CONNECTIONS, default 4096). */
+  maxConnections: number;
+  /** JSON body limit of API routes (PIXGATE_BODY_LIMIT, default 1 MB). */
+  bodyLimitBytes: number;
+  /** Raw upload body limit of POST /files (PIXGATE_UPLOAD_LIMIT, default 50 MB). */
+  uploadLimitBytes: number;
+  /** Body limit of the unauthenticated PixVerse webhook route (PIXGATE_WEBHOOK_BODY_LIMIT, default 64 KB). */
+  webhookBodyLimitBytes: number;
+  /** Requests per second per API token, sustained (PIXGATE_RATE_LIMIT, default 200; 0 turns it off). */
+  rateLimitPerSecond: number;
+  /** Requests a token may burst above the sustained rate (PIXGATE_RATE_BURST, default 2 × rate). */
+  rateLimitBurst: number;
+  /** Share of the callback workers one tenant may hold at once, 0–1 (PIXGATE_CALLBACK_TENANT_SHARE, default 0.25). */
+  callbackTenantShare: number;
+  /** Shutdown deadline; a second signal exits at once (PIXGATE_SHUTDOWN_TIMEOUT, default 20s). */
+  shutdownTimeoutMs: number;
+}
+
+/** Parses "64kb", "1mb", "50MB" or a plain byte count. */
+export function parseByteSize(text: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|k|mb|m|gb|g)?\s*$/i.exec(text);
+  if (!match) throw new Error(`invalid size "${text}" (expected e.g. 64kb, 1mb, 50mb)`);
+  const unit = (match[2] ?? 'b').toLowerCase()[0]!;
+  const factor = unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : unit === 'g' ? 1024 ** 3 : 1;
+  return Math.round(Number(match[1]) * factor);
+}
+
+function numberFrom(text: string | undefined, fallback: number, name: string, check: (n: number) => boolean): number {
+  if (text === undefined || text.trim() === '') return fallback;
+  const n = Number(text);
+  if (!Number.isFinite(n) || !check(n)) throw new Error(`invalid ${name}: ${text}`);
+  return n;
+}
+
+export function loadLimits(env: Env): Limits {
+  const size = (name: string, fallback: string) => parseByteSize(pick(env[name]) ?? fallback);
+  const rate = numberFrom(env['PIXGATE_RATE_LIMIT'], 200, 'PIXGATE_RATE_LIMIT', (n) => n >= 0);
+  return {
+    requestTimeoutMs: parseDuration(pick(env['PIXGATE_REQUEST_TIMEOUT']) ?? '30s'),
+    headersTimeoutMs: parseDuration(pick(env['PIXGATE_HEADERS_TIMEOUT']) ?? '10s'),
+    keepAliveTimeoutMs: parseDuration(pick(env['PIXGATE_KEEP_ALIVE_TIMEOUT']) ?? '5s'),
+    maxConnections: numberFrom(env['PIXGATE_MAX_CONNECTIONS'], 4096, 'PIXGATE_MAX_CONNECTIONS', (n) => Number.isInteger(n) && n > 0),
+    bodyLimitBytes: size('PIXGATE_BODY_LIMIT', '1mb'),
+    uploadLimitBytes: size('PIXGATE_UPLOAD_LIMIT', '50mb'),
+    webhookBodyLimitBytes: size('PIXGATE_WEBHOOK_BODY_LIMIT', '64kb'),
+    rateLimitPerSecond: rate,
+    rateLimitBurst: numberFrom(env['PIXGATE_RATE_BURST'], rate * 2, 'PIXGATE_RATE_BURST', (n) => n >= 1 || rate === 0),
+    callbackTenantShare: numberFrom(env['PIXGATE_CALLBACK_TENANT_SHARE'], 0.25, 'PIXGATE_CALLBACK_TENANT_SHARE', (n) => n > 0 && n <= 1),
+    shutdownTimeoutMs: parseDuration(pick(env['PIXGATE_SHUTDOWN_TIMEOUT']) ?? '20s'),
+  };
 }
 
 /** Attempt delays over about three days (engineering notes). */
@@ -111,5 +172,6 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
     pollMinIntervalMs: optionalDuration(env['PIXGATE_POLL_MIN_INTERVAL']),
     idleWakeMs: optionalDuration(env['PIXGATE_IDLE_WAKE']),
     idempotencyTtlMs: optionalDuration(env['PIXGATE_IDEMPOTENCY_TTL']) ?? 24 * 60 * 60_000,
+    limits: loadLimits(env),
   };
 }

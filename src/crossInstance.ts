@@ -13,6 +13,8 @@ export interface WakeTargets {
   scheduler: Scheduler;
   /** A callback delivery became due somewhere. */
   deliveries?: () => void;
+  /** An API token was revoked on some instance: drop cached verifications now. */
+  tokensRevoked?: () => void;
 }
 
 /** Returns a closer, or null when the store is not shared (SQLite). */
@@ -26,6 +28,7 @@ export async function listenAcrossInstances(config: Config, store: Store, target
     (channel, payload) => {
       if (channel === channels.jobs) return targets.scheduler.jobsChanged();
       if (channel === channels.deliveries) return targets.deliveries?.();
+      if (payload.includes('"token_revoked"')) targets.tokensRevoked?.();
       const userId = userIdOf(payload);
       if (userId !== null) targets.scheduler.capacityChanged(userId);
     },

@@ -6,14 +6,15 @@
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config.ts';
-import { CallbackDeliverer, createOutboxBuilder } from './callbacks/index.ts';
+import { CallbackDeliverer, createOutboxBuilder, sealClearSecrets } from './callbacks/index.ts';
 import { buildApp } from './http/app.ts';
 import { Authenticator } from './http/auth.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
 import { DEFAULT_POLL_POLICY } from './scheduler/pollSchedule.ts';
 import type { SchedulerTuning } from './scheduler/context.ts';
 import { loadOrCreateSecret, newAdminToken, newMasterKeyText } from './security/dataDirSecrets.ts';
-import { parseMasterKey, SecretBox } from './security/secretBox.ts';
+import { secretBoxFor } from './security/secretBox.ts';
+import { secureDataDir } from './security/fileModes.ts';
 import { hashToken } from './security/tokens.ts';
 import { openStore } from './store/index.ts';
 import { listenAcrossInstances } from './crossInstance.ts';
@@ -44,18 +45,23 @@ export interface Gateway {
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { config } = options;
   const log = options.logger ?? pino({ level: config.logLevel });
+  secureDataDir(config.dataDir);
   const admin = loadOrCreateSecret(config.dataDir, 'admin.token', config.adminToken ?? undefined, newAdminToken);
   if (admin.generated) options.onAdminTokenCreated?.(admin.value, admin.path);
   const master = loadOrCreateSecret(config.dataDir, 'master.key', config.masterKey ?? undefined, newMasterKeyText);
 
+  const secretBox = secretBoxFor(master.value);
   const store = await openStore(config.databaseUrl ?? undefined, config.dataDir, { schema: config.databaseSchema });
   // Before anything changes a job: every transition writes its callback in the same transaction.
   store.setOutboxBuilder(createOutboxBuilder());
+  // Data migration: tenant signing secrets written in clear by older versions are sealed now.
+  const resealed = await sealClearSecrets(store, secretBox);
+  if (resealed > 0) log.info({ users: resealed }, 'sealed tenant callback secrets stored in clear');
   const upstream = createPixverseClient({ baseUrl: options.upstreamUrl, timeoutMs: config.upstreamTimeoutMs });
   const scheduler = new Scheduler({
     store,
     upstream,
-    secretBox: new SecretBox(parseMasterKey(master.value)),
+    secretBox,
     log: log.child({ part: 'scheduler' }),
     tuning: { jobTimeoutMs: config.jobTimeoutMs, ...configuredTuning(config), ...options.tuning },
     expectedDurationMs: config.expectedDurationMs,
@@ -69,14 +75,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     timeoutMs: config.callbackTimeoutMs,
     allowlist: config.callbackAllowlist,
     owner: scheduler.ctx.instanceId,
+    secretBox,
+    concurrency: 16,
+    tenantShare: config.limits.callbackTenantShare,
   });
   // A final state or a start may have written a delivery: attempt it now, not at the next idle wake.
   // Only jobs with a replyUrl can have written one.
   scheduler.events.on('final', (job) => job.replyUrl && callbacks.wake());
   scheduler.events.on('running', (job) => job.replyUrl && callbacks.wake());
   const auth = new Authenticator(store, hashToken(admin.value));
-  const app = await buildApp({ store: scheduler.store, scheduler, upstream, auth, now: Date.now, callbackPolicy: callbacks.policy, deliverer: callbacks }, { loggerInstance: log });
-  const unlisten = await listenAcrossInstances(config, store, { scheduler, deliveries: () => callbacks.wake() }, log);
+  const app = await buildApp({ store: scheduler.store, scheduler, upstream, auth, now: Date.now, callbackPolicy: callbacks.policy, deliverer: callbacks }, { loggerInstance: log, limits: config.limits });
+  const unlisten = await listenAcrossInstances(config, store, { scheduler, deliveries: () => callbacks.wake(), tokensRevoked: () => auth.forget() }, log);
   scheduler.start();
   callbacks.start();
   // A deeper accept queue than Node's 511: when the process is saturated (a client hammering

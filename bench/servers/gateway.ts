@@ -28,6 +28,8 @@ const args = flags();
 const env: Record<string, string> = {};
 if (args.has('admin-token')) env['PIXGATE_ADMIN_TOKEN'] = args.get('admin-token')!;
 if (args.has('master-key')) env['PIXGATE_MASTER_KEY'] = args.get('master-key')!;
+// Benchmarks drive one token far past any per-token rate a deployment would allow.
+env['PIXGATE_RATE_LIMIT'] = args.get('rate-limit') ?? '0';
 const config = loadConfig(
   {
     host: '127.0.0.1',

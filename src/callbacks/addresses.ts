@@ -32,12 +32,27 @@ export const BLOCKED_RANGES: readonly Range[] = [
   { cidr: '224.0.0.0/4', label: 'multicast address' },
   { cidr: '255.255.255.255/32', label: 'broadcast address' },
   { cidr: '240.0.0.0/4', label: 'reserved address' },
+  // Documentation and relay ranges: never a legitimate receiver, and a deployment may route one of
+  // them to itself (test networks on lab hosts, a local 6to4 relay).
+  { cidr: '192.0.2.0/24', label: 'documentation address' },
+  { cidr: '198.51.100.0/24', label: 'documentation address' },
+  { cidr: '203.0.113.0/24', label: 'documentation address' },
+  { cidr: '192.88.99.0/24', label: '6to4 relay address' },
   // ::/128 (unspecified) and ::1 (loopback) sit in the deprecated IPv4-compatible block
   // ::/96, which no public host uses; blocking all of it also stops ::7f00:1 and friends.
   { cidr: '::/96', label: 'unspecified, loopback or IPv4-compatible IPv6 address' },
   { cidr: 'fc00::/7', label: 'unique-local (private) IPv6 address' },
   { cidr: 'fe80::/10', label: 'link-local IPv6 address' },
   { cidr: 'ff00::/8', label: 'multicast IPv6 address' },
+  { cidr: '2001:db8::/32', label: 'documentation IPv6 address' },
+  // Tunnelling prefixes carry an IPv4 address a gateway on the path unwraps: 6to4 (2002:AABB:CCDD::)
+  // and Teredo (2001:0::, client address inverted in the last 32 bits) can point at any IPv4 host,
+  // loopback included, so the whole prefixes are refused rather than judged by the embedded address.
+  { cidr: '2002::/16', label: '6to4 IPv6 address (embeds an IPv4 address)' },
+  { cidr: '2001::/32', label: 'Teredo IPv6 address (embeds an IPv4 address)' },
+  { cidr: '64:ff9b:1::/48', label: 'local-use NAT64 IPv6 address' },
+  { cidr: '::ffff:0:0:0/96', label: 'IPv4-translated (SIIT) IPv6 address' },
+  { cidr: '100::/64', label: 'discard-only IPv6 address' },
 ];
 
 export interface Cidr {

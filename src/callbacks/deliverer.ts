@@ -13,6 +13,7 @@ import { Sleeper } from '../scheduler/sleeper.ts';
 import type { AttemptResult, Delivery, Store } from '../store/store.ts';
 import { planAttempt, type AttemptOutcome } from './retry.ts';
 import { signingSecrets, userWithSecret } from './secrets.ts';
+import type { SecretBox } from '../security/secretBox.ts';
 import { CallbackSender } from './sender.ts';
 import { webhookHeaders, webhookId } from './signing.ts';
 import { CallbackPolicy, type Resolver } from './ssrf.ts';
@@ -39,6 +40,13 @@ export interface CallbackDelivererOptions {
   resolve?: Resolver;
   /** Uniform [0,1) source for jitter. */
   random?: () => number;
+  /**
+   * Share of `concurrency` one tenant's deliveries may hold at once, 0–1 (default 0.25): a tenant
+   * whose receiver hangs cannot delay everyone else's callbacks. 1 turns the cap off.
+   */
+  tenantShare?: number;
+  /** Opens (and seals new) tenant signing secrets; the gateway always passes its master-key box. */
+  secretBox?: SecretBox;
 }
 
 const LEASE_MARGIN_MS = 5_000;
@@ -55,6 +63,7 @@ export class CallbackDeliverer {
   private readonly leaseMs: number;
   private readonly idleWakeMs: number;
   private readonly claimBatch: number;
+  private readonly perTenant: number | undefined;
   private readonly random: () => number;
   readonly policy: CallbackPolicy;
   /** Attempts made by this deliverer (delivered + failed), for metrics and benchmarks. */
@@ -67,6 +76,8 @@ export class CallbackDeliverer {
     this.leaseMs = Math.max(opts.leaseMs ?? opts.timeoutMs + 30_000, opts.timeoutMs + LEASE_MARGIN_MS);
     this.idleWakeMs = opts.idleWakeMs ?? 1_000;
     this.claimBatch = Math.max(1, Math.floor(this.concurrency / 4));
+    const share = opts.tenantShare ?? 0.25;
+    this.perTenant = share >= 1 ? undefined : Math.max(1, Math.floor(this.concurrency * share));
     this.random = opts.random ?? Math.random;
     this.policy = new CallbackPolicy(opts.resolve ? { allowlist: opts.allowlist, resolve: opts.resolve } : { allowlist: opts.allowlist });
     this.sender = new CallbackSender({ policy: this.policy, timeoutMs: opts.timeoutMs, connectionsPerOrigin: this.concurrency });
@@ -106,7 +117,7 @@ export class CallbackDeliverer {
         // A cheap read first: claiming is a write transaction, wasted when nothing is due.
         const next = room >= this.claimBatch ? await this.opts.store.nextDeliveryDue() : null;
         if (next !== null && next <= this.now()) {
-          const due = await this.opts.store.claimDueDeliveries(this.opts.owner, this.now(), this.leaseMs, room);
+          const due = await this.opts.store.claimDueDeliveries(this.opts.owner, this.now(), this.leaseMs, room, this.perTenant);
           claimed = due.length;
           for (const delivery of due) this.launch(delivery);
           if (claimed === room) continue;
@@ -162,7 +173,7 @@ export class CallbackDeliverer {
 
   private async post(delivery: Delivery): Promise<AttemptOutcome> {
     const now = this.now();
-    const user = await userWithSecret(this.opts.store, delivery.userId, now);
+    const user = await userWithSecret(this.opts.store, delivery.userId, now, this.opts.secretBox);
     if (!user) return { delivered: false, status: null, error: 'the tenant no longer exists', final: true };
     const headers = webhookHeaders(signingSecrets(user, now), webhookId(delivery.id), Math.floor(now / 1000), delivery.body);
     return this.sender.send(delivery.url, delivery.body, headers, this.now);

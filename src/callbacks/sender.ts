@@ -8,8 +8,11 @@ import { BlockedTargetError, checkUrlShape, guardedLookup, UnresolvedHostError, 
 import { parseRetryAfter, type AttemptOutcome } from './retry.ts';
 
 export const USER_AGENT = 'Pixgate-Webhooks/1.0';
-/** How much of a failing receiver's answer is kept in lastError. */
-const ERROR_BODY_CHARS = 200;
+/**
+ * A delivery's lastError is shown to the tenant, so it holds the status and our own words only:
+ * never the receiver's answer, its Location, or the address connected to. Echoing them turned
+ * callbacks into a probe of internal services (answer bodies and resolved IPs came back).
+ */
 
 export interface SenderOptions {
   policy: CallbackPolicy;
@@ -54,20 +57,15 @@ export class CallbackSender {
         await res.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
         return { delivered: true, status };
       }
-      const text = await readSome(res.body);
-      const said = text ? `: ${text}` : '';
-      if (status >= 300 && status < 400) {
-        const location = res.headers['location'];
-        const to = typeof location === 'string' ? ` to ${location.slice(0, ERROR_BODY_CHARS)}` : '';
-        return { delivered: false, status, error: `HTTP ${status}${to}: redirects are not followed` };
-      }
+      await res.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
+      if (status >= 300 && status < 400) return { delivered: false, status, error: `HTTP ${status}: redirects are not followed` };
       if (status === 410) return { delivered: false, status, error: 'HTTP 410 Gone: the receiver asked for no more callbacks', final: true };
       if (status === 429 || status === 503) {
         const retryAfterMs = parseRetryAfter(res.headers['retry-after'], nowMs());
         const honoured = retryAfterMs === null ? '' : ` (Retry-After ${Math.round(retryAfterMs / 1000)} s)`;
-        return { delivered: false, status, error: `HTTP ${status}${honoured}${said}`, retryAfterMs };
+        return { delivered: false, status, error: `HTTP ${status}${honoured}`, retryAfterMs };
       }
-      return { delivered: false, status, error: `HTTP ${status}${said}` };
+      return { delivered: false, status, error: `HTTP ${status}` };
     } catch (err) {
       if (abort.signal.aborted) return { delivered: false, status: null, error: `timed out after ${this.opts.timeoutMs} ms` };
       return { delivered: false, status: null, ...describeFailure(err) };
@@ -90,25 +88,13 @@ function describeFailure(err: unknown): { error: string; final?: boolean } {
   if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
     return { error: `timed out (${code})` };
   }
-  const message = e?.message ?? String(err);
-  return { error: code && !message.includes(code) ? `${code}: ${message}` : message };
+  // System errors name the address and port connected to (`connect ECONNREFUSED 10.0.0.5:80`):
+  // keep the code only.
+  if (code) return { error: `connection failed (${code})` };
+  return { error: 'connection failed' };
 }
 
 function findCause(err: unknown, match: (e: unknown) => boolean): unknown {
   for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) if (match(e)) return e;
   return undefined;
-}
-
-async function readSome(body: AsyncIterable<Buffer> & { destroy?: () => void }): Promise<string> {
-  let text = '';
-  try {
-    for await (const chunk of body) {
-      text += chunk.toString('utf8');
-      if (text.length >= ERROR_BODY_CHARS) break;
-    }
-  } catch {
-    /* the status says enough */
-  }
-  text = text.replace(/\s+/g, ' ').trim();
-  return text.length > ERROR_BODY_CHARS ? `${text.slice(0, ERROR_BODY_CHARS)}…` : text;
 }

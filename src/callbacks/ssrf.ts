@@ -135,9 +135,15 @@ export function checkUrlShape(text: string, policy: CallbackPolicy | CallbackPol
   return { url, host, literal };
 }
 
+/**
+ * For a name, the address it resolved to is not named: it tells a tenant how the gateway's network
+ * resolves internal names (the kind of address is enough to fix the URL).
+ */
 function refusedText(hostname: string, address: string, reason: string): string {
-  const target = hostname === address || hostname === `[${address}]` ? `replyUrl host ${hostname} is` : `replyUrl host ${hostname} resolves to ${address},`;
-  return `${target} a ${reason}; callbacks only go to public addresses (an operator can allow a range with PIXGATE_CALLBACK_ALLOWLIST)`;
+  const literal = hostname === address || hostname === `[${address}]`;
+  const target = literal ? `replyUrl host ${hostname} is` : `replyUrl host ${hostname} resolves to`;
+  const kind = literal ? reason : reason.replace(/ \([^)]* embedded in IPv6\)$/, '');
+  return `${target} a ${kind}; callbacks only go to public addresses (an operator can allow a range with PIXGATE_CALLBACK_ALLOWLIST)`;
 }
 
 /** Resolves `host` and checks every address; returns them all when all are allowed. */

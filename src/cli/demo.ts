@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import type { AccountKeys } from '../scheduler/accountKeys.ts';
 import type { Webhook, WebhookConfig } from '../simulator/index.ts';
 import { generateToken, hashToken, tokenUserId } from '../security/tokens.ts';
-import { newWebhookSecret } from '../security/webhookSecret.ts';
 import type { Store } from '../store/store.ts';
 
 export const DEMO_ACCOUNTS = [
@@ -27,7 +26,7 @@ export async function ensureDemoTenant(store: Store, keys: AccountKeys, dataDir:
     if (userId !== null && (await store.getUser(userId))) return token;
   }
   const now = Date.now();
-  const user = await store.createUser('demo', now, newWebhookSecret());
+  const user = await store.createUser('demo', now, '');
   const token = generateToken(user.id);
   await store.addToken(user.id, hashToken(token), 'demo', now);
   for (const account of DEMO_ACCOUNTS) {

@@ -21,8 +21,9 @@ export async function serveCommand(flags: ConfigFlags): Promise<void> {
     config,
     upstreamUrl,
     logger: log,
-    onAdminTokenCreated: (token, path) => {
-      process.stdout.write(`\nAdmin token (shown once${path ? `, saved in ${path}` : ''}):\n  ${token}\n`);
+    // Never the token itself: stdout ends up in container logs, readable by whoever reads those.
+    onAdminTokenCreated: (_token, path) => {
+      if (path) process.stdout.write(`\nA new admin token was saved in ${path} (mode 0600); read it from there.\n`);
     },
   });
   const base = `http://localhost:${gateway.app.server.address() && typeof gateway.app.server.address() === 'object' ? (gateway.app.server.address() as { port: number }).port : config.port}`;
@@ -47,9 +48,19 @@ export async function serveCommand(flags: ConfigFlags): Promise<void> {
   }
   let stopping = false;
   const stop = async (signal: string) => {
-    if (stopping) return;
+    // A second signal means the operator will not wait: exit now (leases expire on their own).
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting without waiting for shutdown');
+      process.exit(1);
+    }
     stopping = true;
-    log.info({ signal }, 'shutting down');
+    log.info({ signal, deadlineMs: config.limits.shutdownTimeoutMs }, 'shutting down');
+    // A client holding a request open (or a stuck store call) must not keep the process alive forever.
+    const deadline = setTimeout(() => {
+      log.error({ deadlineMs: config.limits.shutdownTimeoutMs }, 'shutdown deadline passed; exiting');
+      process.exit(1);
+    }, config.limits.shutdownTimeoutMs);
+    deadline.unref();
     await gateway.close();
     await simulator?.close();
     process.exit(0);

@@ -10,7 +10,7 @@ import { installErrorHandling, sendError } from './errors.ts';
 import { requireUser } from './guards.ts';
 import { accountRoutes } from './routes/accounts.ts';
 import { adminRoutes } from './routes/admin.ts';
-import { fileRoutes, UPLOAD_LIMIT_BYTES } from './routes/files.ts';
+import { fileRoutes } from './routes/files.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { videoOpsRoutes } from './routes/videoOps.ts';
 import { catalogRoutes } from './routes/catalog.ts';
@@ -20,17 +20,32 @@ import { callbackRoutes } from './routes/callbacks.ts';
 import { upstreamWebhookRoutes } from './routes/upstreamWebhook.ts';
 import { ErrorBody } from './schemas.ts';
 import { validatorCompiler } from './validation.ts';
+import { loadLimits, type Limits } from '../config.ts';
+import { RateLimiter, rateLimitHook } from './rateLimit.ts';
 
 export interface AppOptions {
   /** pino logger shared with the scheduler; without one the app logs nothing. */
   loggerInstance?: FastifyBaseLogger;
+  /** Timeouts, body limits and rate limits (defaults: loadLimits with no environment). */
+  limits?: Limits;
 }
 
 export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise<FastifyInstance> {
+  const limits = options.limits ?? loadLimits({});
   const app = Fastify({
     ...(options.loggerInstance ? { loggerInstance: options.loggerInstance } : { logger: false }),
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 1200 },
-    bodyLimit: 1024 * 1024,
+    bodyLimit: limits.bodyLimitBytes,
+    // Without these a client that sends its headers and then drips a body a byte every 20 s holds
+    // its socket forever; ~20,000 of them exhausted the process's file descriptors and /health
+    // stopped answering. Node checks the deadlines on an interval (30 s by default), so the
+    // interval follows the shortest deadline for the cut-off to be close to it.
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    http: {
+      headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs),
+      connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) / 4))),
+    },
     // Router-level failures (bad percent-encoding, over-long path parameter) otherwise answer
     // Fastify's own body with a string `code`; keep useapi's envelope for them too.
     frameworkErrors: (error, request, reply) => {
@@ -59,10 +74,10 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
       done(Object.assign(new Error(`Malformed JSON body: ${(err as Error).message}`), { statusCode: 400 }), undefined);
     }
   });
-  // Uploads are raw bodies carrying the file's own Content-Type; the route checks the type.
-  app.addContentTypeParser(/^(image|video|audio)\/|^application\/octet-stream/, { parseAs: 'buffer', bodyLimit: UPLOAD_LIMIT_BYTES }, (_request, body, done) =>
-    done(null, body),
-  );
+  // Raw upload bodies are parsed only inside the files route (routes/files.ts): elsewhere an
+  // image/* or octet-stream body is refused with 415 before it is read.
+  app.server.maxConnections = limits.maxConnections;
+  const limiter = new RateLimiter(limits.rateLimitPerSecond, limits.rateLimitBurst);
 
   await app.register(swagger, {
     openapi: {
@@ -76,17 +91,18 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(adminRoutes, { ...deps, prefix: '/admin' });
-  await app.register(upstreamWebhookRoutes, deps);
+  await app.register(upstreamWebhookRoutes, { ...deps, bodyLimit: limits.webhookBodyLimitBytes });
   await app.register(async (v2) => {
     // onRequest, not preHandler: an unauthenticated caller gets 401 before its body is
     // read or validated (and never learns anything from a 400).
     v2.addHook('onRequest', requireUser(deps.auth));
+    if (limiter.enabled) v2.addHook('onRequest', rateLimitHook(limiter));
     await v2.register(tenantRoutes, deps);
     await v2.register(callbackRoutes, deps);
     await v2.register(
       async (pixverse) => {
         await pixverse.register(accountRoutes, deps);
-        await pixverse.register(fileRoutes, deps);
+        await pixverse.register(fileRoutes, { ...deps, uploadLimitBytes: limits.uploadLimitBytes });
         await pixverse.register(jobRoutes, deps);
         await pixverse.register(videoOpsRoutes, deps);
         await pixverse.register(catalogRoutes, deps);

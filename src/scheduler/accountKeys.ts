@@ -6,7 +6,8 @@ export class AccountKeys {
   // Keyed by ciphertext: a re-posted account gets a new ciphertext, so stale keys never linger.
   private readonly cache = new Map<string, string>();
 
-  constructor(private readonly box: SecretBox) {}
+  /** Also seals tenant callback secrets (callbacks/secrets.ts). */
+  constructor(readonly box: SecretBox) {}
 
   seal(userId: number, email: string, apiKey: string): string {
     const sealed = this.box.encrypt(apiKey, accountAad(userId, email));

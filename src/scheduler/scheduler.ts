@@ -24,6 +24,7 @@ import { ViewCache } from './viewCache.ts';
 import { CreditWatch } from './creditWatch.ts';
 import { Sweeper } from './sweeper.ts';
 import { dispatchOrder, slotFreeTimes, startTimes } from './queueEstimate.ts';
+import { ShortCache } from './snapshotCache.ts';
 
 export interface QueueSnapshot {
   /** All queued jobs of the tenant (items may list fewer). */
@@ -168,9 +169,13 @@ export class Scheduler {
     return { total, items: order.map((job, index) => ({ job, position: index + 1, estimatedStart: starts[index]! })) };
   }
 
+  /** Snapshots behind queuePlace, reused for half a second (positions are estimates anyway). */
+  private readonly places = new ShortCache<QueueSnapshot>(500, () => this.ctx.now());
+
   /** Position and estimated start of one queued job, as fields of its GET view. */
   async queuePlace(userId: number, jobId: number): Promise<{ queue_position: number | null; queue_eta: string | null }> {
-    const item = (await this.queueSnapshot(userId)).items.find((entry) => entry.job.id === jobId);
+    const snapshot = await this.places.get(userId, () => this.queueSnapshot(userId));
+    const item = snapshot.items.find((entry) => entry.job.id === jobId);
     if (!item) return { queue_position: null, queue_eta: null };
     const eta = Number.isFinite(item.estimatedStart) ? new Date(item.estimatedStart).toISOString() : null;
     return { queue_position: item.position, queue_eta: eta };

@@ -6,14 +6,19 @@
  * reads the job's state from the provider under the usual lease, compare-and-swap and callback
  * path. A forged or replayed delivery can therefore cost at most one status read.
  */
+import { createHash } from 'node:crypto';
 import type { Account } from '../domain/account.ts';
 import { isTerminal, type Job } from '../domain/job.ts';
 import { WebhookFormatError, type WebhookNotice, type WebhookVerdict } from '../upstream/upstream.ts';
 import type { SchedulerContext } from './context.ts';
 import { webhookBackstop, type PollPolicy } from './pollSchedule.ts';
+import { ReplayGuard } from './replayGuard.ts';
+
+/** The provider's replay window either side of our clock (PixVerse: ±300 s). */
+const REPLAY_WINDOW_MS = 2 * 300_000;
 
 export type WebhookOutcome =
-  | { ok: true; jobId: number; action: 'expedited' | 'already_final' }
+  | { ok: true; jobId: number | null; action: 'expedited' | 'already_final' | 'duplicate' }
   | { ok: false; status: 400 | 401 | 404 | 409; error: string };
 
 /** The poll policy of a job on `account`: the webhook backstop when its end will be reported. */
@@ -28,6 +33,8 @@ const REFUSALS: Record<Exclude<WebhookVerdict, 'ok'>, string> = {
 };
 
 export class WebhookIntake {
+  private readonly replays = new ReplayGuard(REPLAY_WINDOW_MS);
+
   constructor(
     private readonly ctx: SchedulerContext,
     /** Wakes the tracker so the expedited poll is claimed now, not at its next wake-up. */
@@ -35,6 +42,23 @@ export class WebhookIntake {
   ) {}
 
   async receive(header: (name: string) => string | undefined, rawBody: string): Promise<WebhookOutcome> {
+    // The same signed headers and body again are the same delivery (a provider retry whose "ok" was
+    // lost, or a replay). Answered "ok" so a genuine retry stops, without reading the store or
+    // PixVerse again. Only deliveries that were acted on are remembered, so nothing unverified is.
+    const replayKey = createHash('sha256')
+      .update(`${header('webhook-timestamp') ?? ''}\n${header('webhook-nonce') ?? ''}\n${header('webhook-signature') ?? ''}\n`)
+      .update(rawBody)
+      .digest('base64url');
+    if (this.replays.has(replayKey, this.ctx.now())) {
+      this.ctx.log.debug({ replayKey }, 'webhook: duplicate delivery ignored');
+      return { ok: true, jobId: null, action: 'duplicate' };
+    }
+    const outcome = await this.verifyAndAct(header, rawBody);
+    if (outcome.ok) this.replays.remember(replayKey, this.ctx.now());
+    return outcome;
+  }
+
+  private async verifyAndAct(header: (name: string) => string | undefined, rawBody: string): Promise<WebhookOutcome> {
     let notice: WebhookNotice;
     try {
       notice = this.ctx.upstream.readWebhook(header, rawBody);

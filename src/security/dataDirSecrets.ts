@@ -15,7 +15,7 @@ export interface LoadedSecret {
 
 export function loadOrCreateSecret(dataDir: string, fileName: string, fromEnv: string | undefined, make: () => string): LoadedSecret {
   if (fromEnv && fromEnv.trim() !== '') return { value: fromEnv.trim(), generated: false, path: null };
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const path = join(dataDir, fileName);
   if (existsSync(path)) return { value: readFileSync(path, 'utf8').trim(), generated: false, path };
   const value = make();

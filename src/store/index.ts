@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Store } from './store.ts';
 import { openSqliteStore } from './sqlite/index.ts';
+import { secureDatabaseFile } from '../security/fileModes.ts';
 
 export type { Store } from './store.ts';
 
@@ -27,7 +28,10 @@ export async function openStore(url: string | undefined, dataDir: string, opts: 
     return store;
   }
   const path = target === '' ? join(dataDir, 'pixgate.db') : sqlitePath(target);
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    secureDatabaseFile(path);
+  }
   const store = await openSqliteStore(path);
   await store.migrate();
   return store;

@@ -212,6 +212,13 @@ export interface Lease {
   expiresAt: number;
 }
 
+/** A tenant's callback signing secrets exactly as stored (see callbacks/secrets.ts for sealing). */
+export interface StoredWebhookSecrets {
+  userId: number;
+  current: string;
+  previous: string | null;
+}
+
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
   /** Applies migrations; safe to call from several processes at once. */
@@ -235,6 +242,10 @@ export interface Store {
   listTokens(userId: number): Promise<TokenRecord[]>;
   /** True when an active token was revoked by this call. */
   revokeToken(userId: number, tokenId: number, now: number): Promise<boolean>;
+  /** Every tenant's signing secrets as stored; for sealing clear-text rows at start. */
+  listWebhookSecrets(): Promise<StoredWebhookSecrets[]>;
+  /** Replaces a tenant's secrets if they still equal `from` (compare-and-swap); true when replaced. */
+  replaceWebhookSecrets(from: StoredWebhookSecrets, to: Omit<StoredWebhookSecrets, 'userId'>): Promise<boolean>;
 
   // ── accounts ──────────────────────────────────────────────────────────
   /** Creates or replaces an account; re-posting clears any error or cool-down state. */
@@ -320,7 +331,8 @@ export interface Store {
    * Claims pending deliveries due at `now` whose lease is free or expired and that are the
    * lowest undelivered seq of their job (later events of a job wait for earlier ones).
    */
-  claimDueDeliveries(owner: string, now: number, leaseMs: number, limit: number): Promise<Delivery[]>;
+  /** `perUser`: at most this many deliveries of one tenant leased at once (all deliverers), claimed ones included. */
+  claimDueDeliveries(owner: string, now: number, leaseMs: number, limit: number, perUser?: number): Promise<Delivery[]>;
   /** Records one attempt, fenced by the lease token; releases the lease. False if the lease was lost. */
   recordAttempt(deliveryId: number, leaseToken: string, result: AttemptResult, now: number): Promise<boolean>;
   /** Earliest next_attempt_at among pending deliveries (respecting live leases), or null. */

@@ -52,9 +52,10 @@ describe('callback routes', () => {
   before(async () => {
     fx = await openFixture();
     hook = await Receiver.start(() => ({ status: 410 }));
-    worker = deliverer(fx.store, { schedule: [0, 50] });
+    const box = new SecretBox(parseMasterKey(newMasterKeyText()));
+    worker = deliverer(fx.store, { schedule: [0, 50], secretBox: box });
     const upstream = createPixverseClient({ baseUrl: 'http://127.0.0.1:9' }); // never called here
-    const scheduler = new Scheduler({ store: fx.store, upstream, secretBox: new SecretBox(parseMasterKey(newMasterKeyText())), log: silent });
+    const scheduler = new Scheduler({ store: fx.store, upstream, secretBox: box, log: silent });
     const auth = new Authenticator(fx.store, hashToken(newAdminToken()));
     // (Object.assign: also fits an AppDeps that carries callbackPolicy/deliverer once the gateway wires them.)
     const deps = Object.assign({ store: fx.store, scheduler, upstream, auth, now: Date.now }, { callbackPolicy: worker.policy, deliverer: worker }) as AppDeps;
@@ -231,7 +232,11 @@ describe('callback routes', () => {
     await fx.store.addToken(user.id, hashToken(token), 't', Date.now());
     const res = await get('/callbacks/secret', { user, token });
     assert.match(res.body.secret, /^whsec_/);
-    assert.equal((await fx.store.getUser(user.id))!.webhookSecret, res.body.secret);
+    // Stored sealed (never the clear secret), and it opens to what the tenant was shown.
+    const stored = (await fx.store.getUser(user.id))!.webhookSecret;
+    assert.match(stored, /^v1:/);
+    assert.ok(!stored.includes(res.body.secret.slice('whsec_'.length)));
     assert.equal(res.body.previousSecret, undefined);
+    assert.equal((await get('/callbacks/secret', { user, token })).body.secret, res.body.secret);
   });
 });

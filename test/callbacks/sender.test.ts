@@ -40,12 +40,13 @@ describe('CallbackSender (one attempt)', () => {
     assert.match(String(last.headers['user-agent']), /^Pixgate-Webhooks/);
   });
 
-  it('5xx and 4xx are failures that keep a bit of the answer', async () => {
+  it('5xx and 4xx are failures that never echo the answer', async () => {
     receiver.handler = () => ({ status: 500, body: 'database   is\n down' });
-    assert.deepEqual(await sender.send(receiver.url, '{}', HEADERS), { delivered: false, status: 500, error: 'HTTP 500: database is down' });
+    assert.deepEqual(await sender.send(receiver.url, '{}', HEADERS), { delivered: false, status: 500, error: 'HTTP 500' });
+    // The receiver's answer is never echoed to the tenant (it could be an internal service's).
     receiver.handler = () => ({ status: 400, body: 'x'.repeat(5000) });
     const outcome = await sender.send(receiver.url, '{}', HEADERS);
-    assert.ok(!outcome.delivered && outcome.status === 400 && outcome.error.length < 260 && outcome.error.endsWith('…'));
+    assert.deepEqual(outcome, { delivered: false, status: 400, error: 'HTTP 400' });
   });
 
   it('410 Gone stops retries', async () => {
@@ -82,7 +83,8 @@ describe('CallbackSender (one attempt)', () => {
       receiver.handler = () => ({ status, headers: { location: target.url } });
       const outcome = await sender.send(receiver.url, '{}', HEADERS);
       assert.ok(!outcome.delivered && outcome.status === status);
-      assert.equal(outcome.error, `HTTP ${status} to ${target.url}: redirects are not followed`);
+      assert.equal(outcome.error, `HTTP ${status}: redirects are not followed`);
+        assert.ok(!outcome.error!.includes(target.url), 'the Location is not echoed');
     }
     assert.equal(target.received.length, 0);
   });

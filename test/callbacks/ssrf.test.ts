@@ -168,7 +168,7 @@ describe('checkCallbackUrl (submit time)', () => {
   }
 
   it('refuses a name when any one of its addresses is non-public', async () => {
-    await refused('https://mixed.test/', policy, /resolves to 10\.1\.1\.1, a private address/);
+    await refused('https://mixed.test/', policy, /resolves to a private address/);
   });
 
   it('accepts names that do not resolve by default (checked again at every connect), refuses them when configured to', async () => {
@@ -229,7 +229,8 @@ describe('guardedLookup (connect time)', () => {
 
   it('refuses a name resolving to a private address', async () => {
     const result = await lookup({ allowlist: [], resolve: table({ 'x.test': ['192.168.1.20'] }) }, 'x.test', { all: true });
-    assert.match(result.err!.message, /resolves to 192\.168\.1\.20, a private address/);
+    assert.match(result.err!.message, /resolves to a private address/);
+    assert.doesNotMatch(result.err!.message, /192\.168/);
   });
 });
 
@@ -299,7 +300,8 @@ describe('SSRF at delivery (real receivers)', () => {
     senders.push(s);
     const outcome = await s.send(url, '{}', headers); // connect: now 127.0.0.1
     assert.ok(!outcome.delivered);
-    assert.match(outcome.error, /resolves to 127\.0\.0\.1, a loopback address/);
+    assert.match(outcome.error, /resolves to a loopback address/);
+    assert.doesNotMatch(outcome.error!, /127\.0\.0\.1/);
     assert.equal(calls, 2, 'the connect resolved the name itself');
     assert.equal(receiver.received.length, count, 'the receiver was never reached');
   });

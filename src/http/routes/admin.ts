@@ -2,7 +2,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { generateToken, hashToken } from '../../security/tokens.ts';
-import { newWebhookSecret } from '../../security/webhookSecret.ts';
 import type { User } from '../../store/store.ts';
 import type { AppDeps } from '../context.ts';
 import { sendError } from '../errors.ts';
@@ -52,7 +51,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps)
     },
   }, async (request, reply) => {
     const name = request.body?.name ?? null;
-    const user = await store.createUser(name, now(), newWebhookSecret());
+    const user = await store.createUser(name, now(), '');
     const token = generateToken(user.id);
     await store.addToken(user.id, hashToken(token), 'initial', now());
     return reply.code(201).send({ userId: user.id, name: user.name, token });

@@ -198,7 +198,7 @@ export const callbackRoutes: FastifyPluginAsyncTypebox<CallbackRouteDeps> = asyn
   app.get('/callbacks/secret', {
     schema: { summary: 'The secret callbacks are signed with (Standard Webhooks)', response: { 200: SecretView, ...errorResponses(401) } },
   }, async (request) => {
-    const user = await userWithSecret(store, callerOf(request).userId, now());
+    const user = await userWithSecret(store, callerOf(request).userId, now(), scheduler.keys.box);
     if (!user) throw notFound('tenant not found');
     return secretView(user, now());
   });
@@ -209,7 +209,7 @@ export const callbackRoutes: FastifyPluginAsyncTypebox<CallbackRouteDeps> = asyn
       response: { 200: SecretView, ...errorResponses(401) },
     },
   }, async (request) => {
-    const user = await rotateSecret(store, callerOf(request).userId, now());
+    const user = await rotateSecret(store, callerOf(request).userId, now(), scheduler.keys.box);
     if (!user) throw notFound('tenant not found');
     return secretView(user, now());
   });

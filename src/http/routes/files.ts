@@ -27,11 +27,17 @@ export const UPLOAD_LIMIT_BYTES = 50 * 1024 * 1024;
 
 const EXTENSIONS: Record<string, string> = { png: 'png', jpeg: 'jpg', webp: 'webp', gif: 'gif', mp4: 'mp4', quicktime: 'mov', webm: 'webm', mpeg: 'mp3', wav: 'wav', wave: 'wav' };
 
-export const fileRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps) => {
+export const fileRoutes: FastifyPluginAsyncTypebox<AppDeps & { uploadLimitBytes?: number }> = async (app, deps) => {
   const { store, scheduler, upstream } = deps;
+  const uploadLimit = deps.uploadLimitBytes ?? UPLOAD_LIMIT_BYTES;
+  // Raw bodies carrying the file's own Content-Type; the route checks the type. Registered in this
+  // plugin only, so no other route reads a 50 MB octet-stream body.
+  app.addContentTypeParser(/^(image|video|audio)\/|^application\/octet-stream/, { parseAs: 'buffer', bodyLimit: uploadLimit }, (_request, body, done) =>
+    done(null, body),
+  );
 
   app.post('/files', {
-    bodyLimit: UPLOAD_LIMIT_BYTES,
+    bodyLimit: uploadLimit,
     schema: {
       summary: 'Upload an image, video or audio file (raw body with its Content-Type)',
       querystring: Type.Object({ email: Type.Optional(Type.String({ minLength: 1, maxLength: 254 })) }, { additionalProperties: false }),

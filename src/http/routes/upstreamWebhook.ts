@@ -11,14 +11,33 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AppDeps } from '../context.ts';
 import { sendError } from '../errors.ts';
 import { errorResponses } from '../schemas.ts';
+import { WEBHOOK_TOLERANCE_MS } from '../../upstream/pixverse/index.ts';
 
 export const WEBHOOK_PATH = '/upstream/pixverse/webhook';
 
-export const upstreamWebhookRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps) => {
+/** Default body limit: a PixVerse delivery is a few hundred bytes. */
+export const WEBHOOK_BODY_LIMIT_BYTES = 64 * 1024;
+
+export const upstreamWebhookRoutes: FastifyPluginAsyncTypebox<AppDeps & { bodyLimit?: number }> = async (app, deps) => {
+  const bodyLimit = deps.bodyLimit ?? WEBHOOK_BODY_LIMIT_BYTES;
   // The signature covers the body as sent (numbers as written, int64 ids), so the route gets the
   // raw text and the provider adapter parses it; encapsulated, this parser stays on this route.
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_request, text, done) => done(null, String(text)));
+  // No other parser: anyone can post here, so text/plain or upload bodies are refused unread.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, (_request, text, done) => done(null, String(text)));
+
+  // Before the body is read: a delivery without the signature headers, or with a timestamp outside
+  // the replay window, can never be accepted, so its body is not worth receiving. (Measured before:
+  // 40 concurrent 49 MB unsigned posts took the process from 200 MB to 925 MB RSS.)
+  app.addHook('onRequest', async (request, reply) => {
+    const timestamp = headerOf(request.headers, 'webhook-timestamp');
+    if (!timestamp || !headerOf(request.headers, 'webhook-nonce') || !headerOf(request.headers, 'webhook-signature')) {
+      return sendError(reply, 401, 'Webhook-Timestamp, Webhook-Nonce and Webhook-Signature headers are required');
+    }
+    if (!/^\d{1,12}$/.test(timestamp) || Math.abs(deps.now() - Number(timestamp) * 1000) > WEBHOOK_TOLERANCE_MS) {
+      return sendError(reply, 401, 'Webhook-Timestamp is more than 300 s away from the gateway clock');
+    }
+  });
 
   app.post(WEBHOOK_PATH, {
     schema: {
@@ -28,10 +47,7 @@ export const upstreamWebhookRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (
       response: { 200: Type.Literal('ok'), ...errorResponses(400, 401, 404, 409) },
     },
   }, async (request, reply) => {
-    const header = (name: string) => {
-      const value = request.headers[name];
-      return Array.isArray(value) ? value[0] : value;
-    };
+    const header = (name: string) => headerOf(request.headers, name);
     const outcome = await deps.scheduler.upstreamWebhook(header, request.body);
     if (!outcome.ok) {
       request.log.info({ status: outcome.status, error: outcome.error }, 'webhook delivery refused');
@@ -40,3 +56,8 @@ export const upstreamWebhookRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (
     return reply.code(200).type('text/plain; charset=utf-8').send('ok');
   });
 };
+
+function headerOf(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}

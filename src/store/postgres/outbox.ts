@@ -79,10 +79,22 @@ const BLOCKED = `EXISTS (SELECT 1 FROM deliveries e WHERE e.job_id = d.job_id AN
  * a delivery is never held by two deliverers while a lease lives. LIMIT sits inside the CTE so
  * only the claimed rows are locked.
  */
-export async function claimDueDeliveries(db: Queryable, owner: string, now: number, leaseMs: number, limit: number): Promise<Delivery[]> {
+export async function claimDueDeliveries(db: Queryable, owner: string, now: number, leaseMs: number, limit: number, perUser: number | null = null): Promise<Delivery[]> {
   if (limit <= 0) return [];
   const res = await db.query<DeliveryRow>(
-    `WITH due AS (
+    perUser === null ? CLAIM_SQL : CLAIM_CAPPED_SQL,
+    perUser === null ? [owner, now, leaseMs, limit] : [owner, now, leaseMs, limit, perUser],
+  );
+  return res.rows.map(deliveryFromRow).sort((a, b) => (a.nextAttemptAt ?? 0) - (b.nextAttemptAt ?? 0) || a.id - b.id);
+}
+
+const LEASE_DUE = `UPDATE deliveries
+        SET lease_owner = $1, lease_token = gen_random_uuid()::text, lease_expires_at = $2::bigint + $3::bigint
+       FROM due
+      WHERE deliveries.id = due.id
+      RETURNING deliveries.*`;
+
+const CLAIM_SQL = `WITH due AS (
        SELECT d.id FROM deliveries d
         WHERE d.state = 'pending' AND d.next_attempt_at <= $2
           AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= $2)
@@ -91,15 +103,37 @@ export async function claimDueDeliveries(db: Queryable, owner: string, now: numb
         LIMIT $4
         FOR UPDATE SKIP LOCKED
      )
-     UPDATE deliveries
-        SET lease_owner = $1, lease_token = gen_random_uuid()::text, lease_expires_at = $2::bigint + $3::bigint
-       FROM due
-      WHERE deliveries.id = due.id
-      RETURNING deliveries.*`,
-    [owner, now, leaseMs, limit],
-  );
-  return res.rows.map(deliveryFromRow).sort((a, b) => (a.nextAttemptAt ?? 0) - (b.nextAttemptAt ?? 0) || a.id - b.id);
-}
+     ${LEASE_DUE}`;
+
+/**
+ * CLAIM_SQL with a cap per tenant on deliveries leased at once (held by any instance + claimed
+ * here). Without it one tenant whose receiver never answers filled all the workers: 64 such
+ * callbacks delayed another tenant's callback by 46.6 s. The ranking reads without locks, so two
+ * instances claiming at the same moment can overshoot a tenant's cap by one batch; the next claim
+ * sees the leases and corrects it.
+ */
+const CLAIM_CAPPED_SQL = `WITH ranked AS (
+       SELECT d.id, d.user_id, d.next_attempt_at,
+              ROW_NUMBER() OVER (PARTITION BY d.user_id ORDER BY d.next_attempt_at, d.id) AS rn
+         FROM deliveries d
+        WHERE d.state = 'pending' AND d.next_attempt_at <= $2
+          AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= $2)
+          AND NOT ${BLOCKED}
+     ), held AS (
+       SELECT user_id, COUNT(*) AS n FROM deliveries
+        WHERE state = 'pending' AND lease_token IS NOT NULL AND lease_expires_at > $2
+        GROUP BY user_id
+     ), due AS (
+       SELECT d.id FROM deliveries d
+         JOIN ranked r ON r.id = d.id
+         LEFT JOIN held h ON h.user_id = r.user_id
+        WHERE r.rn + COALESCE(h.n, 0) <= $5
+          AND d.state = 'pending' AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= $2)
+        ORDER BY r.next_attempt_at, r.id
+        LIMIT $4
+        FOR UPDATE OF d SKIP LOCKED
+     )
+     ${LEASE_DUE}`;
 
 /**
  * Records one attempt and releases the lease, fenced by the lease token: a deliverer that stalled

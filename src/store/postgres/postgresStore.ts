@@ -25,13 +25,15 @@ import type {
   TokenRecord,
   UpsertAccountInput,
   User,
+  StoredWebhookSecrets,
 } from '../store.ts';
 import * as accounts from './accounts.ts';
 import { reserve } from './admission.ts';
 import * as idempotency from './idempotency.ts';
 import * as jobs from './jobs.ts';
 import { migrate } from './migrations.ts';
-import { channelsFor, type Channels } from './notify.ts';
+import { channelsFor, notify, type Channels } from './notify.ts';
+import * as userSecrets from './userSecrets.ts';
 import * as outbox from './outbox.ts';
 import { createPool, ensureSchema, type PoolOptions } from './pool.ts';
 import * as queue from './queue.ts';
@@ -92,8 +94,17 @@ export class PostgresStore implements Store {
   listTokens(userId: number): Promise<TokenRecord[]> {
     return users.listTokens(this.pool, userId);
   }
-  revokeToken(userId: number, tokenId: number, now: number): Promise<boolean> {
-    return users.revokeToken(this.pool, userId, tokenId, now);
+  async revokeToken(userId: number, tokenId: number, now: number): Promise<boolean> {
+    const revoked = await users.revokeToken(this.pool, userId, tokenId, now);
+    // Other instances cache verified tokens for a few seconds; this tells them to forget now.
+    if (revoked) await notify(this.pool, this.channels.slots, { event: 'token_revoked', userId, tokenId });
+    return revoked;
+  }
+  listWebhookSecrets(): Promise<StoredWebhookSecrets[]> {
+    return userSecrets.listWebhookSecrets(this.pool);
+  }
+  replaceWebhookSecrets(from: StoredWebhookSecrets, to: Omit<StoredWebhookSecrets, 'userId'>): Promise<boolean> {
+    return userSecrets.replaceWebhookSecrets(this.pool, from, to);
   }
 
   // ── accounts ──────────────────────────────────────────────────────────
@@ -165,8 +176,8 @@ export class PostgresStore implements Store {
   setOutboxBuilder(builder: OutboxBuilder | null): void {
     this.outbox.builder = builder;
   }
-  claimDueDeliveries(owner: string, now: number, leaseMs: number, limit: number): Promise<Delivery[]> {
-    return outbox.claimDueDeliveries(this.pool, owner, now, leaseMs, limit);
+  claimDueDeliveries(owner: string, now: number, leaseMs: number, limit: number, perUser?: number): Promise<Delivery[]> {
+    return outbox.claimDueDeliveries(this.pool, owner, now, leaseMs, limit, perUser ?? null);
   }
   recordAttempt(deliveryId: number, leaseToken: string, result: AttemptResult, now: number): Promise<boolean> {
     return outbox.recordAttempt(this.pool, this.channels, deliveryId, leaseToken, result, now);

@@ -23,6 +23,7 @@ import type {
   TokenRecord,
   UpsertAccountInput,
   User,
+  StoredWebhookSecrets,
 } from '../store.ts';
 import { AccountQueries } from './accounts.ts';
 import { AdmissionQueries } from './admission.ts';
@@ -34,10 +35,12 @@ import { Outbox } from './outbox.ts';
 import { QueueQueries } from './queue.ts';
 import { TrackingQueries } from './tracking.ts';
 import { UserQueries } from './users.ts';
+import { UserSecretQueries } from './userSecrets.ts';
 
 export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
   private readonly users: UserQueries;
+  private readonly userSecrets: UserSecretQueries;
   private readonly accounts: AccountQueries;
   private readonly admission: AdmissionQueries;
   private readonly jobs: JobQueries;
@@ -55,6 +58,7 @@ export class SqliteStore implements Store {
     const sql = new StatementCache(db);
     this.outbox = new Outbox(db, sql);
     this.users = new UserQueries(sql);
+    this.userSecrets = new UserSecretQueries(sql);
     this.accounts = new AccountQueries(db, sql, this.outbox);
     this.idempotency = new IdempotencyQueries(sql);
     this.admission = new AdmissionQueries(db, sql, this.idempotency);
@@ -104,6 +108,12 @@ export class SqliteStore implements Store {
   }
   async revokeToken(userId: number, tokenId: number, now: number): Promise<boolean> {
     return this.users.revokeToken(userId, tokenId, now);
+  }
+  async listWebhookSecrets(): Promise<StoredWebhookSecrets[]> {
+    return this.userSecrets.list();
+  }
+  async replaceWebhookSecrets(from: StoredWebhookSecrets, to: Omit<StoredWebhookSecrets, 'userId'>): Promise<boolean> {
+    return this.userSecrets.replace(from, to);
   }
 
   // ── accounts ──
@@ -181,8 +191,8 @@ export class SqliteStore implements Store {
   setOutboxBuilder(builder: OutboxBuilder | null): void {
     this.outbox.setBuilder(builder);
   }
-  async claimDueDeliveries(owner: string, now: number, leaseMs: number, limit: number): Promise<Delivery[]> {
-    return this.outbox.claimDueDeliveries(owner, now, leaseMs, limit);
+  async claimDueDeliveries(owner: string, now: number, leaseMs: number, limit: number, perUser?: number): Promise<Delivery[]> {
+    return this.outbox.claimDueDeliveries(owner, now, leaseMs, limit, perUser ?? null);
   }
   async recordAttempt(deliveryId: number, leaseToken: string, result: AttemptResult, now: number): Promise<boolean> {
     return this.outbox.recordAttempt(deliveryId, leaseToken, result, now);
