@@ -9,6 +9,7 @@ import { formatDuration } from '../domain/time.ts';
 import type { SchedulerContext } from './context.ts';
 import { firstPollDelay } from './pollSchedule.ts';
 import { asUpstreamError } from './submitErrors.ts';
+import { retryWhileUnavailable } from '../store/unavailable.ts';
 
 export class Sweeper {
   private timer: NodeJS.Timeout | null = null;
@@ -78,7 +79,7 @@ export class Sweeper {
     try {
       const { upstreamId } = await upstream.submit(keys.open(account), job.upstream, job.traceId);
       const now = this.ctx.now();
-      const moved = await store.markRunning(job.id, upstreamId, now + firstPollDelay(estimator.expected(job), tuning.poll), now);
+      const moved = await retryWhileUnavailable(() => store.markRunning(job.id, upstreamId, now + firstPollDelay(estimator.expected(job), tuning.poll), now));
       this.ctx.log.info({ jobId: job.id, upstreamId, moved }, 'reconciled a submit interrupted by a restart');
       if (moved) this.ctx.events.emit('running', (await store.getJob(job.id)) ?? job);
     } catch (err) {
