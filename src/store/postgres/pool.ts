@@ -126,6 +126,13 @@ export async function withTransaction<T>(
   for (let attempt = 1; ; attempt++) {
     const client = await pool.connect();
     let broken = false;
+    // A checked-out client has no pool listener: a connection reset between two statements of the
+    // transaction would otherwise be an unhandled 'error' event and take the process down. The
+    // statement in flight (or the next one) fails on its own; the client is discarded.
+    const onError = () => {
+      broken = true;
+    };
+    client.on('error', onError);
     try {
       if (!opts.fnBegins) await client.query('BEGIN');
       const result = await fn(client);
@@ -140,6 +147,7 @@ export async function withTransaction<T>(
       if (attempt < 3 && isRetryable(err)) continue;
       throw err;
     } finally {
+      client.off('error', onError);
       client.release(broken);
     }
   }
