@@ -4,6 +4,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { GatewayError } from '../domain/errors.ts';
+import { isStoreUnavailable, STORE_RETRY_AFTER_S } from '../store/unavailable.ts';
 
 interface AjvIssue {
   keyword: string;
@@ -58,6 +59,12 @@ export function installErrorHandling(app: FastifyInstance): void {
       return sendError(reply, 415, `Content-Type ${type} is not supported here; ${hint}`);
     }
     if (status < 500) return sendError(reply, status, fastifyError.message);
+    // The store is restarting, unreachable or locked by another process: nothing was lost or done
+    // half (every write is one transaction), so the client may retry the same request.
+    if (isStoreUnavailable(error)) {
+      request.log.warn({ err: error.message }, 'store unavailable');
+      return sendError(reply, 503, 'Service temporarily unavailable: the job store cannot be reached; retry shortly', STORE_RETRY_AFTER_S);
+    }
     request.log.error({ err: error }, 'unhandled error');
     return sendError(reply, 500, 'Internal error');
   });

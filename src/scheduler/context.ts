@@ -25,6 +25,10 @@ export interface SchedulerTuning {
   idleWakeMs: number;
   /** How often the sweeper looks for timeouts and orphaned submits. */
   sweepEveryMs: number;
+  /** How often this instance tells a shared store it is alive. */
+  heartbeatMs: number;
+  /** An instance silent this long is dead: its in-doubt submits are reconciled. */
+  silentAfterMs: number;
   /** How often a parked (out of credits) account's balance is checked. */
   creditCheckEveryMs: number;
   /** How long an Idempotency-Key and its first answer are kept (default 24 h). */

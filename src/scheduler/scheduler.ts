@@ -23,6 +23,7 @@ import { ChangeFeed } from './changeFeed.ts';
 import { ViewCache } from './viewCache.ts';
 import { CreditWatch } from './creditWatch.ts';
 import { Sweeper } from './sweeper.ts';
+import { Heartbeat } from './heartbeat.ts';
 import { dispatchOrder, slotFreeTimes, startTimes } from './queueEstimate.ts';
 import { ShortCache } from './snapshotCache.ts';
 
@@ -43,6 +44,11 @@ export const DEFAULT_TUNING: SchedulerTuning = {
   pollConcurrency: 32,
   idleWakeMs: 1_000,
   sweepEveryMs: 5_000,
+  // Beat every second, dead after five: a stalled event loop or a slow store round trip must not
+  // make a live instance look dead (which costs a harmless same-trace-id replay), while a dead
+  // one's submits come back within seconds plus one sweep.
+  heartbeatMs: 1_000,
+  silentAfterMs: 5_000,
   creditCheckEveryMs: 5 * 60_000,
   idempotencyTtlMs: 24 * 60 * 60_000,
   poll: DEFAULT_POLL_POLICY,
@@ -75,6 +81,7 @@ export class Scheduler {
   private readonly dispatcher: Dispatcher;
   private readonly tracker: Tracker;
   private readonly sweeper: Sweeper;
+  private readonly heartbeat: Heartbeat;
   private readonly webhooks: WebhookIntake;
 
   constructor(options: SchedulerOptions) {
@@ -98,6 +105,7 @@ export class Scheduler {
     this.admission = new Admission(this.ctx, launcher, (job) => this.dispatcher.jobQueued(job.userId), (userId) => this.user(userId));
     this.tracker = new Tracker(this.ctx);
     this.sweeper = new Sweeper(this.ctx);
+    this.heartbeat = new Heartbeat(this.ctx);
     this.webhooks = new WebhookIntake(this.ctx, () => this.tracker.wake());
     // A newly running job may be due sooner than the tracker's current sleep.
     this.events.on('running', () => this.tracker.wake());
@@ -110,6 +118,7 @@ export class Scheduler {
   }
 
   start(): void {
+    this.heartbeat.start();
     this.tracker.start();
     this.sweeper.start();
     this.dispatcher.start();
@@ -120,6 +129,7 @@ export class Scheduler {
     await this.dispatcher.stop();
     await this.sweeper.stop();
     await this.tracker.stop();
+    this.heartbeat.stop();
   }
 
   /** Capacity or the queue changed (here or on another instance): try to dispatch. */

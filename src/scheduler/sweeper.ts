@@ -9,6 +9,7 @@ import { formatDuration } from '../domain/time.ts';
 import type { SchedulerContext } from './context.ts';
 import { firstPollDelay } from './pollSchedule.ts';
 import { asUpstreamError } from './submitErrors.ts';
+import { retryWhileUnavailable } from '../store/unavailable.ts';
 
 /** Expired Idempotency-Keys deleted per statement; a pass repeats it until fewer come back. */
 const EXPIRED_KEYS_BATCH = 1000;
@@ -16,8 +17,12 @@ const EXPIRED_KEYS_BATCH = 1000;
 export class Sweeper {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
+  /** Submits started before this were started by an earlier process. */
+  private readonly startedAt: number;
 
-  constructor(private readonly ctx: SchedulerContext) {}
+  constructor(private readonly ctx: SchedulerContext) {
+    this.startedAt = ctx.now();
+  }
 
   start(): void {
     if (this.timer) return;
@@ -49,8 +54,16 @@ export class Sweeper {
     const now = this.ctx.now();
     // Orphans first: a submit that reached PixVerse becomes a tracked job again instead of
     // being timed out while PixVerse may still be running (and billing) it.
-    const orphans = await store.claimStaleSubmitting(this.ctx.instanceId, now - tuning.staleSubmitMs, now, tuning.leaseMs, 20);
-    for (const job of orphans) await this.reconcile(job);
+    // A store only this process opens (SQLite) had its earlier submits started by a process that is
+    // gone: reconcile them at once. A shared store says which instances went silent.
+    const stale = now - tuning.staleSubmitMs;
+    const before = store.dialect === 'sqlite' ? Math.max(stale, this.startedAt) : stale;
+    for (let round = 0; round < 10; round++) {
+      const orphans = await store.claimStaleSubmitting(this.ctx.instanceId, before, now, tuning.leaseMs, 20, now - tuning.silentAfterMs);
+      // In parallel: each reconcile is one upstream round trip, and a crash may leave many.
+      await Promise.all(orphans.map((job) => this.reconcile(job)));
+      if (orphans.length < 20) break;
+    }
     const expired = await store.expireJobs(now - tuning.jobTimeoutMs, this.ctx.now(), `timed out: still running after ${formatDuration(tuning.jobTimeoutMs)}`);
     for (const job of expired) this.ctx.events.emit('final', job);
     const waitedTooLong = await store.expireQueued(this.ctx.now(), 'timed out: waited in the queue longer than the tenant allows');
@@ -72,7 +85,7 @@ export class Sweeper {
     try {
       const { upstreamId } = await upstream.submit(keys.open(account), job.upstream, job.traceId);
       const now = this.ctx.now();
-      const moved = await store.markRunning(job.id, upstreamId, now + firstPollDelay(estimator.expected(job), tuning.poll), now);
+      const moved = await retryWhileUnavailable(() => store.markRunning(job.id, upstreamId, now + firstPollDelay(estimator.expected(job), tuning.poll), now));
       this.ctx.log.info({ jobId: job.id, upstreamId, moved }, 'reconciled a submit interrupted by a restart');
       if (moved) this.ctx.events.emit('running', (await store.getJob(job.id)) ?? job);
     } catch (err) {

@@ -397,7 +397,14 @@ export interface Store {
   expireJobs(startedBefore: number, now: number, error: string): Promise<Job[]>;
   /**
    * Claims jobs stuck in `submitting` since before `before` (their submitter died),
-   * leasing them to `owner` so only one instance reconciles each.
+   * leasing them to `owner` so only one instance reconciles each. With `silentSince`, a store
+   * shared by several instances also claims jobs whose submitting instance has not called
+   * beatInstance() since then (it died), however young the job.
    */
-  claimStaleSubmitting(owner: string, before: number, now: number, leaseMs: number, limit: number): Promise<Job[]>;
+  claimStaleSubmitting(owner: string, before: number, now: number, leaseMs: number, limit: number, silentSince?: number): Promise<Job[]>;
+  /**
+   * This process is alive at `now` (PostgreSQL: its row in `instances`). A no-op for a store
+   * that only one process opens (SQLite), where a restart itself says the old process is gone.
+   */
+  beatInstance(now: number): Promise<void>;
 }

@@ -309,6 +309,32 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);
     `,
   },
+  {
+    version: 6,
+    name: 'instance liveness for in-doubt submits',
+    sql: `
+      -- Which instance started each submit, and when each instance last said it was alive: a dead
+      -- instance's in-doubt submits are reconciled seconds after its last beat instead of after
+      -- the two-minute age rule (sweeping.ts claimStaleSubmitting).
+      ALTER TABLE jobs ADD COLUMN submitter TEXT;
+      CREATE TABLE instances (
+        id       TEXT PRIMARY KEY,
+        beat_at  BIGINT NOT NULL
+      );
+      -- Stamped by trigger so every path into 'submitting' (reserve's insert, dispatch's bind, and
+      -- any added later) records its submitter without each statement having to: the value is the
+      -- session's pixgate.instance, set by the pool at connect (pool.ts); NULL on a session
+      -- without it, which leaves the job to the age rule.
+      CREATE FUNCTION pixgate_stamp_submitter() RETURNS trigger LANGUAGE plpgsql AS $fn$
+      BEGIN
+        NEW.submitter := current_setting('pixgate.instance', true);
+        RETURN NEW;
+      END
+      $fn$;
+      CREATE TRIGGER jobs_submitter BEFORE INSERT OR UPDATE OF state ON jobs
+        FOR EACH ROW WHEN (NEW.state = 'submitting') EXECUTE FUNCTION pixgate_stamp_submitter();
+    `,
+  },
 ];
 
 /**

@@ -14,6 +14,12 @@ export interface Queryable {
 /** Schema names are interpolated into connection options and DDL, so they must be plain identifiers. */
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
+/** Instance ids go into connection options too: letters, digits and dashes only. */
+function checkInstanceId(id: string): string {
+  if (!/^[A-Za-z0-9-]{1,64}$/.test(id)) throw new Error(`invalid instance id ${JSON.stringify(id)}`);
+  return id;
+}
+
 export function checkSchemaName(schema: string): string {
   if (!SCHEMA_NAME.test(schema)) {
     throw new Error(`invalid PostgreSQL schema name ${JSON.stringify(schema)} (use lower-case letters, digits and _)`);
@@ -36,6 +42,11 @@ function typeOverrides(): pg.TypeOverrides {
 export interface PoolOptions {
   schema?: string;
   poolSize?: number;
+  /**
+   * This process's instance id, set on every session as `pixgate.instance`: the jobs trigger
+   * stamps it on each job that starts submitting, so other instances know whose submit it is.
+   */
+  instance?: string;
 }
 
 export function createPool(url: string, opts: PoolOptions = {}): pg.Pool {
@@ -51,7 +62,10 @@ export function createPool(url: string, opts: PoolOptions = {}): pg.Pool {
   // pooled connection is in the schema before its first query, with no extra round trip and no
   // SET that a later RESET ALL / DISCARD ALL could undo. (Behind PgBouncer, allow `options` in
   // ignore_startup_parameters or switch this to a SET in the pool's 'connect' handler.)
-  if (opts.schema) config.options = `-c search_path=${checkSchemaName(opts.schema)}`;
+  const options: string[] = [];
+  if (opts.schema) options.push(`-c search_path=${checkSchemaName(opts.schema)}`);
+  if (opts.instance) options.push(`-c pixgate.instance=${checkInstanceId(opts.instance)}`);
+  if (options.length > 0) config.options = options.join(' ');
   const pool = new pg.Pool(config);
   // An idle client can lose its connection (server restart, network); without a listener the
   // 'error' event would crash the process. The pool discards that client and opens a new one.
@@ -112,6 +126,13 @@ export async function withTransaction<T>(
   for (let attempt = 1; ; attempt++) {
     const client = await pool.connect();
     let broken = false;
+    // A checked-out client has no pool listener: a connection reset between two statements of the
+    // transaction would otherwise be an unhandled 'error' event and take the process down. The
+    // statement in flight (or the next one) fails on its own; the client is discarded.
+    const onError = () => {
+      broken = true;
+    };
+    client.on('error', onError);
     try {
       if (!opts.fnBegins) await client.query('BEGIN');
       const result = await fn(client);
@@ -126,6 +147,7 @@ export async function withTransaction<T>(
       if (attempt < 3 && isRetryable(err)) continue;
       throw err;
     } finally {
+      client.off('error', onError);
       client.release(broken);
     }
   }

@@ -4,6 +4,7 @@
  * locks for admission and dispatch, compare-and-swap updates for transitions, leases for tracking
  * and callback delivery — so this class only wires the per-responsibility modules to a pool.
  */
+import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Account } from '../../domain/account.ts';
 import type { Job, JobOutcome, JobType } from '../../domain/job.ts';
@@ -51,6 +52,8 @@ export class PostgresStore implements Store {
   constructor(
     private readonly pool: pg.Pool,
     readonly schema: string | null,
+    /** This process's id in `instances` and on the submits it starts (see beatInstance). */
+    readonly instance: string | null = null,
   ) {
     this.channels = channelsFor(schema);
   }
@@ -236,8 +239,11 @@ export class PostgresStore implements Store {
   expireJobs(startedBefore: number, now: number, error: string): Promise<Job[]> {
     return sweeping.expireJobs(this.pool, this.channels, this.outbox, startedBefore, now, error);
   }
-  claimStaleSubmitting(owner: string, before: number, now: number, leaseMs: number, limit: number): Promise<Job[]> {
-    return sweeping.claimStaleSubmitting(this.pool, owner, before, now, leaseMs, limit);
+  claimStaleSubmitting(owner: string, before: number, now: number, leaseMs: number, limit: number, silentSince?: number): Promise<Job[]> {
+    return sweeping.claimStaleSubmitting(this.pool, owner, before, now, leaseMs, limit, silentSince ?? null);
+  }
+  async beatInstance(now: number): Promise<void> {
+    if (this.instance) await sweeping.beatInstance(this.pool, this.instance, now);
   }
 }
 
@@ -247,7 +253,8 @@ export class PostgresStore implements Store {
  * Call migrate() before use.
  */
 export async function openPostgresStore(url: string, opts: PoolOptions = {}): Promise<PostgresStore> {
-  const pool = createPool(url, opts);
+  const instance = opts.instance ?? randomUUID();
+  const pool = createPool(url, { ...opts, instance });
   if (opts.schema) {
     try {
       await ensureSchema(pool, opts.schema);
@@ -256,5 +263,5 @@ export async function openPostgresStore(url: string, opts: PoolOptions = {}): Pr
       throw err;
     }
   }
-  return new PostgresStore(pool, opts.schema ?? null);
+  return new PostgresStore(pool, opts.schema ?? null, instance);
 }

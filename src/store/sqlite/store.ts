@@ -261,6 +261,9 @@ export class SqliteStore implements Store {
   async claimStaleSubmitting(owner: string, before: number, now: number, leaseMs: number, limit: number): Promise<Job[]> {
     return this.tracking.claimStaleSubmitting(owner, before, now, leaseMs, limit);
   }
+  async beatInstance(): Promise<void> {
+    // One process owns the file: the scheduler reconciles every earlier submit at start instead.
+  }
 }
 
 /**
