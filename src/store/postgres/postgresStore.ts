@@ -16,6 +16,8 @@ import type {
   Dispatched,
   EnqueueInput,
   EnqueueResult,
+  JobListFilter,
+  JobPage,
   OutboxBuilder,
   ReserveInput,
   ReserveResult,
@@ -180,6 +182,15 @@ export class PostgresStore implements Store {
   }
   accountLoads(userId: number): Promise<AccountLoad[]> {
     return accounts.accountLoads(this.pool, userId);
+  }
+  listJobs(userId: number, filter: JobListFilter): Promise<JobPage> {
+    return jobs.listJobs(this.pool, userId, filter);
+  }
+  untrackJob(jobId: number, now: number, callback: boolean): Promise<Job | null> {
+    return jobs.untrackJob(this.pool, this.channels, jobId, now, callback);
+  }
+  hideJob(jobId: number, now: number): Promise<Job | null> {
+    return jobs.hideJob(this.pool, jobId, now);
   }
 
   // ── tracking ──────────────────────────────────────────────────────────
