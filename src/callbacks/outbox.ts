@@ -25,8 +25,16 @@ function unknownToClient(job: Job): boolean {
   return job.queuedAt === null && job.upstreamId === null;
 }
 
+/**
+ * A job the client let go of: deleted, or untracked without asking for its callback (useapi: the
+ * tracking record is what drives callbacks, so DELETE /scheduler/{id} stops them).
+ */
+function releasedByClient(job: Job): boolean {
+  return job.deletedAt !== null || (job.untrackedAt !== null && !job.untrackCallback);
+}
+
 export function outboxEntry(job: Job, event: OutboxEvent): OutboxEntry | null {
-  if (!job.replyUrl || unknownToClient(job)) return null;
+  if (!job.replyUrl || unknownToClient(job) || releasedByClient(job)) return null;
   if (event === 'progress' && !wantsProgress(job)) return null;
   return { url: job.replyUrl, body: JSON.stringify(callbackBody(job)) };
 }

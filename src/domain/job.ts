@@ -86,6 +86,20 @@ export interface Job {
   nextPollAt: number | null;
   leaseToken: string | null;
   leaseExpiresAt: number | null;
+  /**
+   * When DELETE /scheduler/{id} stopped tracking the job (epoch ms), or null. An untracked job holds
+   * no slot, but it is still polled (a backstop poll) so its result stays readable; it sends its
+   * final callback only when `untrackCallback` is set.
+   */
+  untrackedAt: number | null;
+  untrackCallback: boolean;
+  /** When DELETE /videos|images/{id} hid the job from lists and reads (epoch ms), or null. */
+  deletedAt: number | null;
+}
+
+/** True when the job holds an account slot now: in flight and still tracked. */
+export function occupiesSlot(job: Pick<Job, 'state' | 'untrackedAt'>): boolean {
+  return holdsSlot(job.state) && job.untrackedAt === null;
 }
 
 /** Terminal outcome written by a compare-and-swap transition. */

@@ -37,6 +37,8 @@ export function jobView(job: Job): { [key: string]: Json } {
   if (typeof result['outputWidth'] === 'number') view['output_width'] = result['outputWidth'];
   if (typeof result['outputHeight'] === 'number') view['output_height'] = result['outputHeight'];
   if (job.error !== null) view['error'] = job.error;
+  // Untracked (DELETE /scheduler/{id}): no slot held, still followed to its end.
+  if (job.untrackedAt !== null) view['untracked_at'] = isoUtc(job.untrackedAt);
   if (job.replyUrl !== null) view['replyUrl'] = job.replyUrl;
   if (job.replyRef !== null) view['replyRef'] = job.replyRef;
   return view;

@@ -9,7 +9,7 @@ import type { Job, JobType, Json, UpstreamRequest } from '../domain/job.ts';
 import type { EnqueueResult, IdempotencyClaim, ReserveResult, User } from '../store/store.ts';
 import type { SchedulerContext } from './context.ts';
 import type { Launcher } from './launcher.ts';
-import { estimateWaitMs } from './queueEstimate.ts';
+import { estimateWaitMs, slotFreeTimes } from './queueEstimate.ts';
 import { queueRank } from './queueRank.ts';
 
 export interface SubmitInput {
@@ -127,7 +127,8 @@ export class Admission {
       case 'unknown_account':
         return new GatewayError(404, `Account ${input.email} not found. To add it use POST /accounts/{email}.`);
       case 'account_full':
-        return new GatewayError(429, `Account ${result.account.email} is busy (maxJobs ${result.account.maxJobs} reached)`, await this.retryAfter(userId, result.account.email));
+        // The limit that refused the job: the request's maxJobs override when it has one.
+        return new GatewayError(429, `Account ${result.account.email} is busy (maxJobs ${input.maxJobs ?? result.account.maxJobs} reached)`, await this.retryAfter(userId, result.account.email, input.maxJobs));
       case 'account_unhealthy': {
         const { account } = result;
         if (account.state === 'cooldown') {
@@ -157,17 +158,17 @@ export class Admission {
     return new GatewayError(429, 'All configured accounts are busy (maxJobs reached)', await this.retryAfter(userId, null));
   }
 
-  /** Seconds until the earliest running job is expected to finish (1…300). */
-  async retryAfter(userId: number, email: string | null): Promise<number> {
+  /**
+   * Seconds until a slot is expected to free (1…300), from the capacity rule's slot times: an
+   * account in error offers none, one cooling down none before its cool-down ends.
+   */
+  async retryAfter(userId: number, email: string | null, maxJobs: number | null = null): Promise<number> {
     const now = this.ctx.now();
-    const key = `${userId}:${email ?? ''}`;
+    const key = `${userId}:${email ?? ''}:${maxJobs ?? ''}`;
     let cached = this.earliestEnds.get(key);
     if (!cached || now - cached.readAt > RETRY_AFTER_REUSE_MS) {
       let endsAt = Infinity;
-      for (const job of await this.ctx.store.activeJobs(userId)) {
-        if (email !== null && job.email !== email) continue;
-        endsAt = Math.min(endsAt, (job.startedAt ?? now) + this.ctx.estimator.expected(job));
-      }
+      for (const at of await slotFreeTimes(this.ctx, userId, email, maxJobs)) endsAt = Math.min(endsAt, at);
       if (this.earliestEnds.size > 10_000) this.earliestEnds.clear();
       cached = { readAt: now, endsAt };
       this.earliestEnds.set(key, cached);

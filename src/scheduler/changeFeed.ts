@@ -20,6 +20,8 @@ const MUTATIONS = new Set<string>([
   'deleteAccount',
   'setAccountHealth',
   'claimStaleSubmitting',
+  'untrackJob',
+  'hideJob',
 ]);
 
 export class ChangeFeed {

@@ -5,6 +5,7 @@
  * start times replay slot hand-offs from the running jobs' expected ends. Estimates only: pins
  * and health changes can reorder.
  */
+import { opensAt } from '../domain/capacity.ts';
 import type { Job } from '../domain/job.ts';
 import { compareQueued } from '../store/fairness.ts';
 import type { SchedulerContext } from './context.ts';
@@ -62,10 +63,14 @@ export function startTimes(slotFreeAt: number[], count: number, expectedMs: numb
   return result;
 }
 
-/** When each slot of the tenant's healthy accounts is expected to free up. */
-export async function slotFreeTimes(ctx: SchedulerContext, userId: number): Promise<number[]> {
+/**
+ * When each slot of the tenant's accounts (or of one account) is expected to free up. An account
+ * the capacity rule closes offers its slots from its opensAt (the end of a cool-down), or none.
+ */
+export async function slotFreeTimes(ctx: SchedulerContext, userId: number, email: string | null = null, maxJobs: number | null = null): Promise<number[]> {
   const now = ctx.now();
-  const [accounts, active] = await Promise.all([ctx.store.listAccounts(userId), ctx.store.activeJobs(userId)]);
+  const [all, active] = await Promise.all([ctx.store.listAccounts(userId), ctx.store.activeJobs(userId)]);
+  const accounts = email === null ? all : all.filter((account) => account.email === email);
   const ends = new Map<string, number[]>();
   for (const job of active) {
     if (job.email === null) continue;
@@ -75,10 +80,12 @@ export async function slotFreeTimes(ctx: SchedulerContext, userId: number): Prom
   }
   const times: number[] = [];
   for (const account of accounts) {
-    if (account.state === 'error') continue;
+    const from = opensAt(account, now);
+    if (from === null) continue;
     const busy = (ends.get(account.email) ?? []).sort((a, b) => a - b);
-    const from = account.state === 'cooldown' ? Math.max(now, account.cooldownUntil ?? now) : now;
-    for (let slot = 0; slot < account.maxJobs; slot++) times.push(Math.max(from, busy[slot] ?? now));
+    // A request's maxJobs override limits the slots it may use, and so when one frees for it.
+    const slots = maxJobs === null ? account.maxJobs : Math.min(account.maxJobs, maxJobs);
+    for (let slot = 0; slot < slots; slot++) times.push(Math.max(from, busy[slot] ?? now));
   }
   return times;
 }

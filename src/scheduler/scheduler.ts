@@ -6,10 +6,10 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { GatewayError } from '../domain/errors.ts';
 import type { Job } from '../domain/job.ts';
-import { holdsSlot } from '../domain/job.ts';
+import { occupiesSlot } from '../domain/job.ts';
 import { QUEUE_EMAIL, type JobRef } from '../domain/ids.ts';
 import type { SecretBox } from '../security/secretBox.ts';
-import type { Store, User } from '../store/store.ts';
+import type { JobListFilter, JobPage, Store, User } from '../store/store.ts';
 import type { Upstream } from '../upstream/upstream.ts';
 import { AccountKeys } from './accountKeys.ts';
 import { Admission, type SubmitInput } from './admission.ts';
@@ -196,8 +196,13 @@ export class Scheduler {
     return this.sweeper.sweep();
   }
 
-  /** Finds a tenant's job by its public id; 403 when the id names another tenant. */
+  /** Finds a tenant's job by its public id (deleted jobs are gone); 403 when the id names another tenant. */
   async findJob(userId: number, ref: JobRef): Promise<Job | null> {
+    const job = await this.lookup(userId, ref);
+    return job && job.deletedAt === null ? job : null;
+  }
+
+  private async lookup(userId: number, ref: JobRef): Promise<Job | null> {
     if (ref.userId !== userId) throw new GatewayError(403, `Unauthorized access to user:${ref.userId} detected`);
     if (ref.rowId !== null) {
       const job = await this.ctx.store.getJob(ref.rowId);
@@ -209,15 +214,61 @@ export class Scheduler {
     return this.ctx.store.findJob(userId, ref.email, ref.type, ref.upstreamId!);
   }
 
-  /** DELETE /scheduler/{id}: stops tracking a slot-holding or queued job (freeing its slot). */
-  async cancel(userId: number, ref: JobRef): Promise<Job | null> {
+  /**
+   * DELETE /scheduler/{id}. A job in flight is untracked: its slot is freed at once, but PixVerse
+   * goes on (the Platform API has no cancel), so the job keeps being polled without a slot and its
+   * result stays readable; its end is called back only with `callback`. A job still waiting in
+   * the queue was never sent, so it is cancelled. Null when the id is not tracked.
+   */
+  async untrack(userId: number, ref: JobRef, callback = false): Promise<{ job: Job; action: 'untracked' | 'cancelled' } | null> {
     const job = await this.findJob(userId, ref);
-    if (!job || !(holdsSlot(job.state) || job.state === 'queued')) return null;
-    const finished = await this.ctx.store.finish(job.id, { state: 'cancelled', error: 'cancelled by DELETE /scheduler' }, this.ctx.now(), {
-      from: ['queued', 'submitting', 'running'],
+    if (!job) return null;
+    if (job.state === 'queued') {
+      const cancelled = await this.cancelQueued(job);
+      return cancelled ? { job: cancelled, action: 'cancelled' } : null;
+    }
+    const untracked = await this.ctx.store.untrackJob(job.id, this.ctx.now(), callback);
+    if (!untracked) return null;
+    this.capacityChanged(userId);
+    return { job: untracked, action: 'untracked' };
+  }
+
+  private async cancelQueued(job: Job): Promise<Job | null> {
+    const finished = await this.ctx.store.finish(job.id, { state: 'cancelled', error: 'cancelled by DELETE before it started' }, this.ctx.now(), {
+      from: ['queued'],
     });
     if (finished) this.events.emit('final', finished);
     return finished;
+  }
+
+  /**
+   * DELETE /videos|images/{id}: hides the job from lists and reads; a job in flight is untracked
+   * (no callback), a queued one cancelled. PixVerse keeps its copy: the Platform API has no delete.
+   */
+  async deleteJob(userId: number, ref: JobRef): Promise<{ job: Job; action: 'deleted' | 'untracked' | 'cancelled' } | null> {
+    const job = await this.findJob(userId, ref);
+    if (!job) return null;
+    // Hidden first: the outbox builder sends nothing for a hidden job, so a cancel or an end
+    // observed from here on is not called back.
+    const hidden = await this.ctx.store.hideJob(job.id, this.ctx.now());
+    if (!hidden) return null;
+    if (hidden.state === 'queued') {
+      const cancelled = await this.cancelQueued(hidden);
+      if (cancelled) return { job: cancelled, action: 'cancelled' };
+    }
+    if (occupiesSlot(hidden)) {
+      const untracked = await this.ctx.store.untrackJob(hidden.id, this.ctx.now(), false);
+      if (untracked) {
+        this.capacityChanged(userId);
+        return { job: untracked, action: 'untracked' };
+      }
+    }
+    return { job: hidden, action: 'deleted' };
+  }
+
+  /** GET /videos|images|music: the tenant's own records, newest first. */
+  listJobs(userId: number, filter: JobListFilter): Promise<JobPage> {
+    return this.ctx.store.listJobs(userId, filter);
   }
 
   /** Deletes an account; its running jobs are cancelled and their slots freed. */

@@ -3,7 +3,7 @@
  * never PixVerse (invariant 6). The executing list and the per-account counts are
  * computed from the same snapshot of active jobs so one response always agrees with itself.
  */
-import { capacityRow, type CapacityRow } from '../domain/capacity.ts';
+import { capacityRow, effectiveState, type CapacityRow } from '../domain/capacity.ts';
 import { publicJobId } from '../domain/ids.ts';
 import type { Job, JobType } from '../domain/job.ts';
 import { elapsed, isoUtc } from '../domain/time.ts';
@@ -35,10 +35,13 @@ export function executingItem(job: Job, now: number): ExecutingItem {
   return item;
 }
 
-export function availableRow(account: Account, executing: number): AvailableRow {
-  const row: AvailableRow = { ...capacityRow(account.email, account.maxJobs, executing), state: account.state };
+/** useapi's row; `available` follows the capacity rule, `state`/`reason`/`cooldownUntil` say why it is 0. */
+export function availableRow(account: Account, executing: number, now: number): AvailableRow {
+  const state = effectiveState(account, now);
+  const row: AvailableRow = { ...capacityRow(account, executing, now), state };
+  if (state === 'ok') return row;
   if (account.reason) row.reason = account.reason;
-  if (account.cooldownUntil) row.cooldownUntil = isoUtc(account.cooldownUntil);
+  if (state === 'cooldown' && account.cooldownUntil) row.cooldownUntil = isoUtc(account.cooldownUntil);
   return row;
 }
 
@@ -52,6 +55,6 @@ export async function schedulerAvailable(store: Store, userId: number, now: numb
   for (const job of jobs) if (job.email !== null) counts.set(job.email, (counts.get(job.email) ?? 0) + 1);
   return {
     executing: jobs.map((job) => executingItem(job, now)),
-    available: accounts.map((account) => availableRow(account, counts.get(account.email) ?? 0)),
+    available: accounts.map((account) => availableRow(account, counts.get(account.email) ?? 0, now)),
   };
 }

@@ -10,7 +10,7 @@ import { NoReply, frontRefusal } from './faults.ts';
 import type { Body } from './fields.ts';
 import { isIdText } from './ids.ts';
 import { bodyMarkers } from './markers.ts';
-import { imageResult, musicResult, videoResult } from './results.ts';
+import { imageResult, videoResult } from './results.ts';
 import type { JobSpec, Lookup } from './validate/index.ts';
 
 export const API_PREFIX = '/openapi/v2';
@@ -78,9 +78,8 @@ export function result(kind: JobSpec['kind']) {
     const job = engine.job(req.account, raw.replace(/^0+(?=\d)/, ''), kind, now);
     if (!job) throw new SimError(ERR.notFound);
     const spec = job.spec;
-    if (spec.kind === 'video') return successText(videoResult(job, spec, now));
-    if (spec.kind === 'image') return successText(imageResult(job, spec, now));
-    return successText(musicResult(job, spec, now));
+    if (spec.kind === 'video') return successText(videoResult(job, spec, now, engine.mediaBase));
+    return successText(imageResult(job, spec, now, engine.mediaBase));
   };
 }
 

@@ -47,9 +47,6 @@ export const IMAGE_MODELS = [
 export const IMAGE_QUALITIES = ['512p', '720p', '1080p', '1k', '2k', '4k'] as const;
 export const IMAGE_MAX_COUNT = 4;
 
-export const MUSIC_MODELS = ['music-2.6', 'music-v1', 'lyria-3-pro-preview'] as const;
-export const DEFAULT_MUSIC_MODEL = 'music-2.6';
-
 /** Short side in pixels for a video quality ("720p" → 720). */
 export function shortSide(quality: string): number {
   return Number.parseInt(quality, 10) || 720;

@@ -5,7 +5,7 @@
  *   POST /_sim/reset-stats           clears peaks and violations
  *   POST /_sim/keys/<key>            {maxConcurrent?, creditMonthly?, creditPackage?}
  *   POST /_sim/videos/<id>/delete    the video reads as status 6 (deleted) from now on (also
- *                                    /_sim/images/<id>/delete and /_sim/music/<id>/delete)
+ *                                    /_sim/images/<id>/delete)
  * The platform console's webhooks (webhooks.ts):
  *   POST   /_sim/webhooks            {url, secret?, webhook_id?, api_key?} → {webhook_id, url, secret,
  *                                    api_key?}; the secret is generated when absent, the id too;
@@ -41,7 +41,7 @@ export function handleControl(engine: Engine, method: string, path: string, body
     engine.resetStats(now);
     return reply(200, { ok: true });
   }
-  const deleteMatch = /^\/_sim\/(videos|images|music)\/(\d{1,20})\/delete$/.exec(path);
+  const deleteMatch = /^\/_sim\/(videos|images)\/(\d{1,20})\/delete$/.exec(path);
   if (deleteMatch && method === 'POST') {
     const id = deleteMatch[2]!.replace(/^0+(?=\d)/, '');
     if (!engine.deleteJob(id, now)) return reply(404, { error: `no job ${id}` });

@@ -19,8 +19,10 @@ import type { KeyStats, ResolvedOptions, SimStats } from './options.ts';
 import { createRng, deriveSeed, uniformInt, type Rng } from './random.ts';
 import type { JobSpec, Lookup, VideoSpec } from './validate/index.ts';
 import { Webhooks } from './webhooks.ts';
+import { mp4, parseMediaPath, png, type MediaFile } from './media.ts';
+import { imageDimensions } from './catalog.ts';
 
-const ID_FIELD = { video: 'video_id', image: 'image_id', music: 'audio_id' } as const;
+const ID_FIELD = { video: 'video_id', image: 'image_id' } as const;
 
 /** Marker refusals that apply after validation (markers.ts). */
 function markerRefusal(markers: Markers, spec: JobSpec): SimError | null {
@@ -51,6 +53,17 @@ export class Engine {
   readonly faultRng: Rng;
   /** The console's webhooks and the deliveries in progress. */
   readonly webhooks: Webhooks;
+  private media = 'http://127.0.0.1';
+
+  /** Base URL of result files: the simulator's own address, known once it listens. */
+  get mediaBase(): string {
+    return this.media;
+  }
+
+  set mediaBase(url: string) {
+    this.media = url;
+    this.webhooks.mediaBase = url;
+  }
 
   constructor(private readonly options: ResolvedOptions) {
     this.ids = new IdGenerator(createRng(deriveSeed(options.seed, 1)), options.bigIds);
@@ -162,7 +175,7 @@ export class Engine {
       outcome = 8;
       duration = stuckReleaseMs;
     }
-    const requestedSeed = spec.kind === 'music' ? null : spec.seed;
+    const requestedSeed = spec.kind === 'video' ? spec.seed : null;
     return {
       id: this.ids.take(),
       spec,
@@ -195,6 +208,24 @@ export class Engine {
       },
       webhook: (id) => this.webhooks.usable(id, acc.key),
     };
+  }
+
+  /**
+   * The file behind a completed job's result URL (any key: result URLs are public, as on a CDN).
+   * Null while the job runs, when it failed, was deleted, or never existed.
+   */
+  mediaFile(path: string, now: number): MediaFile | null {
+    const ref = parseMediaPath(path);
+    if (!ref) return null;
+    for (const acc of this.accounts.values()) {
+      const job = acc.jobs.get(ref.id);
+      if (!job || job.spec.kind !== ref.kind) continue;
+      if (statusAt(job, now) !== 1) return null;
+      if (job.spec.kind === 'video') return { contentType: 'video/mp4', body: mp4(job.spec.duration * 1000) };
+      const { width, height } = imageDimensions(job.spec.quality, job.spec.aspectRatio);
+      return { contentType: 'image/png', body: png(width, height, job.seed) };
+    }
+    return null;
   }
 
   /** Marks a job of any key deleted (status 6). Its slot and credits are accounted as before. */

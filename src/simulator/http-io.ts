@@ -29,10 +29,11 @@ export function readBody(req: IncomingMessage, limit: number): Promise<ReadBody>
   });
 }
 
-export function sendReply(res: ServerResponse, status: number, contentType: string, text: string, headers: Record<string, string> = {}): void {
+export function sendReply(res: ServerResponse, status: number, contentType: string, text: string | Buffer, headers: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed) return;
   res.writeHead(status, { ...headers, 'content-type': contentType, 'content-length': Buffer.byteLength(text) });
-  res.end(text);
+  // HEAD: the headers of a GET, no body.
+  res.end(res.req?.method === 'HEAD' ? undefined : text);
 }
 
 /** First value of a header (duplicates arrive comma-joined or as arrays depending on the name). */

@@ -22,7 +22,6 @@ export const DEFAULT_LATENCY: Readonly<Record<string, Latency>> = {
 };
 /** Images and songs (not in the reference's table; plausible values). */
 export const IMAGE_LATENCY: Latency = { medianMs: 15_000, p90Ms: 30_000 };
-export const MUSIC_LATENCY: Latency = { medianMs: 60_000, p90Ms: 100_000 };
 
 const Z90 = 1.2815515655446004;
 
@@ -47,11 +46,8 @@ export function modelDurationMs(spec: JobSpec, table: Readonly<Record<string, La
     if (spec.multiClip) scale *= 1.2;
     if (spec.motionMode === 'fast') scale *= 0.6;
     if (EDITING_MODES.has(spec.mode)) scale *= 0.8 + 0.7 * u3;
-  } else if (spec.kind === 'image') {
-    base = IMAGE_LATENCY;
-    scale = 1 + 0.25 * (spec.count - 1);
   } else {
-    base = MUSIC_LATENCY;
+    base = IMAGE_LATENCY;
   }
   return Math.max(1, Math.round(lognormal(base, scale, u1, u2) * timeScale));
 }

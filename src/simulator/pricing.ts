@@ -82,10 +82,4 @@ export function maskSelectionCost(): number {
   return MASK_SELECTION;
 }
 
-export function imageCost(count: number): number {
-  return IMAGE_EACH * count;
-}
 
-export function musicCost(): number {
-  return MUSIC_EACH;
-}

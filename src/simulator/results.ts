@@ -1,15 +1,16 @@
 /**
- * Result documents for GET /video|image|music/result/{id} (reference §4, §3.15), derived from the
- * job and the current time — the status is never stored, so it cannot go stale.
+ * Result documents for GET /video|image/result/{id} (reference §4, §3.15), derived from the
+ * job and the current time — the status is never stored, so it cannot go stale. Result URLs point
+ * at the simulator's own address (`media`), which serves the files (media.ts).
  */
 import { dimensions, imageDimensions, shortSide } from './catalog.ts';
 import { statusAt, type Job } from './account.ts';
 import { RawInt, type WireValue } from './envelope.ts';
-import type { ImageSpec, MusicSpec, VideoSpec } from './validate/index.ts';
+import type { ImageSpec, VideoSpec } from './validate/index.ts';
+import { mediaPath } from './media.ts';
 
 type Doc = { [key: string]: WireValue };
 
-const MEDIA = 'https://media.pixverse.ai';
 
 function times(job: Job, now: number, status: number): { create_time: string; modify_time: string } {
   const modified = status === 5 ? job.createdAt : status === 6 ? job.deletedAt! : Math.min(now, job.endAt);
@@ -26,7 +27,7 @@ function creditsOf(job: Job, status: number): number {
   return status === 7 || status === 8 ? 0 : job.cost;
 }
 
-export function videoResult(job: Job, spec: VideoSpec, now: number): Doc {
+export function videoResult(job: Job, spec: VideoSpec, now: number, media: string): Doc {
   const status = statusAt(job, now);
   const done = status === 1;
   const short = shortSide(spec.quality);
@@ -34,7 +35,7 @@ export function videoResult(job: Job, spec: VideoSpec, now: number): Doc {
   return {
     id: new RawInt(job.id),
     status,
-    url: done ? `${MEDIA}/pixverse/mp4/media/web/ori/sim-${job.id}_seed${job.seed}.mp4` : '',
+    url: done ? media + mediaPath('video', job.id) : '',
     // Size and dimensions are only known once the file exists (reference §11.5).
     outputWidth: done ? width : 0,
     outputHeight: done ? height : 0,
@@ -51,36 +52,19 @@ export function videoResult(job: Job, spec: VideoSpec, now: number): Doc {
   };
 }
 
-export function imageResult(job: Job, spec: ImageSpec, now: number): Doc {
+export function imageResult(job: Job, spec: ImageSpec, now: number, media: string): Doc {
   const status = statusAt(job, now);
   const done = status === 1;
   const { width, height } = imageDimensions(spec.quality, spec.aspectRatio);
-  const ext = spec.model === 'gpt-image-2.0' || spec.model === 'qwen-image' ? 'png' : 'webp';
   return {
     image_id: new RawInt(job.id),
     status,
-    url: done ? `${MEDIA}/pixverse/image/sim-${job.id}.${ext}` : '',
+    url: done ? media + mediaPath('image', job.id) : '',
     outputWidth: done ? width : 0,
     outputHeight: done ? height : 0,
     seed: job.seed,
     prompt: spec.prompt,
-    ...template(spec.templateId),
-    ...times(job, now, status),
-    credits: creditsOf(job, status),
-  };
-}
-
-export function musicResult(job: Job, spec: MusicSpec, now: number): Doc {
-  const status = statusAt(job, now);
-  const done = status === 1;
-  return {
-    audio_id: new RawInt(job.id),
-    status,
-    url: done ? `${MEDIA}/pixverse/audio/sim-${job.id}.mp3` : '',
-    // A stable song length per id (60–239 s), reported once the song exists.
-    duration: done ? 60 + Number(BigInt(job.id) % 180n) : 0,
-    prompt: spec.prompt,
-    model: spec.model,
+    template_id: new RawInt(spec.templateId),
     ...times(job, now, status),
     credits: creditsOf(job, status),
   };

@@ -10,8 +10,8 @@ import { bodyMarkers } from './markers.ts';
 import { maskSelectionCost } from './pricing.ts';
 import { IMAGE_MAX_BYTES, MEDIA_MAX_BYTES, parseImageUpload, parseMediaUpload } from './uploads.ts';
 import {
-  validateExtend, validateFusion, validateImage, validateImageTemplate, validateLipSync, validateMaskSelection,
-  validateMimic, validateModify, validateMultiTransition, validateMusic, validateRestyle, validateSoundEffect,
+  validateExtend, validateFusion, validateImageTemplate, validateLipSync, validateMaskSelection,
+  validateMimic, validateModify, validateMultiTransition, validateRestyle, validateSoundEffect,
   validateSwap, validateTransition, validateUpscale, validateVideo,
 } from './validate/index.ts';
 
@@ -36,7 +36,6 @@ export const ROUTES: ApiRoute[] = [
   // Status polls are the most frequent requests: matched first.
   json('GET', /^\/video\/result\/([^/]+)$/, result('video')),
   json('GET', /^\/image\/result\/([^/]+)$/, result('image')),
-  json('GET', /^\/music\/result\/([^/]+)$/, result('music')),
   json('POST', /^\/video\/text\/generate$/, create((b, l) => validateVideo(b, 'text', l))),
   json('POST', /^\/video\/img\/generate$/, create((b, l) => validateVideo(b, 'img', l))),
   json('POST', /^\/video\/transition\/generate$/, create(validateTransition)),
@@ -52,8 +51,6 @@ export const ROUTES: ApiRoute[] = [
   json('POST', /^\/video\/upscale\/generate$/, create(validateUpscale)),
   json('POST', /^\/video\/mask\/selection$/, maskSelection),
   json('POST', /^\/image\/template\/generate$/, create(validateImageTemplate)),
-  json('POST', /^\/image\/generate$/, create(validateImage)),
-  json('POST', /^\/music\/generate$/, create((b) => validateMusic(b))),
   json('GET', /^\/video\/lip_sync\/tts_list$/, (_e, req) => ttsList(req.query)),
   json('GET', /^\/video\/restyle\/list$/, (_e, req) => restyleList(req.query)),
   json('GET', /^\/video\/effects\/templates\/list$/, (_e, req) => templateList(req.query)),

@@ -13,6 +13,7 @@ import { NoReply, RawReply, randomFrontFailure } from './faults.ts';
 import { header, readBody, sendReply } from './http-io.ts';
 import { resolveOptions, type ResolvedOptions, type RunningSimulator, type SimulatorOptions } from './options.ts';
 import { findRoute } from './routes.ts';
+import { MEDIA_PREFIX } from './media.ts';
 
 const CONTROL_BODY_LIMIT = 64 * 1024;
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -27,6 +28,8 @@ interface Outcome {
   headers?: Record<string, string>;
   /** Leave the request unanswered (#sim:timeout). */
   hang?: boolean;
+  /** A binary reply (media files) instead of `text`. */
+  body?: Buffer;
 }
 
 async function dispatch(engine: Engine, options: ResolvedOptions, req: IncomingMessage): Promise<Outcome> {
@@ -39,6 +42,10 @@ async function dispatch(engine: Engine, options: ResolvedOptions, req: IncomingM
   const path = url.pathname;
   const method = req.method ?? 'GET';
 
+  if (path.startsWith(MEDIA_PREFIX)) {
+    req.resume();
+    return media(engine, method, path);
+  }
   if (path.startsWith('/_sim/')) {
     const { body, overflow } = await readBody(req, CONTROL_BODY_LIMIT);
     const control = overflow ? null : handleControl(engine, method, path, body.toString('utf8'));
@@ -98,6 +105,13 @@ async function dispatch(engine: Engine, options: ResolvedOptions, req: IncomingM
   }
 }
 
+/** GET (or HEAD) of a completed job's result file; 404 for anything else. */
+function media(engine: Engine, method: string, path: string): Outcome {
+  const file = method === 'GET' || method === 'HEAD' ? engine.mediaFile(path, Date.now()) : null;
+  if (!file) return { status: 404, text: JSON.stringify({ error: 'not found' }), code: 404 };
+  return { status: 200, text: '', body: file.body, code: 200, contentType: file.contentType };
+}
+
 function fail(err: SimError): Outcome {
   return { status: err.httpStatus, text: errorText(err), code: err.code };
 }
@@ -121,7 +135,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
       })
       .then((out) => {
         // An unanswered request stays open until the client gives up or close() drops it.
-        if (!out.hang) sendReply(res, out.status, out.contentType ?? JSON_TYPE, out.text, out.headers);
+        if (!out.hang) sendReply(res, out.status, out.contentType ?? JSON_TYPE, out.body ?? out.text, out.headers);
         if (log) {
           const ms = (performance.now() - started).toFixed(1);
           log(`${req.method} ${req.url} -> ${out.hang ? 'no reply' : out.status} code=${out.code} ${ms}ms`);
@@ -146,6 +160,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   });
   const port = (server.address() as AddressInfo).port;
   const hostForUrl = resolved.host.includes(':') ? `[${resolved.host}]` : resolved.host;
+  // Listening on every interface: result URLs name loopback, which reaches it from this machine.
+  const mediaHost = resolved.host === '0.0.0.0' ? '127.0.0.1' : resolved.host === '::' ? '[::1]' : hostForUrl;
+  engine.mediaBase = `http://${mediaHost}:${port}`;
   log?.(`pixverse simulator listening on http://${hostForUrl}:${port} (seed ${resolved.seed})`);
 
   let closing: Promise<void> | null = null;

@@ -88,8 +88,8 @@ export function webhookSignature(
 }
 
 /** The same values GET /video/result reports at `now`, so a webhook and a poll never disagree. */
-function payloadOf(job: Job, now: number): WebhookPayload {
-  const doc = videoResult(job, job.spec as VideoSpec, now);
+function payloadOf(job: Job, now: number, media: string): WebhookPayload {
+  const doc = videoResult(job, job.spec as VideoSpec, now, media);
   return {
     id: job.id,
     status: doc.status as number,
@@ -157,6 +157,8 @@ export class Webhooks {
   private readonly inFlight = new Set<http.ClientRequest>();
   private readonly counts: WebhookStats = { scheduled: 0, attempts: 0, delivered: 0, failed: 0, abandoned: 0, dropped: 0, pending: 0 };
   private closed = false;
+  /** Base URL of result files (Engine.mediaBase), set once the simulator listens. */
+  mediaBase = 'http://127.0.0.1';
 
   constructor(private readonly options: ResolvedOptions) {
     for (const config of options.webhooks) this.create(config);
@@ -245,7 +247,7 @@ export class Webhooks {
       return;
     }
     this.waiting.delete(delivery.job.id);
-    delivery.payload = payloadOf(delivery.job, now);
+    delivery.payload = payloadOf(delivery.job, now, this.mediaBase);
     if (delivery.lateMs > 0) delivery.timer = this.after(delivery.lateMs, () => this.send(delivery));
     else this.send(delivery);
   }

@@ -92,6 +92,9 @@ export interface JobRow {
   lease_expires_at: DbInt | null;
   /** Tracking bookkeeping (expeditePoll / reschedulePoll); not part of the Job model. */
   poll_hint?: DbBool;
+  untracked_at?: DbInt | null;
+  untrack_callback?: DbBool;
+  deleted_at?: DbInt | null;
 }
 
 export interface DeliveryRow {
@@ -207,6 +210,9 @@ export function jobFromRow(row: JobRow): Job {
     nextPollAt: numOrNull(row.next_poll_at),
     leaseToken: row.lease_token,
     leaseExpiresAt: numOrNull(row.lease_expires_at),
+    untrackedAt: numOrNull(row.untracked_at),
+    untrackCallback: row.untrack_callback === undefined ? false : bool(row.untrack_callback),
+    deletedAt: numOrNull(row.deleted_at),
   };
 }
 

@@ -206,6 +206,21 @@ export interface AccountLoad {
   executing: number;
 }
 
+/** GET /videos|images|music: one page of a tenant's visible jobs of one type, newest first. */
+export interface JobListFilter {
+  type: JobType;
+  /** Only jobs on (or pinned to) this account. */
+  email?: string;
+  limit: number;
+  offset: number;
+}
+
+export interface JobPage {
+  jobs: Job[];
+  /** All jobs matching the filter, not just this page. */
+  total: number;
+}
+
 export interface Lease {
   owner: string;
   token: string;
@@ -350,6 +365,22 @@ export interface Store {
   activeJobs(userId: number): Promise<Job[]>;
   /** Every account of a user with the number of slots its jobs hold. */
   accountLoads(userId: number): Promise<AccountLoad[]>;
+  /**
+   * A tenant's jobs of one type, newest first (by id), leaving out deleted ones and jobs the client
+   * never got an id for (an immediate create whose submit failed): queued, in flight and final.
+   */
+  listJobs(userId: number, filter: JobListFilter): Promise<JobPage>;
+
+  // ── untrack and delete ────────────────────────────────────────────────
+  /**
+   * Stops tracking an in-flight job (submitting or running): compare-and-swap on `untracked_at IS
+   * NULL`, so its slot is freed exactly once, here. The job stays in flight and is still polled
+   * (holding no slot) until PixVerse ends it; `callback` says whether its end is still called back.
+   * Null when the job is not in flight or already untracked.
+   */
+  untrackJob(jobId: number, now: number, callback: boolean): Promise<Job | null>;
+  /** Hides a job from lists and reads (any state); null when unknown or already hidden. */
+  hideJob(jobId: number, now: number): Promise<Job | null>;
 
   // ── tracking (leases) ─────────────────────────────────────────────────
   /**

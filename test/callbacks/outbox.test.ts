@@ -13,7 +13,8 @@ function job(overrides: Partial<Job> = {}): Job {
     queueRank: null,
     maxJobsOverride: null, createdAt: 1_700_000_000_000, queuedAt: null, startedAt: 1_700_000_000_100,
     finishedAt: 1_700_000_060_000, resultUrl: 'https://media.example.com/v.mp4', error: null, upstreamStatus: 1,
-    result: null, pollCount: 3, nextPollAt: null, leaseToken: null, leaseExpiresAt: null, ...overrides,
+    result: null, pollCount: 3, nextPollAt: null, leaseToken: null, leaseExpiresAt: null,
+    untrackedAt: null, untrackCallback: false, deletedAt: null, ...overrides,
   };
 }
 

@@ -1,7 +1,7 @@
 /**
  * useapi compatibility details of the HTTP API (reference §3, §4, §5, §8): id forms, trailing
  * slashes, empty JSON bodies on GET/DELETE, the scheduler views' exact shapes, account masking,
- * DELETE semantics, 429/596 answers, uploads and image-to-video, image and music jobs.
+ * DELETE semantics, 429/596 answers, uploads and image-to-video, image templates, 501 for music and text-to-image.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -114,11 +114,12 @@ describe('useapi compatibility', () => {
 
     const view = await available(t.token);
     assert.deepEqual(view.executing, []);
+    // Untracked, not cancelled: PixVerse goes on, so the job is still generating (without a slot).
     for (const id of [v1, v2]) {
       const job = await api('GET', `${P}/videos/${id}`, t.token);
-      assert.equal(job.body.state, 'cancelled');
-      assert.equal(job.body.video_status_name, 'FAILED');
-      assert.equal(job.body.video_status_final, true);
+      assert.equal(job.body.state, 'running');
+      assert.equal(job.body.video_status_name, 'GENERATING');
+      assert.match(job.body.untracked_at, ISO_MS);
     }
     // Already untracked: the second DELETE has nothing to stop.
     const again = await api('DELETE', `${P}/scheduler/${encodeURIComponent(v1)}`, t.token);
@@ -214,8 +215,8 @@ describe('useapi compatibility', () => {
     const t = await tenantWith('shape', [['s1@x.com', 4], ['s2@x.com', 3], ['s3@x.com', 2]]);
     const before = Date.now();
     const withUrl = await create(t.token, 'videos', { prompt: `url ${LONG}`, email: 's1@x.com', replyUrl: 'http://127.0.0.1:9/hook' });
-    const withRef = await create(t.token, 'music', { prompt: `ref ${LONG}`, email: 's1@x.com', replyRef: 'my-ref-1' });
-    const withBoth = await create(t.token, 'images', { prompt: `both ${LONG}`, email: 's2@x.com', replyUrl: 'https://example.com/cb?x=1', replyRef: 'r2' });
+    const withRef = await create(t.token, 'videos', { prompt: `ref ${LONG}`, email: 's1@x.com', replyRef: 'my-ref-1' });
+    const withBoth = await create(t.token, 'videos', { prompt: `both ${LONG}`, email: 's2@x.com', replyUrl: 'https://example.com/cb?x=1', replyRef: 'r2' });
     const plain = await create(t.token, 'videos', { prompt: `plain ${LONG}`, email: 's2@x.com' });
     await sleep(1100);
     const view = await available(t.token);
@@ -225,8 +226,8 @@ describe('useapi compatibility', () => {
     assert.equal(view.executing.length, 4);
     const expectations: [string, string, Record<string, string>][] = [
       [withUrl, 'video', { replyUrl: 'http://127.0.0.1:9/hook' }],
-      [withRef, 'music', { replyRef: 'my-ref-1' }],
-      [withBoth, 'image', { replyUrl: 'https://example.com/cb?x=1', replyRef: 'r2' }],
+      [withRef, 'video', { replyRef: 'my-ref-1' }],
+      [withBoth, 'video', { replyUrl: 'https://example.com/cb?x=1', replyRef: 'r2' }],
       [plain, 'video', {}],
     ];
     for (const [id, type, reply] of expectations) {
@@ -328,7 +329,7 @@ describe('useapi compatibility', () => {
   it("DELETE /accounts/{email} cancels that account's running jobs and frees their slots", async () => {
     const t = await tenantWith('delete', [['gone@x.com', 2], ['stays@x.com', 2]]);
     const g1 = await create(t.token, 'videos', { prompt: `g1 ${LONG}`, email: 'gone@x.com' });
-    const g2 = await create(t.token, 'images', { prompt: `g2 ${LONG}`, email: 'gone@x.com' });
+    const g2 = await create(t.token, 'videos', { prompt: `g2 ${LONG}`, email: 'gone@x.com' });
     const s1 = await create(t.token, 'videos', { prompt: `s1 ${LONG}`, email: 'stays@x.com' });
 
     const del = await api('DELETE', `${P}/accounts/gone@x.com`, t.token);
@@ -345,9 +346,9 @@ describe('useapi compatibility', () => {
     assert.equal(video.body.state, 'cancelled');
     assert.equal(video.body.video_status_name, 'FAILED');
     assert.equal(video.body.video_status_final, true);
-    const image = await api('GET', `${P}/images/${g2}`, t.token);
-    assert.equal(image.body.image_status_name, 'FAILED');
-    assert.equal(image.body.image_status_final, true);
+    const other = await api('GET', `${P}/videos/${g2}`, t.token);
+    assert.equal(other.body.video_status_name, 'FAILED');
+    assert.equal(other.body.video_status_final, true);
     assert.equal((await api('GET', `${P}/videos/${s1}`, t.token)).body.video_status_name, 'GENERATING', 'the other account is untouched');
 
     assert.equal((await api('DELETE', `${P}/scheduler/${g1}`, t.token)).status, 404);
@@ -367,7 +368,7 @@ describe('useapi compatibility', () => {
     assertEnvelope(unknown, 404);
 
     const first = await create(t.token, 'videos', { prompt: `first ${LONG}`, email: 'b1@x.com' });
-    const full = await api('POST', `${P}/images/create`, t.token, { prompt: 'x', email: 'b1@x.com' });
+    const full = await api('POST', `${P}/videos/create`, t.token, { prompt: 'x', email: 'b1@x.com' });
     assertEnvelope(full, 429);
     assertRetryAfter(full);
     assert.match(full.body.error, /b1@x\.com/);
@@ -376,11 +377,13 @@ describe('useapi compatibility', () => {
     const second = await create(t.token, 'videos', { prompt: `second ${LONG}` });
     assert.match(second, /-pixverse:b2@x\.com-video:/);
 
-    for (const kind of ['videos', 'images', 'music'] as const) {
-      const busy = await api('POST', `${P}/${kind}/create`, t.token, { prompt: 'x' });
-      assertEnvelope(busy, 429);
-      assertRetryAfter(busy);
-    }
+    const busy = await api('POST', `${P}/videos/create`, t.token, { prompt: 'x' });
+    assertEnvelope(busy, 429);
+    assertRetryAfter(busy);
+    // A per-request maxJobs override is the limit the 429 names.
+    const overridden = await api('POST', `${P}/videos/create`, t.token, { prompt: 'x', email: 'b1@x.com', maxJobs: 1 });
+    assertEnvelope(overridden, 429);
+    assert.match(overridden.body.error, /maxJobs 1 reached/);
     const view = await available(t.token);
     assert.deepEqual(view.executing.map((e) => e.id).sort(), [first, second].sort(), 'refusals hold no slot');
     assert.ok(view.available.every((r) => r.available === 0));
@@ -414,8 +417,8 @@ describe('useapi compatibility', () => {
     assert.equal(row(view.available, 'broke@x.com')?.executing, 0, 'failed submits hold no slot');
 
     for (let i = 0; i < 3; i++) {
-      const id = await create(t.token, 'images', { prompt: `unpinned ${i}` });
-      assert.match(id, /-pixverse:fine@x\.com-image:/, 'an account in error state is skipped');
+      const id = await create(t.token, 'videos', { prompt: `unpinned ${i}` });
+      assert.match(id, /-pixverse:fine@x\.com-video:/, 'an account in error state is skipped');
     }
 
     // Re-posting the account (after topping up) clears the error.
@@ -447,7 +450,8 @@ describe('useapi compatibility', () => {
     assert.equal(upload.body.result.length, 1);
     const file = upload.body.result[0];
     for (const key of ['id', 'url', 'path', 'size', 'name', 'category', 'err_msg']) assert.ok(key in file, `result[0].${key}`);
-    assert.match(String(file.id), /^\d+$/);
+    assert.equal(typeof file.id, 'number', 'useapi documents result[0].id as a number');
+    assert.ok(Number.isSafeInteger(file.id));
     assert.match(file.url, /^https:\/\//);
     assert.equal(typeof file.path, 'string');
     assert.equal(file.size, PNG.length);
@@ -459,8 +463,6 @@ describe('useapi compatibility', () => {
     // Pinning the same account explicitly is fine, in any letter case.
     ids.push(await create(t.token, 'videos', { prompt: 'pinned too', first_frame_path: file.path, email: 'up2@x.com' }));
     ids.push(await create(t.token, 'videos', { prompt: 'pinned, upper case', first_frame_path: file.path, email: 'UP2@X.com' }));
-    const reference = await create(t.token, 'images', { prompt: 'image from a reference', image_path_1: file.path, email: 'Up2@x.COM' });
-    assert.match(reference, /-pixverse:up2@x\.com-image:/);
     // Pinning another account than the one holding the image is refused, naming both sides.
     const elsewhere = await api('POST', `${P}/videos/create`, t.token, { prompt: 'x', first_frame_path: file.path, email: 'up1@x.com' });
     assertEnvelope(elsewhere, 400);
@@ -472,7 +474,7 @@ describe('useapi compatibility', () => {
         return res.body.video_status_final ? res.body : null;
       });
       assert.equal(done.video_status_name, 'COMPLETED');
-      assert.match(done.url, /^https:\/\/.+\.mp4$/);
+      assert.ok(done.url.startsWith(`${h.sim.url}/media/`) && done.url.endsWith('.mp4'), done.url);
     }
 
     // Video and audio uploads answer {path, url}.
@@ -481,13 +483,22 @@ describe('useapi compatibility', () => {
     assert.deepEqual(Object.keys(clip.body).sort(), ['path', 'url']);
   });
 
-  it('images/create and music/create return image_id / audio_id and those jobs complete', async () => {
+  it('images/create and music/create answer 501 with the reason; an image effect template answers image_id and completes', async () => {
     const t = await tenantWith('media', [['media@x.com', 4]]);
-    const image = await create(t.token, 'images', { prompt: 'a lighthouse', aspect_ratio: '16:9' });
-    const music = await create(t.token, 'music', { prompt: 'a sea shanty', instrumental: true });
+    for (const path of ['images/create', 'music/create']) {
+      const res = await api('POST', `${P}/${path}`, t.token, { prompt: 'a lighthouse' });
+      assertEnvelope(res, 501);
+      assert.match(res.body.error, /not available through the PixVerse Platform API/);
+    }
+    const upload = await api('POST', `${P}/files?email=media@x.com`, t.token, PNG, { 'content-type': 'image/png' });
+    const path = upload.body.result[0].path as string;
+    // 302325299692635 is an image template (template_type 2) in the simulator's catalogue.
+    const res = await api('POST', `${P}/videos/create`, t.token, { template_id: 302325299692635, first_frame_path: path });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.deepEqual(Object.keys(res.body), ['image_id']);
+    const imageId = res.body.image_id as string;
+    assert.match(imageId, new RegExp(`^user:${t.userId}-pixverse:media@x\\.com-image:\\d+$`));
     const video = await create(t.token, 'videos', { prompt: 'waves' });
-    assert.match(image, new RegExp(`^user:${t.userId}-pixverse:media@x\\.com-image:\\d+$`));
-    assert.match(music, new RegExp(`^user:${t.userId}-pixverse:media@x\\.com-music:\\d+$`));
 
     const final = (path: string, key: string) =>
       waitFor(async () => {
@@ -495,23 +506,16 @@ describe('useapi compatibility', () => {
         assert.equal(res.status, 200, JSON.stringify(res.body));
         return res.body[key] ? res.body : null;
       });
-    const img = await final(`${P}/images/${image}`, 'image_status_final');
-    assert.equal(img.image_id, image);
+    const img = await final(`${P}/images/${imageId}`, 'image_status_final');
+    assert.equal(img.image_id, imageId);
     assert.equal(img.image_status_name, 'COMPLETED');
     assert.equal(img.image_status, 1);
-    assert.match(img.image_url, /^https:\/\//);
-    assert.equal(img.aspect_ratio, '16:9');
-
-    const song = await final(`${P}/music/${music}`, 'audio_status_final');
-    assert.equal(song.audio_id, music);
-    assert.equal(song.audio_status_name, 'COMPLETED');
-    assert.equal(song.audio_status, 1);
-    assert.match(song.url, /^https:\/\/.+\.mp3$/);
+    assert.ok(img.image_url.startsWith(`${h.sim.url}/media/image/`), img.image_url);
 
     const clip = await final(`${P}/videos/${video}`, 'video_status_final');
     assert.equal(clip.video_status_name, 'COMPLETED');
     assert.equal(clip.video_status, 1);
-    assert.match(clip.url, /^https:\/\//);
+    assert.ok(clip.url.startsWith(`${h.sim.url}/media/video/`), clip.url);
 
     // Failure and moderation are final states with their own names.
     const failed = await final(`${P}/videos/${await create(t.token, 'videos', { prompt: 'x #sim:fail' })}`, 'video_status_final');
@@ -519,9 +523,9 @@ describe('useapi compatibility', () => {
     assert.equal(failed.video_status, 8);
     assert.equal(typeof failed.error, 'string');
     assert.equal('url' in failed, false);
-    const moderated = await final(`${P}/images/${await create(t.token, 'images', { prompt: 'x #sim:moderate' })}`, 'image_status_final');
-    assert.equal(moderated.image_status_name, 'MODERATED');
-    assert.equal(moderated.image_status, 7);
+    const moderated = await final(`${P}/videos/${await create(t.token, 'videos', { prompt: 'x #sim:moderate' })}`, 'video_status_final');
+    assert.equal(moderated.video_status_name, 'MODERATED');
+    assert.equal(moderated.video_status, 7);
 
     assert.deepEqual((await available(t.token)).executing, [], 'finished jobs leave the executing list');
   });

@@ -1,7 +1,7 @@
 /** Per-key concurrency limits, violations, peaks, and Ai-trace-id replay. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { balance, call, createVideo, sim, stats, statsWhen } from './helpers.ts';
+import { balance, call, createVideo, pngForm, sim, stats, statsWhen } from './helpers.ts';
 
 test('creates beyond the limit get 500044 and count as violations; peak is tracked', async (t) => {
   const s = await sim(t, { maxConcurrent: 2, durationMs: { min: 30_000, max: 30_000 } });
@@ -113,9 +113,10 @@ test('a refused create is not cached: retrying its trace id once a slot frees su
   assert.deepEqual([st.created, st.violations], [2, 2]);
 });
 
-test('image and music jobs share the key\'s slots with videos', async (t) => {
+test('image template jobs share the key\'s slots with videos', async (t) => {
   const s = await sim(t, { maxConcurrent: 2, durationMs: { min: 30_000, max: 30_000 } });
-  assert.equal((await call(s, '/image/generate', { json: { prompt: 'p', model: 'nano-banana', quality: '1k', aspect_ratio: '1:1' } })).code, 0);
-  assert.equal((await call(s, '/music/generate', { json: { prompt: 'p' } })).code, 0);
+  const img = (await call(s, '/image/upload', { form: pngForm() })).resp.img_id;
+  assert.equal((await call(s, '/image/template/generate', { raw: `{"img_ids":[${img}],"template_id":302325299692635}` })).code, 0);
+  assert.equal((await createVideo(s)).code, 0);
   assert.equal((await createVideo(s)).code, 500044);
 });

@@ -106,7 +106,7 @@ test('POST /_sim/videos/<id>/delete: status 6 from then on; an edit of it answer
   assert.equal(await deleteJob(s, '123456789012345'), 404);
   assert.equal(await deleteJob(s, 'abc'), 404);
   assert.equal((await call(s, '/video/upscale/generate', { ids: { source_video_id: id } })).code, 500064);
-  const img = await call(s, '/image/generate', { json: { prompt: 'p', model: 'qwen-image', quality: '1k', aspect_ratio: '1:1' } });
+  const img = await call(s, '/image/template/generate', { ids: { img_ids: [await uploadImage(s)], template_id: '302325299692635' } });
   assert.equal(await deleteJob(s, img.resp.image_id, 'images'), 200);
   assert.equal((await call(s, `/image/result/${img.resp.image_id}`)).resp.status, 6);
   assert.equal(s.deleteJob('123'), false);

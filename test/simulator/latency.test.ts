@@ -38,7 +38,7 @@ test('duration, audio, multi-clip, fast and editing factors; timeScale', () => {
   near(edit.median / base, 1.15, 0.08, 'editing ops average 0.8–1.5×');
   const scaled = quantiles(video({ mode: 'text', model: 'v6', quality: '720p', duration: 5 }), 0.01).median;
   near(scaled, base / 100, 0.01, 'timeScale 0.01');
-  const image = quantiles({ kind: 'image', mode: 'generate', prompt: '', model: 'm', quality: '1k', aspectRatio: '1:1', seed: null, count: 1, templateId: null, cost: 5, creditField: 'credits' });
+  const image = quantiles({ kind: 'image', prompt: '', quality: '1080p', aspectRatio: '3:4', templateId: '1', cost: 5, creditField: 'credit' });
   near(image.median, 15_000, 0.06, 'image median');
 });
 

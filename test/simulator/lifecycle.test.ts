@@ -1,7 +1,7 @@
 /** Job lifecycle: status transitions, prompt markers, failure rates and credit accounting. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { balance, call, createVideo, sim, sleep, stats, waitFinal, withinWindow } from './helpers.ts';
+import { balance, call, createVideo, pngForm, sim, sleep, stats, waitFinal, withinWindow } from './helpers.ts';
 
 test('a video goes 5 → 1 with url, dimensions, size and a seed', async (t) => {
   const s = await sim(t, { durationMs: { min: 300, max: 300 } });
@@ -20,7 +20,7 @@ test('a video goes 5 → 1 with url, dimensions, size and a seed', async (t) => 
   const done = await waitFinal(s, 'video', id);
   const r = done.resp;
   assert.equal(r.status, 1);
-  assert.match(r.url, /^https:\/\/media\.pixverse\.ai\/.+\.mp4$/);
+  assert.match(r.url, /^http:\/\/127\.0\.0\.1:\d+\/media\/video\/.+\.mp4$/);
   assert.deepEqual([r.outputWidth, r.outputHeight, r.resolution_ratio], [720, 1280, 720]);
   assert.ok(r.size > 0);
   assert.ok(Number.isInteger(r.seed) && r.seed > 0, 'a random seed is reported when none was sent');
@@ -159,8 +159,9 @@ test('credits: charged at submit, insufficient balance answers 500090, monthly b
   assert.deepEqual(await balance(s), { monthly: 0, pkg: 90 });
   const b = await createVideo(s, { quality: '1080p' }); // 120 > 90
   assert.equal(b.code, 500090);
-  assert.equal((await call(s, '/image/generate', { json: { prompt: 'p', model: 'kling-3.0', quality: '1k', aspect_ratio: '1:1', create_count: 2 } })).resp.credits, 10);
-  assert.equal((await call(s, '/music/generate', { json: { prompt: 'p' } })).resp.credits, 10);
+  const img = (await call(s, '/image/upload', { form: pngForm() })).resp.img_id;
+  assert.equal((await call(s, '/image/template/generate', { raw: `{"img_ids":[${img}],"template_id":302325299692635}` })).resp.credit, 10);
+  assert.equal((await call(s, '/image/template/generate', { raw: `{"img_ids":[${img}],"template_id":302325299692635}` })).resp.credit, 10);
   assert.deepEqual(await balance(s), { monthly: 0, pkg: 70 });
   // A refund goes back to the buckets the charge came from.
   await fetch(`${s.url}/_sim/keys/key-a`, { method: 'POST', body: '{"creditMonthly":20}' });

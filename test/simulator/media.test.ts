@@ -1,7 +1,7 @@
-/** Ids on the wire, uploads, image-to-video, and the image and music round trips. */
+/** Ids on the wire, uploads, image-to-video, and downloading results. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { call, createVideo, losslessBody, PNG_BYTES, pngForm, sim, waitFinal, withinWindow } from './helpers.ts';
+import { call, createVideo, losslessBody, PNG_BYTES, pngForm, sim, uploadImage, waitFinal } from './helpers.ts';
 
 test('bigIds emits 18-digit ids as raw JSON integers above 2^53', async (t) => {
   const s = await sim(t, { bigIds: true, durationMs: { min: 10, max: 10 } });
@@ -132,41 +132,45 @@ test('media upload: video and audio files and URLs', async (t) => {
   assert.equal((await call(s, '/video/img/generate', { raw })).code, 400032);
 });
 
-test('image generation round trip', async (t) => {
-  const s = await sim(t, { durationMs: { min: 300, max: 300 } });
-  const up = await call(s, '/image/upload', { form: pngForm() });
-  const t0 = Date.now();
-  const created = await call(s, '/image/generate', {
-    raw: `{"prompt":"a lighthouse","model":"gpt-image-2.0","quality":"1080p","aspect_ratio":"16:9","seed":99,"img_ids":[${up.resp.img_id}]}`,
-  });
-  assert.equal(created.code, 0, created.text);
-  assert.match(created.text, /"image_id":\d{15},"credits":5\}/);
-  const pending = await call(s, `/image/result/${created.resp.image_id}`);
-  if (withinWindow(t0, 300)) assert.deepEqual([pending.resp.status, pending.resp.url], [5, '']);
-  const done = await waitFinal(s, 'image', created.resp.image_id);
-  const r = done.resp;
-  assert.equal(r.status, 1);
-  assert.equal(r.image_id, created.resp.image_id);
-  assert.match(r.url, /^https:\/\/media\.pixverse\.ai\/.+\.png$/);
-  assert.deepEqual([r.outputWidth, r.outputHeight, r.seed, r.prompt, r.credits], [1920, 1080, 99, 'a lighthouse', 5]);
-  assert.ok(r.create_time && r.modify_time);
-});
+test('results download from the simulator itself: MP4 and PNG with type, length and signature', async (t) => {
+  const s = await sim(t, { durationMs: { min: 30, max: 30 } });
+  const video = await createVideo(s, { duration: 8 });
+  const pendingUrl = `${s.url}/media/video/sim-${video.resp.video_id}.mp4`;
+  // Nothing to download before the job completes.
+  if ((await call(s, `/video/result/${video.resp.video_id}`)).resp.status === 5) assert.equal((await fetch(pendingUrl)).status, 404);
+  const done = await waitFinal(s, 'video', video.resp.video_id);
+  assert.equal(done.resp.status, 1);
+  assert.ok(done.resp.url.startsWith(`${s.url}/media/`), done.resp.url);
+  const mp4 = await fetch(done.resp.url);
+  assert.equal(mp4.status, 200);
+  assert.equal(mp4.headers.get('content-type'), 'video/mp4');
+  const bytes = Buffer.from(await mp4.arrayBuffer());
+  assert.equal(Number(mp4.headers.get('content-length')), bytes.length);
+  assert.equal(bytes.subarray(4, 8).toString('latin1'), 'ftyp');
+  // The movie header (timescale ms) carries the video's length.
+  const mvhd = bytes.indexOf('mvhd');
+  assert.ok(mvhd > 0);
+  assert.equal(bytes.readUInt32BE(mvhd + 4 + 12), 1000);
+  assert.equal(bytes.readUInt32BE(mvhd + 4 + 16), 8000);
 
-test('music generation round trip', async (t) => {
-  const s = await sim(t, { durationMs: { min: 20, max: 40 } });
-  const created = await call(s, '/music/generate', { json: { prompt: 'calm piano #sim:duration=30', lyrics: 'la la la' } });
-  assert.equal(created.code, 0, created.text);
-  assert.match(created.text, /"audio_id":\d{15},"credits":10\}/);
-  const done = await waitFinal(s, 'music', created.resp.audio_id);
-  const r = done.resp;
-  assert.equal(r.status, 1);
-  assert.equal(r.audio_id, created.resp.audio_id);
-  assert.match(r.url, /\.mp3$/);
-  assert.equal(r.model, 'music-2.6');
-  assert.ok(r.duration >= 60 && r.duration < 240);
-  assert.equal(r.credits, 10);
-  // A music id is not a video id.
-  assert.equal((await call(s, `/video/result/${created.resp.audio_id}`)).code, 500008);
+  const img = await uploadImage(s);
+  const created = await call(s, '/image/template/generate', { raw: `{"img_ids":[${img}],"template_id":302325299692635}` });
+  const image = await waitFinal(s, 'image', created.resp.image_id);
+  assert.equal(image.resp.status, 1);
+  const png = await fetch(image.resp.url);
+  assert.equal(png.status, 200);
+  assert.equal(png.headers.get('content-type'), 'image/png');
+  const pngBytes = Buffer.from(await png.arrayBuffer());
+  assert.equal(Number(png.headers.get('content-length')), pngBytes.length);
+  assert.deepEqual([...pngBytes.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  assert.equal(pngBytes.subarray(12, 16).toString('latin1'), 'IHDR');
+
+  // A failed job has no file; a video path with an image id, or a wrong extension, is not found.
+  const failed = await createVideo(s, { prompt: 'x #sim:fail' });
+  await waitFinal(s, 'video', failed.resp.video_id);
+  assert.equal((await fetch(`${s.url}/media/video/sim-${failed.resp.video_id}.mp4`)).status, 404);
+  assert.equal((await fetch(`${s.url}/media/video/sim-${created.resp.image_id}.mp4`)).status, 404);
+  assert.equal((await fetch(`${s.url}/media/video/sim-${video.resp.video_id}.png`)).status, 404);
 });
 
 test('the lossless helper keeps big ids exact (guards the tests themselves)', () => {

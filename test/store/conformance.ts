@@ -533,7 +533,7 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
           replyUrl: 'https://hook.example/cb', replyRef: 'ref-1', priority: 0, queueRank: null, maxJobsOverride: null,
           createdAt: T0 + 42, queuedAt: null, startedAt: T0 + 42,
           finishedAt: null, resultUrl: null, error: null, upstreamStatus: null, result: null, pollCount: 0,
-          nextPollAt: null, leaseToken: null, leaseExpiresAt: null,
+          nextPollAt: null, leaseToken: null, leaseExpiresAt: null, untrackedAt: null, untrackCallback: false, deletedAt: null,
         };
         assert.deepEqual(res.job, expected);
         assert.deepEqual(await store.getJob(res.job.id), expected);
@@ -1100,7 +1100,7 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
           upstreamId: null, traceId: 'trace-q', upstream: input.upstream, request: input.request,
           replyUrl: 'https://hook.example/q', replyRef: 'ref-q', priority: 1, queueRank: T0 + 7 - 45_000.25, maxJobsOverride: 2,
           createdAt: T0 + 7, queuedAt: T0 + 7, startedAt: null, finishedAt: null, resultUrl: null, error: null,
-          upstreamStatus: null, result: null, pollCount: 0, nextPollAt: null, leaseToken: null, leaseExpiresAt: null,
+          upstreamStatus: null, result: null, pollCount: 0, nextPollAt: null, leaseToken: null, leaseExpiresAt: null, untrackedAt: null, untrackCallback: false, deletedAt: null,
         };
         assert.deepEqual(res.job, expected);
         assert.deepEqual(await store.getJob(res.job.id), expected);

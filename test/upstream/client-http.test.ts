@@ -75,9 +75,9 @@ describe('PixverseClient over HTTP (canned server)', () => {
       upstreamId: '77',
       credits: 3,
     });
-    srv.handle((_req, res) => json(res, 200, '{"ErrCode":0,"Resp":{"audio_id":"88"}}'));
-    assert.deepEqual(await client.submit('k', { op: 'music.generate', params: { prompt: 'x' } }, 't2'), { upstreamId: '88', credits: null });
-    assert.equal(srv.seen[1].url, '/openapi/v2/music/generate');
+    srv.handle((_req, res) => json(res, 200, '{"ErrCode":0,"Resp":{"id":"88"}}'));
+    assert.deepEqual(await client.submit('k', { op: 'video.upscale', params: { source_video_id: '5' } }, 't2'), { upstreamId: '88', credits: null });
+    assert.equal(srv.seen[1].url, '/openapi/v2/video/upscale/generate');
   });
 
   it('submit: unknown op is bad_request and sends nothing', async () => {

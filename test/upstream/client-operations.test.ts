@@ -72,8 +72,6 @@ describe('PixverseClient: every operation against the simulator', () => {
     ['video.modify', { source_video_id: src, prompt: 'paint @img0 gold', quality: '540p', img_ids: [img[0]] }, 90],
     ['video.upscale', { source_video_id: src }, 120],
     ['image.template', { img_ids: [img[0]], template_id: '302325299692635' }, 10],
-    ['image.generate', { prompt: 'a cat', model: 'seedream-4.5', quality: '2k', aspect_ratio: '1:1' }, 5],
-    ['music.generate', { prompt: 'calm piano' }, 10],
   ];
 
   it('submits each operation with the Platform field names and parses id and credits', async () => {
@@ -95,6 +93,7 @@ describe('PixverseClient: every operation against the simulator', () => {
       assert.equal(r.credits, credits, `${op} credits`);
       const type = OPERATIONS[op]!.type;
       const status = await client.status(KEY, type, r.upstreamId);
+      assert.notEqual(type, 'music', `${op}: the Platform API has no music`);
       assert.deepEqual([status.state, status.code], ['pending', 5], op);
     }
     assert.deepEqual([...covered].sort(), Object.keys(OPERATIONS).sort(), 'every operation is exercised');

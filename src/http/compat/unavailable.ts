@@ -3,6 +3,10 @@
  * Platform API does not have. They answer 501 with the reason instead of pretending.
  */
 export const NOT_AVAILABLE: Record<string, string> = {
+  '/images/create':
+    'Text-to-image (POST /images/create) is not available through the PixVerse Platform API: it documents no text-to-image operation. Image-output effect templates work through POST /videos/create with template_id and first_frame_path (answered with image_id).',
+  '/music/create':
+    'Music generation (POST /music/create) is not available through the PixVerse Platform API: it documents no music operation. For sound on a video use POST /videos/create with audio, or sound effects.',
   '/speech/create':
     'Text-to-speech (POST /speech/create) is not available through the PixVerse Platform API: it has no standalone TTS operation. For speech on a video use POST /videos/lipsync with prompt and speaker_id.',
   '/videos/create-final':

@@ -43,7 +43,7 @@ export const fileRoutes: FastifyPluginAsyncTypebox<AppDeps & { uploadLimitBytes?
       querystring: Type.Object({ email: Type.Optional(Type.String({ minLength: 1, maxLength: 254 })) }, { additionalProperties: false }),
       response: { 200: Type.Object({}, { additionalProperties: true }), ...errorResponses(400, 401, 404, 415, 422, 502) },
     },
-  }, async (request) => {
+  }, async (request, reply) => {
     const { userId } = callerOf(request);
     const contentType = String(request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (!UPLOAD_TYPES.includes(contentType)) throw new GatewayError(415, `Content-Type must be one of: ${UPLOAD_TYPES.join(', ')}`);
@@ -73,6 +73,10 @@ export const fileRoutes: FastifyPluginAsyncTypebox<AppDeps & { uploadLimitBytes?
     }
     const path = formatFilePath(uploaded.mediaType, uploaded.id, email);
     if (uploaded.mediaType !== 'image') return { path, url: uploaded.url };
-    return { result: [{ id: uploaded.id, url: uploaded.url, path, size: body.length, name, category: 'image', err_msg: '' }] };
+    const text = JSON.stringify({ result: [{ id: uploaded.id, url: uploaded.url, path, size: body.length, name, category: 'image', err_msg: '' }] });
+    // useapi documents result[0].id as a number. PixVerse ids may exceed 2^53, so the digits are
+    // written as a bare JSON integer rather than through a JS number that would round them.
+    const idText = /^\d+$/.test(uploaded.id) ? text.replace(`{"id":${JSON.stringify(uploaded.id)}`, `{"id":${uploaded.id}`) : text;
+    return reply.type('application/json; charset=utf-8').send(idText as never);
   });
 };

@@ -1,5 +1,8 @@
-/** Job creation (POST /videos|images|music/create) and reads (GET /videos|images|music/{id}). */
-import { Type, type TSchema } from '@sinclair/typebox';
+/**
+ * Job creation (POST /videos/create), reads (GET /videos|images|music/{id}), lists (GET
+ * /videos|images|music) from Pixgate's own records, and DELETE /videos|images/{id}.
+ */
+import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { badRequest, notFound } from '../../domain/errors.ts';
@@ -8,20 +11,13 @@ import type { JobType } from '../../domain/job.ts';
 import type { AppDeps } from '../context.ts';
 import { callerOf } from '../guards.ts';
 import { submitJob } from '../submitJob.ts';
+import { publicId } from '../../scheduler/views.ts';
 import { idempotentCreate } from '../idempotency.ts';
 import { idKey, jobView } from '../../domain/jobView.ts';
-import { ImageCreateBody, mapImageCreate } from '../compat/imageCreate.ts';
-import { mapMusicCreate, MusicCreateBody } from '../compat/musicCreate.ts';
-import { mapVideoCreate, VideoCreateBody, type Mapped } from '../compat/videoCreate.ts';
+import { mapVideoCreate, VideoCreateBody } from '../compat/videoCreate.ts';
 import { errorResponses, IdempotencyHeaders, JobIdParams } from '../schemas.ts';
-
-interface CreateRoute<B extends TSchema> {
-  path: string;
-  type: JobType;
-  body: B;
-  map: (body: B['static']) => Mapped;
-  summary: string;
-}
+import { normalizeEmail } from './accounts.ts';
+import { resolveTemplateOutput } from '../compat/templateKind.ts';
 
 const JobView = Type.Object({}, { additionalProperties: true });
 
@@ -29,24 +25,23 @@ const JobView = Type.Object({}, { additionalProperties: true });
 export const jobRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps) => {
   const { scheduler } = deps;
 
-  function createRoute<B extends TSchema>(route: CreateRoute<B>) {
-    const key = route.type === 'music' ? 'audio_id' : `${route.type}_id`;
-    app.post(route.path, {
-      schema: {
-        summary: route.summary,
-        headers: IdempotencyHeaders,
-        body: route.body,
-        response: { 200: Type.Object({ [key]: Type.String() }), ...errorResponses(400, 401, 404, 409, 412, 422, 429, 502, 596) },
+  // An image-output effect template (template_type 2) makes an image: answered with image_id.
+  app.post('/videos/create', {
+    schema: {
+      summary: 'Text- or image-to-video, effect templates (image templates answer image_id)',
+      headers: IdempotencyHeaders,
+      body: VideoCreateBody,
+      response: {
+        200: Type.Union([Type.Object({ video_id: Type.String() }), Type.Object({ image_id: Type.String() })]),
+        ...errorResponses(400, 401, 404, 409, 412, 422, 429, 502, 596),
       },
-    }, async (request: FastifyRequest, reply: FastifyReply) => {
-      const mapped = route.map(request.body as B['static']);
-      return idempotentCreate(deps, request, reply, (claim) => submitJob(deps, request, route.type, mapped, claim));
-    });
-  }
-
-  createRoute({ path: '/videos/create', type: 'video', body: VideoCreateBody, map: mapVideoCreate, summary: 'Text- or image-to-video' });
-  createRoute({ path: '/images/create', type: 'image', body: ImageCreateBody, map: mapImageCreate, summary: 'Text-to-image' });
-  createRoute({ path: '/music/create', type: 'music', body: MusicCreateBody, map: mapMusicCreate, summary: 'Generate a song or instrumental' });
+    },
+  }, async (request: FastifyRequest, reply: FastifyReply) => {
+    const mapped = await resolveTemplateOutput(deps, callerOf(request).userId, mapVideoCreate(request.body as VideoCreateBody));
+    const type: JobType = mapped.upstream.op === 'image.template' ? 'image' : 'video';
+    // The answer key follows the job type: image templates answer image_id.
+    return (await idempotentCreate(deps, request, reply, (claim) => submitJob(deps, request, type, mapped, claim))) as { video_id: string } | { image_id: string };
+  });
 
   function readRoute(path: string, type: JobType, label: string) {
     app.get(path, {
@@ -66,4 +61,66 @@ export const jobRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps) =
   readRoute('/videos/:id', 'video', 'video');
   readRoute('/images/:id', 'image', 'image');
   readRoute('/music/:id', 'music', 'music');
+
+  function listRoute(path: string, type: JobType, defaultLimit: number) {
+    app.get(path, {
+      schema: {
+        summary: `The caller's ${type} jobs (queued, running and final), newest first`,
+        querystring: ListQuery,
+        response: { 200: ListReply, ...errorResponses(400, 401) },
+      },
+    }, async (request) => {
+      const { userId } = callerOf(request);
+      const limit = request.query.limit ?? defaultLimit;
+      const offset = request.query.offset ?? 0;
+      const email = request.query.email === undefined ? undefined : normalizeEmail(request.query.email);
+      const page = await scheduler.listJobs(userId, { type, ...(email === undefined ? {} : { email }), limit, offset });
+      const next = offset + page.jobs.length;
+      return { data: page.jobs.map(jobView), total: page.total, has_more: next < page.total, next_offset: next < page.total ? next : null };
+    });
+  }
+
+  listRoute('/videos', 'video', 40);
+  listRoute('/images', 'image', 50);
+  listRoute('/music', 'music', 50);
+
+  function deleteRoute(path: string, type: JobType, label: string) {
+    app.delete(path, {
+      schema: { summary: `Delete a ${label} from Pixgate (PixVerse keeps its copy)`, params: JobIdParams, response: { 200: DeleteReply, ...errorResponses(400, 401, 403, 404) } },
+    }, async (request) => {
+      const ref = parseJobId(request.params.id);
+      if (!ref) throw badRequest(`${idKey({ type })} "${request.params.id}" is not a valid id`);
+      if (ref.type !== type) throw badRequest(`"${request.params.id}" is a ${ref.type} id, not a ${type} id`);
+      const done = await scheduler.deleteJob(callerOf(request).userId, ref);
+      if (!done) throw notFound(`${label[0]!.toUpperCase()}${label.slice(1)} ${request.params.id} not found`);
+      return { [idKey({ type })]: publicId(done.job), deleted: true, action: done.action, message: DELETE_MESSAGES[done.action] };
+    });
+  }
+
+  deleteRoute('/videos/:id', 'video', 'video');
+  deleteRoute('/images/:id', 'image', 'image');
 };
+
+const ListQuery = Type.Object(
+  {
+    email: Type.Optional(Type.String({ minLength: 1, maxLength: 254 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+    offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000_000 })),
+  },
+  { additionalProperties: false },
+);
+const ListReply = Type.Object({
+  data: Type.Array(JobView),
+  total: Type.Integer(),
+  has_more: Type.Boolean(),
+  next_offset: Type.Union([Type.Integer(), Type.Null()]),
+});
+const DeleteReply = Type.Object({}, { additionalProperties: true });
+
+/** What DELETE did, in words: the Platform API has no delete, so PixVerse's copy always stays. */
+const DELETE_MESSAGES = {
+  deleted: "Removed from Pixgate's lists and reads. PixVerse keeps its own copy: its Platform API has no delete.",
+  untracked:
+    "Still generating: Pixgate stopped tracking it (its slot is free, no callback will be sent) and removed it from lists and reads. PixVerse finishes and keeps its copy: its Platform API has no cancel or delete.",
+  cancelled: "It was still waiting in Pixgate's queue and was never sent to PixVerse: cancelled and removed.",
+} as const;

@@ -55,6 +55,10 @@ export const AvailableView = Type.Object({
   queuedCount: Type.Integer(),
   queued: Type.Array(QueuedItem),
 });
+const UntrackQuery = Type.Object(
+  { callback: Type.Optional(Type.Boolean({ description: "true: still send the job's final callback to its replyUrl" })) },
+  { additionalProperties: false },
+);
 
 /** Queued jobs listed in /scheduler/available (the count covers all). */
 const QUEUE_LISTED = 100;
@@ -96,14 +100,21 @@ export const schedulerRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, d
     return reply.type('application/json; charset=utf-8').send(body as never);
   });
 
+  // Untracking is not cancelling: PixVerse has no cancel, so a job already sent goes on and is paid
+  // for; Pixgate frees its slot now and still learns its result (GET shows it, follow-ups accept it).
   app.delete('/scheduler/:id', {
-    schema: { summary: 'Stop tracking a job and free its slot', params: JobIdParams, response: { 204: Type.Null(), ...errorResponses(400, 401, 403, 404) } },
+    schema: {
+      summary: 'Stop tracking a job and free its slot (the generation goes on; its result stays readable)',
+      params: JobIdParams,
+      querystring: UntrackQuery,
+      response: { 204: Type.Null(), ...errorResponses(400, 401, 403, 404) },
+    },
   }, async (request, reply) => {
     const id = request.params.id;
     const ref = parseJobId(id);
     if (!ref) return sendError(reply, 400, `id "${id}" is not a valid job id`);
-    const cancelled = await scheduler.cancel(callerOf(request).userId, ref);
-    if (!cancelled) return sendError(reply, 404, `Unable to locate running ${id}`);
+    const done = await scheduler.untrack(callerOf(request).userId, ref, request.query.callback === true);
+    if (!done) return sendError(reply, 404, `Unable to locate running ${id}`);
     return reply.code(204).send(null);
   });
 };

@@ -10,4 +10,4 @@ export {
   validateExtend, validateLipSync, validateSoundEffect, validateRestyle, validateMimic, validateModify, validateUpscale,
 } from './edit.ts';
 export { validateSwap, validateMaskSelection, type MaskSelection } from './swap.ts';
-export { validateImage, validateImageTemplate, validateMusic } from './image.ts';
+export { validateImageTemplate } from './image.ts';

@@ -41,31 +41,18 @@ export interface VideoSpec {
   creditField: 'credits' | 'credit';
 }
 
+/** An image template job (the Platform's only image create). */
 export interface ImageSpec {
   kind: 'image';
-  mode: 'generate' | 'template';
   prompt: string;
-  model: string;
   quality: string;
   aspectRatio: string;
-  seed: number | null;
-  count: number;
-  templateId: string | null;
+  templateId: string;
   cost: number;
-  creditField: 'credits' | 'credit';
+  creditField: 'credit';
 }
 
-export interface MusicSpec {
-  kind: 'music';
-  prompt: string;
-  model: string;
-  instrumental: boolean;
-  lyrics: string;
-  cost: number;
-  creditField: 'credits';
-}
-
-export type JobSpec = VideoSpec | ImageSpec | MusicSpec;
+export type JobSpec = VideoSpec | ImageSpec;
 
 /** The shape of an existing video an editing operation starts from. */
 export interface SourceVideo {

@@ -145,7 +145,7 @@ export async function accountLoads(db: Queryable, userId: number): Promise<Accou
        FROM accounts a
        LEFT JOIN (SELECT email, count(*) AS n
                     FROM jobs
-                   WHERE user_id = $1 AND state IN ('submitting', 'running')
+                   WHERE user_id = $1 AND state IN ('submitting', 'running') AND untracked_at IS NULL
                    GROUP BY email) c ON c.email = a.email
       WHERE a.user_id = $1
       ORDER BY a.email COLLATE "C"`,

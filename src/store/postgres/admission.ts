@@ -93,7 +93,7 @@ async function countSlots(tx: pg.PoolClient, userId: number, email?: string): Pr
   const res = await tx.query<{ email: string; n: number }>({
     name: 'pixgate_count_slots',
     text: `SELECT email, count(*)::int AS n FROM jobs
-            WHERE user_id = $1 AND ($2::text IS NULL OR email = $2) AND state IN ('submitting', 'running')
+            WHERE user_id = $1 AND ($2::text IS NULL OR email = $2) AND state IN ('submitting', 'running') AND untracked_at IS NULL
             GROUP BY email`,
     values: [userId, email ?? null],
   });

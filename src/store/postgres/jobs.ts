@@ -20,6 +20,7 @@ import { notify, type Channels } from './notify.ts';
 import { writeOutbox, type OutboxRef } from './outbox.ts';
 import { withTransaction, type Queryable } from './pool.ts';
 import { NON_TERMINAL_STATES, jobFromRow, type JobRow } from '../rows.ts';
+import type { JobListFilter, JobPage } from '../store.ts';
 
 /**
  * submitting → running. The lease is cleared: a job reconciled by claimStaleSubmitting() was
@@ -128,10 +129,47 @@ export async function jobsByUpstreamId(db: Queryable, upstreamId: string): Promi
   return res.rows.map(jobFromRow);
 }
 
+/**
+ * One UPDATE (its row lock makes the CAS on untracked_at single-winner). The NOTIFY, sent at commit,
+ * tells dispatchers on every instance that the account has a free slot.
+ */
+export async function untrackJob(pool: pg.Pool, channels: Channels, jobId: number, now: number, callback: boolean): Promise<Job | null> {
+  return withTransaction(pool, async (tx) => {
+    const res = await tx.query<JobRow>(
+      `UPDATE jobs SET untracked_at = $2, untrack_callback = $3
+        WHERE id = $1 AND state IN ('submitting', 'running') AND untracked_at IS NULL RETURNING *`,
+      [jobId, now, callback],
+    );
+    const row = res.rows[0];
+    if (!row) return null;
+    const job = jobFromRow(row);
+    await notify(tx, channels.slots, { event: 'untrack', jobId: job.id, userId: job.userId, email: job.email ?? '', state: job.state });
+    return job;
+  });
+}
+
+export async function hideJob(db: Queryable, jobId: number, now: number): Promise<Job | null> {
+  const res = await db.query<JobRow>('UPDATE jobs SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL RETURNING *', [jobId, now]);
+  return res.rows[0] ? jobFromRow(res.rows[0]) : null;
+}
+
+/** Through the partial index jobs_listing (migration 5), read in id order. */
+export async function listJobs(db: Queryable, userId: number, filter: JobListFilter): Promise<JobPage> {
+  const where = `user_id = $1 AND type = $2 AND deleted_at IS NULL
+     AND (queued_at IS NOT NULL OR upstream_id IS NOT NULL)
+     AND ($3::text IS NULL OR COALESCE(email, pinned_email) = $3)`;
+  const params = [userId, filter.type, filter.email ?? null];
+  const [rows, count] = await Promise.all([
+    db.query<JobRow>(`SELECT * FROM jobs WHERE ${where} ORDER BY id DESC LIMIT $4 OFFSET $5`, [...params, filter.limit, filter.offset]),
+    db.query<{ n: number }>(`SELECT count(*)::int AS n FROM jobs WHERE ${where}`, params),
+  ]);
+  return { jobs: rows.rows.map(jobFromRow), total: count.rows[0]?.n ?? 0 };
+}
+
 /** Slot holders, oldest first (by started_at, then id). */
 export async function activeJobs(db: Queryable, userId: number): Promise<Job[]> {
   const res = await db.query<JobRow>(
-    `SELECT * FROM jobs WHERE user_id = $1 AND state IN ('submitting', 'running')
+    `SELECT * FROM jobs WHERE user_id = $1 AND state IN ('submitting', 'running') AND untracked_at IS NULL
       ORDER BY started_at, id`,
     [userId],
   );

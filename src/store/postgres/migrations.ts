@@ -335,6 +335,21 @@ export const MIGRATIONS: readonly Migration[] = [
         FOR EACH ROW WHEN (NEW.state = 'submitting') EXECUTE FUNCTION pixgate_stamp_submitter();
     `,
   },
+  {
+    version: 7,
+    name: 'untracked jobs keep their result; deleted jobs leave lists and reads',
+    // ADD COLUMN with NULL or constant defaults rewrites nothing; the brief ACCESS EXCLUSIVE lock on
+    // jobs is the only lock taken, so the order argument of migration 4 is not at stake.
+    sql: `
+      -- DELETE /scheduler/{id} on a job in flight: the job stops holding its slot (slot counts
+      -- require untracked_at IS NULL) but is still polled, so its result stays readable.
+      ALTER TABLE jobs ADD COLUMN untracked_at BIGINT,
+                       ADD COLUMN untrack_callback BOOLEAN NOT NULL DEFAULT false,
+                       ADD COLUMN deleted_at BIGINT;
+      -- GET /videos|images|music: a tenant's visible jobs of one type, newest first.
+      CREATE INDEX jobs_listing ON jobs (user_id, type, id DESC) WHERE deleted_at IS NULL;
+    `,
+  },
 ];
 
 /**

@@ -18,6 +18,8 @@ import type {
   EnqueueInput,
   EnqueueResult,
   IdempotencyRecord,
+  JobListFilter,
+  JobPage,
   OutboxBuilder,
   ReserveInput,
   ReserveResult,
@@ -210,6 +212,15 @@ export class PostgresStore implements Store {
   }
   accountLoads(userId: number): Promise<AccountLoad[]> {
     return accounts.accountLoads(this.pool, userId);
+  }
+  listJobs(userId: number, filter: JobListFilter): Promise<JobPage> {
+    return jobs.listJobs(this.pool, userId, filter);
+  }
+  untrackJob(jobId: number, now: number, callback: boolean): Promise<Job | null> {
+    return jobs.untrackJob(this.pool, this.channels, jobId, now, callback);
+  }
+  hideJob(jobId: number, now: number): Promise<Job | null> {
+    return jobs.hideJob(this.pool, jobId, now);
   }
 
   // ── tracking ──────────────────────────────────────────────────────────

@@ -56,7 +56,7 @@ export const TENANT_LOCK: SqlStatement = {
 export const DISPATCH_SLOTS: SqlStatement = {
   name: 'pixgate_q_slots',
   types: 'bigint',
-  text: `SELECT email, count(*)::int AS n FROM jobs WHERE user_id = $1 AND state IN ('submitting', 'running') GROUP BY email`,
+  text: `SELECT email, count(*)::int AS n FROM jobs WHERE user_id = $1 AND state IN ('submitting', 'running') AND untracked_at IS NULL GROUP BY email`,
 };
 
 /**

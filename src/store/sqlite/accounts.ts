@@ -4,7 +4,7 @@ import type { Job } from '../../domain/job.ts';
 import type { AccountHealthUpdate, AccountLoad, UpsertAccountInput } from '../store.ts';
 import { accountFromRow, jobFromRow, webhookColumns, type AccountRow, type JobRow } from '../rows.ts';
 import { immediate, type Db, type StatementCache } from './database.ts';
-import { CLEAR_LEASE, HOLDS_SLOT } from './fragments.ts';
+import { CLEAR_LEASE, COUNTS_SLOT, HOLDS_SLOT } from './fragments.ts';
 import type { Outbox } from './outbox.ts';
 
 /**
@@ -15,7 +15,7 @@ import type { Outbox } from './outbox.ts';
 export const LOADS_SQL = `
   SELECT a.*,
          (SELECT COUNT(*) FROM jobs j
-           WHERE j.user_id = a.user_id AND j.email = a.email AND j.${HOLDS_SLOT}) AS executing
+           WHERE j.user_id = a.user_id AND j.email = a.email AND j.${COUNTS_SLOT}) AS executing
     FROM accounts a
    WHERE a.user_id = ?
    ORDER BY a.email`;

@@ -11,6 +11,13 @@ const list = (states: readonly string[]) => states.map((s) => `'${s}'`).join(','
 /** Jobs holding an account slot (design: from `submitting` until a terminal state). */
 export const HOLDS_SLOT = `state IN (${list(SLOT_STATES)})`;
 
+/**
+ * In-flight jobs that count against their account: DELETE /scheduler/{id} untracks a job (it
+ * stays in flight, polled, but frees its slot at once). Every slot count uses this, never HOLDS_SLOT
+ * alone; HOLDS_SLOT by itself selects what timeouts and account deletion end.
+ */
+export const COUNTS_SLOT = `${HOLDS_SLOT} AND untracked_at IS NULL`;
+
 /** Jobs a compare-and-swap may still move. */
 export const NOT_TERMINAL = `state IN (${list(NON_TERMINAL_STATES)})`;
 

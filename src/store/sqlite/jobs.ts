@@ -7,8 +7,9 @@
  */
 import type { Job, JobOutcome, JobState, JobType } from '../../domain/job.ts';
 import { jobFromRow, outcomeColumns, type JobRow } from '../rows.ts';
+import type { JobListFilter, JobPage } from '../store.ts';
 import { immediate, type Db, type StatementCache } from './database.ts';
-import { CLEAR_LEASE, HOLDS_SLOT, NOT_TERMINAL } from './fragments.ts';
+import { CLEAR_LEASE, COUNTS_SLOT, HOLDS_SLOT, NOT_TERMINAL } from './fragments.ts';
 import type { Outbox } from './outbox.ts';
 
 /**
@@ -126,12 +127,39 @@ export class JobQueries {
 
   activeJobs(userId: number): Job[] {
     const rows = this.sql
-      .get(`SELECT * FROM jobs WHERE user_id = ? AND ${HOLDS_SLOT} ORDER BY started_at, id`)
+      .get(`SELECT * FROM jobs WHERE user_id = ? AND ${COUNTS_SLOT} ORDER BY started_at, id`)
       .all(userId) as JobRow[];
     return rows.map(jobFromRow);
   }
 
   expireJobs(startedBefore: number, now: number, error: string): Job[] {
     return this.expireTx(startedBefore, now, error);
+  }
+
+  /** A single UPDATE: autocommit makes it atomic, and the CAS on untracked_at frees the slot once. */
+  untrackJob(jobId: number, now: number, callback: boolean): Job | null {
+    const row = this.sql
+      .get(`UPDATE jobs SET untracked_at = ?, untrack_callback = ? WHERE id = ? AND ${COUNTS_SLOT} RETURNING *`)
+      .get(now, callback ? 1 : 0, jobId) as JobRow | undefined;
+    return row ? jobFromRow(row) : null;
+  }
+
+  hideJob(jobId: number, now: number): Job | null {
+    const row = this.sql
+      .get('UPDATE jobs SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL RETURNING *')
+      .get(now, jobId) as JobRow | undefined;
+    return row ? jobFromRow(row) : null;
+  }
+
+  listJobs(userId: number, filter: JobListFilter): JobPage {
+    const where = `user_id = @userId AND type = @type AND deleted_at IS NULL
+       AND (queued_at IS NOT NULL OR upstream_id IS NOT NULL)
+       AND (@email IS NULL OR COALESCE(email, pinned_email) = @email)`;
+    const params = { userId, type: filter.type, email: filter.email ?? null };
+    const rows = this.sql
+      .get(`SELECT * FROM jobs WHERE ${where} ORDER BY id DESC LIMIT @limit OFFSET @offset`)
+      .all({ ...params, limit: filter.limit, offset: filter.offset }) as JobRow[];
+    const total = this.sql.get(`SELECT COUNT(*) AS n FROM jobs WHERE ${where}`).get(params) as { n: number };
+    return { jobs: rows.map(jobFromRow), total: Number(total.n) };
   }
 }

@@ -301,6 +301,21 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX idempotency_keys_expiry ON idempotency_keys(expires_at);
     `,
   },
+  {
+    version: 5,
+    name: 'untracked jobs keep their result; deleted jobs leave lists and reads',
+    // Plain ADD COLUMNs with NULL or constant defaults: no table rebuild, existing rows unchanged.
+    sql: `
+      -- DELETE /scheduler/{id} on a job in flight: the job stops holding its slot (slot counts
+      -- require untracked_at IS NULL) but is still polled, so its result stays readable.
+      ALTER TABLE jobs ADD COLUMN untracked_at     INTEGER;
+      ALTER TABLE jobs ADD COLUMN untrack_callback INTEGER NOT NULL DEFAULT 0;
+      -- DELETE /videos|images/{id}: hidden from lists and reads (PixVerse keeps its own copy).
+      ALTER TABLE jobs ADD COLUMN deleted_at       INTEGER;
+      -- GET /videos|images|music: a tenant's visible jobs of one type, newest first (rowid order).
+      CREATE INDEX jobs_listing ON jobs(user_id, type) WHERE deleted_at IS NULL;
+    `,
+  },
 ];
 
 /**

@@ -15,6 +15,8 @@ import type {
   EnqueueInput,
   EnqueueResult,
   IdempotencyRecord,
+  JobListFilter,
+  JobPage,
   OutboxBuilder,
   ReserveInput,
   ReserveResult,
@@ -222,6 +224,15 @@ export class SqliteStore implements Store {
   }
   async accountLoads(userId: number): Promise<AccountLoad[]> {
     return this.accounts.accountLoads(userId);
+  }
+  async listJobs(userId: number, filter: JobListFilter): Promise<JobPage> {
+    return this.jobs.listJobs(userId, filter);
+  }
+  async untrackJob(jobId: number, now: number, callback: boolean): Promise<Job | null> {
+    return this.jobs.untrackJob(jobId, now, callback);
+  }
+  async hideJob(jobId: number, now: number): Promise<Job | null> {
+    return this.jobs.hideJob(jobId, now);
   }
 
   // ── tracking ──

@@ -5,7 +5,7 @@
  * depth, e.g. `image_references[].img_id`). Other integers (duration, seed, keyframe_id) are numbers.
  *
  * Body fields as the simulator accepts them (= the Platform API, reference §3). R = required,
- * "a | b" = exactly one of them. Every create answers `{video_id|image_id|audio_id, credits|credit}`.
+ * "a | b" = exactly one of them. Every create answers `{video_id|image_id, credits|credit}`.
  *
  * | op                     | path                               | fields |
  * |------------------------|------------------------------------|--------|
@@ -23,8 +23,6 @@
  * | video.modify           | /video/modify/generate             | R source_video_id | video_media_id, prompt (≤5000, "@selection<n>" → mask_ids[n], "@img<n>" → img_ids[n]), quality (360p/540p/720p); img_ids (≤3), mask_ids (≤3 strings), keyframe_ids (int), seed |
  * | video.upscale          | /video/upscale/generate            | R source_video_id | video_media_id (output 1080p) |
  * | image.template         | /image/template/generate           | R img_ids (as many as the template's effect_type), template_id (an image template, template_type 2). Answers `image_id`, `credit` |
- * | image.generate         | /image/generate                    | R prompt, model, quality, aspect_ratio; seed, img_ids, create_count (1–4) — gateway extension |
- * | music.generate         | /music/generate                    | R prompt; model, instrumental, lyrics — gateway extension |
  *
  * Sources: source_video_id must be a completed video of the same API key (unknown → 500008, or
  * 400017 on lip sync; deleted → 500064; not completed → 400017); video_media_id / audio_media_id must
@@ -61,16 +59,16 @@ export const OPERATIONS: Record<string, OperationSpec> = {
   'video.mimic': { path: '/video/mimic/generate', type: 'video' },
   'video.modify': { path: '/video/modify/generate', type: 'video' },
   'video.upscale': { path: '/video/upscale/generate', type: 'video' },
-  'image.generate': { path: '/image/generate', type: 'image' },
   'image.template': { path: '/image/template/generate', type: 'image' },
-  // Music is a gateway extension of the Platform API, served by the simulator.
-  'music.generate': { path: '/music/generate', type: 'music' },
 };
 
-export const RESULT_PATHS: Record<JobType, string> = {
+/**
+ * Status reads per job type. Music has none: the Platform API documents no music operation, so a
+ * music job (from an older Pixgate that had one) cannot be followed upstream.
+ */
+export const RESULT_PATHS: Partial<Record<JobType, string>> = {
   video: '/video/result/',
   image: '/image/result/',
-  music: '/music/result/',
 };
 
 export interface CatalogSpec {
