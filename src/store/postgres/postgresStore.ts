@@ -20,6 +20,7 @@ import type {
   ReserveInput,
   ReserveResult,
   Store,
+  StoreSnapshot,
   TenantSettings,
   TokenRecord,
   UpsertAccountInput,
@@ -33,6 +34,7 @@ import { channelsFor, type Channels } from './notify.ts';
 import * as outbox from './outbox.ts';
 import { createPool, ensureSchema, type PoolOptions } from './pool.ts';
 import * as queue from './queue.ts';
+import * as snapshots from './snapshot.ts';
 import * as sweeping from './sweeping.ts';
 import * as tracking from './tracking.ts';
 import * as users from './users.ts';
@@ -53,6 +55,14 @@ export class PostgresStore implements Store {
 
   migrate(): Promise<void> {
     return migrate(this.pool);
+  }
+
+  pendingMigrations(): Promise<number> {
+    return snapshots.pendingMigrations(this.pool);
+  }
+
+  snapshot(): Promise<StoreSnapshot> {
+    return snapshots.snapshot(this.pool);
   }
 
   async close(): Promise<void> {
