@@ -36,6 +36,10 @@ export interface Config {
   staleSubmitMs: number | null;
   pollMinIntervalMs: number | null;
   idleWakeMs: number | null;
+  /** Bearer token /metrics requires (PIXGATE_METRICS_TOKEN); null leaves /metrics open. */
+  metricsToken: string | null;
+  /** On SIGTERM, how long /readyz answers 503 before the instance stops accepting (PIXGATE_DRAIN_DELAY, default 0). */
+  drainDelayMs: number;
 }
 
 /** Attempt delays over about three days (engineering notes). */
@@ -108,5 +112,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
     staleSubmitMs: optionalDuration(env['PIXGATE_STALE_SUBMIT']),
     pollMinIntervalMs: optionalDuration(env['PIXGATE_POLL_MIN_INTERVAL']),
     idleWakeMs: optionalDuration(env['PIXGATE_IDLE_WAKE']),
+    metricsToken: pick(env['PIXGATE_METRICS_TOKEN'], str('metricsToken')) ?? null,
+    drainDelayMs: optionalDuration(env['PIXGATE_DRAIN_DELAY']) ?? 0,
   };
 }

@@ -3,7 +3,8 @@
  * shuts them down in the right order (stop accepting → finish requests → stop claiming
  * and release leases → close the store).
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, RouteOptions } from 'fastify';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config.ts';
 import { CallbackDeliverer, createOutboxBuilder } from './callbacks/index.ts';
@@ -17,6 +18,7 @@ import { parseMasterKey, SecretBox } from './security/secretBox.ts';
 import { hashToken } from './security/tokens.ts';
 import { openStore } from './store/index.ts';
 import { listenAcrossInstances } from './crossInstance.ts';
+import { callbackAttemptRecorder, GatewayMetrics, MeteredUpstream, meteredStore, registerClusterGauges, watchScheduler } from './metrics/index.ts';
 import type { Store } from './store/store.ts';
 import { createPixverseClient } from './upstream/pixverse/index.ts';
 import type { Upstream } from './upstream/upstream.ts';
@@ -29,6 +31,8 @@ export interface GatewayOptions {
   tuning?: Partial<SchedulerTuning>;
   /** Called once with the admin token when it was just generated. */
   onAdminTokenCreated?: (token: string, path: string | null) => void;
+  /** Told of every HTTP route as it is registered. */
+  onRoute?: (route: RouteOptions) => void;
 }
 
 export interface Gateway {
@@ -36,6 +40,7 @@ export interface Gateway {
   store: Store;
   scheduler: Scheduler;
   upstream: Upstream;
+  metrics: GatewayMetrics;
   adminToken: string;
   url: string;
   close(): Promise<void>;
@@ -48,10 +53,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   if (admin.generated) options.onAdminTokenCreated?.(admin.value, admin.path);
   const master = loadOrCreateSecret(config.dataDir, 'master.key', config.masterKey ?? undefined, newMasterKeyText);
 
-  const store = await openStore(config.databaseUrl ?? undefined, config.dataDir, { schema: config.databaseSchema });
+  const metrics = new GatewayMetrics();
+  // Every store operation and upstream call is timed at these two seams; the engine stays unaware.
+  const store = meteredStore(await openStore(config.databaseUrl ?? undefined, config.dataDir, { schema: config.databaseSchema }), metrics);
   // Before anything changes a job: every transition writes its callback in the same transaction.
   store.setOutboxBuilder(createOutboxBuilder());
-  const upstream = createPixverseClient({ baseUrl: options.upstreamUrl, timeoutMs: config.upstreamTimeoutMs });
+  const upstream = new MeteredUpstream(createPixverseClient({ baseUrl: options.upstreamUrl, timeoutMs: config.upstreamTimeoutMs }), metrics);
   const scheduler = new Scheduler({
     store,
     upstream,
@@ -69,13 +76,32 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     timeoutMs: config.callbackTimeoutMs,
     allowlist: config.callbackAllowlist,
     owner: scheduler.ctx.instanceId,
+    onAttempt: callbackAttemptRecorder(metrics),
   });
+  metrics.info.set({ instance_id: scheduler.ctx.instanceId, store: store.dialect }, 1);
+  watchScheduler(scheduler.events, metrics);
+  registerClusterGauges(metrics, { store, now: Date.now, onError: (err) => log.warn({ err }, 'metrics: cluster snapshot failed') });
   // A final state or a start may have written a delivery: attempt it now, not at the next idle wake.
   // Only jobs with a replyUrl can have written one.
   scheduler.events.on('final', (job) => job.replyUrl && callbacks.wake());
   scheduler.events.on('running', (job) => job.replyUrl && callbacks.wake());
   const auth = new Authenticator(store, hashToken(admin.value));
-  const app = await buildApp({ store: scheduler.store, scheduler, upstream, auth, now: Date.now, callbackPolicy: callbacks.policy, deliverer: callbacks }, { loggerInstance: log });
+  let draining = false;
+  const app = await buildApp(
+    {
+      store: scheduler.store,
+      scheduler,
+      upstream,
+      auth,
+      now: Date.now,
+      callbackPolicy: callbacks.policy,
+      deliverer: callbacks,
+      metrics,
+      metricsToken: config.metricsToken,
+      draining: () => draining,
+    },
+    { loggerInstance: log, ...(options.onRoute ? { onRoute: options.onRoute } : {}) },
+  );
   const unlisten = await listenAcrossInstances(config, store, { scheduler, deliveries: () => callbacks.wake() }, log);
   scheduler.start();
   callbacks.start();
@@ -90,6 +116,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {
+      // Readiness fails first, so a load balancer stops routing here while requests still succeed.
+      draining = true;
+      if (config.drainDelayMs > 0) await sleep(config.drainDelayMs);
       await app.close();
       await unlisten?.();
       await scheduler.stop();
@@ -97,7 +126,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       await store.close();
       await upstream.close?.();
     })());
-  return { app, store, scheduler, upstream, adminToken: admin.value, url, close };
+  return { app, store, scheduler, upstream, metrics, adminToken: admin.value, url, close };
 }
 
 /** Timings set through the environment (tests and operators); unset ones keep their defaults. */
