@@ -40,6 +40,10 @@ export interface Config {
   idempotencyTtlMs: number;
   /** HTTP hardening and fairness limits (see limits in README); every one is configurable. */
   limits: Limits;
+  /** Bearer token /metrics requires (PIXGATE_METRICS_TOKEN); null leaves /metrics open. */
+  metricsToken: string | null;
+  /** On SIGTERM, how long /readyz answers 503 before the instance stops accepting (PIXGATE_DRAIN_DELAY, default 0). */
+  drainDelayMs: number;
 }
 
 export interface Limits {
@@ -173,5 +177,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
     idleWakeMs: optionalDuration(env['PIXGATE_IDLE_WAKE']),
     idempotencyTtlMs: optionalDuration(env['PIXGATE_IDEMPOTENCY_TTL']) ?? 24 * 60 * 60_000,
     limits: loadLimits(env),
+    metricsToken: pick(env['PIXGATE_METRICS_TOKEN'], str('metricsToken')) ?? null,
+    drainDelayMs: optionalDuration(env['PIXGATE_DRAIN_DELAY']) ?? 0,
   };
 }

@@ -3,7 +3,8 @@
  * shuts them down in the right order (stop accepting → finish requests → stop claiming
  * and release leases → close the store).
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, RouteOptions } from 'fastify';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config.ts';
 import { CallbackDeliverer, createOutboxBuilder, sealClearSecrets } from './callbacks/index.ts';
@@ -18,6 +19,7 @@ import { secureDataDir } from './security/fileModes.ts';
 import { hashToken } from './security/tokens.ts';
 import { openStore } from './store/index.ts';
 import { listenAcrossInstances } from './crossInstance.ts';
+import { callbackAttemptRecorder, GatewayMetrics, MeteredUpstream, meteredStore, registerClusterGauges, watchScheduler } from './metrics/index.ts';
 import type { Store } from './store/store.ts';
 import { createPixverseClient } from './upstream/pixverse/index.ts';
 import type { Upstream } from './upstream/upstream.ts';
@@ -30,6 +32,8 @@ export interface GatewayOptions {
   tuning?: Partial<SchedulerTuning>;
   /** Called once with the admin token when it was just generated. */
   onAdminTokenCreated?: (token: string, path: string | null) => void;
+  /** Told of every HTTP route as it is registered. */
+  onRoute?: (route: RouteOptions) => void;
 }
 
 export interface Gateway {
@@ -37,6 +41,7 @@ export interface Gateway {
   store: Store;
   scheduler: Scheduler;
   upstream: Upstream;
+  metrics: GatewayMetrics;
   adminToken: string;
   url: string;
   close(): Promise<void>;
@@ -51,13 +56,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const master = loadOrCreateSecret(config.dataDir, 'master.key', config.masterKey ?? undefined, newMasterKeyText);
 
   const secretBox = secretBoxFor(master.value);
-  const store = await openStore(config.databaseUrl ?? undefined, config.dataDir, { schema: config.databaseSchema });
+  const metrics = new GatewayMetrics();
+  // Every store operation and upstream call is timed at these two seams; the engine stays unaware.
+  const store = meteredStore(await openStore(config.databaseUrl ?? undefined, config.dataDir, { schema: config.databaseSchema }), metrics);
   // Before anything changes a job: every transition writes its callback in the same transaction.
   store.setOutboxBuilder(createOutboxBuilder());
   // Data migration: tenant signing secrets written in clear by older versions are sealed now.
   const resealed = await sealClearSecrets(store, secretBox);
   if (resealed > 0) log.info({ users: resealed }, 'sealed tenant callback secrets stored in clear');
-  const upstream = createPixverseClient({ baseUrl: options.upstreamUrl, timeoutMs: config.upstreamTimeoutMs });
+  const upstream = new MeteredUpstream(createPixverseClient({ baseUrl: options.upstreamUrl, timeoutMs: config.upstreamTimeoutMs }), metrics);
   const scheduler = new Scheduler({
     store,
     upstream,
@@ -78,13 +85,32 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     secretBox,
     concurrency: 16,
     tenantShare: config.limits.callbackTenantShare,
+    onAttempt: callbackAttemptRecorder(metrics),
   });
+  metrics.info.set({ instance_id: scheduler.ctx.instanceId, store: store.dialect }, 1);
+  watchScheduler(scheduler.events, metrics);
+  registerClusterGauges(metrics, { store, now: Date.now, onError: (err) => log.warn({ err }, 'metrics: cluster snapshot failed') });
   // A final state or a start may have written a delivery: attempt it now, not at the next idle wake.
   // Only jobs with a replyUrl can have written one.
   scheduler.events.on('final', (job) => job.replyUrl && callbacks.wake());
   scheduler.events.on('running', (job) => job.replyUrl && callbacks.wake());
   const auth = new Authenticator(store, hashToken(admin.value));
-  const app = await buildApp({ store: scheduler.store, scheduler, upstream, auth, now: Date.now, callbackPolicy: callbacks.policy, deliverer: callbacks }, { loggerInstance: log, limits: config.limits });
+  let draining = false;
+  const app = await buildApp(
+    {
+      store: scheduler.store,
+      scheduler,
+      upstream,
+      auth,
+      now: Date.now,
+      callbackPolicy: callbacks.policy,
+      deliverer: callbacks,
+      metrics,
+      metricsToken: config.metricsToken,
+      draining: () => draining,
+    },
+    { loggerInstance: log, limits: config.limits, ...(options.onRoute ? { onRoute: options.onRoute } : {}) },
+  );
   const unlisten = await listenAcrossInstances(config, store, { scheduler, deliveries: () => callbacks.wake(), tokensRevoked: () => auth.forget() }, log);
   scheduler.start();
   callbacks.start();
@@ -99,6 +125,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {
+      // Readiness fails first, so a load balancer stops routing here while requests still succeed.
+      draining = true;
+      if (config.drainDelayMs > 0) await sleep(config.drainDelayMs);
       await app.close();
       await unlisten?.();
       await scheduler.stop();
@@ -106,7 +135,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       await store.close();
       await upstream.close?.();
     })());
-  return { app, store, scheduler, upstream, adminToken: admin.value, url, close };
+  return { app, store, scheduler, upstream, metrics, adminToken: admin.value, url, close };
 }
 
 /** Timings set through the environment (tests and operators); unset ones keep their defaults. */

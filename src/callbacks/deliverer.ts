@@ -47,7 +47,11 @@ export interface CallbackDelivererOptions {
   tenantShare?: number;
   /** Opens (and seals new) tenant signing secrets; the gateway always passes its master-key box. */
   secretBox?: SecretBox;
+  /** Told of every recorded attempt (metrics); `now` is when it was recorded. */
+  onAttempt?: (outcome: AttemptKind, delivery: Delivery, now: number) => void;
 }
+
+export type AttemptKind = 'delivered' | 'retry' | 'dead' | 'lease_lost';
 
 const LEASE_MARGIN_MS = 5_000;
 
@@ -156,6 +160,7 @@ export class CallbackDeliverer {
     const result: AttemptResult = planAttempt(outcome, attempt, this.opts.schedule, this.now(), this.random);
     const recorded = await this.opts.store.recordAttempt(delivery.id, delivery.leaseToken!, result, this.now());
     const fields = { deliveryId: delivery.id, jobId: delivery.jobId, attempt, status: result.status };
+    this.opts.onAttempt?.(!recorded ? 'lease_lost' : result.delivered ? 'delivered' : result.nextAttemptAt === null ? 'dead' : 'retry', delivery, this.now());
     if (!recorded) {
       this.counts.leaseLost++;
       this.opts.log.warn(fields, 'callback lease lost before its attempt was recorded');

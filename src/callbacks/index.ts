@@ -9,7 +9,7 @@
  *   secrets.ts   per-tenant signing secrets and rotation
  */
 export { AddressPolicy, BLOCKED_RANGES, CidrSet, nonPublicReason, parseCidr } from './addresses.ts';
-export { CallbackDeliverer, type CallbackDelivererOptions } from './deliverer.ts';
+export { CallbackDeliverer, type AttemptKind, type CallbackDelivererOptions } from './deliverer.ts';
 export { callbackBody, createOutboxBuilder, outboxEntry, wantsProgress } from './outbox.ts';
 export { MAX_RETRY_AFTER_MS, parseRetryAfter, planAttempt, withJitter } from './retry.ts';
 export { ROTATION_GRACE_MS, rotateSecret, sealClearSecrets, signingSecrets, userWithSecret } from './secrets.ts';

@@ -1,5 +1,6 @@
 /** What routes need, passed to every route plugin. */
 import type { CallbackPolicy } from '../callbacks/ssrf.ts';
+import type { GatewayMetrics } from '../metrics/metrics.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import type { Store } from '../store/store.ts';
 import type { Upstream } from '../upstream/upstream.ts';
@@ -15,6 +16,12 @@ export interface AppDeps {
   callbackPolicy: CallbackPolicy;
   /** Woken after a redelivery so it is attempted at once. */
   deliverer?: { wake(): void } | null;
+  /** Prometheus metrics served at /metrics and fed by the HTTP hook; absent serves none. */
+  metrics?: GatewayMetrics | null;
+  /** Bearer token /metrics requires (config metricsToken); null leaves it open. */
+  metricsToken?: string | null;
+  /** True once the instance is shutting down: /readyz answers 503. */
+  draining?: () => boolean;
 }
 
 declare module 'fastify' {

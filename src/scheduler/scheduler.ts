@@ -145,8 +145,10 @@ export class Scheduler {
   }
 
   /** A provider webhook delivery (see webhookIntake.ts). */
-  upstreamWebhook(header: (name: string) => string | undefined, rawBody: string): Promise<WebhookOutcome> {
-    return this.webhooks.receive(header, rawBody);
+  async upstreamWebhook(header: (name: string) => string | undefined, rawBody: string): Promise<WebhookOutcome> {
+    const outcome = await this.webhooks.receive(header, rawBody);
+    this.events.emit('webhook', outcome);
+    return outcome;
   }
 
   /** Tenant settings, cached for a second: every create reads them. */

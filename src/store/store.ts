@@ -7,7 +7,7 @@
  * which keeps behaviour deterministic under test.
  */
 import type { Account, AccountState } from '../domain/account.ts';
-import type { Job, JobOutcome, JobType, Json, UpstreamRequest } from '../domain/job.ts';
+import type { Job, JobOutcome, JobState, JobType, Json, UpstreamRequest } from '../domain/job.ts';
 
 export interface User {
   id: number;
@@ -234,10 +234,33 @@ export interface StoredWebhookSecrets {
   previous: string | null;
 }
 
+/** One account's load, across tenants (metrics). */
+export interface AccountSlots {
+  userId: number;
+  email: string;
+  maxJobs: number;
+  /** Jobs holding a slot (submitting or running). */
+  executing: number;
+  state: AccountState;
+}
+
+/**
+ * Cluster-wide figures read in one pass for the metrics scrape: every tenant, aggregates only, each
+ * served by a partial index over live rows so the cost does not grow with finished history.
+ */
+export interface StoreSnapshot {
+  accounts: AccountSlots[];
+  /** Jobs not yet final, by state, type and account (email null: a queued job not yet bound). */
+  liveJobs: { userId: number; state: JobState; type: JobType; email: string | null; count: number }[];
+  deliveries: { pending: number; dead: number; oldestPendingCreatedAt: number | null };
+}
+
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
   /** Applies migrations; safe to call from several processes at once. */
   migrate(): Promise<void>;
+  /** Migrations this code knows that the database has not recorded (0 when ready); a query, so it also proves the store answers. */
+  pendingMigrations(): Promise<number>;
   close(): Promise<void>;
 
   // ── tenants and tokens ────────────────────────────────────────────────
@@ -360,6 +383,8 @@ export interface Store {
 
   // ── reads (never block writers) ───────────────────────────────────────
   getJob(jobId: number): Promise<Job | null>;
+  /** Cluster-wide aggregates for metrics (all tenants). */
+  snapshot(): Promise<StoreSnapshot>;
   findJob(userId: number, email: string, type: JobType, upstreamId: string): Promise<Job | null>;
   /** Slot-holding jobs (submitting + running) of a user, oldest first (by started_at, then id). */
   activeJobs(userId: number): Promise<Job[]>;

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { loadConfig, type Config } from '../../src/config.ts';
-import { startGateway, type Gateway } from '../../src/gateway.ts';
+import { startGateway, type Gateway, type GatewayOptions } from '../../src/gateway.ts';
 import type { SchedulerTuning } from '../../src/scheduler/context.ts';
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../src/simulator/index.ts';
 
@@ -16,6 +16,7 @@ export interface HarnessOptions {
   config?: Partial<Config>;
   tuning?: Partial<SchedulerTuning>;
   dataDir?: string;
+  onRoute?: GatewayOptions['onRoute'];
 }
 
 export interface Harness {
@@ -48,7 +49,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     callbackAllowlist: ['127.0.0.0/8'],
     ...options.config,
   };
-  const boot = () => startGateway({ config, upstreamUrl: sim.url, logger: pino({ level: config.logLevel }), tuning: { ...FAST_TUNING, ...options.tuning } });
+  const boot = () => startGateway({ config, upstreamUrl: sim.url, logger: pino({ level: config.logLevel }), tuning: { ...FAST_TUNING, ...options.tuning }, ...(options.onRoute ? { onRoute: options.onRoute } : {}) });
   const harness: Harness = {
     sim,
     gw: await boot(),

@@ -10,7 +10,8 @@ import pg from 'pg';
 import { randomBytes } from 'node:crypto';
 
 export const TEST_DATABASE_URL = process.env['PIXGATE_TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
-const BIN = join(import.meta.dirname, '..', '..', 'bin', 'pixgate.mjs');
+// The TypeScript sources through tsx, like the rest of the suite (not a possibly stale dist/ build).
+const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 
 export interface Instance {
   url: string;
@@ -33,7 +34,7 @@ export interface InstanceOptions {
 
 export async function startInstance(options: InstanceOptions): Promise<Instance> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'pixgate-inst-'));
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--upstream', options.upstream, '--data-dir', dataDir], {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--upstream', options.upstream, '--data-dir', dataDir], {
     env: {
       ...process.env,
       DATABASE_URL: TEST_DATABASE_URL,

@@ -16,6 +16,7 @@ import { DEFAULT_TENANT_SETTINGS, type EnqueueInput, type OutboxBuilder, type Re
 import { channelName, listenForChanges, MIGRATIONS, openPostgresStore, type PostgresStore } from '../../src/store/postgres/index.ts';
 import { CANDIDATES, QUEUED_JOBS_SQL } from '../../src/store/postgres/queue.ts';
 import { runStoreConformance } from './conformance.ts';
+import { runSnapshotConformance } from './snapshotConformance.ts';
 
 const DATABASE_URL = process.env.PIXGATE_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const T0 = 1_700_000_000_000;
@@ -191,6 +192,11 @@ describe('PostgreSQL store', () => {
   });
 
   runStoreConformance('postgres', async () => {
+    const fx = await Fixture.warmed();
+    const store = await fx.open();
+    return { store, cleanup: (failed) => fx.cleanup(failed) };
+  });
+  runSnapshotConformance('postgres', async () => {
     const fx = await Fixture.warmed();
     const store = await fx.open();
     return { store, cleanup: (failed) => fx.cleanup(failed) };

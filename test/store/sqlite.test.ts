@@ -15,6 +15,7 @@ import { DUE_DELIVERIES_SQL } from '../../src/store/sqlite/outbox.ts';
 import { openDatabase } from '../../src/store/sqlite/database.ts';
 import type { TokenRecord } from '../../src/store/store.ts';
 import { runStoreConformance } from './conformance.ts';
+import { runSnapshotConformance } from './snapshotConformance.ts';
 import type { Command } from './sqlite-worker.ts';
 
 const T0 = 1_700_000_000_000;
@@ -24,6 +25,19 @@ function tempDir(): string {
 }
 
 runStoreConformance('sqlite (temp file)', async () => {
+  const dir = tempDir();
+  const path = join(dir, 'store.db');
+  const store = await openSqliteStore(path);
+  return {
+    store,
+    cleanup: async (failed) => {
+      await store.close();
+      if (failed) console.error(`kept failed test database: ${path}`);
+      else rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+runSnapshotConformance('sqlite (temp file)', async () => {
   const dir = tempDir();
   const path = join(dir, 'store.db');
   const store = await openSqliteStore(path);

@@ -350,6 +350,17 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX jobs_listing ON jobs (user_id, type, id DESC) WHERE deleted_at IS NULL;
     `,
   },
+  {
+    version: 8,
+    name: 'index of dead-lettered callback deliveries',
+    // The metrics scrape counts dead deliveries on every instance; without this it scans the whole
+    // outbox history. Partial, so delivered rows (nearly all of them) stay out of it. Plain CREATE
+    // INDEX, not CONCURRENTLY: migrations run in one transaction; it locks out deliveries writes
+    // only while it reads the table once.
+    sql: `
+      CREATE INDEX deliveries_dead ON deliveries (user_id, created_at) WHERE state = 'dead';
+    `,
+  },
 ];
 
 /**

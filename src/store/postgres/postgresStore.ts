@@ -24,6 +24,7 @@ import type {
   ReserveInput,
   ReserveResult,
   Store,
+  StoreSnapshot,
   TenantSettings,
   TokenRecord,
   UpsertAccountInput,
@@ -40,6 +41,7 @@ import * as userSecrets from './userSecrets.ts';
 import * as outbox from './outbox.ts';
 import { createPool, ensureSchema, type PoolOptions } from './pool.ts';
 import * as queue from './queue.ts';
+import * as snapshots from './snapshot.ts';
 import * as sweeping from './sweeping.ts';
 import * as tracking from './tracking.ts';
 import * as users from './users.ts';
@@ -62,6 +64,14 @@ export class PostgresStore implements Store {
 
   migrate(): Promise<void> {
     return migrate(this.pool);
+  }
+
+  pendingMigrations(): Promise<number> {
+    return snapshots.pendingMigrations(this.pool);
+  }
+
+  snapshot(): Promise<StoreSnapshot> {
+    return snapshots.snapshot(this.pool);
   }
 
   async close(): Promise<void> {

@@ -21,6 +21,7 @@ import type {
   ReserveInput,
   ReserveResult,
   Store,
+  StoreSnapshot,
   TenantSettings,
   TokenRecord,
   UpsertAccountInput,
@@ -35,6 +36,7 @@ import { JobQueries } from './jobs.ts';
 import { migrate } from './migrations.ts';
 import { Outbox } from './outbox.ts';
 import { QueueQueries } from './queue.ts';
+import { SnapshotQueries } from './snapshot.ts';
 import { TrackingQueries } from './tracking.ts';
 import { UserQueries } from './users.ts';
 import { UserSecretQueries } from './userSecrets.ts';
@@ -50,6 +52,7 @@ export class SqliteStore implements Store {
   private readonly queue: QueueQueries;
   private readonly outbox: Outbox;
   private readonly idempotency: IdempotencyQueries;
+  private readonly snapshots: SnapshotQueries;
 
   constructor(
     /** The underlying connection; exposed for diagnostics and tests, not for callers' SQL. */
@@ -67,10 +70,19 @@ export class SqliteStore implements Store {
     this.jobs = new JobQueries(db, sql, this.outbox);
     this.tracking = new TrackingQueries(db, sql);
     this.queue = new QueueQueries(db, sql, this.outbox, this.idempotency);
+    this.snapshots = new SnapshotQueries(sql);
   }
 
   async migrate(): Promise<void> {
     migrate(this.db);
+  }
+
+  async pendingMigrations(): Promise<number> {
+    return this.snapshots.pendingMigrations();
+  }
+
+  async snapshot(): Promise<StoreSnapshot> {
+    return this.snapshots.snapshot();
   }
 
   async close(): Promise<void> {
