@@ -194,6 +194,8 @@ export interface Store {
   /** Active (not revoked) tokens of a user; used for the constant-time compare. */
   activeTokens(userId: number): Promise<TokenRecord[]>;
   listTokens(userId: number): Promise<TokenRecord[]>;
+  /** Every tenant, by id (the admin dashboard's list). */
+  listUsers(): Promise<User[]>;
   /** True when an active token was revoked by this call. */
   revokeToken(userId: number, tokenId: number, now: number): Promise<boolean>;
 
@@ -299,6 +301,8 @@ export interface Store {
   activeJobs(userId: number): Promise<Job[]>;
   /** Every account of a user with the number of slots its jobs hold. */
   accountLoads(userId: number): Promise<AccountLoad[]>;
+  /** A tenant's jobs that ended failed, moderated or timed_out at or after `since`, latest first. */
+  recentFailures(userId: number, since: number, limit: number): Promise<Job[]>;
 
   // ── tracking (leases) ─────────────────────────────────────────────────
   /**

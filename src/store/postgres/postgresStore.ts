@@ -87,6 +87,9 @@ export class PostgresStore implements Store {
   listTokens(userId: number): Promise<TokenRecord[]> {
     return users.listTokens(this.pool, userId);
   }
+  listUsers(): Promise<User[]> {
+    return users.listUsers(this.pool);
+  }
   revokeToken(userId: number, tokenId: number, now: number): Promise<boolean> {
     return users.revokeToken(this.pool, userId, tokenId, now);
   }
@@ -180,6 +183,9 @@ export class PostgresStore implements Store {
   }
   accountLoads(userId: number): Promise<AccountLoad[]> {
     return accounts.accountLoads(this.pool, userId);
+  }
+  recentFailures(userId: number, since: number, limit: number): Promise<Job[]> {
+    return jobs.recentFailures(this.pool, userId, since, limit);
   }
 
   // ── tracking ──────────────────────────────────────────────────────────

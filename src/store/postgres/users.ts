@@ -25,6 +25,11 @@ export async function getUser(db: Queryable, userId: number): Promise<User | nul
   return res.rows[0] ? userFromRow(res.rows[0]) : null;
 }
 
+export async function listUsers(db: Queryable): Promise<User[]> {
+  const res = await db.query<UserRow>('SELECT * FROM users ORDER BY id');
+  return res.rows.map(userFromRow);
+}
+
 export async function setUserReplyUrl(db: Queryable, userId: number, replyUrl: string | null): Promise<void> {
   await db.query('UPDATE users SET reply_url = $2 WHERE id = $1', [userId, replyUrl]);
 }

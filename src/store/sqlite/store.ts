@@ -95,6 +95,9 @@ export class SqliteStore implements Store {
   async listTokens(userId: number): Promise<TokenRecord[]> {
     return this.users.listTokens(userId);
   }
+  async listUsers(): Promise<User[]> {
+    return this.users.listUsers();
+  }
   async revokeToken(userId: number, tokenId: number, now: number): Promise<boolean> {
     return this.users.revokeToken(userId, tokenId, now);
   }
@@ -194,6 +197,9 @@ export class SqliteStore implements Store {
   }
   async accountLoads(userId: number): Promise<AccountLoad[]> {
     return this.accounts.accountLoads(userId);
+  }
+  async recentFailures(userId: number, since: number, limit: number): Promise<Job[]> {
+    return this.jobs.recentFailures(userId, since, limit);
   }
 
   // ── tracking ──

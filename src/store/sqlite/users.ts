@@ -29,6 +29,10 @@ export class UserQueries {
     return row ? userFromRow(row) : null;
   }
 
+  listUsers(): User[] {
+    return (this.sql.get('SELECT * FROM users ORDER BY id').all() as UserRow[]).map(userFromRow);
+  }
+
   setUserReplyUrl(userId: number, replyUrl: string | null): void {
     this.sql.get('UPDATE users SET reply_url = ? WHERE id = ?').run(replyUrl, userId);
   }
