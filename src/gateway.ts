@@ -16,6 +16,7 @@ import { loadOrCreateSecret, newAdminToken, newMasterKeyText } from './security/
 import { parseMasterKey, SecretBox } from './security/secretBox.ts';
 import { hashToken } from './security/tokens.ts';
 import { openStore } from './store/index.ts';
+import { StreamTickets } from './web/tickets.ts';
 import { listenAcrossInstances } from './crossInstance.ts';
 import type { Store } from './store/store.ts';
 import { createPixverseClient } from './upstream/pixverse/index.ts';
@@ -69,13 +70,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     timeoutMs: config.callbackTimeoutMs,
     allowlist: config.callbackAllowlist,
     owner: scheduler.ctx.instanceId,
+    onAttempt: (attempt) => scheduler.events.emit('callback', attempt),
   });
   // A final state or a start may have written a delivery: attempt it now, not at the next idle wake.
   // Only jobs with a replyUrl can have written one.
   scheduler.events.on('final', (job) => job.replyUrl && callbacks.wake());
   scheduler.events.on('running', (job) => job.replyUrl && callbacks.wake());
   const auth = new Authenticator(store, hashToken(admin.value));
-  const app = await buildApp({ store: scheduler.store, scheduler, upstream, auth, now: Date.now, callbackPolicy: callbacks.policy, deliverer: callbacks }, { loggerInstance: log });
+  const app = await buildApp({ store: scheduler.store, scheduler, upstream, auth, now: Date.now, callbackPolicy: callbacks.policy, deliverer: callbacks, streamTicketKey: StreamTickets.keyFrom(master.value) }, { loggerInstance: log });
   const unlisten = await listenAcrossInstances(config, store, { scheduler, deliveries: () => callbacks.wake() }, log);
   scheduler.start();
   callbacks.start();

@@ -39,6 +39,8 @@ export interface CallbackDelivererOptions {
   resolve?: Resolver;
   /** Uniform [0,1) source for jitter. */
   random?: () => number;
+  /** Told of every recorded attempt (the dashboard shows failing and dead deliveries live). */
+  onAttempt?: (attempt: { userId: number; deliveryId: number; outcome: 'delivered' | 'failed' | 'dead' }) => void;
 }
 
 const LEASE_MARGIN_MS = 5_000;
@@ -145,6 +147,10 @@ export class CallbackDeliverer {
     const result: AttemptResult = planAttempt(outcome, attempt, this.opts.schedule, this.now(), this.random);
     const recorded = await this.opts.store.recordAttempt(delivery.id, delivery.leaseToken!, result, this.now());
     const fields = { deliveryId: delivery.id, jobId: delivery.jobId, attempt, status: result.status };
+    if (recorded) {
+      const outcome = result.delivered ? 'delivered' : result.nextAttemptAt === null ? 'dead' : 'failed';
+      this.opts.onAttempt?.({ userId: delivery.userId, deliveryId: delivery.id, outcome });
+    }
     if (!recorded) {
       this.counts.leaseLost++;
       this.opts.log.warn(fields, 'callback lease lost before its attempt was recorded');

@@ -18,6 +18,7 @@ import { schedulerRoutes } from './routes/scheduler.ts';
 import { tenantRoutes } from './routes/tenant.ts';
 import { callbackRoutes } from './routes/callbacks.ts';
 import { upstreamWebhookRoutes } from './routes/upstreamWebhook.ts';
+import { dashboardRoutes } from './routes/dashboard.ts';
 import { ErrorBody } from './schemas.ts';
 import { validatorCompiler } from './validation.ts';
 
@@ -76,6 +77,7 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(adminRoutes, { ...deps, prefix: '/admin' });
+  await app.register(dashboardRoutes, deps);
   await app.register(upstreamWebhookRoutes, deps);
   await app.register(async (v2) => {
     // onRequest, not preHandler: an unauthenticated caller gets 401 before its body is

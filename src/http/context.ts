@@ -15,6 +15,8 @@ export interface AppDeps {
   callbackPolicy: CallbackPolicy;
   /** Woken after a redelivery so it is attempted at once. */
   deliverer?: { wake(): void } | null;
+  /** Signs dashboard stream tickets; shared by every instance (derived from the master key). Random per process when absent. */
+  streamTicketKey?: Buffer;
 }
 
 declare module 'fastify' {

@@ -70,6 +70,7 @@ export class Admission {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const reserved = await this.ctx.store.reserve({ ...input, maxJobsOverride: input.maxJobs, traceId: randomUUID(), now: this.ctx.now() });
       if (!reserved.ok) throw lastError ?? (await this.refusal(reserved, input));
+      this.ctx.events.emit('dispatched', reserved.job);
       const launched = await this.launcher.launch(reserved.job, reserved.account);
       if (launched.ok) return launched.job;
       // The client gets the error synchronously and never learns an id, so the failed
