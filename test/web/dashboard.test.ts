@@ -92,6 +92,15 @@ describe('dashboard in Chromium', () => {
     mkdirSync(new URL('.', SCREENSHOT), { recursive: true });
     await page.screenshot({ path: SCREENSHOT.pathname, fullPage: true });
 
+    // On a phone the panels stack and nothing makes the page scroll sideways.
+    await page.setViewportSize({ width: 390, height: 844 });
+    const widths = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+    assert.ok(widths[0]! <= widths[1]!, `page ${widths[0]} px wide in a ${widths[1]} px viewport`);
+    const [accounts, chart] = await Promise.all(['#accounts', '#chart'].map((sel) => page.locator(sel).boundingBox()));
+    assert.ok(chart!.y > accounts!.y + accounts!.height, 'the chart sits below the accounts, not beside them');
+    if (process.env['DASHBOARD_PHONE_SHOT']) await page.screenshot({ path: process.env['DASHBOARD_PHONE_SHOT'], fullPage: true });
+    await page.setViewportSize({ width: 1280, height: 900 });
+
     await page.locator('.account[data-email="alpha@studio.io"][data-executing="0"]').waitFor({ timeout: 40_000 });
     assert.equal(await bar('alpha@studio.io').locator('.slot.busy').count(), 0);
     assert.equal(await page.locator('[data-testid=queue] tbody tr[data-id]').count(), 0);

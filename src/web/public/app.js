@@ -88,7 +88,7 @@ function renderRunning(running) {
   $('running-count').textContent = running.length > 0 ? String(running.length) : '';
   fillBody('running', running.map((j) => node('tr', { 'data-id': j.id },
     node('td', { class: 'id', title: j.id }, shortId(j.id)),
-    node('td', {}, j.email ?? '—'),
+    node('td', { class: 'roomy' }, j.email ?? '—'),
     node('td', {}, badge(j.state)),
     node('td', { class: 'num', 'data-since': j.startedAt }, duration(serverNow() - j.startedAt)),
     node('td', { class: 'wrap', title: j.prompt ?? '' }, j.prompt ?? ''),
@@ -101,7 +101,7 @@ function renderQueue(queue) {
   const rows = queue.items.map((q) => node('tr', { 'data-id': q.id },
     node('td', { class: 'num' }, String(q.position)),
     node('td', { class: 'id', title: q.id }, shortId(q.id)),
-    node('td', {}, priority[q.priority] ?? String(q.priority)),
+    node('td', { class: 'roomy' }, priority[q.priority] ?? String(q.priority)),
     node('td', { class: 'num', 'data-since': q.queuedAt }, duration(serverNow() - q.queuedAt)),
     node('td', { class: 'num', 'data-eta': q.estimatedStart ?? '' }, eta(q.estimatedStart)),
   ));
@@ -132,7 +132,7 @@ function renderDeliveries(deliveries) {
     return node('tr', { 'data-delivery': d.id, 'data-state': d.state },
       node('td', { class: 'id', title: `${d.jobId}\n${d.url}` }, shortId(d.jobId)),
       node('td', {}, badge(kind)),
-      node('td', { class: 'num' }, String(d.attempts)),
+      node('td', { class: 'num roomy' }, String(d.attempts)),
       node('td', { class: 'wrap', title: error }, error),
       node('td', {}, button),
     );
