@@ -173,6 +173,17 @@ describe('dashboard API', () => {
     live.close();
   });
 
+  it('ends the streams of a revoked token', async () => {
+    const extra = await call(h.gw.url, 'POST', `/admin/users/${b.userId}/tokens`, h.gw.adminToken, { label: 'short-lived' });
+    const live = await stream((await ticket(extra.body.token)).body.ticket);
+    await waitFor(async () => live.last);
+    const revoked = await call(h.gw.url, 'DELETE', `/admin/users/${b.userId}/tokens/${extra.body.id}`, h.gw.adminToken);
+    assert.equal(revoked.status, 204);
+    await waitFor(async () => live.events.includes('signed-out'), 15_000);
+    await live.done; // the server closed it
+    assert.equal((await ticket(extra.body.token)).status, 401);
+  });
+
   it('shows failures the moment they happen', async () => {
     const { ticket: t } = (await ticket(b.token)).body;
     const live = await stream(t);
@@ -182,6 +193,13 @@ describe('dashboard API', () => {
     const failed = await waitFor(async () => live.last!.failures.find((f) => f.id === res.body.video_id), 20_000);
     assert.equal(failed.state, 'failed');
     live.close();
+  });
+
+  it('ends open streams when the gateway shuts down instead of waiting for them', async () => {
+    const live = await stream((await ticket(a.token)).body.ticket);
+    await waitFor(async () => live.last);
+    await h.gw.close();
+    await live.done;
   });
 });
 

@@ -18,8 +18,11 @@ import { Authenticator } from '../auth.ts';
 import type { AppDeps } from '../context.ts';
 import { errorResponses } from '../schemas.ts';
 
-/** How often an open stream checks that the token it was opened with is still active. */
-const TOKEN_RECHECK_MS = 30_000;
+/**
+ * How often an open stream checks that the token it was opened with is still active: one read
+ * of the tenant's few token rows per open page, the same cadence as the hub's backstop refresh.
+ */
+const TOKEN_RECHECK_MS = 5_000;
 
 type Viewer = { role: 'admin' } | { role: 'tenant'; userId: number; tokenId: number };
 
