@@ -29,6 +29,8 @@ export const DashboardSnapshot = Type.Object(
         cooldownUntil: Nullable(Type.Integer()),
       }),
     ),
+    /** All slot-holding jobs; `running` lists the oldest RUNNING_SHOWN of them. */
+    runningTotal: Type.Integer(),
     running: Type.Array(
       Type.Object({
         id: Type.String(),
@@ -90,7 +92,8 @@ export const DashboardSnapshot = Type.Object(
 );
 export type DashboardSnapshot = Static<typeof DashboardSnapshot>;
 
-/** Enough to see at a glance; the API lists the rest. */
+/** Enough to see at a glance (and a snapshot stays small when sent often); the API lists the rest. */
+const RUNNING_SHOWN = 100;
 const QUEUE_SHOWN = 50;
 const FAILURES_SHOWN = 20;
 const FAILURES_WINDOW_MS = 24 * 3_600_000;
@@ -121,7 +124,8 @@ export async function buildSnapshot(store: Store, scheduler: Scheduler, history:
       reason: account.reason,
       cooldownUntil: account.cooldownUntil,
     })),
-    running: active.map((job) => ({
+    runningTotal: active.length,
+    running: active.slice(0, RUNNING_SHOWN).map((job) => ({
       id: publicJobId(job),
       type: job.type,
       state: job.state,

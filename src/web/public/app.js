@@ -84,15 +84,17 @@ function renderAccounts(accounts, now) {
   }));
 }
 
-function renderRunning(running) {
-  $('running-count').textContent = running.length > 0 ? String(running.length) : '';
-  fillBody('running', running.map((j) => node('tr', { 'data-id': j.id },
+function renderRunning(running, total) {
+  $('running-count').textContent = total > 0 ? String(total) : '';
+  const rows = running.map((j) => node('tr', { 'data-id': j.id },
     node('td', { class: 'id', title: j.id }, shortId(j.id)),
     node('td', { class: 'roomy' }, j.email ?? '—'),
     node('td', {}, badge(j.state)),
     node('td', { class: 'num', 'data-since': j.startedAt }, duration(serverNow() - j.startedAt)),
     node('td', { class: 'wrap', title: j.prompt ?? '' }, j.prompt ?? ''),
-  )), 'Nothing running.', 5);
+  ));
+  if (total > running.length) rows.push(node('tr', { class: 'empty' }, node('td', { colspan: 5 }, `and ${total - running.length} more`)));
+  fillBody('running', rows, 'Nothing running.', 5);
 }
 
 function renderQueue(queue) {
@@ -156,7 +158,7 @@ function render(snapshot) {
   const name = snapshot.tenant.name ? `${snapshot.tenant.name} (tenant ${snapshot.tenant.userId})` : `tenant ${snapshot.tenant.userId}`;
   $('board-title').textContent = name;
   renderAccounts(snapshot.accounts, snapshot.at);
-  renderRunning(snapshot.running);
+  renderRunning(snapshot.running, snapshot.runningTotal);
   renderQueue(snapshot.queue);
   renderFailures(snapshot.failures);
   renderDeliveries(snapshot.deliveries);
