@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { Receiver } from '../callbacks/receiver.ts';
@@ -90,7 +91,7 @@ describe('dashboard in Chromium', () => {
     await waitFor(async () => /^[1-9]\d*s$/.test((await elapsed.textContent()) ?? ''), 10_000, 200);
 
     mkdirSync(new URL('.', SCREENSHOT), { recursive: true });
-    await page.screenshot({ path: SCREENSHOT.pathname, fullPage: true });
+    await page.screenshot({ path: fileURLToPath(SCREENSHOT), fullPage: true });
 
     // On a phone the panels stack and nothing makes the page scroll sideways.
     await page.setViewportSize({ width: 390, height: 844 });
