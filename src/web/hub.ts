@@ -158,8 +158,8 @@ export class DashboardHub {
     for (const userId of this.history.tenantsSeen(now)) {
       if (this.watches.has(userId)) continue;
       try {
-        const [queued, active] = await Promise.all([this.store.countQueued(userId), this.store.activeJobs(userId)]);
-        this.history.sample(userId, queued, active.length, now);
+        const [queued, loads] = await Promise.all([this.store.countQueued(userId), this.store.accountLoads(userId)]);
+        this.history.sample(userId, queued, loads.reduce((sum, load) => sum + load.executing, 0), now);
       } catch (err) {
         this.log?.debug({ err, userId }, 'dashboard sample failed');
       }
