@@ -10,6 +10,7 @@
  */
 import { benchAvailable } from './available.ts';
 import { benchCreates } from './creates.ts';
+import { benchDashboard, dashboardDeadlineMs } from './dashboard.ts';
 import { cleanupAsync } from './lib/children.ts';
 import { machineLine } from './lib/machine.ts';
 import { parseBenchArgs, withDeadline, type BenchOptions } from './lib/options.ts';
@@ -31,6 +32,7 @@ const BENCHES: Bench[] = [
   { name: 'queue', deadlineMs: queueDeadlineMs, run: benchQueue },
   { name: 'scaleout', deadlineMs: scaleoutDeadlineMs, run: benchScaleout },
   { name: 'polls', deadlineMs: pollsDeadlineMs, run: benchPolls },
+  { name: 'dashboard', deadlineMs: dashboardDeadlineMs, run: benchDashboard },
 ];
 
 async function main(): Promise<void> {

@@ -18,6 +18,7 @@ import { secretBoxFor } from './security/secretBox.ts';
 import { secureDataDir } from './security/fileModes.ts';
 import { hashToken } from './security/tokens.ts';
 import { openStore } from './store/index.ts';
+import { StreamTickets } from './web/tickets.ts';
 import { listenAcrossInstances } from './crossInstance.ts';
 import { callbackAttemptRecorder, GatewayMetrics, MeteredUpstream, meteredStore, registerClusterGauges, watchScheduler } from './metrics/index.ts';
 import type { Store } from './store/store.ts';
@@ -75,6 +76,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     // Other instances write to a shared store; their notifications refresh views, this bounds a missed one.
     viewMaxAgeMs: store.dialect === 'postgres' ? 1000 : 60_000,
   });
+  const recordCallbackAttempt = callbackAttemptRecorder(metrics);
   const callbacks = new CallbackDeliverer({
     store,
     log: log.child({ part: 'callbacks' }),
@@ -85,7 +87,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     secretBox,
     concurrency: 16,
     tenantShare: config.limits.callbackTenantShare,
-    onAttempt: callbackAttemptRecorder(metrics),
+    onAttempt: (kind, delivery, now) => {
+      recordCallbackAttempt(kind, delivery, now);
+      // The dashboard shows failing and dead deliveries live; a lost lease recorded nothing.
+      if (kind !== 'lease_lost') {
+        scheduler.events.emit('callback', { userId: delivery.userId, deliveryId: delivery.id, outcome: kind === 'retry' ? 'failed' : kind });
+      }
+    },
   });
   metrics.info.set({ instance_id: scheduler.ctx.instanceId, store: store.dialect }, 1);
   watchScheduler(scheduler.events, metrics);
@@ -108,6 +116,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       metrics,
       metricsToken: config.metricsToken,
       draining: () => draining,
+      streamTicketKey: StreamTickets.keyFrom(master.value),
     },
     { loggerInstance: log, limits: config.limits, ...(options.onRoute ? { onRoute: options.onRoute } : {}) },
   );

@@ -31,7 +31,7 @@ export interface BenchOptions {
   webhooks: boolean;
 }
 
-export const BENCH_NAMES = ['available', 'creates', 'queue', 'scaleout', 'polls'] as const;
+export const BENCH_NAMES = ['available', 'creates', 'queue', 'scaleout', 'polls', 'dashboard'] as const;
 
 export const USAGE = `options:
   --short              CI mode: 1 s measurements, 0.5 s warm-up, fewer seeded jobs
@@ -46,7 +46,7 @@ export const USAGE = `options:
   --queued N           queue: jobs held in the queue for the memory figure (default 100000; 20000 with --short)
   --seed N             seed of the workload's job durations (default 1)
   --no-webhooks        queue: accounts without PixVerse webhooks (job ends found by polling only)
-  --only a,b           run.ts: only these benches (${'available, creates, queue, scaleout, polls'})`;
+  --only a,b           run.ts: only these benches (${'available, creates, queue, scaleout, polls, dashboard'})`;
 
 export function parseBenchArgs(argv: string[] = process.argv.slice(2)): BenchOptions {
   const short = argv.includes('--short');

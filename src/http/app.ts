@@ -22,6 +22,7 @@ import { healthRoutes } from './routes/health.ts';
 import { installHttpMetrics, metricsRoutes } from './routes/metrics.ts';
 import { openapiOptions, registerDocsRoutes } from './openapi.ts';
 import { upstreamWebhookRoutes } from './routes/upstreamWebhook.ts';
+import { dashboardRoutes } from './routes/dashboard.ts';
 import { ErrorBody } from './schemas.ts';
 import { validatorCompiler } from './validation.ts';
 import { loadLimits, type Limits } from '../config.ts';
@@ -93,6 +94,7 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
   if (deps.metrics) await app.register(metricsRoutes, { metrics: deps.metrics, token: deps.metricsToken ?? null });
 
   await app.register(adminRoutes, { ...deps, prefix: '/admin' });
+  await app.register(dashboardRoutes, deps);
   await app.register(upstreamWebhookRoutes, { ...deps, bodyLimit: limits.webhookBodyLimitBytes });
   await app.register(async (v2) => {
     // onRequest, not preHandler: an unauthenticated caller gets 401 before its body is

@@ -22,6 +22,8 @@ export interface AppDeps {
   metricsToken?: string | null;
   /** True once the instance is shutting down: /readyz answers 503. */
   draining?: () => boolean;
+  /** Signs dashboard stream tickets; shared by every instance (derived from the master key). Random per process when absent. */
+  streamTicketKey?: Buffer;
 }
 
 declare module 'fastify' {

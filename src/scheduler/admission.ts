@@ -90,6 +90,7 @@ export class Admission {
       if (!reserved.ok) throw lastError ?? (await this.refusal(reserved, input));
       keyHolder = reserved.job.id;
       if (input.idempotency) input.onKeyClaimed?.(keyHolder);
+      this.ctx.events.emit('dispatched', reserved.job);
       const launched = await this.launcher.launch(reserved.job, reserved.account);
       if (launched.ok) return launched.job;
       // The client gets the error synchronously and never learns an id, so the failed

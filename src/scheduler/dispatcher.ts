@@ -124,6 +124,7 @@ export class Dispatcher {
       // A poke that arrived during this attempt already marked the tenant dirty, so it is not lost.
       if (first && batch.length === 0 && !this.dirty.has(userId)) this.stalled.add(userId);
       for (const dispatched of batch) {
+        this.ctx.events.emit('dispatched', dispatched.job);
         const launch = this.launch(dispatched).finally(() => this.inFlight.delete(launch));
         this.inFlight.add(launch);
       }
@@ -138,7 +139,10 @@ export class Dispatcher {
     if (result.failure.tryAnother) {
       // The job chose to wait: a busy or failing account sends it back to the queue (that
       // account is cooling down or parked now), not to the client as an error.
-      if (await this.ctx.store.requeue(job.id, now)) this.poke(job.userId);
+      if (await this.ctx.store.requeue(job.id, now)) {
+        this.ctx.events.emit('queued', job);
+        this.poke(job.userId);
+      }
       return;
     }
     const state = result.failure.error.status === 422 ? 'moderated' : 'failed';

@@ -3,6 +3,13 @@ import { EventEmitter } from 'node:events';
 import type { Job } from '../domain/job.ts';
 import type { WebhookOutcome } from './webhookIntake.ts';
 
+/** One attempt at a callback delivery, as the dashboard shows it. */
+export interface CallbackAttempt {
+  userId: number;
+  deliveryId: number;
+  outcome: 'delivered' | 'failed' | 'dead';
+}
+
 export interface SchedulerEventMap {
   /** A job reached a terminal state; emitted once, by the compare-and-swap winner. */
   final: [job: Job];
@@ -10,6 +17,16 @@ export interface SchedulerEventMap {
   running: [job: Job];
   /** A provider webhook delivery was answered (acted on or refused). */
   webhook: [outcome: WebhookOutcome];
+  /** A job entered the queue (a create, or back from a busy account). */
+  queued: [job: Job];
+  /** A job took a slot on an account (admitted directly or dispatched from the queue). */
+  dispatched: [job: Job];
+  /** An account was added, changed, deleted, or its health changed. */
+  account: [userId: number, email: string];
+  /** Something of a tenant changed that this process did not see happen (another instance); null: any tenant. */
+  changed: [userId: number | null];
+  /** A callback delivery attempt was recorded. */
+  callback: [attempt: CallbackAttempt];
 }
 
 export class SchedulerEvents extends EventEmitter<SchedulerEventMap> {}

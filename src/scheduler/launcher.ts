@@ -30,6 +30,7 @@ export class Launcher {
         cooldownUntil: null,
         now: this.ctx.now(),
       });
+      this.ctx.events.emit('account', account.userId, account.email);
       const error = new GatewayError(596, `Account ${account.email} in error state: API key cannot be decrypted; re-post the account`);
       return { ok: false, failure: { error, tryAnother: true }, cause: 'the account API key cannot be decrypted (was the master key changed?)' };
     }

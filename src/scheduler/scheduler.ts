@@ -102,7 +102,10 @@ export class Scheduler {
     this.ctx.creditWatch = new CreditWatch(this.ctx, this.ctx.tuning.creditCheckEveryMs, (userId) => this.capacityChanged(userId));
     const launcher = new Launcher(this.ctx);
     this.dispatcher = new Dispatcher(this.ctx, launcher);
-    this.admission = new Admission(this.ctx, launcher, (job) => this.dispatcher.jobQueued(job.userId), (userId) => this.user(userId));
+    this.admission = new Admission(this.ctx, launcher, (job) => {
+      this.events.emit('queued', job);
+      this.dispatcher.jobQueued(job.userId);
+    }, (userId) => this.user(userId));
     this.tracker = new Tracker(this.ctx);
     this.sweeper = new Sweeper(this.ctx);
     this.heartbeat = new Heartbeat(this.ctx);
@@ -136,12 +139,14 @@ export class Scheduler {
   capacityChanged(userId: number): void {
     this.changes.bump();
     this.dispatcher.poke(userId);
+    this.events.emit('changed', userId);
   }
 
   /** Another instance started a job: its first poll may be due before the tracker's next look. */
   jobsChanged(): void {
     this.changes.bump();
     this.tracker.wake();
+    this.events.emit('changed', null);
   }
 
   /** A provider webhook delivery (see webhookIntake.ts). */
@@ -278,6 +283,7 @@ export class Scheduler {
     const result = await this.ctx.store.deleteAccount(userId, email, this.ctx.now());
     if (!result) return null;
     for (const job of result.cancelled) this.events.emit('final', job);
+    this.events.emit('account', userId, email);
     return result.cancelled;
   }
 }

@@ -24,8 +24,10 @@ export interface SubmitFailure {
 export async function handleSubmitError(ctx: SchedulerContext, account: Account, err: UpstreamError): Promise<SubmitFailure> {
   const now = ctx.now();
   const { store, tuning } = ctx;
-  const health = (state: Account['state'], reason: string, until: number | null) =>
-    store.setAccountHealth(account.userId, account.email, { state, reason, cooldownUntil: until, now });
+  const health = async (state: Account['state'], reason: string, until: number | null) => {
+    await store.setAccountHealth(account.userId, account.email, { state, reason, cooldownUntil: until, now });
+    ctx.events.emit('account', account.userId, account.email);
+  };
   switch (err.errorClass) {
     case 'concurrency_limit': {
       // Our count says there was room, so the slot is used elsewhere (website, another tool).

@@ -407,6 +407,9 @@ export interface Store {
   /** Hides a job from lists and reads (any state); null when unknown or already hidden. */
   hideJob(jobId: number, now: number): Promise<Job | null>;
 
+  /** A tenant's jobs that ended failed, moderated or timed_out at or after `since`, latest first. */
+  recentFailures(userId: number, since: number, limit: number): Promise<Job[]>;
+
   // ── tracking (leases) ─────────────────────────────────────────────────
   /**
    * Claims up to `limit` running jobs whose next poll is due and whose lease is free or

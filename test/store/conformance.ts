@@ -393,6 +393,40 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
       });
     });
 
+    describe('dashboard reads', () => {
+      test('listUsers lists every tenant by id', async (store) => {
+        assert.deepEqual(await store.listUsers(), []);
+        const b = await store.createUser('beta', T0, SECRET);
+        const a = await store.createUser(null, T0 + 1, SECRET);
+        assert.deepEqual((await store.listUsers()).map((u) => [u.id, u.name]), [[b.id, 'beta'], [a.id, null]]);
+      });
+
+      test('recentFailures: failed, moderated and timed_out since a time, latest first, per tenant', async (store) => {
+        const u = await userWithAccounts(store, { 'a@x.io': 8 });
+        const other = await userWithAccounts(store, { 'b@x.io': 8 });
+        const end = async (userId: number, state: 'failed' | 'moderated' | 'timed_out' | 'completed' | 'cancelled', at: number) => {
+          const job = await reserveOk(store, userId);
+          assert.ok(await store.finish(job.id, { state, error: `${state} at ${at}` }, at));
+          return job.id;
+        };
+        await end(u.id, 'failed', T0 + 100); // before `since`
+        const failed = await end(u.id, 'failed', T0 + 2000);
+        await end(u.id, 'completed', T0 + 2500);
+        await end(u.id, 'cancelled', T0 + 2600);
+        const moderated = await end(u.id, 'moderated', T0 + 3000);
+        const timedOut = await end(u.id, 'timed_out', T0 + 4000);
+        await end(other.id, 'failed', T0 + 5000);
+        const running = await reserveOk(store, u.id);
+
+        const recent = await store.recentFailures(u.id, T0 + 1000, 10);
+        assert.deepEqual(recent.map((j) => j.id), [timedOut, moderated, failed]);
+        assert.deepEqual(recent.map((j) => j.error), [`timed_out at ${T0 + 4000}`, `moderated at ${T0 + 3000}`, `failed at ${T0 + 2000}`]);
+        assert.deepEqual((await store.recentFailures(u.id, T0 + 1000, 2)).map((j) => j.id), [timedOut, moderated], 'limit keeps the latest');
+        assert.ok(!recent.some((j) => j.id === running.id));
+        assert.deepEqual(await store.recentFailures(u.id, T0 + 4001, 10), []);
+      });
+    });
+
     describe('accounts', () => {
       test('upsert creates, then replaces while keeping created_at and clearing health', async (store) => {
         const u = await store.createUser('u', T0, SECRET);

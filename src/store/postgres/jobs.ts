@@ -167,6 +167,15 @@ export async function listJobs(db: Queryable, userId: number, filter: JobListFil
 }
 
 /** Slot holders, oldest first (by started_at, then id). */
+export async function recentFailures(db: Queryable, userId: number, since: number, limit: number): Promise<Job[]> {
+  const res = await db.query<JobRow>(
+    `SELECT * FROM jobs WHERE user_id = $1 AND state IN ('failed', 'moderated', 'timed_out') AND finished_at >= $2
+      ORDER BY finished_at DESC, id DESC LIMIT $3`,
+    [userId, since, limit],
+  );
+  return res.rows.map(jobFromRow);
+}
+
 export async function activeJobs(db: Queryable, userId: number): Promise<Job[]> {
   const res = await db.query<JobRow>(
     `SELECT * FROM jobs WHERE user_id = $1 AND state IN ('submitting', 'running') AND untracked_at IS NULL

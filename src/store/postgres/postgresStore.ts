@@ -232,6 +232,9 @@ export class PostgresStore implements Store {
   hideJob(jobId: number, now: number): Promise<Job | null> {
     return jobs.hideJob(this.pool, jobId, now);
   }
+  recentFailures(userId: number, since: number, limit: number): Promise<Job[]> {
+    return jobs.recentFailures(this.pool, userId, since, limit);
+  }
 
   // ── tracking ──────────────────────────────────────────────────────────
   claimDuePolls(owner: string, now: number, leaseMs: number, limit: number): Promise<Job[]> {

@@ -132,6 +132,16 @@ export class JobQueries {
     return rows.map(jobFromRow);
   }
 
+  recentFailures(userId: number, since: number, limit: number): Job[] {
+    const rows = this.sql
+      .get(
+        `SELECT * FROM jobs WHERE user_id = ? AND state IN ('failed', 'moderated', 'timed_out') AND finished_at >= ?
+          ORDER BY finished_at DESC, id DESC LIMIT ?`,
+      )
+      .all(userId, since, limit) as JobRow[];
+    return rows.map(jobFromRow);
+  }
+
   expireJobs(startedBefore: number, now: number, error: string): Job[] {
     return this.expireTx(startedBefore, now, error);
   }

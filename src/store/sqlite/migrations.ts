@@ -316,6 +316,15 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX jobs_listing ON jobs(user_id, type) WHERE deleted_at IS NULL;
     `,
   },
+  {
+    version: 6,
+    name: 'recent failures of a tenant (dashboard)',
+    sql: `
+      -- recentFailures: a tenant's latest failed jobs, read newest first up to a LIMIT without
+      -- scanning its finished history. Partial: queries repeat the state predicate.
+      CREATE INDEX jobs_failures ON jobs(user_id, finished_at) WHERE state IN ('failed', 'moderated', 'timed_out');
+    `,
+  },
 ];
 
 /**

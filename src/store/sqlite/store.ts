@@ -246,6 +246,9 @@ export class SqliteStore implements Store {
   async hideJob(jobId: number, now: number): Promise<Job | null> {
     return this.jobs.hideJob(jobId, now);
   }
+  async recentFailures(userId: number, since: number, limit: number): Promise<Job[]> {
+    return this.jobs.recentFailures(userId, since, limit);
+  }
 
   // ── tracking ──
   async claimDuePolls(owner: string, now: number, leaseMs: number, limit: number): Promise<Job[]> {
