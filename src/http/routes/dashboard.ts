@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError } from '../../domain/errors.ts';
 import { loadAssets } from '../../web/assets.ts';
 import { DashboardHub } from '../../web/hub.ts';
@@ -98,7 +98,7 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, d
     return sendAsset(request, reply, request.params.file);
   });
 
-  function sendAsset(request: FastifyRequest, reply: import('fastify').FastifyReply, name: string) {
+  function sendAsset(request: FastifyRequest, reply: FastifyReply, name: string) {
     const asset = assets.get(name)!;
     reply
       .header('etag', asset.etag)

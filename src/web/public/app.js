@@ -130,7 +130,8 @@ function renderDeliveries(deliveries) {
       ? node('button', { type: 'button', class: 'small', 'data-redeliver': d.id, title: tenantView ? 'Send it again from its first attempt' : "Sign in with the tenant's token to redeliver", onclick: () => redeliver(d.id, button) }, 'Redeliver')
       : node('span', { class: 'reason', 'data-eta': d.nextAttemptAt ?? '' }, `retry ${eta(d.nextAttemptAt)}`);
     if (d.state === 'dead' && !tenantView) button.disabled = true;
-    const error = [d.lastStatus !== null ? `HTTP ${d.lastStatus}` : null, d.lastError].filter(Boolean).join(' · ');
+    // The error text already names the status when there was one.
+    const error = d.lastError ?? (d.lastStatus !== null ? `HTTP ${d.lastStatus}` : '');
     return node('tr', { 'data-delivery': d.id, 'data-state': d.state },
       node('td', { class: 'id', title: `${d.jobId}\n${d.url}` }, shortId(d.jobId)),
       node('td', {}, badge(kind)),
