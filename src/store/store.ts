@@ -301,7 +301,7 @@ export interface Store {
   /** Newest first. */
   listDeliveries(userId: number, filter: DeliveryFilter): Promise<Delivery[]>;
   getDelivery(userId: number, deliveryId: number): Promise<Delivery | null>;
-  /** Dead (or, with `deliveryId`, dead or delivered) deliveries back to pending, due now, attempts reset; returns how many. */
+  /** Dead (or, with `deliveryId`, dead or delivered) deliveries back to pending, due now, attempts kept (a redelivery is one more attempt, not a fresh schedule); returns how many. */
   redeliver(userId: number, filter: { deliveryId?: number; since?: number }, now: number): Promise<number>;
 
   // ── reads (never block writers) ───────────────────────────────────────

@@ -1841,7 +1841,8 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
         assert.equal(await store.redeliver(u.id, { since: T0 + 101 }, T0 + 200), 0, 'created before `since`');
         assert.equal(await store.redeliver(u.id, { since: T0 + 100 }, T0 + 200), 1);
         const revived = (await store.getDelivery(u.id, d!.id))!;
-        assert.deepEqual([revived.state, revived.attempts, revived.nextAttemptAt], ['pending', 0, T0 + 200]);
+        // The attempt count is kept: a redelivery does not grant a fresh retry budget.
+        assert.deepEqual([revived.state, revived.attempts, revived.nextAttemptAt], ['pending', 1, T0 + 200]);
         assert.equal(await store.redeliver(u.id, {}, T0 + 200), 0, 'pending is not dead');
         assert.equal(await store.nextDeliveryDue(), T0 + 200);
 
@@ -1852,7 +1853,7 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
         assert.equal(await store.redeliver(u.id, { deliveryId: d!.id + 1000 }, T0 + 300), 0);
         assert.equal(await store.redeliver(u.id, { deliveryId: d!.id }, T0 + 300), 1);
         const resent = (await store.getDelivery(u.id, d!.id))!;
-        assert.deepEqual([resent.state, resent.attempts, resent.nextAttemptAt, resent.deliveredAt], ['pending', 0, T0 + 300, null]);
+        assert.deepEqual([resent.state, resent.attempts, resent.nextAttemptAt, resent.deliveredAt], ['pending', 2, T0 + 300, null]);
       });
 
       test('listDeliveries: newest first, filtered by job, state and since, limited, per tenant', async (store) => {
