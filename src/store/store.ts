@@ -334,6 +334,10 @@ export interface Store {
    * webhook, which names only the video id, finds its job.
    */
   jobsByUpstreamId(upstreamId: string): Promise<Job[]>;
+  /** True when a provider webhook delivery with this receipt was acted on and has not expired. */
+  webhookReceiptSeen(receipt: string, now: number): Promise<boolean>;
+  /** Remembers a delivery acted on until `expiresAt` (and forgets expired ones). */
+  recordWebhookReceipt(receipt: string, expiresAt: number, now: number): Promise<void>;
   /**
    * A running job's poll becomes due at `now` (a webhook said it ended). When a poll of the job is
    * in flight (leased), the hint is remembered: that poll's reschedulePoll then makes the job due

@@ -277,6 +277,20 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX jobs_upstream ON jobs(upstream_id) WHERE upstream_id IS NOT NULL;
     `,
   },
+  {
+    version: 4,
+    name: 'PixVerse webhook receipts (replay guard)',
+    sql: `
+      -- A PixVerse delivery acted on, by a digest of its signed headers and body, until its
+      -- timestamp can no longer pass the replay window. Survives restarts, so a replay is refused
+      -- after one too.
+      CREATE TABLE webhook_receipts (
+        receipt    TEXT PRIMARY KEY,
+        expires_at INTEGER NOT NULL
+      );
+      CREATE INDEX webhook_receipts_expiry ON webhook_receipts(expires_at);
+    `,
+  },
 ];
 
 /**

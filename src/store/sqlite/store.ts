@@ -34,11 +34,13 @@ import { QueueQueries } from './queue.ts';
 import { TrackingQueries } from './tracking.ts';
 import { UserQueries } from './users.ts';
 import { UserSecretQueries } from './userSecrets.ts';
+import { WebhookReceiptQueries } from './webhookReceipts.ts';
 
 export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
   private readonly users: UserQueries;
   private readonly userSecrets: UserSecretQueries;
+  private readonly receipts: WebhookReceiptQueries;
   private readonly accounts: AccountQueries;
   private readonly admission: AdmissionQueries;
   private readonly jobs: JobQueries;
@@ -56,6 +58,7 @@ export class SqliteStore implements Store {
     this.outbox = new Outbox(db, sql);
     this.users = new UserQueries(sql);
     this.userSecrets = new UserSecretQueries(sql);
+    this.receipts = new WebhookReceiptQueries(sql);
     this.accounts = new AccountQueries(db, sql, this.outbox);
     this.admission = new AdmissionQueries(db, sql);
     this.jobs = new JobQueries(db, sql, this.outbox);
@@ -107,6 +110,12 @@ export class SqliteStore implements Store {
   }
   async replaceWebhookSecrets(from: StoredWebhookSecrets, to: Omit<StoredWebhookSecrets, 'userId'>): Promise<boolean> {
     return this.userSecrets.replace(from, to);
+  }
+  async webhookReceiptSeen(receipt: string, now: number): Promise<boolean> {
+    return this.receipts.seen(receipt, now);
+  }
+  async recordWebhookReceipt(receipt: string, expiresAt: number, now: number): Promise<void> {
+    this.receipts.record(receipt, expiresAt, now);
   }
 
   // ── accounts ──
