@@ -1641,6 +1641,21 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
       });
     });
 
+    describe('webhook receipts (replay guard)', () => {
+      test('a receipt is seen until it expires, refreshed by recording it again, and expired ones are dropped', async (store) => {
+        assert.equal(await store.webhookReceiptSeen('r1', T0), false);
+        await store.recordWebhookReceipt('r1', T0 + 600, T0);
+        assert.equal(await store.webhookReceiptSeen('r1', T0 + 599), true);
+        assert.equal(await store.webhookReceiptSeen('r1', T0 + 600), false, 'expired at expires_at');
+        assert.equal(await store.webhookReceiptSeen('r2', T0 + 1), false, 'another receipt is not seen');
+        await store.recordWebhookReceipt('r1', T0 + 2_000, T0 + 100);
+        assert.equal(await store.webhookReceiptSeen('r1', T0 + 1_999), true, 'recording again extends it');
+        await store.recordWebhookReceipt('r2', T0 + 5_000, T0 + 3_000);
+        assert.equal(await store.webhookReceiptSeen('r1', T0 + 1_000), false, 'dropped once expired at a later record');
+        assert.equal(await store.webhookReceiptSeen('r2', T0 + 4_000), true);
+      });
+    });
+
     describe('callbacks outbox', () => {
       test('markRunning and every terminal transition write their delivery with the updated job', async (store) => {
         const { calls, builder } = recordingBuilder();
