@@ -15,7 +15,7 @@ import { startGateway, type Gateway } from '../../src/gateway.ts';
 import { startSimulator } from '../../src/simulator/index.ts';
 import { call, FAST_TUNING, waitFor } from '../helpers/harness.ts';
 import { dropSchema, freshSchema, TEST_DATABASE_URL } from '../helpers/processes.ts';
-import { slowBodyClient } from '../proof/securityProbes.ts';
+import { signPixverse, slowBodyClient } from '../proof/securityProbes.ts';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'pixgate.mjs');
 
@@ -87,7 +87,7 @@ describe('operations', () => {
     assert.ok(at - signalled < 10_000, `exited ${at - signalled} ms after the second signal`);
   });
 
-  it('a token revoked on one PostgreSQL instance is refused by another at once', async () => {
+  it('PostgreSQL instances: a revoked token is refused by another instance at once; a webhook replayed to another instance costs nothing', async () => {
     const sim = await startSimulator({ durationMs: { min: 150, max: 400 }, seed: 5 });
     const schema = freshSchema();
     const gateways: Gateway[] = [];
@@ -101,9 +101,12 @@ describe('operations', () => {
         adminToken: 'admin-revocation-test-token-0123456789',
         masterKey: 'f'.repeat(64),
         logLevel: 'silent',
+        expectedDurationMs: 120_000,
       };
+      // Scheduled polls far apart: a status read during the replay check is one a replay caused.
+      const tuning = { ...FAST_TUNING, poll: { firstAt: 0.9, step: 0.3, growth: 1.5, minIntervalMs: 20, maxIntervalMs: 600_000 } };
       for (let i = 0; i < 2; i++) {
-        gateways.push(await startGateway({ config: { ...base, dataDir: tempDir() }, upstreamUrl: sim.url, logger: pino({ level: 'silent' }), tuning: FAST_TUNING }));
+        gateways.push(await startGateway({ config: { ...base, dataDir: tempDir() }, upstreamUrl: sim.url, logger: pino({ level: 'silent' }), tuning }));
       }
       const [one, two] = gateways as [Gateway, Gateway];
       const user = (await call(one.url, 'POST', '/admin/users', base.adminToken, { name: 'r' })).body as { userId: number; token: string };
@@ -114,6 +117,25 @@ describe('operations', () => {
       // The verification cache lives 5 s; the NOTIFY must beat it by far.
       await waitFor(async () => (await call(two.url, 'GET', '/v2/account', user.token)).status === 401, 2_500, 20);
       assert.ok(Date.now() - started < 2_500);
+
+      // A PixVerse delivery acted on by instance one, replayed to instance two.
+      const tenant = (await call(one.url, 'POST', '/admin/users', base.adminToken, { name: 'w' })).body as { userId: number; token: string };
+      const hook = (await call(sim.url, 'POST', '/_sim/webhooks', null, { url: `${one.url}/upstream/pixverse/webhook` })).body as { webhook_id: string; secret: string };
+      assert.equal((await call(one.url, 'POST', '/v2/pixverse/accounts/w@x.com', tenant.token, { apiKey: 'sim-key-w', maxJobs: 2, webhookId: hook.webhook_id, webhookSecret: hook.secret })).status, 201);
+      const id = (await call(one.url, 'POST', '/v2/pixverse/videos/create', tenant.token, { prompt: 'long #sim:duration=120000' })).body.video_id as string;
+      const upstreamId = id.split('-video:')[1]!;
+      const [job] = await one.store.jobsByUpstreamId(upstreamId);
+      const body = JSON.stringify({ id: upstreamId, status: 1 });
+      const ts = String(Math.floor(Date.now() / 1000));
+      const headers = { 'content-type': 'application/json', 'webhook-timestamp': ts, 'webhook-nonce': 'n1', 'webhook-signature': signPixverse(hook.secret, ts, 'n1', { id: upstreamId, status: 1 }) };
+      assert.equal((await call(one.url, 'POST', '/upstream/pixverse/webhook', null, body, headers)).status, 200);
+      const read = await waitFor(async () => {
+        const row = await one.store.getJob(job!.id);
+        return row && row.pollCount > job!.pollCount ? row.pollCount : null;
+      });
+      for (let i = 0; i < 20; i++) assert.equal((await call(two.url, 'POST', '/upstream/pixverse/webhook', null, body, headers)).status, 200);
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      assert.equal((await one.store.getJob(job!.id))!.pollCount, read, 'replays to another instance cost no status read');
     } finally {
       for (const gw of gateways) await gw.close();
       await sim.close();
