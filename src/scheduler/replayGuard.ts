@@ -3,8 +3,8 @@
  * still pass the replay window. Before it, one captured delivery replayed 400 times inside the
  * 300 s window cost 400 upstream status reads on the tenant's key in 6 s.
  *
- * Per process: a replay sent to another instance of a PostgreSQL deployment can still expedite
- * one poll there (at most one status read per instance and delivery).
+ * This is the per-process layer (no store read for a repeat); the store's webhook receipts are the
+ * layer shared by instances and kept across restarts (see webhookIntake.ts).
  */
 export class ReplayGuard {
   private readonly seen = new Map<string, number>();

@@ -49,12 +49,19 @@ export class WebhookIntake {
       .update(`${header('webhook-timestamp') ?? ''}\n${header('webhook-nonce') ?? ''}\n${header('webhook-signature') ?? ''}\n`)
       .update(rawBody)
       .digest('base64url');
-    if (this.replays.has(replayKey, this.ctx.now())) {
+    // This process's memory first; the store's is shared by instances and survives restarts.
+    const now = this.ctx.now();
+    if (this.replays.has(replayKey, now) || (await this.ctx.store.webhookReceiptSeen(replayKey, now))) {
+      this.replays.remember(replayKey, now);
       this.ctx.log.debug({ replayKey }, 'webhook: duplicate delivery ignored');
       return { ok: true, jobId: null, action: 'duplicate' };
     }
     const outcome = await this.verifyAndAct(header, rawBody);
-    if (outcome.ok) this.replays.remember(replayKey, this.ctx.now());
+    if (outcome.ok) {
+      const at = this.ctx.now();
+      this.replays.remember(replayKey, at);
+      await this.ctx.store.recordWebhookReceipt(replayKey, at + REPLAY_WINDOW_MS, at);
+    }
     return outcome;
   }
 

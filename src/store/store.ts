@@ -378,7 +378,7 @@ export interface Store {
   /** Newest first. */
   listDeliveries(userId: number, filter: DeliveryFilter): Promise<Delivery[]>;
   getDelivery(userId: number, deliveryId: number): Promise<Delivery | null>;
-  /** Dead (or, with `deliveryId`, dead or delivered) deliveries back to pending, due now, attempts reset; returns how many. */
+  /** Dead (or, with `deliveryId`, dead or delivered) deliveries back to pending, due now, attempts kept (a redelivery is one more attempt, not a fresh schedule); returns how many. */
   redeliver(userId: number, filter: { deliveryId?: number; since?: number }, now: number): Promise<number>;
 
   // ── reads (never block writers) ───────────────────────────────────────
@@ -432,6 +432,10 @@ export interface Store {
    * webhook, which names only the video id, finds its job.
    */
   jobsByUpstreamId(upstreamId: string): Promise<Job[]>;
+  /** True when a provider webhook delivery with this receipt was acted on and has not expired. */
+  webhookReceiptSeen(receipt: string, now: number): Promise<boolean>;
+  /** Remembers a delivery acted on until `expiresAt` (and forgets expired ones). */
+  recordWebhookReceipt(receipt: string, expiresAt: number, now: number): Promise<void>;
   /**
    * A running job's poll becomes due at `now` (a webhook said it ended). When a poll of the job is
    * in flight (leased), the hint is remembered: that poll's reschedulePoll then makes the job due

@@ -168,7 +168,8 @@ describe('callback routes', () => {
       const d = await fx.store.getDelivery(A.user.id, deadId);
       return d?.state === 'delivered' ? d : null;
     });
-    assert.equal(done.attempts, 1);
+    // The dead attempt (410) still counts: the redelivery added one, it did not restart the budget.
+    assert.equal(done.attempts, 2);
     assert.equal(hook.received.length, before + 1);
     const last = hook.received.at(-1)!;
     assert.equal(last.headers['webhook-id'], `msg_${deadId}`, 'same webhook-id as before');

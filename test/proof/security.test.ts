@@ -287,6 +287,28 @@ describe('per-token rate limit', () => {
   });
 });
 
+describe('connection cap', () => {
+  it('refuses connections past the cap, and answers again once hostile ones are cut', async () => {
+    const sim = await startSimulator({ durationMs: { min: 150, max: 400 }, seed: 4 });
+    const dataDir = mkdtempSync(join(tmpdir(), 'pixgate-proof-cap-'));
+    const limits = { ...loadLimits({}), maxConnections: 8, requestTimeoutMs: REQUEST_TIMEOUT_MS, headersTimeoutMs: HEADERS_TIMEOUT_MS };
+    const config: Config = { ...loadConfig({}, {}), host: '127.0.0.1', port: 0, dataDir, logLevel: 'silent', limits };
+    const gw = await startGateway({ config, upstreamUrl: sim.url, logger: pino({ level: 'silent' }), tuning: FAST_TUNING });
+    const port = Number(new URL(gw.url).port);
+    try {
+      const hostile = await Promise.all(Array.from({ length: 8 }, () => slowHeaderClient(port, 300)));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.equal(await healthStatus(port), null, 'the ninth connection is dropped at accept');
+      await Promise.all(hostile.map((h) => h.closed));
+      assert.equal(await healthStatus(port), 200, 'answers again once the header timeout cut them');
+    } finally {
+      await gw.close();
+      await sim.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
 /** createTenant wants a harness; it only needs the gateway. */
 function harnessOf(gw: Gateway) {
   return { gw } as Parameters<typeof createTenant>[0];

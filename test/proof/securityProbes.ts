@@ -43,7 +43,8 @@ export async function slowBodyClient(port: number, path: string, headers: Record
   const socket = await open(port);
   const started = Date.now();
   const closed = closedAfter(socket, started);
-  const lines = Object.entries({ host: '127.0.0.1', 'content-type': 'application/json', 'content-length': '100000', ...headers }).map(([k, v]) => `${k}: ${v}`);
+  // Announced length under every route's body limit: the server must wait for the body, not refuse it.
+  const lines = Object.entries({ host: '127.0.0.1', 'content-type': 'application/json', 'content-length': '4000', ...headers }).map(([k, v]) => `${k}: ${v}`);
   socket.write(`POST ${path} HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n{`);
   const timer = setInterval(() => socket.writable && socket.write(' '), dripMs);
   void closed.then(() => clearInterval(timer));

@@ -1676,6 +1676,21 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
       });
     });
 
+    describe('webhook receipts (replay guard)', () => {
+      test('a receipt is seen until it expires, refreshed by recording it again, and expired ones are dropped', async (store) => {
+        assert.equal(await store.webhookReceiptSeen('r1', T0), false);
+        await store.recordWebhookReceipt('r1', T0 + 600, T0);
+        assert.equal(await store.webhookReceiptSeen('r1', T0 + 599), true);
+        assert.equal(await store.webhookReceiptSeen('r1', T0 + 600), false, 'expired at expires_at');
+        assert.equal(await store.webhookReceiptSeen('r2', T0 + 1), false, 'another receipt is not seen');
+        await store.recordWebhookReceipt('r1', T0 + 2_000, T0 + 100);
+        assert.equal(await store.webhookReceiptSeen('r1', T0 + 1_999), true, 'recording again extends it');
+        await store.recordWebhookReceipt('r2', T0 + 5_000, T0 + 3_000);
+        assert.equal(await store.webhookReceiptSeen('r1', T0 + 1_000), false, 'dropped once expired at a later record');
+        assert.equal(await store.webhookReceiptSeen('r2', T0 + 4_000), true);
+      });
+    });
+
     describe('callbacks outbox', () => {
       test('markRunning and every terminal transition write their delivery with the updated job', async (store) => {
         const { calls, builder } = recordingBuilder();
@@ -1876,7 +1891,8 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
         assert.equal(await store.redeliver(u.id, { since: T0 + 101 }, T0 + 200), 0, 'created before `since`');
         assert.equal(await store.redeliver(u.id, { since: T0 + 100 }, T0 + 200), 1);
         const revived = (await store.getDelivery(u.id, d!.id))!;
-        assert.deepEqual([revived.state, revived.attempts, revived.nextAttemptAt], ['pending', 0, T0 + 200]);
+        // The attempt count is kept: a redelivery does not grant a fresh retry budget.
+        assert.deepEqual([revived.state, revived.attempts, revived.nextAttemptAt], ['pending', 1, T0 + 200]);
         assert.equal(await store.redeliver(u.id, {}, T0 + 200), 0, 'pending is not dead');
         assert.equal(await store.nextDeliveryDue(), T0 + 200);
 
@@ -1887,7 +1903,7 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
         assert.equal(await store.redeliver(u.id, { deliveryId: d!.id + 1000 }, T0 + 300), 0);
         assert.equal(await store.redeliver(u.id, { deliveryId: d!.id }, T0 + 300), 1);
         const resent = (await store.getDelivery(u.id, d!.id))!;
-        assert.deepEqual([resent.state, resent.attempts, resent.nextAttemptAt, resent.deliveredAt], ['pending', 0, T0 + 300, null]);
+        assert.deepEqual([resent.state, resent.attempts, resent.nextAttemptAt, resent.deliveredAt], ['pending', 2, T0 + 300, null]);
       });
 
       test('listDeliveries: newest first, filtered by job, state and since, limited, per tenant', async (store) => {

@@ -370,6 +370,19 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX jobs_failures ON jobs (user_id, finished_at) WHERE state IN ('failed', 'moderated', 'timed_out');
     `,
   },
+  {
+    version: 10,
+    name: 'PixVerse webhook receipts (replay guard shared by instances)',
+    sql: `
+      -- A PixVerse delivery acted on, by a digest of its signed headers and body, until its
+      -- timestamp can no longer pass the replay window: a replay sent to any instance is refused.
+      CREATE TABLE webhook_receipts (
+        receipt    TEXT PRIMARY KEY,
+        expires_at BIGINT NOT NULL
+      );
+      CREATE INDEX webhook_receipts_expiry ON webhook_receipts (expires_at);
+    `,
+  },
 ];
 
 /**

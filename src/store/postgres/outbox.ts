@@ -220,7 +220,7 @@ export async function redeliver(
   const res = await db.query<{ n: number }>(
     `WITH again AS (
        UPDATE deliveries
-          SET state = 'pending', attempts = 0, next_attempt_at = $5, delivered_at = NULL,
+          SET state = 'pending', next_attempt_at = $5, delivered_at = NULL,
               lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
         WHERE user_id = $1 AND state = ANY($2::text[])
           AND ($3::bigint IS NULL OR id = $3)

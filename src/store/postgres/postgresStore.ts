@@ -38,6 +38,7 @@ import * as jobs from './jobs.ts';
 import { migrate } from './migrations.ts';
 import { channelsFor, notify, type Channels } from './notify.ts';
 import * as userSecrets from './userSecrets.ts';
+import * as receipts from './webhookReceipts.ts';
 import * as outbox from './outbox.ts';
 import { createPool, ensureSchema, type PoolOptions } from './pool.ts';
 import * as queue from './queue.ts';
@@ -120,6 +121,12 @@ export class PostgresStore implements Store {
   }
   replaceWebhookSecrets(from: StoredWebhookSecrets, to: Omit<StoredWebhookSecrets, 'userId'>): Promise<boolean> {
     return userSecrets.replaceWebhookSecrets(this.pool, from, to);
+  }
+  webhookReceiptSeen(receipt: string, now: number): Promise<boolean> {
+    return receipts.webhookReceiptSeen(this.pool, receipt, now);
+  }
+  recordWebhookReceipt(receipt: string, expiresAt: number, now: number): Promise<void> {
+    return receipts.recordWebhookReceipt(this.pool, receipt, expiresAt, now);
   }
 
   // ── accounts ──────────────────────────────────────────────────────────

@@ -325,6 +325,20 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX jobs_failures ON jobs(user_id, finished_at) WHERE state IN ('failed', 'moderated', 'timed_out');
     `,
   },
+  {
+    version: 7,
+    name: 'PixVerse webhook receipts (replay guard)',
+    sql: `
+      -- A PixVerse delivery acted on, by a digest of its signed headers and body, until its
+      -- timestamp can no longer pass the replay window. Survives restarts, so a replay is refused
+      -- after one too.
+      CREATE TABLE webhook_receipts (
+        receipt    TEXT PRIMARY KEY,
+        expires_at INTEGER NOT NULL
+      );
+      CREATE INDEX webhook_receipts_expiry ON webhook_receipts(expires_at);
+    `,
+  },
 ];
 
 /**

@@ -155,11 +155,14 @@ export class Outbox {
   }
 
   /**
-   * Back to pending, due now, attempts reset, lease and delivered_at cleared; last_error and
+   * Back to pending, due now, attempts kept (one more attempt, no fresh budget), lease and delivered_at cleared; last_error and
    * last_status are kept as history. Without `deliveryId` only dead deliveries are revived.
    */
   redeliver(userId: number, filter: { deliveryId?: number; since?: number }, now: number): number {
-    const set = `SET state = 'pending', attempts = 0, next_attempt_at = @now, delivered_at = NULL,
+    // attempts is kept: a redelivery is one more attempt, then the schedule's end (dead) again, not
+    // a fresh three-day budget per request (a tenant could otherwise keep a flood of dead
+    // callbacks retrying forever).
+    const set = `SET state = 'pending', next_attempt_at = @now, delivered_at = NULL,
                      lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL`;
     const since = filter.since ?? null;
     if (filter.deliveryId !== undefined) {

@@ -40,11 +40,13 @@ import { SnapshotQueries } from './snapshot.ts';
 import { TrackingQueries } from './tracking.ts';
 import { UserQueries } from './users.ts';
 import { UserSecretQueries } from './userSecrets.ts';
+import { WebhookReceiptQueries } from './webhookReceipts.ts';
 
 export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
   private readonly users: UserQueries;
   private readonly userSecrets: UserSecretQueries;
+  private readonly receipts: WebhookReceiptQueries;
   private readonly accounts: AccountQueries;
   private readonly admission: AdmissionQueries;
   private readonly jobs: JobQueries;
@@ -64,6 +66,7 @@ export class SqliteStore implements Store {
     this.outbox = new Outbox(db, sql);
     this.users = new UserQueries(sql);
     this.userSecrets = new UserSecretQueries(sql);
+    this.receipts = new WebhookReceiptQueries(sql);
     this.accounts = new AccountQueries(db, sql, this.outbox);
     this.idempotency = new IdempotencyQueries(sql);
     this.admission = new AdmissionQueries(db, sql, this.idempotency);
@@ -128,6 +131,12 @@ export class SqliteStore implements Store {
   }
   async replaceWebhookSecrets(from: StoredWebhookSecrets, to: Omit<StoredWebhookSecrets, 'userId'>): Promise<boolean> {
     return this.userSecrets.replace(from, to);
+  }
+  async webhookReceiptSeen(receipt: string, now: number): Promise<boolean> {
+    return this.receipts.seen(receipt, now);
+  }
+  async recordWebhookReceipt(receipt: string, expiresAt: number, now: number): Promise<void> {
+    this.receipts.record(receipt, expiresAt, now);
   }
 
   // ── accounts ──
