@@ -64,7 +64,10 @@ export function create(validate: (body: Body, lookup: Lookup) => JobSpec) {
     if (markers.front) throw frontRefusal(markers.front);
     const now = Date.now();
     const spec = validate(parseJsonBody(req.body), engine.lookup(req.account, now));
-    if (markers.busy) throw new SimError(ERR.concurrencyLimit);
+    if (markers.busy && !engine.busyRefused.has(req.traceId)) {
+      engine.busyRefused.add(req.traceId);
+      throw new SimError(ERR.concurrencyLimit);
+    }
     const text = engine.submit(req.account, req.traceId, spec, now, markers);
     if (markers.timeout) throw new NoReply();
     if (markers.cut === 'reset') throw new ResetReply();

@@ -49,6 +49,8 @@ export class Engine {
   private readonly rng: Rng;
   /** Draws for the failure-rate options, apart from job draws so they do not shift durations. */
   readonly faultRng: Rng;
+  /** Trace ids already refused once by #sim:busy: the retry goes through, as it would at PixVerse. */
+  readonly busyRefused = new Set<string>();
   /** The console's webhooks and the deliveries in progress. */
   readonly webhooks: Webhooks;
 

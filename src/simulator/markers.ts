@@ -25,8 +25,8 @@
  *   #sim:overload           500069
  *   #sim:out-of-credits     500090
  *   #sim:http500            HTTP 500 with a lowercase envelope (500100)
- *   #sim:busy               ErrCode 500044 (concurrency limit) although the key has room: PixVerse
- *                           counts a job that ended as still running for a moment
+ *   #sim:busy               ErrCode 500044 (concurrency limit) although the key has room, once per
+ *                           Ai-trace-id: PixVerse counts a job that ended as still running for a moment
  *   #sim:no-subject         701002 on /video/mimic (the photo has no clear subject)
  *   #sim:no-person          701003 on /video/mimic (the video has no person in focus)
  * Webhooks (only for a create carrying a registered webhook_id, see webhooks.ts):

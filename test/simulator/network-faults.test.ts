@@ -39,10 +39,14 @@ test('#sim:malformed: the job is created, the answer is cut-off JSON; a replay a
   assert.equal((await stats(s)).keys['key-a'].created, 1);
 });
 
-test('#sim:busy: 500044 with the key idle, nothing created', async (t) => {
+test('#sim:busy: 500044 with the key idle, nothing created; the retry of that trace id goes through', async (t) => {
   const s = await sim(t);
-  const answer = await createVideo(s, { prompt: 'phantom #sim:busy' });
+  const trace = randomUUID();
+  const answer = await createVideo(s, { prompt: 'phantom #sim:busy' }, { trace });
   assert.equal(answer.code, 500044, answer.text);
   const st = await stats(s);
   assert.equal(st.keys['key-a']?.created ?? 0, 0);
+  const retry = await createVideo(s, { prompt: 'phantom #sim:busy' }, { trace });
+  assert.equal(retry.code, 0, retry.text);
+  assert.equal((await stats(s)).keys['key-a'].created, 1);
 });
