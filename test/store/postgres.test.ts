@@ -214,6 +214,7 @@ describe('PostgreSQL store', () => {
       assert.deepEqual(tables.map((t) => t.table_name), [
         'accounts',
         'deliveries',
+        'instances',
         'jobs',
         'pixgate_migrations',
         'queue_passes',
