@@ -6,7 +6,7 @@
 import { isLosslessNumber, parse } from 'lossless-json';
 import type { Account, Engine } from './engine.ts';
 import { ERR, SimError, successText } from './envelope.ts';
-import { NoReply, frontRefusal } from './faults.ts';
+import { NoReply, ResetReply, frontRefusal } from './faults.ts';
 import type { Body } from './fields.ts';
 import { isIdText } from './ids.ts';
 import { bodyMarkers } from './markers.ts';
@@ -64,8 +64,14 @@ export function create(validate: (body: Body, lookup: Lookup) => JobSpec) {
     if (markers.front) throw frontRefusal(markers.front);
     const now = Date.now();
     const spec = validate(parseJsonBody(req.body), engine.lookup(req.account, now));
+    if (markers.busy && !engine.busyRefused.has(req.traceId)) {
+      engine.busyRefused.add(req.traceId);
+      throw new SimError(ERR.concurrencyLimit);
+    }
     const text = engine.submit(req.account, req.traceId, spec, now, markers);
     if (markers.timeout) throw new NoReply();
+    if (markers.cut === 'reset') throw new ResetReply();
+    if (markers.cut === 'malformed') return text.slice(0, Math.floor(text.length / 2));
     return text;
   };
 }

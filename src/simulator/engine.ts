@@ -51,6 +51,8 @@ export class Engine {
   private readonly rng: Rng;
   /** Draws for the failure-rate options, apart from job draws so they do not shift durations. */
   readonly faultRng: Rng;
+  /** Trace ids already refused once by #sim:busy: the retry goes through, as it would at PixVerse. */
+  readonly busyRefused = new Set<string>();
   /** The console's webhooks and the deliveries in progress. */
   readonly webhooks: Webhooks;
   private media = 'http://127.0.0.1';

@@ -32,6 +32,14 @@ export class NoReply extends Error {
   }
 }
 
+/** The request was handled (its job exists) and then its connection is reset, unanswered. */
+export class ResetReply extends Error {
+  constructor() {
+    super('connection reset (simulated)');
+    this.name = 'ResetReply';
+  }
+}
+
 export function rateLimited(): RawReply {
   return new RawReply(429, 'text/plain; charset=utf-8', 'Too Many Requests', { 'retry-after': '1' });
 }

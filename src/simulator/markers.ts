@@ -12,6 +12,10 @@
  *   #sim:timeout            the job IS created, but the create is never answered (the connection
  *                           stays open until the client gives up); replaying the same Ai-trace-id
  *                           then returns the job — the "maybe submitted" path
+ *   #sim:reset              the job IS created, then the connection is reset before any answer
+ *                           (a network drop after PixVerse acted); a trace-id replay returns it
+ *   #sim:malformed          the job IS created, but the 200 answer's JSON is cut in half (a proxy
+ *                           truncated it); a trace-id replay returns the whole answer
  * Refusals before validation (front door):
  *   #sim:rate-limit         HTTP 429 "Too Many Requests", no envelope, Retry-After: 1
  *   #sim:http502            HTTP 502 with an HTML body (a proxy failure); nothing is created
@@ -21,6 +25,8 @@
  *   #sim:overload           500069
  *   #sim:out-of-credits     500090
  *   #sim:http500            HTTP 500 with a lowercase envelope (500100)
+ *   #sim:busy               ErrCode 500044 (concurrency limit) although the key has room, once per
+ *                           Ai-trace-id: PixVerse counts a job that ended as still running for a moment
  *   #sim:no-subject         701002 on /video/mimic (the photo has no clear subject)
  *   #sim:no-person          701003 on /video/mimic (the video has no person in focus)
  * Webhooks (only for a create carrying a registered webhook_id, see webhooks.ts):
@@ -47,6 +53,9 @@ export interface Markers {
    */
   webhookDrop?: true;
   webhookLateMs?: number;
+  /** How the answer to a create that did create its job is lost (see the header). */
+  cut?: 'reset' | 'malformed';
+  busy?: true;
 }
 
 export const NO_MARKERS: Markers = Object.freeze({ outcome: null, durationMs: null, front: null, reject: null, timeout: false });
@@ -77,6 +86,8 @@ export function parseMarkers(text: string | undefined): Markers {
     else if (name === 'duration') found.durationMs = durationOrNull(match[2]);
     else if (name === 'timeout') found.timeout = true;
     else if (name === 'webhook-drop') found.webhookDrop = true;
+    else if (name === 'reset' || name === 'malformed') found.cut = name;
+    else if (name === 'busy') found.busy = true;
     else if (name === 'webhook-late') {
       const late = durationOrNull(match[2]);
       if (late !== null) found.webhookLateMs = late;

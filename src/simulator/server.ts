@@ -9,7 +9,7 @@ import { API_PREFIX } from './api.ts';
 import { handleControl } from './control.ts';
 import { Engine } from './engine.ts';
 import { ERR, SimError, errorText } from './envelope.ts';
-import { NoReply, RawReply, randomFrontFailure } from './faults.ts';
+import { NoReply, RawReply, ResetReply, randomFrontFailure } from './faults.ts';
 import { header, readBody, sendReply } from './http-io.ts';
 import { resolveOptions, type ResolvedOptions, type RunningSimulator, type SimulatorOptions } from './options.ts';
 import { findRoute } from './routes.ts';
@@ -30,6 +30,8 @@ interface Outcome {
   hang?: boolean;
   /** A binary reply (media files) instead of `text`. */
   body?: Buffer;
+  /** Reset the connection instead of answering (#sim:reset). */
+  reset?: boolean;
 }
 
 async function dispatch(engine: Engine, options: ResolvedOptions, req: IncomingMessage): Promise<Outcome> {
@@ -101,6 +103,7 @@ async function dispatch(engine: Engine, options: ResolvedOptions, req: IncomingM
     if (err instanceof SimError) return fail(err);
     if (err instanceof RawReply) return raw(err);
     if (err instanceof NoReply) return { status: 0, text: '', code: 'no-reply', hang: true };
+    if (err instanceof ResetReply) return { status: 0, text: '', code: 'reset', hang: true, reset: true };
     throw err;
   }
 }
@@ -135,7 +138,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
       })
       .then((out) => {
         // An unanswered request stays open until the client gives up or close() drops it.
-        if (!out.hang) sendReply(res, out.status, out.contentType ?? JSON_TYPE, out.body ?? out.text, out.headers);
+        if (out.reset) req.socket.resetAndDestroy();
+        else if (!out.hang) sendReply(res, out.status, out.contentType ?? JSON_TYPE, out.body ?? out.text, out.headers);
         if (log) {
           const ms = (performance.now() - started).toFixed(1);
           log(`${req.method} ${req.url} -> ${out.hang ? 'no reply' : out.status} code=${out.code} ${ms}ms`);

@@ -221,6 +221,7 @@ describe('PostgreSQL store', () => {
         'accounts',
         'deliveries',
         'idempotency_keys',
+        'instances',
         'jobs',
         'pixgate_migrations',
         'queue_passes',
