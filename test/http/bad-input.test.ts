@@ -270,6 +270,8 @@ const readRows: Row[] = [
   get(`${P}/music/garbage`, 400, /audio_id "garbage"/, 'GET /music/garbage'),
   get(`${P}/music/user:{uid}-pixverse:a@x.com-image:123`, 400, /image id, not a music id/, 'GET /music/ with an image id'),
   get(`${P}/music/user:{uid}-pixverse:a@x.com-music:424242`, 404, /not found/, 'GET /music/ unknown id'),
+  get(`${P}/speech`, 501, /not available through the PixVerse Platform API/, 'GET /speech is 501'),
+  get(`${P}/speech/user:{uid}-pixverse:a@x.com-music:1`, 501, /not available through the PixVerse Platform API/, 'GET /speech/{id} is 501'),
   get(`${P}/videos?limit=0`, 400, /limit/, 'GET /videos limit 0'),
   get(`${P}/videos?limit=abc`, 400, /limit/, 'GET /videos limit not a number'),
   get(`${P}/images?offset=-1`, 400, /offset/, 'GET /images negative offset'),
