@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Job, JobType } from '../../src/domain/job.ts';
 import { schedulerAvailable } from '../../src/scheduler/views.ts';
+import { DurationEstimator } from '../../src/scheduler/durationEstimator.ts';
+import { slotFreeTimes } from '../../src/scheduler/queueEstimate.ts';
 import type { EnqueueInput, ReserveInput, Store, User } from '../../src/store/store.ts';
 import type { StoreHandle } from './conformance.ts';
 
@@ -181,6 +183,18 @@ export function runRecordsConformance(makeStore: () => Promise<StoreHandle>): vo
         assert.equal(res.ok, false, email);
       }
       assert.equal((await store.reserve(reserveInput(u.id, { email: 'over@x.io', now: T0 + 1000 }))).ok, true);
+    });
+
+    test('capacity truth feeds the queue estimate: no slot from an account in error, none before a cool-down ends', async (store) => {
+      const u = await tenant(store, { 'ok@x.io': 1, 'err@x.io': 3, 'cool@x.io': 2 });
+      await store.setAccountHealth(u.id, 'err@x.io', { state: 'error', reason: 'bad key', cooldownUntil: null, now: T0 });
+      await store.setAccountHealth(u.id, 'cool@x.io', { state: 'cooldown', reason: 'rate limited', cooldownUntil: T0 + 30_000, now: T0 });
+      await running(store, u.id, { email: 'ok@x.io' });
+      const ctx = { store, estimator: new DurationEstimator(10_000), now: () => T0 + 1000 };
+      // ok@x.io: its one slot frees when its job is expected to end (started T0 + 10 s).
+      assert.deepEqual((await slotFreeTimes(ctx, u.id)).sort((a, b) => a - b), [T0 + 10_000, T0 + 30_000, T0 + 30_000]);
+      assert.deepEqual(await slotFreeTimes(ctx, u.id, 'err@x.io'), []);
+      assert.deepEqual(await slotFreeTimes(ctx, u.id, 'cool@x.io'), [T0 + 30_000, T0 + 30_000]);
     });
   });
 }
