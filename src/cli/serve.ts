@@ -39,6 +39,8 @@ export async function serveCommand(flags: ConfigFlags): Promise<void> {
         'Try:',
         `  curl -s -X POST ${base}/v2/pixverse/videos/create -H "Authorization: Bearer ${token}" -H "Content-Type: application/json" -d '{"prompt":"a red fox running through snow"}'`,
         `  curl -s ${base}/v2/pixverse/scheduler/available -H "Authorization: Bearer ${token}"`,
+        `  curl -s ${base}/v2/pixverse/videos/<video_id> -H "Authorization: Bearer ${token}"`,
+        '  curl -o video.mp4 "<url from that answer once video_status_name is COMPLETED>"   # the simulator serves the file',
         'For real PixVerse accounts run: npx pixgate serve --upstream https://app-api.pixverse.ai',
         '',
       ].join('\n'),

@@ -67,7 +67,12 @@ export function startTimes(slotFreeAt: number[], count: number, expectedMs: numb
  * When each slot of the tenant's accounts (or of one account) is expected to free up. An account
  * the capacity rule closes offers its slots from its opensAt (the end of a cool-down), or none.
  */
-export async function slotFreeTimes(ctx: SchedulerContext, userId: number, email: string | null = null, maxJobs: number | null = null): Promise<number[]> {
+export async function slotFreeTimes(
+  ctx: Pick<SchedulerContext, 'store' | 'estimator' | 'now'>,
+  userId: number,
+  email: string | null = null,
+  maxJobs: number | null = null,
+): Promise<number[]> {
   const now = ctx.now();
   const [all, active] = await Promise.all([ctx.store.listAccounts(userId), ctx.store.activeJobs(userId)]);
   const accounts = email === null ? all : all.filter((account) => account.email === email);

@@ -257,7 +257,8 @@ const musicRows: Row[] = [
 const get = (path: string, status: number, error: RegExp, name: string, method: Row['method'] = 'GET'): Row => ({ name, method, path, who: 'user', status, error });
 const readRows: Row[] = [
   get(`${P}/videos/garbage`, 400, /video_id "garbage"/, 'GET /videos/garbage'),
-  get(`${P}/videos/user:{uid}-pixverse:a@x.com-image:123`, 400, /image id, not a video id/, 'GET /videos/ with an image id'),
+  get(`${P}/videos/user:{uid}-pixverse:a@x.com-image:123`, 404, /not found/, 'GET /videos/ with an unknown image id (image templates are read here too)'),
+  get(`${P}/videos/user:{uid}-pixverse:a@x.com-music:123`, 400, /music id, not a video id/, 'GET /videos/ with a music id'),
   get(`${P}/videos/user:{uid}-pixverse:a@x.com-video:abc`, 400, /video_id/, 'GET /videos/ with a non-numeric tail'),
   get(`${P}/videos/user%3Agarbage`, 400, /video_id/, 'GET /videos/ percent-encoded garbage'),
   get(`${P}/videos/%ZZ`, 400, /percent-encoding/, 'GET /videos/ invalid percent-encoding'),
@@ -271,6 +272,8 @@ const readRows: Row[] = [
   get(`${P}/music/garbage`, 400, /audio_id "garbage"/, 'GET /music/garbage'),
   get(`${P}/music/user:{uid}-pixverse:a@x.com-image:123`, 400, /image id, not a music id/, 'GET /music/ with an image id'),
   get(`${P}/music/user:{uid}-pixverse:a@x.com-music:424242`, 404, /not found/, 'GET /music/ unknown id'),
+  get(`${P}/speech`, 501, /not available through the PixVerse Platform API/, 'GET /speech is 501'),
+  get(`${P}/speech/user:{uid}-pixverse:a@x.com-music:1`, 501, /not available through the PixVerse Platform API/, 'GET /speech/{id} is 501'),
   get(`${P}/videos?limit=0`, 400, /limit/, 'GET /videos limit 0'),
   get(`${P}/videos?limit=abc`, 400, /limit/, 'GET /videos limit not a number'),
   get(`${P}/images?offset=-1`, 400, /offset/, 'GET /images negative offset'),

@@ -508,6 +508,8 @@ describe('useapi compatibility', () => {
       });
     const img = await final(`${P}/images/${imageId}`, 'image_status_final');
     assert.equal(img.image_id, imageId);
+    // useapi reads image-template results at GET /videos/{id} too.
+    assert.equal((await api('GET', `${P}/videos/${imageId}`, t.token)).body.image_status_name, 'COMPLETED');
     assert.equal(img.image_status_name, 'COMPLETED');
     assert.equal(img.image_status, 1);
     assert.ok(img.image_url.startsWith(`${h.sim.url}/media/image/`), img.image_url);

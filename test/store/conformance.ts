@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { Job } from '../../src/domain/job.ts';
 import { dispatchOrder } from '../../src/scheduler/queueEstimate.ts';
+import { runRecordsConformance } from './conformance-records.ts';
 import {
   DEFAULT_TENANT_SETTINGS,
   type Delivery,
@@ -342,6 +343,8 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
     });
 
   describe(`Store conformance: ${name}`, () => {
+    runRecordsConformance(makeStore);
+
     describe('users and tokens', () => {
       test('creates, reads and updates users', async (store) => {
         const a = await store.createUser('alice', T0, SECRET);

@@ -50,7 +50,9 @@ export const jobRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps) =
       const caller = callerOf(request);
       const ref = parseJobId(request.params.id);
       if (!ref) throw badRequest(`${idKey({ type })} "${request.params.id}" is not a valid id`);
-      if (ref.type !== type) throw badRequest(`"${request.params.id}" is a ${ref.type} id, not a ${type} id`);
+      // useapi's GET /videos/{id} also serves the images of image templates (POST /videos/create).
+      const accepted = ref.type === type || (type === 'video' && ref.type === 'image');
+      if (!accepted) throw badRequest(`"${request.params.id}" is a ${ref.type} id, not a ${type} id`);
       const job = await scheduler.findJob(caller.userId, ref);
       if (!job) throw notFound(`${label[0]!.toUpperCase()}${label.slice(1)} ${request.params.id} not found`);
       if (job.state !== 'queued') return jobView(job);
