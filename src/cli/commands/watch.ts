@@ -78,7 +78,8 @@ export function screen(url: string, view: Available, rows: number): string {
     text += `\nRUNNING\n${table(['ID', 'TYPE', 'ELAPSED', 'REF'], view.executing.map((job) => [job.id, job.type, elapsedSince(job.started, now), job.replyRef ?? '']))}`;
   }
   if (view.queuedCount > 0) {
-    const used = text.split('\n').length + 3;
+    // Title, header and the "more" line, plus the cursor's own row so the screen never scrolls.
+    const used = text.split('\n').length + 4;
     const fit = Math.max(1, Math.min(view.queued.length, rows - used));
     const shown = view.queued.slice(0, fit).map((job) => [String(job.position), job.id, job.type, job.estimatedStart?.slice(11, 19) ?? '?', elapsedSince(job.queued, now)]);
     text += `\nQUEUED (${view.queuedCount})\n${table(['#', 'ID', 'TYPE', 'EST. START', 'WAITING'], shown)}`;
