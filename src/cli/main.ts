@@ -1,6 +1,7 @@
 /** The `pixgate` command. */
 import { Command } from 'commander';
 import type { ConfigFlags } from '../config.ts';
+import type { SimulatorFlags } from './simulator.ts';
 import { registerClientCommands } from './commands/index.ts';
 
 const program = new Command('pixgate').description('Self-hosted gateway for PixVerse generation jobs');
@@ -8,7 +9,7 @@ const collect = (value: string, previous: string[]) => [...previous, value];
 // The server side is loaded only by the commands that run it: the client commands then start
 // without loading Fastify, the stores and the scheduler.
 const serveCommand = async (flags: ConfigFlags) => (await import('./serve.ts')).serveCommand(flags);
-const simulatorCommand = async (flags: Parameters<typeof import('./simulator.ts').simulatorCommand>[0]) => (await import('./simulator.ts')).simulatorCommand(flags);
+const simulatorCommand = async (flags: SimulatorFlags) => (await import('./simulator.ts')).simulatorCommand(flags);
 
 program
   .command('serve')

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { parseJobId } from '../domain/ids.ts';
-import { JobFailedError, WaitTimeoutError } from './errors.ts';
+import { JobFailedError, PixgateError, WaitTimeoutError } from './errors.ts';
 import { idKeyOf, jobStatus, type JobStatus } from './jobStatus.ts';
 import { Transport, type TransportOptions } from './transport.ts';
 import type {
@@ -27,7 +27,6 @@ import type {
   UploadedFile,
   VideoCreateBody,
 } from './types.ts';
-import { PixgateError } from './errors.ts';
 
 export type ClientOptions = TransportOptions;
 
@@ -106,7 +105,7 @@ export class PixgateClient {
   // ── files and jobs ──────────────────────────────────────────────────
   /** Uploads a file to one of the tenant's accounts (`email` is needed when there are several). */
   async uploadFile(data: Uint8Array, contentType: string, email?: string): Promise<UploadedFile> {
-    const answer = await this.http.send<Record<string, unknown>>({ method: 'POST', path: `${PV}/files`, query: { email }, raw: { data, contentType }, headers: {} });
+    const answer = await this.http.send<Record<string, unknown>>({ method: 'POST', path: `${PV}/files`, query: { email }, raw: { data, contentType }, timeoutMs: 300_000 });
     // Images answer useapi's `result[0]`; videos and audio a flat `{ path, url }`.
     const first = Array.isArray(answer['result']) ? (answer['result'][0] as Record<string, unknown> | undefined) : answer;
     const path = first?.['path'];

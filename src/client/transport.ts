@@ -25,6 +25,8 @@ export interface RequestSpec {
   json?: unknown;
   raw?: { data: Uint8Array; contentType: string };
   headers?: Record<string, string>;
+  /** Overrides the client's per-request timeout (uploads may be large). */
+  timeoutMs?: number;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -67,7 +69,7 @@ export class Transport {
     }
     let response: Response;
     try {
-      response = await fetch(url, { method: spec.method, headers, body, signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000) });
+      response = await fetch(url, { method: spec.method, headers, body, signal: AbortSignal.timeout(spec.timeoutMs ?? this.options.timeoutMs ?? 30_000) });
     } catch (err) {
       throw new PixgateUnreachableError(this.base, err);
     }

@@ -10,8 +10,7 @@ import type { ImageCreateBody } from '../http/compat/imageCreate.ts';
 import type { MusicCreateBody } from '../http/compat/musicCreate.ts';
 import type { VideoCreateBody } from '../http/compat/videoCreate.ts';
 import type { ErrorBody } from '../http/schemas.ts';
-import type { JobType } from '../domain/job.ts';
-import type { Json } from '../domain/job.ts';
+import type { JobType, Json } from '../domain/job.ts';
 
 export type { VideoCreateBody, ImageCreateBody, MusicCreateBody, JobType, Json };
 export type AccountInput = Static<typeof AccountBody>;

@@ -142,14 +142,17 @@ describe('pixgate CLI against a running gateway', () => {
     assert.match(show.stdout, /^state:\s+cancelled \(FAILED\)$/m);
   });
 
-  it('a wrong token exits 2 with the gateway’s message; no token exits 1; an unreachable gateway exits 6', async () => {
+  it('a wrong token exits 2 with the gateway’s message; no token or a bad option exits 1; an unreachable gateway exits 6', async () => {
     const port = await closedPort();
-    const [wrong, none, down, badId] = await Promise.all([
+    const [wrong, none, down, badId, badInterval] = await Promise.all([
       runCli(['available', '--token', 'user:1-not-a-real-token'], env),
       runCli(['jobs', 'list'], { PIXGATE_URL: h.gw.url }),
       runCli(['available'], { ...env, PIXGATE_URL: `http://127.0.0.1:${port}` }),
       runCli(['jobs', 'show', 'not-an-id'], env),
+      runCli(['watch', '--interval', 'soon'], env),
     ]);
+    assert.equal(badInterval.code, 1);
+    assert.match(badInterval.stderr, /--interval must be a duration/);
     assert.equal(wrong.code, 2);
     assert.match(wrong.stderr, /^pixgate: Unauthorized \(HTTP 401\)$/m);
     assert.equal(wrong.stdout, '');

@@ -1,6 +1,7 @@
 /** Where the client commands connect: --url/--token, else PIXGATE_URL/PIXGATE_TOKEN. */
 import { InvalidArgumentError, type Command } from 'commander';
 import { PixgateClient } from '../../client/client.ts';
+import { parseDuration } from '../../domain/time.ts';
 import { UsageError } from './exit.ts';
 
 export const DEFAULT_URL = 'http://localhost:8080';
@@ -34,5 +35,16 @@ export function integer(name: string, min = 0): (text: string) => number {
     const value = Number(text);
     if (!Number.isInteger(value) || value < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
     return value;
+  };
+}
+
+/** Parses a duration option ("500ms", "2s", "15m"), naming the option when it is not one. */
+export function duration(name: string): (text: string) => number {
+  return (text: string) => {
+    try {
+      return parseDuration(text);
+    } catch {
+      throw new InvalidArgumentError(`${name} must be a duration such as 500ms, 2s or 15m`);
+    }
   };
 }

@@ -1,7 +1,8 @@
 /**
  * Exit codes of the client commands, stable so scripts can branch on them:
  * 0 ok · 1 usage or rejected input · 2 auth · 3 not found · 4 job failed/moderated/cancelled/
- * timed out · 5 busy (429, out of credits) · 6 gateway unreachable · 7 gateway error (5xx, 596) ·
+ * timed out · 5 busy (429, out of credits) · 6 gateway unreachable · 7 gateway error (5xx, 596)
+ * or another failure (a download that broke off, a directory that cannot be written) ·
  * 8 --timeout passed while waiting (the job keeps running).
  */
 import { JobFailedError, PixgateError, PixgateUnreachableError, WaitTimeoutError } from '../../client/errors.ts';

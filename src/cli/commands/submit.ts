@@ -10,8 +10,7 @@ import type { PixgateClient } from '../../client/client.ts';
 import { download } from '../../client/download.ts';
 import type { JobStatus } from '../../client/jobStatus.ts';
 import type { ImageCreateBody, VideoCreateBody } from '../../client/types.ts';
-import { parseDuration } from '../../domain/time.ts';
-import { clientFor, integer, withConnection, type ConnectionFlags } from './connection.ts';
+import { clientFor, duration, integer, withConnection, type ConnectionFlags } from './connection.ts';
 import { run, UsageError } from './exit.ts';
 import { printJson } from './output.ts';
 import { Progress } from './progress.ts';
@@ -33,8 +32,8 @@ interface SubmitFlags extends ConnectionFlags {
   idempotencyKey?: string;
   wait?: boolean;
   download?: string;
-  interval: string;
-  timeout?: string;
+  interval: number;
+  timeout?: number;
   json?: boolean;
 }
 
@@ -58,8 +57,8 @@ export function registerSubmit(program: Command): void {
       .option('--idempotency-key <key>', 'Idempotency-Key for the create (default: a random UUID)')
       .option('--wait', 'follow the job until it is final and print its result URL')
       .option('--download <dir>', 'save the result into this directory (implies --wait)')
-      .option('--interval <duration>', 'time between status reads while waiting', '2s')
-      .option('--timeout <duration>', 'give up waiting after this long (the job keeps running)')
+      .option('--interval <duration>', 'time between status reads while waiting (default 2s)', duration('--interval'), 2000)
+      .option('--timeout <duration>', 'give up waiting after this long (the job keeps running)', duration('--timeout'))
       .option('--json', 'print JSON: {id} without --wait, the final job document with it');
 
   common(submit.command('video').description('text- or image-to-video'))
@@ -90,6 +89,7 @@ export function registerSubmit(program: Command): void {
       if (flags.aspectRatio !== undefined) body.aspect_ratio = flags.aspectRatio as ImageCreateBody['aspect_ratio'];
       if (flags.firstFrame !== undefined) {
         const upload = await uploadFrame(client, flags.firstFrame, flags.email);
+        // The schema builds image_path_1…4 in a loop, so its static type does not name them.
         (body as Record<string, unknown>)['image_path_1'] = upload.path;
       }
       const id = await client.createImage(body, keyOf(flags));
@@ -146,8 +146,8 @@ async function follow(client: PixgateClient, id: string, flags: SubmitFlags): Pr
   let final: JobStatus;
   try {
     final = await client.waitForJob(id, {
-      intervalMs: parseDuration(flags.interval),
-      ...(flags.timeout !== undefined ? { timeoutMs: parseDuration(flags.timeout) } : {}),
+      intervalMs: flags.interval,
+      ...(flags.timeout !== undefined ? { timeoutMs: flags.timeout } : {}),
       onUpdate: (status) => progress.update(status),
     });
   } finally {

@@ -7,26 +7,25 @@ import type { Command } from 'commander';
 import type { PixgateClient } from '../../client/client.ts';
 import { PixgateUnreachableError } from '../../client/errors.ts';
 import type { Available } from '../../client/types.ts';
-import { parseDuration } from '../../domain/time.ts';
-import { clientFor, integer, withConnection, type ConnectionFlags } from './connection.ts';
+import { clientFor, duration, integer, withConnection, type ConnectionFlags } from './connection.ts';
 import { run } from './exit.ts';
 import { availableTable } from './available.ts';
 import { elapsedSince, table } from './output.ts';
 
 interface Flags extends ConnectionFlags {
-  interval: string;
+  interval: number;
   count?: number;
   json?: boolean;
 }
 
 export function registerWatch(program: Command): void {
   withConnection(program.command('watch').description('live view of accounts, running jobs and the queue'))
-    .option('--interval <duration>', 'time between refreshes', '1s')
+    .option('--interval <duration>', 'time between refreshes (default 1s)', duration('--interval'), 1000)
     .option('--count <n>', 'stop after this many refreshes', integer('--count', 1))
     .option('--json', 'one JSON line per refresh')
     .action(run(async (flags: Flags) => {
       const client = clientFor(flags);
-      const everyMs = parseDuration(flags.interval);
+      const everyMs = flags.interval;
       const tty = Boolean(process.stdout.isTTY) && !flags.json;
       await (tty ? live(client, everyMs, flags.count) : stream(client, everyMs, flags));
     }));
@@ -79,7 +78,8 @@ export function screen(url: string, view: Available, rows: number): string {
     text += `\nRUNNING\n${table(['ID', 'TYPE', 'ELAPSED', 'REF'], view.executing.map((job) => [job.id, job.type, elapsedSince(job.started, now), job.replyRef ?? '']))}`;
   }
   if (view.queuedCount > 0) {
-    const used = text.split('\n').length + 3;
+    // Title, header and the "more" line, plus the cursor's own row so the screen never scrolls.
+    const used = text.split('\n').length + 4;
     const fit = Math.max(1, Math.min(view.queued.length, rows - used));
     const shown = view.queued.slice(0, fit).map((job) => [String(job.position), job.id, job.type, job.estimatedStart?.slice(11, 19) ?? '?', elapsedSince(job.queued, now)]);
     text += `\nQUEUED (${view.queuedCount})\n${table(['#', 'ID', 'TYPE', 'EST. START', 'WAITING'], shown)}`;
