@@ -50,7 +50,11 @@ export async function startInstance(options: InstanceOptions): Promise<Instance>
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
     // Generous: a child compiles the TypeScript sources on start, slow on a loaded shared machine.
-    const timer = setTimeout(() => reject(new Error(`instance did not start:\n${output.join('')}`)), 90_000);
+    const timer = setTimeout(() => {
+      // Not left running: a late start would keep the test process (and its run) alive forever.
+      child.kill('SIGKILL');
+      reject(new Error(`instance did not start:\n${output.join('')}`));
+    }, 90_000);
     const onData = (chunk: Buffer) => {
       output.push(chunk.toString());
       const match = /running on (http:\/\/localhost:\d+)/.exec(output.join(''));
