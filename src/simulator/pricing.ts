@@ -16,8 +16,6 @@ const SOUND_EFFECT_PER_5S = 10;
 const LIP_SYNC_PER_SECOND = 4;
 const LIP_SYNC_TTS_BYTES_PER_UNIT = 15;
 const MASK_SELECTION = 5;
-const IMAGE_EACH = 5;
-const MUSIC_EACH = 10;
 
 export interface GenerationPricing {
   model: string;

@@ -20,7 +20,7 @@ export function numberOf(value: Json | undefined): number | null {
   return null;
 }
 
-/** The id field each result endpoint's create answers with (reference §3; music is a gateway extension). */
+/** The id field each create answers with (reference §3); `audio_id` is kept for reading older records only. */
 const CREATE_ID_FIELD: Record<JobType, string> = { video: 'video_id', image: 'image_id', music: 'audio_id' };
 
 /**
