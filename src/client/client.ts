@@ -16,10 +16,9 @@ import type {
   AccountRemoval,
   Available,
   ExecutingJob,
-  ImageCreateBody,
+  ImageTemplateBody,
   JobDocument,
   JobType,
-  MusicCreateBody,
   NewTenant,
   NewToken,
   Tenant,
@@ -116,11 +115,9 @@ export class PixgateClient {
   createVideo(body: VideoCreateBody, options: CreateOptions = {}): Promise<string> {
     return this.create('video', '/videos/create', body, options);
   }
-  createImage(body: ImageCreateBody, options: CreateOptions = {}): Promise<string> {
-    return this.create('image', '/images/create', body, options);
-  }
-  createMusic(body: MusicCreateBody, options: CreateOptions = {}): Promise<string> {
-    return this.create('music', '/music/create', body, options);
+  /** An image from an image effect template and an uploaded frame (answered with `image_id`). */
+  createImage(body: ImageTemplateBody, options: CreateOptions = {}): Promise<string> {
+    return this.create('image', '/videos/create', body, options);
   }
 
   private async create(type: JobType, path: string, body: object, options: CreateOptions): Promise<string> {

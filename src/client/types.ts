@@ -6,13 +6,19 @@ import type { Static } from '@sinclair/typebox';
 import type { AccountBody, AccountDeleted, AccountView } from '../http/routes/accounts.ts';
 import type { CreatedTenant, CreatedToken, TenantView, TokenView } from '../http/routes/admin.ts';
 import type { AvailableRow, AvailableView, ExecutingItem, QueuedItem } from '../http/routes/scheduler.ts';
-import type { ImageCreateBody } from '../http/compat/imageCreate.ts';
-import type { MusicCreateBody } from '../http/compat/musicCreate.ts';
 import type { VideoCreateBody } from '../http/compat/videoCreate.ts';
 import type { ErrorBody } from '../http/schemas.ts';
 import type { JobType, Json } from '../domain/job.ts';
 
-export type { VideoCreateBody, ImageCreateBody, MusicCreateBody, JobType, Json };
+export type { VideoCreateBody, JobType, Json };
+/**
+ * An image-output effect template (`template_type: 2` in `GET /videos/effects`): created through
+ * POST /videos/create, answered with `image_id`. PixVerse's Platform API has no text-to-image.
+ */
+export type ImageTemplateBody = Omit<VideoCreateBody, 'template_id' | 'first_frame_path'> & {
+  template_id: NonNullable<VideoCreateBody['template_id']>;
+  first_frame_path: string;
+};
 export type AccountInput = Static<typeof AccountBody>;
 export type Account = Static<typeof AccountView>;
 export type AccountRemoval = Static<typeof AccountDeleted>;

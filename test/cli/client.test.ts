@@ -8,6 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import { download, JobFailedError, PixgateClient, PixgateError, WaitTimeoutError } from 'pixgate/client';
 import { addAccount, createTenant, startHarness, type Harness } from '../helpers/harness.ts';
 
+const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]);
+
 async function listen(server: Server): Promise<string> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
@@ -35,8 +37,13 @@ describe('typed client', () => {
     assert.equal(done.email, 'solo@example.com');
     assert.match(done.url ?? '', /\.mp4$/);
     assert.equal(seen.at(-1), 'completed');
-    const image = await client.createImage({ prompt: 'a cat' });
-    assert.match((await client.waitForJob(image, { intervalMs: 50 })).url ?? '', /^https?:\/\//);
+    // An image comes from an image effect template (302325299692635 in the simulator's catalogue).
+    const frame = await client.uploadFile(PNG, 'image/png');
+    const image = await client.createImage({ template_id: 302325299692635, first_frame_path: frame.path });
+    assert.match(image, /-image:\d+$/);
+    const picture = await client.waitForJob(image, { intervalMs: 50 });
+    assert.equal(picture.state, 'completed');
+    assert.match(picture.url ?? '', /^https?:\/\//);
   });
 
   it('a failed job rejects waitForJob with JobFailedError; a timeout with WaitTimeoutError', async () => {
@@ -96,7 +103,7 @@ describe('typed client', () => {
       const recorder = new PixgateClient({ url, token: 't' });
       await recorder.createVideo({ prompt: 'a' });
       await recorder.createVideo({ prompt: 'b' });
-      await recorder.createImage({ prompt: 'c' }, { idempotencyKey: 'mine-1' });
+      await recorder.createImage({ template_id: 1, first_frame_path: 'upload/c.png' }, { idempotencyKey: 'mine-1' });
       await recorder.createVideo({ prompt: 'd' }, { idempotencyKey: null });
       await recorder.available().catch(() => undefined);
       const keys = seen.map((headers) => headers['idempotency-key']);

@@ -44,9 +44,12 @@ export function registerJobs(program: Command): void {
       for (const [label, value] of lines) if (value) process.stdout.write(`${`${label}:`.padEnd(17)}${value}\n`);
     }));
 
-  withConnection(jobs.command('cancel').argument('<id>', 'job id').description('cancel a running or queued job and free its slot'))
-    .action(run(async (id: string, flags: Flags) => {
+  // PixVerse has no cancel: a running job is untracked (its slot frees at once, PixVerse finishes
+  // it and the result stays readable); a queued one never reached PixVerse and is cancelled.
+  withConnection(
+    jobs.command('cancel').argument('<id>', 'job id').description('free the slot of a running job (untrack: PixVerse still finishes it) or cancel a queued one'),
+  ).action(run(async (id: string, flags: Flags) => {
       await clientFor(flags).cancel(id);
-      process.stdout.write(`cancelled ${id}\n`);
+      process.stdout.write(`released ${id}\n`);
     }));
 }

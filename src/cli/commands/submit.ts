@@ -1,5 +1,6 @@
 /**
- * `pixgate submit video|image --prompt … [--first-frame file] [--wait] [--download DIR]`.
+ * `pixgate submit video --prompt … [--first-frame file]` and `pixgate submit image --template ID
+ * --first-frame file` (an image effect template), each `[--wait] [--download DIR]`.
  * stdout carries only the outcome (the job id, or the result URL when waiting), so scripts can
  * capture it; progress goes to stderr.
  */
@@ -9,14 +10,15 @@ import { Option, type Command } from 'commander';
 import type { PixgateClient } from '../../client/client.ts';
 import { download } from '../../client/download.ts';
 import type { JobStatus } from '../../client/jobStatus.ts';
-import type { ImageCreateBody, VideoCreateBody } from '../../client/types.ts';
+import type { ImageTemplateBody, VideoCreateBody } from '../../client/types.ts';
 import { clientFor, duration, integer, withConnection, type ConnectionFlags } from './connection.ts';
 import { run, UsageError } from './exit.ts';
 import { printJson } from './output.ts';
 import { Progress } from './progress.ts';
 
 interface SubmitFlags extends ConnectionFlags {
-  prompt: string;
+  prompt?: string;
+  template?: string;
   firstFrame?: string;
   model?: string;
   quality?: string;
@@ -43,11 +45,7 @@ export function registerSubmit(program: Command): void {
   const submit = program.command('submit').description('create a job; --wait follows it to the end and prints the result URL');
   const common = (command: Command) =>
     withConnection(command)
-      .requiredOption('--prompt <text>', 'what to generate')
       .option('--first-frame <file>', 'image file to start from (uploaded first; the job then runs on the account holding it)')
-      .option('--model <model>', 'model (default: the gateway default)')
-      .option('--quality <quality>', 'e.g. 540p, 720p, 1080p')
-      .option('--aspect-ratio <ratio>', 'e.g. 16:9, 1:1')
       .option('--seed <n>', 'random seed', integer('--seed'))
       .option('--email <email>', 'run on this account')
       .option('--queue', 'wait in the gateway queue when every slot is busy instead of failing with 429')
@@ -62,11 +60,15 @@ export function registerSubmit(program: Command): void {
       .option('--json', 'print JSON: {id} without --wait, the final job document with it');
 
   common(submit.command('video').description('text- or image-to-video'))
+    .requiredOption('--prompt <text>', 'what to generate')
+    .option('--model <model>', 'model (default: the gateway default)')
+    .option('--quality <quality>', 'e.g. 540p, 720p, 1080p')
+    .option('--aspect-ratio <ratio>', 'e.g. 16:9, 1:1')
     .option('--duration <seconds>', 'video length in seconds', integer('--duration', 1))
     .option('--negative-prompt <text>', 'what to avoid')
     .action(run(async (flags: SubmitFlags) => {
       const client = clientFor(flags);
-      const body: VideoCreateBody = { prompt: flags.prompt, ...commonFields(flags) };
+      const body: VideoCreateBody = { prompt: flags.prompt ?? '', ...commonFields(flags) };
       if (flags.model !== undefined) body.model = flags.model;
       if (flags.quality !== undefined) body.quality = flags.quality as VideoCreateBody['quality'];
       if (flags.aspectRatio !== undefined) body.aspect_ratio = flags.aspectRatio as VideoCreateBody['aspect_ratio'];
@@ -80,18 +82,18 @@ export function registerSubmit(program: Command): void {
       await follow(client, id, flags);
     }));
 
-  common(submit.command('image').description('text-to-image (--first-frame becomes the reference image)'))
+  // PixVerse's Platform API has no text-to-image: images come from image effect templates
+  // (`template_type: 2` in `GET /videos/effects`) applied to an uploaded frame.
+  common(submit.command('image').description('an image from an image effect template (see GET /v2/pixverse/videos/effects) and a frame'))
+    .requiredOption('--template <id>', 'template_id of an image effect template')
+    .option('--prompt <text>', 'optional text for the template')
     .action(run(async (flags: SubmitFlags) => {
+      if (flags.template === undefined || !/^\d{1,19}$/.test(flags.template)) throw new UsageError('--template must be a numeric template_id');
+      if (flags.firstFrame === undefined) throw new UsageError('submit image needs --first-frame <file>: an image template transforms an image');
       const client = clientFor(flags);
-      const body: ImageCreateBody = { prompt: flags.prompt, ...commonFields(flags) };
-      if (flags.model !== undefined) body.model = flags.model as ImageCreateBody['model'];
-      if (flags.quality !== undefined) body.quality = flags.quality as ImageCreateBody['quality'];
-      if (flags.aspectRatio !== undefined) body.aspect_ratio = flags.aspectRatio as ImageCreateBody['aspect_ratio'];
-      if (flags.firstFrame !== undefined) {
-        const upload = await uploadFrame(client, flags.firstFrame, flags.email);
-        // The schema builds image_path_1…4 in a loop, so its static type does not name them.
-        (body as Record<string, unknown>)['image_path_1'] = upload.path;
-      }
+      const upload = await uploadFrame(client, flags.firstFrame, flags.email);
+      const body: ImageTemplateBody = { template_id: flags.template, first_frame_path: upload.path, ...commonFields(flags) };
+      if (flags.prompt !== undefined) body.prompt = flags.prompt;
       const id = await client.createImage(body, keyOf(flags));
       await follow(client, id, flags);
     }));
@@ -99,7 +101,7 @@ export function registerSubmit(program: Command): void {
 
 /** The fields every create takes; values the gateway validates (an unknown quality is its 400). */
 function commonFields(flags: SubmitFlags) {
-  const fields: Partial<VideoCreateBody & ImageCreateBody> = {};
+  const fields: Partial<VideoCreateBody> = {};
   if (flags.seed !== undefined) fields.seed = flags.seed;
   if (flags.email !== undefined) fields.email = flags.email;
   if (flags.queue) fields.queue = true;
