@@ -119,9 +119,12 @@ describe('operations', () => {
       assert.ok(Date.now() - started < 2_500);
 
       // A PixVerse delivery acted on by instance one, replayed to instance two.
-      const tenant = (await call(one.url, 'POST', '/admin/users', base.adminToken, { name: 'w' })).body as { userId: number; token: string };
+      const createdTenant = await call(one.url, 'POST', '/admin/users', base.adminToken, { name: 'w' });
+      assert.equal(createdTenant.status, 201, JSON.stringify(createdTenant.body));
+      const tenant = createdTenant.body as { userId: number; token: string };
       const hook = (await call(sim.url, 'POST', '/_sim/webhooks', null, { url: `${one.url}/upstream/pixverse/webhook` })).body as { webhook_id: string; secret: string };
-      assert.equal((await call(one.url, 'POST', '/v2/pixverse/accounts/w@x.com', tenant.token, { apiKey: 'sim-key-w', maxJobs: 2, webhookId: hook.webhook_id, webhookSecret: hook.secret })).status, 201);
+      const account = await call(one.url, 'POST', '/v2/pixverse/accounts/w@x.com', tenant.token, { apiKey: 'sim-key-w', maxJobs: 2, webhookId: hook.webhook_id, webhookSecret: hook.secret });
+      assert.equal(account.status, 201, JSON.stringify(account.body));
       const id = (await call(one.url, 'POST', '/v2/pixverse/videos/create', tenant.token, { prompt: 'long #sim:duration=120000' })).body.video_id as string;
       const upstreamId = id.split('-video:')[1]!;
       const [job] = await one.store.jobsByUpstreamId(upstreamId);
