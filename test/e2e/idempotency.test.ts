@@ -77,7 +77,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       assert.equal(created(), count + 1);
     });
 
-    it('answers 422 for the same key with another body or route, and leaves the first answer intact', async () => {
+    it('answers 422 for the same key with another body, and leaves the first answer intact', async () => {
       const key = newKey();
       const first = await call(h.gw.url, 'POST', CREATE, token, { prompt: 'first #sim:duration=200' }, keyed(key));
       assert.equal(first.status, 200);
@@ -86,8 +86,6 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       assert.equal(other.status, 422, JSON.stringify(other.body));
       assert.equal(other.body.code, 422);
       assert.match(other.body.error, /Idempotency-Key/);
-      const route = await call(h.gw.url, 'POST', '/v2/pixverse/images/create', token, { prompt: 'first #sim:duration=200' }, keyed(key));
-      assert.equal(route.status, 422, JSON.stringify(route.body));
       assert.equal(created(), count);
       const replay = await call(h.gw.url, 'POST', CREATE, token, { prompt: 'first #sim:duration=200' }, keyed(key));
       assert.deepEqual(replay.body, first.body);
