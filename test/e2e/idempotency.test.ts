@@ -42,7 +42,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       ({ h, schema } = await openHarness(dialect, { config: { upstreamTimeoutMs: 1500 } }));
       ({ token, userId } = await createTenant(h, 'idem'));
       tokenId = (await call(h.gw.url, 'GET', `/admin/users/${userId}/tokens`, h.gw.adminToken)).body[0].id;
-      await addAccount(h, token, 'a@example.com', `sim-idem-a-${dialect}`, 8);
+      await addAccount(h, token, 'a@example.com', `sim-idem-a-${dialect}`, 32);
     });
     after(async () => {
       await h.close();
@@ -186,7 +186,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
             );
             const ok = answers.filter((a) => a.status === 200);
             if (answers.filter((a) => a.status === 200 || a.status === 409).length >= 2) duplicated++;
-            for (const a of answers) assert.ok([200, 409, 422].includes(a.status), `unexpected ${a.status}`);
+            for (const a of answers) assert.ok([200, 409, 422].includes(a.status), `unexpected ${a.status} in ${JSON.stringify(answers)}`);
             assert.ok(ok.length >= 1 || answers.some((a) => a.status === 409), 'someone won the key');
             const ids = new Set(ok.map((a) => a.id));
             assert.ok(ids.size <= 1, `one id for the key, got ${[...ids].join(', ')}`);

@@ -91,13 +91,17 @@ describe('metrics', () => {
 
     // Per-instance counters are never cached: a refused PixVerse webhook shows at the next scrape.
     const before = m.sum('pixgate_webhooks_received_total', { outcome: 'bad_request' });
-    const refused = await call(h.gw.url, 'POST', '/upstream/pixverse/webhook', null, '{"not":"a delivery"}', { 'content-type': 'application/json' });
+    // Signed-looking headers get it past the pre-body check; the intake then refuses the body.
+    const signed = { 'content-type': 'application/json', 'webhook-timestamp': String(Math.floor(Date.now() / 1000)), 'webhook-nonce': 'n-1', 'webhook-signature': 'v1,AAAA' };
+    const refused = await call(h.gw.url, 'POST', '/upstream/pixverse/webhook', null, '{"not":"a delivery"}', signed);
     assert.equal(refused.status, 400);
     assert.equal((await scrape(h)).sum('pixgate_webhooks_received_total', { outcome: 'bad_request' }), before + 1);
 
+    // Untracking frees the slot but is no final state: PixVerse still finishes the job.
     assert.equal((await call(h.gw.url, 'DELETE', `/v2/pixverse/scheduler/${slow.body.video_id}`, token)).status, 204);
     const after = await scrape(h);
-    assert.equal(after.sum('pixgate_jobs_finished_total', { ...account, state: 'cancelled' }), 1);
+    assert.equal(after.sum('pixgate_jobs_finished_total', { ...account, state: 'cancelled' }), 0);
+    assert.equal(after.sum('pixgate_http_request_duration_seconds_count', { route: '/v2/pixverse/scheduler/:id', status_code: '204' }), 1);
   });
 
   it('requires the metrics token when one is configured', async () => {

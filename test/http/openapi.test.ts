@@ -9,8 +9,11 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import type { RouteOptions } from 'fastify';
 import { call, startHarness, type Harness } from '../helpers/harness.ts';
 
-/** Not part of the public API document: the scrape endpoint and the document and page themselves. */
-const HIDDEN = new Set(['GET /metrics', 'GET /openapi.json', 'GET /docs']);
+/**
+ * Not part of the public API document: the scrape endpoint, the document and page themselves, and
+ * the dashboard's static files (its JSON API is documented).
+ */
+const HIDDEN = new Set(['GET /metrics', 'GET /openapi.json', 'GET /docs', 'GET /', 'GET /dashboard/:file']);
 
 interface Operation {
   security?: unknown[];

@@ -26,6 +26,7 @@ const A_KEY = `pk-proof-a-${randomBytes(12).toString('hex')}`;
 const B_KEY = `pk-proof-b-${randomBytes(12).toString('hex')}`;
 const PASSPHRASE = `proof passphrase ${randomBytes(6).toString('hex')}`;
 const LONG = '#sim:duration=120000';
+const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]);
 /** Text only tenant A ever sends: it must never reach B. */
 const A_PRIVATE = `a-private-prompt-${randomBytes(6).toString('hex')}`;
 const REQUEST_TIMEOUT_MS = 2_000;
@@ -81,11 +82,15 @@ describe('security proof', () => {
     assert.equal((await api('POST', `${P}/accounts/b@proof.test`, B.token, { apiKey: B_KEY, maxJobs: 2 })).status, 201);
     const create = async (kind: string, key: string) => (await api('POST', `${P}/${kind}/create`, A.token, { prompt: `${A_PRIVATE} ${LONG}`, email: A_EMAIL, replyRef: A_PRIVATE }))?.body[key] as string;
     jobs.video = await create('videos', 'video_id');
-    jobs.image = await create('images', 'image_id');
-    jobs.music = await create('music', 'audio_id');
-    // A delivery of A's: a job cancelled with a replyUrl (the receiver is a route that answers 404).
-    const cancelled = (await api('POST', `${P}/videos/create`, A.token, { prompt: `cb ${LONG}`, email: A_EMAIL, replyUrl: `${gw.url}/nowhere` })).body.video_id as string;
-    assert.equal((await api('DELETE', `${P}/scheduler/${cancelled}`, A.token)).status, 204);
+    // Images come from an image effect template (302325299692635 in the simulator's catalogue).
+    const frame = await api('POST', `${P}/files?email=${A_EMAIL}`, A.token, PNG, { 'content-type': 'image/png' });
+    const template = { template_id: 302325299692635, first_frame_path: frame.body.result[0].path, prompt: `${A_PRIVATE} ${LONG}`, email: A_EMAIL };
+    jobs.image = (await api('POST', `${P}/videos/create`, A.token, template)).body.image_id as string;
+    // Music cannot be created through the Platform API; an id of A's form is still A's to read.
+    jobs.music = `user:${A.userId}-pixverse:${A_EMAIL}-music:1`;
+    // A delivery of A's: a job that fails with a replyUrl (the receiver is a route that answers 404).
+    const failed = (await api('POST', `${P}/videos/create`, A.token, { prompt: 'cb #sim:fail', email: A_EMAIL, replyUrl: `${gw.url}/nowhere` })).body.video_id as string;
+    assert.ok(failed);
     deliveryId = await waitFor(async () => (await api('GET', '/v2/callbacks/deliveries', A.token)).body?.deliveries?.[0]?.id as number | undefined);
     callbackSecret = (await call(gw.url, 'GET', '/v2/callbacks/secret', A.token)).body.secret;
   });
@@ -152,7 +157,7 @@ describe('security proof', () => {
     assert.equal(account.status, 200);
     const view = await api('GET', `${P}/scheduler/available`, A.token);
     const running = view.body.executing.map((e: { id: string }) => e.id);
-    for (const id of [jobs.video, jobs.image, jobs.music]) assert.ok(running.includes(id), `A's job ${id} still runs`);
+    for (const id of [jobs.video, jobs.image]) assert.ok(running.includes(id), `A's job ${id} still runs`);
     assert.equal((await call(gw.url, 'GET', '/v2/callbacks/secret', A.token)).body.secret, callbackSecret);
     assert.equal((await gw.store.getDelivery(A.userId, deliveryId))?.userId, A.userId);
   });

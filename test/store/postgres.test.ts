@@ -227,6 +227,7 @@ describe('PostgreSQL store', () => {
         'queue_passes',
         'tokens',
         'users',
+        'webhook_receipts',
       ]);
     }, { emptySchema: true });
 

@@ -2,11 +2,14 @@
  * The dashboard in a real headless Chromium (Debian's package, driven by playwright-core; no
  * browser download) against a real gateway, simulator and callback receiver: sign in, watch an
  * account's bar fill and empty as simulated jobs run, see a failure and a dead callback appear,
- * redeliver it. Saves docs/dashboard.png. Without Chromium this test FAILS; it never skips.
+ * redeliver it. Saves a screenshot (docs/dashboard.png when DASHBOARD_SHOT=docs, so a plain run leaves
+ * the work tree clean). Without Chromium this test FAILS; it never skips.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { Receiver } from '../callbacks/receiver.ts';
@@ -17,7 +20,10 @@ const CHROMIUM_ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
 ];
-const SCREENSHOT = new URL('../../docs/dashboard.png', import.meta.url);
+const SCREENSHOT =
+  process.env['DASHBOARD_SHOT'] === 'docs'
+    ? new URL('../../docs/dashboard.png', import.meta.url)
+    : pathToFileURL(join(mkdtempSync(join(tmpdir(), 'pixgate-shot-')), 'dashboard.png'));
 
 describe('dashboard in Chromium', () => {
   let h: Harness;

@@ -79,14 +79,16 @@ export const videoOpsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, de
   // useapi endpoints with no PixVerse Platform API operation: a clear 501, never a fake job.
   for (const [path, message] of Object.entries(NOT_AVAILABLE)) {
     app.post(path, {
-      schema: { summary: 'Not available through the PixVerse Platform API', response: errorResponses(401, 501) },
+      // A path parameter is input the router can refuse (400) before the 501.
+      schema: { summary: 'Not available through the PixVerse Platform API', response: path.includes(':') ? errorResponses(400, 401, 501) : errorResponses(401, 501) },
     }, async () => {
       throw new GatewayError(501, message);
     });
   }
   for (const [path, message] of Object.entries(NOT_AVAILABLE_READS)) {
     app.get(path, {
-      schema: { summary: 'Not available through the PixVerse Platform API', response: errorResponses(401, 501) },
+      // A path parameter is input the router can refuse (400) before the 501.
+      schema: { summary: 'Not available through the PixVerse Platform API', response: path.includes(':') ? errorResponses(400, 401, 501) : errorResponses(401, 501) },
     }, async () => {
       throw new GatewayError(501, message);
     });
