@@ -1,7 +1,7 @@
 /**
  * The dashboard's static files, read once into memory (a few kilobytes, no CDN). They live in
- * src/web/public next to this module; a build that compiles only the TypeScript elsewhere
- * (dist/web) still finds them in the package's src/web/public.
+ * src/web/public next to this module, and `npm run build` copies them to dist/web/public; a dist/
+ * built by plain tsc still finds them in the package's src/web/public.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';

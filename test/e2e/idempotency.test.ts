@@ -42,7 +42,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       ({ h, schema } = await openHarness(dialect, { config: { upstreamTimeoutMs: 1500 } }));
       ({ token, userId } = await createTenant(h, 'idem'));
       tokenId = (await call(h.gw.url, 'GET', `/admin/users/${userId}/tokens`, h.gw.adminToken)).body[0].id;
-      await addAccount(h, token, 'a@example.com', `sim-idem-a-${dialect}`, 32);
+      await addAccount(h, token, 'a@example.com', `sim-idem-a-${dialect}`, 8);
     });
     after(async () => {
       await h.close();

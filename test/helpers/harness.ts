@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { loadConfig, type Config } from '../../src/config.ts';
+import { loadConfig, loadLimits, type Config } from '../../src/config.ts';
 import { startGateway, type Gateway, type GatewayOptions } from '../../src/gateway.ts';
 import type { SchedulerTuning } from '../../src/scheduler/context.ts';
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../src/simulator/index.ts';
@@ -47,6 +47,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     logLevel: 'silent',
     // Tests run their callback receivers on loopback.
     callbackAllowlist: ['127.0.0.0/8'],
+    // Tests poll many jobs at once from one token; the per-token rate limit has tests of its own
+    // (test/proof/security.test.ts), which turn it on.
+    limits: { ...loadLimits({}), rateLimitPerSecond: 0 },
     ...options.config,
   };
   const boot = () => startGateway({ config, upstreamUrl: sim.url, logger: pino({ level: config.logLevel }), tuning: { ...FAST_TUNING, ...options.tuning }, ...(options.onRoute ? { onRoute: options.onRoute } : {}) });
