@@ -43,6 +43,9 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       ({ token, userId } = await createTenant(h, 'idem'));
       tokenId = (await call(h.gw.url, 'GET', `/admin/users/${userId}/tokens`, h.gw.adminToken)).body[0].id;
       await addAccount(h, token, 'a@example.com', `sim-idem-a-${dialect}`, 8);
+      // Headroom: the interleaving property creates a job per run faster than short jobs end, and a
+      // create refused 429 (no slot) would make a run that proves nothing.
+      for (const name of ['b', 'c', 'd']) await addAccount(h, token, `${name}@example.com`, `sim-idem-${name}-${dialect}`, 8);
     });
     after(async () => {
       await h.close();
