@@ -35,7 +35,7 @@ import * as accounts from './accounts.ts';
 import { reserve } from './admission.ts';
 import * as idempotency from './idempotency.ts';
 import * as jobs from './jobs.ts';
-import { migrate } from './migrations.ts';
+import { migrate } from './migrate.ts';
 import { channelsFor, notify, type Channels } from './notify.ts';
 import * as userSecrets from './userSecrets.ts';
 import * as receipts from './webhookReceipts.ts';
