@@ -1,5 +1,5 @@
 /**
- * Dependency rules: the layers of docs/design.md, checked on every CI run (`npm run depcheck`).
+ * Dependency rules: the layers of the design, checked on every CI run (`npm run depcheck`).
  * docs/dependency-rules.md explains each rule and how to fix a violation.
  *
  * Paths are matched against resolved module paths relative to the repository root, so `src/http/`
@@ -39,7 +39,7 @@ export default {
       name: 'domain-is-pure',
       severity: 'error',
       comment:
-        'src/domain holds pure types and rules and imports nothing from the other layers (design.md, Layers). ' +
+        'src/domain holds pure types and rules and imports nothing from the other layers (docs/dependency-rules.md). ' +
         'Move the needed piece into domain/, or move the importing code up into the layer it belongs to.',
       from: { path: '^src/domain/' },
       to: { path: '^src/', pathNot: '^src/domain/' },
@@ -83,7 +83,7 @@ export default {
       name: 'engine-not-to-fastify',
       severity: 'error',
       comment:
-        'The engine knows nothing of Fastify (design.md, Layers): request and reply handling lives in src/http ' +
+        'The engine knows nothing of Fastify (docs/dependency-rules.md): request and reply handling lives in src/http ' +
         "and in the providers' compat routes.",
       from: { path: ENGINE },
       to: { path: '(^|/)node_modules/(fastify|@fastify/[^/]+)/' },
