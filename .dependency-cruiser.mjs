@@ -48,8 +48,8 @@ export default {
       name: 'domain-no-io',
       severity: 'error',
       comment:
-        'src/domain does no I/O: no files, sockets, processes, databases or HTTP. I/O belongs in store/, ' +
-        'callbacks/, a provider or the HTTP layer.',
+        'src/domain does no I/O: no files, sockets, processes, databases or HTTP, and no package but the ' +
+        'schema library. I/O belongs in store/, callbacks/, a provider or the HTTP layer.',
       from: { path: '^src/domain/' },
       to: {
         dependencyTypes: ['core', 'npm', 'npm-dev', 'npm-optional', 'npm-peer', 'npm-no-pkg', 'npm-unknown'],
@@ -57,6 +57,8 @@ export default {
           '^(node:)?(fs|fs/promises|net|http|https|http2|dgram|dns|dns/promises|tls|child_process|cluster|worker_threads)$',
           '(^|/)node_modules/',
         ],
+        // TypeBox schemas are plain data: the domain's types may come from them.
+        pathNot: '(^|/)node_modules/@sinclair/typebox/',
       },
     },
     {
