@@ -137,6 +137,16 @@ export default {
       to: { path: SQL_DRIVERS },
     },
     {
+      name: 'client-no-server-at-run-time',
+      severity: 'error',
+      comment:
+        'The typed client (src/client, published as pixgate/client) runs in other programs: at run time it ' +
+        'may use only src/domain. Its types may come from the route schemas (import type), which vanish ' +
+        'from the build.',
+      from: { path: '^src/client/' },
+      to: { path: '^src/', pathNot: '^src/(client|domain)/', dependencyTypesNot: ['type-only'] },
+    },
+    {
       name: 'not-to-unresolvable',
       severity: 'error',
       comment: 'This import does not resolve to a file or an installed package.',
