@@ -1,6 +1,6 @@
 /**
  * Provider-neutral contract the scheduler uses to talk to a generation service.
- * upstream/pixverse/ implements it for PixVerse's Platform API.
+ * providers/pixverse/upstream/ implements it for PixVerse's Platform API.
  */
 import type { JobType, Json, UpstreamRequest } from '../domain/job.ts';
 

@@ -8,7 +8,7 @@ import {
   toStatusResult,
   unwrapEnvelope,
   isJsonObject,
-} from '../../src/upstream/pixverse/index.ts';
+} from '../../src/providers/pixverse/upstream/index.ts';
 
 function caught(fn: () => unknown): UpstreamError {
   try {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { readWebhook, WEBHOOK_TOLERANCE_MS } from '../../src/upstream/pixverse/index.ts';
+import { readWebhook, WEBHOOK_TOLERANCE_MS } from '../../src/providers/pixverse/upstream/index.ts';
 import { WebhookFormatError } from '../../src/upstream/upstream.ts';
 
 const SECRET = 'pv-webhook-secret';

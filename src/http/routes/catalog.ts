@@ -10,7 +10,7 @@ import { badRequest, GatewayError } from '../../domain/errors.ts';
 import type { Json } from '../../domain/job.ts';
 import { UpstreamError, type CatalogKind } from '../../upstream/upstream.ts';
 import type { AppDeps } from '../context.ts';
-import { effectView, pagesFor, restyleView, voiceView } from '../compat/catalogView.ts';
+import { effectView, pagesFor, restyleView, voiceView } from '../../providers/pixverse/compat/catalogView.ts';
 import { callerOf } from '../guards.ts';
 import { errorResponses } from '../schemas.ts';
 import { normalizeEmail } from './accounts.ts';

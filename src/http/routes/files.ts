@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { badRequest, GatewayError } from '../../domain/errors.ts';
 import { UpstreamError } from '../../upstream/upstream.ts';
 import type { AppDeps } from '../context.ts';
-import { formatFilePath } from '../compat/filePaths.ts';
+import { formatFilePath } from '../../providers/pixverse/compat/filePaths.ts';
 import { callerOf } from '../guards.ts';
 import { errorResponses } from '../schemas.ts';
 import { normalizeEmail } from './accounts.ts';
