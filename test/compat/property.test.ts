@@ -25,7 +25,7 @@ import { validatorCompiler } from '../../src/http/validation.ts';
 import type { TSchema } from '@sinclair/typebox';
 import { startSimulator, type RunningSimulator } from '../../src/providers/pixverse/simulator/index.ts';
 import { createPixverseClient, type PixverseClient } from '../../src/providers/pixverse/upstream/index.ts';
-import { UpstreamError } from '../../src/upstream/upstream.ts';
+import { UpstreamError } from '../../src/scheduler/provider.ts';
 import { waitFor } from '../helpers/harness.ts';
 import { MP3, MP4, PNG } from './harness.ts';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { UpstreamErrorClass } from '../../src/upstream/upstream.ts';
+import type { UpstreamErrorClass } from '../../src/scheduler/provider.ts';
 import { classifyErrCode, classifyHttpStatus } from '../../src/providers/pixverse/upstream/index.ts';
 
 const TABLE: [number, UpstreamErrorClass][] = [

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { JobType, Json } from '../../src/domain/job.ts';
 import { startSimulator } from '../../src/providers/pixverse/simulator/index.ts';
-import { UpstreamError, type StatusResult } from '../../src/upstream/upstream.ts';
+import { UpstreamError, type StatusResult } from '../../src/scheduler/provider.ts';
 import { createPixverseClient, type PixverseClient } from '../../src/providers/pixverse/upstream/index.ts';
 
 type Sim = Awaited<ReturnType<typeof startSimulator>>;

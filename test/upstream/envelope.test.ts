@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { UpstreamError } from '../../src/upstream/upstream.ts';
+import { UpstreamError } from '../../src/scheduler/provider.ts';
 import {
   mapPixverseStatus,
   parseEnvelope,

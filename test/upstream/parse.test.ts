@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { UpstreamError } from '../../src/upstream/upstream.ts';
+import { UpstreamError } from '../../src/scheduler/provider.ts';
 import {
   parseBalance, parseCatalog, parseImageUpload, parseMediaUpload, parseSubmit, stringifyLossless, toStatusResult, unwrapEnvelope,
 } from '../../src/providers/pixverse/upstream/index.ts';

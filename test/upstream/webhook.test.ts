@@ -4,7 +4,7 @@ import { createHmac } from 'node:crypto';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { readWebhook, WEBHOOK_TOLERANCE_MS } from '../../src/providers/pixverse/upstream/index.ts';
-import { WebhookFormatError } from '../../src/upstream/upstream.ts';
+import { WebhookFormatError } from '../../src/scheduler/provider.ts';
 
 const SECRET = 'pv-webhook-secret';
 const NOW = 1_780_000_000_000;

@@ -8,7 +8,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Account } from '../../domain/account.ts';
 import { badRequest, GatewayError } from '../../domain/errors.ts';
 import type { Json } from '../../domain/job.ts';
-import { UpstreamError, type CatalogKind } from '../../upstream/upstream.ts';
+import { UpstreamError, type CatalogKind } from '../../scheduler/provider.ts';
 import type { AppDeps } from '../context.ts';
 import { effectView, pagesFor, restyleView, voiceView } from '../../providers/pixverse/compat/catalogView.ts';
 import { callerOf } from '../guards.ts';

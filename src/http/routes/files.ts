@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { randomUUID } from 'node:crypto';
 import { badRequest, GatewayError } from '../../domain/errors.ts';
-import { UpstreamError } from '../../upstream/upstream.ts';
+import { UpstreamError } from '../../scheduler/provider.ts';
 import type { AppDeps } from '../context.ts';
 import { formatFilePath } from '../../providers/pixverse/compat/filePaths.ts';
 import { callerOf } from '../guards.ts';

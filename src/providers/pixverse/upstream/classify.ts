@@ -1,7 +1,7 @@
 /**
  * PixVerse ErrCode → UpstreamErrorClass (reference section 5, plus the codes seen in client code).
  */
-import type { UpstreamErrorClass } from '../../../upstream/upstream.ts';
+import type { UpstreamErrorClass } from '../../../scheduler/provider.ts';
 
 const EXACT: ReadonlyMap<number, UpstreamErrorClass> = new Map<number, UpstreamErrorClass>([
   [500044, 'concurrency_limit'],

@@ -20,7 +20,7 @@ import {
   type Upstream,
   type UploadResult,
   type WebhookNotice,
-} from '../../../upstream/upstream.ts';
+} from '../../../scheduler/provider.ts';
 import { readWebhook } from './webhook.ts';
 import { stringifyLossless } from './json.ts';
 import { CATALOGS, ID_FIELDS, OPERATIONS, RESULT_PATHS } from './operations.ts';

@@ -4,7 +4,7 @@
  * error whatever the status, and a code of 0 is success whatever the status.
  */
 import type { Json } from '../../../domain/job.ts';
-import { UpstreamError } from '../../../upstream/upstream.ts';
+import { UpstreamError } from '../../../scheduler/provider.ts';
 import { CODE_HINTS, classifyErrCode, classifyHttpStatus } from './classify.ts';
 import { isJsonObject, parseLossless, type JsonObject } from './json.ts';
 

@@ -35,7 +35,7 @@
  * effect_type "1".."3", template_type 1|2, qualities, duration, activated, credits, thumbnail_url}]`).
  */
 import type { JobType } from '../../../domain/job.ts';
-import type { CatalogKind } from '../../../upstream/upstream.ts';
+import type { CatalogKind } from '../../../scheduler/provider.ts';
 
 export interface OperationSpec {
   path: string;

@@ -4,7 +4,7 @@
  * reference's documented shapes.
  */
 import type { JobType, Json } from '../../../domain/job.ts';
-import { UpstreamError, type Balance, type CatalogPage, type SubmitResult, type UploadResult } from '../../../upstream/upstream.ts';
+import { UpstreamError, type Balance, type CatalogPage, type SubmitResult, type UploadResult } from '../../../scheduler/provider.ts';
 import { isJsonObject, type JsonObject } from './json.ts';
 
 /** Decimal id of a response field (ids are strings after lossless parsing; tolerate numbers). */

@@ -3,7 +3,7 @@
  * 1 success (only with a url), 5 in progress, 6 deleted, 7 moderation failure, 8 failed;
  * anything else (unknown or missing) is treated as still pending.
  */
-import type { StatusResult, UpstreamState } from '../../../upstream/upstream.ts';
+import type { StatusResult, UpstreamState } from '../../../scheduler/provider.ts';
 import type { JsonObject } from './json.ts';
 
 export const PIXVERSE_STATUS = {

@@ -5,7 +5,7 @@
  * reported with `maybeSubmitted` when the call was a create.
  */
 import { Pool, request, type Dispatcher } from 'undici';
-import { UpstreamError } from '../../../upstream/upstream.ts';
+import { UpstreamError } from '../../../scheduler/provider.ts';
 import { unwrapEnvelope } from './envelope.ts';
 import type { JsonObject } from './json.ts';
 

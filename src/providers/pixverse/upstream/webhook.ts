@@ -13,7 +13,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { isLosslessNumber, parse, parseLosslessNumber, stringify } from 'lossless-json';
-import { WebhookFormatError, type WebhookNotice, type WebhookVerdict } from '../../../upstream/upstream.ts';
+import { WebhookFormatError, type WebhookNotice, type WebhookVerdict } from '../../../scheduler/provider.ts';
 
 /** How far a delivery's timestamp may be from our clock (PixVerse recommends a replay window). */
 export const WEBHOOK_TOLERANCE_MS = 300_000;
