@@ -17,7 +17,7 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { SimStats } from '../src/simulator/index.ts';
+import type { SimStats } from '../src/providers/pixverse/simulator/index.ts';
 import { makeTempDir, removeTempDir, startServer, stopAll, type ServerChild } from './lib/children.ts';
 import { call, expectStatus } from './lib/http.ts';
 import { mergeLoads, runLoad, type LoadResult } from './lib/load.ts';

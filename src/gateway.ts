@@ -22,8 +22,8 @@ import { StreamTickets } from './web/tickets.ts';
 import { listenAcrossInstances } from './crossInstance.ts';
 import { callbackAttemptRecorder, GatewayMetrics, MeteredUpstream, meteredStore, registerClusterGauges, watchScheduler } from './metrics/index.ts';
 import type { Store } from './store/store.ts';
-import { createPixverseClient } from './upstream/pixverse/index.ts';
-import type { Upstream } from './upstream/upstream.ts';
+import { createPixverseClient } from './providers/pixverse/upstream/index.ts';
+import type { Upstream } from './scheduler/provider.ts';
 
 export interface GatewayOptions {
   config: Config;

@@ -11,7 +11,7 @@
  */
 import { join } from 'node:path';
 import { Pool } from 'undici';
-import type { SimStats, WebhookStats } from '../../src/simulator/index.ts';
+import type { SimStats, WebhookStats } from '../../src/providers/pixverse/simulator/index.ts';
 import { makeTempDir, removeTempDir, startServer, type ServerChild } from './children.ts';
 import { loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';

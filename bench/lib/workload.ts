@@ -1,12 +1,12 @@
 /**
  * A deterministic, time-scaled workload: job durations drawn once (seeded) from the simulator's
- * model-based lognormal per output quality (src/simulator/latency.ts: median and p90 per quality from
+ * model-based lognormal per output quality (src/providers/pixverse/simulator/latency.ts: median and p90 per quality from
  * DEFAULT_LATENCY, σ = ln(p90/median) / z₀.₉), multiplied by a time-scale factor, and written into
  * every job as `#sim:duration=<ms>` so the simulator runs exactly that long. Every variant of a bench
  * (Pixgate with its queue, a retrying client, the ideal bound) therefore does the same work.
  */
 import { DEFAULT_POLL_POLICY, firstPollDelay, nextPollDelay, type PollPolicy } from '../../src/scheduler/pollSchedule.ts';
-import { DEFAULT_LATENCY } from '../../src/simulator/index.ts';
+import { DEFAULT_LATENCY } from '../../src/providers/pixverse/simulator/index.ts';
 
 export const QUALITIES = ['360p', '540p', '720p', '1080p'] as const;
 export type Quality = (typeof QUALITIES)[number];

@@ -119,7 +119,7 @@ if (args.has('trace')) {
   syncBuiltinESMExports();
 }
 
-const { parseDurationRange, startSimulator } = await import('../../src/simulator/index.ts');
+const { parseDurationRange, startSimulator } = await import('../../src/providers/pixverse/simulator/index.ts');
 
 const keyLimits: Record<string, number> = {};
 const keyLimit = args.get('key-limit');

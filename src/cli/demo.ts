@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AccountKeys } from '../scheduler/accountKeys.ts';
-import type { Webhook, WebhookConfig } from '../simulator/index.ts';
+import type { Webhook, WebhookConfig } from '../providers/pixverse/simulator/index.ts';
 import { generateToken, hashToken, tokenUserId } from '../security/tokens.ts';
 import type { Store } from '../store/store.ts';
 

@@ -2,7 +2,7 @@
 import pino from 'pino';
 import { loadConfig, type ConfigFlags } from '../config.ts';
 import { startGateway } from '../gateway.ts';
-import { parseDurationRange, startSimulator, type RunningSimulator } from '../simulator/index.ts';
+import { parseDurationRange, startSimulator, type RunningSimulator } from '../providers/pixverse/simulator/index.ts';
 import { DEMO_KEY_LIMITS, ensureDemoTenant, wireDemoWebhooks } from './demo.ts';
 
 export async function serveCommand(flags: ConfigFlags): Promise<void> {

@@ -1,6 +1,6 @@
 /** `pixgate simulator`: the PixVerse Platform API simulator as a standalone server. */
 import { parseDuration } from '../domain/time.ts';
-import { parseDurationRange, startSimulator } from '../simulator/index.ts';
+import { parseDurationRange, startSimulator } from '../providers/pixverse/simulator/index.ts';
 
 export interface SimulatorFlags {
   port: string;

@@ -6,7 +6,7 @@ import type { Static } from '@sinclair/typebox';
 import type { AccountBody, AccountDeleted, AccountView } from '../http/routes/accounts.ts';
 import type { CreatedTenant, CreatedToken, TenantView, TokenView } from '../http/routes/admin.ts';
 import type { AvailableRow, AvailableView, ExecutingItem, QueuedItem } from '../http/routes/scheduler.ts';
-import type { VideoCreateBody } from '../http/compat/videoCreate.ts';
+import type { VideoCreateBody } from '../providers/pixverse/compat/videoCreate.ts';
 import type { ErrorBody } from '../http/schemas.ts';
 import type { JobType, Json } from '../domain/job.ts';
 

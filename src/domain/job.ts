@@ -35,7 +35,7 @@ export type Json = null | boolean | number | string | Json[] | { [key: string]: 
 
 /**
  * What the scheduler asks the upstream to run. `op` names an upstream operation
- * (see upstream/pixverse/operations.ts); `params` is the provider body with ids kept as strings.
+ * (see providers/pixverse/upstream/operations.ts); `params` is the provider body with ids kept as strings.
  */
 export interface UpstreamRequest {
   op: string;

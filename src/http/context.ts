@@ -3,7 +3,7 @@ import type { CallbackPolicy } from '../callbacks/ssrf.ts';
 import type { GatewayMetrics } from '../metrics/metrics.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import type { Store } from '../store/store.ts';
-import type { Upstream } from '../upstream/upstream.ts';
+import type { Upstream } from '../scheduler/provider.ts';
 import type { Authenticator, Caller } from './auth.ts';
 
 export interface AppDeps {

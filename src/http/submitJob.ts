@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import { checkCallbackUrl } from '../callbacks/ssrf.ts';
 import { PRIORITIES, type Job, type JobType, type Json, type PriorityName } from '../domain/job.ts';
 import type { IdempotencyClaim } from '../store/store.ts';
-import type { Mapped } from './compat/videoCreate.ts';
+import type { Mapped } from '../providers/pixverse/compat/videoCreate.ts';
 import type { AppDeps } from './context.ts';
 import { callerOf } from './guards.ts';
 

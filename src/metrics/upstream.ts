@@ -15,7 +15,7 @@ import {
   type Upstream,
   type UploadResult,
   type WebhookNotice,
-} from '../upstream/upstream.ts';
+} from '../scheduler/provider.ts';
 import type { GatewayMetrics } from './metrics.ts';
 
 type Operation = 'submit' | 'status' | 'upload' | 'balance' | 'catalog';

@@ -1,7 +1,7 @@
 /** Everything the scheduler's parts share, built once by Scheduler. */
 import type { Logger } from 'pino';
 import type { Store } from '../store/store.ts';
-import type { Upstream } from '../upstream/upstream.ts';
+import type { Upstream } from './provider.ts';
 import type { AccountKeys } from './accountKeys.ts';
 import type { DurationEstimator } from './durationEstimator.ts';
 import type { SchedulerEvents } from './events.ts';

@@ -1,6 +1,6 @@
 /** Maps an upstream status to the job's terminal outcome, or null while it is still running. */
 import type { JobOutcome } from '../domain/job.ts';
-import type { StatusResult } from '../upstream/upstream.ts';
+import type { StatusResult } from './provider.ts';
 
 export function outcomeOf(status: StatusResult): JobOutcome | null {
   const base = { upstreamStatus: status.code, result: status.raw };

@@ -10,7 +10,7 @@ import { occupiesSlot } from '../domain/job.ts';
 import { QUEUE_EMAIL, type JobRef } from '../domain/ids.ts';
 import type { SecretBox } from '../security/secretBox.ts';
 import type { JobListFilter, JobPage, Store, User } from '../store/store.ts';
-import type { Upstream } from '../upstream/upstream.ts';
+import type { Upstream } from './provider.ts';
 import { AccountKeys } from './accountKeys.ts';
 import { Admission, type SubmitInput } from './admission.ts';
 import { Dispatcher } from './dispatcher.ts';

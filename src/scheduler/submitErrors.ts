@@ -4,7 +4,7 @@
  */
 import { GatewayError } from '../domain/errors.ts';
 import type { Account } from '../domain/account.ts';
-import { UpstreamError } from '../upstream/upstream.ts';
+import { UpstreamError } from './provider.ts';
 import type { SchedulerContext } from './context.ts';
 import { OUT_OF_CREDITS } from './creditWatch.ts';
 

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { Account } from '../domain/account.ts';
 import { isTerminal, type Job } from '../domain/job.ts';
-import { WebhookFormatError, type WebhookNotice, type WebhookVerdict } from '../upstream/upstream.ts';
+import { WebhookFormatError, type WebhookNotice, type WebhookVerdict } from './provider.ts';
 import type { SchedulerContext } from './context.ts';
 import { webhookBackstop, type PollPolicy } from './pollSchedule.ts';
 import { ReplayGuard } from './replayGuard.ts';

@@ -19,7 +19,7 @@ import { newAdminToken, newMasterKeyText } from '../../src/security/dataDirSecre
 import { parseMasterKey, SecretBox } from '../../src/security/secretBox.ts';
 import { generateToken, hashToken } from '../../src/security/tokens.ts';
 import type { User } from '../../src/store/store.ts';
-import { createPixverseClient } from '../../src/upstream/pixverse/index.ts';
+import { createPixverseClient } from '../../src/providers/pixverse/upstream/index.ts';
 import { call } from '../helpers/harness.ts';
 import { deliverer, deliveriesOf, finishJob, openFixture, silent, startJob, tenant, waitFor, type Fixture } from './fixture.ts';
 import { Receiver } from './receiver.ts';

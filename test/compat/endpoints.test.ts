@@ -10,7 +10,7 @@ import { call, waitFor } from '../helpers/harness.ts';
 import { Receiver } from '../callbacks/receiver.ts';
 import { P, startCompatHarness, tenant, type CompatHarness, type Tenant } from './harness.ts';
 
-/** Effect templates of the simulator's catalogue (src/simulator/presets.ts). */
+/** Effect templates of the simulator's catalogue (src/providers/pixverse/simulator/presets.ts). */
 const MUSCLE = '302325299692608'; // 1 image, all qualities
 const HUG = '302325299692611'; // 2 images
 const FAMILY = '302325299692626'; // 3 images

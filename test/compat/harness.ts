@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { startGateway, type Gateway } from '../../src/gateway.ts';
-import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../src/simulator/index.ts';
+import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../src/providers/pixverse/simulator/index.ts';
 import { call, FAST_TUNING, waitFor, type Reply } from '../helpers/harness.ts';
 
 export const P = '/v2/pixverse';

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startSimulator, type RunningSimulator } from '../../src/simulator/index.ts';
+import { startSimulator, type RunningSimulator } from '../../src/providers/pixverse/simulator/index.ts';
 import { call, waitFor } from '../helpers/harness.ts';
 import { dropSchema, freshSchema, startInstance, type Instance, type InstanceOptions } from '../helpers/processes.ts';
 

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { startSimulator } from '../../src/simulator/index.ts';
+import { startSimulator } from '../../src/providers/pixverse/simulator/index.ts';
 import { call, waitFor } from '../helpers/harness.ts';
 import { dropSchema, freshSchema, TEST_DATABASE_URL } from '../helpers/processes.ts';
 import { secrets, startChild, type ChildOptions } from '../proof/lib/gateways.ts';

@@ -9,7 +9,7 @@ import pino from 'pino';
 import { loadConfig, loadLimits, type Config } from '../../src/config.ts';
 import { startGateway, type Gateway, type GatewayOptions } from '../../src/gateway.ts';
 import type { SchedulerTuning } from '../../src/scheduler/context.ts';
-import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../src/simulator/index.ts';
+import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../src/providers/pixverse/simulator/index.ts';
 
 export interface HarnessOptions {
   simulator?: SimulatorOptions;

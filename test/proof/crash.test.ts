@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { startSimulator } from '../../src/simulator/index.ts';
+import { startSimulator } from '../../src/providers/pixverse/simulator/index.ts';
 import { call, sleep } from '../helpers/harness.ts';
 import { dropSchema, freshSchema, TEST_DATABASE_URL } from '../helpers/processes.ts';
 import { PROOF_FULL, secrets, startChild, type Child, type ChildOptions } from './lib/gateways.ts';

@@ -9,7 +9,7 @@ import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { startSimulator } from '../../src/simulator/index.ts';
+import { startSimulator } from '../../src/providers/pixverse/simulator/index.ts';
 import { call, sleep } from '../helpers/harness.ts';
 import { PROOF_FULL, secrets, startChild } from './lib/gateways.ts';
 import { figures, percentile, setupTenant, startReceiver, waitAllFinal } from './lib/run.ts';

@@ -15,7 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { loadConfig, loadLimits, type Config } from '../../src/config.ts';
 import { startGateway, type Gateway } from '../../src/gateway.ts';
-import { startSimulator, type RunningSimulator } from '../../src/simulator/index.ts';
+import { startSimulator, type RunningSimulator } from '../../src/providers/pixverse/simulator/index.ts';
 import { call, createTenant, FAST_TUNING, waitFor, type Reply } from '../helpers/harness.ts';
 import { answerWithoutBody, documentedRoutes, filesUnder, modeOf, secretsIn, signPixverse, slowBodyClient, slowHeaderClient } from './securityProbes.ts';
 

@@ -95,7 +95,7 @@ export async function answerWithoutBody(port: number, method: string, path: stri
   });
 }
 
-/** PixVerse's webhook signature (see upstream/pixverse/webhook.ts): sorted form pairs. */
+/** PixVerse's webhook signature (see providers/pixverse/upstream/webhook.ts): sorted form pairs. */
 export function signPixverse(secret: string, timestamp: string, nonce: string, body: Record<string, string | number>): string {
   const pairs = Object.keys(body)
     .sort()

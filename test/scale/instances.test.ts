@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
-import { startSimulator, type RunningSimulator } from '../../src/simulator/index.ts';
+import { startSimulator, type RunningSimulator } from '../../src/providers/pixverse/simulator/index.ts';
 import { call, waitFor } from '../helpers/harness.ts';
 import { dropSchema, freshSchema, startInstance, type Instance } from '../helpers/processes.ts';
 

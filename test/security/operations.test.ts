@@ -12,7 +12,7 @@ import { after, describe, it } from 'node:test';
 import pino from 'pino';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { startGateway, type Gateway } from '../../src/gateway.ts';
-import { startSimulator } from '../../src/simulator/index.ts';
+import { startSimulator } from '../../src/providers/pixverse/simulator/index.ts';
 import { call, FAST_TUNING, waitFor } from '../helpers/harness.ts';
 import { dropSchema, freshSchema, TEST_DATABASE_URL } from '../helpers/processes.ts';
 import { signPixverse, slowBodyClient } from '../proof/securityProbes.ts';

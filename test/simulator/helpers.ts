@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { parse } from 'lossless-json';
 import type { TestContext } from 'node:test';
-import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../src/simulator/index.ts';
+import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../src/providers/pixverse/simulator/index.ts';
 
 /**
  * A webhook every test simulator has registered, as an account's console would: a create naming an

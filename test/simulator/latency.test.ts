@@ -2,9 +2,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Pool } from 'undici';
-import { DEFAULT_LATENCY, modelDurationMs } from '../../src/simulator/index.ts';
-import { createRng } from '../../src/simulator/random.ts';
-import { videoSpec, type JobSpec } from '../../src/simulator/validate/index.ts';
+import { DEFAULT_LATENCY, modelDurationMs } from '../../src/providers/pixverse/simulator/index.ts';
+import { createRng } from '../../src/providers/pixverse/simulator/random.ts';
+import { videoSpec, type JobSpec } from '../../src/providers/pixverse/simulator/validate/index.ts';
 import { call, createVideo, sim, waitFinal } from './helpers.ts';
 
 function quantiles(spec: JobSpec, timeScale = 1, n = 4000): { median: number; p90: number; min: number; max: number } {
@@ -76,7 +76,7 @@ test('a job that would outlive the stuck-release (default 10 min × timeScale) i
 });
 
 test('invalid timeScale and latency options are refused', async () => {
-  const { startSimulator } = await import('../../src/simulator/index.ts');
+  const { startSimulator } = await import('../../src/providers/pixverse/simulator/index.ts');
   await assert.rejects(startSimulator({ timeScale: 0 }));
   await assert.rejects(startSimulator({ latency: { '720p': { medianMs: 10, p90Ms: 5 } } }));
 });

@@ -1,11 +1,11 @@
 /** parseDurationRange, option validation, and a scale check of the engine's lazy bookkeeping. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseDurationRange, startSimulator } from '../../src/simulator/index.ts';
-import { Engine } from '../../src/simulator/engine.ts';
-import { resolveOptions } from '../../src/simulator/options.ts';
-import { videoSpec } from '../../src/simulator/validate/index.ts';
-import { parseMarkers } from '../../src/simulator/markers.ts';
+import { parseDurationRange, startSimulator } from '../../src/providers/pixverse/simulator/index.ts';
+import { Engine } from '../../src/providers/pixverse/simulator/engine.ts';
+import { resolveOptions } from '../../src/providers/pixverse/simulator/options.ts';
+import { videoSpec } from '../../src/providers/pixverse/simulator/validate/index.ts';
+import { parseMarkers } from '../../src/providers/pixverse/simulator/markers.ts';
 
 test('parseDurationRange parses ranges and fixed durations', () => {
   assert.deepEqual(parseDurationRange('20s..90s'), { min: 20_000, max: 90_000 });

@@ -9,8 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import {
   startSimulator, webhookSignedForm, type RunningSimulator, type WebhookEvent,
-} from '../../src/simulator/index.ts';
-import { parseMarkers } from '../../src/simulator/markers.ts';
+} from '../../src/providers/pixverse/simulator/index.ts';
+import { parseMarkers } from '../../src/providers/pixverse/simulator/markers.ts';
 import { balance, call, createVideo, deleteJob, sim, sleep, stats, statsWhen, uploadImage } from './helpers.ts';
 
 interface Hit {

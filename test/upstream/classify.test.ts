@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { UpstreamErrorClass } from '../../src/upstream/upstream.ts';
-import { classifyErrCode, classifyHttpStatus } from '../../src/upstream/pixverse/index.ts';
+import type { UpstreamErrorClass } from '../../src/scheduler/provider.ts';
+import { classifyErrCode, classifyHttpStatus } from '../../src/providers/pixverse/upstream/index.ts';
 
 const TABLE: [number, UpstreamErrorClass][] = [
   [500044, 'concurrency_limit'],

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Json } from '../../src/domain/job.ts';
-import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../src/simulator/index.ts';
-import { UpstreamError, type UpstreamErrorClass } from '../../src/upstream/upstream.ts';
-import { createPixverseClient, type PixverseClient } from '../../src/upstream/pixverse/index.ts';
+import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../src/providers/pixverse/simulator/index.ts';
+import { UpstreamError, type UpstreamErrorClass } from '../../src/scheduler/provider.ts';
+import { createPixverseClient, type PixverseClient } from '../../src/providers/pixverse/upstream/index.ts';
 
 const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]);
 const VIDEO = { model: 'v5', duration: 5, quality: '540p', aspect_ratio: '16:9' };

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { createPixverseClient, type PixverseClient } from '../../src/upstream/pixverse/index.ts';
+import { createPixverseClient, type PixverseClient } from '../../src/providers/pixverse/upstream/index.ts';
 import { json, parseForm, rejectsWith, startCanned, UUID, type Canned } from './canned.ts';
 
 describe('PixverseClient over HTTP (canned server)', () => {

@@ -8,8 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { parse } from 'lossless-json';
 import { after, before, describe, it } from 'node:test';
 import type { Json } from '../../src/domain/job.ts';
-import { startSimulator, type RunningSimulator, type SeenRequest } from '../../src/simulator/index.ts';
-import { createPixverseClient, OPERATIONS, type PixverseClient } from '../../src/upstream/pixverse/index.ts';
+import { startSimulator, type RunningSimulator, type SeenRequest } from '../../src/providers/pixverse/simulator/index.ts';
+import { createPixverseClient, OPERATIONS, type PixverseClient } from '../../src/providers/pixverse/upstream/index.ts';
 
 /** The body as the simulator got it, with 12+ digit integers (ids) read as exact decimal strings. */
 function idsAsStrings(text: string): unknown {

@@ -1,13 +1,13 @@
 /**
- * PixverseClient end to end against the PixVerse simulator (src/simulator) over real HTTP.
+ * PixverseClient end to end against the PixVerse simulator (src/providers/pixverse/simulator) over real HTTP.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { JobType, Json } from '../../src/domain/job.ts';
-import { startSimulator } from '../../src/simulator/index.ts';
-import { UpstreamError, type StatusResult } from '../../src/upstream/upstream.ts';
-import { createPixverseClient, type PixverseClient } from '../../src/upstream/pixverse/index.ts';
+import { startSimulator } from '../../src/providers/pixverse/simulator/index.ts';
+import { UpstreamError, type StatusResult } from '../../src/scheduler/provider.ts';
+import { createPixverseClient, type PixverseClient } from '../../src/providers/pixverse/upstream/index.ts';
 
 type Sim = Awaited<ReturnType<typeof startSimulator>>;
 

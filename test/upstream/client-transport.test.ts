@@ -7,7 +7,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Dispatcher } from 'undici';
-import { createPixverseClient, type PixverseClient } from '../../src/upstream/pixverse/index.ts';
+import { createPixverseClient, type PixverseClient } from '../../src/providers/pixverse/upstream/index.ts';
 import { json, rejectsWith, startCanned, type Canned } from './canned.ts';
 
 describe('PixverseClient transport (canned server)', () => {

@@ -8,11 +8,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { JOB_TYPES } from '../../src/domain/job.ts';
-import { ROUTES } from '../../src/simulator/routes.ts';
-import { startSimulator } from '../../src/simulator/index.ts';
-import { createPixverseClient, type PixverseClient } from '../../src/upstream/pixverse/index.ts';
-import { CATALOGS, OPERATIONS } from '../../src/upstream/pixverse/operations.ts';
-import type { CatalogKind } from '../../src/upstream/upstream.ts';
+import { ROUTES } from '../../src/providers/pixverse/simulator/routes.ts';
+import { startSimulator } from '../../src/providers/pixverse/simulator/index.ts';
+import { createPixverseClient, type PixverseClient } from '../../src/providers/pixverse/upstream/index.ts';
+import { CATALOGS, OPERATIONS } from '../../src/providers/pixverse/upstream/operations.ts';
+import type { CatalogKind } from '../../src/scheduler/provider.ts';
 import { json, startCanned, type Canned } from './canned.ts';
 
 /** Reference §2.1: the operations of the official documentation's navigation. */

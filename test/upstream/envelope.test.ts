@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { UpstreamError } from '../../src/upstream/upstream.ts';
+import { UpstreamError } from '../../src/scheduler/provider.ts';
 import {
   mapPixverseStatus,
   parseEnvelope,
@@ -8,7 +8,7 @@ import {
   toStatusResult,
   unwrapEnvelope,
   isJsonObject,
-} from '../../src/upstream/pixverse/index.ts';
+} from '../../src/providers/pixverse/upstream/index.ts';
 
 function caught(fn: () => unknown): UpstreamError {
   try {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { ID_FIELDS, isIdKey, parseLossless, stringifyLossless } from '../../src/upstream/pixverse/index.ts';
+import { ID_FIELDS, isIdKey, parseLossless, stringifyLossless } from '../../src/providers/pixverse/upstream/index.ts';
 
 describe('lossless JSON: responses', () => {
   it('keeps an id beyond 2^53 exactly, as a decimal string', () => {

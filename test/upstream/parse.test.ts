@@ -5,10 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { UpstreamError } from '../../src/upstream/upstream.ts';
+import { UpstreamError } from '../../src/scheduler/provider.ts';
 import {
   parseBalance, parseCatalog, parseImageUpload, parseMediaUpload, parseSubmit, stringifyLossless, toStatusResult, unwrapEnvelope,
-} from '../../src/upstream/pixverse/index.ts';
+} from '../../src/providers/pixverse/upstream/index.ts';
 
 const ok = (resp: string) => unwrapEnvelope(200, `{"ErrCode":0,"ErrMsg":"success","Resp":${resp}}`);
 const BIG = '391504480090022123'; // > 2^53: JSON.parse would round it

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { readWebhook, WEBHOOK_TOLERANCE_MS } from '../../src/upstream/pixverse/index.ts';
-import { WebhookFormatError } from '../../src/upstream/upstream.ts';
+import { readWebhook, WEBHOOK_TOLERANCE_MS } from '../../src/providers/pixverse/upstream/index.ts';
+import { WebhookFormatError } from '../../src/scheduler/provider.ts';
 
 const SECRET = 'pv-webhook-secret';
 const NOW = 1_780_000_000_000;

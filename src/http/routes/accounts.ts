@@ -5,7 +5,7 @@ import type { Account } from '../../domain/account.ts';
 import { badRequest, GatewayError } from '../../domain/errors.ts';
 import { isoUtc } from '../../domain/time.ts';
 import { maskSecret } from '../../security/secretBox.ts';
-import { UpstreamError } from '../../upstream/upstream.ts';
+import { UpstreamError } from '../../scheduler/provider.ts';
 import type { AppDeps } from '../context.ts';
 import { sendError } from '../errors.ts';
 import { callerOf } from '../guards.ts';

@@ -14,10 +14,10 @@ import { submitJob } from '../submitJob.ts';
 import { publicId } from '../../scheduler/views.ts';
 import { idempotentCreate } from '../idempotency.ts';
 import { idKey, jobView } from '../../domain/jobView.ts';
-import { mapVideoCreate, VideoCreateBody } from '../compat/videoCreate.ts';
+import { mapVideoCreate, VideoCreateBody } from '../../providers/pixverse/compat/videoCreate.ts';
 import { errorResponses, IdempotencyHeaders, JobIdParams } from '../schemas.ts';
 import { normalizeEmail } from './accounts.ts';
-import { resolveTemplateOutput } from '../compat/templateKind.ts';
+import { resolveTemplateOutput } from '../../providers/pixverse/compat/templateKind.ts';
 
 const JobView = Type.Object({}, { additionalProperties: true });
 

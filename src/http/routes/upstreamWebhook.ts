@@ -11,7 +11,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AppDeps } from '../context.ts';
 import { sendError } from '../errors.ts';
 import { errorResponses } from '../schemas.ts';
-import { WEBHOOK_TOLERANCE_MS } from '../../upstream/pixverse/index.ts';
+import { WEBHOOK_TOLERANCE_MS } from '../../providers/pixverse/upstream/index.ts';
 
 export const WEBHOOK_PATH = '/upstream/pixverse/webhook';
 

@@ -18,18 +18,18 @@ import { callerOf } from '../guards.ts';
 import { submitJob } from '../submitJob.ts';
 import { idempotentCreate } from '../idempotency.ts';
 import { errorResponses, IdempotencyHeaders } from '../schemas.ts';
-import { CreateFramesBody, mapCreateFrames } from '../compat/createFrames.ts';
-import { CreateFusionBody, mapCreateFusion } from '../compat/createFusion.ts';
-import { CreateTransitionBody, mapCreateTransition } from '../compat/createTransition.ts';
-import { mapMotionControl, MotionControlBody } from '../compat/motionControl.ts';
-import { accountForSource } from '../compat/sources.ts';
-import { NOT_AVAILABLE, NOT_AVAILABLE_READS } from '../compat/unavailable.ts';
-import type { Mapped } from '../compat/videoCreate.ts';
-import { mapVideoExtend, VideoExtendBody } from '../compat/videoExtend.ts';
-import { mapVideoLipsync, VideoLipsyncBody } from '../compat/videoLipsync.ts';
-import { mapVideoModify, VideoModifyBody } from '../compat/videoModify.ts';
-import { mapVideoRestyle, VideoRestyleBody } from '../compat/videoRestyle.ts';
-import { mapVideoUpscale, VideoUpscaleBody } from '../compat/videoUpscale.ts';
+import { CreateFramesBody, mapCreateFrames } from '../../providers/pixverse/compat/createFrames.ts';
+import { CreateFusionBody, mapCreateFusion } from '../../providers/pixverse/compat/createFusion.ts';
+import { CreateTransitionBody, mapCreateTransition } from '../../providers/pixverse/compat/createTransition.ts';
+import { mapMotionControl, MotionControlBody } from '../../providers/pixverse/compat/motionControl.ts';
+import { accountForSource } from '../../providers/pixverse/compat/sources.ts';
+import { NOT_AVAILABLE, NOT_AVAILABLE_READS } from '../../providers/pixverse/compat/unavailable.ts';
+import type { Mapped } from '../../providers/pixverse/compat/videoCreate.ts';
+import { mapVideoExtend, VideoExtendBody } from '../../providers/pixverse/compat/videoExtend.ts';
+import { mapVideoLipsync, VideoLipsyncBody } from '../../providers/pixverse/compat/videoLipsync.ts';
+import { mapVideoModify, VideoModifyBody } from '../../providers/pixverse/compat/videoModify.ts';
+import { mapVideoRestyle, VideoRestyleBody } from '../../providers/pixverse/compat/videoRestyle.ts';
+import { mapVideoUpscale, VideoUpscaleBody } from '../../providers/pixverse/compat/videoUpscale.ts';
 
 
 /**
