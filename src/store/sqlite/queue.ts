@@ -18,9 +18,9 @@ import type { AccountLoad, Dispatched, EnqueueInput, EnqueueResult } from '../st
 import { accountFromRow, jobFromRow, type JobRow } from '../rows.ts';
 import { assertQueueRank, chooseAccount, compareQueued, fitClasses, passStride, tokenIdOfKey, tokenKey } from '../fairness.ts';
 import { immediate, type Db, type StatementCache } from './database.ts';
-import { LOADS_SQL, type LoadRow } from './accounts.ts';
-import { CLEAR_LEASE } from './fragments.ts';
-import type { Outbox } from './outbox.ts';
+import { LOADS_SQL, type LoadRow } from '../sql/accounts.ts';
+import { CLEAR_LEASE } from '../sql/states.ts';
+import type { OutboxEmitter } from './store.ts';
 import { KeyTakenRollback } from '../idempotency.ts';
 import type { IdempotencyQueries } from './idempotency.ts';
 
@@ -99,7 +99,7 @@ export class QueueQueries {
   constructor(
     db: Db,
     private readonly sql: StatementCache,
-    private readonly outbox: Outbox,
+    private readonly outbox: OutboxEmitter,
     idempotency: IdempotencyQueries,
   ) {
     this.enqueueTx = immediate(db, (input: EnqueueInput, maxQueueLength: number): EnqueueResult => {
