@@ -30,6 +30,8 @@ export interface PostgresStore extends Store {
   readonly schema: string | null;
   /** This process's id in `instances` and on the submits it starts (see beatInstance). */
   readonly instance: string | null;
+  /** The pool; exposed for diagnostics and tests, not for callers' SQL. */
+  readonly pool: pg.Pool;
 }
 
 export function createPostgresStore(pool: pg.Pool, schema: string | null, instance: string | null = null): PostgresStore {
@@ -42,6 +44,7 @@ export function createPostgresStore(pool: pg.Pool, schema: string | null, instan
     channels,
     schema,
     instance,
+    pool,
     migrate: () => migrate(pool),
     pendingMigrations: () => pendingMigrations(x, 'pixgate_migrations', MIGRATIONS),
     snapshot: () => snapshot(x),
