@@ -463,7 +463,7 @@ describe('SqliteStore specifics', () => {
     it('migrating a new file at once: one applies each migration, the rest find nothing to do', { timeout: 30_000 }, async () => {
       const applied = (await race(children, { cmd: 'migrate' })).map((r) => r.applied as number[]);
       assert.equal(applied.filter((v) => v.length > 0).length, 1, `applied by: ${JSON.stringify(applied)}`);
-      assert.deepEqual(applied.flat().sort(), MIGRATIONS.map((m) => m.version));
+      assert.deepEqual(applied.flat().sort((a, b) => a - b), MIGRATIONS.map((m) => m.version));
       // And again, now that the schema exists: a no-op everywhere.
       assert.deepEqual((await race(children, { cmd: 'migrate' })).map((r) => r.applied), [[], [], []]);
     });

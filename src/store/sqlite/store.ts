@@ -15,7 +15,8 @@ import { AdmissionQueries } from './admission.ts';
 import { openDatabase, StatementCache, type Db } from './database.ts';
 import { SqliteExec } from './driver.ts';
 import { IdempotencyQueries } from './idempotency.ts';
-import { migrate, MIGRATIONS } from './migrations.ts';
+import { migrate } from './migrate.ts';
+import { MIGRATIONS } from './migrations.ts';
 import { QueueQueries } from './queue.ts';
 
 export interface SqliteStore extends Store {
