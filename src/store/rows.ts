@@ -6,7 +6,7 @@
  * Column names are the shared schema's snake_case names (see sqlite/migrations.ts).
  */
 import type { Account, AccountState } from '../domain/account.ts';
-import { JOB_STATES, isTerminal, type Job, type JobOutcome, type JobState, type JobType, type Json } from '../domain/job.ts';
+import type { Job, JobOutcome, JobState, JobType, Json } from '../domain/job.ts';
 import type { AttemptResult, Delivery, DeliveryState, OutboxEvent, TenantSettings, TokenRecord, UpsertAccountInput, User } from './store.ts';
 
 /** Integer column as a driver may return it (pg returns int8 as a decimal string). */
@@ -17,9 +17,6 @@ export type DbJson = string | { [key: string]: Json } | null;
 export type DbBool = boolean | number | string | bigint;
 /** Floating-point column (REAL / double precision; numeric would come back as a string). */
 export type DbReal = number | string;
-
-/** States a job can still leave: the `state IN (…)` list of every compare-and-swap. */
-export const NON_TERMINAL_STATES: readonly JobState[] = JOB_STATES.filter((s) => !isTerminal(s));
 
 export interface UserRow {
   id: DbInt;

@@ -8,7 +8,7 @@
  * each command to all children at once so they race.
  */
 import { createInterface } from 'node:readline';
-import { migrate } from '../../src/store/sqlite/migrations.ts';
+import { migrate } from '../../src/store/sqlite/migrate.ts';
 import { openSqliteStore } from '../../src/store/sqlite/index.ts';
 
 export type Command =

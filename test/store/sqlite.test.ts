@@ -7,11 +7,11 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { openSqliteStore, MIGRATIONS } from '../../src/store/sqlite/index.ts';
-import { LOADS_SQL } from '../../src/store/sqlite/accounts.ts';
-import { DUE_SQL, STALE_SQL } from '../../src/store/sqlite/tracking.ts';
+import { LOADS_SQL } from '../../src/store/sql/accounts.ts';
+import { DUE_SQL, STALE_SQL } from '../../src/store/sql/tracking.ts';
 import { COUNT_QUEUED_SQL, HAS_QUEUED_SQL, OVERRIDE_HEAD_SQL, PASSES_SQL, PLAIN_HEAD_SQL, QUEUED_JOBS_SQL } from '../../src/store/sqlite/queue.ts';
-import { BY_UPSTREAM_SQL } from '../../src/store/sqlite/jobs.ts';
-import { DUE_DELIVERIES_SQL } from '../../src/store/sqlite/outbox.ts';
+import { BY_UPSTREAM_SQL } from '../../src/store/sql/jobs.ts';
+import { DUE_DELIVERIES_SQL } from '../../src/store/sql/outbox.ts';
 import { openDatabase } from '../../src/store/sqlite/database.ts';
 import type { TokenRecord } from '../../src/store/store.ts';
 import { runStoreConformance } from './conformance.ts';
@@ -141,12 +141,14 @@ describe('SqliteStore specifics', () => {
     const store = await openSqliteStore(':memory:');
     const plan = (sql: string, params: unknown) =>
       (store.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(params) as { detail: string }[]).map((r) => r.detail).join(' | ');
-    const named = { now: 0, limit: 1, before: 0 };
+    // The shared statements bind `$1`, `$2`, … (named 1, 2, … for better-sqlite3).
+    const due = { 1: 0, 2: 1 };
+    const stale = { 1: 0, 2: 0, 3: 1 };
     assert.match(plan(LOADS_SQL, 1), /SEARCH j USING (COVERING )?INDEX jobs_active \(user_id=\? AND email=\?\)/);
-    assert.match(plan(DUE_SQL, named), /USING (COVERING )?INDEX jobs_due \(state=\? AND next_poll_at<\?\)/);
-    assert.doesNotMatch(plan(DUE_SQL, named), /TEMP B-TREE/, 'due polls come out in index order');
-    assert.match(plan(STALE_SQL, named), /USING (COVERING )?INDEX jobs_due \(state=\?\)/);
-    for (const sql of [LOADS_SQL, DUE_SQL, STALE_SQL]) assert.doesNotMatch(plan(sql, sql === LOADS_SQL ? 1 : named), /SCAN j(obs)?\b/);
+    assert.match(plan(DUE_SQL, due), /USING (COVERING )?INDEX jobs_due \(state=\? AND next_poll_at<\?\)/);
+    assert.doesNotMatch(plan(DUE_SQL, due), /TEMP B-TREE/, 'due polls come out in index order');
+    assert.match(plan(STALE_SQL, stale), /USING (COVERING )?INDEX jobs_due \(state=\?\)/);
+    for (const sql of [LOADS_SQL, DUE_SQL, STALE_SQL]) assert.doesNotMatch(plan(sql, sql === LOADS_SQL ? 1 : sql === DUE_SQL ? due : stale), /SCAN j(obs)?\b/);
 
     // Dispatch: every probe is one seek on jobs_queue with all equality columns bound (NULL token
     // and NULL pin included, via IS), in index order — no scan of the queue, no sort.
@@ -164,12 +166,12 @@ describe('SqliteStore specifics', () => {
     assert.match(plan(QUEUED_JOBS_SQL, [1, 1000]), /SEARCH jobs USING INDEX jobs_queue_order \(user_id=\?\)/);
     assert.doesNotMatch(plan(QUEUED_JOBS_SQL, [1, 1000]), /TEMP B-TREE|SCAN/);
     // jobsByUpstreamId: a seek on the partial jobs_upstream, newest first without a sort.
-    assert.match(plan(BY_UPSTREAM_SQL, '42'), /SEARCH jobs USING INDEX jobs_upstream \(upstream_id=\?\)/);
-    assert.doesNotMatch(plan(BY_UPSTREAM_SQL, '42'), /TEMP B-TREE|SCAN/);
+    assert.match(plan(BY_UPSTREAM_SQL, { 1: '42' }), /SEARCH jobs USING INDEX jobs_upstream \(upstream_id=\?\)/);
+    assert.doesNotMatch(plan(BY_UPSTREAM_SQL, { 1: '42' }), /TEMP B-TREE|SCAN/);
     assert.match(plan(PASSES_SQL, 1), /SEARCH q USING PRIMARY KEY \(user_id=\?\)/);
     assert.match(plan(COUNT_QUEUED_SQL, 1), /SEARCH users USING INTEGER PRIMARY KEY \(rowid=\?\)/, 'a counter, not a count');
-    assert.match(plan(DUE_DELIVERIES_SQL, { now: 0, limit: 1 }), /SEARCH d USING INDEX deliveries_due \(next_attempt_at<\?\)/);
-    assert.doesNotMatch(plan(DUE_DELIVERIES_SQL, { now: 0, limit: 1 }), /SCAN/);
+    assert.match(plan(DUE_DELIVERIES_SQL, { 1: 0, 2: 1 }), /SEARCH d USING INDEX deliveries_due \(next_attempt_at<\?\)/);
+    assert.doesNotMatch(plan(DUE_DELIVERIES_SQL, { 1: 0, 2: 1 }), /SCAN/);
     await store.close();
   });
 
@@ -461,7 +463,7 @@ describe('SqliteStore specifics', () => {
     it('migrating a new file at once: one applies each migration, the rest find nothing to do', { timeout: 30_000 }, async () => {
       const applied = (await race(children, { cmd: 'migrate' })).map((r) => r.applied as number[]);
       assert.equal(applied.filter((v) => v.length > 0).length, 1, `applied by: ${JSON.stringify(applied)}`);
-      assert.deepEqual(applied.flat().sort(), MIGRATIONS.map((m) => m.version));
+      assert.deepEqual(applied.flat().sort((a, b) => a - b), MIGRATIONS.map((m) => m.version));
       // And again, now that the schema exists: a no-op everywhere.
       assert.deepEqual((await race(children, { cmd: 'migrate' })).map((r) => r.applied), [[], [], []]);
     });

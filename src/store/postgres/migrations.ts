@@ -1,5 +1,7 @@
 /**
  * Numbered schema migrations. Append only: never edit a migration that has shipped; add the next number.
+ * The numbering is shared with SQLite (sqlite/migrations.ts): version N names the same change in both,
+ * and a new migration takes the next number in both lists (test/store/migrations.test.ts).
  *
  * Times are BIGINT epoch milliseconds (the store never reads the clock; callers pass `now`).
  * JSON documents are TEXT holding JSON: they round-trip byte for byte (jsonb would reorder keys and

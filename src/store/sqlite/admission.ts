@@ -11,7 +11,7 @@ import type { ReserveInput, ReserveResult } from '../store.ts';
 import { accountFromRow, jobFromRow, type JobRow } from '../rows.ts';
 import { chooseAccount } from '../fairness.ts';
 import { immediate, type Db, type StatementCache } from './database.ts';
-import { LOADS_SQL, type LoadRow } from './accounts.ts';
+import { LOADS_SQL, type LoadRow } from '../sql/accounts.ts';
 import { KeyTakenRollback } from '../idempotency.ts';
 import type { IdempotencyQueries } from './idempotency.ts';
 

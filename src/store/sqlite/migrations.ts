@@ -1,6 +1,9 @@
 /**
  * Numbered schema migrations, applied once each and recorded in `schema_migrations`.
- * Append new entries; never edit an applied one.
+ * Append new entries; never edit an applied one. The numbering is shared with PostgreSQL
+ * (postgres/migrations.ts): version N names the same change in both, and a step one engine does not
+ * need is an entry without statements. A new migration takes the next number in both lists
+ * (test/store/migrations.test.ts holds them equal).
  *
  * Notes on the schema:
  * - No CHECK constraints on enum-like columns (job type/state, account state): SQLite cannot alter a
@@ -10,8 +13,6 @@
  * - Jobs keep no foreign key to accounts: deleting an account leaves its (cancelled) jobs behind.
  * - Times are INTEGER epoch milliseconds supplied by the caller.
  */
-import { immediate, type Db } from './database.ts';
-
 export interface Migration {
   version: number;
   name: string;
@@ -98,7 +99,7 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 2,
-    name: 'queue, fairness, tenant settings, webhook secrets, callbacks outbox',
+    name: 'queue, fairness, tenant settings and callbacks outbox',
     // jobs.email and jobs.started_at become nullable (a queued job has neither an account nor a
     // slot yet). SQLite cannot relax NOT NULL in place, so the table is rebuilt (create, copy, drop,
     // rename) keeping every id and the AUTOINCREMENT high-water mark. Nothing references jobs, so
@@ -235,6 +236,12 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 3,
+    name: 'queued-job counter per tenant',
+    // Part of migration 2 here (users.queued_count and its triggers).
+    sql: '',
+  },
+  {
+    version: 4,
     name: 'queue rank (least laxity first), PixVerse account webhooks, expedited polls',
     // Plain ADD COLUMNs (no table rebuild: every new column is nullable or has a constant default),
     // an UPDATE of the queued rows only, and index rebuilds, all in migrate()'s one BEGIN IMMEDIATE
@@ -278,7 +285,7 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
-    version: 4,
+    version: 5,
     name: 'idempotency keys',
     // A new table only; the other tables are untouched.
     sql: `
@@ -302,7 +309,13 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
-    version: 5,
+    version: 6,
+    name: 'instance liveness for in-doubt submits',
+    // One process opens the file: a restart itself says the previous submitter is gone.
+    sql: '',
+  },
+  {
+    version: 7,
     name: 'untracked jobs keep their result; deleted jobs leave lists and reads',
     // Plain ADD COLUMNs with NULL or constant defaults: no table rebuild, existing rows unchanged.
     sql: `
@@ -317,7 +330,13 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
-    version: 6,
+    version: 8,
+    name: 'index of dead-lettered callback deliveries',
+    // Part of migration 2 here (deliveries_dead).
+    sql: '',
+  },
+  {
+    version: 9,
     name: 'recent failures of a tenant (dashboard)',
     sql: `
       -- recentFailures: a tenant's latest failed jobs, read newest first up to a LIMIT without
@@ -326,8 +345,8 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
-    version: 7,
-    name: 'PixVerse webhook receipts (replay guard)',
+    version: 10,
+    name: 'PixVerse webhook receipts (replay guard shared by instances)',
     sql: `
       -- A PixVerse delivery acted on, by a digest of its signed headers and body, until its
       -- timestamp can no longer pass the replay window. Survives restarts, so a replay is refused
@@ -340,32 +359,3 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
 ];
-
-/**
- * Applies every pending migration inside one BEGIN IMMEDIATE transaction. Two processes opening
- * the same file at once serialize on the write lock: the second waits (busy_timeout), then reads
- * `schema_migrations` after the first committed and finds nothing left to do.
- * Returns the versions applied by this call.
- */
-export function migrate(db: Db, now: number = Date.now()): number[] {
-  const run = immediate(db, () => {
-    db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-      version    INTEGER PRIMARY KEY,
-      name       TEXT NOT NULL,
-      applied_at INTEGER NOT NULL
-    )`);
-    const done = new Set(
-      (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version),
-    );
-    const applied: number[] = [];
-    const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
-    for (const m of MIGRATIONS) {
-      if (done.has(m.version)) continue;
-      db.exec(m.sql);
-      record.run(m.version, m.name, now);
-      applied.push(m.version);
-    }
-    return applied;
-  });
-  return run();
-}

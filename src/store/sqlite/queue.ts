@@ -18,9 +18,9 @@ import type { AccountLoad, Dispatched, EnqueueInput, EnqueueResult } from '../st
 import { accountFromRow, jobFromRow, type JobRow } from '../rows.ts';
 import { assertQueueRank, chooseAccount, compareQueued, fitClasses, passStride, tokenIdOfKey, tokenKey } from '../fairness.ts';
 import { immediate, type Db, type StatementCache } from './database.ts';
-import { LOADS_SQL, type LoadRow } from './accounts.ts';
-import { CLEAR_LEASE } from './fragments.ts';
-import type { Outbox } from './outbox.ts';
+import { LOADS_SQL, type LoadRow } from '../sql/accounts.ts';
+import { CLEAR_LEASE } from '../sql/states.ts';
+import type { OutboxEmitter } from './store.ts';
 import { KeyTakenRollback } from '../idempotency.ts';
 import type { IdempotencyQueries } from './idempotency.ts';
 
@@ -58,7 +58,7 @@ export const OVERRIDE_HEAD_SQL = `
 
 /**
  * queuedJobs: the tenant's first jobs in (priority DESC, queue_rank, id) order, read in the order of
- * jobs_queue_order (migration 3) up to the LIMIT. Per token this is a prefix of the token's dispatch
+ * jobs_queue_order (migration 4) up to the LIMIT. Per token this is a prefix of the token's dispatch
  * order (the order within a token is this order), so a caller replaying the fair turns over them
  * (scheduler dispatchOrder) gets the first positions of the real dispatch order.
  */
@@ -99,7 +99,7 @@ export class QueueQueries {
   constructor(
     db: Db,
     private readonly sql: StatementCache,
-    private readonly outbox: Outbox,
+    private readonly outbox: OutboxEmitter,
     idempotency: IdempotencyQueries,
   ) {
     this.enqueueTx = immediate(db, (input: EnqueueInput, maxQueueLength: number): EnqueueResult => {
@@ -169,7 +169,7 @@ export class QueueQueries {
       // Join before the job is back in the queue, so "had nothing queued" is judged without it.
       this.joinQueue(row.user_id, row.token_id);
       // The job keeps its queue rank: it goes back to the place it had, not to the end. A job admitted
-      // directly by reserve() never had one; it gets created_at (the rank migration 3 gave the jobs it
+      // directly by reserve() never had one; it gets created_at (the rank migration 4 gave the jobs it
       // found queued), so no queued row is ever without a rank.
       this.sql
         .get(
