@@ -18,7 +18,7 @@ import { Launcher } from './launcher.ts';
 import type { SchedulerContext, SchedulerTuning } from './context.ts';
 import { DurationEstimator } from './durationEstimator.ts';
 import { SchedulerEvents } from './events.ts';
-import { DEFAULT_POLL_POLICY } from './pollSchedule.ts';
+import { DEFAULT_POLL_POLICY } from '../domain/policy/pollSchedule.ts';
 import { ChangeFeed } from './changeFeed.ts';
 import { ViewCache } from './viewCache.ts';
 import { CreditWatch } from './creditWatch.ts';
