@@ -130,7 +130,7 @@ export function listScheduleMs(w: Workload, held: (job: WorkJob) => number = (jo
 
 /**
  * The gateway's queue order (least laxity first: queued time − expected run time, see
- * src/scheduler/queueRank.ts) as a list schedule with instant completion signals, for a batch queued
+ * src/domain/policy/queueOrder.ts) as a list schedule with instant completion signals, for a batch queued
  * all at once: longest expected (per-quality mean) first, submission order within a quality.
  * With only the quality known in advance, no online scheduler does much better.
  */

@@ -7,6 +7,7 @@ import type { Account } from '../domain/account.ts';
 import { UpstreamError } from '../upstream/upstream.ts';
 import type { SchedulerContext } from './context.ts';
 import { OUT_OF_CREDITS } from './creditWatch.ts';
+import { healthAfterSubmitError, triesAnother } from '../domain/policy/health.ts';
 
 export function asUpstreamError(err: unknown): UpstreamError {
   if (err instanceof UpstreamError) return err;
@@ -23,40 +24,42 @@ export interface SubmitFailure {
 
 export async function handleSubmitError(ctx: SchedulerContext, account: Account, err: UpstreamError): Promise<SubmitFailure> {
   const now = ctx.now();
-  const { store, tuning } = ctx;
+  const transition = healthAfterSubmitError(err.errorClass, ctx.tuning, now);
+  const tryAnother = triesAnother(transition);
   const health = async (state: Account['state'], reason: string, until: number | null) => {
-    await store.setAccountHealth(account.userId, account.email, { state, reason, cooldownUntil: until, now });
+    await ctx.store.setAccountHealth(account.userId, account.email, { state, reason, cooldownUntil: until, now });
     ctx.events.emit('account', account.userId, account.email);
   };
+  // The transition (domain/policy/health.ts) decides what happens to the account; below are only
+  // the words for it and the client's answer.
   switch (err.errorClass) {
-    case 'concurrency_limit': {
-      // Our count says there was room, so the slot is used elsewhere (website, another tool).
-      // Back off briefly instead of punishing the account.
-      await health('cooldown', 'PixVerse reported its concurrency limit (500044)', now + tuning.concurrencyBackoffMs);
-      const wait = Math.ceil(tuning.concurrencyBackoffMs / 1000);
-      return { error: new GatewayError(429, `Account ${account.email} is at its PixVerse concurrency limit`, wait), tryAnother: true };
-    }
-    case 'rate_limit': {
-      await health('cooldown', 'PixVerse rate limit', now + tuning.rateLimitCooldownMs);
-      const wait = Math.ceil(tuning.rateLimitCooldownMs / 1000);
-      return { error: new GatewayError(429, `PixVerse is rate limiting account ${account.email}`, wait), tryAnother: true };
-    }
+    case 'concurrency_limit':
+      if (transition.kind !== 'cooldown') break;
+      await health(transition.state, 'PixVerse reported its concurrency limit (500044)', transition.until);
+      return { error: new GatewayError(429, `Account ${account.email} is at its PixVerse concurrency limit`, transition.retryAfterS), tryAnother };
+    case 'rate_limit':
+      if (transition.kind !== 'cooldown') break;
+      await health(transition.state, 'PixVerse rate limit', transition.until);
+      return { error: new GatewayError(429, `PixVerse is rate limiting account ${account.email}`, transition.retryAfterS), tryAnother };
     case 'out_of_credits':
-      await health('error', OUT_OF_CREDITS, null);
-      ctx.creditWatch?.park(account.userId, account.email);
+      if (transition.kind !== 'error') break;
+      await health(transition.state, OUT_OF_CREDITS, null);
+      if (transition.parked) ctx.creditWatch?.park(account.userId, account.email);
       return {
         error: new GatewayError(412, `All Credits have been used up on account ${account.email}. Top up and re-post the account.`),
-        tryAnother: true,
+        tryAnother,
       };
     case 'auth':
-      await health('error', `PixVerse rejected the API key: ${err.message}`, null);
-      return { error: new GatewayError(596, `Account ${account.email} in error state: PixVerse rejected the API key`), tryAnother: true };
+      if (transition.kind !== 'error') break;
+      await health(transition.state, `PixVerse rejected the API key: ${err.message}`, null);
+      return { error: new GatewayError(596, `Account ${account.email} in error state: PixVerse rejected the API key`), tryAnother };
     case 'moderation':
-      return { error: new GatewayError(422, `PixVerse moderation rejected the request: ${err.message}`), tryAnother: false };
+      return { error: new GatewayError(422, `PixVerse moderation rejected the request: ${err.message}`), tryAnother };
     case 'bad_request':
     case 'not_found':
-      return { error: new GatewayError(400, `PixVerse rejected the request: ${err.message}`), tryAnother: false };
+      return { error: new GatewayError(400, `PixVerse rejected the request: ${err.message}`), tryAnother };
     case 'transient':
-      return { error: new GatewayError(502, `PixVerse is unavailable: ${err.message}`), tryAnother: false };
+      break;
   }
+  return { error: new GatewayError(502, `PixVerse is unavailable: ${err.message}`), tryAnother };
 }

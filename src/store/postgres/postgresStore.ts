@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Account } from '../../domain/account.ts';
 import type { Job, JobOutcome, JobType } from '../../domain/job.ts';
+import type { QueueTurn } from '../../domain/policy/queueOrder.ts';
 import type {
   AccountHealthUpdate,
   AccountLoad,
@@ -186,6 +187,9 @@ export class PostgresStore implements Store {
   }
   queuedJobs(userId: number, limit: number): Promise<Job[]> {
     return queue.queuedJobs(this.pool, userId, limit);
+  }
+  queueTurns(userId: number): Promise<QueueTurn[]> {
+    return queue.queueTurns(this.pool, userId);
   }
   countQueued(userId: number): Promise<number> {
     return queue.countQueued(this.pool, userId);

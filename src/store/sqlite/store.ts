@@ -5,6 +5,7 @@
  */
 import type { Account } from '../../domain/account.ts';
 import type { Job, JobOutcome, JobType } from '../../domain/job.ts';
+import type { QueueTurn } from '../../domain/policy/queueOrder.ts';
 import type {
   AccountHealthUpdate,
   AccountLoad,
@@ -201,6 +202,9 @@ export class SqliteStore implements Store {
   }
   async queuedJobs(userId: number, limit: number): Promise<Job[]> {
     return this.queue.queuedJobs(userId, limit);
+  }
+  async queueTurns(userId: number): Promise<QueueTurn[]> {
+    return this.queue.queueTurns(userId);
   }
   async countQueued(userId: number): Promise<number> {
     return this.queue.countQueued(userId);
