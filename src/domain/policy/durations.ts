@@ -1,5 +1,5 @@
 /**
- * What the gateway believes about how long a kind of job runs: a log-normal distribution (PixVerse's
+ * What the gateway believes about how long a kind of job runs: a log-normal distribution (the provider's
  * run times are log-normal per quality: median and p90 differ by a factor of about 1.7, σ ≈ 0.4),
  * learned from the jobs seen finishing. The poll schedule reads the whole distribution; queue ranks
  * and estimates read its mean.
@@ -21,7 +21,7 @@ export interface DurationBelief {
 export const PRIOR_SIGMA = 0.4;
 const MIN_SIGMA = 0.15;
 const MAX_SIGMA = 1.5;
-/** Weight of a new observation once twenty were seen: enough memory that one odd job hardly moves the schedule (0.2 made the learned centre jitter by ±0.13 in log terms and cost the bench 0.3 polls per job), still short enough to follow a drifting upstream. */
+/** Weight of each new observation after the first: enough memory that one odd job hardly moves the schedule (0.2 made the learned centre jitter by ±0.13 in log terms and cost the bench 0.3 polls per job), still short enough to follow a drifting upstream. */
 const LEARN_WEIGHT = 0.05;
 
 /** A belief centred on `meanMs` with the prior spread (no observation yet). */
@@ -30,15 +30,16 @@ export function priorBelief(meanMs: number, sigma = PRIOR_SIGMA): DurationBelief
 }
 
 /**
- * The belief after one more job of the kind ran `ranMs`. Early observations weigh 1/(n+1) (a plain
- * average, so the first finished job replaces the static default at once), later ones LEARN_WEIGHT.
+ * The belief after one more job of the kind ran `ranMs`. The first finished job replaces the static
+ * default's centre at once; later ones weigh LEARN_WEIGHT each. Not a plain average of the first
+ * few: in a batch the first jobs to finish are the short ones, and averaging them pulled the centre
+ * so low that every later job was polled early and often.
  * The spread is an exponentially weighted mean of squared log deviations, started at the prior.
  */
 export function learnDuration(belief: DurationBelief, ranMs: number): DurationBelief {
   if (!(ranMs > 0) || !Number.isFinite(ranMs)) return belief;
   const x = Math.log(ranMs);
-  const w = Math.max(LEARN_WEIGHT, 1 / (belief.seen + 1));
-  const mu = belief.seen === 0 ? x : belief.mu + w * (x - belief.mu);
+  const mu = belief.seen === 0 ? x : belief.mu + LEARN_WEIGHT * (x - belief.mu);
   // A prior's centre is a static default, possibly far from this upstream's speed: the first
   // observation moves the centre only, or one fast simulator job would read as a huge spread.
   if (belief.seen === 0) return { mu, sigma: belief.sigma, seen: 1 };

@@ -38,7 +38,7 @@ export const DEFAULT_POLL_POLICY: PollPolicy = {
   lagWeight: 10,
   minIntervalMs: 1000,
   maxIntervalMs: 30_000,
-  // PixVerse releases a job's slot after 10 minutes whatever happens.
+  // The provider releases a job's slot after 10 minutes whatever happens.
   maxFirstPollMs: 600_000,
   backstopQuantile: null,
 };
