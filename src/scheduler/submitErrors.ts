@@ -24,42 +24,48 @@ export interface SubmitFailure {
 
 export async function handleSubmitError(ctx: SchedulerContext, account: Account, err: UpstreamError): Promise<SubmitFailure> {
   const now = ctx.now();
+  // What happens to the account is the policy's (domain/policy/health.ts); here are only the words.
   const transition = healthAfterSubmitError(err.errorClass, ctx.tuning, now);
-  const tryAnother = triesAnother(transition);
-  const health = async (state: Account['state'], reason: string, until: number | null) => {
-    await ctx.store.setAccountHealth(account.userId, account.email, { state, reason, cooldownUntil: until, now });
+  if (transition.kind !== 'unchanged') {
+    const cooldownUntil = transition.kind === 'cooldown' ? transition.until : null;
+    await ctx.store.setAccountHealth(account.userId, account.email, { state: transition.state, reason: accountReason(err), cooldownUntil, now });
     ctx.events.emit('account', account.userId, account.email);
-  };
-  // The transition (domain/policy/health.ts) decides what happens to the account; below are only
-  // the words for it and the client's answer.
+    if (transition.kind === 'error' && transition.parked) ctx.creditWatch?.park(account.userId, account.email);
+  }
+  const retryAfterS = transition.kind === 'cooldown' ? transition.retryAfterS : null;
+  return { error: clientError(err, account, retryAfterS), tryAnother: triesAnother(transition) };
+}
+
+/** The reason an account shows in 596 answers and /scheduler/available. */
+function accountReason(err: UpstreamError): string {
   switch (err.errorClass) {
     case 'concurrency_limit':
-      if (transition.kind !== 'cooldown') break;
-      await health(transition.state, 'PixVerse reported its concurrency limit (500044)', transition.until);
-      return { error: new GatewayError(429, `Account ${account.email} is at its PixVerse concurrency limit`, transition.retryAfterS), tryAnother };
+      return 'PixVerse reported its concurrency limit (500044)';
     case 'rate_limit':
-      if (transition.kind !== 'cooldown') break;
-      await health(transition.state, 'PixVerse rate limit', transition.until);
-      return { error: new GatewayError(429, `PixVerse is rate limiting account ${account.email}`, transition.retryAfterS), tryAnother };
+      return 'PixVerse rate limit';
     case 'out_of_credits':
-      if (transition.kind !== 'error') break;
-      await health(transition.state, OUT_OF_CREDITS, null);
-      if (transition.parked) ctx.creditWatch?.park(account.userId, account.email);
-      return {
-        error: new GatewayError(412, `All Credits have been used up on account ${account.email}. Top up and re-post the account.`),
-        tryAnother,
-      };
+      return OUT_OF_CREDITS;
+    default:
+      return `PixVerse rejected the API key: ${err.message}`;
+  }
+}
+
+function clientError(err: UpstreamError, account: Account, retryAfterS: number | null): GatewayError {
+  switch (err.errorClass) {
+    case 'concurrency_limit':
+      return new GatewayError(429, `Account ${account.email} is at its PixVerse concurrency limit`, retryAfterS);
+    case 'rate_limit':
+      return new GatewayError(429, `PixVerse is rate limiting account ${account.email}`, retryAfterS);
+    case 'out_of_credits':
+      return new GatewayError(412, `All Credits have been used up on account ${account.email}. Top up and re-post the account.`);
     case 'auth':
-      if (transition.kind !== 'error') break;
-      await health(transition.state, `PixVerse rejected the API key: ${err.message}`, null);
-      return { error: new GatewayError(596, `Account ${account.email} in error state: PixVerse rejected the API key`), tryAnother };
+      return new GatewayError(596, `Account ${account.email} in error state: PixVerse rejected the API key`);
     case 'moderation':
-      return { error: new GatewayError(422, `PixVerse moderation rejected the request: ${err.message}`), tryAnother };
+      return new GatewayError(422, `PixVerse moderation rejected the request: ${err.message}`);
     case 'bad_request':
     case 'not_found':
-      return { error: new GatewayError(400, `PixVerse rejected the request: ${err.message}`), tryAnother };
+      return new GatewayError(400, `PixVerse rejected the request: ${err.message}`);
     case 'transient':
-      break;
+      return new GatewayError(502, `PixVerse is unavailable: ${err.message}`);
   }
-  return { error: new GatewayError(502, `PixVerse is unavailable: ${err.message}`), tryAnother };
 }
