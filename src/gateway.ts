@@ -11,7 +11,7 @@ import { CallbackDeliverer, createOutboxBuilder, sealClearSecrets } from './call
 import { buildApp } from './http/app.ts';
 import { Authenticator } from './http/auth.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
-import { DEFAULT_POLL_POLICY } from './scheduler/pollSchedule.ts';
+import { DEFAULT_POLL_POLICY } from './domain/policy/pollSchedule.ts';
 import type { SchedulerTuning } from './scheduler/context.ts';
 import { loadOrCreateSecret, newAdminToken, newMasterKeyText } from './security/dataDirSecrets.ts';
 import { secretBoxFor } from './security/secretBox.ts';

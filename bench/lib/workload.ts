@@ -5,7 +5,8 @@
  * every job as `#sim:duration=<ms>` so the simulator runs exactly that long. Every variant of a bench
  * (Pixgate with its queue, a retrying client, the ideal bound) therefore does the same work.
  */
-import { DEFAULT_POLL_POLICY, firstPollDelay, nextPollDelay, type PollPolicy } from '../../src/scheduler/pollSchedule.ts';
+import { DEFAULT_POLL_POLICY, nextPollAt, type PollPolicy } from '../../src/domain/policy/pollSchedule.ts';
+import { learnDuration, priorBelief, type DurationBelief } from '../../src/domain/policy/durations.ts';
 import { DEFAULT_LATENCY } from '../../src/providers/pixverse/simulator/index.ts';
 
 export const QUALITIES = ['360p', '540p', '720p', '1080p'] as const;
@@ -129,7 +130,7 @@ export function listScheduleMs(w: Workload, held: (job: WorkJob) => number = (jo
 
 /**
  * The gateway's queue order (least laxity first: queued time − expected run time, see
- * src/scheduler/queueRank.ts) as a list schedule with instant completion signals, for a batch queued
+ * src/domain/policy/queueOrder.ts) as a list schedule with instant completion signals, for a batch queued
  * all at once: longest expected (per-quality mean) first, submission order within a quality.
  * With only the quality known in advance, no online scheduler does much better.
  */
@@ -146,57 +147,64 @@ export function greedyMakespanMs(w: Workload): number {
 /** The default poll policy with its intervals × the time scale (as servers/gateway.ts --time-scale). */
 export function scaledPollPolicy(timeScale: number): PollPolicy {
   const p = DEFAULT_POLL_POLICY;
-  return { ...p, minIntervalMs: Math.round(p.minIntervalMs * timeScale), maxIntervalMs: Math.round(p.maxIntervalMs * timeScale) };
+  return {
+    ...p,
+    minIntervalMs: Math.round(p.minIntervalMs * timeScale),
+    maxIntervalMs: Math.round(p.maxIntervalMs * timeScale),
+    maxFirstPollMs: Math.round(p.maxFirstPollMs * timeScale),
+  };
 }
 
-/** Time from submit to the first poll at or after `durationMs`, polling per `policy` with expectation `expectedMs`. */
-export function pollDiscoveryMs(durationMs: number, expectedMs: number, policy: PollPolicy): number {
-  let at = firstPollDelay(expectedMs, policy);
-  for (let count = 1; at < durationMs; count++) at += nextPollDelay(count, expectedMs, policy);
-  return at;
+/** Times (ms from submit) of the polls the policy makes on a job of `durationMs`; the last one sees it finished. */
+export function pollTimes(durationMs: number, belief: DurationBelief, policy: PollPolicy): number[] {
+  const times: number[] = [];
+  let at = nextPollAt({ startedAt: 0, polls: 0, duration: belief }, policy, 0);
+  times.push(at);
+  while (at < durationMs) {
+    at = nextPollAt({ startedAt: 0, polls: times.length, duration: belief }, policy, at);
+    times.push(at);
+  }
+  return times;
+}
+
+/** Time from submit to the first poll at or after `durationMs`. */
+export function pollDiscoveryMs(durationMs: number, belief: DurationBelief, policy: PollPolicy): number {
+  const times = pollTimes(durationMs, belief, policy);
+  return times[times.length - 1]!;
 }
 
 /** Polls the policy spends on a job of `durationMs` (the last one sees it finished). */
-export function pollCount(durationMs: number, expectedMs: number, policy: PollPolicy): number {
-  let at = firstPollDelay(expectedMs, policy);
-  let count = 1;
-  for (; at < durationMs; count++) at += nextPollDelay(count, expectedMs, policy);
-  return count;
+export function pollCount(durationMs: number, belief: DurationBelief, policy: PollPolicy): number {
+  return pollTimes(durationMs, belief, policy).length;
 }
 
-/** Mean duration per quality: what the gateway's estimator converges to (an exponentially weighted mean). */
-export function learnedExpectation(w: Workload): (job: WorkJob) => number {
-  const sum = new Map<Quality, { total: number; n: number }>();
-  for (const job of w.jobs) {
-    const s = sum.get(job.quality) ?? { total: 0, n: 0 };
-    s.total += job.durationMs;
-    s.n++;
-    sum.set(job.quality, s);
-  }
-  return (job) => {
-    const s = sum.get(job.quality)!;
-    return s.total / s.n;
-  };
+/**
+ * What the gateway's estimator converges to per quality: the durations.ts belief after every job
+ * of the workload, in submission order (the order they roughly finish in).
+ */
+export function learnedBelief(w: Workload): (job: WorkJob) => DurationBelief {
+  const beliefs = new Map<Quality, DurationBelief>();
+  for (const job of w.jobs) beliefs.set(job.quality, learnDuration(beliefs.get(job.quality) ?? priorBelief(meanRealDurationMs(job.quality) * w.timeScale), job.durationMs));
+  return (job) => beliefs.get(job.quality)!;
 }
 
 /**
  * What polling alone costs, with no other overhead: the FIFO list schedule where a slot frees only
- * when the poll policy (expectation = the per-quality mean) first sees the job finished; plus the
+ * when the poll policy (with the learned belief per quality) first sees the job finished; plus the
  * slot utilisation and polls per job that policy implies.
  */
 export function pollModel(w: Workload, policy: PollPolicy): { makespanMs: number; utilisation: number; pollsPerJob: number; meanDiscoveryMs: number } {
-  const expected = learnedExpectation(w);
+  const belief = learnedBelief(w);
   let busy = 0;
   let held = 0;
   let polls = 0;
   for (const job of w.jobs) {
-    const e = expected(job);
     busy += job.durationMs;
-    held += pollDiscoveryMs(job.durationMs, e, policy);
-    polls += pollCount(job.durationMs, e, policy);
+    held += pollDiscoveryMs(job.durationMs, belief(job), policy);
+    polls += pollCount(job.durationMs, belief(job), policy);
   }
   return {
-    makespanMs: listScheduleMs(w, (job) => pollDiscoveryMs(job.durationMs, expected(job), policy)),
+    makespanMs: listScheduleMs(w, (job) => pollDiscoveryMs(job.durationMs, belief(job), policy)),
     utilisation: busy / held,
     pollsPerJob: polls / w.jobs.length,
     meanDiscoveryMs: (held - busy) / w.jobs.length,

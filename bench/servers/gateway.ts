@@ -56,7 +56,12 @@ const scale = args.has('time-scale') ? Number(args.get('time-scale')) : null;
 if (scale !== null) {
   if (!(scale > 0 && scale <= 1)) throw new Error('--time-scale must be in (0, 1]');
   const p = DEFAULT_TUNING.poll;
-  tuning.poll = { ...p, minIntervalMs: Math.round(p.minIntervalMs * scale), maxIntervalMs: Math.round(p.maxIntervalMs * scale) };
+  tuning.poll = {
+    ...p,
+    minIntervalMs: Math.round(p.minIntervalMs * scale),
+    maxIntervalMs: Math.round(p.maxIntervalMs * scale),
+    maxFirstPollMs: Math.round(p.maxFirstPollMs * scale),
+  };
   // The idle wake-up stays at its default (1 s): it is a backstop for missed events, not part of
   // any job's timing, and scaling it would multiply fixed background work (store reads, and on
   // PostgreSQL lock-taking dispatch attempts) per second of wall time.
@@ -64,8 +69,8 @@ if (scale !== null) {
 const fixed = args.get('poll-fixed');
 if (fixed) {
   const every = parseDuration(fixed);
-  // firstAt × expected and step × expected are clamped into [every, every]: one poll every `every`.
-  tuning.poll = { ...DEFAULT_TUNING.poll, minIntervalMs: every, maxIntervalMs: every };
+  // Every poll, the first included, is clamped into [every, every]: one poll every `every`.
+  tuning.poll = { ...DEFAULT_TUNING.poll, minIntervalMs: every, maxIntervalMs: every, maxFirstPollMs: every };
 }
 // PostgreSQL round trips, counted per statement (first words of its text), and how long each
 // transaction stayed open (BEGIN sent → COMMIT answered: the time its row locks were held), for BENCH_STATS.

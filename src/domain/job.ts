@@ -66,7 +66,7 @@ export interface Job {
   priority: number;
   /**
    * Order within one priority of a token's queue, lowest first: epoch ms of queueing minus the job's
-   * expected run time (least laxity first; see scheduler/queueRank.ts). Null for jobs never queued.
+   * expected run time (least laxity first; see domain/policy/queueOrder.ts). Null for jobs never queued.
    */
   queueRank: number | null;
   /** Per-request maxJobs override, applied when the job takes a slot. */

@@ -10,7 +10,8 @@ import type { EnqueueResult, IdempotencyClaim, ReserveResult, User } from '../st
 import type { SchedulerContext } from './context.ts';
 import type { Launcher } from './launcher.ts';
 import { estimateWaitMs, slotFreeTimes } from './queueEstimate.ts';
-import { queueRank } from './queueRank.ts';
+import { queueRank } from '../domain/policy/queueOrder.ts';
+import { retryAfterSeconds } from '../domain/policy/estimates.ts';
 
 export interface SubmitInput {
   userId: number;
@@ -174,7 +175,6 @@ export class Admission {
       cached = { readAt: now, endsAt };
       this.earliestEnds.set(key, cached);
     }
-    if (!Number.isFinite(cached.endsAt)) return 5;
-    return Math.min(300, Math.max(1, Math.ceil((cached.endsAt - now) / 1000)));
+    return retryAfterSeconds(cached.endsAt, now);
   }
 }

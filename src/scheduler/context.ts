@@ -5,7 +5,7 @@ import type { Upstream } from './provider.ts';
 import type { AccountKeys } from './accountKeys.ts';
 import type { DurationEstimator } from './durationEstimator.ts';
 import type { SchedulerEvents } from './events.ts';
-import type { PollPolicy } from './pollSchedule.ts';
+import type { PollPolicy } from '../domain/policy/pollSchedule.ts';
 import type { CreditWatch } from './creditWatch.ts';
 
 export interface SchedulerTuning {

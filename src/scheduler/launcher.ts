@@ -10,7 +10,7 @@ import type { Account } from '../domain/account.ts';
 import type { Job } from '../domain/job.ts';
 import type { SchedulerContext } from './context.ts';
 import { retryWhileUnavailable } from '../store/unavailable.ts';
-import { firstPollDelay } from './pollSchedule.ts';
+import { nextPollAt } from '../domain/policy/pollSchedule.ts';
 import { pollPolicyFor } from './webhookIntake.ts';
 import { asUpstreamError, handleSubmitError, type SubmitFailure } from './submitErrors.ts';
 
@@ -58,8 +58,8 @@ export class Launcher {
 
   private async started(job: Job, account: Account, upstreamId: string): Promise<Job> {
     const now = this.ctx.now();
-    const nextPollAt = now + firstPollDelay(this.ctx.estimator.expected(job), pollPolicyFor(this.ctx, account, job));
-    const moved = await retryWhileUnavailable(() => this.ctx.store.markRunning(job.id, upstreamId, nextPollAt, now));
+    const firstPoll = nextPollAt({ startedAt: now, polls: 0, duration: this.ctx.estimator.belief(job) }, pollPolicyFor(this.ctx, account, job), now);
+    const moved = await retryWhileUnavailable(() => this.ctx.store.markRunning(job.id, upstreamId, firstPoll, now));
     const current = (await this.ctx.store.getJob(job.id)) ?? { ...job, upstreamId };
     // `moved` is false when the job was cancelled while its submit was in flight
     // (account deleted, DELETE /scheduler on its id); it keeps that final state.

@@ -18,13 +18,15 @@ import { Launcher } from './launcher.ts';
 import type { SchedulerContext, SchedulerTuning } from './context.ts';
 import { DurationEstimator } from './durationEstimator.ts';
 import { SchedulerEvents } from './events.ts';
-import { DEFAULT_POLL_POLICY } from './pollSchedule.ts';
+import { DEFAULT_POLL_POLICY } from '../domain/policy/pollSchedule.ts';
 import { ChangeFeed } from './changeFeed.ts';
 import { ViewCache } from './viewCache.ts';
 import { CreditWatch } from './creditWatch.ts';
 import { Sweeper } from './sweeper.ts';
 import { Heartbeat } from './heartbeat.ts';
-import { dispatchOrder, slotFreeTimes, startTimes } from './queueEstimate.ts';
+import { slotFreeTimes } from './queueEstimate.ts';
+import { dispatchOrder } from '../domain/policy/queueOrder.ts';
+import { startTimes } from '../domain/policy/estimates.ts';
 import { ShortCache } from './snapshotCache.ts';
 
 export interface QueueSnapshot {
@@ -174,13 +176,14 @@ export class Scheduler {
   /** The tenant's queue in expected dispatch order with estimated start times (first `limit` jobs). */
   async queueSnapshot(userId: number, limit = 1000): Promise<QueueSnapshot> {
     const { store, estimator } = this.ctx;
-    const [queued, tokens, total, slots] = await Promise.all([
+    const [queued, turns, total, slots] = await Promise.all([
       store.queuedJobs(userId, limit),
-      store.listTokens(userId),
+      store.queueTurns(userId),
       store.countQueued(userId),
       slotFreeTimes(this.ctx, userId),
     ]);
-    const order = dispatchOrder(queued, new Map(tokens.map((t) => [t.id, t.weight])));
+    // The dispatcher's own rule from the stored passes, so positions follow the real turns.
+    const order = dispatchOrder(queued, turns);
     const expected = order.length > 0 ? estimator.expected(order[0]!) : 0;
     const starts = startTimes(slots, order.length, expected, this.ctx.now());
     return { total, items: order.map((job, index) => ({ job, position: index + 1, estimatedStart: starts[index]! })) };

@@ -7,6 +7,7 @@ import type { Account } from '../domain/account.ts';
 import { UpstreamError } from './provider.ts';
 import type { SchedulerContext } from './context.ts';
 import { OUT_OF_CREDITS } from './creditWatch.ts';
+import { healthAfterSubmitError, triesAnother } from '../domain/policy/health.ts';
 
 export function asUpstreamError(err: unknown): UpstreamError {
   if (err instanceof UpstreamError) return err;
@@ -23,40 +24,48 @@ export interface SubmitFailure {
 
 export async function handleSubmitError(ctx: SchedulerContext, account: Account, err: UpstreamError): Promise<SubmitFailure> {
   const now = ctx.now();
-  const { store, tuning } = ctx;
-  const health = async (state: Account['state'], reason: string, until: number | null) => {
-    await store.setAccountHealth(account.userId, account.email, { state, reason, cooldownUntil: until, now });
+  // What happens to the account is the policy's (domain/policy/health.ts); here are only the words.
+  const transition = healthAfterSubmitError(err.errorClass, ctx.tuning, now);
+  if (transition.kind !== 'unchanged') {
+    const cooldownUntil = transition.kind === 'cooldown' ? transition.until : null;
+    await ctx.store.setAccountHealth(account.userId, account.email, { state: transition.state, reason: accountReason(err), cooldownUntil, now });
     ctx.events.emit('account', account.userId, account.email);
-  };
+    if (transition.kind === 'error' && transition.parked) ctx.creditWatch?.park(account.userId, account.email);
+  }
+  const retryAfterS = transition.kind === 'cooldown' ? transition.retryAfterS : null;
+  return { error: clientError(err, account, retryAfterS), tryAnother: triesAnother(transition) };
+}
+
+/** The reason an account shows in 596 answers and /scheduler/available. */
+function accountReason(err: UpstreamError): string {
   switch (err.errorClass) {
-    case 'concurrency_limit': {
-      // Our count says there was room, so the slot is used elsewhere (website, another tool).
-      // Back off briefly instead of punishing the account.
-      await health('cooldown', 'PixVerse reported its concurrency limit (500044)', now + tuning.concurrencyBackoffMs);
-      const wait = Math.ceil(tuning.concurrencyBackoffMs / 1000);
-      return { error: new GatewayError(429, `Account ${account.email} is at its PixVerse concurrency limit`, wait), tryAnother: true };
-    }
-    case 'rate_limit': {
-      await health('cooldown', 'PixVerse rate limit', now + tuning.rateLimitCooldownMs);
-      const wait = Math.ceil(tuning.rateLimitCooldownMs / 1000);
-      return { error: new GatewayError(429, `PixVerse is rate limiting account ${account.email}`, wait), tryAnother: true };
-    }
+    case 'concurrency_limit':
+      return 'PixVerse reported its concurrency limit (500044)';
+    case 'rate_limit':
+      return 'PixVerse rate limit';
     case 'out_of_credits':
-      await health('error', OUT_OF_CREDITS, null);
-      ctx.creditWatch?.park(account.userId, account.email);
-      return {
-        error: new GatewayError(412, `All Credits have been used up on account ${account.email}. Top up and re-post the account.`),
-        tryAnother: true,
-      };
+      return OUT_OF_CREDITS;
+    default:
+      return `PixVerse rejected the API key: ${err.message}`;
+  }
+}
+
+function clientError(err: UpstreamError, account: Account, retryAfterS: number | null): GatewayError {
+  switch (err.errorClass) {
+    case 'concurrency_limit':
+      return new GatewayError(429, `Account ${account.email} is at its PixVerse concurrency limit`, retryAfterS);
+    case 'rate_limit':
+      return new GatewayError(429, `PixVerse is rate limiting account ${account.email}`, retryAfterS);
+    case 'out_of_credits':
+      return new GatewayError(412, `All Credits have been used up on account ${account.email}. Top up and re-post the account.`);
     case 'auth':
-      await health('error', `PixVerse rejected the API key: ${err.message}`, null);
-      return { error: new GatewayError(596, `Account ${account.email} in error state: PixVerse rejected the API key`), tryAnother: true };
+      return new GatewayError(596, `Account ${account.email} in error state: PixVerse rejected the API key`);
     case 'moderation':
-      return { error: new GatewayError(422, `PixVerse moderation rejected the request: ${err.message}`), tryAnother: false };
+      return new GatewayError(422, `PixVerse moderation rejected the request: ${err.message}`);
     case 'bad_request':
     case 'not_found':
-      return { error: new GatewayError(400, `PixVerse rejected the request: ${err.message}`), tryAnother: false };
+      return new GatewayError(400, `PixVerse rejected the request: ${err.message}`);
     case 'transient':
-      return { error: new GatewayError(502, `PixVerse is unavailable: ${err.message}`), tryAnother: false };
+      return new GatewayError(502, `PixVerse is unavailable: ${err.message}`);
   }
 }

@@ -7,7 +7,7 @@
 import type { Job } from '../domain/job.ts';
 import { formatDuration } from '../domain/time.ts';
 import type { SchedulerContext } from './context.ts';
-import { firstPollDelay } from './pollSchedule.ts';
+import { nextPollAt } from '../domain/policy/pollSchedule.ts';
 import { asUpstreamError } from './submitErrors.ts';
 import { retryWhileUnavailable } from '../store/unavailable.ts';
 
@@ -85,7 +85,7 @@ export class Sweeper {
     try {
       const { upstreamId } = await upstream.submit(keys.open(account), job.upstream, job.traceId);
       const now = this.ctx.now();
-      const moved = await retryWhileUnavailable(() => store.markRunning(job.id, upstreamId, now + firstPollDelay(estimator.expected(job), tuning.poll), now));
+      const moved = await retryWhileUnavailable(() => store.markRunning(job.id, upstreamId, nextPollAt({ startedAt: now, polls: 0, duration: estimator.belief(job) }, tuning.poll, now), now));
       this.ctx.log.info({ jobId: job.id, upstreamId, moved }, 'reconciled a submit interrupted by a restart');
       if (moved) this.ctx.events.emit('running', (await store.getJob(job.id)) ?? job);
     } catch (err) {

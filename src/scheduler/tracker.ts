@@ -10,7 +10,7 @@ import type { Job } from '../domain/job.ts';
 import { asUpstreamError } from './submitErrors.ts';
 import type { SchedulerContext } from './context.ts';
 import { outcomeOf, upstreamRunMs } from './outcome.ts';
-import { nextPollDelay } from './pollSchedule.ts';
+import { nextPollAt } from '../domain/policy/pollSchedule.ts';
 import { pollPolicyFor } from './webhookIntake.ts';
 import { Sleeper } from './sleeper.ts';
 
@@ -89,7 +89,7 @@ export class Tracker {
     const account = job.email === null ? null : await store.getAccount(job.userId, job.email);
     const now = () => this.ctx.now();
     const policy = pollPolicyFor(this.ctx, account, job);
-    const later = (count: number) => now() + nextPollDelay(count, estimator.expected(job), policy);
+    const later = (polls: number) => nextPollAt({ startedAt: job.startedAt ?? now(), polls, duration: estimator.belief(job) }, policy, now());
     if (!account || !job.upstreamId) {
       await this.finalize(job, { state: 'failed', error: 'account no longer exists' }, lease);
       return;

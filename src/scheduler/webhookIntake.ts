@@ -11,7 +11,7 @@ import type { Account } from '../domain/account.ts';
 import { isTerminal, type Job } from '../domain/job.ts';
 import { WebhookFormatError, type WebhookNotice, type WebhookVerdict } from './provider.ts';
 import type { SchedulerContext } from './context.ts';
-import { webhookBackstop, type PollPolicy } from './pollSchedule.ts';
+import { webhookBackstop, type PollPolicy } from '../domain/policy/pollSchedule.ts';
 import { ReplayGuard } from './replayGuard.ts';
 
 /** The provider's replay window either side of our clock (PixVerse: ±300 s). */

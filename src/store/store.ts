@@ -8,6 +8,7 @@
  */
 import type { Account } from '../domain/account.ts';
 import type { Job, JobOutcome, JobType } from '../domain/job.ts';
+import type { QueueTurn } from '../domain/policy/queueOrder.ts';
 import type {
   User,
   TenantSettings,
@@ -172,6 +173,8 @@ export interface QueueStore {
    * the dispatch order, so replaying the fair turns over them gives the first dispatch positions.
    */
   queuedJobs(userId: number, limit: number): Promise<Job[]>;
+  /** The tenant's stored fairness state per token that ever queued (key, pass, weight): what dispatch serves tokens by. */
+  queueTurns(userId: number): Promise<QueueTurn[]>;
   countQueued(userId: number): Promise<number>;
   /** Queued jobs that waited longer than their tenant's maxQueueWaitMs become timed_out; returns them. */
   expireQueued(now: number, error: string): Promise<Job[]>;

@@ -32,7 +32,7 @@ describe('PixVerse webhooks', () => {
     h = await startHarness({
       simulator: { keyLimits: { [KEY]: 1, [PLAIN_KEY]: 1 }, durationMs: { min: 150, max: 250 } },
       config: { expectedDurationMs: EXPECTED_MS },
-      tuning: { poll: { firstAt: 0.9, step: 0.3, growth: 1.5, minIntervalMs: 20, maxIntervalMs: 10_000 } },
+      tuning: { poll: { lagWeight: 10, minIntervalMs: 20, maxIntervalMs: 10_000, maxFirstPollMs: 10_000, backstopQuantile: null } },
     });
     ({ token } = await createTenant(h, 'webhooks'));
     const created = await call(h.sim.url, 'POST', '/_sim/webhooks', null, { url: `${h.gw.url}/upstream/pixverse/webhook` });

@@ -32,7 +32,7 @@ export interface Harness {
 export const FAST_TUNING: Partial<SchedulerTuning> = {
   idleWakeMs: 100,
   sweepEveryMs: 200,
-  poll: { firstAt: 0.9, step: 0.3, growth: 1.5, minIntervalMs: 20, maxIntervalMs: 300 },
+  poll: { lagWeight: 10, minIntervalMs: 20, maxIntervalMs: 300, maxFirstPollMs: 300, backstopQuantile: null },
 };
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {

@@ -72,7 +72,7 @@ describe('security proof', () => {
     };
     const logger = pino({ level: 'debug' }, pino.destination({ dest: join(logDir, 'gateway.log'), sync: true }));
     // Scheduled polls far apart: any status read during the replay test is one a replay caused.
-    gw = await startGateway({ config, upstreamUrl: sim.url, logger, tuning: { ...FAST_TUNING, poll: { firstAt: 0.9, step: 0.3, growth: 1.5, minIntervalMs: 20, maxIntervalMs: 600_000 } } });
+    gw = await startGateway({ config, upstreamUrl: sim.url, logger, tuning: { ...FAST_TUNING, poll: { lagWeight: 10, minIntervalMs: 20, maxIntervalMs: 600_000, maxFirstPollMs: 600_000, backstopQuantile: null } } });
     port = Number(new URL(gw.url).port);
     A = await createTenant(harnessOf(gw), 'A');
     B = await createTenant(harnessOf(gw), 'B');

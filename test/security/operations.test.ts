@@ -104,7 +104,7 @@ describe('operations', () => {
         expectedDurationMs: 120_000,
       };
       // Scheduled polls far apart: a status read during the replay check is one a replay caused.
-      const tuning = { ...FAST_TUNING, poll: { firstAt: 0.9, step: 0.3, growth: 1.5, minIntervalMs: 20, maxIntervalMs: 600_000 } };
+      const tuning = { ...FAST_TUNING, poll: { lagWeight: 10, minIntervalMs: 20, maxIntervalMs: 600_000, maxFirstPollMs: 600_000, backstopQuantile: null } };
       for (let i = 0; i < 2; i++) {
         gateways.push(await startGateway({ config: { ...base, dataDir: tempDir() }, upstreamUrl: sim.url, logger: pino({ level: 'silent' }), tuning }));
       }

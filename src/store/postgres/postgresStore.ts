@@ -67,6 +67,7 @@ export function createPostgresStore(pool: pg.Pool, schema: string | null, instan
     requeue: (jobId) => queue.requeue(pool, channels, jobId),
     queuedUsers: () => queue.queuedUsers(pool),
     queuedJobs: (userId, limit) => queue.queuedJobs(pool, userId, limit),
+    queueTurns: (userId) => queue.queueTurns(pool, userId),
     countQueued: (userId) => queue.countQueued(pool, userId),
     expireQueued: (now, error) => queue.expireQueued(pool, channels, outbox, now, error),
   };

@@ -3,7 +3,7 @@
  * batch from the jobs_queue index (see queue.ts for the dispatch transaction that uses them).
  */
 import type pg from 'pg';
-import { NO_TOKEN_KEY, type FitClass } from '../fairness.ts';
+import { NO_TOKEN_KEY, QUEUE_ORDER_SQL, type FitClass } from '../fairness.ts';
 
 /** The leading columns of the jobs_queue index: queries ordered this way are index seeks. */
 export const QUEUE_ORDER = 'ORDER BY user_id, token_id, pinned_email, max_jobs_override';
@@ -12,7 +12,7 @@ export const QUEUE_ORDER = 'ORDER BY user_id, token_id, pinned_email, max_jobs_o
  * its index entries in order, and it is fairness.ts compareQueued's order, so the best `perLine` jobs
  * read here are the ones the planner in queue.ts would pick among.
  */
-export const LINE_ORDER = 'priority DESC, queue_rank, id';
+export const LINE_ORDER = QUEUE_ORDER_SQL;
 
 export interface Turn {
   key: number;

@@ -1,7 +1,8 @@
 /** Requeue, the queue's reads and queue-wait expiry (the enqueue and dispatch side is queue.ts). */
 import type pg from 'pg';
 import type { Job } from '../../domain/job.ts';
-import { tokenKey, NO_TOKEN_KEY } from '../fairness.ts';
+import type { QueueTurn } from '../../domain/policy/queueOrder.ts';
+import { tokenKey, NO_TOKEN_KEY, QUEUE_ORDER_SQL } from '../fairness.ts';
 import { jobFromRow, type JobRow } from '../rows.ts';
 import type { Channels } from './notify.ts';
 import { writeOutbox, type OutboxRef } from './outbox.ts';
@@ -64,12 +65,23 @@ export async function queuedUsers(db: Queryable): Promise<number[]> {
  * the token's dispatch order (within a token the dispatch order is this one), so replaying the fair
  * turns over them (scheduler dispatchOrder) gives the first positions of the real dispatch order.
  */
-export const QUEUED_JOBS_SQL = `SELECT * FROM jobs WHERE user_id = $1 AND state = 'queued' ORDER BY priority DESC, queue_rank, id LIMIT $2`;
+export const QUEUED_JOBS_SQL = `SELECT * FROM jobs WHERE user_id = $1 AND state = 'queued' ORDER BY ${QUEUE_ORDER_SQL} LIMIT $2`;
 
 export async function queuedJobs(db: Queryable, userId: number, limit: number): Promise<Job[]> {
   if (limit <= 0) return [];
   const res = await db.query<JobRow>(QUEUED_JOBS_SQL, [userId, limit]);
   return res.rows.map(jobFromRow);
+}
+
+/** A tenant's tokens that ever queued, with their pass and weight (the pseudo-token 0 has weight 1). */
+export async function queueTurns(db: Queryable, userId: number): Promise<QueueTurn[]> {
+  const res = await db.query<{ key: string; pass: number; weight: number }>(
+    `SELECT q.token_key AS key, q.pass, COALESCE(t.weight, 1) AS weight
+       FROM queue_passes q LEFT JOIN tokens t ON t.id = q.token_key
+      WHERE q.user_id = $1`,
+    [userId],
+  );
+  return res.rows.map((row) => ({ key: Number(row.key), pass: Number(row.pass), weight: Number(row.weight) }));
 }
 
 /** O(1): users.queued_count is kept by triggers (migration 3). */

@@ -14,9 +14,10 @@
  * Cost: a few seeks per (token, healthy account), independent of the queue's length.
  */
 import type { Job } from '../../domain/job.ts';
+import type { QueueTurn } from '../../domain/policy/queueOrder.ts';
 import type { AccountLoad, Dispatched, EnqueueInput, EnqueueResult } from '../store.ts';
 import { accountFromRow, jobFromRow, type JobRow } from '../rows.ts';
-import { assertQueueRank, chooseAccount, compareQueued, fitClasses, passStride, tokenIdOfKey, tokenKey } from '../fairness.ts';
+import { assertQueueRank, chooseAccount, compareQueued, fitClasses, passStride, QUEUE_ORDER_SQL, tokenIdOfKey, tokenKey } from '../fairness.ts';
 import { immediate, type Db, type StatementCache } from './database.ts';
 import { LOADS_SQL, type LoadRow } from '../sql/accounts.ts';
 import { CLEAR_LEASE } from '../sql/states.ts';
@@ -45,7 +46,7 @@ export const PLAIN_HEAD_SQL = `
   SELECT * FROM jobs
    WHERE user_id = @userId AND state = 'queued' AND token_id IS @tokenId AND pinned_email IS @pinned
      AND max_jobs_override IS NULL
-   ORDER BY priority DESC, queue_rank, id
+   ORDER BY ${QUEUE_ORDER_SQL}
    LIMIT 1`;
 
 /** Best job of the lowest override value above @above (walk the values by raising @above); index order as above. */
@@ -53,7 +54,7 @@ export const OVERRIDE_HEAD_SQL = `
   SELECT * FROM jobs
    WHERE user_id = @userId AND state = 'queued' AND token_id IS @tokenId AND pinned_email IS @pinned
      AND max_jobs_override > @above
-   ORDER BY max_jobs_override, priority DESC, queue_rank, id
+   ORDER BY max_jobs_override, ${QUEUE_ORDER_SQL}
    LIMIT 1`;
 
 /**
@@ -65,7 +66,7 @@ export const OVERRIDE_HEAD_SQL = `
 export const QUEUED_JOBS_SQL = `
   SELECT * FROM jobs
    WHERE user_id = ? AND state = 'queued'
-   ORDER BY priority DESC, queue_rank, id
+   ORDER BY ${QUEUE_ORDER_SQL}
    LIMIT ?`;
 
 /**
@@ -300,6 +301,11 @@ export class QueueQueries {
   queuedJobs(userId: number, limit: number): Job[] {
     const rows = this.sql.get(QUEUED_JOBS_SQL).all(userId, Math.max(0, limit)) as JobRow[];
     return rows.map(jobFromRow);
+  }
+
+  queueTurns(userId: number): QueueTurn[] {
+    const rows = this.sql.get(PASSES_SQL).all(userId) as { token_key: number; pass: number; weight: number }[];
+    return rows.map((r) => ({ key: r.token_key, pass: r.pass, weight: r.weight }));
   }
 
   countQueued(userId: number): number {

@@ -69,6 +69,7 @@ export function createSqliteStore(db: Db, path: string): SqliteStore {
     requeue: async (jobId, now) => queue.requeue(jobId, now),
     queuedUsers: async () => queue.queuedUsers(),
     queuedJobs: async (userId, limit) => queue.queuedJobs(userId, limit),
+    queueTurns: async (userId) => queue.queueTurns(userId),
     countQueued: async (userId) => queue.countQueued(userId),
     expireQueued: async (now, error) => queue.expireQueued(now, error),
   };
