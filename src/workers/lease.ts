@@ -5,7 +5,8 @@
  * lost-lease count is a count of items, not of symptoms.
  */
 export class Lease {
-  private readonly controller = new AbortController();
+  /** Made on first use: most leases end without anyone asking for their signal. */
+  private controller: AbortController | null = null;
   private settlingNow = false;
   private lostReason: string | null = null;
 
@@ -13,6 +14,8 @@ export class Lease {
 
   /** Aborts when the lease is known to be lost: work may stop early, nothing it writes would count. */
   get signal(): AbortSignal {
+    this.controller ??= new AbortController();
+    if (this.lostReason !== null) this.controller.abort();
     return this.controller.signal;
   }
 
@@ -43,7 +46,7 @@ export class Lease {
   lose(reason: string): void {
     if (this.lostReason !== null) return;
     this.lostReason = reason;
-    this.controller.abort();
+    this.controller?.abort();
     this.report(reason);
   }
 }
