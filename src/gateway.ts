@@ -20,7 +20,7 @@ import { hashToken } from './security/tokens.ts';
 import { openStore } from './store/index.ts';
 import { StreamTickets } from './web/tickets.ts';
 import { listenAcrossInstances } from './crossInstance.ts';
-import { callbackAttemptRecorder, GatewayMetrics, MeteredUpstream, meteredStore, registerClusterGauges, watchScheduler } from './metrics/index.ts';
+import { callbackAttemptRecorder, GatewayMetrics, leaseLossRecorder, MeteredUpstream, meteredStore, registerClusterGauges, watchScheduler } from './metrics/index.ts';
 import type { Store } from './store/store.ts';
 import { createPixverseClient } from './providers/pixverse/upstream/index.ts';
 import type { Upstream } from './scheduler/provider.ts';
@@ -87,6 +87,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     secretBox,
     concurrency: 16,
     tenantShare: config.limits.callbackTenantShare,
+    onLeaseLost: leaseLossRecorder(metrics),
     onAttempt: (kind, delivery, now) => {
       recordCallbackAttempt(kind, delivery, now);
       // The dashboard shows failing and dead deliveries live; a lost lease recorded nothing.

@@ -1,7 +1,9 @@
 /**
- * CallbackDeliverer: the outbox's consumer. One loop, shaped like the tracker's: claim due
+ * CallbackDeliverer: the outbox's consumer, on the same claim loop as the tracker: claim due
  * deliveries with a lease, POST each one (at most `concurrency` in flight), record the attempt
- * fenced by the lease, then sleep until the next delivery is due or something wakes it.
+ * fenced by the lease, then sleep until the next delivery is due or something wakes it. The lease
+ * outlives an attempt (leaseMs > timeoutMs), so it is not renewed; an attempt whose record finds the
+ * lease gone is reported as a lost lease.
  *
  * Delivery is at-least-once: the store leases each delivery to one deliverer at a time and
  * hands out only the lowest undelivered seq of a job, so a job's callbacks arrive in order;
@@ -9,7 +11,6 @@
  * on `webhook-id`, which is stable across retries.
  */
 import type { Logger } from 'pino';
-import { Sleeper } from '../scheduler/sleeper.ts';
 import type { AttemptResult, Delivery, Store } from '../store/store.ts';
 import { planAttempt, type AttemptOutcome } from './retry.ts';
 import { signingSecrets, userWithSecret } from './secrets.ts';
@@ -17,6 +18,7 @@ import type { SecretBox } from '../security/secretBox.ts';
 import { CallbackSender } from './sender.ts';
 import { webhookHeaders, webhookId } from './signing.ts';
 import { CallbackPolicy, type Resolver } from './ssrf.ts';
+import { ClaimLoop, type Claimed, type Lease, type LeaseLoss } from '../workers/index.ts';
 
 export interface CallbackDelivererOptions {
   store: Store;
@@ -49,6 +51,8 @@ export interface CallbackDelivererOptions {
   secretBox?: SecretBox;
   /** Told of every recorded attempt (metrics); `now` is when it was recorded. */
   onAttempt?: (outcome: AttemptKind, delivery: Delivery, now: number) => void;
+  /** Told of every lease found lost (metrics); `key` is the delivery id. */
+  onLeaseLost?: (loss: LeaseLoss<number>) => void;
 }
 
 export type AttemptKind = 'delivered' | 'retry' | 'dead' | 'lease_lost';
@@ -56,11 +60,8 @@ export type AttemptKind = 'delivered' | 'retry' | 'dead' | 'lease_lost';
 const LEASE_MARGIN_MS = 5_000;
 
 export class CallbackDeliverer {
-  private active = false;
   private stopped: Promise<void> | null = null;
-  private loopDone: Promise<void> = Promise.resolve();
-  private readonly sleeper = new Sleeper();
-  private readonly inFlight = new Map<number, Promise<void>>();
+  private readonly loop: ClaimLoop<Delivery, number>;
   private readonly sender: CallbackSender;
   private readonly now: () => number;
   private readonly concurrency: number;
@@ -85,53 +86,60 @@ export class CallbackDeliverer {
     this.random = opts.random ?? Math.random;
     this.policy = new CallbackPolicy(opts.resolve ? { allowlist: opts.allowlist, resolve: opts.resolve } : { allowlist: opts.allowlist });
     this.sender = new CallbackSender({ policy: this.policy, timeoutMs: opts.timeoutMs, connectionsPerOrigin: this.concurrency });
+    this.loop = new ClaimLoop<Delivery, number>({
+      worker: 'deliverer',
+      key: (delivery) => delivery.id,
+      concurrency: this.concurrency,
+      claim: (room) => this.claim(room),
+      work: (delivery, lease) => this.attempt(delivery, lease),
+      errorBackoffMs: this.idleWakeMs,
+      // An attempt ends within timeoutMs; its lease lasts longer, so this bound is never the one that bites.
+      stopDeadlineMs: this.leaseMs,
+      onLeaseLost: (loss) => {
+        this.counts.leaseLost++;
+        this.opts.log.warn({ deliveryId: loss.key, found: loss.reason }, 'callback lease lost before its attempt was recorded');
+        this.opts.onLeaseLost?.(loss);
+      },
+      onError: (err, phase, key) => {
+        if (phase === 'claim') this.opts.log.error({ err }, 'callback loop error');
+        else this.opts.log.error({ err, ...(key === undefined ? {} : { deliveryId: key }) }, 'callback attempt failed');
+      },
+    });
   }
 
   start(): void {
-    if (this.active) return;
     if (this.stopped) throw new Error('a stopped CallbackDeliverer cannot be restarted; create a new one');
-    this.active = true;
-    this.loopDone = this.loop();
+    this.loop.start();
   }
 
   /** Stops claiming and waits for the attempts in flight to be recorded. Final. */
   stop(): Promise<void> {
     return (this.stopped ??= (async () => {
-      this.active = false;
-      this.sleeper.wake();
-      await this.loopDone;
-      await Promise.allSettled(this.inFlight.values());
+      await this.loop.stop();
       await this.sender.close();
     })());
   }
 
   /** Something may be due now (a job changed state, a redelivery was requested). */
   wake(): void {
-    this.sleeper.wake();
+    this.loop.wake();
   }
 
-  private async loop(): Promise<void> {
-    while (this.active) {
-      try {
-        const room = this.concurrency - this.inFlight.size;
-        let claimed = 0;
-        // Claim in batches of at least a quarter of the concurrency rather than one per finished
-        // attempt: each claim is a write transaction. Only a nearly full deliverer waits for more
-        // attempts to finish; one with room claims at once.
-        // A cheap read first: claiming is a write transaction, wasted when nothing is due.
-        const next = room >= this.claimBatch ? await this.opts.store.nextDeliveryDue() : null;
-        if (next !== null && next <= this.now()) {
-          const due = await this.opts.store.claimDueDeliveries(this.opts.owner, this.now(), this.leaseMs, room, this.perTenant);
-          claimed = due.length;
-          for (const delivery of due) this.launch(delivery);
-          if (claimed === room) continue;
-        }
-        await this.sleeper.sleep(await this.sleepFor(claimed, room));
-      } catch (err) {
-        this.opts.log.error({ err }, 'callback loop error');
-        await this.sleeper.sleep(this.idleWakeMs);
-      }
+  private async claim(room: number): Promise<Claimed<Delivery>> {
+    let claimed = 0;
+    const items: Delivery[] = [];
+    // Claim in batches of at least a quarter of the concurrency rather than one per finished
+    // attempt: each claim is a write transaction. Only a nearly full deliverer waits for more
+    // attempts to finish; one with room claims at once.
+    // A cheap read first: claiming is a write transaction, wasted when nothing is due.
+    const next = room >= this.claimBatch ? await this.opts.store.nextDeliveryDue() : null;
+    if (next !== null && next <= this.now()) {
+      const due = await this.opts.store.claimDueDeliveries(this.opts.owner, this.now(), this.leaseMs, room, this.perTenant);
+      claimed = due.length;
+      items.push(...due);
+      if (claimed === room) return { items, sleepMs: 0 };
     }
+    return { items, sleepMs: await this.sleepFor(claimed, room) };
   }
 
   private async sleepFor(claimed: number, room: number): Promise<number> {
@@ -144,27 +152,15 @@ export class CallbackDeliverer {
     return Math.min(wait, this.idleWakeMs);
   }
 
-  private launch(delivery: Delivery): void {
-    const done = this.attempt(delivery)
-      .catch((err) => this.opts.log.error({ err, deliveryId: delivery.id }, 'callback attempt failed'))
-      .finally(() => {
-        this.inFlight.delete(delivery.id);
-        this.sleeper.wake();
-      });
-    this.inFlight.set(delivery.id, done);
-  }
-
-  private async attempt(delivery: Delivery): Promise<void> {
+  private async attempt(delivery: Delivery, lease: Lease): Promise<void> {
     const attempt = delivery.attempts + 1;
     const outcome = await this.post(delivery);
     const result: AttemptResult = planAttempt(outcome, attempt, this.opts.schedule, this.now(), this.random);
-    const recorded = await this.opts.store.recordAttempt(delivery.id, delivery.leaseToken!, result, this.now());
+    const recorded = await lease.settle('record attempt', () => this.opts.store.recordAttempt(delivery.id, delivery.leaseToken!, result, this.now()));
     const fields = { deliveryId: delivery.id, jobId: delivery.jobId, attempt, status: result.status };
     this.opts.onAttempt?.(!recorded ? 'lease_lost' : result.delivered ? 'delivered' : result.nextAttemptAt === null ? 'dead' : 'retry', delivery, this.now());
-    if (!recorded) {
-      this.counts.leaseLost++;
-      this.opts.log.warn(fields, 'callback lease lost before its attempt was recorded');
-    } else if (result.delivered) {
+    if (!recorded) return; // counted and logged as a lost lease
+    if (result.delivered) {
       this.counts.delivered++;
       this.opts.log.debug(fields, 'callback delivered');
     } else if (result.nextAttemptAt === null) {

@@ -2,7 +2,7 @@
 import type { AttemptKind } from '../callbacks/deliverer.ts';
 import type { Job } from '../domain/job.ts';
 import type { SchedulerEvents } from '../scheduler/events.ts';
-import type { WebhookOutcome } from '../scheduler/webhookIntake.ts';
+import type { WebhookOutcome } from '../scheduler/events.ts';
 import type { Delivery } from '../store/store.ts';
 import type { GatewayMetrics } from './metrics.ts';
 
@@ -24,6 +24,12 @@ export function watchScheduler(events: SchedulerEvents, metrics: GatewayMetrics)
     }
   });
   events.on('webhook', (outcome) => metrics.webhooks.inc({ outcome: webhookOutcomeLabel(outcome) }));
+  events.on('leaseLost', (loss) => metrics.leaseLost.inc({ worker: loss.worker }));
+}
+
+/** For CallbackDelivererOptions.onLeaseLost (the scheduler's workers report through its events). */
+export function leaseLossRecorder(metrics: GatewayMetrics): (loss: { worker: string }) => void {
+  return (loss) => metrics.leaseLost.inc({ worker: loss.worker });
 }
 
 /** For CallbackDelivererOptions.onAttempt. */

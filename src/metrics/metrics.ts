@@ -33,6 +33,7 @@ export class GatewayMetrics {
   readonly webhooks: Counter<'outcome'>;
   readonly callbackAttempts: Counter<'outcome'>;
   readonly callbackAge: Histogram<'outcome'>;
+  readonly leaseLost: Counter<'worker'>;
   readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
   readonly storeDuration: Histogram<'operation'>;
   readonly info: Gauge<'instance_id' | 'store'>;
@@ -109,6 +110,12 @@ export class GatewayMetrics {
       help: 'Age of a callback delivery (since its job event) when it was delivered or dead-lettered',
       labelNames: ['outcome'],
       buckets: AGE_BUCKETS,
+      registers,
+    });
+    this.leaseLost = new Counter({
+      name: 'pixgate_lease_lost_total',
+      help: 'Claimed work this instance found no longer its own (lease taken over after a stall, or the job ended elsewhere), by worker (tracker, dispatcher, reconciler, deliverer)',
+      labelNames: ['worker'],
       registers,
     });
     this.httpDuration = new Histogram({

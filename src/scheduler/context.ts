@@ -6,7 +6,6 @@ import type { AccountKeys } from './accountKeys.ts';
 import type { DurationEstimator } from './durationEstimator.ts';
 import type { SchedulerEvents } from './events.ts';
 import type { PollPolicy } from '../domain/policy/pollSchedule.ts';
-import type { CreditWatch } from './creditWatch.ts';
 
 export interface SchedulerTuning {
   /** A job holding a slot longer than this becomes timed_out (default 15 min). */
@@ -48,5 +47,17 @@ export interface SchedulerContext {
   /** Identifies this process in leases. */
   instanceId: string;
   /** Watches accounts parked for lack of credits (set by Scheduler). */
-  creditWatch?: CreditWatch;
+  creditWatch?: ParkedAccounts;
+}
+
+/**
+ * What the scheduler's parts need of the credit watch (creditWatch.ts implements it). Declared
+ * here so the context names no part it is shared with: creditWatch.ts imports this file, not the
+ * other way round.
+ */
+export interface ParkedAccounts {
+  /** The account ran out of credits: check its balance now and then until it returns. */
+  park(userId: number, email: string): void;
+  /** Checks the parked accounts whose turn has come (the sweeper calls it). */
+  check(): Promise<void>;
 }

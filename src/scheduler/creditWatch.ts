@@ -5,11 +5,11 @@
  * Re-posting the account clears it at once as well. Parked accounts are remembered in memory;
  * after a restart only re-posting (or the next out-of-credits answer) brings one back here.
  */
-import type { SchedulerContext } from './context.ts';
+import type { ParkedAccounts, SchedulerContext } from './context.ts';
 
 export const OUT_OF_CREDITS = 'out of credits';
 
-export class CreditWatch {
+export class CreditWatch implements ParkedAccounts {
   private readonly parked = new Map<string, { userId: number; email: string; nextCheck: number }>();
 
   constructor(

@@ -1,7 +1,7 @@
 /** In-process notifications other parts (callbacks, dashboard, wake-ups) subscribe to. */
 import { EventEmitter } from 'node:events';
 import type { Job } from '../domain/job.ts';
-import type { WebhookOutcome } from './webhookIntake.ts';
+import type { LeaseLoss } from '../workers/claimLoop.ts';
 
 /** One attempt at a callback delivery, as the dashboard shows it. */
 export interface CallbackAttempt {
@@ -9,6 +9,11 @@ export interface CallbackAttempt {
   deliveryId: number;
   outcome: 'delivered' | 'failed' | 'dead';
 }
+
+/** How a provider webhook delivery was answered (acted on, or refused with a status). */
+export type WebhookOutcome =
+  | { ok: true; jobId: number | null; action: 'expedited' | 'already_final' | 'duplicate' }
+  | { ok: false; status: 400 | 401 | 404 | 409; error: string };
 
 export interface SchedulerEventMap {
   /** A job reached a terminal state; emitted once, by the compare-and-swap winner. */
@@ -27,6 +32,8 @@ export interface SchedulerEventMap {
   changed: [userId: number | null];
   /** A callback delivery attempt was recorded. */
   callback: [attempt: CallbackAttempt];
+  /** A worker found a job it had claimed no longer its own (lease taken over, job ended elsewhere). */
+  leaseLost: [loss: LeaseLoss<number>];
 }
 
 export class SchedulerEvents extends EventEmitter<SchedulerEventMap> {}

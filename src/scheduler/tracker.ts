@@ -5,91 +5,78 @@
  *
  * Each poll claims the job with a short lease, so with several instances a job is polled
  * by one of them at a time and a dead instance's jobs are picked up after the lease expires.
+ * The claim loop renews the leases of polls in flight; a lease found lost (renewal, fenced
+ * reschedule or finish) is reported on the `leaseLost` event, which metrics count.
  */
 import type { Job } from '../domain/job.ts';
+import { ClaimLoop, type Claimed, type Lease } from '../workers/index.ts';
 import { asUpstreamError } from './submitErrors.ts';
 import type { SchedulerContext } from './context.ts';
 import { outcomeOf, upstreamRunMs } from './outcome.ts';
 import { nextPollAt } from '../domain/policy/pollSchedule.ts';
 import { pollPolicyFor } from './webhookIntake.ts';
-import { Sleeper } from './sleeper.ts';
+import { reportingTo } from './workerReports.ts';
 
 export class Tracker {
-  private active = false;
-  private loopDone: Promise<void> = Promise.resolve();
-  private readonly sleeper = new Sleeper();
-  private readonly inFlight = new Map<number, Promise<void>>();
-  private renewTimer: NodeJS.Timeout | null = null;
+  private readonly loop: ClaimLoop<Job, number>;
 
-  constructor(private readonly ctx: SchedulerContext) {}
+  constructor(private readonly ctx: SchedulerContext) {
+    const { tuning } = ctx;
+    this.loop = new ClaimLoop<Job, number>({
+      worker: 'tracker',
+      key: (job) => job.id,
+      concurrency: tuning.pollConcurrency,
+      claim: (room) => this.claim(room),
+      work: (job, lease) => this.pollOne(job, lease),
+      // One timer renews every lease this process holds, so a slow poll never loses its job.
+      renewal: { everyMs: Math.max(50, tuning.leaseMs / 2), renew: (ids) => ctx.store.renewLeases(ctx.instanceId, ids, ctx.now(), tuning.leaseMs) },
+      release: () => ctx.store.releaseLeases(ctx.instanceId),
+      errorBackoffMs: tuning.idleWakeMs,
+      // After a lease's length the leases are void anyway; waiting longer only delays shutdown.
+      stopDeadlineMs: tuning.leaseMs,
+      ...reportingTo(ctx, 'tracker loop error'),
+    });
+  }
 
   start(): void {
-    if (this.active) return;
-    this.active = true;
-    this.loopDone = this.loop();
-    // One timer renews every lease this process holds, so a slow poll never loses its job.
-    this.renewTimer = setInterval(() => void this.renew(), Math.max(50, this.ctx.tuning.leaseMs / 2));
-    this.renewTimer.unref();
+    this.loop.start();
   }
 
   /** Stops claiming, waits for in-flight polls, and releases leases for other instances. */
-  async stop(): Promise<void> {
-    if (!this.active) return;
-    this.active = false;
-    this.sleeper.wake();
-    await this.loopDone;
-    await Promise.allSettled(this.inFlight.values());
-    if (this.renewTimer) clearInterval(this.renewTimer);
-    await this.ctx.store.releaseLeases(this.ctx.instanceId);
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** Something changed (a job started or a poll ended): re-check what is due. */
   wake(): void {
-    this.sleeper.wake();
+    this.loop.wake();
   }
 
-  private async loop(): Promise<void> {
+  private async claim(room: number): Promise<Claimed<Job>> {
     const { tuning } = this.ctx;
-    while (this.active) {
-      try {
-        const room = tuning.pollConcurrency - this.inFlight.size;
-        // A cheap read first: claiming is a write transaction, wasted when nothing is due.
-        const due = await this.ctx.store.nextPollDue();
-        const wait = due === null ? null : due - this.ctx.now();
-        if (room > 0 && wait !== null && wait <= 0) {
-          const jobs = await this.ctx.store.claimDuePolls(this.ctx.instanceId, this.ctx.now(), tuning.leaseMs, room);
-          for (const job of jobs) this.launch(job);
-          if (jobs.length > 0) continue;
-          // Due but nothing claimed: another instance holds those leases; don't spin on them.
-          await this.sleeper.sleep(Math.min(tuning.idleWakeMs, 50));
-          continue;
-        }
-        // No room: a finishing poll wakes us. Otherwise sleep until the next poll is due.
-        await this.sleeper.sleep(room <= 0 || wait === null ? tuning.idleWakeMs : Math.min(Math.max(wait, 0), tuning.idleWakeMs));
-      } catch (err) {
-        this.ctx.log.error({ err }, 'tracker loop error');
-        await this.sleeper.sleep(tuning.idleWakeMs);
-      }
+    // A cheap read first: claiming is a write transaction, wasted when nothing is due.
+    const due = await this.ctx.store.nextPollDue();
+    const wait = due === null ? null : due - this.ctx.now();
+    if (room > 0 && wait !== null && wait <= 0) {
+      const jobs = await this.ctx.store.claimDuePolls(this.ctx.instanceId, this.ctx.now(), tuning.leaseMs, room);
+      // Due but nothing claimed: another instance holds those leases; don't spin on them.
+      return { items: jobs, sleepMs: jobs.length > 0 ? 0 : Math.min(tuning.idleWakeMs, 50) };
     }
+    // No room: a finishing poll wakes us. Otherwise sleep until the next poll is due.
+    const sleepMs = room <= 0 || wait === null ? tuning.idleWakeMs : Math.min(Math.max(wait, 0), tuning.idleWakeMs);
+    // A due time in the past with no room still needs a positive sleep, or the loop would spin.
+    return { items: [], sleepMs: Math.max(1, sleepMs) };
   }
 
-  private launch(job: Job): void {
-    const done = this.pollOne(job)
-      .catch((err) => this.ctx.log.error({ err, jobId: job.id }, 'poll failed'))
-      .finally(() => {
-        this.inFlight.delete(job.id);
-        this.sleeper.wake();
-      });
-    this.inFlight.set(job.id, done);
-  }
-
-  private async pollOne(job: Job): Promise<void> {
+  private async pollOne(job: Job, lease: Lease): Promise<void> {
     const { store, upstream, keys, estimator } = this.ctx;
-    const lease = job.leaseToken!;
+    const token = job.leaseToken!;
     const account = job.email === null ? null : await store.getAccount(job.userId, job.email);
     const now = () => this.ctx.now();
     const policy = pollPolicyFor(this.ctx, account, job);
     const later = (polls: number) => nextPollAt({ startedAt: job.startedAt ?? now(), polls, duration: estimator.belief(job) }, policy, now());
+    const reschedule = (status: number | null) =>
+      lease.settle('reschedule', () => store.reschedulePoll(job.id, token, later(job.pollCount + 1), status, now()));
     if (!account || !job.upstreamId) {
       await this.finalize(job, { state: 'failed', error: 'account no longer exists' }, lease);
       return;
@@ -105,12 +92,12 @@ export class Tracker {
       }
       // Transient and account errors: keep the job, look again later with back-off.
       this.ctx.log.warn({ jobId: job.id, err: upstreamError.message }, 'status poll failed');
-      await store.reschedulePoll(job.id, lease, later(job.pollCount + 1), job.upstreamStatus, now());
+      await reschedule(job.upstreamStatus);
       return;
     }
     const outcome = outcomeOf(status);
     if (!outcome) {
-      await store.reschedulePoll(job.id, lease, later(job.pollCount + 1), status.code, now());
+      await reschedule(status.code);
       return;
     }
     const finished = await this.finalize(job, outcome, lease);
@@ -119,18 +106,10 @@ export class Tracker {
     }
   }
 
-  private async finalize(job: Job, outcome: Parameters<SchedulerContext['store']['finish']>[1], leaseToken: string): Promise<Job | null> {
-    const finished = await this.ctx.store.finish(job.id, outcome, this.ctx.now(), { leaseToken });
+  private async finalize(job: Job, outcome: Parameters<SchedulerContext['store']['finish']>[1], lease: Lease): Promise<Job | null> {
+    const leaseToken = job.leaseToken!;
+    const finished = await lease.settle('finish', () => this.ctx.store.finish(job.id, outcome, this.ctx.now(), { leaseToken }));
     if (finished) this.ctx.events.emit('final', finished);
     return finished;
-  }
-
-  private async renew(): Promise<void> {
-    if (this.inFlight.size === 0) return;
-    try {
-      await this.ctx.store.renewLeases(this.ctx.instanceId, [...this.inFlight.keys()], this.ctx.now(), this.ctx.tuning.leaseMs);
-    } catch (err) {
-      this.ctx.log.warn({ err }, 'lease renewal failed');
-    }
   }
 }

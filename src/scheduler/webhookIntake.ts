@@ -11,15 +11,15 @@ import type { Account } from '../domain/account.ts';
 import { isTerminal, type Job } from '../domain/job.ts';
 import { WebhookFormatError, type WebhookNotice, type WebhookVerdict } from './provider.ts';
 import type { SchedulerContext } from './context.ts';
+import type { WebhookOutcome } from './events.ts';
 import { webhookBackstop, type PollPolicy } from '../domain/policy/pollSchedule.ts';
 import { ReplayGuard } from './replayGuard.ts';
 
 /** The provider's replay window either side of our clock (PixVerse: ±300 s). */
 const REPLAY_WINDOW_MS = 2 * 300_000;
 
-export type WebhookOutcome =
-  | { ok: true; jobId: number | null; action: 'expedited' | 'already_final' | 'duplicate' }
-  | { ok: false; status: 400 | 401 | 404 | 409; error: string };
+// Declared with the event that carries it, so events.ts imports nothing that imports the context.
+export type { WebhookOutcome } from './events.ts';
 
 /** The poll policy of a job on `account`: the webhook backstop when its end will be reported. */
 export function pollPolicyFor(ctx: SchedulerContext, account: Pick<Account, 'webhookId'> | null, job: Pick<Job, 'upstream'>): PollPolicy {

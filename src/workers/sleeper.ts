@@ -1,16 +1,25 @@
-/** A sleep that wake() or stop() can cut short, so loops react to events at once. */
+/**
+ * A sleep that wake() or an AbortSignal cuts short, so loops react to events at once and a
+ * stopping worker never waits out a long idle sleep.
+ */
 export class Sleeper {
   private timer: NodeJS.Timeout | null = null;
   private resolve: (() => void) | null = null;
   private pendingWake = false;
 
-  sleep(ms: number): Promise<void> {
-    if (this.pendingWake) {
+  /** Resolves after `ms`, on wake(), or when `signal` aborts (at once if it already has). */
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    if (this.pendingWake || signal?.aborted) {
       this.pendingWake = false;
       return Promise.resolve();
     }
     return new Promise((resolve) => {
-      this.resolve = resolve;
+      const onAbort = () => this.wake();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.resolve = () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
       this.timer = setTimeout(() => this.wake(), Math.max(0, ms));
     });
   }
