@@ -31,6 +31,7 @@ import type {
 import { AccountQueries } from './accounts.ts';
 import { AdmissionQueries } from './admission.ts';
 import { openDatabase, StatementCache, type Db } from './database.ts';
+import { GroupCommit } from './groupCommit.ts';
 import { IdempotencyQueries } from './idempotency.ts';
 import { JobQueries } from './jobs.ts';
 import { migrate } from './migrations.ts';
@@ -55,6 +56,8 @@ export class SqliteStore implements Store {
   private readonly outbox: Outbox;
   private readonly idempotency: IdempotencyQueries;
   private readonly snapshots: SnapshotQueries;
+  /** The create path's write transactions (reserve, markRunning, finish) commit in groups. */
+  private readonly group: GroupCommit;
 
   constructor(
     /** The underlying connection; exposed for diagnostics and tests, not for callers' SQL. */
@@ -74,6 +77,7 @@ export class SqliteStore implements Store {
     this.tracking = new TrackingQueries(db, sql);
     this.queue = new QueueQueries(db, sql, this.outbox, this.idempotency);
     this.snapshots = new SnapshotQueries(sql);
+    this.group = new GroupCommit(db);
   }
 
   async migrate(): Promise<void> {
@@ -158,10 +162,10 @@ export class SqliteStore implements Store {
 
   // ── admission ──
   async reserve(input: ReserveInput): Promise<ReserveResult> {
-    return this.admission.reserve(input);
+    return this.group.run(() => this.admission.reserve(input));
   }
   async markRunning(jobId: number, upstreamId: string, nextPollAt: number, now: number): Promise<boolean> {
-    return this.jobs.markRunning(jobId, upstreamId, nextPollAt, now);
+    return this.group.run(() => this.jobs.markRunning(jobId, upstreamId, nextPollAt, now));
   }
   async finish(
     jobId: number,
@@ -169,7 +173,7 @@ export class SqliteStore implements Store {
     now: number,
     opts?: { from?: Job['state'][]; leaseToken?: string },
   ): Promise<Job | null> {
-    return this.jobs.finish(jobId, outcome, now, opts);
+    return this.group.run(() => this.jobs.finish(jobId, outcome, now, opts));
   }
 
   // ── idempotency keys ──
