@@ -28,7 +28,7 @@ interface Bench {
 const window = (options: BenchOptions) => options.durationMs + options.warmupMs;
 const BENCHES: Bench[] = [
   { name: 'available', deadlineMs: (o) => 180_000 + 4 * window(o), run: benchAvailable },
-  { name: 'creates', deadlineMs: (o) => 120_000 + 6 * window(o), run: benchCreates },
+  { name: 'creates', deadlineMs: (o) => 180_000 + 8 * window(o), run: benchCreates },
   { name: 'queue', deadlineMs: queueDeadlineMs, run: benchQueue },
   { name: 'scaleout', deadlineMs: scaleoutDeadlineMs, run: benchScaleout },
   { name: 'polls', deadlineMs: pollsDeadlineMs, run: benchPolls },

@@ -28,6 +28,8 @@ export interface WindowStats {
   storeCalls: [string, number, number][];
   pgQueries: PgQueries;
   pgTransactions: PgTransactions;
+  /** SQLite: write transactions (BEGIN, or a writing statement in autocommit) in the window. */
+  sqliteWriteTransactions?: number;
 }
 
 interface StatsLine extends WindowStats {

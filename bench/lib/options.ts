@@ -42,7 +42,7 @@ export const USAGE = `options:
   --profile DIR        run the gateway child with --cpu-prof, writing .cpuprofile files to DIR
   --time-scale F       queue/polls: simulated durations and poll timings × F (default 0.02; 0.01 with --short)
   --jobs N             queue/polls/scaleout: jobs in the workload (defaults per bench)
-  --accounts N         queue/polls: accounts (maxJobs cycling 1…8)
+  --accounts N         queue/polls: accounts (maxJobs cycling 1…8); creates: the large pool (default 500)
   --queued N           queue: jobs held in the queue for the memory figure (default 100000; 20000 with --short)
   --seed N             seed of the workload's job durations (default 1)
   --no-webhooks        queue: accounts without PixVerse webhooks (job ends found by polling only)

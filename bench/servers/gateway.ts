@@ -15,6 +15,7 @@
  * shell cannot switch the bench to PostgreSQL. Logs go to stderr; stdout carries the ready line.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import pino from 'pino';
 import { loadConfig } from '../../src/config.ts';
@@ -102,6 +103,22 @@ if (config.databaseUrl) {
     return result;
   };
 }
+// SQLite write transactions, for BENCH_STATS: a writing statement run outside a transaction is one
+// (autocommit), and so is every BEGIN (the store's transactions are all BEGIN IMMEDIATE, which
+// takes the write lock even when it then only reads). COMMIT/ROLLBACK run inside and are not counted.
+let sqliteWrites = 0;
+if (!config.databaseUrl) {
+  const probe = new Database(':memory:');
+  const proto = Object.getPrototypeOf(probe.prepare('SELECT 1')) as Record<string, unknown>;
+  probe.close();
+  for (const name of ['run', 'get', 'all', 'iterate']) {
+    const original = proto[name] as (...a: unknown[]) => unknown;
+    proto[name] = function (this: Database.Statement, ...a: unknown[]) {
+      if (!this.reader && !this.database.inTransaction) sqliteWrites++;
+      return original.apply(this, a);
+    };
+  }
+}
 const logger = pino({ level: config.logLevel }, pino.destination(2));
 const gateway = await startGateway({ config, upstreamUrl: config.upstreamUrl!, logger, tuning });
 onShutdown(() => gateway.close());
@@ -159,10 +176,12 @@ process.on('SIGUSR2', () => {
     eventLoopDelayMs: { p50: ms(eld.percentile(50)), p99: ms(eld.percentile(99)), max: ms(eld.max), mean: ms(eld.mean) },
     pgQueries: { total, top },
     storeCalls: [...storeCalls].sort((x, y) => y[1].ms - x[1].ms).map(([name, c]) => [name, c.n, Math.round(c.ms)]),
+    sqliteWriteTransactions: sqliteWrites,
     pgTransactions: { count: sorted.length, p50Ms: at(0.5), p99Ms: at(0.99), statementsPerTx: sorted.length ? Math.round((txStatements / sorted.length) * 10) / 10 : null },
   };
   txMs = [];
   txStatements = 0;
+  sqliteWrites = 0;
   storeCalls.clear();
   process.stderr.write(`BENCH_STATS ${JSON.stringify(stats)}\n`);
   eld.reset();

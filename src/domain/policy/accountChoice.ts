@@ -50,10 +50,17 @@ export function chooseAccount(loads: readonly AccountLoad[], input: ChoiceInput)
   if (loads.length === 0) return { ok: false, reason: 'no_accounts' };
   const candidates = loads.filter((l) => isHealthy(l.account, input.now) && hasRoom(l));
   if (candidates.length === 0) return { ok: false, reason: 'none_free' };
-  const r = (input.random ?? Math.random)();
+  return { ok: true, account: candidates[candidateIndex((input.random ?? Math.random)(), candidates.length)]!.account };
+}
+
+/**
+ * Which of `n` candidates (n ≥ 1) a uniform draw `r` in [0, 1) picks: number floor(r·n). A store that
+ * finds free accounts through an index (rather than reading every load) applies the same rule to the
+ * free accounts in email order, so both ways pick alike.
+ */
+export function candidateIndex(r: number, n: number): number {
   // Clamp: a misbehaving source returning 1 (or a tiny negative) must still pick a candidate.
-  const index = Math.min(candidates.length - 1, Math.max(0, Math.floor(r * candidates.length)));
-  return { ok: true, account: candidates[index]!.account };
+  return Math.min(n - 1, Math.max(0, Math.floor(r * n)));
 }
 
 /**

@@ -383,4 +383,11 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX webhook_receipts_expiry ON webhook_receipts (expires_at);
     `,
   },
+  {
+    version: 11,
+    name: 'per-account slot counts kept by triggers, free-account index (reserve without a pool scan)',
+    // SQLite only: PostgreSQL's reserve counts under the tenant's account row locks, which
+    // already serialise it across instances.
+    sql: '',
+  },
 ];

@@ -6,10 +6,16 @@
  * other connection (another process, or another store on the same file) can insert between our
  * count and our insert. A count outside the transaction — or in a DEFERRED one, whose snapshot may
  * be stale by the time it writes — would let two callers both see "one slot free" and both insert.
+ *
+ * Which account: the free healthy accounts come from `accounts_free`, the index of accounts whose
+ * trigger-kept `executing` count is below `max_jobs` (see slotCounts.ts), read under the same write
+ * lock. The rule is chooseAccount's: uniformly at random among them, candidate number
+ * candidateIndex(r, n) in email order. Only a per-request maxJobs override (a limit the index does
+ * not know) still reads the load of every account.
  */
-import type { ReserveInput, ReserveResult } from '../store.ts';
-import { accountFromRow, jobFromRow, type JobRow } from '../rows.ts';
-import { chooseAccount } from '../fairness.ts';
+import type { AccountLoad, ReserveInput, ReserveResult } from '../store.ts';
+import { accountFromRow, jobFromRow, type AccountRow, type JobRow } from '../rows.ts';
+import { candidateIndex, chooseAccount, type AccountChoice } from '../fairness.ts';
 import { immediate, type Db, type StatementCache } from './database.ts';
 import { LOADS_SQL, type LoadRow } from '../sql/accounts.ts';
 import { KeyTakenRollback } from '../idempotency.ts';
@@ -17,6 +23,19 @@ import type { IdempotencyQueries } from './idempotency.ts';
 
 // The selection rule lives in the dialect-free ../fairness.ts; re-exported for existing importers.
 export { chooseAccount, type AccountChoice } from '../fairness.ts';
+
+const ACCOUNT_SQL = 'SELECT * FROM accounts WHERE user_id = ? AND email = ?';
+
+/**
+ * Free and healthy (isHealthy: ok, or a cool-down that has ended). `executing < max_jobs` is the
+ * partial index's own predicate, spelled out so the planner uses it; the health test reads index
+ * columns only, so counting and stepping never touch the table.
+ */
+const FREE_WHERE = `user_id = @userId AND executing < max_jobs
+  AND (state = 'ok' OR (state = 'cooldown' AND COALESCE(cooldown_until, 0) <= @now))`;
+const FREE_COUNT_SQL = `SELECT COUNT(*) FROM accounts INDEXED BY accounts_free WHERE ${FREE_WHERE}`;
+const FREE_PICK_SQL = `SELECT * FROM accounts INDEXED BY accounts_free WHERE ${FREE_WHERE} ORDER BY email LIMIT 1 OFFSET @offset`;
+const ANY_ACCOUNT_SQL = 'SELECT 1 FROM accounts WHERE user_id = ? LIMIT 1';
 
 export class AdmissionQueries {
   private readonly reserveTx: (input: ReserveInput) => ReserveResult;
@@ -27,11 +46,7 @@ export class AdmissionQueries {
     idempotency: IdempotencyQueries,
   ) {
     this.reserveTx = immediate(db, (input: ReserveInput): ReserveResult => {
-      const loads = (this.sql.get(LOADS_SQL).all(input.userId) as LoadRow[]).map((r) => ({
-        account: accountFromRow(r),
-        executing: r.executing,
-      }));
-      const choice = chooseAccount(loads, input);
+      const choice = this.choose(input);
       if (!choice.ok) return choice;
       // started_at = created_at = now: the slot is held from this instant (elapsed/timeout clock).
       const row = this.sql
@@ -60,6 +75,27 @@ export class AdmissionQueries {
       if (input.idempotency) idempotency.claim(input.userId, input.tokenId, job.id, input.idempotency, input.now);
       return { ok: true, job, account: choice.account };
     });
+  }
+
+  private choose(input: ReserveInput): AccountChoice {
+    if (input.email !== null) {
+      const row = this.sql.get(ACCOUNT_SQL).get(input.userId, input.email) as (AccountRow & { executing: number }) | undefined;
+      return chooseAccount(row ? [{ account: accountFromRow(row), executing: row.executing }] : [], input);
+    }
+    if (input.maxJobsOverride !== null) {
+      const loads: AccountLoad[] = (this.sql.get(LOADS_SQL).all(input.userId) as LoadRow[]).map((r) => ({ account: accountFromRow(r), executing: r.executing }));
+      return chooseAccount(loads, input);
+    }
+    const free = this.sql.get(FREE_COUNT_SQL).pluck().get({ userId: input.userId, now: input.now }) as number;
+    if (free === 0) {
+      const any = this.sql.get(ANY_ACCOUNT_SQL).get(input.userId);
+      return { ok: false, reason: any === undefined ? 'no_accounts' : 'none_free' };
+    }
+    const offset = candidateIndex((input.random ?? Math.random)(), free);
+    const row = this.sql.get(FREE_PICK_SQL).get({ userId: input.userId, now: input.now, offset }) as AccountRow | undefined;
+    // Same transaction, same lock: the n-th free account counted above is still there.
+    if (!row) throw new Error(`free account ${offset} of ${free} vanished inside the reserve transaction`);
+    return { ok: true, account: accountFromRow(row) };
   }
 
   reserve(input: ReserveInput): ReserveResult {

@@ -6,6 +6,7 @@
 import { sqliteDialect } from '../sql/dialect.ts';
 import type { Exec, Op } from '../sql/op.ts';
 import { immediate, type Db, type StatementCache } from './database.ts';
+import type { GroupCommit } from './groupCommit.ts';
 
 /** `$1`, `$2`, … are SQLite named parameters; better-sqlite3 binds them from an object keyed 1, 2, … */
 function named(params: readonly unknown[]): Record<number, unknown> {
@@ -23,6 +24,8 @@ export class SqliteExec implements Exec {
   constructor(
     db: Db,
     private readonly sql: StatementCache,
+    /** When given, writes share transactions with the others of the same event-loop turn. */
+    private readonly group: GroupCommit | null = null,
   ) {
     const inTx = immediate(db, (op: () => Op<unknown>) => this.runSync(op()));
     this.tx = <T>(op: () => Op<T>) => inTx(op) as T;
@@ -46,6 +49,6 @@ export class SqliteExec implements Exec {
   }
 
   async write<T>(op: () => Op<T>): Promise<T> {
-    return this.tx(op);
+    return this.group ? this.group.run(() => this.tx(op)) : this.tx(op);
   }
 }

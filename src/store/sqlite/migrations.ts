@@ -13,6 +13,8 @@
  * - Jobs keep no foreign key to accounts: deleting an account leaves its (cancelled) jobs behind.
  * - Times are INTEGER epoch milliseconds supplied by the caller.
  */
+import { SLOT_COUNTS_MIGRATION } from './slotCounts.ts';
+
 export interface Migration {
   version: number;
   name: string;
@@ -357,5 +359,10 @@ export const MIGRATIONS: readonly Migration[] = [
       );
       CREATE INDEX webhook_receipts_expiry ON webhook_receipts(expires_at);
     `,
+  },
+  {
+    version: 11,
+    name: 'per-account slot counts kept by triggers, free-account index (reserve without a pool scan)',
+    sql: SLOT_COUNTS_MIGRATION,
   },
 ];

@@ -14,6 +14,7 @@ import { staleSubmitStore, trackingStore } from '../sql/tracking.ts';
 import { AdmissionQueries } from './admission.ts';
 import { openDatabase, StatementCache, type Db } from './database.ts';
 import { SqliteExec } from './driver.ts';
+import { GroupCommit } from './groupCommit.ts';
 import { IdempotencyQueries } from './idempotency.ts';
 import { migrate } from './migrate.ts';
 import { MIGRATIONS } from './migrations.ts';
@@ -41,6 +42,10 @@ export function createSqliteStore(db: Db, path: string): SqliteStore {
   const admission = new AdmissionQueries(db, sql, idempotency);
   const queue = new QueueQueries(db, sql, emitter, idempotency);
   const tenants = tenantStore(x);
+  // The create path's write transactions (reserve, markRunning, finish) commit in groups: on that
+  // path the COMMIT costs more than the statements it commits (groupCommit.ts).
+  const group = new GroupCommit(db);
+  const grouped = jobStore(new SqliteExec(db, sql, group), outbox);
   return {
     dialect: 'sqlite',
     db,
@@ -56,10 +61,12 @@ export function createSqliteStore(db: Db, path: string): SqliteStore {
     ...tenants,
     ...accountStore(x, outbox),
     ...jobStore(x, outbox),
+    markRunning: grouped.markRunning,
+    finish: grouped.finish,
     ...outboxStore(x, outbox),
     ...trackingStore(x, tenants),
     ...staleSubmitStore(x, null),
-    reserve: async (input) => admission.reserve(input),
+    reserve: (input) => group.run(() => admission.reserve(input)),
     getIdempotencyKey: async (tokenId, key, now) => idempotency.get(tokenId, key, now),
     recordIdempotentAnswer: async (tokenId, key, jobId, answer, now) => idempotency.record(tokenId, key, jobId, answer, now),
     deleteExpiredIdempotencyKeys: async (now, limit) => idempotency.deleteExpired(now, limit),
