@@ -18,6 +18,9 @@ import { retryWhileUnavailable } from '../store/unavailable.ts';
 import { ClaimLoop, type Claimed, type Lease } from '../workers/index.ts';
 import { reportingTo } from './workerReports.ts';
 
+/** Failures that say nothing about the job itself, so reconciling it is tried again later. */
+const NO_ANSWER_YET: ReadonlySet<string> = new Set(['transient', 'rate_limit', 'concurrency_limit']);
+
 /** Expired Idempotency-Keys deleted per statement; a pass repeats it until fewer come back. */
 const EXPIRED_KEYS_BATCH = 1000;
 /** Orphans claimed per round, and rounds per pass (a crash may leave many; each is one upstream round trip). */
@@ -116,7 +119,15 @@ export class Sweeper {
       this.ctx.log.info({ jobId: job.id, upstreamId, moved }, 'reconciled a submit interrupted by a restart');
       if (moved) this.ctx.events.emit('running', (await store.getJob(job.id)) ?? job);
     } catch (err) {
-      await fail(`submission could not be confirmed after a restart: ${asUpstreamError(err).message}`);
+      const upstreamError = asUpstreamError(err);
+      if (NO_ANSWER_YET.has(upstreamError.errorClass)) {
+        // No word about the job (timeout, 5xx, busy account): it stays `submitting` with its slot,
+        // and once this claim's lease lapses a later pass replays the same trace id. Failing it here
+        // dropped jobs a loaded upstream would have accepted; the job timeout bounds the wait.
+        this.ctx.log.warn({ jobId: job.id, err: upstreamError.message }, 'reconciling an interrupted submit failed; will retry');
+        return;
+      }
+      await fail(`submission could not be confirmed after a restart: ${upstreamError.message}`);
     }
   }
 }

@@ -3,13 +3,15 @@
  *   postgres://… | postgresql://…   → PostgreSQL (several gateway instances on one database)
  *   sqlite:<path> | file:<path|URL> → SQLite at that path ('sqlite::memory:' for an in-memory store)
  *   undefined | ''                  → SQLite at <dataDir>/pixgate.db
- * The returned store is always migrated.
+ * The returned store is always migrated. A SQLite store waits for another process's lock only
+ * briefly and without blocking the event loop (503 rather than a frozen process).
  */
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Store } from './store.ts';
 import { openSqliteStore } from './sqlite/index.ts';
+import { promptBusyStore } from './sqlite/promptBusy.ts';
 import { secureDatabaseFile } from '../security/fileModes.ts';
 
 export type { Store } from './store.ts';
@@ -34,7 +36,9 @@ export async function openStore(url: string | undefined, dataDir: string, opts: 
   }
   const store = await openSqliteStore(path);
   await store.migrate();
-  return store;
+  // Migrated under the long busy wait (another process may be opening the same file); from here on
+  // a lock held elsewhere must not freeze the process (see promptBusy.ts).
+  return promptBusyStore(store);
 }
 
 /** Turns a `sqlite:` or `file:` URL into a filesystem path (or ':memory:'). */

@@ -13,6 +13,7 @@ import { startSimulator } from '../../src/providers/pixverse/simulator/index.ts'
 import { call, waitFor } from '../helpers/harness.ts';
 import { dropSchema, freshSchema, TEST_DATABASE_URL } from '../helpers/processes.ts';
 import { secrets, startChild, type ChildOptions } from '../proof/lib/gateways.ts';
+import { startTcpProxy } from '../proof/lib/tcpProxy.ts';
 
 for (const dialect of ['sqlite', 'postgres'] as const) {
   describe(`in-doubt submit after kill -9 (${dialect})`, () => {
@@ -60,3 +61,43 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     });
   });
 }
+
+describe('in-doubt submit whose replay finds PixVerse unreachable', () => {
+  it('stays submitting and is replayed again later, not failed', async () => {
+    const sim = await startSimulator({ durationMs: { min: 300, max: 300 }, seed: 4 });
+    const simPort = Number(new URL(sim.url).port);
+    const proxy = await startTcpProxy('127.0.0.1', simPort);
+    const dataDir = mkdtempSync(join(tmpdir(), 'pixgate-orphan-'));
+    const options: ChildOptions = { upstream: sim.url, dataDir, ...secrets(), env: { PIXGATE_UPSTREAM_TIMEOUT: '60s' } };
+    let gw = await startChild(options);
+    try {
+      const user = await call(gw.url, 'POST', '/admin/users', options.adminToken, { name: 'orphans' });
+      const token: string = user.body.token;
+      await call(gw.url, 'POST', '/v2/pixverse/accounts/a@example.com', token, { email: 'a@example.com', apiKey: 'sim-key-orphan-2', maxJobs: 1 });
+      const created = await call(gw.url, 'POST', '/v2/pixverse/videos/create', token, { prompt: 'in doubt #sim:timeout', queue: true });
+      assert.equal(created.status, 200, JSON.stringify(created.body));
+      const id: string = created.body.video_id;
+      await waitFor(async () => sim.stats().totals.created === 1, 15_000);
+      await gw.kill('SIGKILL');
+
+      // The restarted process reaches PixVerse only through the proxy, cut for its first seconds.
+      proxy.cut();
+      gw = await startChild({ ...options, upstream: `http://127.0.0.1:${proxy.port}` });
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      const during = await call(gw.url, 'GET', `/v2/pixverse/videos/${encodeURIComponent(id)}`, token);
+      assert.equal(during.body.video_status_final, false, `not failed while PixVerse is unreachable: ${JSON.stringify(during.body)}`);
+      proxy.restore();
+      const done = await waitFor(async () => {
+        const res = await call(gw.url, 'GET', `/v2/pixverse/videos/${encodeURIComponent(id)}`, token);
+        return res.body?.video_status_final ? res.body : null;
+      }, 30_000, 100);
+      assert.equal(done.video_status_name, 'COMPLETED', JSON.stringify(done));
+      assert.equal(sim.stats().totals.created, 1, 'the replay was answered with the original job');
+    } finally {
+      await gw.kill('SIGKILL');
+      await proxy.close();
+      await sim.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});

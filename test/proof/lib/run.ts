@@ -53,16 +53,23 @@ export async function startReceiver(): Promise<Receiver> {
   };
 }
 
-/** GETs each id until all are final (or the deadline passes); returns id → final view. */
+/**
+ * GETs each id until all are final (or the deadline passes); returns id → final view. Paced: a
+ * pass over thousands of ids is spread so that the status reads stay a small share of the
+ * gateway's work (32 reads at a time, back to back, on a shared, loaded machine slowed the very
+ * engine under test), and no pass starts sooner than a second after the previous one began.
+ */
 export async function waitAllFinal(urls: () => string[], token: string, ids: string[], timeoutMs: number): Promise<Map<string, { video_status_name: string; error?: string }>> {
   const done = new Map<string, { video_status_name: string; error?: string }>();
   const deadline = Date.now() + timeoutMs;
   while (done.size < ids.length && Date.now() < deadline) {
+    const passStart = Date.now();
     const pending = ids.filter((id) => !done.has(id));
-    for (let i = 0; i < pending.length; i += 32) {
+    for (let i = 0; i < pending.length && Date.now() < deadline; i += 8) {
       await Promise.all(
-        pending.slice(i, i + 32).map(async (id) => {
+        pending.slice(i, i + 8).map(async (id) => {
           const list = urls();
+          if (list.length === 0) return;
           const url = list[Math.floor(Math.random() * list.length)]!;
           try {
             const res = await call(url, 'GET', `/v2/pixverse/videos/${encodeURIComponent(id)}`, token);
@@ -73,9 +80,36 @@ export async function waitAllFinal(urls: () => string[], token: string, ids: str
         }),
       );
     }
-    if (done.size < ids.length) await sleep(250);
+    if (done.size < ids.length) await sleep(Math.max(250, 1000 - (Date.now() - passStart)));
   }
   return done;
+}
+
+/** Ids of the tenant's jobs holding a slot now, by `/scheduler/available`. */
+export async function executingIds(url: string, token: string): Promise<string[]> {
+  const res = await call(url, 'GET', '/v2/pixverse/scheduler/available', token);
+  if (res.status !== 200) throw new Error(`available: ${res.status} ${JSON.stringify(res.body)}`);
+  return (res.body.executing as { id: string }[]).map((item) => item.id);
+}
+
+/** Milliseconds until none of `ids` holds a slot any more (or `timeoutMs`, then it throws). */
+export async function waitNotExecuting(urls: () => string[], token: string, ids: string[], timeoutMs: number): Promise<number> {
+  const started = Date.now();
+  const watched = new Set(ids);
+  while (watched.size > 0) {
+    if (Date.now() - started > timeoutMs) throw new Error(`still holding a slot after ${timeoutMs} ms: ${[...watched].join(', ')}`);
+    const list = urls();
+    try {
+      if (list.length > 0) {
+        const now = new Set(await executingIds(list[Math.floor(Math.random() * list.length)]!, token));
+        for (const id of watched) if (!now.has(id)) watched.delete(id);
+      }
+    } catch {
+      /* the instance may be down right now */
+    }
+    if (watched.size > 0) await sleep(200);
+  }
+  return Date.now() - started;
 }
 
 /** The suite's one line of figures. */
