@@ -4,8 +4,8 @@
  *   [--poll-min-interval 20ms]  lower the poll policy's minimum interval (default policy: 1 s),
  *                               so slots of sub-second simulated jobs can turn over quickly
  *   [--time-scale F]            the default poll policy with its intervals × F (min 1 s → F s,
- *                               max 30 s → 30·F s; first poll and back-off stay fractions of the
- *                               expected duration), for simulators running ×F; the idle wake-up
+ *                               max 30 s → 30·F s, first-poll ceiling 10 min → 600·F s; the look
+ *                               times stay multiples of the learned median), for simulators running ×F; the idle wake-up
  *                               (a backstop for missed events) keeps its 1 s default
  *   [--poll-fixed D]            poll every D exactly (min = max interval = D): a fixed-interval baseline
  *   [--database-url URL --database-schema NAME]   shared PostgreSQL store instead of SQLite

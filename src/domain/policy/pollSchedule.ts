@@ -9,7 +9,7 @@
  * (the family is scale-free, so one schedule per σ serves every median), and cached. It looks
  * seldom while few jobs can have ended, densely around the bulk of the distribution and thins out
  * in the tail. On bench/polls.ts's workload (the model in bench/lib/workload.ts, 400 jobs) it spends
- * 2.4 polls per job at a mean lag of 485 ms (×0.05 time), where the former schedule — first look at
+ * 2.4 polls per job at a mean lag of 480 ms (×0.05 time), where the former schedule — first look at
  * 0.9 × the mean, capped by the 30 s interval ceiling, then geometric back-off — spent 3.5 at 530 ms.
  *
  * Floor and ceiling: no poll comes sooner than minIntervalMs after the previous one (or after the
