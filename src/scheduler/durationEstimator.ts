@@ -1,41 +1,43 @@
 /**
  * Expected run time of a job, used to time its polls and to estimate Retry-After.
- * Starts from static defaults per job type and quality (PixVerse's published ranges) and
- * then learns from jobs it saw finish (exponentially weighted), so the schedule adapts to
- * the real upstream, or to a simulator running at another speed.
+ * Starts from the provider's static defaults (per job type, quality, length …) and then learns
+ * from jobs it saw finish (exponentially weighted, per the provider's run class), so the
+ * schedule adapts to the real upstream, or to a simulator running at another speed.
  */
-import type { Job, JobType } from '../domain/job.ts';
+import type { JobType } from '../domain/job.ts';
+import type { Provider, RunTimeInput } from './provider.ts';
 
-const DEFAULTS: Record<JobType, number> = { video: 60_000, image: 15_000, music: 45_000 };
-const QUALITY_FACTOR: Record<string, number> = { '360p': 0.6, '540p': 0.75, '720p': 1, '1080p': 1.5 };
 const WEIGHT = 0.2;
+
+/** The provider's part of the estimate. */
+export type RunTimeDefaults = Pick<Provider, 'runClass' | 'defaultRunMs'>;
+
+/** Without a provider's defaults (a fixed estimate, tests): one class per job type, one minute each. */
+const FLAT: RunTimeDefaults = { runClass: (job) => job.type, defaultRunMs: () => 60_000 };
 
 export class DurationEstimator {
   private readonly learned = new Map<string, number>();
 
   /** `fixedMs` overrides everything (tests and the demo simulator know their speed). */
-  constructor(private readonly fixedMs: number | null = null) {}
+  constructor(
+    private readonly fixedMs: number | null = null,
+    private readonly defaults: RunTimeDefaults = FLAT,
+  ) {}
 
-  private key(job: Pick<Job, 'type' | 'upstream'>): string {
-    const quality = job.upstream.params['quality'];
-    return `${job.type}:${typeof quality === 'string' ? quality : ''}`;
+  expected(job: RunTimeInput): number {
+    if (this.fixedMs !== null) return this.fixedMs;
+    return this.learned.get(this.defaults.runClass(job)) ?? this.defaults.defaultRunMs(job);
   }
 
-  expected(job: Pick<Job, 'type' | 'upstream'>): number {
-    if (this.fixedMs !== null) return this.fixedMs;
-    const learned = this.learned.get(this.key(job));
-    if (learned !== undefined) return learned;
-    const quality = job.upstream.params['quality'];
-    const factor = typeof quality === 'string' ? (QUALITY_FACTOR[quality] ?? 1) : 1;
-    const duration = job.upstream.params['duration'];
-    const lengthFactor = typeof duration === 'number' ? 1 + 0.08 * (duration - 5) : 1;
-    return Math.round(DEFAULTS[job.type] * factor * lengthFactor);
+  /** A job of `type` with nothing else known about it (queue-wide estimates). */
+  typical(type: JobType): number {
+    return this.expected({ type, upstream: { op: '', params: {} } });
   }
 
   /** Records how long a finished job actually ran. */
-  observe(job: Pick<Job, 'type' | 'upstream'>, ranMs: number): void {
+  observe(job: RunTimeInput, ranMs: number): void {
     if (!(ranMs > 0)) return;
-    const key = this.key(job);
+    const key = this.defaults.runClass(job);
     const previous = this.learned.get(key);
     this.learned.set(key, previous === undefined ? ranMs : Math.round(previous * (1 - WEIGHT) + ranMs * WEIGHT));
   }

@@ -1,5 +1,5 @@
 /**
- * When to ask PixVerse about a running job. A generation takes about as long as its
+ * When to ask the provider about a running job. A generation takes about as long as its
  * expected duration, so the first look is just before that and later looks back off
  * geometrically: most jobs finish within 2-3 polls instead of one poll every 5 s.
  */

@@ -100,7 +100,7 @@ export async function estimateWaitMs(ctx: SchedulerContext, userId: number, posi
   const slots = await slotFreeTimes(ctx, userId);
   if (slots.length === 0) return 60_000;
   const now = ctx.now();
-  const expected = ctx.estimator.expected({ type: 'video', upstream: { op: 'video.text', params: {} } });
+  const expected = ctx.estimator.typical('video');
   // Whole rounds of every slot turning over, plus the first free slot.
   const rounds = Math.floor(position / slots.length);
   const first = Math.min(...slots) - now;

@@ -5,7 +5,7 @@
  * by queuedAt + T − expected run time — its latest start. Serving the smallest latest start first
  * (T cancels out, so the rank is queuedAt − expected) means that among jobs queued at about the same
  * time the longer ones start first. That is what shortens a batch: a long job started last is what
- * makes the tail (first-in-first-out over PixVerse's run times is 1.1–1.25× the ideal makespan, and
+ * makes the tail (first-in-first-out over the provider's run times is 1.1–1.25× the ideal makespan, and
  * longest-expected-first about 1.05×). It cannot starve anyone: a job is overtaken only by jobs
  * queued less than the difference of the two expected run times after it (at most a few minutes).
  */

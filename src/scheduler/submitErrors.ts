@@ -24,6 +24,9 @@ export interface SubmitFailure {
 export async function handleSubmitError(ctx: SchedulerContext, account: Account, err: UpstreamError): Promise<SubmitFailure> {
   const now = ctx.now();
   const { store, tuning } = ctx;
+  const name = ctx.provider.displayName;
+  // The provider's own code, when it has one, helps an operator look the refusal up.
+  const code = err.errCode !== null ? ` (${err.errCode})` : '';
   const health = async (state: Account['state'], reason: string, until: number | null) => {
     await store.setAccountHealth(account.userId, account.email, { state, reason, cooldownUntil: until, now });
     ctx.events.emit('account', account.userId, account.email);
@@ -32,14 +35,14 @@ export async function handleSubmitError(ctx: SchedulerContext, account: Account,
     case 'concurrency_limit': {
       // Our count says there was room, so the slot is used elsewhere (website, another tool).
       // Back off briefly instead of punishing the account.
-      await health('cooldown', 'PixVerse reported its concurrency limit (500044)', now + tuning.concurrencyBackoffMs);
+      await health('cooldown', `${name} reported its concurrency limit${code}`, now + tuning.concurrencyBackoffMs);
       const wait = Math.ceil(tuning.concurrencyBackoffMs / 1000);
-      return { error: new GatewayError(429, `Account ${account.email} is at its PixVerse concurrency limit`, wait), tryAnother: true };
+      return { error: new GatewayError(429, `Account ${account.email} is at its ${name} concurrency limit`, wait), tryAnother: true };
     }
     case 'rate_limit': {
-      await health('cooldown', 'PixVerse rate limit', now + tuning.rateLimitCooldownMs);
+      await health('cooldown', `${name} rate limit`, now + tuning.rateLimitCooldownMs);
       const wait = Math.ceil(tuning.rateLimitCooldownMs / 1000);
-      return { error: new GatewayError(429, `PixVerse is rate limiting account ${account.email}`, wait), tryAnother: true };
+      return { error: new GatewayError(429, `${name} is rate limiting account ${account.email}`, wait), tryAnother: true };
     }
     case 'out_of_credits':
       await health('error', OUT_OF_CREDITS, null);
@@ -49,14 +52,14 @@ export async function handleSubmitError(ctx: SchedulerContext, account: Account,
         tryAnother: true,
       };
     case 'auth':
-      await health('error', `PixVerse rejected the API key: ${err.message}`, null);
-      return { error: new GatewayError(596, `Account ${account.email} in error state: PixVerse rejected the API key`), tryAnother: true };
+      await health('error', `${name} rejected the API key: ${err.message}`, null);
+      return { error: new GatewayError(596, `Account ${account.email} in error state: ${name} rejected the API key`), tryAnother: true };
     case 'moderation':
-      return { error: new GatewayError(422, `PixVerse moderation rejected the request: ${err.message}`), tryAnother: false };
+      return { error: new GatewayError(422, `${name} moderation rejected the request: ${err.message}`), tryAnother: false };
     case 'bad_request':
     case 'not_found':
-      return { error: new GatewayError(400, `PixVerse rejected the request: ${err.message}`), tryAnother: false };
+      return { error: new GatewayError(400, `${name} rejected the request: ${err.message}`), tryAnother: false };
     case 'transient':
-      return { error: new GatewayError(502, `PixVerse is unavailable: ${err.message}`), tryAnother: false };
+      return { error: new GatewayError(502, `${name} is unavailable: ${err.message}`), tryAnother: false };
   }
 }

@@ -1,7 +1,7 @@
 /**
  * Sweeper: ends jobs that ran past the time limit (freeing their slots) and reconciles
  * jobs left in `submitting` by a process that died mid-submit. Reconciliation replays the
- * create with the job's original Ai-trace-id: PixVerse answers a repeated trace id with the
+ * create with the job's original trace id: the provider answers a repeated trace id with the
  * original job instead of starting (and billing) a second one (invariant 4).
  */
 import type { Job } from '../domain/job.ts';
@@ -52,8 +52,8 @@ export class Sweeper {
   private async pass(): Promise<void> {
     const { store, tuning } = this.ctx;
     const now = this.ctx.now();
-    // Orphans first: a submit that reached PixVerse becomes a tracked job again instead of
-    // being timed out while PixVerse may still be running (and billing) it.
+    // Orphans first: a submit that reached the provider becomes a tracked job again instead of
+    // being timed out while the provider may still be running (and billing) it.
     // A store only this process opens (SQLite) had its earlier submits started by a process that is
     // gone: reconcile them at once. A shared store says which instances went silent.
     const stale = now - tuning.staleSubmitMs;

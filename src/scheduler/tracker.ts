@@ -1,5 +1,5 @@
 /**
- * Tracker: asks PixVerse about running jobs when their next poll is due, moves finished
+ * Tracker: asks the provider about running jobs when their next poll is due, moves finished
  * ones to their terminal state with a compare-and-swap fenced by the poll lease
  * (invariant 3) and so frees their slot exactly once (invariant 2).
  *
@@ -9,7 +9,7 @@
 import type { Job } from '../domain/job.ts';
 import { asUpstreamError } from './submitErrors.ts';
 import type { SchedulerContext } from './context.ts';
-import { outcomeOf, upstreamRunMs } from './outcome.ts';
+import { outcomeOf } from './outcome.ts';
 import { nextPollDelay } from './pollSchedule.ts';
 import { pollPolicyFor } from './webhookIntake.ts';
 import { Sleeper } from './sleeper.ts';
@@ -84,7 +84,7 @@ export class Tracker {
   }
 
   private async pollOne(job: Job): Promise<void> {
-    const { store, upstream, keys, estimator } = this.ctx;
+    const { store, upstream, keys, estimator, provider } = this.ctx;
     const lease = job.leaseToken!;
     const account = job.email === null ? null : await store.getAccount(job.userId, job.email);
     const now = () => this.ctx.now();
@@ -100,7 +100,7 @@ export class Tracker {
     } catch (err) {
       const upstreamError = asUpstreamError(err);
       if (upstreamError.errorClass === 'not_found') {
-        await this.finalize(job, { state: 'failed', error: 'PixVerse no longer knows this job' }, lease);
+        await this.finalize(job, { state: 'failed', error: `${provider.displayName} no longer knows this job` }, lease);
         return;
       }
       // Transient and account errors: keep the job, look again later with back-off.
@@ -108,14 +108,14 @@ export class Tracker {
       await store.reschedulePoll(job.id, lease, later(job.pollCount + 1), job.upstreamStatus, now());
       return;
     }
-    const outcome = outcomeOf(status);
+    const outcome = outcomeOf(status, provider.displayName);
     if (!outcome) {
       await store.reschedulePoll(job.id, lease, later(job.pollCount + 1), status.code, now());
       return;
     }
     const finished = await this.finalize(job, outcome, lease);
     if (finished && outcome.state === 'completed') {
-      estimator.observe(job, upstreamRunMs(status) ?? (finished.finishedAt ?? now()) - (job.startedAt ?? now()));
+      estimator.observe(job, provider.reportedRunMs(status) ?? (finished.finishedAt ?? now()) - (job.startedAt ?? now()));
     }
   }
 

@@ -130,6 +130,7 @@ function pgTest(
 
 function reserveInput(userId: number, over: Partial<ReserveInput> = {}): ReserveInput {
   return {
+    provider: 'pixverse',
     userId,
     tokenId: null,
     email: null,
@@ -148,6 +149,7 @@ function reserveInput(userId: number, over: Partial<ReserveInput> = {}): Reserve
 function enqueueInput(userId: number, over: Partial<EnqueueInput> = {}): EnqueueInput {
   const now = over.now ?? T0;
   return {
+    provider: 'pixverse',
     userId,
     tokenId: null,
     email: null,

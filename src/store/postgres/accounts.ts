@@ -21,14 +21,16 @@ export async function upsertAccount(
   input: UpsertAccountInput,
 ): Promise<{ account: Account; created: boolean }> {
   const webhook = webhookColumns(input.webhook);
+  // Without a provider the column's default applies.
+  const given = input.provider !== undefined;
   return withTransaction(pool, async (tx) => {
     // The webhook: a new account takes the given pair (NULLs when omitted); an existing one keeps its
     // stored pair when the input omits it ($8), so re-posting an account without webhook fields (to
     // change its key or clear its health) does not wipe it; null removes it.
     const res = await tx.query<AccountRow & { created: boolean }>(
       `INSERT INTO accounts (user_id, email, api_key_enc, max_jobs, state, reason, cooldown_until,
-                             webhook_id, webhook_secret_enc, created_at, updated_at)
-       VALUES ($1, $2, $3, $4, 'ok', NULL, NULL, $6, $7, $5, $5)
+                             webhook_id, webhook_secret_enc, created_at, updated_at${given ? ', provider' : ''})
+       VALUES ($1, $2, $3, $4, 'ok', NULL, NULL, $6, $7, $5, $5${given ? ', $9' : ''})
        ON CONFLICT (user_id, email) DO UPDATE
          SET api_key_enc = EXCLUDED.api_key_enc,
              max_jobs = EXCLUDED.max_jobs,
@@ -39,7 +41,7 @@ export async function upsertAccount(
              webhook_secret_enc = CASE WHEN $8::boolean THEN accounts.webhook_secret_enc ELSE EXCLUDED.webhook_secret_enc END,
              updated_at = EXCLUDED.updated_at
        RETURNING *, (xmax = 0) AS created`,
-      [input.userId, input.email, input.apiKeyEnc, input.maxJobs, input.now, webhook.webhookId, webhook.webhookSecretEnc, webhook.keepWebhook === 1],
+      [input.userId, input.email, input.apiKeyEnc, input.maxJobs, input.now, webhook.webhookId, webhook.webhookSecretEnc, webhook.keepWebhook === 1, ...(given ? [input.provider] : [])],
     );
     const row = res.rows[0]!;
     // New or healthier capacity: a waiting queue may be able to start something now.

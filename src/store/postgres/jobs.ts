@@ -121,7 +121,7 @@ export async function findJob(db: Queryable, userId: number, email: string, type
 }
 
 /**
- * Any state, any tenant, newest first: how a PixVerse webhook, which names only the video id, finds its
+ * Any state, any tenant, newest first: how a provider webhook, which names only the upstream id, finds its
  * job. Through the partial index jobs_upstream (migration 4); an id is on a job or two, so the sort is nothing.
  */
 export async function jobsByUpstreamId(db: Queryable, upstreamId: string): Promise<Job[]> {

@@ -23,7 +23,7 @@ import type pg from 'pg';
  * update chain), where the lease is no longer expired, so it drops out. LIMIT sits inside the CTE
  * so only the rows actually claimed are locked.
  *
- * The claim clears poll_hint: the poll it starts asks PixVerse after whatever webhook set the hint,
+ * The claim clears poll_hint: the poll it starts asks the provider after whatever webhook set the hint,
  * so its answer is fresh (see reschedulePoll).
  */
 export async function claimDuePolls(db: Queryable, owner: string, now: number, leaseMs: number, limit: number): Promise<Job[]> {
@@ -52,7 +52,7 @@ export async function claimDuePolls(db: Queryable, owner: string, now: number, l
  * Records a non-final poll and hands the job back (lease cleared), fenced by the lease token.
  *
  * poll_hint set means expeditePoll ran while this poll was in flight (a claim clears the hint, and
- * this job was claimed for this poll): a webhook said the job ended, possibly after PixVerse answered
+ * this job was claimed for this poll): a webhook said the job ended, possibly after the provider answered
  * this poll, so "still running" may be stale. The job is then due at `now` instead of at the computed
  * time (which may be minutes away), and the hint is spent. The UPDATE reads the hint on the row it
  * locks (READ COMMITTED re-checks a concurrently updated row on its latest version), so an

@@ -1,4 +1,4 @@
-/** PixVerse webhook deliveries already acted on (the replay guard's memory shared by instances). */
+/** Provider webhook deliveries already acted on (the replay guard's memory shared by instances). */
 import type { Queryable } from './pool.ts';
 
 export async function webhookReceiptSeen(db: Queryable, receipt: string, now: number): Promise<boolean> {

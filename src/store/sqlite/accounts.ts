@@ -53,14 +53,16 @@ export class AccountQueries {
           .get({ ...webhook, apiKeyEnc: input.apiKeyEnc, maxJobs: input.maxJobs, now: input.now, userId: input.userId, email: input.email }) as AccountRow;
         return { account: accountFromRow(row), created: false };
       }
+      // Without a provider the column's default applies (two statement texts, both cached).
+      const given = input.provider !== undefined;
       const row = this.sql
         .get(
           `INSERT INTO accounts (user_id, email, api_key_enc, max_jobs, state, reason, cooldown_until,
-                                 webhook_id, webhook_secret_enc, created_at, updated_at)
-           VALUES (?, ?, ?, ?, 'ok', NULL, NULL, ?, ?, ?, ?)
+                                 webhook_id, webhook_secret_enc, created_at, updated_at${given ? ', provider' : ''})
+           VALUES (?, ?, ?, ?, 'ok', NULL, NULL, ?, ?, ?, ?${given ? ', ?' : ''})
            RETURNING *`,
         )
-        .get(input.userId, input.email, input.apiKeyEnc, input.maxJobs, webhook.webhookId, webhook.webhookSecretEnc, input.now, input.now) as AccountRow;
+        .get(input.userId, input.email, input.apiKeyEnc, input.maxJobs, webhook.webhookId, webhook.webhookSecretEnc, input.now, input.now, ...(given ? [input.provider] : [])) as AccountRow;
       return { account: accountFromRow(row), created: true };
     });
 

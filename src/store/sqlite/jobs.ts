@@ -120,7 +120,7 @@ export class JobQueries {
     return row ? jobFromRow(row) : null;
   }
 
-  /** Any state, any tenant, newest first: a PixVerse webhook names only the upstream id. */
+  /** Any state, any tenant, newest first: a provider webhook names only the upstream id. */
   jobsByUpstreamId(upstreamId: string): Job[] {
     return (this.sql.get(BY_UPSTREAM_SQL).all(upstreamId) as JobRow[]).map(jobFromRow);
   }

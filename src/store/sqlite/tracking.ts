@@ -90,7 +90,7 @@ export class TrackingQueries {
    *
    * poll_hint set means expeditePoll ran while this poll was in flight (the hint survives only until a
    * claim, and this job was claimed for this poll): a webhook said the job ended, possibly after
-   * PixVerse answered this poll, so "still running" may be stale. The job is then due at `now` instead
+   * the provider answered this poll, so "still running" may be stale. The job is then due at `now` instead
    * of at the computed time (which may be minutes away), and the hint is spent. Not a transaction: the
    * one UPDATE reads and clears the hint atomically, and an expeditePoll that lands just after it sees
    * a running job with no lease and makes it due itself. (The caller's tracker re-checks what is due

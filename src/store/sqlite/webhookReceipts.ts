@@ -1,4 +1,4 @@
-/** PixVerse webhook deliveries already acted on (the replay guard's durable memory). */
+/** Provider webhook deliveries already acted on (the replay guard's durable memory). */
 import type { StatementCache } from './database.ts';
 
 export class WebhookReceiptQueries {
