@@ -57,7 +57,7 @@ export const DEFAULT_TUNING: SchedulerTuning = {
 export interface SchedulerOptions {
   store: Store;
   provider: Provider;
-  /** The provider's client; defaults to `provider.connect`-ed by the caller (the gateway wraps it in metrics). */
+  /** The provider's client, built with `provider.connect` (the gateway wraps it in metrics first). */
   upstream: Upstream;
   secretBox: SecretBox;
   log: Logger;
@@ -216,7 +216,7 @@ export class Scheduler {
     if (ref.userId !== userId) throw new GatewayError(403, `Unauthorized access to user:${ref.userId} detected`);
     if (ref.rowId !== null) {
       const job = await this.ctx.store.getJob(ref.rowId);
-      if (!job || job.userId !== userId || job.type !== ref.type) return null;
+      if (!job || job.userId !== userId || job.type !== ref.type || job.provider !== ref.provider) return null;
       // The queue form names the job by row for life; the pending form only until submitted.
       if (ref.queued) return job.queuedAt !== null && (job.pinnedEmail ?? QUEUE_EMAIL) === ref.email ? job : null;
       return job.queuedAt === null && job.email === ref.email ? job : null;
