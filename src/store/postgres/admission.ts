@@ -53,7 +53,7 @@ export async function reserve(pool: pg.Pool, input: ReserveInput): Promise<Reser
 
 /** The account columns, spelled out (a prepared `SELECT *` breaks when a later migration adds a column). */
 export const ACCOUNT_COLUMNS =
-  'user_id, email, api_key_enc, max_jobs, state, reason, cooldown_until, webhook_id, webhook_secret_enc, created_at, updated_at';
+  'user_id, provider, email, api_key_enc, max_jobs, state, reason, cooldown_until, webhook_id, webhook_secret_enc, created_at, updated_at';
 
 /**
  * Locks the tenant's accounts (or the one pinned account) FOR NO KEY UPDATE in email byte order and
