@@ -111,7 +111,7 @@ async function runningJobs(store: Store, user: User, url: string, prefix: string
   const jobs: Job[] = [];
   for (let i = 0; i < n; i++) {
     const r = await store.reserve({
-      userId: user.id, tokenId: null, email: null, maxJobsOverride: 1_000_000, type: 'video', traceId: `t${prefix}${i}`,
+      userId: user.id, provider: 'pixverse', tokenId: null, email: null, maxJobsOverride: 1_000_000, type: 'video', traceId: `t${prefix}${i}`,
       upstream: { op: 'video.text', params: { prompt: 'bench' } }, request: { prompt: 'bench' },
       replyUrl: url, replyRef: `${prefix}${i}`, now: Date.now(),
     });

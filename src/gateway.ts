@@ -22,7 +22,7 @@ import { StreamTickets } from './web/tickets.ts';
 import { listenAcrossInstances } from './crossInstance.ts';
 import { callbackAttemptRecorder, GatewayMetrics, leaseLossRecorder, MeteredUpstream, meteredStore, registerClusterGauges, watchScheduler } from './metrics/index.ts';
 import type { Store } from './store/store.ts';
-import { createPixverseClient } from './providers/pixverse/upstream/index.ts';
+import { pixverseProvider } from './providers/index.ts';
 import type { Upstream } from './scheduler/provider.ts';
 
 export interface GatewayOptions {
@@ -65,9 +65,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   // Data migration: tenant signing secrets written in clear by older versions are sealed now.
   const resealed = await sealClearSecrets(store, secretBox);
   if (resealed > 0) log.info({ users: resealed }, 'sealed tenant callback secrets stored in clear');
-  const upstream = new MeteredUpstream(createPixverseClient({ baseUrl: options.upstreamUrl, timeoutMs: config.upstreamTimeoutMs }), metrics);
+  // The one provider this gateway runs; its client is timed like the store.
+  const provider = pixverseProvider;
+  const upstream = new MeteredUpstream(provider.connect({ baseUrl: options.upstreamUrl, timeoutMs: config.upstreamTimeoutMs }), metrics);
   const scheduler = new Scheduler({
     store,
+    provider,
     upstream,
     secretBox,
     log: log.child({ part: 'scheduler' }),

@@ -1,4 +1,4 @@
-/** Account model: one PixVerse Platform API key owned by one tenant. */
+/** Account model: one provider API key owned by one tenant. */
 
 export const MAX_JOBS_LIMIT = 8;
 
@@ -7,6 +7,8 @@ export type AccountState = (typeof ACCOUNT_STATES)[number];
 
 export interface Account {
   userId: number;
+  /** The provider the key belongs to (Provider.id). */
+  provider: string;
   email: string;
   /** Encrypted API key (see security/secretBox.ts); the store never sees the plain key. */
   apiKeyEnc: string;
@@ -17,9 +19,9 @@ export interface Account {
   /** Epoch ms until which a `cooldown` account is skipped. */
   cooldownUntil: number | null;
   /**
-   * PixVerse webhook (created in the account's platform console), or null when the account has none.
-   * With one, text- and image-to-video jobs carry `webhook_id` and PixVerse reports their end at once;
-   * polling then only backs it up. The secret is sealed like the API key.
+   * The provider webhook registered for the account (e.g. in its platform console), or null when it
+   * has none. With one, jobs of operations that accept it carry its id and the provider reports their
+   * end at once; polling then only backs it up. The secret is sealed like the API key.
    */
   webhookId: string | null;
   webhookSecretEnc: string | null;

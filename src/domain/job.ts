@@ -34,8 +34,8 @@ export function holdsSlot(state: JobState): boolean {
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 /**
- * What the scheduler asks the upstream to run. `op` names an upstream operation
- * (see providers/pixverse/upstream/operations.ts); `params` is the provider body with ids kept as strings.
+ * What the scheduler asks the upstream to run. `op` names one of the provider's operations
+ * (its own names, opaque to the engine); `params` is the provider body with ids kept as strings.
  */
 export interface UpstreamRequest {
   op: string;
@@ -47,15 +47,17 @@ export interface Job {
   id: number;
   userId: number;
   tokenId: number | null;
+  /** The provider running the job (Provider.id): the `<provider>` segment of its public id. */
+  provider: string;
   /** The account running the job; null while an unpinned job waits in the queue. */
   email: string | null;
   /** The account the client pinned (`email`, or the account an operation's input names). */
   pinnedEmail: string | null;
   type: JobType;
   state: JobState;
-  /** PixVerse's id, kept as a decimal string because it may exceed 2^53. */
+  /** The provider's job id, always text because some exceed 2^53 (Provider.parseIdTail reads it back). */
   upstreamId: string | null;
-  /** Ai-trace-id used for the create call; reused only to reconcile after a crash. */
+  /** Client request id sent with the create call (the provider's trace id); reused only to reconcile after a crash. */
   traceId: string;
   upstream: UpstreamRequest;
   /** The client's request body, for GET echoes. */
@@ -79,7 +81,7 @@ export interface Job {
   finishedAt: number | null;
   resultUrl: string | null;
   error: string | null;
-  /** Last raw upstream status code (1, 5, 7, 8 …) and result document. */
+  /** Last raw upstream status code and result document, as the provider reported them. */
   upstreamStatus: number | null;
   result: { [key: string]: Json } | null;
   pollCount: number;

@@ -1,6 +1,6 @@
 /**
  * Admission: choose an account and reserve its slot atomically in the store (invariant 1)
- * before PixVerse is called, or — when the caller opts into waiting — put the job in the
+ * before the provider is called, or — when the caller opts into waiting — put the job in the
  * queue for the dispatcher. A failed immediate submit releases the slot at once (invariant 2).
  */
 import { randomUUID } from 'node:crypto';
@@ -72,7 +72,7 @@ export class Admission {
     const now = this.ctx.now();
     const rank = queueRank(now, this.ctx.estimator.expected(input));
     const result = await this.ctx.store.enqueue(
-      { ...input, maxJobsOverride: input.maxJobs, traceId: randomUUID(), priority: input.priority ?? 0, queueRank: rank, now },
+      { ...input, provider: this.ctx.provider.id, maxJobsOverride: input.maxJobs, traceId: randomUUID(), priority: input.priority ?? 0, queueRank: rank, now },
       maxQueueLength,
     );
     if (!result.ok) throw await this.queueRefusal(result, input);
@@ -87,7 +87,7 @@ export class Admission {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       // A retry on another account moves the key to the new job rather than claiming it again.
       const idempotency = input.idempotency && (keyHolder === null ? input.idempotency : { ...input.idempotency, replacesJobId: keyHolder });
-      const reserved = await this.ctx.store.reserve({ ...input, idempotency, maxJobsOverride: input.maxJobs, traceId: randomUUID(), now: this.ctx.now() });
+      const reserved = await this.ctx.store.reserve({ ...input, provider: this.ctx.provider.id, idempotency, maxJobsOverride: input.maxJobs, traceId: randomUUID(), now: this.ctx.now() });
       if (!reserved.ok) throw lastError ?? (await this.refusal(reserved, input));
       keyHolder = reserved.job.id;
       if (input.idempotency) input.onKeyClaimed?.(keyHolder);
@@ -108,7 +108,7 @@ export class Admission {
       case 'key_taken':
         throw new IdempotencyKeyTaken();
       case 'no_accounts':
-        return new GatewayError(404, 'No PixVerse account configured. To add one use POST /accounts/{email}.');
+        return new GatewayError(404, `No ${this.ctx.provider.displayName} account configured. To add one use POST /accounts/{email}.`);
       case 'unknown_account':
         return new GatewayError(404, `Account ${input.email} not found. To add it use POST /accounts/{email}.`);
       case 'queue_full': {
@@ -125,7 +125,7 @@ export class Admission {
       case 'key_taken':
         throw new IdempotencyKeyTaken();
       case 'no_accounts':
-        return new GatewayError(404, 'No PixVerse account configured. To add one use POST /accounts/{email}.');
+        return new GatewayError(404, `No ${this.ctx.provider.displayName} account configured. To add one use POST /accounts/{email}.`);
       case 'unknown_account':
         return new GatewayError(404, `Account ${input.email} not found. To add it use POST /accounts/{email}.`);
       case 'account_full':

@@ -1,7 +1,7 @@
 /** Everything the scheduler's parts share, built once by Scheduler. */
 import type { Logger } from 'pino';
 import type { Store } from '../store/store.ts';
-import type { Upstream } from './provider.ts';
+import type { Provider, Upstream } from './provider.ts';
 import type { AccountKeys } from './accountKeys.ts';
 import type { DurationEstimator } from './durationEstimator.ts';
 import type { SchedulerEvents } from './events.ts';
@@ -12,7 +12,7 @@ export interface SchedulerTuning {
   jobTimeoutMs: number;
   /** A job still `submitting` after this long is assumed orphaned by a crash and reconciled. */
   staleSubmitMs: number;
-  /** How long an account is skipped after PixVerse reports its concurrency limit. */
+  /** How long an account is skipped after the provider reports its concurrency limit. */
   concurrencyBackoffMs: number;
   /** Cool-down after an upstream rate limit. */
   rateLimitCooldownMs: number;
@@ -37,6 +37,9 @@ export interface SchedulerTuning {
 
 export interface SchedulerContext {
   store: Store;
+  /** The provider's rules (ids, run times, webhook scheme, name in messages). */
+  provider: Provider;
+  /** The provider's client (possibly wrapped, e.g. metered). */
   upstream: Upstream;
   keys: AccountKeys;
   estimator: DurationEstimator;

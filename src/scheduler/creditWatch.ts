@@ -1,6 +1,6 @@
 /**
  * Accounts parked for running out of credits come back by themselves once their balance
- * returns (a top-up, a new billing month): the sweeper asks PixVerse for the balance of each
+ * returns (a top-up, a new billing month): the sweeper asks the provider for the balance of each
  * parked account now and then, and clears the error when credits are there again.
  * Re-posting the account clears it at once as well. Parked accounts are remembered in memory;
  * after a restart only re-posting (or the next out-of-credits answer) brings one back here.

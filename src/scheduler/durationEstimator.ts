@@ -1,49 +1,48 @@
 /**
  * What the gateway believes a job will run, used to time its polls and to estimate Retry-After.
- * Starts from static defaults per job type and quality (PixVerse's published ranges) and then
- * learns the distribution from jobs it saw finish (domain/policy/durations.ts), so the schedule
- * adapts to the real upstream, or to a simulator running at another speed.
+ * Starts from the provider's static defaults (per job type, quality, length …) and then learns the
+ * distribution from jobs it saw finish (domain/policy/durations.ts), per the provider's run class,
+ * so the schedule adapts to the real upstream, or to a simulator running at another speed.
  */
-import type { Job, JobType } from '../domain/job.ts';
+import type { JobType } from '../domain/job.ts';
 import { learnDuration, meanMs, priorBelief, type DurationBelief } from '../domain/policy/durations.ts';
+import type { Provider, RunTimeInput } from './provider.ts';
 
-const DEFAULTS: Record<JobType, number> = { video: 60_000, image: 15_000, music: 45_000 };
-const QUALITY_FACTOR: Record<string, number> = { '360p': 0.6, '540p': 0.75, '720p': 1, '1080p': 1.5 };
+/** The provider's part of the estimate. */
+export type RunTimeDefaults = Pick<Provider, 'runClass' | 'defaultRunMs'>;
+
+/** Without a provider's defaults (a fixed estimate, tests): one class per job type, one minute each. */
+const FLAT: RunTimeDefaults = { runClass: (job) => job.type, defaultRunMs: () => 60_000 };
 
 export class DurationEstimator {
   private readonly learned = new Map<string, DurationBelief>();
 
   /** `fixedMs` overrides everything (tests and the demo simulator know their speed). */
-  constructor(private readonly fixedMs: number | null = null) {}
-
-  private key(job: Pick<Job, 'type' | 'upstream'>): string {
-    const quality = job.upstream.params['quality'];
-    return `${job.type}:${typeof quality === 'string' ? quality : ''}`;
-  }
-
-  private staticDefault(job: Pick<Job, 'type' | 'upstream'>): number {
-    const quality = job.upstream.params['quality'];
-    const factor = typeof quality === 'string' ? (QUALITY_FACTOR[quality] ?? 1) : 1;
-    const duration = job.upstream.params['duration'];
-    const lengthFactor = typeof duration === 'number' ? 1 + 0.08 * (duration - 5) : 1;
-    return Math.round(DEFAULTS[job.type] * factor * lengthFactor);
-  }
+  constructor(
+    private readonly fixedMs: number | null = null,
+    private readonly defaults: RunTimeDefaults = FLAT,
+  ) {}
 
   /** The run-time distribution believed for jobs like this one. */
-  belief(job: Pick<Job, 'type' | 'upstream'>): DurationBelief {
+  belief(job: RunTimeInput): DurationBelief {
     if (this.fixedMs !== null) return priorBelief(this.fixedMs);
-    return this.learned.get(this.key(job)) ?? priorBelief(this.staticDefault(job));
+    return this.learned.get(this.defaults.runClass(job)) ?? priorBelief(this.defaults.defaultRunMs(job));
   }
 
   /** Expected (mean) run time. */
-  expected(job: Pick<Job, 'type' | 'upstream'>): number {
+  expected(job: RunTimeInput): number {
     if (this.fixedMs !== null) return this.fixedMs;
     return Math.round(meanMs(this.belief(job)));
   }
 
+  /** A job of `type` with nothing else known about it (queue-wide estimates). */
+  typical(type: JobType): number {
+    return this.expected({ type, upstream: { op: '', params: {} } });
+  }
+
   /** Records how long a finished job actually ran. */
-  observe(job: Pick<Job, 'type' | 'upstream'>, ranMs: number): void {
+  observe(job: RunTimeInput, ranMs: number): void {
     if (!(ranMs > 0) || this.fixedMs !== null) return;
-    this.learned.set(this.key(job), learnDuration(this.belief(job), ranMs));
+    this.learned.set(this.defaults.runClass(job), learnDuration(this.belief(job), ranMs));
   }
 }

@@ -1,7 +1,7 @@
 /**
- * Launches a job that already holds a slot (`submitting`): calls PixVerse and records the
- * upstream id. A submit whose outcome is unknown is retried only with the same Ai-trace-id,
- * which PixVerse answers with the original id instead of starting a second paid job
+ * Launches a job that already holds a slot (`submitting`): calls the provider and records the
+ * upstream id. A submit whose outcome is unknown is retried only with the same trace id,
+ * which the provider answers with the original id instead of starting a second paid job
  * (invariant 4). On failure the caller decides whether the slot is released or the job
  * goes back to the queue.
  */

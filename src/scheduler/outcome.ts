@@ -2,7 +2,8 @@
 import type { JobOutcome } from '../domain/job.ts';
 import type { StatusResult } from './provider.ts';
 
-export function outcomeOf(status: StatusResult): JobOutcome | null {
+/** `provider` is the provider's display name, for the error a client reads. */
+export function outcomeOf(status: StatusResult, provider: string): JobOutcome | null {
   const base = { upstreamStatus: status.code, result: status.raw };
   switch (status.state) {
     case 'pending':
@@ -10,17 +11,10 @@ export function outcomeOf(status: StatusResult): JobOutcome | null {
     case 'completed':
       return { ...base, state: 'completed', resultUrl: status.url };
     case 'moderated':
-      return { ...base, state: 'moderated', error: 'PixVerse content moderation rejected the generation' };
+      return { ...base, state: 'moderated', error: `${provider} content moderation rejected the generation` };
     case 'deleted':
-      return { ...base, state: 'failed', error: 'the generation was deleted at PixVerse' };
+      return { ...base, state: 'failed', error: `the generation was deleted at ${provider}` };
     case 'failed':
-      return { ...base, state: 'failed', error: 'PixVerse reported the generation failed' };
+      return { ...base, state: 'failed', error: `${provider} reported the generation failed` };
   }
-}
-
-/** How long the job ran according to PixVerse's own timestamps, when it reports them. */
-export function upstreamRunMs(status: StatusResult): number | null {
-  const created = Date.parse(String(status.raw['create_time'] ?? ''));
-  const modified = Date.parse(String(status.raw['modify_time'] ?? ''));
-  return Number.isFinite(created) && Number.isFinite(modified) && modified > created ? modified - created : null;
 }

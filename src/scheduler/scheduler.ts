@@ -10,7 +10,7 @@ import { occupiesSlot } from '../domain/job.ts';
 import { QUEUE_EMAIL, type JobRef } from '../domain/ids.ts';
 import type { SecretBox } from '../security/secretBox.ts';
 import type { JobListFilter, JobPage, Store, User } from '../store/store.ts';
-import type { Upstream } from './provider.ts';
+import type { Provider, Upstream } from './provider.ts';
 import { AccountKeys } from './accountKeys.ts';
 import { Admission, type SubmitInput } from './admission.ts';
 import { Dispatcher } from './dispatcher.ts';
@@ -58,6 +58,8 @@ export const DEFAULT_TUNING: SchedulerTuning = {
 
 export interface SchedulerOptions {
   store: Store;
+  provider: Provider;
+  /** The provider's client, built with `provider.connect` (the gateway wraps it in metrics first). */
   upstream: Upstream;
   secretBox: SecretBox;
   log: Logger;
@@ -92,9 +94,10 @@ export class Scheduler {
     this.ctx = {
       // Writes through the scheduler's store bump the change feed that read caches follow.
       store: this.changes.watch(options.store),
+      provider: options.provider,
       upstream: options.upstream,
       keys: this.keys,
-      estimator: new DurationEstimator(options.expectedDurationMs ?? null),
+      estimator: new DurationEstimator(options.expectedDurationMs ?? null, options.provider),
       events: this.events,
       log: options.log,
       now: options.now ?? Date.now,
@@ -216,17 +219,20 @@ export class Scheduler {
     if (ref.userId !== userId) throw new GatewayError(403, `Unauthorized access to user:${ref.userId} detected`);
     if (ref.rowId !== null) {
       const job = await this.ctx.store.getJob(ref.rowId);
-      if (!job || job.userId !== userId || job.type !== ref.type) return null;
+      if (!job || job.userId !== userId || job.type !== ref.type || job.provider !== ref.provider) return null;
       // The queue form names the job by row for life; the pending form only until submitted.
       if (ref.queued) return job.queuedAt !== null && (job.pinnedEmail ?? QUEUE_EMAIL) === ref.email ? job : null;
       return job.queuedAt === null && job.email === ref.email ? job : null;
     }
-    return this.ctx.store.findJob(userId, ref.email, ref.type, ref.upstreamId!);
+    // The tail is the provider's to read: a tail that cannot be one of its ids names no job.
+    if (ref.provider !== this.ctx.provider.id || ref.upstreamId === null) return null;
+    const upstreamId = this.ctx.provider.parseIdTail(ref.upstreamId);
+    return upstreamId === null ? null : this.ctx.store.findJob(userId, ref.email, ref.type, upstreamId);
   }
 
   /**
-   * DELETE /scheduler/{id}. A job in flight is untracked: its slot is freed at once, but PixVerse
-   * goes on (the Platform API has no cancel), so the job keeps being polled without a slot and its
+   * DELETE /scheduler/{id}. A job in flight is untracked: its slot is freed at once, but the
+   * provider goes on (the engine has no upstream cancel), so the job keeps being polled without a slot and its
    * result stays readable; its end is called back only with `callback`. A job still waiting in
    * the queue was never sent, so it is cancelled. Null when the id is not tracked.
    */
@@ -253,7 +259,7 @@ export class Scheduler {
 
   /**
    * DELETE /videos|images/{id}: hides the job from lists and reads; a job in flight is untracked
-   * (no callback), a queued one cancelled. PixVerse keeps its copy: the Platform API has no delete.
+   * (no callback), a queued one cancelled. The provider keeps its copy: the engine has no upstream delete.
    */
   async deleteJob(userId: number, ref: JobRef): Promise<{ job: Job; action: 'deleted' | 'untracked' | 'cancelled' } | null> {
     const job = await this.findJob(userId, ref);

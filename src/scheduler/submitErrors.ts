@@ -28,44 +28,46 @@ export async function handleSubmitError(ctx: SchedulerContext, account: Account,
   const transition = healthAfterSubmitError(err.errorClass, ctx.tuning, now);
   if (transition.kind !== 'unchanged') {
     const cooldownUntil = transition.kind === 'cooldown' ? transition.until : null;
-    await ctx.store.setAccountHealth(account.userId, account.email, { state: transition.state, reason: accountReason(err), cooldownUntil, now });
+    await ctx.store.setAccountHealth(account.userId, account.email, { state: transition.state, reason: accountReason(err, ctx.provider.displayName), cooldownUntil, now });
     ctx.events.emit('account', account.userId, account.email);
     if (transition.kind === 'error' && transition.parked) ctx.creditWatch?.park(account.userId, account.email);
   }
   const retryAfterS = transition.kind === 'cooldown' ? transition.retryAfterS : null;
-  return { error: clientError(err, account, retryAfterS), tryAnother: triesAnother(transition) };
+  return { error: clientError(err, account, retryAfterS, ctx.provider.displayName), tryAnother: triesAnother(transition) };
 }
 
 /** The reason an account shows in 596 answers and /scheduler/available. */
-function accountReason(err: UpstreamError): string {
+function accountReason(err: UpstreamError, name: string): string {
+  // The provider's own code, when it has one, helps an operator look the refusal up.
+  const code = err.errCode !== null ? ` (${err.errCode})` : '';
   switch (err.errorClass) {
     case 'concurrency_limit':
-      return 'PixVerse reported its concurrency limit (500044)';
+      return `${name} reported its concurrency limit${code}`;
     case 'rate_limit':
-      return 'PixVerse rate limit';
+      return `${name} rate limit`;
     case 'out_of_credits':
       return OUT_OF_CREDITS;
     default:
-      return `PixVerse rejected the API key: ${err.message}`;
+      return `${name} rejected the API key: ${err.message}`;
   }
 }
 
-function clientError(err: UpstreamError, account: Account, retryAfterS: number | null): GatewayError {
+function clientError(err: UpstreamError, account: Account, retryAfterS: number | null, name: string): GatewayError {
   switch (err.errorClass) {
     case 'concurrency_limit':
-      return new GatewayError(429, `Account ${account.email} is at its PixVerse concurrency limit`, retryAfterS);
+      return new GatewayError(429, `Account ${account.email} is at its ${name} concurrency limit`, retryAfterS);
     case 'rate_limit':
-      return new GatewayError(429, `PixVerse is rate limiting account ${account.email}`, retryAfterS);
+      return new GatewayError(429, `${name} is rate limiting account ${account.email}`, retryAfterS);
     case 'out_of_credits':
       return new GatewayError(412, `All Credits have been used up on account ${account.email}. Top up and re-post the account.`);
     case 'auth':
-      return new GatewayError(596, `Account ${account.email} in error state: PixVerse rejected the API key`);
+      return new GatewayError(596, `Account ${account.email} in error state: ${name} rejected the API key`);
     case 'moderation':
-      return new GatewayError(422, `PixVerse moderation rejected the request: ${err.message}`);
+      return new GatewayError(422, `${name} moderation rejected the request: ${err.message}`);
     case 'bad_request':
     case 'not_found':
-      return new GatewayError(400, `PixVerse rejected the request: ${err.message}`);
+      return new GatewayError(400, `${name} rejected the request: ${err.message}`);
     case 'transient':
-      return new GatewayError(502, `PixVerse is unavailable: ${err.message}`);
+      return new GatewayError(502, `${name} is unavailable: ${err.message}`);
   }
 }

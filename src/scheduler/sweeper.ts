@@ -1,7 +1,7 @@
 /**
  * Sweeper: ends jobs that ran past the time limit (freeing their slots) and reconciles
  * jobs left in `submitting` by a process that died mid-submit. Reconciliation replays the
- * create with the job's original Ai-trace-id: PixVerse answers a repeated trace id with the
+ * create with the job's original trace id: the provider answers a repeated trace id with the
  * original job instead of starting (and billing) a second one (invariant 4).
  *
  * Reconciliation runs on the claim loop, one bounded pass per sweep: the orphans it claims are
@@ -77,8 +77,8 @@ export class Sweeper {
   private async pass(): Promise<void> {
     const { store, tuning } = this.ctx;
     const now = this.ctx.now();
-    // Orphans first: a submit that reached PixVerse becomes a tracked job again instead of
-    // being timed out while PixVerse may still be running (and billing) it.
+    // Orphans first: a submit that reached the provider becomes a tracked job again instead of
+    // being timed out while the provider may still be running (and billing) it.
     await this.reconciler.drain(RECONCILE_ROUNDS);
     const expired = await store.expireJobs(now - tuning.jobTimeoutMs, this.ctx.now(), `timed out: still running after ${formatDuration(tuning.jobTimeoutMs)}`);
     for (const job of expired) this.ctx.events.emit('final', job);

@@ -1,5 +1,5 @@
 /**
- * Tracker: asks PixVerse about running jobs when their next poll is due, moves finished
+ * Tracker: asks the provider about running jobs when their next poll is due, moves finished
  * ones to their terminal state with a compare-and-swap fenced by the poll lease
  * (invariant 3) and so frees their slot exactly once (invariant 2).
  *
@@ -12,7 +12,7 @@ import type { Job } from '../domain/job.ts';
 import { ClaimLoop, type Claimed, type Lease } from '../workers/index.ts';
 import { asUpstreamError } from './submitErrors.ts';
 import type { SchedulerContext } from './context.ts';
-import { outcomeOf, upstreamRunMs } from './outcome.ts';
+import { outcomeOf } from './outcome.ts';
 import { nextPollAt } from '../domain/policy/pollSchedule.ts';
 import { pollPolicyFor } from './webhookIntake.ts';
 import { reportingTo } from './workerReports.ts';
@@ -69,7 +69,7 @@ export class Tracker {
   }
 
   private async pollOne(job: Job, lease: Lease): Promise<void> {
-    const { store, upstream, keys, estimator } = this.ctx;
+    const { store, upstream, keys, estimator, provider } = this.ctx;
     const token = job.leaseToken!;
     const account = job.email === null ? null : await store.getAccount(job.userId, job.email);
     const now = () => this.ctx.now();
@@ -87,7 +87,7 @@ export class Tracker {
     } catch (err) {
       const upstreamError = asUpstreamError(err);
       if (upstreamError.errorClass === 'not_found') {
-        await this.finalize(job, { state: 'failed', error: 'PixVerse no longer knows this job' }, lease);
+        await this.finalize(job, { state: 'failed', error: `${provider.displayName} no longer knows this job` }, lease);
         return;
       }
       // Transient and account errors: keep the job, look again later with back-off.
@@ -95,14 +95,14 @@ export class Tracker {
       await reschedule(job.upstreamStatus);
       return;
     }
-    const outcome = outcomeOf(status);
+    const outcome = outcomeOf(status, provider.displayName);
     if (!outcome) {
       await reschedule(status.code);
       return;
     }
     const finished = await this.finalize(job, outcome, lease);
     if (finished && outcome.state === 'completed') {
-      estimator.observe(job, upstreamRunMs(status) ?? (finished.finishedAt ?? now()) - (job.startedAt ?? now()));
+      estimator.observe(job, provider.reportedRunMs(status) ?? (finished.finishedAt ?? now()) - (job.startedAt ?? now()));
     }
   }
 

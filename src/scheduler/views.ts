@@ -1,6 +1,6 @@
 /**
  * Read models for /scheduler and /scheduler/available. They read local records only,
- * never PixVerse (invariant 6). The executing list and the per-account counts are
+ * never the provider (invariant 6). The executing list and the per-account counts are
  * computed from the same snapshot of active jobs so one response always agrees with itself.
  */
 import { capacityRow, effectiveState, type CapacityRow } from '../domain/capacity.ts';

@@ -9,14 +9,11 @@
 import { createHash } from 'node:crypto';
 import type { Account } from '../domain/account.ts';
 import { isTerminal, type Job } from '../domain/job.ts';
-import { WebhookFormatError, type WebhookNotice, type WebhookVerdict } from './provider.ts';
+import { WebhookFormatError, type ProviderWebhook, type WebhookNotice, type WebhookVerdict } from './provider.ts';
 import type { SchedulerContext } from './context.ts';
 import type { WebhookOutcome } from './events.ts';
 import { webhookBackstop, type PollPolicy } from '../domain/policy/pollSchedule.ts';
 import { ReplayGuard } from './replayGuard.ts';
-
-/** The provider's replay window either side of our clock (PixVerse: ±300 s). */
-const REPLAY_WINDOW_MS = 2 * 300_000;
 
 // Declared with the event that carries it, so events.ts imports nothing that imports the context.
 export type { WebhookOutcome } from './events.ts';
@@ -26,27 +23,35 @@ export function pollPolicyFor(ctx: SchedulerContext, account: Pick<Account, 'web
   return account?.webhookId && ctx.upstream.acceptsWebhook(job.upstream.op) ? webhookBackstop(ctx.tuning.poll) : ctx.tuning.poll;
 }
 
-const REFUSALS: Record<Exclude<WebhookVerdict, 'ok'>, string> = {
-  unsigned: 'Webhook-Timestamp, Webhook-Nonce and Webhook-Signature headers are required',
-  stale: 'Webhook-Timestamp is more than 300 s away from the gateway clock',
-  bad_signature: 'Webhook-Signature does not match the account webhook secret',
+/** A provider without webhooks refuses every delivery as unsigned. */
+const NO_WEBHOOKS: ProviderWebhook = {
+  toleranceMs: 0,
+  deliveryHeaders: [],
+  refusals: { unsigned: 'This provider sends no webhooks', stale: 'This provider sends no webhooks', bad_signature: 'This provider sends no webhooks' },
 };
 
 export class WebhookIntake {
-  private readonly replays = new ReplayGuard(REPLAY_WINDOW_MS);
+  private readonly scheme: ProviderWebhook;
+  /** The provider's replay window either side of our clock. */
+  private readonly replayWindowMs: number;
+  private readonly replays: ReplayGuard;
 
   constructor(
     private readonly ctx: SchedulerContext,
     /** Wakes the tracker so the expedited poll is claimed now, not at its next wake-up. */
     private readonly wakeTracker: () => void,
-  ) {}
+  ) {
+    this.scheme = ctx.provider.webhook ?? NO_WEBHOOKS;
+    this.replayWindowMs = 2 * this.scheme.toleranceMs;
+    this.replays = new ReplayGuard(this.replayWindowMs);
+  }
 
   async receive(header: (name: string) => string | undefined, rawBody: string): Promise<WebhookOutcome> {
     // The same signed headers and body again are the same delivery (a provider retry whose "ok" was
-    // lost, or a replay). Answered "ok" so a genuine retry stops, without reading the store or
-    // PixVerse again. Only deliveries that were acted on are remembered, so nothing unverified is.
+    // lost, or a replay). Answered "ok" so a genuine retry stops, without reading the store or the
+    // provider again. Only deliveries that were acted on are remembered, so nothing unverified is.
     const replayKey = createHash('sha256')
-      .update(`${header('webhook-timestamp') ?? ''}\n${header('webhook-nonce') ?? ''}\n${header('webhook-signature') ?? ''}\n`)
+      .update(this.scheme.deliveryHeaders.map((name) => `${header(name) ?? ''}\n`).join(''))
       .update(rawBody)
       .digest('base64url');
     // This process's memory first; the store's is shared by instances and survives restarts.
@@ -60,12 +65,13 @@ export class WebhookIntake {
     if (outcome.ok) {
       const at = this.ctx.now();
       this.replays.remember(replayKey, at);
-      await this.ctx.store.recordWebhookReceipt(replayKey, at + REPLAY_WINDOW_MS, at);
+      await this.ctx.store.recordWebhookReceipt(replayKey, at + this.replayWindowMs, at);
     }
     return outcome;
   }
 
   private async verifyAndAct(header: (name: string) => string | undefined, rawBody: string): Promise<WebhookOutcome> {
+    if (this.ctx.provider.webhook === null) return { ok: false, status: 401, error: NO_WEBHOOKS.refusals.unsigned };
     let notice: WebhookNotice;
     try {
       notice = this.ctx.upstream.readWebhook(header, rawBody);
@@ -88,7 +94,7 @@ export class WebhookIntake {
       return this.accept(job, notice, now);
     }
     if (refusal === null) return { ok: false, status: 401, error: `The account of upstream id ${notice.upstreamId} has no webhook secret configured` };
-    return { ok: false, status: 401, error: REFUSALS[refusal] };
+    return { ok: false, status: 401, error: this.scheme.refusals[refusal] };
   }
 
   private async accept(job: Job, notice: WebhookNotice, now: number): Promise<WebhookOutcome> {

@@ -44,10 +44,15 @@ export interface TokenRecord {
 
 export interface UpsertAccountInput {
   userId: number;
+  /**
+   * The provider of a new account; an existing account keeps its own. Omitted: the schema's default,
+   * the provider of every account written before accounts recorded theirs.
+   */
+  provider?: string;
   email: string;
   apiKeyEnc: string;
   maxJobs: number;
-  /** The account's PixVerse webhook: omitted keeps the stored one, null removes it. */
+  /** The account's provider webhook: omitted keeps the stored one, null removes it. */
   webhook?: { id: string; secretEnc: string } | null;
   now: number;
 }
@@ -61,6 +66,8 @@ export interface AccountHealthUpdate {
 
 export interface EnqueueInput {
   userId: number;
+  /** The provider that is to run the job (see Job.provider). */
+  provider: string;
   tokenId: number | null;
   /** Pinned account (must exist) or null for any healthy account. */
   email: string | null;
@@ -137,6 +144,8 @@ export interface DeliveryFilter {
 
 export interface ReserveInput {
   userId: number;
+  /** The provider that is to run the job (see Job.provider). */
+  provider: string;
   tokenId: number | null;
   /** Pinned account; when absent any healthy account with a free slot is chosen at random. */
   email: string | null;

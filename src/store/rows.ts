@@ -44,6 +44,7 @@ export interface TokenRow {
 
 export interface AccountRow {
   user_id: DbInt;
+  provider: string;
   email: string;
   api_key_enc: string;
   max_jobs: DbInt;
@@ -60,6 +61,7 @@ export interface JobRow {
   id: DbInt;
   user_id: DbInt;
   token_id: DbInt | null;
+  provider: string;
   email: string | null;
   pinned_email: string | null;
   type: string;
@@ -163,6 +165,7 @@ export function tokenFromRow(row: TokenRow): TokenRecord {
 export function accountFromRow(row: AccountRow): Account {
   return {
     userId: num(row.user_id),
+    provider: row.provider,
     email: row.email,
     apiKeyEnc: row.api_key_enc,
     maxJobs: num(row.max_jobs),
@@ -181,11 +184,12 @@ export function jobFromRow(row: JobRow): Job {
     id: num(row.id),
     userId: num(row.user_id),
     tokenId: numOrNull(row.token_id),
+    provider: row.provider,
     email: row.email,
     pinnedEmail: row.pinned_email,
     type: row.type as JobType,
     state: row.state as JobState,
-    // Always text: PixVerse ids exceed 2^53, so they must never pass through a JS number.
+    // Always text: provider ids may exceed 2^53, so they must never pass through a JS number.
     upstreamId: row.upstream_id === null ? null : String(row.upstream_id),
     traceId: row.trace_id,
     upstream: objectOf<Job['upstream']>(row.upstream_json) ?? { op: '', params: {} },

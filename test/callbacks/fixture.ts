@@ -70,6 +70,7 @@ export interface JobOptions {
 /** submitting → running (a 'progress' delivery when asked for). */
 export async function startJob(store: Store, user: User, opts: JobOptions): Promise<Job> {
   const reserved = await store.reserve({
+    provider: 'pixverse',
     userId: user.id,
     tokenId: null,
     email: null,

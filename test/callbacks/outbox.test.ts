@@ -7,6 +7,7 @@ import { jobView } from '../../src/domain/jobView.ts';
 
 function job(overrides: Partial<Job> = {}): Job {
   return {
+    provider: 'pixverse',
     id: 42, userId: 7, tokenId: 1, email: 'a@x.com', pinnedEmail: null, type: 'video', state: 'completed',
     upstreamId: '3456789012345678901', traceId: 't', upstream: { op: 'text', params: { prompt: 'a cat', model: 'v5' } },
     request: { prompt: 'a cat' }, replyUrl: 'https://hooks.example.com/pv', replyRef: 'order-17', priority: 0,

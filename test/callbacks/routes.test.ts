@@ -19,7 +19,7 @@ import { newAdminToken, newMasterKeyText } from '../../src/security/dataDirSecre
 import { parseMasterKey, SecretBox } from '../../src/security/secretBox.ts';
 import { generateToken, hashToken } from '../../src/security/tokens.ts';
 import type { User } from '../../src/store/store.ts';
-import { createPixverseClient } from '../../src/providers/pixverse/upstream/index.ts';
+import { pixverseProvider } from '../../src/providers/index.ts';
 import { call } from '../helpers/harness.ts';
 import { deliverer, deliveriesOf, finishJob, openFixture, silent, startJob, tenant, waitFor, type Fixture } from './fixture.ts';
 import { Receiver } from './receiver.ts';
@@ -54,8 +54,8 @@ describe('callback routes', () => {
     hook = await Receiver.start(() => ({ status: 410 }));
     const box = new SecretBox(parseMasterKey(newMasterKeyText()));
     worker = deliverer(fx.store, { schedule: [0, 50], secretBox: box });
-    const upstream = createPixverseClient({ baseUrl: 'http://127.0.0.1:9' }); // never called here
-    const scheduler = new Scheduler({ store: fx.store, upstream, secretBox: box, log: silent });
+    const upstream = pixverseProvider.connect({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 1000 }); // never called here
+    const scheduler = new Scheduler({ provider: pixverseProvider, store: fx.store, upstream, secretBox: box, log: silent });
     const auth = new Authenticator(fx.store, hashToken(newAdminToken()));
     // (Object.assign: also fits an AppDeps that carries callbackPolicy/deliverer once the gateway wires them.)
     const deps = Object.assign({ store: fx.store, scheduler, upstream, auth, now: Date.now }, { callbackPolicy: worker.policy, deliverer: worker }) as AppDeps;

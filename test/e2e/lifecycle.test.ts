@@ -66,7 +66,7 @@ describe('job life', () => {
     const traceId = randomUUID();
     const upstream = { op: 'video.text', params: { prompt: 'orphan', model: 'v6', duration: 5, quality: '720p', aspect_ratio: '16:9' } };
     const long = Date.now() - 1000; // stale (> 500 ms) but within the job time limit
-    const reserved = await store.reserve({ userId, tokenId: null, email: null, maxJobsOverride: null, type: 'video', traceId, upstream, request: {}, replyUrl: null, replyRef: null, now: long });
+    const reserved = await store.reserve({ provider: 'pixverse', userId, tokenId: null, email: null, maxJobsOverride: null, type: 'video', traceId, upstream, request: {}, replyUrl: null, replyRef: null, now: long });
     assert.ok(reserved.ok);
     const apiKey = scheduler.keys.open(reserved.account);
     const first = await h.gw.upstream.submit(apiKey, upstream, traceId);

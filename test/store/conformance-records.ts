@@ -26,6 +26,7 @@ async function tenant(store: Store, limits: Record<string, number>): Promise<Use
 
 function reserveInput(userId: number, over: Partial<ReserveInput> = {}): ReserveInput {
   return {
+    provider: 'pixverse',
     userId, tokenId: null, email: null, maxJobsOverride: null, type: 'video', traceId: `t-${Math.random()}`,
     upstream: { op: 'video.text', params: { prompt: 'p' } }, request: { prompt: 'p' }, replyUrl: null, replyRef: null, now: T0, ...over,
   };
@@ -41,6 +42,7 @@ async function running(store: Store, userId: number, over: Partial<ReserveInput>
 async function queued(store: Store, userId: number, over: Partial<EnqueueInput> = {}): Promise<Job> {
   const res = await store.enqueue(
     {
+      provider: 'pixverse',
       userId, tokenId: null, email: null, maxJobsOverride: null, type: 'video', traceId: `q-${Math.random()}`,
       upstream: { op: 'video.text', params: { prompt: 'q' } }, request: { prompt: 'q' }, replyUrl: null, replyRef: null,
       priority: 0, now: T0, queueRank: T0, ...over,

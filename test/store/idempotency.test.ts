@@ -65,6 +65,7 @@ async function tenant(store: Store, maxJobs = 50): Promise<{ userId: number; tok
 
 function reserveInput(userId: number, tokenId: number, idempotency: IdempotencyClaim | undefined, now = T0): ReserveInput {
   return {
+    provider: 'pixverse',
     userId,
     tokenId,
     email: null,

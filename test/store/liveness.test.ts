@@ -16,6 +16,7 @@ const AGE = T0 - 120_000; // the age rule's cut-off: nothing here is that old
 
 function reserveInput(userId: number, now: number): ReserveInput {
   return {
+    provider: 'pixverse',
     userId,
     tokenId: null,
     email: null,

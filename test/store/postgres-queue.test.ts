@@ -567,15 +567,19 @@ describe('PostgreSQL store: queue and outbox', () => {
 
       // The new reads can seek their partial indexes (with seq scans priced out: the table is tiny), in
       // index order — no Sort under the LIMIT of queuedJobs.
-      const explain = (sql: string, values: unknown[]) =>
+      const explain = (sql: string, values: unknown[], sortsOff = false) =>
         admin(async (c) => {
           await c.query(`SET search_path TO ${pg.escapeIdentifier(fx.schema)}`);
           await c.query('SET enable_seqscan = off');
           await c.query('SET enable_bitmapscan = off');
+          // On a few rows an ordered index scan and another index plus a Sort cost within the
+          // planner's fuzz factor, so the choice flips with row width (it did when jobs gained a
+          // column); pricing sorts out asks only whether the ordered index can serve the ORDER BY.
+          if (sortsOff) await c.query('SET enable_sort = off');
           const res = await c.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`, values);
           return res.rows.map((r) => r['QUERY PLAN']).join('\n');
         });
-      const byRank = await explain(QUEUED_JOBS_SQL, [1, 1000]);
+      const byRank = await explain(QUEUED_JOBS_SQL, [1, 1000], true);
       assert.match(byRank, /Index Scan using jobs_queue_order on jobs/);
       assert.doesNotMatch(byRank, /Sort/);
       assert.match(await explain('SELECT * FROM jobs WHERE upstream_id = $1 ORDER BY id DESC', ['42']), /Index Scan using jobs_upstream on jobs/);

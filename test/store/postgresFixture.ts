@@ -124,6 +124,7 @@ export function pgTest(
 export function reserveInput(userId: number, over: Partial<ReserveInput> = {}): ReserveInput {
   return {
     userId,
+    provider: 'pixverse',
     tokenId: null,
     email: null,
     maxJobsOverride: null,
@@ -142,6 +143,7 @@ export function enqueueInput(userId: number, over: Partial<EnqueueInput> = {}): 
   const now = over.now ?? T0;
   return {
     userId,
+    provider: 'pixverse',
     tokenId: null,
     email: null,
     maxJobsOverride: null,

@@ -96,6 +96,7 @@ async function checkQueue(store: Store, spec: QueueSpec): Promise<void> {
     const res = await store.enqueue(
       {
         userId: users[job.tenant]!,
+        provider: 'pixverse',
         tokenId: job.token === null ? null : tokens[job.tenant]![job.token]!,
         email: null,
         maxJobsOverride: null,

@@ -41,7 +41,7 @@ test('accounts.executing equals the live slot count after any sequence of operat
         for (const email of EMAILS) await store.upsertAccount({ userId: user.id, email, apiKeyEnc: 'k', maxJobs: 2, now: T0 });
         let now = T0;
         const base = (email: string | null, override: number | null): ReserveInput => ({
-          userId: user.id, tokenId: null, email, maxJobsOverride: override, type: 'video', traceId: `t${now}`,
+          userId: user.id, provider: 'pixverse', tokenId: null, email, maxJobsOverride: override, type: 'video', traceId: `t${now}`,
           upstream: { op: 'video.text', params: { prompt: 'p' } }, request: { prompt: 'p' }, replyUrl: null, replyRef: null, now,
         });
         for (const op of ops) {

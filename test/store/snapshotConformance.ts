@@ -12,6 +12,7 @@ const T0 = 1_700_000_000_000;
 
 function reserveInput(userId: number, email: string): ReserveInput {
   return {
+    provider: 'pixverse',
     userId,
     tokenId: null,
     email,

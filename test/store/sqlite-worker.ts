@@ -28,6 +28,7 @@ async function reserveLoop(c: Extract<Command, { cmd: 'reserve' }>) {
   for (let i = 0; i < c.attempts; i++) {
     const pin = Math.random() < 0.3 ? c.emails[Math.floor(Math.random() * c.emails.length)]! : null;
     const res = await store.reserve({
+      provider: 'pixverse',
       userId: c.userId, tokenId: null, email: pin, maxJobsOverride: null, type: 'video',
       traceId: `t-${process.pid}-${i}`, upstream: { op: 'x', params: {} }, request: {},
       replyUrl: null, replyRef: null, now: Date.now(),
@@ -62,6 +63,7 @@ async function queueLoop(c: Extract<Command, { cmd: 'queue' }>) {
       const now = Date.now();
       const res = await store.enqueue(
         {
+          provider: 'pixverse',
           userId: c.userId, tokenId: null, email: pin, maxJobsOverride: null, type: 'video', traceId: `q-${process.pid}-${i}`,
           upstream: { op: 'x', params: {} }, request: {}, replyUrl: null, replyRef: null, priority: 0, now,
           queueRank: now - Math.floor(Math.random() * 60_000),

@@ -129,6 +129,7 @@ describe('SqliteStore specifics', () => {
     const u = await store.createUser('m', T0, 'whsec_test');
     await store.upsertAccount({ userId: u.id, email: 'a@x.io', apiKeyEnc: 'k', maxJobs: 1, now: T0 });
     const res = await store.reserve({
+      provider: 'pixverse',
       userId: u.id, tokenId: null, email: null, maxJobsOverride: null, type: 'video', traceId: 't',
       upstream: { op: 'x', params: {} }, request: {}, replyUrl: null, replyRef: null, now: T0,
     });
@@ -190,7 +191,7 @@ describe('SqliteStore specifics', () => {
       };
       // The first job of each token goes through enqueue (joins the fairness table); the rest are
       // bulk-inserted: a mix of priorities, pins and per-job overrides, in one transaction.
-      for (const tok of tokens) assert.ok((await store.enqueue({ ...base, tokenId: tok.id, email: null }, 200_000)).ok);
+      for (const tok of tokens) assert.ok((await store.enqueue({ provider: 'pixverse', ...base, tokenId: tok.id, email: null }, 200_000)).ok);
       const insert = store.db.prepare(
         `INSERT INTO jobs (user_id, token_id, email, pinned_email, type, state, trace_id, upstream_json, request_json,
                            priority, queue_rank, max_jobs_override, created_at, queued_at)
@@ -236,7 +237,7 @@ describe('SqliteStore specifics', () => {
       }
       const batchMedian = [...batchTimes].sort((a, b) => a - b)[batchTimes.length >> 1]!;
       const enqueueStart = process.hrtime.bigint();
-      for (let i = 0; i < 20; i++) await store.enqueue({ ...base, tokenId: tokens[1]!.id, email: null }, 200_000);
+      for (let i = 0; i < 20; i++) await store.enqueue({ provider: 'pixverse', ...base, tokenId: tokens[1]!.id, email: null }, 200_000);
       const enqueueMs = Number(process.hrtime.bigint() - enqueueStart) / 1e6 / 20;
 
       assert.equal(await store.countQueued(u.id), exactCount(), 'the trigger-kept counter matches a real count');
@@ -307,7 +308,7 @@ describe('SqliteStore specifics', () => {
 
         // New rows continue above the old high-water mark (3), and the queue works on the old data.
         const q = await store.enqueue(
-          { userId: 1, tokenId: 1, email: null, maxJobsOverride: null, type: 'video', traceId: 't', upstream: { op: 'x', params: {} },
+          { provider: 'pixverse', userId: 1, tokenId: 1, email: null, maxJobsOverride: null, type: 'video', traceId: 't', upstream: { op: 'x', params: {} },
             request: {}, replyUrl: null, replyRef: null, priority: 0, now: T0 + 5, queueRank: T0 + 5 },
           10,
         );
@@ -378,7 +379,7 @@ describe('SqliteStore specifics', () => {
         // A job queued after the upgrade, expecting 25 ms of work at T0 + 35 (rank T0 + 10), waits behind
         // the older normal-priority job of equal rank (lower id) and ahead of the younger ones.
         const q = await store.enqueue(
-          { userId: 1, tokenId: null, email: null, maxJobsOverride: null, type: 'video', traceId: 't', upstream: { op: 'x', params: {} },
+          { provider: 'pixverse', userId: 1, tokenId: null, email: null, maxJobsOverride: null, type: 'video', traceId: 't', upstream: { op: 'x', params: {} },
             request: {}, replyUrl: null, replyRef: null, priority: 0, now: T0 + 35, queueRank: T0 + 10 },
           10,
         );
@@ -431,7 +432,7 @@ describe('SqliteStore specifics', () => {
       const u = await a.createUser('u', T0, 'whsec_test');
       await a.upsertAccount({ userId: u.id, email: 'a@x.io', apiKeyEnc: 'k', maxJobs: 3, now: T0 });
       const input = {
-        userId: u.id, tokenId: null, email: null, maxJobsOverride: null, type: 'video' as const, traceId: 't',
+        userId: u.id, provider: 'pixverse', tokenId: null, email: null, maxJobsOverride: null, type: 'video' as const, traceId: 't',
         upstream: { op: 'x', params: {} }, request: {}, replyUrl: null, replyRef: null, now: T0,
       };
       const results = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).reserve(input)));
@@ -537,6 +538,7 @@ describe('SqliteStore specifics', () => {
       const token = await first.addToken(u.id, 'e'.repeat(64), 'cli', T0);
       await first.upsertAccount({ userId: u.id, email: 'a@x.io', apiKeyEnc: 'k', maxJobs: 2, now: T0 });
       const res = await first.reserve({
+        provider: 'pixverse',
         userId: u.id, tokenId: token.id, email: null, maxJobsOverride: null, type: 'video', traceId: 'trace',
         upstream: { op: 'x', params: { id: '384751234567890123456' } }, request: { a: 1 }, replyUrl: null, replyRef: 'r', now: T0,
       });

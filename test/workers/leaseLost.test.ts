@@ -250,6 +250,7 @@ describe('reconciler: its lease is renewed, and a lost one is counted (sqlite)',
       // A submit left in `submitting` by a process that died mid-create.
       const reserved = await r.gw.store.reserve({
         userId: r.userId,
+        provider: 'pixverse',
         tokenId: null,
         email: null,
         maxJobsOverride: null,

@@ -121,6 +121,7 @@ export const accountRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, dep
     const sealed = scheduler.keys.seal(userId, email, body.apiKey);
     const { account } = await store.upsertAccount({
       userId,
+      provider: scheduler.ctx.provider.id,
       email,
       apiKeyEnc: sealed,
       maxJobs: body.maxJobs,

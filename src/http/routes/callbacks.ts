@@ -12,7 +12,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { rotateSecret, ROTATION_GRACE_MS, userWithSecret } from '../../callbacks/secrets.ts';
 import { webhookId } from '../../callbacks/signing.ts';
 import { badRequest, GatewayError, notFound } from '../../domain/errors.ts';
-import { parseJobId, publicJobId } from '../../domain/ids.ts';
+import { publicJobId } from '../../domain/ids.ts';
+import { parsePixverseJobId } from '../../providers/pixverse/compat/jobIds.ts';
 import type { Job, Json } from '../../domain/job.ts';
 import { isoUtc } from '../../domain/time.ts';
 import { DELIVERY_STATES, type Delivery, type DeliveryState, type User } from '../../store/store.ts';
@@ -145,7 +146,7 @@ export const callbackRoutes: FastifyPluginAsyncTypebox<CallbackRouteDeps> = asyn
     const { job: jobText, state, since, limit } = request.query;
     let job: Job | null = null;
     if (jobText !== undefined) {
-      const ref = parseJobId(jobText);
+      const ref = parsePixverseJobId(jobText);
       if (!ref) throw badRequest(`job "${jobText}" is not a valid job id`);
       job = await scheduler.findJob(userId, ref);
       if (!job) throw notFound(`job ${jobText} not found`);

@@ -6,7 +6,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { badRequest, notFound } from '../../domain/errors.ts';
-import { parseJobId } from '../../domain/ids.ts';
+import { parsePixverseJobId } from '../../providers/pixverse/compat/jobIds.ts';
 import type { JobType } from '../../domain/job.ts';
 import type { AppDeps } from '../context.ts';
 import { callerOf } from '../guards.ts';
@@ -48,7 +48,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps) =
       schema: { summary: `One ${label} with its status`, params: JobIdParams, response: { 200: JobView, ...errorResponses(400, 401, 403, 404) } },
     }, async (request) => {
       const caller = callerOf(request);
-      const ref = parseJobId(request.params.id);
+      const ref = parsePixverseJobId(request.params.id);
       if (!ref) throw badRequest(`${idKey({ type })} "${request.params.id}" is not a valid id`);
       // useapi's GET /videos/{id} also serves the images of image templates (POST /videos/create).
       const accepted = ref.type === type || (type === 'video' && ref.type === 'image');
@@ -90,7 +90,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps) =
     app.delete(path, {
       schema: { summary: `Delete a ${label} from Pixgate (PixVerse keeps its copy)`, params: JobIdParams, response: { 200: DeleteReply, ...errorResponses(400, 401, 403, 404) } },
     }, async (request) => {
-      const ref = parseJobId(request.params.id);
+      const ref = parsePixverseJobId(request.params.id);
       if (!ref) throw badRequest(`${idKey({ type })} "${request.params.id}" is not a valid id`);
       if (ref.type !== type) throw badRequest(`"${request.params.id}" is a ${ref.type} id, not a ${type} id`);
       const done = await scheduler.deleteJob(callerOf(request).userId, ref);

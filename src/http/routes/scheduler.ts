@@ -1,7 +1,7 @@
 /** The scheduler views: GET /scheduler, GET /scheduler/available, DELETE /scheduler/{id}. */
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { parseJobId } from '../../domain/ids.ts';
+import { parsePixverseJobId } from '../../providers/pixverse/compat/jobIds.ts';
 import { executingList, publicId, schedulerAvailable } from '../../scheduler/views.ts';
 import type { QueueSnapshot } from '../../scheduler/scheduler.ts';
 import type { AppDeps } from '../context.ts';
@@ -111,7 +111,7 @@ export const schedulerRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, d
     },
   }, async (request, reply) => {
     const id = request.params.id;
-    const ref = parseJobId(id);
+    const ref = parsePixverseJobId(id);
     if (!ref) return sendError(reply, 400, `id "${id}" is not a valid job id`);
     const done = await scheduler.untrack(callerOf(request).userId, ref, request.query.callback === true);
     if (!done) return sendError(reply, 404, `Unable to locate running ${id}`);

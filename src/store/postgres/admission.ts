@@ -53,7 +53,7 @@ export async function reserve(pool: pg.Pool, input: ReserveInput): Promise<Reser
 
 /** The account columns, spelled out (a prepared `SELECT *` breaks when a later migration adds a column). */
 export const ACCOUNT_COLUMNS =
-  'user_id, email, api_key_enc, max_jobs, state, reason, cooldown_until, webhook_id, webhook_secret_enc, created_at, updated_at';
+  'user_id, provider, email, api_key_enc, max_jobs, state, reason, cooldown_until, webhook_id, webhook_secret_enc, created_at, updated_at';
 
 /**
  * Locks the tenant's accounts (or the one pinned account) FOR NO KEY UPDATE in email byte order and
@@ -103,8 +103,8 @@ async function countSlots(tx: pg.PoolClient, userId: number, email?: string): Pr
 async function insertJob(tx: pg.PoolClient, input: ReserveInput, email: string): Promise<Job> {
   const res = await tx.query<JobRow>(
     `INSERT INTO jobs (user_id, token_id, email, pinned_email, max_jobs_override, priority, type, state, trace_id,
-                       upstream_json, request_json, reply_url, reply_ref, created_at, queued_at, started_at)
-     VALUES ($1, $2, $3, $11, $12, 0, $4, 'submitting', $5, $6, $7, $8, $9, $10, NULL, $10)
+                       upstream_json, request_json, reply_url, reply_ref, created_at, queued_at, started_at, provider)
+     VALUES ($1, $2, $3, $11, $12, 0, $4, 'submitting', $5, $6, $7, $8, $9, $10, NULL, $10, $13)
      RETURNING *`,
     [
       input.userId,
@@ -119,6 +119,7 @@ async function insertJob(tx: pg.PoolClient, input: ReserveInput, email: string):
       input.now,
       input.email,
       input.maxJobsOverride,
+      input.provider,
     ],
   );
   return jobFromRow(res.rows[0]!);

@@ -390,4 +390,15 @@ export const MIGRATIONS: readonly Migration[] = [
     // already serialise it across instances.
     sql: '',
   },
+  {
+    version: 12,
+    name: 'provider of accounts and jobs',
+    sql: `
+      -- Which provider runs an account and its jobs (the <provider> segment of the job id). Every
+      -- row so far belongs to PixVerse, the only provider until now; the default fills them in
+      -- (a constant default: no table rewrite).
+      ALTER TABLE accounts ADD COLUMN provider TEXT NOT NULL DEFAULT 'pixverse';
+      ALTER TABLE jobs ADD COLUMN provider TEXT NOT NULL DEFAULT 'pixverse';
+    `,
+  },
 ];

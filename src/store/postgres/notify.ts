@@ -22,7 +22,7 @@ const MAX_CHANNEL = 63;
 
 /**
  * `pixgate_<schema>_slots`: a slot was freed (or capacity was added), a queued job may start.
- * `pixgate_<schema>_jobs`: a job became running, or its poll was expedited (a PixVerse webhook said it
+ * `pixgate_<schema>_jobs`: a job became running, or its poll was expedited (a provider webhook said it
  *   ended), a tracker may want to poll it.
  * `pixgate_<schema>_queue`: a job entered the queue (enqueue or requeue), a dispatcher may start it.
  * `pixgate_<schema>_deliveries`: a callback delivery became pending (inserted, unblocked by the

@@ -17,8 +17,8 @@ function enqueueStatement(key: number): { name: string; text: string } {
        ${joinQueueUpsert('VALUES ($1, $13, $14)', '$1', key, '$13')}
      ), job AS (
        INSERT INTO jobs (user_id, token_id, email, pinned_email, max_jobs_override, priority, queue_rank, type, state, trace_id,
-                         upstream_json, request_json, reply_url, reply_ref, created_at, queued_at, started_at)
-       VALUES ($1, $2, $3, $3, $4, $5, $16, $6, 'queued', $7, $8, $9, $10, $11, $12, $12, NULL)
+                         upstream_json, request_json, reply_url, reply_ref, created_at, queued_at, started_at, provider)
+       VALUES ($1, $2, $3, $3, $4, $5, $16, $6, 'queued', $7, $8, $9, $10, $11, $12, $12, NULL, $17)
        RETURNING *
      )
      SELECT job.*, pg_notify($15, json_build_object('event', 'enqueue', 'userId', job.user_id, 'jobId', job.id)::text) AS notified
@@ -91,6 +91,7 @@ export async function enqueue(pool: pg.Pool, channels: Channels, input: EnqueueI
           Number(tenant.queue_vtime),
           channels.queue,
           input.queueRank,
+          input.provider,
         ],
       });
       const job = jobFromRow(res.rows[0]!);

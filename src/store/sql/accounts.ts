@@ -46,10 +46,12 @@ export function accountStore(x: Exec, outbox: OutboxRef): AccountStore {
       x.write(function* () {
         const existed = d.name === 'sqlite' && (yield* one('SELECT 1 AS x FROM accounts WHERE user_id = $1 AND email = $2', [input.userId, input.email])) !== undefined;
         const webhook = webhookColumns(input.webhook);
+        // Without a provider the column's default applies; a re-post keeps the account's provider.
+        const given = input.provider !== undefined;
         const row = (yield* one<AccountRow & { created?: boolean }>(
           `INSERT INTO accounts (user_id, email, api_key_enc, max_jobs, state, reason, cooldown_until,
-                                 webhook_id, webhook_secret_enc, created_at, updated_at)
-           VALUES ($1, $2, $3, $4, 'ok', NULL, NULL, $6, $7, $5, $5)
+                                 webhook_id, webhook_secret_enc, created_at, updated_at${given ? ', provider' : ''})
+           VALUES ($1, $2, $3, $4, 'ok', NULL, NULL, $6, $7, $5, $5${given ? ', $9' : ''})
            ON CONFLICT (user_id, email) DO UPDATE
              SET api_key_enc = excluded.api_key_enc, max_jobs = excluded.max_jobs,
                  state = 'ok', reason = NULL, cooldown_until = NULL,
@@ -57,7 +59,7 @@ export function accountStore(x: Exec, outbox: OutboxRef): AccountStore {
                  webhook_secret_enc = CASE WHEN $8 THEN accounts.webhook_secret_enc ELSE excluded.webhook_secret_enc END,
                  updated_at = excluded.updated_at
            RETURNING *${d.name === 'postgres' ? ', (xmax = 0) AS created' : ''}`,
-          [input.userId, input.email, input.apiKeyEnc, input.maxJobs, input.now, webhook.webhookId, webhook.webhookSecretEnc, d.bool(webhook.keepWebhook === 1)],
+          [input.userId, input.email, input.apiKeyEnc, input.maxJobs, input.now, webhook.webhookId, webhook.webhookSecretEnc, d.bool(webhook.keepWebhook === 1), ...(given ? [input.provider] : [])],
         ))!;
         // New or healthier capacity: a waiting queue may be able to start something now.
         yield* notify('slots', { event: 'account', userId: num(row.user_id), email: row.email });

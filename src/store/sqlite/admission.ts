@@ -51,15 +51,16 @@ export class AdmissionQueries {
       // started_at = created_at = now: the slot is held from this instant (elapsed/timeout clock).
       const row = this.sql
         .get(
-          `INSERT INTO jobs (user_id, token_id, email, pinned_email, type, state, trace_id, upstream_json, request_json,
+          `INSERT INTO jobs (user_id, token_id, provider, email, pinned_email, type, state, trace_id, upstream_json, request_json,
                              reply_url, reply_ref, priority, max_jobs_override, created_at, queued_at, started_at)
-           VALUES (@userId, @tokenId, @email, @pinnedEmail, @type, 'submitting', @traceId, @upstream, @request,
+           VALUES (@userId, @tokenId, @provider, @email, @pinnedEmail, @type, 'submitting', @traceId, @upstream, @request,
                    @replyUrl, @replyRef, 0, @maxJobsOverride, @now, NULL, @now)
            RETURNING *`,
         )
         .get({
           userId: input.userId,
           tokenId: input.tokenId,
+          provider: input.provider,
           email: choice.account.email,
           pinnedEmail: input.email,
           maxJobsOverride: input.maxJobsOverride,

@@ -9,7 +9,8 @@ import { MIGRATIONS } from './migrations.ts';
  * to the shared numbers, highest first so no moved row meets one not yet moved. The statement-less
  * steps it lacks are then simply recorded by the loop below: nothing re-runs, nothing is skipped.
  */
-const LEGACY_VERSION_3 = 'queue rank (least laxity first), PixVerse account webhooks, expedited polls';
+// The change now numbered 4 is the one old files recorded at version 3, under the same name.
+const LEGACY_VERSION_3 = MIGRATIONS.find((m) => m.version === 4)!.name;
 const LEGACY_RENUMBERING: readonly (readonly [number, number])[] = [
   [7, 10],
   [6, 9],

@@ -365,4 +365,14 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'per-account slot counts kept by triggers, free-account index (reserve without a pool scan)',
     sql: SLOT_COUNTS_MIGRATION,
   },
+  {
+    version: 12,
+    name: 'provider of accounts and jobs',
+    sql: `
+      -- Which provider runs an account and its jobs (the <provider> segment of the job id). Every
+      -- row so far belongs to PixVerse, the only provider until now; the default fills them in.
+      ALTER TABLE accounts ADD COLUMN provider TEXT NOT NULL DEFAULT 'pixverse';
+      ALTER TABLE jobs ADD COLUMN provider TEXT NOT NULL DEFAULT 'pixverse';
+    `,
+  },
 ];

@@ -117,15 +117,16 @@ export class QueueQueries {
       // created_at = queued_at = now; email is the pinned account (or NULL until dispatch binds one).
       const row = this.sql
         .get(
-          `INSERT INTO jobs (user_id, token_id, email, pinned_email, type, state, trace_id, upstream_json, request_json,
+          `INSERT INTO jobs (user_id, token_id, provider, email, pinned_email, type, state, trace_id, upstream_json, request_json,
                              reply_url, reply_ref, priority, queue_rank, max_jobs_override, created_at, queued_at, started_at)
-           VALUES (@userId, @tokenId, @email, @email, @type, 'queued', @traceId, @upstream, @request,
+           VALUES (@userId, @tokenId, @provider, @email, @email, @type, 'queued', @traceId, @upstream, @request,
                    @replyUrl, @replyRef, @priority, @queueRank, @maxJobsOverride, @now, @now, NULL)
            RETURNING *`,
         )
         .get({
           userId: input.userId,
           tokenId: input.tokenId,
+          provider: input.provider,
           email: input.email,
           type: input.type,
           traceId: input.traceId,

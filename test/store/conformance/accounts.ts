@@ -8,12 +8,27 @@ import { roleTests, T0, SECRET, reserveInput, userWithAccounts, ok, reserveOk, r
 export function runAccountsConformance(makeStore: () => Promise<StoreHandle>): void {
   const { test } = roleTests(makeStore);
   describe('accounts', () => {
+    test('accounts and jobs carry their provider; a re-post keeps the account\'s', async (store) => {
+      const u = await store.createUser('u', T0, SECRET);
+      const made = await store.upsertAccount({ userId: u.id, provider: 'other', email: 'o@x.io', apiKeyEnc: 'k', maxJobs: 2, now: T0 });
+      assert.equal(made.account.provider, 'other');
+      const again = await store.upsertAccount({ userId: u.id, provider: 'third', email: 'o@x.io', apiKeyEnc: 'k2', maxJobs: 2, now: T0 + 1 });
+      assert.equal(again.account.provider, 'other');
+      assert.equal((await store.getAccount(u.id, 'o@x.io'))?.provider, 'other');
+      const reserved = ok(await store.reserve(reserveInput(u.id, { provider: 'other' })));
+      assert.equal(reserved.job.provider, 'other');
+      assert.equal((await store.getJob(reserved.job.id))?.provider, 'other');
+      const queued = await store.enqueue({ ...reserveInput(u.id, { provider: 'other' }), priority: 0, queueRank: T0 }, 10);
+      assert.ok(queued.ok);
+      assert.equal((await store.getJob(queued.job.id))?.provider, 'other');
+    });
+
     test('upsert creates, then replaces while keeping created_at and clearing health', async (store) => {
       const u = await store.createUser('u', T0, SECRET);
       const first = await store.upsertAccount({ userId: u.id, email: 'a@x.io', apiKeyEnc: 'k1', maxJobs: 3, now: T0 });
       assert.equal(first.created, true);
       assert.deepEqual(first.account, {
-        userId: u.id, email: 'a@x.io', apiKeyEnc: 'k1', maxJobs: 3, state: 'ok',
+        userId: u.id, provider: 'pixverse', email: 'a@x.io', apiKeyEnc: 'k1', maxJobs: 3, state: 'ok',
         reason: null, cooldownUntil: null, webhookId: null, webhookSecretEnc: null, createdAt: T0, updatedAt: T0,
       });
 
@@ -21,7 +36,7 @@ export function runAccountsConformance(makeStore: () => Promise<StoreHandle>): v
       const second = await store.upsertAccount({ userId: u.id, email: 'a@x.io', apiKeyEnc: 'k2', maxJobs: 5, now: T0 + 10 });
       assert.equal(second.created, false);
       assert.deepEqual(second.account, {
-        userId: u.id, email: 'a@x.io', apiKeyEnc: 'k2', maxJobs: 5, state: 'ok',
+        userId: u.id, provider: 'pixverse', email: 'a@x.io', apiKeyEnc: 'k2', maxJobs: 5, state: 'ok',
         reason: null, cooldownUntil: null, webhookId: null, webhookSecretEnc: null, createdAt: T0, updatedAt: T0 + 10,
       });
       assert.deepEqual(await store.getAccount(u.id, 'a@x.io'), second.account);
@@ -142,7 +157,7 @@ export function runAccountsConformance(makeStore: () => Promise<StoreHandle>): v
       assert.equal(res.account.email, 'a@x.io');
       assert.equal(res.account.maxJobs, 2);
       const expected: Job = {
-        id: res.job.id, userId: u.id, tokenId: token.id, email: 'a@x.io', pinnedEmail: null, type: 'image', state: 'submitting',
+        id: res.job.id, userId: u.id, provider: 'pixverse', tokenId: token.id, email: 'a@x.io', pinnedEmail: null, type: 'image', state: 'submitting',
         upstreamId: null, traceId: 'trace-123', upstream: input.upstream, request: input.request,
         replyUrl: 'https://hook.example/cb', replyRef: 'ref-1', priority: 0, queueRank: null, maxJobsOverride: null,
         createdAt: T0 + 42, queuedAt: null, startedAt: T0 + 42,

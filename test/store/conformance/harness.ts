@@ -21,6 +21,7 @@ export type Body = (store: Store) => Promise<void>;
 export function reserveInput(userId: number, over: Partial<ReserveInput> = {}): ReserveInput {
   return {
     userId,
+    provider: 'pixverse',
     tokenId: null,
     email: null,
     maxJobsOverride: null,
@@ -68,6 +69,7 @@ export function enqueueInput(userId: number, over: Partial<EnqueueInput> = {}): 
   const now = over.now ?? T0;
   return {
     userId,
+    provider: 'pixverse',
     tokenId: null,
     email: null,
     maxJobsOverride: null,

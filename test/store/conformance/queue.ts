@@ -20,7 +20,7 @@ export function runQueueConformance(makeStore: () => Promise<StoreHandle>): void
       const res = await store.enqueue(input, 10);
       assert.ok(res.ok);
       const expected: Job = {
-        id: res.job.id, userId: u.id, tokenId: token.id, email: null, pinnedEmail: null, type: 'image', state: 'queued',
+        id: res.job.id, userId: u.id, provider: 'pixverse', tokenId: token.id, email: null, pinnedEmail: null, type: 'image', state: 'queued',
         upstreamId: null, traceId: 'trace-q', upstream: input.upstream, request: input.request,
         replyUrl: 'https://hook.example/q', replyRef: 'ref-q', priority: 1, queueRank: T0 + 7 - 45_000.25, maxJobsOverride: 2,
         createdAt: T0 + 7, queuedAt: T0 + 7, startedAt: null, finishedAt: null, resultUrl: null, error: null,

@@ -5,7 +5,8 @@
  * fills the upstream id in and pins the job to that job's account.
  */
 import { badRequest } from '../../../domain/errors.ts';
-import { parseJobId, type JobRef } from '../../../domain/ids.ts';
+import type { JobRef } from '../../../domain/ids.ts';
+import { parsePixverseJobId } from './jobIds.ts';
 import type { Json } from '../../../domain/job.ts';
 import { accountForFiles, parseFilePath, type FileRef } from './filePaths.ts';
 import { exactlyOne } from './rules/common.ts';
@@ -34,7 +35,7 @@ export interface VideoSourceBody {
 
 /** Parses a useapi video id (raw or percent-encoded); `field` names it in errors. */
 export function parseVideoId(id: string, field: string): JobRef {
-  const ref = parseJobId(id);
+  const ref = parsePixverseJobId(id);
   if (!ref) throw badRequest(`${field} "${id}" is not a valid video id`);
   if (ref.type !== 'video') throw badRequest(`${field} "${id}" is a ${ref.type} id, not a video id`);
   return ref;
