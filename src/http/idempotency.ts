@@ -108,7 +108,13 @@ export async function idempotentCreate(
     throw err;
   }
   const answer = createAnswer(job);
-  if (holder !== null) await deps.store.recordIdempotentAnswer(tokenId, key, holder, { status: 200, body: JSON.stringify(answer) }, deps.now());
+  // A job that reached PixVerse answers for itself: a replay finds the key unanswered and derives
+  // this very answer from the job (answerFromJob), so writing it now would cost every keyed create a
+  // write transaction that only a retry ever reads. A queued job's id changes once it is dispatched,
+  // and a job cancelled during its submit has no upstream id, so their answers are recorded.
+  if (holder !== null && job.upstreamId === null) {
+    await deps.store.recordIdempotentAnswer(tokenId, key, holder, { status: 200, body: JSON.stringify(answer) }, deps.now());
+  }
   return answer;
 }
 

@@ -29,7 +29,7 @@ export const SLOT_COUNTS_MIGRATION = `
     SELECT COUNT(*) FROM jobs j
      WHERE j.user_id = accounts.user_id AND j.email = accounts.email AND j.state IN (${states}) AND j.untracked_at IS NULL);
 
-  CREATE INDEX accounts_free ON accounts(user_id, email, state, cooldown_until) WHERE executing < max_jobs;
+  CREATE INDEX accounts_free ON accounts(user_id, email, state, cooldown_until, executing, max_jobs) WHERE executing < max_jobs;
 
   CREATE TRIGGER jobs_slot_insert AFTER INSERT ON jobs WHEN ${holds('NEW')}
   BEGIN ${bump('NEW', '+ 1')} END;
