@@ -56,7 +56,16 @@ export async function handleSubmitError(ctx: SchedulerContext, account: Account,
     case 'bad_request':
     case 'not_found':
       return { error: new GatewayError(400, `PixVerse rejected the request: ${err.message}`), tryAnother: false };
-    case 'transient':
-      return { error: new GatewayError(502, `PixVerse is unavailable: ${err.message}`), tryAnother: false };
+    case 'transient': {
+      const error = new GatewayError(502, `PixVerse is unavailable: ${err.message}`);
+      // No answer and the request never left (refused connection, a timeout while waiting for a
+      // socket): nothing can exist upstream, so a queued job may simply wait and be tried again.
+      // The brief cool-down keeps a dead upstream from being hit in a tight loop.
+      if (!err.maybeSubmitted && err.httpStatus === null && err.errCode === null) {
+        await health('cooldown', `PixVerse could not be reached: ${err.message}`, now + tuning.concurrencyBackoffMs);
+        return { error, tryAnother: true };
+      }
+      return { error, tryAnother: false };
+    }
   }
 }
