@@ -82,9 +82,9 @@ async function chaos(dialect: 'sqlite' | 'postgres', cleanups: (() => Promise<vo
     }
   };
   // Kills are spread over the whole run, burst and drain alike, at random points of the upstream's
-  // progress; the last one comes when ~95% of the jobs are done, so "every job final and every
+  // progress; the last one comes when ~97% of the jobs are done, so "every job final and every
   // slot free within 20 s of the last restart" covers what the killed process held plus the rest.
-  const killAt = Array.from({ length: KILLS[dialect] }, (_, k) => (k === KILLS[dialect] - 1 ? 0.94 + Math.random() * 0.02 : ((k + Math.random()) / (KILLS[dialect] - 1)) * 0.9));
+  const killAt = Array.from({ length: KILLS[dialect] }, (_, k) => (k === KILLS[dialect] - 1 ? 0.97 + Math.random() * 0.01 : ((k + Math.random()) / (KILLS[dialect] - 1)) * 0.9));
   const timeline = new Timeline(dialect, dialect === 'sqlite' ? { sqlite: join(dirs[0]!, 'pixgate.db') } : { schema });
   cleanups.push(async () => timeline.stop());
   timeline.start(() => sim.stats().totals);

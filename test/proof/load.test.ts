@@ -92,6 +92,10 @@ describe('proof: load', () => {
       jobs: ids.length,
       callbacks: refs.filter((r) => receiver.deliveries.has(r)).length,
     });
+    assert.deepEqual(errors.slice(0, 5), [], `no errors but designed 429s (${errors.length} errors)`);
+    // Honest rate: the generator (its own process) offered the planned rate; were it starved, its
+    // send lag would show it, and latencies count from each request's due time anyway.
+    assert.ok(load.achievedRps >= RATE * 0.95, `offered ${load.achievedRps.toFixed(1)} of ${RATE} req/s (send lag p99 ${load.sendLagP99Ms.toFixed(0)} ms)`);
     assert.ok(growth < 0.1, `RSS grew ${(growth * 100).toFixed(1)}% over the second half`);
     assert.equal(done.size, ids.length, 'every accepted job is final');
     assert.deepEqual(refs.filter((r) => !receiver.deliveries.has(r)), [], 'every callback delivered');
