@@ -13,6 +13,7 @@ import { retryWhileUnavailable } from '../store/unavailable.ts';
 import { nextPollAt } from '../domain/policy/pollSchedule.ts';
 import { pollPolicyFor } from './webhookIntake.ts';
 import { asUpstreamError, handleSubmitError, type SubmitFailure } from './submitErrors.ts';
+import { UpstreamError } from '../upstream/upstream.ts';
 
 export type LaunchResult = { ok: true; job: Job } | { ok: false; failure: SubmitFailure; cause: string };
 
@@ -52,7 +53,13 @@ export class Launcher {
       const upstreamError = asUpstreamError(err);
       if (!upstreamError.maybeSubmitted) throw upstreamError;
       this.ctx.log.warn({ jobId: job.id, traceId: job.traceId }, 'submit outcome unknown; replaying with the same trace id');
-      return (await this.ctx.upstream.submit(apiKey, job.upstream, job.traceId, { webhookId })).upstreamId;
+      try {
+        return (await this.ctx.upstream.submit(apiKey, job.upstream, job.traceId, { webhookId })).upstreamId;
+      } catch (replayErr) {
+        // The first attempt may have created the job, whatever became of the replay.
+        const e = asUpstreamError(replayErr);
+        throw e.maybeSubmitted ? e : new UpstreamError(e.errorClass, e.message, e.errCode, e.httpStatus, true);
+      }
     }
   }
 

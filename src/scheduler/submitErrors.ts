@@ -25,7 +25,8 @@ export interface SubmitFailure {
 export async function handleSubmitError(ctx: SchedulerContext, account: Account, err: UpstreamError): Promise<SubmitFailure> {
   const now = ctx.now();
   // What happens to the account is the policy's (domain/policy/health.ts); here are only the words.
-  const transition = healthAfterSubmitError(err.errorClass, ctx.tuning, now);
+  const unreached = !err.maybeSubmitted && err.httpStatus === null && err.errCode === null;
+  const transition = healthAfterSubmitError(err.errorClass, ctx.tuning, now, unreached);
   if (transition.kind !== 'unchanged') {
     const cooldownUntil = transition.kind === 'cooldown' ? transition.until : null;
     await ctx.store.setAccountHealth(account.userId, account.email, { state: transition.state, reason: accountReason(err, ctx.provider.displayName), cooldownUntil, now });
@@ -47,6 +48,8 @@ function accountReason(err: UpstreamError, name: string): string {
       return `${name} rate limit`;
     case 'out_of_credits':
       return OUT_OF_CREDITS;
+    case 'transient':
+      return `${name} could not be reached: ${err.message}`;
     default:
       return `${name} rejected the API key: ${err.message}`;
   }

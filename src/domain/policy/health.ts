@@ -30,7 +30,11 @@ export type HealthTransition =
   /** Take the account out of service until re-posted (or, when `parked`, until its credits return). */
   | { kind: 'error'; state: Extract<AccountState, 'error'>; parked: boolean };
 
-export function healthAfterSubmitError(errorClass: UpstreamErrorClass, tuning: HealthTuning, now: number): HealthTransition {
+/**
+ * `unreached`: the request never left (refused connection, no socket in time) and no answer came,
+ * so nothing can exist upstream and the job may simply be tried on another account.
+ */
+export function healthAfterSubmitError(errorClass: UpstreamErrorClass, tuning: HealthTuning, now: number, unreached = false): HealthTransition {
   const cooldown = (ms: number): HealthTransition => ({ kind: 'cooldown', state: 'cooldown', until: now + ms, retryAfterS: Math.ceil(ms / 1000) });
   switch (errorClass) {
     case 'concurrency_limit':
@@ -42,10 +46,12 @@ export function healthAfterSubmitError(errorClass: UpstreamErrorClass, tuning: H
       return { kind: 'error', state: 'error', parked: true };
     case 'auth':
       return { kind: 'error', state: 'error', parked: false };
+    case 'transient':
+      // The brief cool-down keeps a dead upstream from being hit in a tight loop.
+      return unreached ? cooldown(tuning.concurrencyBackoffMs) : { kind: 'unchanged' };
     case 'moderation':
     case 'bad_request':
     case 'not_found':
-    case 'transient':
       return { kind: 'unchanged' };
   }
 }

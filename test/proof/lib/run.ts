@@ -55,9 +55,9 @@ export async function startReceiver(): Promise<Receiver> {
 
 /**
  * GETs each id until all are final (or the deadline passes); returns id → final view. Paced: a
- * pass over thousands of ids is spread so that the status reads stay a small share of the
- * gateway's work (32 reads at a time, back to back, on a shared, loaded machine slowed the very
- * engine under test), and no pass starts sooner than a second after the previous one began.
+ * pass over thousands of ids runs 8 reads at a time and no pass starts sooner than a second after
+ * the previous one began, so the status reads stay a small share of the work of the gateway under
+ * test (and of this process, which also hosts the simulator) on a shared, loaded machine.
  */
 export async function waitAllFinal(urls: () => string[], token: string, ids: string[], timeoutMs: number): Promise<Map<string, { video_status_name: string; error?: string }>> {
   const done = new Map<string, { video_status_name: string; error?: string }>();
