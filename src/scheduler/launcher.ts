@@ -13,7 +13,7 @@ import { retryWhileUnavailable } from '../store/unavailable.ts';
 import { nextPollAt } from '../domain/policy/pollSchedule.ts';
 import { pollPolicyFor } from './webhookIntake.ts';
 import { asUpstreamError, handleSubmitError, type SubmitFailure } from './submitErrors.ts';
-import { UpstreamError } from '../upstream/upstream.ts';
+import { UpstreamError } from './provider.ts';
 
 export type LaunchResult = { ok: true; job: Job } | { ok: false; failure: SubmitFailure; cause: string };
 

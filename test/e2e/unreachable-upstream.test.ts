@@ -9,7 +9,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { startSimulator } from '../../src/simulator/index.ts';
+import { startSimulator } from '../../src/providers/pixverse/simulator/index.ts';
 import { call, waitFor } from '../helpers/harness.ts';
 import { secrets, startChild } from '../proof/lib/gateways.ts';
 
