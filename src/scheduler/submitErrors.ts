@@ -2,7 +2,7 @@
  * What an upstream failure at submit time means for the account and for the client
  * (design: "Accounts and health"). Returns whether another account may be tried.
  */
-import { GatewayError } from '../domain/errors.ts';
+import { EngineError } from '../domain/outcomes.ts';
 import type { Account } from '../domain/account.ts';
 import { UpstreamError } from '../upstream/upstream.ts';
 import type { SchedulerContext } from './context.ts';
@@ -16,7 +16,7 @@ export function asUpstreamError(err: unknown): UpstreamError {
 
 export interface SubmitFailure {
   /** The error for the client if no other account is tried. */
-  error: GatewayError;
+  error: EngineError;
   /** True when the failure is about this account, so an unpinned job may go to another. */
   tryAnother: boolean;
 }
@@ -34,29 +34,30 @@ export async function handleSubmitError(ctx: SchedulerContext, account: Account,
       // Back off briefly instead of punishing the account.
       await health('cooldown', 'PixVerse reported its concurrency limit (500044)', now + tuning.concurrencyBackoffMs);
       const wait = Math.ceil(tuning.concurrencyBackoffMs / 1000);
-      return { error: new GatewayError(429, `Account ${account.email} is at its PixVerse concurrency limit`, wait), tryAnother: true };
+      return { error: new EngineError('concurrency_limit', `Account ${account.email} is at its PixVerse concurrency limit`, wait), tryAnother: true };
     }
     case 'rate_limit': {
       await health('cooldown', 'PixVerse rate limit', now + tuning.rateLimitCooldownMs);
       const wait = Math.ceil(tuning.rateLimitCooldownMs / 1000);
-      return { error: new GatewayError(429, `PixVerse is rate limiting account ${account.email}`, wait), tryAnother: true };
+      return { error: new EngineError('rate_limit', `PixVerse is rate limiting account ${account.email}`, wait), tryAnother: true };
     }
     case 'out_of_credits':
       await health('error', OUT_OF_CREDITS, null);
       ctx.creditWatch?.park(account.userId, account.email);
       return {
-        error: new GatewayError(412, `All Credits have been used up on account ${account.email}. Top up and re-post the account.`),
+        error: new EngineError('out_of_credits', `All Credits have been used up on account ${account.email}. Top up and re-post the account.`),
         tryAnother: true,
       };
     case 'auth':
       await health('error', `PixVerse rejected the API key: ${err.message}`, null);
-      return { error: new GatewayError(596, `Account ${account.email} in error state: PixVerse rejected the API key`), tryAnother: true };
+      return { error: new EngineError('account_error', `Account ${account.email} in error state: PixVerse rejected the API key`), tryAnother: true };
     case 'moderation':
-      return { error: new GatewayError(422, `PixVerse moderation rejected the request: ${err.message}`), tryAnother: false };
+      return { error: new EngineError('moderation', `PixVerse moderation rejected the request: ${err.message}`), tryAnother: false };
     case 'bad_request':
     case 'not_found':
-      return { error: new GatewayError(400, `PixVerse rejected the request: ${err.message}`), tryAnother: false };
+      // A reference the provider does not know (an uploaded file, a source video) is the request's fault.
+      return { error: new EngineError('invalid', `PixVerse rejected the request: ${err.message}`), tryAnother: false };
     case 'transient':
-      return { error: new GatewayError(502, `PixVerse is unavailable: ${err.message}`), tryAnother: false };
+      return { error: new EngineError('transient', `PixVerse is unavailable: ${err.message}`), tryAnother: false };
   }
 }
