@@ -1,7 +1,10 @@
 /**
  * Tenants, their API tokens and their settings. A settings write drops the scheduler's cached
- * copy of the tenant (every create reads it) and pokes the dispatcher, since a longer queue or a
- * new token weight may let a queued job start.
+ * copy of the tenant (every create reads it), so the next create follows the new settings. It does
+ * not poke the dispatcher: queue settings and token weights decide admission and order, never
+ * whether a queued job fits a slot, and a poke that binds nothing would mark the tenant stalled
+ * (measured: the queue's next burst of creates then waited for the coalescing timer and overflowed
+ * a short queue).
  */
 import { checkCallbackUrl } from '../callbacks/ssrf.ts';
 import { EngineError } from '../domain/outcomes.ts';
@@ -13,11 +16,6 @@ export type { TokenRecord, User };
 
 export class TenantService {
   constructor(private readonly engine: EngineParts) {}
-
-  private changed(userId: number): void {
-    this.engine.scheduler.forgetUser(userId);
-    this.engine.scheduler.capacityChanged(userId);
-  }
 
   /** A new tenant and its first API token (the secret is shown once). */
   async create(name: string | null, tokenLabel = 'initial'): Promise<{ user: User; token: string }> {
@@ -46,7 +44,7 @@ export class TenantService {
   async updateSettings(userId: number, settings: TenantSettings): Promise<User> {
     const user = await this.engine.store.updateTenantSettings(userId, settings);
     if (!user) throw new EngineError('not_found', `User ${userId} not found`);
-    this.changed(userId);
+    this.engine.scheduler.forgetUser(userId);
     return user;
   }
 
@@ -59,7 +57,6 @@ export class TenantService {
 
   async setTokenWeight(userId: number, tokenId: number, weight: number): Promise<void> {
     if (!(await this.engine.store.setTokenWeight(userId, tokenId, weight))) throw new EngineError('not_found', `Token ${tokenId} of user ${userId} not found`);
-    this.engine.scheduler.capacityChanged(userId);
   }
 
   /** Another API token for the tenant (the secret is shown once). */
