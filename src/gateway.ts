@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config.ts';
 import { CallbackDeliverer, createOutboxBuilder, sealClearSecrets } from './callbacks/index.ts';
+import { createServices, type Services } from './app/index.ts';
 import { buildApp } from './http/app.ts';
 import { Authenticator } from './http/auth.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
@@ -42,6 +43,8 @@ export interface Gateway {
   store: Store;
   scheduler: Scheduler;
   upstream: Upstream;
+  /** The application services the HTTP API runs on (the CLI's demo set-up uses them too). */
+  services: Services;
   metrics: GatewayMetrics;
   adminToken: string;
   url: string;
@@ -106,17 +109,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   // Only jobs with a replyUrl can have written one.
   scheduler.events.on('final', (job) => job.replyUrl && callbacks.wake());
   scheduler.events.on('running', (job) => job.replyUrl && callbacks.wake());
-  const auth = new Authenticator(store, hashToken(admin.value));
+  const engine = { store: scheduler.store, scheduler, upstream, now: Date.now, callbackPolicy: callbacks.policy, deliverer: callbacks };
+  const services = createServices(engine);
+  const auth = new Authenticator(services.tenants, hashToken(admin.value));
   let draining = false;
   const app = await buildApp(
     {
-      store: scheduler.store,
-      scheduler,
-      upstream,
+      ...engine,
+      services,
       auth,
-      now: Date.now,
-      callbackPolicy: callbacks.policy,
-      deliverer: callbacks,
       metrics,
       metricsToken: config.metricsToken,
       draining: () => draining,
@@ -148,7 +149,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       await store.close();
       await upstream.close?.();
     })());
-  return { app, store, scheduler, upstream, metrics, adminToken: admin.value, url, close };
+  return { app, store, scheduler, upstream, services, metrics, adminToken: admin.value, url, close };
 }
 
 /** Timings set through the environment (tests and operators); unset ones keep their defaults. */

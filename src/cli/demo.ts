@@ -4,10 +4,9 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AccountKeys } from '../scheduler/accountKeys.ts';
+import type { Services } from '../app/index.ts';
 import type { Webhook, WebhookConfig } from '../providers/pixverse/simulator/index.ts';
-import { generateToken, hashToken, tokenUserId } from '../security/tokens.ts';
-import type { Store } from '../store/store.ts';
+import { tokenUserId } from '../security/tokens.ts';
 
 export const DEMO_ACCOUNTS = [
   { email: 'demo-1@pixgate.local', apiKey: 'sim-demo-key-0001', maxJobs: 2 },
@@ -18,19 +17,19 @@ export const DEMO_ACCOUNTS = [
 /** Simulator concurrency limits equal to the demo accounts' maxJobs. */
 export const DEMO_KEY_LIMITS = Object.fromEntries(DEMO_ACCOUNTS.map((a) => [a.apiKey, a.maxJobs]));
 
-export async function ensureDemoTenant(store: Store, keys: AccountKeys, dataDir: string): Promise<string> {
+/** The simulator answers every key check; a failed one would only mean a slower first job. */
+const ignoreUnverified = () => {};
+
+export async function ensureDemoTenant(services: Services, dataDir: string): Promise<string> {
   const path = join(dataDir, 'demo.token');
   if (existsSync(path)) {
     const token = readFileSync(path, 'utf8').trim();
     const userId = tokenUserId(token);
-    if (userId !== null && (await store.getUser(userId))) return token;
+    if (userId !== null && (await services.tenants.find(userId))) return token;
   }
-  const now = Date.now();
-  const user = await store.createUser('demo', now, '');
-  const token = generateToken(user.id);
-  await store.addToken(user.id, hashToken(token), 'demo', now);
+  const { user, token } = await services.tenants.create('demo', 'demo');
   for (const account of DEMO_ACCOUNTS) {
-    await store.upsertAccount({ userId: user.id, email: account.email, apiKeyEnc: keys.seal(user.id, account.email, account.apiKey), maxJobs: account.maxJobs, now });
+    await services.accounts.save(user.id, account.email, { apiKey: account.apiKey, maxJobs: account.maxJobs, webhook: undefined }, ignoreUnverified);
   }
   writeFileSync(path, `${token}\n`, { mode: 0o600 });
   return token;
@@ -41,21 +40,13 @@ export async function ensureDemoTenant(store: Store, keys: AccountKeys, dataDir:
  * operator would in the PixVerse console, so the demo shows jobs finishing the moment they end.
  * The simulator starts empty each run, so this runs on every start (re-sealing the new secrets).
  */
-export async function wireDemoWebhooks(store: Store, keys: AccountKeys, token: string, gatewayUrl: string, createWebhook: (config: WebhookConfig) => Webhook): Promise<void> {
+export async function wireDemoWebhooks(services: Services, token: string, gatewayUrl: string, createWebhook: (config: WebhookConfig) => Webhook): Promise<void> {
   const userId = tokenUserId(token);
   if (userId === null) return;
-  const now = Date.now();
   for (const account of DEMO_ACCOUNTS) {
-    const current = await store.getAccount(userId, account.email);
+    const current = await services.accounts.find(userId, account.email);
     if (!current) continue;
     const hook = createWebhook({ url: `${gatewayUrl}/upstream/pixverse/webhook`, api_key: account.apiKey });
-    await store.upsertAccount({
-      userId,
-      email: account.email,
-      apiKeyEnc: current.apiKeyEnc,
-      maxJobs: current.maxJobs,
-      webhook: { id: hook.webhook_id, secretEnc: keys.sealWebhookSecret(userId, account.email, hook.secret) },
-      now,
-    });
+    await services.accounts.setWebhook(current, { id: hook.webhook_id, secret: hook.secret });
   }
 }

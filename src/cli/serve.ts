@@ -28,9 +28,9 @@ export async function serveCommand(flags: ConfigFlags): Promise<void> {
   });
   const base = `http://localhost:${gateway.app.server.address() && typeof gateway.app.server.address() === 'object' ? (gateway.app.server.address() as { port: number }).port : config.port}`;
   if (simulator) {
-    const token = await ensureDemoTenant(gateway.store, gateway.scheduler.keys, config.dataDir);
+    const token = await ensureDemoTenant(gateway.services, config.dataDir);
     const sim = simulator;
-    await wireDemoWebhooks(gateway.store, gateway.scheduler.keys, token, loopbackUrl(gateway.app.server.address(), config.port), (hook) => sim.createWebhook(hook));
+    await wireDemoWebhooks(gateway.services, token, loopbackUrl(gateway.app.server.address(), config.port), (hook) => sim.createWebhook(hook));
     process.stdout.write(
       [
         '',

@@ -6,7 +6,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { AppDeps } from './context.ts';
+import { routeDeps, type AppDeps } from './context.ts';
 import { installErrorHandling, sendError } from './errors.ts';
 import { requireUser } from './guards.ts';
 import { accountRoutes } from './routes/accounts.ts';
@@ -37,7 +37,9 @@ export interface AppOptions {
   onRoute?: (route: RouteOptions) => void;
 }
 
-export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise<FastifyInstance> {
+export async function buildApp(engineDeps: AppDeps, options: AppOptions = {}): Promise<FastifyInstance> {
+  // Routes see the services only; the engine parts stop here.
+  const deps = routeDeps(engineDeps);
   const limits = options.limits ?? loadLimits({});
   const app = Fastify({
     ...(options.loggerInstance ? { loggerInstance: options.loggerInstance } : { logger: false }),

@@ -3,8 +3,12 @@
  * constant time; verified tokens are cached briefly so hot read endpoints don't hit the
  * store on every request (a revoke clears the cache of this process at once).
  */
-import type { Store } from '../store/store.ts';
 import { hashToken, sameHash, tokenUserId } from '../security/tokens.ts';
+
+/** Where the tenants' active token hashes are read (the tenant service; any store fits). */
+export interface TokenSource {
+  activeTokens(userId: number): Promise<{ id: number; hash: string }[]>;
+}
 
 export interface Caller {
   userId: number;
@@ -17,7 +21,7 @@ export class Authenticator {
   private readonly cache = new Map<string, { caller: Caller; until: number }>();
 
   constructor(
-    private readonly store: Store,
+    private readonly tokens: TokenSource,
     private readonly adminTokenHash: string,
   ) {}
 
@@ -41,7 +45,7 @@ export class Authenticator {
     if (hit && hit.until > now) return hit.caller;
     let found: Caller | null = null;
     // Compare against every active token of the user without stopping early.
-    for (const record of await this.store.activeTokens(userId)) {
+    for (const record of await this.tokens.activeTokens(userId)) {
       if (sameHash(hash, record.hash)) found = { userId, tokenId: record.id };
     }
     if (found) {

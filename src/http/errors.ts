@@ -3,8 +3,10 @@
  * validation errors name the field, 429s carry Retry-After, and nothing leaks a stack.
  */
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import { storeRefusal } from '../app/index.ts';
 import { GatewayError } from '../domain/errors.ts';
-import { isStoreUnavailable, STORE_RETRY_AFTER_S } from '../store/unavailable.ts';
+import { EngineError } from '../domain/outcomes.ts';
+import { answerFor } from './outcomes.ts';
 
 interface AjvIssue {
   keyword: string;
@@ -43,8 +45,9 @@ export function sendError(reply: FastifyReply, status: number, message: string, 
 }
 
 export function installErrorHandling(app: FastifyInstance): void {
-  app.setErrorHandler((error: FastifyError | GatewayError, request, reply) => {
-    if (error instanceof GatewayError) return sendError(reply, error.status, error.message, error.retryAfterS, error.extra);
+  app.setErrorHandler((error: FastifyError | GatewayError | EngineError, request, reply) => {
+    const known = answerFor(error);
+    if (known) return sendError(reply, known.status, known.message, known.retryAfterS, known.extra);
     const fastifyError = error as FastifyError & { validationContext?: string };
     if (fastifyError.validation) {
       return sendError(reply, 400, describeValidation(fastifyError.validation as AjvIssue[], fastifyError.validationContext));
@@ -59,11 +62,11 @@ export function installErrorHandling(app: FastifyInstance): void {
       return sendError(reply, 415, `Content-Type ${type} is not supported here; ${hint}`);
     }
     if (status < 500) return sendError(reply, status, fastifyError.message);
-    // The store is restarting, unreachable or locked by another process: nothing was lost or done
-    // half (every write is one transaction), so the client may retry the same request.
-    if (isStoreUnavailable(error)) {
+    const unavailable = storeRefusal(error);
+    if (unavailable) {
       request.log.warn({ err: error.message }, 'store unavailable');
-      return sendError(reply, 503, 'Service temporarily unavailable: the job store cannot be reached; retry shortly', STORE_RETRY_AFTER_S);
+      const { status, message, retryAfterS } = answerFor(unavailable)!;
+      return sendError(reply, status, message, retryAfterS);
     }
     request.log.error({ err: error }, 'unhandled error');
     return sendError(reply, 500, 'Internal error');

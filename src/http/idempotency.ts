@@ -17,11 +17,11 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { badRequest, GatewayError } from '../domain/errors.ts';
 import { idKey } from '../domain/jobView.ts';
 import type { Job, JobType } from '../domain/job.ts';
-import { IdempotencyKeyTaken } from '../scheduler/admission.ts';
-import { publicId } from '../scheduler/views.ts';
-import type { IdempotencyClaim, IdempotencyRecord } from '../store/store.ts';
-import type { AppDeps } from './context.ts';
+import { IdempotencyKeyTaken, type IdempotencyRecord, type KeyClaim } from '../app/jobs.ts';
+import { publicJobId } from '../domain/ids.ts';
+import type { RouteDeps } from './context.ts';
 import { callerOf } from './guards.ts';
+import { answerFor } from './outcomes.ts';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 const PRINTABLE = /^[\x20-\x7e]{1,255}$/;
@@ -38,7 +38,7 @@ export type CreateAnswer = Record<string, string>;
 
 /** What a create answers for its job: `{ "video_id": … }`, `{ "image_id": … }`, `{ "audio_id": … }`. */
 export function createAnswer(job: Job): CreateAnswer {
-  return { [idKey(job)]: publicId(job) };
+  return { [idKey(job)]: publicJobId(job) };
 }
 
 /** The response key of a create of `type` (for route schemas). */
@@ -77,43 +77,45 @@ export function fingerprintOf(method: string, route: string, body: unknown): str
  * claim (the scheduler writes it with the job) and reports which job holds the key.
  */
 export async function idempotentCreate(
-  deps: AppDeps,
+  deps: RouteDeps,
   request: FastifyRequest,
   reply: FastifyReply,
-  run: (claim?: { idempotency: IdempotencyClaim; onKeyClaimed: (jobId: number) => void }) => Promise<Job>,
+  run: (claim?: KeyClaim) => Promise<Job>,
 ): Promise<CreateAnswer> {
+  const { jobs } = deps.services;
   const key = idempotencyKeyOf(request);
   if (key === null) return createAnswer(await run());
   const { tokenId } = callerOf(request);
   const fingerprint = fingerprintOf(request.method, request.routeOptions.url ?? request.url, request.body);
-  const prior = await deps.store.getIdempotencyKey(tokenId, key, deps.now());
+  const prior = await jobs.idempotencyRecord(tokenId, key);
   if (prior) return replay(deps, reply, prior, fingerprint);
 
   let holder: number | null = null;
-  const idempotency = { key, fingerprint, expiresAt: deps.now() + deps.scheduler.ctx.tuning.idempotencyTtlMs };
+  const idempotency = { key, fingerprint, expiresAt: deps.now() + jobs.idempotencyTtlMs };
   let job: Job;
   try {
     job = await run({ idempotency, onKeyClaimed: (jobId) => (holder = jobId) });
   } catch (err) {
     if (err instanceof IdempotencyKeyTaken) {
       // Another request claimed the key between our look-up and our claim.
-      const winner = await deps.store.getIdempotencyKey(tokenId, key, deps.now());
+      const winner = await jobs.idempotencyRecord(tokenId, key);
       if (winner) return replay(deps, reply, winner, fingerprint);
       throw inFlight();
     }
-    if (err instanceof GatewayError && holder !== null) {
-      const body = { error: err.message, code: err.status, ...err.extra };
-      await deps.store.recordIdempotentAnswer(tokenId, key, holder, { status: err.status, body: JSON.stringify(body) }, deps.now());
+    const refused = holder === null ? null : answerFor(err);
+    if (refused && holder !== null) {
+      const body = { error: refused.message, code: refused.status, ...refused.extra };
+      await jobs.recordIdempotentAnswer(tokenId, key, holder, { status: refused.status, body: JSON.stringify(body) });
     }
     throw err;
   }
   const answer = createAnswer(job);
-  // A job that reached PixVerse answers for itself: a replay finds the key unanswered and derives
+  // A job that reached the provider answers for itself: a replay finds the key unanswered and derives
   // this very answer from the job (answerFromJob), so writing it now would cost every keyed create a
   // write transaction that only a retry ever reads. A queued job's id changes once it is dispatched,
   // and a job cancelled during its submit has no upstream id, so their answers are recorded.
   if (holder !== null && job.upstreamId === null) {
-    await deps.store.recordIdempotentAnswer(tokenId, key, holder, { status: 200, body: JSON.stringify(answer) }, deps.now());
+    await jobs.recordIdempotentAnswer(tokenId, key, holder, { status: 200, body: JSON.stringify(answer) });
   }
   return answer;
 }
@@ -122,7 +124,7 @@ function inFlight(): GatewayError {
   return new GatewayError(409, 'A request with this Idempotency-Key is still being processed; retry it later', IN_FLIGHT_RETRY_AFTER_S);
 }
 
-async function replay(deps: AppDeps, reply: FastifyReply, record: IdempotencyRecord, fingerprint: string): Promise<CreateAnswer> {
+async function replay(deps: RouteDeps, reply: FastifyReply, record: IdempotencyRecord, fingerprint: string): Promise<CreateAnswer> {
   if (record.fingerprint !== fingerprint) {
     throw new GatewayError(422, `Idempotency-Key "${record.key}" was already used for a different request (another route or body); send a new key for a new request`);
   }
@@ -138,8 +140,8 @@ async function replay(deps: AppDeps, reply: FastifyReply, record: IdempotencyRec
  * A key whose first answer was never recorded: the first request is still running, or its process
  * died after the job was written. The job then tells what the answer was (or would have been).
  */
-async function answerFromJob(deps: AppDeps, record: IdempotencyRecord): Promise<{ status: number; body: string }> {
-  const job = await deps.store.getJob(record.jobId);
+async function answerFromJob(deps: RouteDeps, record: IdempotencyRecord): Promise<{ status: number; body: string }> {
+  const job = await deps.services.jobs.byRow(record.jobId);
   if (!job || job.state === 'submitting') throw inFlight();
   let answer: { status: number; body: string };
   if (job.state === 'queued' || job.upstreamId !== null) {
@@ -148,6 +150,6 @@ async function answerFromJob(deps: AppDeps, record: IdempotencyRecord): Promise<
     if (deps.now() - record.createdAt < UNRECORDED_FAILURE_GRACE_MS) throw inFlight();
     answer = { status: 502, body: JSON.stringify({ error: `The first request with this Idempotency-Key failed: ${job.error ?? 'submit failed'}`, code: 502 }) };
   }
-  await deps.store.recordIdempotentAnswer(record.tokenId, record.key, record.jobId, answer, deps.now());
+  await deps.services.jobs.recordIdempotentAnswer(record.tokenId, record.key, record.jobId, answer);
   return answer;
 }

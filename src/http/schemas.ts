@@ -1,9 +1,16 @@
 /** Shared TypeBox pieces for route schemas (validation, serialization and OpenAPI). */
 import { Type, type TSchema, type TUnsafe } from '@sinclair/typebox';
 
-/** A string enum that validates with a single clear "must be one of" error. */
-export function StringEnum<const T extends readonly string[]>(values: T, options: Record<string, unknown> = {}): TUnsafe<T[number]> {
-  return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
+/** The JSON Schema keywords of a string enum, as a type: what the Fastify type provider reads. */
+type StringEnumSchema<T extends readonly string[]> = TUnsafe<T[number]> & { type: 'string'; enum: [...T] };
+
+/**
+ * A string enum that validates with a single clear "must be one of" error. Its type spells the
+ * schema's keywords because the Fastify type provider infers handler types from them: without,
+ * `request.body` would hold `unknown` where the enum's values belong.
+ */
+export function StringEnum<const T extends readonly string[]>(values: T, options: Record<string, unknown> = {}): StringEnumSchema<T> {
+  return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options }) as StringEnumSchema<T>;
 }
 
 export const ErrorBody = Type.Object(

@@ -4,7 +4,7 @@
  * queue for the dispatcher. A failed immediate submit releases the slot at once (invariant 2).
  */
 import { randomUUID } from 'node:crypto';
-import { GatewayError } from '../domain/errors.ts';
+import { EngineError } from '../domain/outcomes.ts';
 import type { Job, JobType, Json, UpstreamRequest } from '../domain/job.ts';
 import type { EnqueueResult, IdempotencyClaim, ReserveResult, User } from '../store/store.ts';
 import type { SchedulerContext } from './context.ts';
@@ -82,7 +82,7 @@ export class Admission {
   }
 
   private async submitNow(input: SubmitInput): Promise<Job> {
-    let lastError: GatewayError | null = null;
+    let lastError: EngineError | null = null;
     let keyHolder: number | null = null;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       // A retry on another account moves the key to the new job rather than claiming it again.
@@ -100,44 +100,44 @@ export class Admission {
       if (!launched.failure.tryAnother || input.email !== null) throw launched.failure.error;
       lastError = launched.failure.error;
     }
-    throw lastError ?? new GatewayError(429, 'All configured accounts are busy (maxJobs reached)', 5);
+    throw lastError ?? new EngineError('busy', 'All configured accounts are busy (maxJobs reached)', 5);
   }
 
-  private async queueRefusal(result: Extract<EnqueueResult, { ok: false }>, input: SubmitInput): Promise<GatewayError> {
+  private async queueRefusal(result: Extract<EnqueueResult, { ok: false }>, input: SubmitInput): Promise<EngineError> {
     switch (result.reason) {
       case 'key_taken':
         throw new IdempotencyKeyTaken();
       case 'no_accounts':
-        return new GatewayError(404, `No ${this.ctx.provider.displayName} account configured. To add one use POST /accounts/{email}.`);
+        return new EngineError('not_found', `No ${this.ctx.provider.displayName} account configured. To add one use POST /accounts/{email}.`);
       case 'unknown_account':
-        return new GatewayError(404, `Account ${input.email} not found. To add it use POST /accounts/{email}.`);
+        return new EngineError('not_found', `Account ${input.email} not found. To add it use POST /accounts/{email}.`);
       case 'queue_full': {
         const waitMs = await estimateWaitMs(this.ctx, input.userId, result.queued);
-        return new GatewayError(429, `The queue is full (${result.queued} jobs waiting)`, Math.max(1, Math.ceil(waitMs / 1000)), { queued: result.queued });
+        return new EngineError('queue_full', `The queue is full (${result.queued} jobs waiting)`, Math.max(1, Math.ceil(waitMs / 1000)), { queued: result.queued });
       }
     }
   }
 
-  private async refusal(result: Extract<ReserveResult, { ok: false }>, input: SubmitInput): Promise<GatewayError> {
+  private async refusal(result: Extract<ReserveResult, { ok: false }>, input: SubmitInput): Promise<EngineError> {
     const now = this.ctx.now();
     const userId = input.userId;
     switch (result.reason) {
       case 'key_taken':
         throw new IdempotencyKeyTaken();
       case 'no_accounts':
-        return new GatewayError(404, `No ${this.ctx.provider.displayName} account configured. To add one use POST /accounts/{email}.`);
+        return new EngineError('not_found', `No ${this.ctx.provider.displayName} account configured. To add one use POST /accounts/{email}.`);
       case 'unknown_account':
-        return new GatewayError(404, `Account ${input.email} not found. To add it use POST /accounts/{email}.`);
+        return new EngineError('not_found', `Account ${input.email} not found. To add it use POST /accounts/{email}.`);
       case 'account_full':
         // The limit that refused the job: the request's maxJobs override when it has one.
-        return new GatewayError(429, `Account ${result.account.email} is busy (maxJobs ${input.maxJobs ?? result.account.maxJobs} reached)`, await this.retryAfter(userId, result.account.email, input.maxJobs));
+        return new EngineError('busy', `Account ${result.account.email} is busy (maxJobs ${input.maxJobs ?? result.account.maxJobs} reached)`, await this.retryAfter(userId, result.account.email, input.maxJobs));
       case 'account_unhealthy': {
         const { account } = result;
         if (account.state === 'cooldown') {
           const wait = Math.max(1, Math.ceil(((account.cooldownUntil ?? now) - now) / 1000));
-          return new GatewayError(429, `Account ${account.email} is cooling down: ${account.reason ?? 'upstream back-off'}`, wait);
+          return new EngineError('cooling_down', `Account ${account.email} is cooling down: ${account.reason ?? 'upstream back-off'}`, wait);
         }
-        return new GatewayError(596, `Account ${account.email} in error state: ${account.reason ?? 'unknown error'}. Re-post the account to clear it.`);
+        return new EngineError('account_error', `Account ${account.email} in error state: ${account.reason ?? 'unknown error'}. Re-post the account to clear it.`);
       }
       case 'none_free':
         return this.noneFree(userId);
@@ -145,19 +145,19 @@ export class Admission {
   }
 
   /** Nothing free: busy accounts mean 429; if no account can take work at all, say why. */
-  private async noneFree(userId: number): Promise<GatewayError> {
+  private async noneFree(userId: number): Promise<EngineError> {
     const now = this.ctx.now();
     const accounts = await this.ctx.store.listAccounts(userId);
     if (accounts.length > 0 && accounts.every((a) => a.state === 'error')) {
       const reasons = accounts.map((a) => `${a.email}: ${a.reason ?? 'error'}`).join('; ');
-      return new GatewayError(596, `Every account is in error state (${reasons}). Re-post an account to clear it.`);
+      return new EngineError('account_error', `Every account is in error state (${reasons}). Re-post an account to clear it.`);
     }
     const cooling = accounts.filter((a) => a.state === 'cooldown' && (a.cooldownUntil ?? 0) > now);
     if (cooling.length > 0 && cooling.length + accounts.filter((a) => a.state === 'error').length === accounts.length) {
       const wait = Math.max(1, Math.ceil((Math.min(...cooling.map((a) => a.cooldownUntil!)) - now) / 1000));
-      return new GatewayError(429, 'Every account is cooling down after an upstream back-off', wait);
+      return new EngineError('cooling_down', 'Every account is cooling down after an upstream back-off', wait);
     }
-    return new GatewayError(429, 'All configured accounts are busy (maxJobs reached)', await this.retryAfter(userId, null));
+    return new EngineError('busy', 'All configured accounts are busy (maxJobs reached)', await this.retryAfter(userId, null));
   }
 
   /**

@@ -143,7 +143,7 @@ export class Dispatcher {
       }
       return;
     }
-    const state = result.failure.error.status === 422 ? 'moderated' : 'failed';
+    const state = result.failure.error.outcome === 'moderation' ? 'moderated' : 'failed';
     const finished: Job | null = await lease.settle('finish', () => this.ctx.store.finish(job.id, { state, error: result.failure.error.message }, now, { from: ['submitting'] }));
     if (finished) this.ctx.events.emit('final', finished);
   }

@@ -5,7 +5,7 @@
  * (invariant 4). On failure the caller decides whether the slot is released or the job
  * goes back to the queue.
  */
-import { GatewayError } from '../domain/errors.ts';
+import { EngineError } from '../domain/outcomes.ts';
 import type { Account } from '../domain/account.ts';
 import type { Job } from '../domain/job.ts';
 import type { SchedulerContext } from './context.ts';
@@ -32,7 +32,7 @@ export class Launcher {
         now: this.ctx.now(),
       });
       this.ctx.events.emit('account', account.userId, account.email);
-      const error = new GatewayError(596, `Account ${account.email} in error state: API key cannot be decrypted; re-post the account`);
+      const error = new EngineError('account_error', `Account ${account.email} in error state: API key cannot be decrypted; re-post the account`);
       return { ok: false, failure: { error, tryAnother: true }, cause: 'the account API key cannot be decrypted (was the master key changed?)' };
     }
     try {

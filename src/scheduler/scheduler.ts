@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { GatewayError } from '../domain/errors.ts';
+import { EngineError } from '../domain/outcomes.ts';
 import type { Job } from '../domain/job.ts';
 import { occupiesSlot } from '../domain/job.ts';
 import { QUEUE_EMAIL, type JobRef } from '../domain/ids.ts';
@@ -172,6 +172,11 @@ export class Scheduler {
     return user;
   }
 
+  /** A tenant's settings changed: the next read sees them, not a cached copy. */
+  forgetUser(userId: number): void {
+    this.users.delete(userId);
+  }
+
   submit(input: SubmitInput): Promise<Job> {
     return this.admission.submit(input);
   }
@@ -216,7 +221,7 @@ export class Scheduler {
   }
 
   private async lookup(userId: number, ref: JobRef): Promise<Job | null> {
-    if (ref.userId !== userId) throw new GatewayError(403, `Unauthorized access to user:${ref.userId} detected`);
+    if (ref.userId !== userId) throw new EngineError('forbidden', `Unauthorized access to user:${ref.userId} detected`);
     if (ref.rowId !== null) {
       const job = await this.ctx.store.getJob(ref.rowId);
       if (!job || job.userId !== userId || job.type !== ref.type || job.provider !== ref.provider) return null;

@@ -2,7 +2,7 @@
  * What an upstream failure at submit time means for the account and for the client
  * (design: "Accounts and health"). Returns whether another account may be tried.
  */
-import { GatewayError } from '../domain/errors.ts';
+import { EngineError } from '../domain/outcomes.ts';
 import type { Account } from '../domain/account.ts';
 import { UpstreamError } from './provider.ts';
 import type { SchedulerContext } from './context.ts';
@@ -17,7 +17,7 @@ export function asUpstreamError(err: unknown): UpstreamError {
 
 export interface SubmitFailure {
   /** The error for the client if no other account is tried. */
-  error: GatewayError;
+  error: EngineError;
   /** True when the failure is about this account, so an unpinned job may go to another. */
   tryAnother: boolean;
 }
@@ -55,22 +55,23 @@ function accountReason(err: UpstreamError, name: string): string {
   }
 }
 
-function clientError(err: UpstreamError, account: Account, retryAfterS: number | null, name: string): GatewayError {
+function clientError(err: UpstreamError, account: Account, retryAfterS: number | null, name: string): EngineError {
   switch (err.errorClass) {
     case 'concurrency_limit':
-      return new GatewayError(429, `Account ${account.email} is at its ${name} concurrency limit`, retryAfterS);
+      return new EngineError('concurrency_limit', `Account ${account.email} is at its ${name} concurrency limit`, retryAfterS);
     case 'rate_limit':
-      return new GatewayError(429, `${name} is rate limiting account ${account.email}`, retryAfterS);
+      return new EngineError('rate_limit', `${name} is rate limiting account ${account.email}`, retryAfterS);
     case 'out_of_credits':
-      return new GatewayError(412, `All Credits have been used up on account ${account.email}. Top up and re-post the account.`);
+      return new EngineError('out_of_credits', `All Credits have been used up on account ${account.email}. Top up and re-post the account.`);
     case 'auth':
-      return new GatewayError(596, `Account ${account.email} in error state: ${name} rejected the API key`);
+      return new EngineError('account_error', `Account ${account.email} in error state: ${name} rejected the API key`);
     case 'moderation':
-      return new GatewayError(422, `${name} moderation rejected the request: ${err.message}`);
+      return new EngineError('moderation', `${name} moderation rejected the request: ${err.message}`);
     case 'bad_request':
     case 'not_found':
-      return new GatewayError(400, `${name} rejected the request: ${err.message}`);
+      // A reference the provider does not know (an uploaded file, a source video) is the request's fault.
+      return new EngineError('invalid', `${name} rejected the request: ${err.message}`);
     case 'transient':
-      return new GatewayError(502, `${name} is unavailable: ${err.message}`);
+      return new EngineError('transient', `${name} is unavailable: ${err.message}`);
   }
 }

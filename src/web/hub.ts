@@ -6,8 +6,7 @@
  * attempted, cool-downs that ran out) reach the page without an event of ours.
  */
 import type { Job } from '../domain/job.ts';
-import type { Scheduler } from '../scheduler/scheduler.ts';
-import type { Store } from '../store/store.ts';
+import type { DashboardReads } from '../app/dashboard.ts';
 import { History } from './history.ts';
 import { buildSnapshot } from './snapshot.ts';
 
@@ -45,12 +44,11 @@ export class DashboardHub {
   private readonly unsubscribe: (() => void)[] = [];
 
   constructor(
-    private readonly store: Store,
-    private readonly scheduler: Scheduler,
+    private readonly reads: DashboardReads,
     private readonly log: HubLog | null,
     private readonly now: () => number = Date.now,
   ) {
-    const events = scheduler.events;
+    const events = reads.events;
     const jobChanged = (job: Job) => this.changed(job.userId);
     for (const name of ['queued', 'dispatched', 'running', 'final'] as const) {
       events.on(name, jobChanged);
@@ -145,7 +143,7 @@ export class DashboardHub {
   private async build(userId: number): Promise<string | null> {
     try {
       this.stats.snapshots++;
-      return JSON.stringify(await buildSnapshot(this.store, this.scheduler, this.history, userId, this.now()));
+      return JSON.stringify(await buildSnapshot(this.reads, this.history, userId, this.now()));
     } catch (err) {
       this.log?.warn({ err, userId }, 'dashboard snapshot failed');
       return null;
@@ -158,7 +156,7 @@ export class DashboardHub {
     for (const userId of this.history.tenantsSeen(now)) {
       if (this.watches.has(userId)) continue;
       try {
-        const [queued, loads] = await Promise.all([this.store.countQueued(userId), this.store.accountLoads(userId)]);
+        const [queued, loads] = await Promise.all([this.reads.countQueued(userId), this.reads.accountLoads(userId)]);
         this.history.sample(userId, queued, loads.reduce((sum, load) => sum + load.executing, 0), now);
       } catch (err) {
         this.log?.debug({ err, userId }, 'dashboard sample failed');

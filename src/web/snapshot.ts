@@ -7,8 +7,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { webhookId } from '../callbacks/signing.ts';
 import { publicJobId } from '../domain/ids.ts';
 import type { Job, Json } from '../domain/job.ts';
-import type { Scheduler } from '../scheduler/scheduler.ts';
-import type { Delivery, Store } from '../store/store.ts';
+import type { Delivery, DashboardReads } from '../app/dashboard.ts';
 import type { History } from './history.ts';
 
 const Nullable = <T extends ReturnType<typeof Type.String | typeof Type.Integer>>(schema: T) => Type.Union([schema, Type.Null()]);
@@ -99,17 +98,17 @@ const FAILURES_SHOWN = 20;
 const FAILURES_WINDOW_MS = 24 * 3_600_000;
 const DELIVERIES_SHOWN = 20;
 
-export async function buildSnapshot(store: Store, scheduler: Scheduler, history: History, userId: number, now: number): Promise<DashboardSnapshot> {
+export async function buildSnapshot(reads: DashboardReads, history: History, userId: number, now: number): Promise<DashboardSnapshot> {
   const [user, loads, active, failures, dead, pending, queued] = await Promise.all([
-    store.getUser(userId),
-    store.accountLoads(userId),
-    store.activeJobs(userId),
-    store.recentFailures(userId, now - FAILURES_WINDOW_MS, FAILURES_SHOWN),
-    store.listDeliveries(userId, { state: 'dead', limit: DELIVERIES_SHOWN }),
-    store.listDeliveries(userId, { state: 'pending', limit: 200 }),
-    store.countQueued(userId),
+    reads.user(userId),
+    reads.accountLoads(userId),
+    reads.activeJobs(userId),
+    reads.recentFailures(userId, now - FAILURES_WINDOW_MS, FAILURES_SHOWN),
+    reads.deliveries(userId, { state: 'dead', limit: DELIVERIES_SHOWN }),
+    reads.deliveries(userId, { state: 'pending', limit: 200 }),
+    reads.countQueued(userId),
   ]);
-  const queue = queued > 0 ? await scheduler.queueSnapshot(userId, QUEUE_SHOWN) : { total: 0, items: [] };
+  const queue = queued > 0 ? await reads.queueSnapshot(userId, QUEUE_SHOWN) : { total: 0, items: [] };
   history.sample(userId, queue.total, active.length, now);
   // Failing: pending again after at least one failed attempt.
   const troubled = [...pending.filter((d) => d.attempts > 0).slice(0, DELIVERIES_SHOWN), ...dead];
@@ -153,16 +152,16 @@ export async function buildSnapshot(store: Store, scheduler: Scheduler, history:
       email: job.email,
       finishedAt: job.finishedAt ?? now,
     })),
-    deliveries: await deliveryViews(store, troubled),
+    deliveries: await deliveryViews(reads, troubled),
     history: history.series(userId, now),
   };
 }
 
-async function deliveryViews(store: Store, deliveries: Delivery[]): Promise<DashboardSnapshot['deliveries']> {
+async function deliveryViews(reads: DashboardReads, deliveries: Delivery[]): Promise<DashboardSnapshot['deliveries']> {
   const ids = new Map<number, string>();
   for (const d of deliveries) {
     if (ids.has(d.jobId)) continue;
-    const job = await store.getJob(d.jobId);
+    const job = await reads.job(d.jobId);
     ids.set(d.jobId, job ? publicJobId(job) : `job-${d.jobId}`);
   }
   return deliveries.map((d) => ({

@@ -2,12 +2,9 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Account } from '../../domain/account.ts';
-import { badRequest, GatewayError } from '../../domain/errors.ts';
+import { badRequest } from '../../domain/errors.ts';
 import { isoUtc } from '../../domain/time.ts';
-import { maskSecret } from '../../security/secretBox.ts';
-import { UpstreamError } from '../../scheduler/provider.ts';
-import type { AppDeps } from '../context.ts';
-import { sendError } from '../errors.ts';
+import type { RouteDeps } from '../context.ts';
 import { callerOf } from '../guards.ts';
 import { Email, errorResponses } from '../schemas.ts';
 
@@ -72,13 +69,13 @@ function webhookOf(body: typeof AccountBody.static): { id: string; secret: strin
   return { id: webhookId, secret: webhookSecret };
 }
 
-export const accountRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps) => {
-  const { store, scheduler, upstream, now } = deps;
+export const accountRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
+  const { accounts } = deps.services;
 
   const view = (account: Account) => {
     const out: Record<string, unknown> = {
       email: account.email,
-      apiKey: maskSecret(scheduler.keys.open(account)),
+      apiKey: accounts.maskedKey(account),
       maxJobs: account.maxJobs,
       state: account.state,
       created: isoUtc(account.createdAt),
@@ -110,43 +107,22 @@ export const accountRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, dep
     }
     if (body.maxJobs === undefined) throw badRequest('maxJobs is required');
     const webhook = webhookOf(body);
-    // A key PixVerse rejects outright is refused now rather than failing every job later;
-    // an unreachable PixVerse does not block configuration.
-    try {
-      await upstream.balance(body.apiKey);
-    } catch (err) {
-      if (err instanceof UpstreamError && err.errorClass === 'auth') throw new GatewayError(401, `PixVerse rejected the API key for ${email}: ${err.message}`);
-      request.log.warn({ err, email }, 'could not verify the API key with PixVerse');
-    }
-    const sealed = scheduler.keys.seal(userId, email, body.apiKey);
-    const { account } = await store.upsertAccount({
-      userId,
-      provider: scheduler.ctx.provider.id,
-      email,
-      apiKeyEnc: sealed,
-      maxJobs: body.maxJobs,
-      webhook: webhook && { id: webhook.id, secretEnc: scheduler.keys.sealWebhookSecret(userId, email, webhook.secret) },
-      now: now(),
-    });
-    scheduler.capacityChanged(userId);
+    const account = await accounts.save(userId, email, { apiKey: body.apiKey, maxJobs: body.maxJobs, webhook }, (err) =>
+      request.log.warn({ err, email }, 'could not verify the API key with PixVerse'),
+    );
     return reply.code(201).send(view(account));
   });
 
   app.get('/accounts', {
     schema: { summary: 'All accounts, keyed by email', response: { 200: Type.Record(Type.String(), AccountView), ...errorResponses(401, 404) } },
-  }, async (request, reply) => {
-    const accounts = await store.listAccounts(callerOf(request).userId);
-    if (accounts.length === 0) return sendError(reply, 404, 'Configuration not found. To create configuration use POST /accounts/email.');
-    return Object.fromEntries(accounts.map((account) => [account.email, view(account)]));
+  }, async (request) => {
+    const list = await accounts.list(callerOf(request).userId);
+    return Object.fromEntries(list.map((account) => [account.email, view(account)]));
   });
 
   app.get('/accounts/:email', {
     schema: { summary: 'One account', params: EmailParams, response: { 200: AccountView, ...errorResponses(400, 401, 404) } },
-  }, async (request, reply) => {
-    const account = await store.getAccount(callerOf(request).userId, normalizeEmail(request.params.email));
-    if (!account) return sendError(reply, 404, 'Configuration not found. To create configuration use POST /accounts/email.');
-    return view(account);
-  });
+  }, async (request) => view(await accounts.get(callerOf(request).userId, normalizeEmail(request.params.email))));
 
   app.delete('/accounts/:email', {
     schema: {
@@ -154,12 +130,10 @@ export const accountRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, dep
       params: EmailParams,
       response: { 200: AccountDeleted, ...errorResponses(400, 401, 404) },
     },
-  }, async (request, reply) => {
+  }, async (request) => {
     const { userId } = callerOf(request);
     const email = normalizeEmail(request.params.email);
-    const cancelled = await scheduler.deleteAccount(userId, email);
-    if (!cancelled) return sendError(reply, 404, `Account ${email} not found`);
-    const remaining = (await store.listAccounts(userId)).length;
-    return { account: email, deleted: true, cancelled: cancelled.length, remaining };
+    const { cancelled, remaining } = await accounts.remove(userId, email);
+    return { account: email, deleted: true, cancelled, remaining };
   });
 };

@@ -1,10 +1,8 @@
 /** Admin routes (admin token only): tenants and their API tokens. */
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { generateToken, hashToken } from '../../security/tokens.ts';
-import type { User } from '../../store/store.ts';
-import type { AppDeps } from '../context.ts';
-import { sendError } from '../errors.ts';
+import type { User } from '../../app/tenants.ts';
+import type { RouteDeps } from '../context.ts';
 import { requireAdmin } from '../guards.ts';
 import { errorResponses } from '../schemas.ts';
 
@@ -39,8 +37,9 @@ function tenantView(user: User) {
   };
 }
 
-export const adminRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps) => {
-  const { store, auth, now } = deps;
+export const adminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
+  const { auth } = deps;
+  const { tenants } = deps.services;
   app.addHook('onRequest', requireAdmin(auth));
 
   app.post('/users', {
@@ -50,16 +49,13 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps)
       response: { 201: CreatedTenant, ...errorResponses(400, 401) },
     },
   }, async (request, reply) => {
-    const name = request.body?.name ?? null;
-    const user = await store.createUser(name, now(), '');
-    const token = generateToken(user.id);
-    await store.addToken(user.id, hashToken(token), 'initial', now());
+    const { user, token } = await tenants.create(request.body?.name ?? null);
     return reply.code(201).send({ userId: user.id, name: user.name, token });
   });
 
   app.get('/users', {
     schema: { summary: 'All tenants with their queue settings', response: { 200: Type.Array(TenantView), ...errorResponses(401) } },
-  }, async () => (await store.listUsers()).map(tenantView));
+  }, async () => (await tenants.list()).map(tenantView));
 
   app.patch('/users/:userId', {
     schema: {
@@ -75,24 +71,19 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps)
       ),
       response: { 200: TenantView, ...errorResponses(400, 401, 404) },
     },
-  }, async (request, reply) => {
+  }, async (request) => {
     const { queueByDefault, maxQueueLength, maxQueueWaitSeconds } = request.body;
-    const user = await store.updateTenantSettings(request.params.userId, {
+    const user = await tenants.updateSettings(request.params.userId, {
       ...(queueByDefault !== undefined ? { queueByDefault } : {}),
       ...(maxQueueLength !== undefined ? { maxQueueLength } : {}),
       ...(maxQueueWaitSeconds !== undefined ? { maxQueueWaitMs: maxQueueWaitSeconds * 1000 } : {}),
     });
-    if (!user) return sendError(reply, 404, `User ${request.params.userId} not found`);
     return tenantView(user);
   });
 
   app.get('/users/:userId', {
     schema: { summary: 'A tenant and its queue settings', params: UserParams, response: { 200: TenantView, ...errorResponses(400, 401, 404) } },
-  }, async (request, reply) => {
-    const user = await store.getUser(request.params.userId);
-    if (!user) return sendError(reply, 404, `User ${request.params.userId} not found`);
-    return tenantView(user);
-  });
+  }, async (request) => tenantView(await tenants.get(request.params.userId)));
 
   app.patch('/users/:userId/tokens/:tokenId', {
     schema: {
@@ -101,9 +92,9 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps)
       body: Type.Object({ weight: Type.Number({ minimum: 0.01, maximum: 1000 }) }, { additionalProperties: false }),
       response: { 200: Type.Object({ id: Type.Integer(), weight: Type.Number() }), ...errorResponses(400, 401, 404) },
     },
-  }, async (request, reply) => {
+  }, async (request) => {
     const { userId, tokenId } = request.params;
-    if (!(await store.setTokenWeight(userId, tokenId, request.body.weight))) return sendError(reply, 404, `Token ${tokenId} of user ${userId} not found`);
+    await tenants.setTokenWeight(userId, tokenId, request.body.weight);
     return { id: tokenId, weight: request.body.weight };
   });
 
@@ -115,27 +106,22 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps)
       response: { 201: CreatedToken, ...errorResponses(400, 401, 404) },
     },
   }, async (request, reply) => {
-    const { userId } = request.params;
-    if (!(await store.getUser(userId))) return sendError(reply, 404, `User ${userId} not found`);
-    const token = generateToken(userId);
-    const record = await store.addToken(userId, hashToken(token), request.body?.label ?? null, now());
+    const { record, token } = await tenants.issueToken(request.params.userId, request.body?.label ?? null);
     return reply.code(201).send({ id: record.id, token });
   });
 
   app.get('/users/:userId/tokens', {
     schema: { summary: "List a tenant's tokens (secrets are never shown again)", params: UserParams, response: { 200: Type.Array(TokenView), ...errorResponses(400, 401, 404) } },
-  }, async (request, reply) => {
-    const { userId } = request.params;
-    if (!(await store.getUser(userId))) return sendError(reply, 404, `User ${userId} not found`);
+  }, async (request) => {
     const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-    return (await store.listTokens(userId)).map((t) => ({ id: t.id, label: t.label, weight: t.weight, createdAt: iso(t.createdAt)!, revokedAt: iso(t.revokedAt) }));
+    return (await tenants.tokens(request.params.userId)).map((t) => ({ id: t.id, label: t.label, weight: t.weight, createdAt: iso(t.createdAt)!, revokedAt: iso(t.revokedAt) }));
   });
 
   app.delete('/users/:userId/tokens/:tokenId', {
     schema: { summary: 'Revoke a token', params: TokenParams, response: { 204: Type.Null(), ...errorResponses(400, 401, 404) } },
   }, async (request, reply) => {
     const { userId, tokenId } = request.params;
-    if (!(await store.revokeToken(userId, tokenId, now()))) return sendError(reply, 404, `Active token ${tokenId} of user ${userId} not found`);
+    await tenants.revokeToken(userId, tokenId);
     auth.forget();
     return reply.code(204).send(null);
   });

@@ -9,22 +9,23 @@
  */
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { rotateSecret, ROTATION_GRACE_MS, userWithSecret } from '../../callbacks/secrets.ts';
+import { DELIVERY_STATES, type Delivery } from '../../app/callbackLog.ts';
+import type { User } from '../../app/tenants.ts';
+import { ROTATION_GRACE_MS } from '../../callbacks/secrets.ts';
 import { webhookId } from '../../callbacks/signing.ts';
-import { badRequest, GatewayError, notFound } from '../../domain/errors.ts';
-import { publicJobId } from '../../domain/ids.ts';
+import { badRequest, notFound } from '../../domain/errors.ts';
 import { parsePixverseJobId } from '../../providers/pixverse/compat/jobIds.ts';
 import type { Job, Json } from '../../domain/job.ts';
 import { isoUtc } from '../../domain/time.ts';
-import { DELIVERY_STATES, type Delivery, type DeliveryState, type User } from '../../store/store.ts';
-import type { AppDeps } from '../context.ts';
+import { servicesOf, type AppDeps, type RouteDeps } from '../context.ts';
 import { callerOf } from '../guards.ts';
 import { errorResponses, StringEnum } from '../schemas.ts';
 
-/** The deliverer, so a redelivery is attempted at once rather than at its next idle wake-up. */
-export interface CallbackRouteDeps extends AppDeps {
-  deliverer?: { wake(): void } | null;
-}
+/**
+ * Route deps, or the engine parts of an app that registers these routes itself (the services are
+ * then built from them; the deliverer among them is woken after a redelivery).
+ */
+export type CallbackRouteDeps = RouteDeps | AppDeps;
 
 const Nullable = <T extends ReturnType<typeof Type.String | typeof Type.Integer>>(schema: T) => Type.Union([schema, Type.Null()]);
 
@@ -94,18 +95,8 @@ function secretView(user: User, now: number): typeof SecretView.static {
 }
 
 export const callbackRoutes: FastifyPluginAsyncTypebox<CallbackRouteDeps> = async (app, deps) => {
-  const { store, scheduler, now } = deps;
-
-  /** Public job ids of the deliveries' jobs, one store read per distinct job. */
-  async function jobIds(deliveries: Delivery[], known: Job[] = []): Promise<Map<number, string>> {
-    const ids = new Map<number, string>(known.map((job) => [job.id, publicJobId(job)]));
-    for (const delivery of deliveries) {
-      if (ids.has(delivery.jobId)) continue;
-      const job = await store.getJob(delivery.jobId);
-      ids.set(delivery.jobId, job ? publicJobId(job) : `job-${delivery.jobId}`);
-    }
-    return ids;
-  }
+  const { callbacks, jobs } = servicesOf(deps);
+  const { now } = deps;
 
   const view = (d: Delivery, ids: Map<number, string>): typeof DeliveryView.static => ({
     id: d.id,
@@ -124,15 +115,14 @@ export const callbackRoutes: FastifyPluginAsyncTypebox<CallbackRouteDeps> = asyn
   });
 
   async function detail(userId: number, id: number) {
-    const delivery = await store.getDelivery(userId, id);
-    if (!delivery) throw notFound(`Delivery ${id} not found`);
+    const { delivery, jobIds } = await callbacks.get(userId, id);
     let body: { [key: string]: Json } = {};
     try {
       body = JSON.parse(delivery.body) as { [key: string]: Json };
     } catch {
       body = { raw: delivery.body };
     }
-    return { ...view(delivery, await jobIds([delivery])), body };
+    return { ...view(delivery, jobIds), body };
   }
 
   app.get('/callbacks/deliveries', {
@@ -148,17 +138,16 @@ export const callbackRoutes: FastifyPluginAsyncTypebox<CallbackRouteDeps> = asyn
     if (jobText !== undefined) {
       const ref = parsePixverseJobId(jobText);
       if (!ref) throw badRequest(`job "${jobText}" is not a valid job id`);
-      job = await scheduler.findJob(userId, ref);
+      job = await jobs.find(userId, ref);
       if (!job) throw notFound(`job ${jobText} not found`);
     }
-    const deliveries = await store.listDeliveries(userId, {
+    const page = await callbacks.list(userId, {
       limit: limit ?? 50,
-      ...(job ? { jobId: job.id } : {}),
-      ...(state ? { state: state as DeliveryState } : {}),
+      ...(job ? { job } : {}),
+      ...(state ? { state } : {}),
       ...(since !== undefined ? { since: parseIsoTime(since, 'since') } : {}),
     });
-    const ids = await jobIds(deliveries, job ? [job] : []);
-    return { deliveries: deliveries.map((d) => view(d, ids)) };
+    return { deliveries: page.deliveries.map((d) => view(d, page.jobIds)) };
   });
 
   app.get('/callbacks/deliveries/:id', {
@@ -174,11 +163,7 @@ export const callbackRoutes: FastifyPluginAsyncTypebox<CallbackRouteDeps> = asyn
   }, async (request) => {
     const { userId } = callerOf(request);
     const id = parseDeliveryId(request.params.id);
-    const existing = await store.getDelivery(userId, id);
-    if (!existing) throw notFound(`Delivery ${id} not found`);
-    const count = await store.redeliver(userId, { deliveryId: id }, now());
-    if (count === 0) throw new GatewayError(409, `Delivery ${id} is still pending (attempt ${existing.attempts + 1} is due); it cannot be redelivered until it is delivered or dead`);
-    deps.deliverer?.wake();
+    await callbacks.redeliver(userId, id);
     return detail(userId, id);
   });
 
@@ -190,28 +175,17 @@ export const callbackRoutes: FastifyPluginAsyncTypebox<CallbackRouteDeps> = asyn
     },
   }, async (request) => {
     const { userId } = callerOf(request);
-    const since = parseIsoTime(request.body.since, 'since');
-    const redelivered = await store.redeliver(userId, { since }, now());
-    if (redelivered > 0) deps.deliverer?.wake();
-    return { redelivered };
+    return { redelivered: await callbacks.redeliverSince(userId, parseIsoTime(request.body.since, 'since')) };
   });
 
   app.get('/callbacks/secret', {
     schema: { summary: 'The secret callbacks are signed with (Standard Webhooks)', response: { 200: SecretView, ...errorResponses(401) } },
-  }, async (request) => {
-    const user = await userWithSecret(store, callerOf(request).userId, now(), scheduler.keys.box);
-    if (!user) throw notFound('tenant not found');
-    return secretView(user, now());
-  });
+  }, async (request) => secretView(await callbacks.secret(callerOf(request).userId), now()));
 
   app.post('/callbacks/secret/rotate', {
     schema: {
       summary: `A new signing secret; callbacks carry signatures with both for ${ROTATION_GRACE_MS / 3_600_000} h`,
       response: { 200: SecretView, ...errorResponses(401) },
     },
-  }, async (request) => {
-    const user = await rotateSecret(store, callerOf(request).userId, now(), scheduler.keys.box);
-    if (!user) throw notFound('tenant not found');
-    return secretView(user, now());
-  });
+  }, async (request) => secretView(await callbacks.rotate(callerOf(request).userId), now()));
 };

@@ -5,11 +5,10 @@
  */
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { CatalogKind } from '../../app/providerReads.ts';
 import type { Account } from '../../domain/account.ts';
-import { badRequest, GatewayError } from '../../domain/errors.ts';
 import type { Json } from '../../domain/job.ts';
-import { UpstreamError, type CatalogKind } from '../../scheduler/provider.ts';
-import type { AppDeps } from '../context.ts';
+import type { RouteDeps } from '../context.ts';
 import { effectView, pagesFor, restyleView, voiceView } from '../../providers/pixverse/compat/catalogView.ts';
 import { callerOf } from '../guards.ts';
 import { errorResponses } from '../schemas.ts';
@@ -31,52 +30,18 @@ const EffectsQuery = Type.Object(
 );
 const ItemsReply = Type.Object({ items: Type.Array(Type.Object({}, { additionalProperties: true })), total: Type.Optional(Type.Integer()) });
 
-/** What a failed catalogue read tells the client. */
-function upstreamFailure(err: unknown, email: string, what: string): unknown {
-  if (!(err instanceof UpstreamError)) return err;
-  const text = `PixVerse refused the ${what} read for ${email}: ${err.message}`;
-  switch (err.errorClass) {
-    case 'auth':
-      return new GatewayError(596, `Account ${email} in error state: ${err.message}. Re-post the account with a valid API key.`);
-    case 'rate_limit':
-    case 'concurrency_limit':
-      return new GatewayError(429, text, 5);
-    case 'bad_request':
-      return new GatewayError(400, text);
-    case 'not_found':
-      return new GatewayError(404, text);
-    default:
-      return new GatewayError(502, text);
-  }
-}
-
-export const catalogRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps) => {
-  const { store, scheduler, upstream } = deps;
+export const catalogRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
+  const { accounts, provider } = deps.services;
 
   /** The account a read targets: `email`, or the tenant's only account. */
-  async function accountFor(userId: number, emailText: string | undefined): Promise<Account> {
-    const accounts = await store.listAccounts(userId);
-    let email: string;
-    if (emailText !== undefined) email = normalizeEmail(emailText);
-    else if (accounts.length === 1) email = accounts[0]!.email;
-    else if (accounts.length === 0) throw new GatewayError(404, 'No PixVerse account configured. To add one use POST /accounts/{email}.');
-    else throw badRequest('email is required when more than one account is configured');
-    const account = accounts.find((a) => a.email === email);
-    if (!account) throw new GatewayError(404, `Account ${email} not found`);
-    return account;
-  }
+  const accountFor = (userId: number, emailText: string | undefined): Promise<Account> =>
+    accounts.pick(userId, emailText === undefined ? undefined : normalizeEmail(emailText));
 
   async function readPages(account: Account, kind: CatalogKind, pages: number[], stopShort: boolean) {
-    const key = scheduler.keys.open(account);
     const items: { [key: string]: Json }[] = [];
     let total: number | null = null;
     for (const num of pages) {
-      let page;
-      try {
-        page = await upstream.catalog(key, kind, { num, size: PAGE_SIZE });
-      } catch (err) {
-        throw upstreamFailure(err, account.email, kind);
-      }
+      const page = await provider.catalogPage(account, kind, { num, size: PAGE_SIZE });
       items.push(...page.items);
       total = page.total ?? total;
       if (stopShort && page.items.length < PAGE_SIZE) break;
@@ -134,12 +99,7 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, dep
     },
   }, async (request) => {
     const account = await accountFor(callerOf(request).userId, request.query.email);
-    let balance;
-    try {
-      balance = await upstream.balance(scheduler.keys.open(account));
-    } catch (err) {
-      throw upstreamFailure(err, account.email, 'balance');
-    }
+    const balance = await provider.balance(account);
     return {
       email: account.email,
       account_id: balance.accountId,

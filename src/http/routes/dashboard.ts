@@ -15,7 +15,7 @@ import { buildSnapshot, DashboardSnapshot } from '../../web/snapshot.ts';
 import { SseStream } from '../../web/sseStream.ts';
 import { StreamTickets } from '../../web/tickets.ts';
 import { Authenticator } from '../auth.ts';
-import type { AppDeps } from '../context.ts';
+import type { RouteDeps } from '../context.ts';
 import { errorResponses } from '../schemas.ts';
 
 /**
@@ -59,11 +59,12 @@ const TenantList = Type.Object({
   ),
 });
 
-export const dashboardRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps) => {
-  const { store, scheduler, auth, now } = deps;
+export const dashboardRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
+  const { auth, now } = deps;
+  const { dashboard, tenants } = deps.services;
   const assets = loadAssets();
   const tickets = new StreamTickets(deps.streamTicketKey ?? randomBytes(32), now);
-  const hub = new DashboardHub(store, scheduler, app.log, now);
+  const hub = new DashboardHub(dashboard, app.log, now);
   const streams = new Set<SseStream>();
   // Open streams would hold the server open: end them when the app closes.
   app.addHook('preClose', async () => {
@@ -86,7 +87,7 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, d
       return viewer.userId;
     }
     if (tenant === undefined) throw new GatewayError(400, 'tenant is required with the admin token');
-    if (!(await store.getUser(tenant))) throw new GatewayError(404, `tenant ${tenant} not found`);
+    if (!(await dashboard.user(tenant))) throw new GatewayError(404, `tenant ${tenant} not found`);
     return tenant;
   }
 
@@ -119,7 +120,7 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, d
   }, async (request) => {
     const viewer = await viewerOf(request);
     if (viewer.role === 'admin') return { role: 'admin' as const, userId: null, name: null };
-    const user = await store.getUser(viewer.userId);
+    const user = await dashboard.user(viewer.userId);
     return { role: 'tenant' as const, userId: viewer.userId, name: user?.name ?? null };
   });
 
@@ -132,17 +133,17 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, d
     },
   }, async (request) => {
     const userId = await tenantOf(await viewerOf(request), request.query.tenant);
-    return buildSnapshot(store, scheduler, hub.history, userId, now());
+    return buildSnapshot(dashboard, hub.history, userId, now());
   });
 
   app.get('/dashboard/api/tenants', {
     schema: { summary: 'Every tenant with its tokens and load (admin token)', tags: ['dashboard'], response: { 200: TenantList, ...errorResponses(401, 403) } },
   }, async (request) => {
     if ((await viewerOf(request)).role !== 'admin') throw new GatewayError(403, 'the tenant list needs the admin token');
-    const users = await store.listUsers();
+    const users = await dashboard.users();
     const tenants = await Promise.all(
       users.map(async (user) => {
-        const [tokens, loads, queued] = await Promise.all([store.listTokens(user.id), store.accountLoads(user.id), store.countQueued(user.id)]);
+        const [tokens, loads, queued] = await Promise.all([dashboard.tokens(user.id), dashboard.accountLoads(user.id), dashboard.countQueued(user.id)]);
         return {
           userId: user.id,
           name: user.name,
@@ -189,7 +190,7 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, d
     // A revoked token ends the streams it opened, not only its next request.
     const recheck = claims.tokenId === null ? null : setInterval(async () => {
       try {
-        const active = await store.activeTokens(claims.userId);
+        const active = await tenants.activeTokens(claims.userId);
         if (active.some((t) => t.id === claims.tokenId)) return;
         stream.send('signed-out', JSON.stringify({ reason: 'the token was revoked' }));
         stream.end();

@@ -3,8 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { randomUUID } from 'node:crypto';
 import { badRequest, GatewayError } from '../../domain/errors.ts';
-import { UpstreamError } from '../../scheduler/provider.ts';
-import type { AppDeps } from '../context.ts';
+import type { RouteDeps } from '../context.ts';
 import { formatFilePath } from '../../providers/pixverse/compat/filePaths.ts';
 import { callerOf } from '../guards.ts';
 import { errorResponses } from '../schemas.ts';
@@ -27,8 +26,8 @@ export const UPLOAD_LIMIT_BYTES = 50 * 1024 * 1024;
 
 const EXTENSIONS: Record<string, string> = { png: 'png', jpeg: 'jpg', webp: 'webp', gif: 'gif', mp4: 'mp4', quicktime: 'mov', webm: 'webm', mpeg: 'mp3', wav: 'wav', wave: 'wav' };
 
-export const fileRoutes: FastifyPluginAsyncTypebox<AppDeps & { uploadLimitBytes?: number }> = async (app, deps) => {
-  const { store, scheduler, upstream } = deps;
+export const fileRoutes: FastifyPluginAsyncTypebox<RouteDeps & { uploadLimitBytes?: number }> = async (app, deps) => {
+  const { accounts, provider } = deps.services;
   const uploadLimit = deps.uploadLimitBytes ?? UPLOAD_LIMIT_BYTES;
   // Raw bodies carrying the file's own Content-Type; the route checks the type. Registered in this
   // plugin only, so no other route reads a 50 MB octet-stream body.
@@ -50,28 +49,12 @@ export const fileRoutes: FastifyPluginAsyncTypebox<AppDeps & { uploadLimitBytes?
     const body = request.body;
     if (!Buffer.isBuffer(body) || body.length === 0) throw badRequest('the request body must hold the file bytes');
 
-    const accounts = await store.listAccounts(userId);
-    let email: string;
-    if (request.query.email !== undefined) email = normalizeEmail(request.query.email);
-    else if (accounts.length === 1) email = accounts[0]!.email;
-    else if (accounts.length === 0) throw new GatewayError(404, 'No PixVerse account configured. To add one use POST /accounts/{email}.');
-    else throw badRequest('email is required when more than one account is configured');
-    const account = accounts.find((a) => a.email === email);
-    if (!account) throw new GatewayError(404, `Account ${email} not found`);
-
+    const email = request.query.email === undefined ? undefined : normalizeEmail(request.query.email);
+    const account = await accounts.pick(userId, email);
     const ext = EXTENSIONS[contentType.split('/')[1]!] ?? 'bin';
     const name = `${randomUUID()}.${ext}`;
-    let uploaded;
-    try {
-      uploaded = await upstream.upload(scheduler.keys.open(account), body, contentType, name);
-    } catch (err) {
-      if (err instanceof UpstreamError) {
-        const status = err.errorClass === 'moderation' ? 422 : err.errorClass === 'bad_request' ? 400 : 502;
-        throw new GatewayError(status, `PixVerse refused the upload: ${err.message}`);
-      }
-      throw err;
-    }
-    const path = formatFilePath(uploaded.mediaType, uploaded.id, email);
+    const uploaded = await provider.upload(account, body, contentType, name);
+    const path = formatFilePath(uploaded.mediaType, uploaded.id, account.email);
     if (uploaded.mediaType !== 'image') return { path, url: uploaded.url };
     const text = JSON.stringify({ result: [{ id: uploaded.id, url: uploaded.url, path, size: body.length, name, category: 'image', err_msg: '' }] });
     // useapi documents result[0].id as a number. PixVerse ids may exceed 2^53, so the digits are

@@ -5,7 +5,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { AppDeps } from '../context.ts';
+import type { RouteDeps } from '../context.ts';
 import { sendError } from '../errors.ts';
 import { errorResponses } from '../schemas.ts';
 
@@ -14,7 +14,7 @@ const STORE_DEADLINE_MS = 2_000;
 
 const tags = ['health'];
 
-export const healthRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps) => {
+export const healthRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
   app.get('/healthz', {
     schema: { summary: 'Liveness: the process answers', tags, security: [], response: { 200: Type.Object({ status: Type.Literal('ok') }) } },
   }, async () => ({ status: 'ok' as const }));
@@ -37,7 +37,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps
       const deadline = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`no answer within ${STORE_DEADLINE_MS} ms`)), STORE_DEADLINE_MS);
       });
-      const pending = await Promise.race([deps.store.pendingMigrations(), deadline]);
+      const pending = await Promise.race([deps.services.system.pendingMigrations(), deadline]);
       if (pending > 0) return sendError(reply, 503, `${pending} store migration(s) pending`);
     } catch (err) {
       return sendError(reply, 503, `store unavailable: ${err instanceof Error ? err.message : String(err)}`);

@@ -4,14 +4,13 @@
  */
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import { badRequest, notFound } from '../../domain/errors.ts';
 import { parsePixverseJobId } from '../../providers/pixverse/compat/jobIds.ts';
+import { publicJobId } from '../../domain/ids.ts';
 import type { JobType } from '../../domain/job.ts';
-import type { AppDeps } from '../context.ts';
+import type { RouteDeps } from '../context.ts';
 import { callerOf } from '../guards.ts';
 import { submitJob } from '../submitJob.ts';
-import { publicId } from '../../scheduler/views.ts';
 import { idempotentCreate } from '../idempotency.ts';
 import { idKey, jobView } from '../../domain/jobView.ts';
 import { mapVideoCreate, VideoCreateBody } from '../../providers/pixverse/compat/videoCreate.ts';
@@ -22,8 +21,8 @@ import { resolveTemplateOutput } from '../../providers/pixverse/compat/templateK
 const JobView = Type.Object({}, { additionalProperties: true });
 
 
-export const jobRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps) => {
-  const { scheduler } = deps;
+export const jobRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
+  const { jobs } = deps.services;
 
   // An image-output effect template (template_type 2) makes an image: answered with image_id.
   app.post('/videos/create', {
@@ -36,11 +35,11 @@ export const jobRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps) =
         ...errorResponses(400, 401, 404, 409, 412, 422, 429, 502, 596),
       },
     },
-  }, async (request: FastifyRequest, reply: FastifyReply) => {
-    const mapped = await resolveTemplateOutput(deps, callerOf(request).userId, mapVideoCreate(request.body as VideoCreateBody));
+  }, async (request, reply) => {
+    const mapped = await resolveTemplateOutput(deps.services, callerOf(request).userId, mapVideoCreate(request.body));
     const type: JobType = mapped.upstream.op === 'image.template' ? 'image' : 'video';
     // The answer key follows the job type: image templates answer image_id.
-    return (await idempotentCreate(deps, request, reply, (claim) => submitJob(deps, request, type, mapped, claim))) as { video_id: string } | { image_id: string };
+    return (await idempotentCreate(deps, request, reply, (claim) => submitJob(deps, request, request.body, type, mapped, claim))) as { video_id: string } | { image_id: string };
   });
 
   function readRoute(path: string, type: JobType, label: string) {
@@ -53,10 +52,9 @@ export const jobRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps) =
       // useapi's GET /videos/{id} also serves the images of image templates (POST /videos/create).
       const accepted = ref.type === type || (type === 'video' && ref.type === 'image');
       if (!accepted) throw badRequest(`"${request.params.id}" is a ${ref.type} id, not a ${type} id`);
-      const job = await scheduler.findJob(caller.userId, ref);
-      if (!job) throw notFound(`${label[0]!.toUpperCase()}${label.slice(1)} ${request.params.id} not found`);
-      if (job.state !== 'queued') return jobView(job);
-      return { ...jobView(job), ...(await scheduler.queuePlace(caller.userId, job.id)) };
+      const found = await jobs.read(caller.userId, ref);
+      if (!found) throw notFound(`${label[0]!.toUpperCase()}${label.slice(1)} ${request.params.id} not found`);
+      return found.place ? { ...jobView(found.job), ...found.place } : jobView(found.job);
     });
   }
 
@@ -76,7 +74,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps) =
       const limit = request.query.limit ?? defaultLimit;
       const offset = request.query.offset ?? 0;
       const email = request.query.email === undefined ? undefined : normalizeEmail(request.query.email);
-      const page = await scheduler.listJobs(userId, { type, ...(email === undefined ? {} : { email }), limit, offset });
+      const page = await jobs.list(userId, { type, ...(email === undefined ? {} : { email }), limit, offset });
       const next = offset + page.jobs.length;
       return { data: page.jobs.map(jobView), total: page.total, has_more: next < page.total, next_offset: next < page.total ? next : null };
     });
@@ -93,9 +91,9 @@ export const jobRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps) =
       const ref = parsePixverseJobId(request.params.id);
       if (!ref) throw badRequest(`${idKey({ type })} "${request.params.id}" is not a valid id`);
       if (ref.type !== type) throw badRequest(`"${request.params.id}" is a ${ref.type} id, not a ${type} id`);
-      const done = await scheduler.deleteJob(callerOf(request).userId, ref);
+      const done = await jobs.delete(callerOf(request).userId, ref);
       if (!done) throw notFound(`${label[0]!.toUpperCase()}${label.slice(1)} ${request.params.id} not found`);
-      return { [idKey({ type })]: publicId(done.job), deleted: true, action: done.action, message: DELETE_MESSAGES[done.action] };
+      return { [idKey({ type })]: publicJobId(done.job), deleted: true, action: done.action, message: DELETE_MESSAGES[done.action] };
     });
   }
 

@@ -1,11 +1,11 @@
 /** The scheduler views: GET /scheduler, GET /scheduler/available, DELETE /scheduler/{id}. */
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { QueueSnapshot } from '../../app/jobs.ts';
+import { badRequest } from '../../domain/errors.ts';
+import { publicJobId } from '../../domain/ids.ts';
+import type { RouteDeps } from '../context.ts';
 import { parsePixverseJobId } from '../../providers/pixverse/compat/jobIds.ts';
-import { executingList, publicId, schedulerAvailable } from '../../scheduler/views.ts';
-import type { QueueSnapshot } from '../../scheduler/scheduler.ts';
-import type { AppDeps } from '../context.ts';
-import { sendError } from '../errors.ts';
 import { callerOf } from '../guards.ts';
 import { errorResponses, JobIdParams, StringEnum } from '../schemas.ts';
 
@@ -63,15 +63,13 @@ const UntrackQuery = Type.Object(
 /** Queued jobs listed in /scheduler/available (the count covers all). */
 const QUEUE_LISTED = 100;
 
-export const schedulerRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps) => {
-  const { store, scheduler, now } = deps;
+export const schedulerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
+  const { jobs } = deps.services;
 
   app.get('/scheduler', {
     schema: { summary: 'Jobs currently holding a slot', response: { 200: Type.Array(ExecutingItem), ...errorResponses(401) } },
   }, async (request, reply) => {
-    const { userId } = callerOf(request);
-    const at = now();
-    const body = await scheduler.views.get(`executing:${userId}`, at, async () => JSON.stringify(await executingList(store, userId, at)));
+    const body = await jobs.executingJson(callerOf(request).userId);
     // A string payload is sent as is: it is the JSON already rendered from the same shape.
     return reply.type('application/json; charset=utf-8').send(body as never);
   });
@@ -85,17 +83,8 @@ export const schedulerRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, d
       },
     },
   }, async (request, reply) => {
-    const { userId } = callerOf(request);
-    const at = now();
     // Rendered once per tenant per second while nothing changes: polling clients are cheap.
-    const body = await scheduler.views.get(`available:${userId}`, at, async () => {
-      const view = await schedulerAvailable(store, userId, at);
-      // The queue estimate costs a few queries; skip it when nothing waits.
-      const total = await store.countQueued(userId);
-      if (total === 0) return JSON.stringify({ ...view, queuedCount: 0, queued: [] });
-      const snapshot = await scheduler.queueSnapshot(userId, QUEUE_LISTED);
-      return JSON.stringify({ ...view, queuedCount: snapshot.total, queued: snapshot.items.map(queuedItem) });
-    });
+    const body = await jobs.availableJson(callerOf(request).userId, QUEUE_LISTED, queuedItem);
     // A string payload is sent as is: it is the JSON already rendered from the same shape.
     return reply.type('application/json; charset=utf-8').send(body as never);
   });
@@ -112,16 +101,15 @@ export const schedulerRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, d
   }, async (request, reply) => {
     const id = request.params.id;
     const ref = parsePixverseJobId(id);
-    if (!ref) return sendError(reply, 400, `id "${id}" is not a valid job id`);
-    const done = await scheduler.untrack(callerOf(request).userId, ref, request.query.callback === true);
-    if (!done) return sendError(reply, 404, `Unable to locate running ${id}`);
+    if (!ref) throw badRequest(`id "${id}" is not a valid job id`);
+    await jobs.untrack(callerOf(request).userId, ref, id, request.query.callback === true);
     return reply.code(204).send(null);
   });
 };
 
 function queuedItem({ job, position, estimatedStart }: QueueSnapshot['items'][number]) {
   const item: typeof QueuedItem.static = {
-    id: publicId(job),
+    id: publicJobId(job),
     type: job.type,
     position,
     estimatedStart: Number.isFinite(estimatedStart) ? new Date(estimatedStart).toISOString() : null,

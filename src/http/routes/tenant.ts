@@ -1,17 +1,16 @@
 /** GET/POST /v2/account: the tenant's default replyUrl (useapi's account endpoint). */
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { checkCallbackUrl } from '../../callbacks/ssrf.ts';
-import type { AppDeps } from '../context.ts';
+import type { RouteDeps } from '../context.ts';
 import { callerOf } from '../guards.ts';
 import { errorResponses } from '../schemas.ts';
 
 const AccountSettings = Type.Object({ userId: Type.Integer(), replyUrl: Type.Optional(Type.String()) });
 
-export const tenantRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps) => {
-  const { store } = deps;
+export const tenantRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
+  const { tenants } = deps.services;
   const settings = async (userId: number) => {
-    const user = await store.getUser(userId);
+    const user = await tenants.find(userId);
     return user?.replyUrl ? { userId, replyUrl: user.replyUrl } : { userId };
   };
 
@@ -27,8 +26,7 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps
     },
   }, async (request) => {
     const { userId } = callerOf(request);
-    if (request.body.replyUrl !== '') await checkCallbackUrl(request.body.replyUrl, deps.callbackPolicy);
-    await store.setUserReplyUrl(userId, request.body.replyUrl === '' ? null : request.body.replyUrl);
+    await tenants.setReplyUrl(userId, request.body.replyUrl === '' ? null : request.body.replyUrl);
     return settings(userId);
   });
 };

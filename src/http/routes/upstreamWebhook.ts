@@ -8,18 +8,18 @@
  */
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { AppDeps } from '../context.ts';
+import type { RouteDeps } from '../context.ts';
 import { sendError } from '../errors.ts';
 import { errorResponses } from '../schemas.ts';
-import { WEBHOOK_TOLERANCE_MS } from '../../providers/pixverse/upstream/index.ts';
 
 export const WEBHOOK_PATH = '/upstream/pixverse/webhook';
 
 /** Default body limit: a PixVerse delivery is a few hundred bytes. */
 export const WEBHOOK_BODY_LIMIT_BYTES = 64 * 1024;
 
-export const upstreamWebhookRoutes: FastifyPluginAsyncTypebox<AppDeps & { bodyLimit?: number }> = async (app, deps) => {
+export const upstreamWebhookRoutes: FastifyPluginAsyncTypebox<RouteDeps & { bodyLimit?: number }> = async (app, deps) => {
   const bodyLimit = deps.bodyLimit ?? WEBHOOK_BODY_LIMIT_BYTES;
+  const { webhooks } = deps.services;
   // The signature covers the body as sent (numbers as written, int64 ids), so the route gets the
   // raw text and the provider adapter parses it; encapsulated, this parser stays on this route.
   // No other parser: anyone can post here, so text/plain or upload bodies are refused unread.
@@ -34,7 +34,7 @@ export const upstreamWebhookRoutes: FastifyPluginAsyncTypebox<AppDeps & { bodyLi
     if (!timestamp || !headerOf(request.headers, 'webhook-nonce') || !headerOf(request.headers, 'webhook-signature')) {
       return sendError(reply, 401, 'Webhook-Timestamp, Webhook-Nonce and Webhook-Signature headers are required');
     }
-    if (!/^\d{1,12}$/.test(timestamp) || Math.abs(deps.now() - Number(timestamp) * 1000) > WEBHOOK_TOLERANCE_MS) {
+    if (!/^\d{1,12}$/.test(timestamp) || Math.abs(deps.now() - Number(timestamp) * 1000) > webhooks.toleranceMs) {
       return sendError(reply, 401, 'Webhook-Timestamp is more than 300 s away from the gateway clock');
     }
   });
@@ -48,7 +48,7 @@ export const upstreamWebhookRoutes: FastifyPluginAsyncTypebox<AppDeps & { bodyLi
     },
   }, async (request, reply) => {
     const header = (name: string) => headerOf(request.headers, name);
-    const outcome = await deps.scheduler.upstreamWebhook(header, request.body);
+    const outcome = await webhooks.receive(header, request.body);
     if (!outcome.ok) {
       request.log.info({ status: outcome.status, error: outcome.error }, 'webhook delivery refused');
       return sendError(reply, outcome.status, outcome.error);

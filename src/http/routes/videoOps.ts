@@ -9,13 +9,12 @@
  */
 import { Type, type TSchema } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import { badRequest, GatewayError, notFound } from '../../domain/errors.ts';
 import { statusName } from '../../domain/status.ts';
-import type { Scheduler } from '../../scheduler/scheduler.ts';
-import type { AppDeps } from '../context.ts';
+import type { JobService } from '../../app/jobs.ts';
+import type { RouteDeps } from '../context.ts';
 import { callerOf } from '../guards.ts';
-import { submitJob } from '../submitJob.ts';
+import { submitJob, type CreateBody } from '../submitJob.ts';
 import { idempotentCreate } from '../idempotency.ts';
 import { errorResponses, IdempotencyHeaders } from '../schemas.ts';
 import { CreateFramesBody, mapCreateFrames } from '../../providers/pixverse/compat/createFrames.ts';
@@ -30,16 +29,17 @@ import { mapVideoLipsync, VideoLipsyncBody } from '../../providers/pixverse/comp
 import { mapVideoModify, VideoModifyBody } from '../../providers/pixverse/compat/videoModify.ts';
 import { mapVideoRestyle, VideoRestyleBody } from '../../providers/pixverse/compat/videoRestyle.ts';
 import { mapVideoUpscale, VideoUpscaleBody } from '../../providers/pixverse/compat/videoUpscale.ts';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 
 
 /**
  * Fills in the source video of an operation on an existing id: its upstream id goes into the
  * Platform body and the job is pinned to the account that made it.
  */
-export async function resolveSource(scheduler: Scheduler, userId: number, mapped: Mapped): Promise<{ upstream: Mapped['upstream']; email: string | null }> {
+export async function resolveSource(jobs: JobService, userId: number, mapped: Mapped): Promise<{ upstream: Mapped['upstream']; email: string | null }> {
   const { source } = mapped;
   if (!source) return mapped;
-  const job = await scheduler.findJob(userId, source.ref);
+  const job = await jobs.find(userId, source.ref);
   if (!job) throw notFound(`Video ${source.id} not found`);
   if (job.state !== 'completed' || job.upstreamId === null || job.email === null) {
     throw badRequest(`${source.field} ${source.id} is ${statusName(job.state)}; this operation needs a COMPLETED video`);
@@ -48,33 +48,34 @@ export async function resolveSource(scheduler: Scheduler, userId: number, mapped
   return { upstream: { op: mapped.upstream.op, params: { ...mapped.upstream.params, [source.param]: job.upstreamId } }, email };
 }
 
-export const videoOpsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, deps) => {
-  const { scheduler } = deps;
+export const videoOpsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
+  const { jobs } = deps.services;
 
-  function jobRoute<B extends TSchema>(path: string, body: B, map: (body: B['static']) => Mapped, summary: string) {
-    app.post(path, {
-      schema: {
-        summary,
-        headers: IdempotencyHeaders,
-        body,
-        response: { 200: Type.Object({ video_id: Type.String() }), ...errorResponses(400, 401, 403, 404, 409, 412, 422, 429, 502, 596) },
-      },
-    }, async (request: FastifyRequest, reply: FastifyReply) => {
-      const mapped = await resolveSource(scheduler, callerOf(request).userId, map(request.body as B['static']));
-      // Every job of these routes is a video, so the answer is `{ video_id }`.
-      return (await idempotentCreate(deps, request, reply, (claim) => submitJob(deps, request, 'video', mapped, claim))) as { video_id: string };
-    });
+  /** Route options of a job route; `body` stays its own type so the handler's request.body is typed from it. */
+  const jobRoute = <B extends TSchema>(body: B, summary: string) => ({
+    schema: {
+      summary,
+      headers: IdempotencyHeaders,
+      body,
+      response: { 200: Type.Object({ video_id: Type.String() }), ...errorResponses(400, 401, 403, 404, 409, 412, 422, 429, 502, 596) },
+    },
+  });
+
+  async function create(request: FastifyRequest, reply: FastifyReply, body: CreateBody, map: () => Mapped) {
+    const mapped = await resolveSource(jobs, callerOf(request).userId, map());
+    // Every job of these routes is a video, so the answer is `{ video_id }`.
+    return (await idempotentCreate(deps, request, reply, (claim) => submitJob(deps, request, body, 'video', mapped, claim))) as { video_id: string };
   }
 
-  jobRoute('/videos/create-frames', CreateFramesBody, mapCreateFrames, 'Video from a first and a last frame');
-  jobRoute('/videos/create-transition', CreateTransitionBody, mapCreateTransition, 'Video through 2–7 keyframes');
-  jobRoute('/videos/create-fusion', CreateFusionBody, mapCreateFusion, 'Video from reference images named in the prompt');
-  jobRoute('/videos/extend', VideoExtendBody, mapVideoExtend, 'Extend a video');
-  jobRoute('/videos/modify', VideoModifyBody, mapVideoModify, 'Modify a video with a prompt');
-  jobRoute('/videos/restyle', VideoRestyleBody, mapVideoRestyle, 'Restyle a video with a preset or a prompt');
-  jobRoute('/videos/lipsync', VideoLipsyncBody, mapVideoLipsync, 'Lip-sync a video to audio or TTS text');
-  jobRoute('/videos/motion-control', MotionControlBody, mapMotionControl, 'Animate a character image with the motion of a video');
-  jobRoute('/videos/upscale', VideoUpscaleBody, mapVideoUpscale, 'Upscale a completed video');
+  app.post('/videos/create-frames', jobRoute(CreateFramesBody, 'Video from a first and a last frame'), (request, reply) => create(request, reply, request.body, () => mapCreateFrames(request.body)));
+  app.post('/videos/create-transition', jobRoute(CreateTransitionBody, 'Video through 2–7 keyframes'), (request, reply) => create(request, reply, request.body, () => mapCreateTransition(request.body)));
+  app.post('/videos/create-fusion', jobRoute(CreateFusionBody, 'Video from reference images named in the prompt'), (request, reply) => create(request, reply, request.body, () => mapCreateFusion(request.body)));
+  app.post('/videos/extend', jobRoute(VideoExtendBody, 'Extend a video'), (request, reply) => create(request, reply, request.body, () => mapVideoExtend(request.body)));
+  app.post('/videos/modify', jobRoute(VideoModifyBody, 'Modify a video with a prompt'), (request, reply) => create(request, reply, request.body, () => mapVideoModify(request.body)));
+  app.post('/videos/restyle', jobRoute(VideoRestyleBody, 'Restyle a video with a preset or a prompt'), (request, reply) => create(request, reply, request.body, () => mapVideoRestyle(request.body)));
+  app.post('/videos/lipsync', jobRoute(VideoLipsyncBody, 'Lip-sync a video to audio or TTS text'), (request, reply) => create(request, reply, request.body, () => mapVideoLipsync(request.body)));
+  app.post('/videos/motion-control', jobRoute(MotionControlBody, 'Animate a character image with the motion of a video'), (request, reply) => create(request, reply, request.body, () => mapMotionControl(request.body)));
+  app.post('/videos/upscale', jobRoute(VideoUpscaleBody, 'Upscale a completed video'), (request, reply) => create(request, reply, request.body, () => mapVideoUpscale(request.body)));
 
   // useapi endpoints with no PixVerse Platform API operation: a clear 501, never a fake job.
   for (const [path, message] of Object.entries(NOT_AVAILABLE)) {

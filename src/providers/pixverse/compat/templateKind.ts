@@ -5,7 +5,7 @@
  * (`template_type` 1 video, 2 image), so the catalogue is read once and kept for a while.
  */
 import type { Json } from '../../../domain/job.ts';
-import type { AppDeps } from '../../../http/context.ts';
+import type { Services } from '../../../app/index.ts';
 import type { Mapped } from './videoCreate.ts';
 
 /** Catalogues change when an operator activates effects; a few minutes of staleness is harmless. */
@@ -26,17 +26,16 @@ function templateType(item: { [key: string]: Json }): number | null {
   return typeof n === 'number' && Number.isFinite(n) ? n : null;
 }
 
-async function templateTypes(deps: AppDeps, userId: number, email: string): Promise<Map<string, number> | null> {
+async function templateTypes(services: Services, userId: number, email: string): Promise<Map<string, number> | null> {
   const key = `${userId}:${email}`;
-  const now = deps.now();
+  const now = services.now();
   const hit = catalogs.get(key);
   if (hit && now - hit.readAt < CATALOG_TTL_MS) return hit.types;
-  const account = await deps.store.getAccount(userId, email);
+  const account = await services.accounts.find(userId, email);
   if (!account) return null;
-  const apiKey = deps.scheduler.keys.open(account);
   const types = new Map<string, number>();
   for (let num = 1; num <= MAX_PAGES; num++) {
-    const page = await deps.upstream.catalog(apiKey, 'effects', { num, size: PAGE_SIZE });
+    const page = await services.provider.catalogPage(account, 'effects', { num, size: PAGE_SIZE });
     for (const item of page.items) {
       const id = item['template_id'] ?? item['id'];
       const type = templateType(item);
@@ -53,13 +52,13 @@ async function templateTypes(deps: AppDeps, userId: number, email: string): Prom
  * Turns an image-to-video template request into an image template job when the template makes
  * images. A catalogue that cannot be read leaves the request as it is: PixVerse then judges it.
  */
-export async function resolveTemplateOutput(deps: AppDeps, userId: number, mapped: Mapped): Promise<Mapped> {
+export async function resolveTemplateOutput(services: Services, userId: number, mapped: Mapped): Promise<Mapped> {
   const params = mapped.upstream.params;
   const templateId = params['template_id'];
   if (mapped.upstream.op !== 'video.img' || typeof templateId !== 'string' || mapped.email === null) return mapped;
   let types: Map<string, number> | null;
   try {
-    types = await templateTypes(deps, userId, mapped.email);
+    types = await templateTypes(services, userId, mapped.email);
   } catch {
     return mapped;
   }

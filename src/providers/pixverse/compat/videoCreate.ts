@@ -8,7 +8,7 @@
  *   `frame_5_path` for multi-input effects) → `video.img` with `img_id` / `img_ids`; without
  *   images → `video.text`.
  */
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TUnsafe } from '@sinclair/typebox';
 import { badRequest } from '../../../domain/errors.ts';
 import type { Json, UpstreamRequest } from '../../../domain/job.ts';
 import { StringEnum, withCommon } from '../../../http/schemas.ts';
@@ -51,7 +51,8 @@ export const Int64Id = Type.Unsafe<number | string>({
   minimum: 1,
   maximum: Number.MAX_SAFE_INTEGER,
   pattern: '^[1-9][0-9]{0,18}$',
-});
+  // The type spells the `type` keyword: the Fastify type provider infers handler types from it.
+}) as TUnsafe<number | string> & { type: ['integer', 'string'] };
 
 const frameFields = Object.fromEntries(Array.from({ length: TEMPLATE_FRAMES_MAX }, (_, i) => [`frame_${i + 1}_path`, Type.Optional(Path)]));
 
