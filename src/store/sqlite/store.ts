@@ -8,6 +8,7 @@ import type { OutboxEvent, Store } from '../store.ts';
 import { accountStore } from '../sql/accounts.ts';
 import { jobStore } from '../sql/jobs.ts';
 import { emitOutbox, outboxStore, type OutboxRef } from '../sql/outbox.ts';
+import { queueReadStore } from '../sql/queue.ts';
 import { pendingMigrations, snapshot } from '../sql/snapshot.ts';
 import { tenantStore } from '../sql/tenants.ts';
 import { staleSubmitStore, trackingStore } from '../sql/tracking.ts';
@@ -67,10 +68,7 @@ export function createSqliteStore(db: Db, path: string): SqliteStore {
     dispatch: async (userId, now, random) => queue.dispatch(userId, now, random),
     dispatchBatch: async (userId, now, limit, random) => queue.dispatchBatch(userId, now, limit, random),
     requeue: async (jobId, now) => queue.requeue(jobId, now),
-    queuedUsers: async () => queue.queuedUsers(),
-    queuedJobs: async (userId, limit) => queue.queuedJobs(userId, limit),
-    countQueued: async (userId) => queue.countQueued(userId),
-    expireQueued: async (now, error) => queue.expireQueued(now, error),
+    ...queueReadStore(x, outbox),
   };
 }
 
