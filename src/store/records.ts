@@ -47,7 +47,7 @@ export interface UpsertAccountInput {
   email: string;
   apiKeyEnc: string;
   maxJobs: number;
-  /** The account's PixVerse webhook: omitted keeps the stored one, null removes it. */
+  /** The account's provider webhook: omitted keeps the stored one, null removes it. */
   webhook?: { id: string; secretEnc: string } | null;
   now: number;
 }

@@ -185,7 +185,7 @@ export function jobFromRow(row: JobRow): Job {
     pinnedEmail: row.pinned_email,
     type: row.type as JobType,
     state: row.state as JobState,
-    // Always text: PixVerse ids exceed 2^53, so they must never pass through a JS number.
+    // Always text: upstream ids may exceed 2^53, so they must never pass through a JS number.
     upstreamId: row.upstream_id === null ? null : String(row.upstream_id),
     traceId: row.trace_id,
     upstream: objectOf<Job['upstream']>(row.upstream_json) ?? { op: '', params: {} },

@@ -118,7 +118,7 @@ export interface JobStore {
   /**
    * Stops tracking an in-flight job (submitting or running): compare-and-swap on `untracked_at IS
    * NULL`, so its slot is freed exactly once, here. The job stays in flight and is still polled
-   * (holding no slot) until PixVerse ends it; `callback` says whether its end is still called back.
+   * (holding no slot) until upstream ends it; `callback` says whether its end is still called back.
    * Null when the job is not in flight or already untracked.
    */
   untrackJob(jobId: number, now: number, callback: boolean): Promise<Job | null>;
@@ -127,7 +127,7 @@ export interface JobStore {
   /** A tenant's jobs that ended failed, moderated or timed_out at or after `since`, latest first. */
   recentFailures(userId: number, since: number, limit: number): Promise<Job[]>;
   /**
-   * Jobs (any state, any tenant) whose upstream id is `upstreamId`, newest first: how a PixVerse
+   * Jobs (any state, any tenant) whose upstream id is `upstreamId`, newest first: how a provider
    * webhook, which names only the video id, finds its job.
    */
   jobsByUpstreamId(upstreamId: string): Promise<Job[]>;

@@ -38,7 +38,7 @@ export const STORE_RETRY_AFTER_S = 2;
 
 /**
  * Runs `write` again while the store is unavailable (up to `giveUpMs`), for a write that records
- * something already done upstream — a submit PixVerse accepted — and so must not be dropped by
+ * something already done upstream — a submit the provider accepted — and so must not be dropped by
  * a brief outage: losing it would leave the job `submitting` until the age rule reconciles it.
  */
 export async function retryWhileUnavailable<T>(write: () => Promise<T>, giveUpMs = 60_000, sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))): Promise<T> {

@@ -22,7 +22,7 @@ const MAX_CHANNEL = 63;
 
 /**
  * `pixgate_<schema>_slots`: a slot was freed (or capacity was added), a queued job may start.
- * `pixgate_<schema>_jobs`: a job became running, or its poll was expedited (a PixVerse webhook said it
+ * `pixgate_<schema>_jobs`: a job became running, or its poll was expedited (a provider webhook said it
  *   ended), a tracker may want to poll it.
  * `pixgate_<schema>_queue`: a job entered the queue (enqueue or requeue), a dispatcher may start it.
  * `pixgate_<schema>_deliveries`: a callback delivery became pending (inserted, unblocked by the
@@ -48,19 +48,6 @@ export function channelsFor(schema: string | null | undefined): Channels {
     queue: channelName(schema, 'queue'),
     deliveries: channelName(schema, 'deliveries'),
   };
-}
-
-/** Minimal query surface, so this module does not depend on pool.ts. */
-interface Notifier {
-  query(text: string, values?: unknown[]): Promise<unknown>;
-}
-
-/**
- * Queues a notification inside the caller's transaction; PostgreSQL delivers it when (and only
- * if) that transaction commits, so listeners never hear about a change that rolled back.
- */
-export async function notify(db: Notifier, channel: string, payload: Record<string, string | number>): Promise<void> {
-  await db.query('SELECT pg_notify($1, $2)', [channel, JSON.stringify(payload)]);
 }
 
 export interface ChangeListener {

@@ -30,7 +30,7 @@ export function checkSchemaName(schema: string): string {
 /**
  * Type parsers local to our pools (never the process-wide `pg.types`, which other code may use):
  * BIGINT (epoch-ms times, ids, count(*)) comes back as a JS number. Every value we store in a
- * BIGINT fits in 2^53 (times, row ids, counters); the one number that may not — PixVerse's id —
+ * BIGINT fits in 2^53 (times, row ids, counters); the one number that may not — the upstream job id —
  * is kept in a TEXT column and never reaches this parser.
  */
 function typeOverrides(): pg.TypeOverrides {

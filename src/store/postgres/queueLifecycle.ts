@@ -1,13 +1,9 @@
-/** Requeue, the queue's reads and queue-wait expiry (the enqueue and dispatch side is queue.ts). */
+/** Requeue (the enqueue and dispatch side is queue.ts; the queue's reads and expiry are ../sql/queue.ts). */
 import type pg from 'pg';
-import type { Job } from '../../domain/job.ts';
 import { tokenKey, NO_TOKEN_KEY } from '../fairness.ts';
-import { jobFromRow, type JobRow } from '../rows.ts';
 import type { Channels } from './notify.ts';
-import { writeOutbox, type OutboxRef } from './outbox.ts';
-import { beginWith, withTransaction, type Queryable } from './pool.ts';
+import { beginWith, withTransaction } from './pool.ts';
 import { joinQueueUpsert, QUEUE_STATEMENTS, TENANT_LOCK } from './queueStatements.ts';
-
 
 /**
  * submitting → queued (compare-and-swap), back on its pinned account or none, slot released, and
