@@ -28,7 +28,6 @@ const OVERDUE_SQL = `
    ORDER BY u.id`;
 
 export function queueReadStore(x: Exec, outbox: OutboxRef): Pick<QueueStore, 'queuedUsers' | 'queuedJobs' | 'countQueued' | 'expireQueued'> {
-  const { d } = x;
   return {
     queuedUsers: () => x.read(() => all<{ id: number }>('SELECT id FROM users WHERE queued_count > 0 ORDER BY id')).then((rows) => rows.map((r) => Number(r.id))),
     queuedJobs: async (userId, limit) => {
@@ -59,7 +58,7 @@ export function queueReadStore(x: Exec, outbox: OutboxRef): Pick<QueueStore, 'qu
           expired.push(...rows.map(jobFromRow));
         }
         expired.sort((a, b) => a.id - b.id);
-        yield* emitOutbox(d, outbox, expired, 'final', now);
+        yield* emitOutbox(outbox, expired, 'final', now);
         return expired;
       });
     },

@@ -20,7 +20,6 @@ import { assertQueueRank, chooseAccount, compareQueued, fitClasses, passStride, 
 import { immediate, type Db, type StatementCache } from './database.ts';
 import { LOADS_SQL, type LoadRow } from '../sql/accounts.ts';
 import { CLEAR_LEASE } from '../sql/states.ts';
-import type { OutboxEmitter } from './store.ts';
 import { KeyTakenRollback } from '../idempotency.ts';
 import type { IdempotencyQueries } from './idempotency.ts';
 
@@ -86,7 +85,6 @@ export class QueueQueries {
   constructor(
     db: Db,
     private readonly sql: StatementCache,
-    private readonly outbox: OutboxEmitter,
     idempotency: IdempotencyQueries,
   ) {
     this.enqueueTx = immediate(db, (input: EnqueueInput, maxQueueLength: number): EnqueueResult => {

@@ -3,11 +3,10 @@
  * plus SQLite's own admission and queue planners. better-sqlite3 is synchronous; methods are async
  * only to satisfy the shared contract (a thrown SQLite error becomes a rejected promise).
  */
-import type { Job } from '../../domain/job.ts';
-import type { OutboxEvent, Store } from '../store.ts';
+import type { Store } from '../store.ts';
 import { accountStore } from '../sql/accounts.ts';
 import { jobStore } from '../sql/jobs.ts';
-import { emitOutbox, outboxStore, type OutboxRef } from '../sql/outbox.ts';
+import { outboxStore, type OutboxRef } from '../sql/outbox.ts';
 import { queueReadStore } from '../sql/queue.ts';
 import { pendingMigrations, snapshot } from '../sql/snapshot.ts';
 import { tenantStore } from '../sql/tenants.ts';
@@ -28,19 +27,13 @@ export interface SqliteStore extends Store {
   readonly path: string;
 }
 
-/** Writes the delivery a transition owes from inside a synchronous SQLite transaction (the queue's). */
-export interface OutboxEmitter {
-  emit(job: Job, event: OutboxEvent, now: number): void;
-}
-
 export function createSqliteStore(db: Db, path: string): SqliteStore {
   const sql = new StatementCache(db);
   const x = new SqliteExec(db, sql);
   const outbox: OutboxRef = { builder: null };
-  const emitter: OutboxEmitter = { emit: (job, event, now) => x.runSync(emitOutbox(x.d, outbox, [job], event, now)) };
   const idempotency = new IdempotencyQueries(sql);
   const admission = new AdmissionQueries(db, sql, idempotency);
-  const queue = new QueueQueries(db, sql, emitter, idempotency);
+  const queue = new QueueQueries(db, sql, idempotency);
   const tenants = tenantStore(x);
   return {
     dialect: 'sqlite',
