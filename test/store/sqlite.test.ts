@@ -9,7 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import { openSqliteStore, MIGRATIONS } from '../../src/store/sqlite/index.ts';
 import { LOADS_SQL } from '../../src/store/sql/accounts.ts';
 import { DUE_SQL, STALE_SQL } from '../../src/store/sql/tracking.ts';
-import { COUNT_QUEUED_SQL, HAS_QUEUED_SQL, OVERRIDE_HEAD_SQL, PASSES_SQL, PLAIN_HEAD_SQL, QUEUED_JOBS_SQL } from '../../src/store/sqlite/queue.ts';
+import { COUNT_QUEUED_SQL, HAS_QUEUED_SQL, OVERRIDE_HEAD_SQL, PASSES_SQL, PLAIN_HEAD_SQL } from '../../src/store/sqlite/queue.ts';
+import { QUEUED_JOBS_SQL } from '../../src/store/sql/queue.ts';
 import { BY_UPSTREAM_SQL } from '../../src/store/sql/jobs.ts';
 import { DUE_DELIVERIES_SQL } from '../../src/store/sql/outbox.ts';
 import { openDatabase } from '../../src/store/sqlite/database.ts';
@@ -164,8 +165,8 @@ describe('SqliteStore specifics', () => {
     }
     assert.match(plan(HAS_QUEUED_SQL, { userId: 1, tokenId: null }), /COVERING INDEX jobs_queue \(user_id=\? AND token_id=\?\)/);
     // queuedJobs: the tenant's queue in (priority DESC, queue_rank, id) order straight from jobs_queue_order.
-    assert.match(plan(QUEUED_JOBS_SQL, [1, 1000]), /SEARCH jobs USING INDEX jobs_queue_order \(user_id=\?\)/);
-    assert.doesNotMatch(plan(QUEUED_JOBS_SQL, [1, 1000]), /TEMP B-TREE|SCAN/);
+    assert.match(plan(QUEUED_JOBS_SQL, { 1: 1, 2: 1000 }), /SEARCH jobs USING INDEX jobs_queue_order \(user_id=\?\)/);
+    assert.doesNotMatch(plan(QUEUED_JOBS_SQL, { 1: 1, 2: 1000 }), /TEMP B-TREE|SCAN/);
     // jobsByUpstreamId: a seek on the partial jobs_upstream, newest first without a sort.
     assert.match(plan(BY_UPSTREAM_SQL, { 1: '42' }), /SEARCH jobs USING INDEX jobs_upstream \(upstream_id=\?\)/);
     assert.doesNotMatch(plan(BY_UPSTREAM_SQL, { 1: '42' }), /TEMP B-TREE|SCAN/);

@@ -50,19 +50,6 @@ export function channelsFor(schema: string | null | undefined): Channels {
   };
 }
 
-/** Minimal query surface, so this module does not depend on pool.ts. */
-interface Notifier {
-  query(text: string, values?: unknown[]): Promise<unknown>;
-}
-
-/**
- * Queues a notification inside the caller's transaction; PostgreSQL delivers it when (and only
- * if) that transaction commits, so listeners never hear about a change that rolled back.
- */
-export async function notify(db: Notifier, channel: string, payload: Record<string, string | number>): Promise<void> {
-  await db.query('SELECT pg_notify($1, $2)', [channel, JSON.stringify(payload)]);
-}
-
 export interface ChangeListener {
   /** True while the LISTEN connection is up; events may be missed while it is false. */
   readonly listening: boolean;

@@ -11,6 +11,7 @@ import type { Store } from '../store.ts';
 import { accountStore } from '../sql/accounts.ts';
 import { jobStore } from '../sql/jobs.ts';
 import { outboxStore, type OutboxRef } from '../sql/outbox.ts';
+import { queueReadStore } from '../sql/queue.ts';
 import { pendingMigrations, snapshot } from '../sql/snapshot.ts';
 import { tenantStore } from '../sql/tenants.ts';
 import { staleSubmitStore, trackingStore } from '../sql/tracking.ts';
@@ -65,11 +66,7 @@ export function createPostgresStore(pool: pg.Pool, schema: string | null, instan
     dispatch: (userId, now, random) => queue.dispatch(pool, userId, now, random),
     dispatchBatch: (userId, now, limit, random) => queue.dispatchBatch(pool, userId, now, limit, random),
     requeue: (jobId) => queue.requeue(pool, channels, jobId),
-    queuedUsers: () => queue.queuedUsers(pool),
-    queuedJobs: (userId, limit) => queue.queuedJobs(pool, userId, limit),
-    queueTurns: (userId) => queue.queueTurns(pool, userId),
-    countQueued: (userId) => queue.countQueued(pool, userId),
-    expireQueued: (now, error) => queue.expireQueued(pool, channels, outbox, now, error),
+    ...queueReadStore(x, outbox),
   };
 }
 

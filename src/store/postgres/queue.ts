@@ -288,4 +288,5 @@ export async function dispatch(pool: pg.Pool, userId: number, now: number, rando
 
 export { enqueue } from './queueEnqueue.ts';
 export { CANDIDATES } from './queueCandidates.ts';
-export { requeue, queuedUsers, queuedJobs, queueTurns, countQueued, expireQueued, QUEUED_JOBS_SQL } from './queueLifecycle.ts';
+export { requeue } from './queueLifecycle.ts';
+export { QUEUED_JOBS_SQL } from '../sql/queue.ts';

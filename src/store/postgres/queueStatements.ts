@@ -7,6 +7,7 @@ import { NO_TOKEN_KEY } from '../fairness.ts';
 import { ACCOUNT_COLUMNS } from './admission.ts';
 import type { SqlStatement } from './pool.ts';
 import { QUEUE_ORDER } from './queueCandidates.ts';
+import { COUNTS_SLOT } from '../sql/states.ts';
 /**
  * Spelling out jobs_queue's leading columns in an ORDER BY (constant within the rows the query
  * selects, so the order is unchanged) makes "the first queued row" an index seek on the partial
@@ -56,7 +57,7 @@ export const TENANT_LOCK: SqlStatement = {
 export const DISPATCH_SLOTS: SqlStatement = {
   name: 'pixgate_q_slots',
   types: 'bigint',
-  text: `SELECT email, count(*)::int AS n FROM jobs WHERE user_id = $1 AND state IN ('submitting', 'running') AND untracked_at IS NULL GROUP BY email`,
+  text: `SELECT email, count(*)::int AS n FROM jobs WHERE user_id = $1 AND ${COUNTS_SLOT} GROUP BY email`,
 };
 
 /**

@@ -113,7 +113,7 @@ export function accountStore(x: Exec, outbox: OutboxRef): AccountStore {
         yield* run('DELETE FROM accounts WHERE user_id = $1 AND email = $2', [userId, email]);
         // RETURNING order is unspecified; report oldest first like every other job list.
         const cancelled: Job[] = [...holding, ...queued].map(jobFromRow).sort((a, b) => a.id - b.id);
-        yield* emitOutbox(d, outbox, cancelled, 'final', now);
+        yield* emitOutbox(outbox, cancelled, 'final', now);
         if (holding.length > 0) yield* notify('slots', { event: 'account_deleted', userId, email, freed: holding.length });
         return { cancelled };
       }),

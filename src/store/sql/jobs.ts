@@ -68,7 +68,7 @@ export function jobStore(x: Exec, outbox: OutboxRef): JobStore & Pick<SweepingSt
         );
         if (!row) return false;
         const job = jobFromRow(row);
-        yield* emitOutbox(d, outbox, [job], 'progress', now);
+        yield* emitOutbox(outbox, [job], 'progress', now);
         yield* notify('jobs', { event: 'running', jobId: job.id, userId: job.userId, email: job.email ?? '', nextPollAt });
         return true;
       }),
@@ -100,7 +100,7 @@ export function jobStore(x: Exec, outbox: OutboxRef): JobStore & Pick<SweepingSt
         ]);
         if (!row) return null;
         const job = jobFromRow(row);
-        yield* emitOutbox(d, outbox, [job], 'final', now);
+        yield* emitOutbox(outbox, [job], 'final', now);
         // started_at is set exactly when the job took a slot (a job cancelled while queued has none),
         // so this announces freed slots only.
         if (job.startedAt !== null) yield* notify('slots', { event: 'finish', jobId: job.id, userId: job.userId, email: job.email ?? '', state: job.state });
@@ -165,7 +165,7 @@ export function jobStore(x: Exec, outbox: OutboxRef): JobStore & Pick<SweepingSt
           [error, now, startedBefore],
         );
         const expired = rows.map(jobFromRow).sort(byStart);
-        yield* emitOutbox(d, outbox, expired, 'final', now);
+        yield* emitOutbox(outbox, expired, 'final', now);
         const freed = new Map<number, number>();
         for (const j of expired) freed.set(j.userId, (freed.get(j.userId) ?? 0) + 1);
         for (const [userId, count] of freed) yield* notify('slots', { event: 'expired', userId, freed: count });

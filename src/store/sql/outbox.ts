@@ -15,7 +15,6 @@
 import type { Job } from '../../domain/job.ts';
 import type { DeliveryState, OutboxBuilder, OutboxEvent, OutboxStore } from '../store.ts';
 import { attemptColumns, deliveryFromRow, type DeliveryRow } from '../rows.ts';
-import type { Dialect } from './dialect.ts';
 import { claimLeases, leaseFree } from './lease.ts';
 import { all, notify, one, run, type Exec, type Op } from './op.ts';
 
@@ -29,7 +28,7 @@ const INSERT_SQL = `
   VALUES ($1, $2, COALESCE((SELECT MAX(seq) FROM deliveries WHERE job_id = $2), 0) + 1, $3, $4, $5, 'pending', 0, $6, $6)`;
 
 /** Inserts the deliveries the caller's transition owes, inside its transaction; one wake-up for all. */
-export function* emitOutbox(_d: Dialect, outbox: OutboxRef, jobs: readonly Job[], event: OutboxEvent, now: number): Op<void> {
+export function* emitOutbox(outbox: OutboxRef, jobs: readonly Job[], event: OutboxEvent, now: number): Op<void> {
   const builder = outbox.builder;
   if (!builder) return;
   let count = 0;

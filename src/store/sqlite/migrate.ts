@@ -1,6 +1,6 @@
 /** Applies the numbered migrations of migrations.ts, safely when several processes open one file at once. */
 import { immediate, type Db } from './database.ts';
-import { MIGRATIONS } from './migrations.ts';
+import { LEGACY_VERSION_3, MIGRATIONS } from './migrations.ts';
 
 /**
  * Before the numbering was shared with PostgreSQL, SQLite numbered the same changes 1–7 (it had no
@@ -9,8 +9,6 @@ import { MIGRATIONS } from './migrations.ts';
  * to the shared numbers, highest first so no moved row meets one not yet moved. The statement-less
  * steps it lacks are then simply recorded by the loop below: nothing re-runs, nothing is skipped.
  */
-// The change now numbered 4 is the one old files recorded at version 3, under the same name.
-const LEGACY_VERSION_3 = MIGRATIONS.find((m) => m.version === 4)!.name;
 const LEGACY_RENUMBERING: readonly (readonly [number, number])[] = [
   [7, 10],
   [6, 9],

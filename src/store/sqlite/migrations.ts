@@ -376,3 +376,6 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
 ];
+
+/** The name old-numbered files recorded at version 3 (see migrate.ts renumberLegacy). */
+export const LEGACY_VERSION_3 = 'queue rank (least laxity first), PixVerse account webhooks, expedited polls';

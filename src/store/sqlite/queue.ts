@@ -21,7 +21,6 @@ import { assertQueueRank, chooseAccount, compareQueued, fitClasses, passStride, 
 import { immediate, type Db, type StatementCache } from './database.ts';
 import { LOADS_SQL, type LoadRow } from '../sql/accounts.ts';
 import { CLEAR_LEASE } from '../sql/states.ts';
-import type { OutboxEmitter } from './store.ts';
 import { KeyTakenRollback } from '../idempotency.ts';
 import type { IdempotencyQueries } from './idempotency.ts';
 
@@ -58,18 +57,6 @@ export const OVERRIDE_HEAD_SQL = `
    LIMIT 1`;
 
 /**
- * queuedJobs: the tenant's first jobs in (priority DESC, queue_rank, id) order, read in the order of
- * jobs_queue_order (migration 4) up to the LIMIT. Per token this is a prefix of the token's dispatch
- * order (the order within a token is this order), so a caller replaying the fair turns over them
- * (scheduler dispatchOrder) gets the first positions of the real dispatch order.
- */
-export const QUEUED_JOBS_SQL = `
-  SELECT * FROM jobs
-   WHERE user_id = ? AND state = 'queued'
-   ORDER BY ${QUEUE_ORDER_SQL}
-   LIMIT ?`;
-
-/**
  * A token joins the queue: with nothing queued it starts at max(its pass, the tenant's vtime);
  * with jobs already queued its pass is left alone (the row is only created if missing).
  */
@@ -95,12 +82,10 @@ export class QueueQueries {
   private readonly enqueueTx: (input: EnqueueInput, maxQueueLength: number) => EnqueueResult;
   private readonly dispatchTx: (userId: number, now: number, limit: number, random?: () => number) => Dispatched[];
   private readonly requeueTx: (jobId: number, now: number) => boolean;
-  private readonly expireTx: (now: number, error: string) => Job[];
 
   constructor(
     db: Db,
     private readonly sql: StatementCache,
-    private readonly outbox: OutboxEmitter,
     idempotency: IdempotencyQueries,
   ) {
     this.enqueueTx = immediate(db, (input: EnqueueInput, maxQueueLength: number): EnqueueResult => {
@@ -181,29 +166,6 @@ export class QueueQueries {
         )
         .run(jobId);
       return true;
-    });
-
-    // Per tenant, through jobs_queue_age: created_at is when a queued job entered the queue
-    // (= queued_at for every job that came through enqueue).
-    this.expireTx = immediate(db, (now: number, error: string): Job[] => {
-      const tenants = this.sql
-        .get(
-          `SELECT id, max_queue_wait_ms FROM users WHERE queued_count > 0`,
-        )
-        .all() as { id: number; max_queue_wait_ms: number }[];
-      const expire = this.sql.get(
-        `UPDATE jobs SET state = 'timed_out', error = ?, finished_at = ?, next_poll_at = NULL, ${CLEAR_LEASE}
-          WHERE user_id = ? AND state = 'queued' AND created_at < ?
-        RETURNING *`,
-      );
-      const expired: Job[] = [];
-      for (const t of tenants) {
-        const rows = expire.all(error, now, t.id, now - t.max_queue_wait_ms) as JobRow[];
-        expired.push(...rows.map(jobFromRow));
-      }
-      expired.sort((a, b) => a.id - b.id);
-      for (const job of expired) this.outbox.emit(job, 'final', now);
-      return expired;
     });
   }
 
@@ -290,30 +252,8 @@ export class QueueQueries {
     return this.requeueTx(jobId, now);
   }
 
-  queuedUsers(): number[] {
-    const rows = this.sql
-      .get(
-        `SELECT id FROM users WHERE queued_count > 0 ORDER BY id`,
-      )
-      .all() as { id: number }[];
-    return rows.map((r) => r.id);
-  }
-
-  queuedJobs(userId: number, limit: number): Job[] {
-    const rows = this.sql.get(QUEUED_JOBS_SQL).all(userId, Math.max(0, limit)) as JobRow[];
-    return rows.map(jobFromRow);
-  }
-
-  queueTurns(userId: number): QueueTurn[] {
-    const rows = this.sql.get(PASSES_SQL).all(userId) as { token_key: number; pass: number; weight: number }[];
-    return rows.map((r) => ({ key: r.token_key, pass: r.pass, weight: r.weight }));
-  }
-
   countQueued(userId: number): number {
     return (this.sql.get(COUNT_QUEUED_SQL).get(userId) as { n: number } | undefined)?.n ?? 0;
   }
 
-  expireQueued(now: number, error: string): Job[] {
-    return this.expireTx(now, error);
-  }
 }

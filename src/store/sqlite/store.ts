@@ -3,11 +3,11 @@
  * plus SQLite's own admission and queue planners. better-sqlite3 is synchronous; methods are async
  * only to satisfy the shared contract (a thrown SQLite error becomes a rejected promise).
  */
-import type { Job } from '../../domain/job.ts';
-import type { OutboxEvent, Store } from '../store.ts';
+import type { Store } from '../store.ts';
 import { accountStore } from '../sql/accounts.ts';
 import { jobStore } from '../sql/jobs.ts';
-import { emitOutbox, outboxStore, type OutboxRef } from '../sql/outbox.ts';
+import { outboxStore, type OutboxRef } from '../sql/outbox.ts';
+import { queueReadStore } from '../sql/queue.ts';
 import { pendingMigrations, snapshot } from '../sql/snapshot.ts';
 import { tenantStore } from '../sql/tenants.ts';
 import { staleSubmitStore, trackingStore } from '../sql/tracking.ts';
@@ -28,19 +28,13 @@ export interface SqliteStore extends Store {
   readonly path: string;
 }
 
-/** Writes the delivery a transition owes from inside a synchronous SQLite transaction (the queue's). */
-export interface OutboxEmitter {
-  emit(job: Job, event: OutboxEvent, now: number): void;
-}
-
 export function createSqliteStore(db: Db, path: string): SqliteStore {
   const sql = new StatementCache(db);
   const x = new SqliteExec(db, sql);
   const outbox: OutboxRef = { builder: null };
-  const emitter: OutboxEmitter = { emit: (job, event, now) => x.runSync(emitOutbox(x.d, outbox, [job], event, now)) };
   const idempotency = new IdempotencyQueries(sql);
   const admission = new AdmissionQueries(db, sql, idempotency);
-  const queue = new QueueQueries(db, sql, emitter, idempotency);
+  const queue = new QueueQueries(db, sql, idempotency);
   const tenants = tenantStore(x);
   // The create path's write transactions (reserve, markRunning, finish) commit in groups: on that
   // path the COMMIT costs more than the statements it commits (groupCommit.ts).
@@ -74,11 +68,7 @@ export function createSqliteStore(db: Db, path: string): SqliteStore {
     dispatch: async (userId, now, random) => queue.dispatch(userId, now, random),
     dispatchBatch: async (userId, now, limit, random) => queue.dispatchBatch(userId, now, limit, random),
     requeue: async (jobId, now) => queue.requeue(jobId, now),
-    queuedUsers: async () => queue.queuedUsers(),
-    queuedJobs: async (userId, limit) => queue.queuedJobs(userId, limit),
-    queueTurns: async (userId) => queue.queueTurns(userId),
-    countQueued: async (userId) => queue.countQueued(userId),
-    expireQueued: async (now, error) => queue.expireQueued(now, error),
+    ...queueReadStore(x, outbox),
   };
 }
 

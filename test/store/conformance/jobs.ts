@@ -1,7 +1,7 @@
 /** Store conformance: Job transitions, tracking leases, expedited polls and sweeping. */
 import assert from 'node:assert/strict';
 import { describe } from 'node:test';
-import { roleTests, T0, BIG_UPSTREAM_ID, userWithAccounts, ok, reserveOk, runningJob, enqueueOk, type StoreHandle } from './harness.ts';
+import { roleTests, T0, BIG_UPSTREAM_ID, userWithAccounts, reserveOk, runningJob, enqueueOk, type StoreHandle } from './harness.ts';
 
 export function runJobsConformance(makeStore: () => Promise<StoreHandle>): void {
   const { test } = roleTests(makeStore);

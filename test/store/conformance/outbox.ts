@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe } from 'node:test';
 import { type OutboxEvent } from '../../../src/store/store.ts';
-import { roleTests, T0, userWithAccounts, ok, reserveOk, runningJob, enqueueOk, recordingBuilder, throwingBuilder, deliveriesOf, bodyOf, type StoreHandle } from './harness.ts';
+import { roleTests, T0, userWithAccounts, reserveOk, runningJob, enqueueOk, recordingBuilder, throwingBuilder, deliveriesOf, bodyOf, type StoreHandle } from './harness.ts';
 
 export function runOutboxConformance(makeStore: () => Promise<StoreHandle>): void {
   const { test } = roleTests(makeStore);

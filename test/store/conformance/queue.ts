@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe } from 'node:test';
 import type { Job } from '../../../src/domain/job.ts';
 import { DEFAULT_TENANT_SETTINGS } from '../../../src/store/store.ts';
-import { roleTests, T0, SECRET, userWithAccounts, ok, reserveOk, runningJob, loadsByEmail, enqueueInput, enqueueOk, enqueueMany, dispatchAll, dispatchTokens, countOf, type StoreHandle } from './harness.ts';
+import { roleTests, T0, SECRET, userWithAccounts, reserveOk, runningJob, loadsByEmail, enqueueInput, enqueueOk, enqueueMany, dispatchAll, dispatchTokens, countOf, type StoreHandle } from './harness.ts';
 
 export function runQueueConformance(makeStore: () => Promise<StoreHandle>): void {
   const { test } = roleTests(makeStore);

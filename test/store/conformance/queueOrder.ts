@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { dispatchOrder } from '../../../src/domain/policy/queueOrder.ts';
 import { describe } from 'node:test';
 import type { Job } from '../../../src/domain/job.ts';
-import { roleTests, T0, userWithAccounts, ok, reserveOk, loadsByEmail, enqueueInput, enqueueOk, enqueueMany, dispatchAll, seeded, BatchScenario, compareBatchWithSingles, type StoreHandle } from './harness.ts';
+import { roleTests, T0, userWithAccounts, reserveOk, loadsByEmail, enqueueInput, enqueueOk, enqueueMany, dispatchAll, seeded, BatchScenario, compareBatchWithSingles, type StoreHandle } from './harness.ts';
 
 export function runQueueOrderConformance(makeStore: () => Promise<StoreHandle>): void {
   const { test, pairTest } = roleTests(makeStore);

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe } from 'node:test';
 import { DEFAULT_TENANT_SETTINGS } from '../../../src/store/store.ts';
-import { roleTests, T0, SECRET, userWithAccounts, ok, reserveOk, type StoreHandle } from './harness.ts';
+import { roleTests, T0, SECRET, userWithAccounts, reserveOk, type StoreHandle } from './harness.ts';
 
 export function runTenantsConformance(makeStore: () => Promise<StoreHandle>): void {
   const { test } = roleTests(makeStore);
