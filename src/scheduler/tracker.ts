@@ -12,6 +12,7 @@ import type { Job } from '../domain/job.ts';
 import { ClaimLoop, type Claimed, type Lease } from '../workers/index.ts';
 import { asUpstreamError } from './submitErrors.ts';
 import type { SchedulerContext } from './context.ts';
+import type { StatusResult } from './provider.ts';
 import { outcomeOf } from './outcome.ts';
 import { nextPollAt } from '../domain/policy/pollSchedule.ts';
 import { pollPolicyFor } from './webhookIntake.ts';
@@ -81,7 +82,7 @@ export class Tracker {
       await this.finalize(job, { state: 'failed', error: 'account no longer exists' }, lease);
       return;
     }
-    let status;
+    let status: StatusResult;
     try {
       status = await upstream.status(keys.open(account), job.type, job.upstreamId);
     } catch (err) {

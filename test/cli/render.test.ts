@@ -47,6 +47,7 @@ describe('progress', () => {
     progress.stop();
     const text = out.text();
     assert.ok(!text.includes('\n'), 'never scrolls');
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the test reads the terminal's escape sequence
     assert.match(text, /\r\x1b\[2K\S \d\d:\d\d {2}queued position 2/);
     assert.match(text, /running on a@example\.com/);
     assert.ok(text.endsWith('\r\x1b[2K'));

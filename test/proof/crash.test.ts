@@ -35,7 +35,9 @@ async function chaos(dialect: 'sqlite' | 'postgres', cleanups: (() => Promise<vo
   if (dialect === 'postgres') cleanups.push(() => dropSchema(schema));
   const count = dialect === 'postgres' ? 3 : 1;
   const dirs = Array.from({ length: count }, () => mkdtempSync(join(tmpdir(), 'pixgate-crash-')));
-  cleanups.push(async () => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  cleanups.push(async () => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
   const shared = secrets();
   const optionsFor = (i: number): ChildOptions => ({
     upstream: sim.url,

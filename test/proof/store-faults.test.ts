@@ -36,7 +36,7 @@ async function hammer(url: string, tenant: Tenant, replyUrl: string, ms: number,
   const worker = async () => {
     while (Date.now() < end) {
       const ref = `${tag}-${n++}`;
-      let res;
+      let res: Awaited<ReturnType<typeof call<any>>> | undefined;
       const sent = Date.now();
       try {
         res = await call(url, 'POST', '/v2/pixverse/videos/create', tenant.token, { prompt: `store fault ${ref} #sim:duration=400`, replyUrl, replyRef: ref });

@@ -28,7 +28,10 @@ export class Progress {
 
   update(status: JobStatus): void {
     this.last = status;
-    if (this.tty) return this.draw();
+    if (this.tty) {
+      this.draw();
+      return;
+    }
     const key = `${status.state}|${status.queuePosition ?? ''}`;
     if (key === this.lastKey) return;
     this.lastKey = key;

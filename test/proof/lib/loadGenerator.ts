@@ -68,7 +68,7 @@ async function run(plan: LoadPlan): Promise<LoadResult> {
   const pending = new Set<Promise<void>>();
   const one = async (i: number, due: number) => {
     const kind = i % 10;
-    let res;
+    let res: Awaited<ReturnType<typeof call>> | undefined;
     if (kind < 3) {
       const ref = `load-${i}`;
       res = await call('POST', '/v2/pixverse/videos/create', plan.token, { prompt: `load ${ref} #sim:duration=300`, replyUrl: plan.replyUrl, replyRef: ref });

@@ -129,9 +129,11 @@ export class Transport {
 
   /** Sends one call and returns `Resp` of a successful envelope, or throws the classified UpstreamError. */
   async call(spec: CallSpec): Promise<JsonObject> {
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what a header value must not carry
     if (!spec.apiKey || /[\u0000-\u001f\u007f]/.test(spec.apiKey)) {
       throw new UpstreamError('auth', 'API key is empty or contains control characters');
     }
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what a header value must not carry
     if (!spec.traceId || /[\u0000-\u001f\u007f]/.test(spec.traceId)) {
       throw new UpstreamError('bad_request', 'Ai-trace-id is empty or contains control characters');
     }
