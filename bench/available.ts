@@ -42,15 +42,31 @@ export interface AvailableResult {
 export async function benchAvailable(options: BenchOptions): Promise<AvailableResult> {
   const accounts = options.short ? 30 : 100;
   const jobs = accounts * MAX_JOBS;
-  log(`\n== scheduler/available: ${accounts} accounts, ${jobs} running jobs, ${options.connections} connections, ${options.rounds} × ${options.durationMs} ms per server after ${options.warmupMs} ms warm-up each`);
+  log(
+    `\n== scheduler/available: ${accounts} accounts, ${jobs} running jobs, ${options.connections} connections, ${options.rounds} × ${options.durationMs} ms per server after ${options.warmupMs} ms warm-up each`,
+  );
   const dir = makeTempDir('pixgate-bench-available-');
   const children: ServerChild<unknown>[] = [];
   try {
-    const sim = await startServer<UrlInfo>('simulator', ['--max-concurrent', String(MAX_JOBS), '--duration', '1h']);
+    const sim = await startServer<UrlInfo>('simulator', [
+      '--max-concurrent',
+      String(MAX_JOBS),
+      '--duration',
+      '1h',
+    ]);
     children.push(sim);
     const gw = await startServer<GatewayInfo>(
       'gateway',
-      ['--upstream', sim.info.url, '--data-dir', join(dir, 'data'), '--job-timeout', '2h', '--log-level', 'warn'],
+      [
+        '--upstream',
+        sim.info.url,
+        '--data-dir',
+        join(dir, 'data'),
+        '--job-timeout',
+        '2h',
+        '--log-level',
+        'warn',
+      ],
       { nodeArgs: gatewayNodeArgs(options, 'available') },
     );
     children.push(gw);
@@ -66,14 +82,23 @@ export async function benchAvailable(options: BenchOptions): Promise<AvailableRe
 
     // Capture the real response once; the bare server replays it byte for byte.
     const auth = { authorization: `Bearer ${tenant.token}` };
-    const captured = await call<{ executing: unknown[]; available: { available: number }[] }>(gw.info.url, 'GET', PATH, { headers: auth });
-    if (captured.status !== 200) throw new Error(`GET ${PATH}: HTTP ${captured.status} ${captured.raw.toString().slice(0, 200)}`);
+    const captured = await call<{ executing: unknown[]; available: { available: number }[] }>(
+      gw.info.url,
+      'GET',
+      PATH,
+      { headers: auth },
+    );
+    if (captured.status !== 200)
+      throw new Error(`GET ${PATH}: HTTP ${captured.status} ${captured.raw.toString().slice(0, 200)}`);
     if (captured.body.executing.length !== jobs || captured.body.available.length !== accounts) {
-      throw new Error(`unexpected state: ${captured.body.executing.length} executing, ${captured.body.available.length} accounts`);
+      throw new Error(
+        `unexpected state: ${captured.body.executing.length} executing, ${captured.body.available.length} accounts`,
+      );
     }
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(captured.headers)) {
-      if (value !== undefined && !HOP_HEADERS.has(name)) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+      if (value !== undefined && !HOP_HEADERS.has(name))
+        headers[name] = Array.isArray(value) ? value.join(', ') : value;
     }
     writeFileSync(join(dir, 'body.json'), captured.raw);
     writeFileSync(join(dir, 'headers.json'), JSON.stringify(headers));
@@ -90,7 +115,12 @@ export async function benchAvailable(options: BenchOptions): Promise<AvailableRe
       });
 
     // Alternate baseline and gateway windows; only one of them is under load at any time.
-    const bareServer = await startServer<UrlInfo>('bare', ['--body', join(dir, 'body.json'), '--headers', join(dir, 'headers.json')]);
+    const bareServer = await startServer<UrlInfo>('bare', [
+      '--body',
+      join(dir, 'body.json'),
+      '--headers',
+      join(dir, 'headers.json'),
+    ]);
     children.push(bareServer);
     const bares: LoadResult[] = [];
     const gateways: LoadResult[] = [];
@@ -110,12 +140,18 @@ export async function benchAvailable(options: BenchOptions): Promise<AvailableRe
       log(describeLoad('bare node:http (all)', bare));
       log(describeLoad('gateway (all)', gateway));
     }
-    for (const [name, r] of [['bare', bare], ['gateway', gateway]] as const) {
-      if (r.successes === 0) throw new Error(`${name}: no successful responses (${r.firstError ?? JSON.stringify(r.outcomes)})`);
+    for (const [name, r] of [
+      ['bare', bare],
+      ['gateway', gateway],
+    ] as const) {
+      if (r.successes === 0)
+        throw new Error(`${name}: no successful responses (${r.firstError ?? JSON.stringify(r.outcomes)})`);
     }
 
     const ratio = gateway.rps / bare.rps;
-    log(`  ratio gateway/bare: ${ratio.toFixed(2)} (target ≥ ${AVAILABLE_TARGET})  p50 ×${(gateway.p50Ms / bare.p50Ms).toFixed(1)}  p99 ×${(gateway.p99Ms / bare.p99Ms).toFixed(1)}`);
+    log(
+      `  ratio gateway/bare: ${ratio.toFixed(2)} (target ≥ ${AVAILABLE_TARGET})  p50 ×${(gateway.p50Ms / bare.p50Ms).toFixed(1)}  p99 ×${(gateway.p99Ms / bare.p99Ms).toFixed(1)}`,
+    );
     return {
       accounts,
       jobs,
@@ -146,10 +182,16 @@ export async function benchAvailable(options: BenchOptions): Promise<AvailableRe
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const options = parseBenchArgs();
-  withDeadline('available bench', 180_000 + 4 * (options.durationMs + options.warmupMs), benchAvailable(options)).then(
+  withDeadline(
+    'available bench',
+    180_000 + 4 * (options.durationMs + options.warmupMs),
+    benchAvailable(options),
+  ).then(
     () => process.exit(0),
     (err: unknown) => {
-      process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.stderr.write(
+        `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+      );
       process.exit(1);
     },
   );

@@ -67,7 +67,10 @@ server.listen(0, '127.0.0.1', () => parentPort.postMessage({ port: server.addres
 class ReceiverThread {
   readonly arrivals = new Map<string, number>();
   count = 0;
-  private constructor(private readonly worker: Worker, readonly url: string) {
+  private constructor(
+    private readonly worker: Worker,
+    readonly url: string,
+  ) {
     worker.on('message', (m: unknown) => {
       if (!Array.isArray(m)) return;
       for (const [ref, at] of m as [string, number][]) {
@@ -87,7 +90,10 @@ class ReceiverThread {
   async waitFor(refs: string[], deadlineMs: number): Promise<void> {
     const deadline = Date.now() + deadlineMs;
     while (!refs.every((ref) => this.arrivals.has(ref))) {
-      if (Date.now() > deadline) throw new Error(`receiver missed ${refs.filter((r) => !this.arrivals.has(r)).length} of ${refs.length} callbacks`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `receiver missed ${refs.filter((r) => !this.arrivals.has(r)).length} of ${refs.length} callbacks`,
+        );
       await sleep(2);
     }
   }
@@ -111,9 +117,18 @@ async function runningJobs(store: Store, user: User, url: string, prefix: string
   const jobs: Job[] = [];
   for (let i = 0; i < n; i++) {
     const r = await store.reserve({
-      userId: user.id, provider: 'pixverse', tokenId: null, email: null, maxJobsOverride: 1_000_000, type: 'video', traceId: `t${prefix}${i}`,
-      upstream: { op: 'video.text', params: { prompt: 'bench' } }, request: { prompt: 'bench' },
-      replyUrl: url, replyRef: `${prefix}${i}`, now: Date.now(),
+      userId: user.id,
+      provider: 'pixverse',
+      tokenId: null,
+      email: null,
+      maxJobsOverride: 1_000_000,
+      type: 'video',
+      traceId: `t${prefix}${i}`,
+      upstream: { op: 'video.text', params: { prompt: 'bench' } },
+      request: { prompt: 'bench' },
+      replyUrl: url,
+      replyRef: `${prefix}${i}`,
+      now: Date.now(),
     });
     if (!r.ok) throw new Error(`reserve: ${r.reason}`);
     await store.markRunning(r.job.id, String(upstreamId++), Date.now() + 3_600_000, Date.now());
@@ -122,7 +137,8 @@ async function runningJobs(store: Store, user: User, url: string, prefix: string
   return jobs;
 }
 
-const finish = (store: Store, job: Job) => store.finish(job.id, { state: 'completed', resultUrl: 'https://media.example/v.mp4' }, Date.now());
+const finish = (store: Store, job: Job) =>
+  store.finish(job.id, { state: 'completed', resultUrl: 'https://media.example/v.mp4' }, Date.now());
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'pixgate-bench-callbacks-'));
@@ -133,7 +149,14 @@ async function main(): Promise<void> {
   const deliverers: CallbackDeliverer[] = [];
   const start = (opts: { idleWakeMs?: number } = {}) => {
     const d = new CallbackDeliverer({
-      store, log: logger, schedule: [0, 5_000], timeoutMs: 10_000, allowlist: ['127.0.0.0/8'], owner: 'bench', concurrency: CONCURRENCY, ...opts,
+      store,
+      log: logger,
+      schedule: [0, 5_000],
+      timeoutMs: 10_000,
+      allowlist: ['127.0.0.0/8'],
+      owner: 'bench',
+      concurrency: CONCURRENCY,
+      ...opts,
     });
     deliverers.push(d);
     d.start();
@@ -141,14 +164,26 @@ async function main(): Promise<void> {
   };
   try {
     const user = await store.createUser('bench', Date.now(), newWebhookSecret());
-    await store.upsertAccount({ userId: user.id, email: 'bench@x.com', apiKeyEnc: 'enc', maxJobs: 8, now: Date.now() });
-    log(`callbacks bench (${short ? 'short' : 'full'}): SQLite outbox + CallbackDeliverer (concurrency ${CONCURRENCY}) → node:http receiver thread on 127.0.0.1`);
+    await store.upsertAccount({
+      userId: user.id,
+      email: 'bench@x.com',
+      apiKeyEnc: 'enc',
+      maxJobs: 8,
+      now: Date.now(),
+    });
+    log(
+      `callbacks bench (${short ? 'short' : 'full'}): SQLite outbox + CallbackDeliverer (concurrency ${CONCURRENCY}) → node:http receiver thread on 127.0.0.1`,
+    );
 
     // ── 1. throughput: deliverer and baseline alternate (D B D B …), ratio over the sums ──
     let deliverMs = 0;
     let recordMs = 0;
     let baselineMs = 0;
-    const sender = new CallbackSender({ policy: createCallbackPolicy(['127.0.0.0/8']), timeoutMs: 10_000, connectionsPerOrigin: CONCURRENCY });
+    const sender = new CallbackSender({
+      policy: createCallbackPolicy(['127.0.0.0/8']),
+      timeoutMs: 10_000,
+      connectionsPerOrigin: CONCURRENCY,
+    });
     for (let round = 0; round < ROUNDS; round++) {
       const jobs = await runningJobs(store, user, receiver.url, `tp${round}-`, THROUGHPUT_N);
       for (const job of jobs) await finish(store, job);
@@ -168,24 +203,34 @@ async function main(): Promise<void> {
       const body = JSON.stringify({ video_id: 'x', state: 'completed', replyRef: '' });
       let next = 0;
       const b0 = now();
-      await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-        while (next < THROUGHPUT_N) {
-          const i = next++;
-          const text = body.replace('"replyRef":""', `"replyRef":"bl${round}-${i}"`);
-          const outcome = await sender.send(receiver.url, text, webhookHeaders([user.webhookSecret], `msg_b${i}`, Math.floor(Date.now() / 1000), text));
-          if (!outcome.delivered) throw new Error(`baseline POST failed: ${outcome.error}`);
-        }
-      }));
+      await Promise.all(
+        Array.from({ length: CONCURRENCY }, async () => {
+          while (next < THROUGHPUT_N) {
+            const i = next++;
+            const text = body.replace('"replyRef":""', `"replyRef":"bl${round}-${i}"`);
+            const outcome = await sender.send(
+              receiver.url,
+              text,
+              webhookHeaders([user.webhookSecret], `msg_b${i}`, Math.floor(Date.now() / 1000), text),
+            );
+            if (!outcome.delivered) throw new Error(`baseline POST failed: ${outcome.error}`);
+          }
+        }),
+      );
       baselineMs += now() - b0;
       const rate = (total: number) => ((THROUGHPUT_N * (round + 1)) / (total / 1000)).toFixed(0);
-      log(`throughput  round ${round + 1}/${ROUNDS}: deliverer ${rate(deliverMs)}/s received, ${rate(recordMs)}/s recorded | baseline ${rate(baselineMs)}/s (cumulative)`);
+      log(
+        `throughput  round ${round + 1}/${ROUNDS}: deliverer ${rate(deliverMs)}/s received, ${rate(recordMs)}/s recorded | baseline ${rate(baselineMs)}/s (cumulative)`,
+      );
     }
     await sender.close();
     const total = THROUGHPUT_N * ROUNDS;
     const recorded = total / (recordMs / 1000);
     const baseline = total / (baselineMs / 1000);
-    log(`throughput  ${total} deliveries: ${(total / (deliverMs / 1000)).toFixed(0)}/s received, ${recorded.toFixed(0)}/s recorded as delivered` +
-      ` | baseline (sender alone, no store) ${baseline.toFixed(0)}/s | ratio ${(recorded / baseline).toFixed(2)}`);
+    log(
+      `throughput  ${total} deliveries: ${(total / (deliverMs / 1000)).toFixed(0)}/s received, ${recorded.toFixed(0)}/s recorded as delivered` +
+        ` | baseline (sender alone, no store) ${baseline.toFixed(0)}/s | ratio ${(recorded / baseline).toFixed(2)}`,
+    );
 
     // ── 2. latency, final state → first attempt ──────────────────────────────
     const latency = async (label: string, n: number, burst: number, wake: boolean, idleWakeMs: number) => {
@@ -195,20 +240,26 @@ async function main(): Promise<void> {
       const committed = new Map<string, number>();
       for (let i = 0; i < n; i += burst) {
         const group = js.slice(i, i + burst);
-        await Promise.all(group.map(async (job, k) => {
-          await finish(store, job);
-          committed.set(`${label}-${i + k}`, now());
-          if (wake) d.wake();
-        }));
+        await Promise.all(
+          group.map(async (job, k) => {
+            await finish(store, job);
+            committed.set(`${label}-${i + k}`, now());
+            if (wake) d.wake();
+          }),
+        );
         await sleep(burst === 1 ? 15 : 100);
       }
       await receiver.waitFor([...committed.keys()], DEADLINE_MS);
       await d.stop();
       deliverers.length = 0;
-      const delays = [...committed].map(([ref, at]) => receiver.arrivals.get(ref)! - at).sort((a, b) => a - b);
+      const delays = [...committed]
+        .map(([ref, at]) => receiver.arrivals.get(ref)! - at)
+        .sort((a, b) => a - b);
       const p99 = percentile(delays, 99);
-      log(`latency     ${label.padEnd(22)} n=${String(n).padStart(4)}  p50 ${ms(percentile(delays, 50)).padStart(9)}  p99 ${ms(p99).padStart(9)}  max ${ms(delays.at(-1)!).padStart(9)}` +
-        (wake ? `  (target p99 ≤ 100 ms: ${p99 <= 100 ? 'met' : 'MISSED'})` : ''));
+      log(
+        `latency     ${label.padEnd(22)} n=${String(n).padStart(4)}  p50 ${ms(percentile(delays, 50)).padStart(9)}  p99 ${ms(p99).padStart(9)}  max ${ms(delays.at(-1)!).padStart(9)}` +
+          (wake ? `  (target p99 ≤ 100 ms: ${p99 <= 100 ? 'met' : 'MISSED'})` : ''),
+      );
     };
     await latency('one at a time, wake', LATENCY_N, 1, true, 1_000);
     await latency('bursts of 20, wake', BURSTS * 20, 20, true, 1_000);
@@ -231,7 +282,9 @@ deadline.unref();
 main().then(
   () => process.exit(0),
   (err: unknown) => {
-    process.stderr.write(`\ncallbacks bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(
+      `\ncallbacks bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
     process.exit(1);
   },
 );

@@ -51,7 +51,13 @@ const EXPECTED_DURATION = '100ms';
 const POLL_MIN_INTERVAL = '20ms';
 const GATEWAY_KEY = 'bench-creates-key-';
 const DIRECT_KEY = 'bench-direct-key-';
-const SIM_BODY = JSON.stringify({ prompt: 'x', model: 'v6', duration: 5, quality: '540p', aspect_ratio: '16:9' });
+const SIM_BODY = JSON.stringify({
+  prompt: 'x',
+  model: 'v6',
+  duration: 5,
+  quality: '540p',
+  aspect_ratio: '16:9',
+});
 const GATEWAY_BODY = JSON.stringify({ prompt: 'bench create' });
 
 interface UrlInfo {
@@ -75,7 +81,9 @@ export interface CreatesResult {
 
 export async function benchCreates(options: BenchOptions): Promise<CreatesResult> {
   const largePool = options.accounts ?? LARGE_POOL_ACCOUNTS;
-  log(`\n== creates: ${ACCOUNTS} accounts × maxJobs ${MAX_JOBS} (then ${largePool} × ${MAX_JOBS}), sim jobs ${SIM_DURATION}, ${options.connections} connections, ${options.rounds} × ${options.durationMs} ms per server after ${options.warmupMs} ms warm-up each`);
+  log(
+    `\n== creates: ${ACCOUNTS} accounts × maxJobs ${MAX_JOBS} (then ${largePool} × ${MAX_JOBS}), sim jobs ${SIM_DURATION}, ${options.connections} connections, ${options.rounds} × ${options.durationMs} ms per server after ${options.warmupMs} ms warm-up each`,
+  );
   const dir = makeTempDir('pixgate-bench-creates-');
   const children: ServerChild<unknown>[] = [];
   try {
@@ -83,10 +91,14 @@ export async function benchCreates(options: BenchOptions): Promise<CreatesResult
     // have limit = maxJobs so any overbooking by the gateway shows up as a violation.
     const simKeys = Math.max(ACCOUNTS, largePool);
     const sim = await startServer<UrlInfo>('simulator', [
-      '--max-concurrent', '1000000',
-      '--key-limit', `${GATEWAY_KEY}=${MAX_JOBS}`,
-      '--key-count', String(simKeys),
-      '--duration', SIM_DURATION,
+      '--max-concurrent',
+      '1000000',
+      '--key-limit',
+      `${GATEWAY_KEY}=${MAX_JOBS}`,
+      '--key-count',
+      String(simKeys),
+      '--duration',
+      SIM_DURATION,
     ]);
     children.push(sim);
 
@@ -94,12 +106,18 @@ export async function benchCreates(options: BenchOptions): Promise<CreatesResult
       const gw = await startServer<GatewayInfo>(
         'gateway',
         [
-          '--upstream', sim.info.url,
-          '--data-dir', join(dir, `data-${name}`),
-          '--job-timeout', '2h',
-          '--expected-duration', EXPECTED_DURATION,
-          '--poll-min-interval', POLL_MIN_INTERVAL,
-          '--log-level', 'warn',
+          '--upstream',
+          sim.info.url,
+          '--data-dir',
+          join(dir, `data-${name}`),
+          '--job-timeout',
+          '2h',
+          '--expected-duration',
+          EXPECTED_DURATION,
+          '--poll-min-interval',
+          POLL_MIN_INTERVAL,
+          '--log-level',
+          'warn',
         ],
         { nodeArgs: gatewayNodeArgs(options, name) },
       );
@@ -123,18 +141,27 @@ export async function benchCreates(options: BenchOptions): Promise<CreatesResult
         request: (i) => ({
           method: 'POST',
           path: '/openapi/v2/video/text/generate',
-          headers: { 'API-KEY': `${DIRECT_KEY}${i % ACCOUNTS}`, 'Ai-trace-id': `${run}-${i}`, 'content-type': 'application/json' },
+          headers: {
+            'API-KEY': `${DIRECT_KEY}${i % ACCOUNTS}`,
+            'Ai-trace-id': `${run}-${i}`,
+            'content-type': 'application/json',
+          },
           body: SIM_BODY,
         }),
         needsBody: true,
-        classify: (status, body) => (status === 200 && body.startsWith('{"ErrCode":0,') ? 'accepted' : `${status}:${body.slice(0, 40)}`),
+        classify: (status, body) =>
+          status === 200 && body.startsWith('{"ErrCode":0,') ? 'accepted' : `${status}:${body.slice(0, 40)}`,
         isSuccess: (outcome) => outcome === 'accepted',
         serverCpu: () => sim.cpuSeconds(),
       });
     // Jobs the simulator actually started for the gateway's keys: the same as accepted creates
     // when a create is refused without a free slot, fewer when accepted creates may wait in a queue.
     const upstreamCreated = async () => {
-      const stats = await expectStatus('simulator stats', call<SimStats>(sim.info.url, 'GET', '/_sim/stats'), 200);
+      const stats = await expectStatus(
+        'simulator stats',
+        call<SimStats>(sim.info.url, 'GET', '/_sim/stats'),
+        200,
+      );
       let created = 0;
       for (let i = 0; i < simKeys; i++) created += stats.keys[`${GATEWAY_KEY}${i}`]?.created ?? 0;
       return { created, at: performance.now() };
@@ -149,7 +176,11 @@ export async function benchCreates(options: BenchOptions): Promise<CreatesResult
     }
     const newTally = (): Tally => ({ started: 0, seconds: 0, writes: 0, writeJobs: 0, stats: null });
     let keySeq = 0;
-    const viaGateway = (target: { gw: ServerChild<GatewayInfo>; tenant: { token: string } }, tally: Tally, withKeys = false) => {
+    const viaGateway = (
+      target: { gw: ServerChild<GatewayInfo>; tenant: { token: string } },
+      tally: Tally,
+      withKeys = false,
+    ) => {
       let windowStart = { created: 0, at: 0 };
       return runLoad({
         onWindowStart: async () => {
@@ -228,15 +259,28 @@ export async function benchCreates(options: BenchOptions): Promise<CreatesResult
     const largeLoad = mergeLoads(larges);
 
     // The simulator does its share of the gateway's work (creates + polls) in its own process.
-    const stats = await expectStatus('simulator stats', call<SimStats>(sim.info.url, 'GET', '/_sim/stats'), 200);
+    const stats = await expectStatus(
+      'simulator stats',
+      call<SimStats>(sim.info.url, 'GET', '/_sim/stats'),
+      200,
+    );
     let violations = 0;
     for (let i = 0; i < simKeys; i++) violations += stats.keys[`${GATEWAY_KEY}${i}`]?.violations ?? 0;
 
     const accepted = gateway.outcomes['200'] ?? 0;
     const rejected429 = gateway.outcomes['429'] ?? 0;
-    if (simulator.successes === 0) throw new Error(`simulator: no accepted creates (${simulator.firstError ?? JSON.stringify(simulator.outcomes)})`);
-    if (accepted === 0) throw new Error(`gateway: no accepted creates (${gateway.firstError ?? JSON.stringify(gateway.outcomes)})\n${small.gw.stderrTail(8)}`);
-    if (largeLoad.successes === 0) throw new Error(`gateway, ${largePool} accounts: no accepted creates (${largeLoad.firstError ?? JSON.stringify(largeLoad.outcomes)})\n${large.gw.stderrTail(8)}`);
+    if (simulator.successes === 0)
+      throw new Error(
+        `simulator: no accepted creates (${simulator.firstError ?? JSON.stringify(simulator.outcomes)})`,
+      );
+    if (accepted === 0)
+      throw new Error(
+        `gateway: no accepted creates (${gateway.firstError ?? JSON.stringify(gateway.outcomes)})\n${small.gw.stderrTail(8)}`,
+      );
+    if (largeLoad.successes === 0)
+      throw new Error(
+        `gateway, ${largePool} accounts: no accepted creates (${largeLoad.firstError ?? JSON.stringify(largeLoad.outcomes)})\n${large.gw.stderrTail(8)}`,
+      );
     const ratio = gateway.rps / simulator.rps;
     // Started upstream is counted over the unkeyed and keyed windows alike.
     const startedRate = smallTally.started / smallTally.seconds;
@@ -245,13 +289,19 @@ export async function benchCreates(options: BenchOptions): Promise<CreatesResult
     const largeWrites = writesPerJob(largeTally);
     const smallCpu = cpuPerResponse(gateway);
     const largeCpu = cpuPerResponse(largeLoad);
-    log(`  Idempotency-Key on: accepted ${keyed.rps.toFixed(0)}/s, ${(keyRatio).toFixed(2)} of the same run without keys`);
+    log(
+      `  Idempotency-Key on: accepted ${keyed.rps.toFixed(0)}/s, ${(keyRatio).toFixed(2)} of the same run without keys`,
+    );
     log(
       `  accepted ${gateway.rps.toFixed(0)}/s (target ≥ ${CREATES_TARGET}/s), 429s: ${rejected429}, started upstream ${startedRate.toFixed(0)}/s, ` +
         `upstream concurrency violations: ${violations}, ratio gateway/simulator: ${ratio.toFixed(2)}`,
     );
-    log(`  write transactions per job: ${smallWrites.toFixed(2)} (${ACCOUNTS} accounts), ${largeWrites.toFixed(2)} (${largePool} accounts); target ≤ ${WRITES_PER_JOB_TARGET}`);
-    log(`  server CPU per accepted create: ${smallCpu?.toFixed(0) ?? '-'} µs (${ACCOUNTS} accounts), ${largeCpu?.toFixed(0) ?? '-'} µs (${largePool} accounts); target ≤ ${LARGE_POOL_CPU_TARGET_US} µs`);
+    log(
+      `  write transactions per job: ${smallWrites.toFixed(2)} (${ACCOUNTS} accounts), ${largeWrites.toFixed(2)} (${largePool} accounts); target ≤ ${WRITES_PER_JOB_TARGET}`,
+    );
+    log(
+      `  server CPU per accepted create: ${smallCpu?.toFixed(0) ?? '-'} µs (${ACCOUNTS} accounts), ${largeCpu?.toFixed(0) ?? '-'} µs (${largePool} accounts); target ≤ ${LARGE_POOL_CPU_TARGET_US} µs`,
+    );
     return {
       simulator,
       gateway,
@@ -332,10 +382,16 @@ export async function benchCreates(options: BenchOptions): Promise<CreatesResult
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const options = parseBenchArgs();
-  withDeadline('creates bench', 180_000 + 8 * (options.durationMs + options.warmupMs), benchCreates(options)).then(
+  withDeadline(
+    'creates bench',
+    180_000 + 8 * (options.durationMs + options.warmupMs),
+    benchCreates(options),
+  ).then(
     () => process.exit(0),
     (err: unknown) => {
-      process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.stderr.write(
+        `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+      );
       process.exit(1);
     },
   );

@@ -39,9 +39,16 @@ interface Page {
 }
 
 async function openPage(origin: string, token: string): Promise<Page> {
-  const ticket = await expectStatus('stream ticket', call<{ ticket: string }>(origin, 'POST', '/dashboard/api/stream-ticket', { token, body: {} }), 200);
+  const ticket = await expectStatus(
+    'stream ticket',
+    call<{ ticket: string }>(origin, 'POST', '/dashboard/api/stream-ticket', { token, body: {} }),
+    200,
+  );
   const abort = new AbortController();
-  const res = await request(`${origin}/dashboard/api/stream?ticket=${encodeURIComponent(ticket.ticket)}`, { signal: abort.signal, bodyTimeout: 0 });
+  const res = await request(`${origin}/dashboard/api/stream?ticket=${encodeURIComponent(ticket.ticket)}`, {
+    signal: abort.signal,
+    bodyTimeout: 0,
+  });
   if (res.statusCode !== 200) throw new Error(`stream: HTTP ${res.statusCode}`);
   const page: Page = { snapshots: 0, bytes: 0, close: () => abort.abort() };
   void (async () => {
@@ -59,15 +66,39 @@ async function openPage(origin: string, token: string): Promise<Page> {
 }
 
 export async function benchDashboard(options: BenchOptions): Promise<{ rows: SummaryRow[] }> {
-  log(`\n== dashboard: creates with ${PAGES} open dashboard pages vs none; ${ACCOUNTS} accounts × maxJobs ${MAX_JOBS}, ${options.connections} connections, ${options.rounds} × ${options.durationMs} ms per side after ${options.warmupMs} ms warm-up each`);
+  log(
+    `\n== dashboard: creates with ${PAGES} open dashboard pages vs none; ${ACCOUNTS} accounts × maxJobs ${MAX_JOBS}, ${options.connections} connections, ${options.rounds} × ${options.durationMs} ms per side after ${options.warmupMs} ms warm-up each`,
+  );
   const dir = makeTempDir('pixgate-bench-dashboard-');
   const children: ServerChild<unknown>[] = [];
   try {
-    const sim = await startServer<UrlInfo>('simulator', ['--max-concurrent', '1000000', '--key-limit', `${KEY}=${MAX_JOBS}`, '--key-count', String(ACCOUNTS), '--duration', '50ms..150ms']);
+    const sim = await startServer<UrlInfo>('simulator', [
+      '--max-concurrent',
+      '1000000',
+      '--key-limit',
+      `${KEY}=${MAX_JOBS}`,
+      '--key-count',
+      String(ACCOUNTS),
+      '--duration',
+      '50ms..150ms',
+    ]);
     children.push(sim);
     const gw = await startServer<GatewayInfo>(
       'gateway',
-      ['--upstream', sim.info.url, '--data-dir', join(dir, 'data'), '--job-timeout', '2h', '--expected-duration', '100ms', '--poll-min-interval', '20ms', '--log-level', 'warn'],
+      [
+        '--upstream',
+        sim.info.url,
+        '--data-dir',
+        join(dir, 'data'),
+        '--job-timeout',
+        '2h',
+        '--expected-duration',
+        '100ms',
+        '--poll-min-interval',
+        '20ms',
+        '--log-level',
+        'warn',
+      ],
       { nodeArgs: gatewayNodeArgs(options, 'dashboard') },
     );
     children.push(gw);
@@ -100,7 +131,9 @@ export async function benchDashboard(options: BenchOptions): Promise<{ rows: Sum
     for (let round = 1; round <= options.rounds; round++) {
       const none = await creates();
       log(describeLoad(`no pages #${round}`, none));
-      const pages = await Promise.all(Array.from({ length: PAGES }, () => openPage(gw.info.url, tenant.token)));
+      const pages = await Promise.all(
+        Array.from({ length: PAGES }, () => openPage(gw.info.url, tenant.token)),
+      );
       const t0 = performance.now();
       const watched = await creates();
       const seconds = (performance.now() - t0) / 1000;
@@ -115,10 +148,13 @@ export async function benchDashboard(options: BenchOptions): Promise<{ rows: Sum
     }
     const base = mergeLoads(without);
     const cand = mergeLoads(withPages);
-    if (base.successes === 0 || cand.successes === 0) throw new Error(`no accepted creates (${base.firstError ?? cand.firstError})\n${gw.stderrTail(8)}`);
+    if (base.successes === 0 || cand.successes === 0)
+      throw new Error(`no accepted creates (${base.firstError ?? cand.firstError})\n${gw.stderrTail(8)}`);
     const ratio = cand.rps / base.rps;
     const perPage = snapshots / PAGES / watchedSeconds;
-    log(`  ratio with/without pages: ${ratio.toFixed(2)} (target ≥ ${DASHBOARD_TARGET}); per page ${perPage.toFixed(1)} snapshots/s, ${(bytes / PAGES / watchedSeconds / 1024).toFixed(0)} KiB/s`);
+    log(
+      `  ratio with/without pages: ${ratio.toFixed(2)} (target ≥ ${DASHBOARD_TARGET}); per page ${perPage.toFixed(1)} snapshots/s, ${(bytes / PAGES / watchedSeconds / 1024).toFixed(0)} KiB/s`,
+    );
     return {
       rows: [
         {
@@ -141,14 +177,17 @@ export async function benchDashboard(options: BenchOptions): Promise<{ rows: Sum
   }
 }
 
-export const dashboardDeadlineMs = (options: BenchOptions) => 120_000 + 4 * options.rounds * (options.durationMs + options.warmupMs);
+export const dashboardDeadlineMs = (options: BenchOptions) =>
+  120_000 + 4 * options.rounds * (options.durationMs + options.warmupMs);
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const options = parseBenchArgs();
   withDeadline('dashboard bench', dashboardDeadlineMs(options), benchDashboard(options)).then(
     () => process.exit(0),
     (err: unknown) => {
-      process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.stderr.write(
+        `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+      );
       process.exit(1);
     },
   );

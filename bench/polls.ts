@@ -22,7 +22,15 @@ import { parseBenchArgs, withDeadline, type BenchOptions } from './lib/options.t
 import { describeLoopDelay } from './lib/gatewayStats.ts';
 import { log, type SummaryRow } from './lib/report.ts';
 import { describeGaps, mean } from './lib/trace.ts';
-import { describeWorkload, greedyMakespanMs, idealMakespanMs, makeWorkload, pollModel, scaledPollPolicy, type Workload } from './lib/workload.ts';
+import {
+  describeWorkload,
+  greedyMakespanMs,
+  idealMakespanMs,
+  makeWorkload,
+  pollModel,
+  scaledPollPolicy,
+  type Workload,
+} from './lib/workload.ts';
 import { warmupWorkload } from './queue.ts';
 
 export const POLLS_PER_JOB_TARGET = 2.5;
@@ -68,16 +76,36 @@ export interface PollsResult {
 
 export async function benchPolls(options: BenchOptions): Promise<PollsResult> {
   const set = pollsSettings(options);
-  const w = makeWorkload({ jobs: set.jobs, accounts: set.accounts, timeScale: set.timeScale, seed: options.seed + 101 });
+  const w = makeWorkload({
+    jobs: set.jobs,
+    accounts: set.accounts,
+    timeScale: set.timeScale,
+    seed: options.seed + 101,
+  });
   const warm = warmupWorkload(w);
   const fixedMs = Math.max(1, Math.round(FIXED_REAL_MS * set.timeScale));
   const adaptivePolicy = scaledPollPolicy(set.timeScale);
-  const fixedPolicy = { ...adaptivePolicy, minIntervalMs: fixedMs, maxIntervalMs: fixedMs, maxFirstPollMs: fixedMs };
+  const fixedPolicy = {
+    ...adaptivePolicy,
+    minIntervalMs: fixedMs,
+    maxIntervalMs: fixedMs,
+    maxFirstPollMs: fixedMs,
+  };
   log(`\n== polls: ${describeWorkload(w)}`);
-  log(`  adaptive: default poll policy × ${set.timeScale}; fixed: every ${fixedMs} ms (5 s × ${set.timeScale}); both gateways at once, all jobs queued at once; polls counted at the simulator`);
+  log(
+    `  adaptive: default poll policy × ${set.timeScale}; fixed: every ${fixedMs} ms (5 s × ${set.timeScale}); both gateways at once, all jobs queued at once; polls counted at the simulator`,
+  );
   const children: ServerChild<unknown>[] = [];
   try {
-    const sim = await startServer<SimInfo>('simulator', ['--trace', '--max-concurrent', '1', '--time-scale', String(set.timeScale), '--seed', String(options.seed)]);
+    const sim = await startServer<SimInfo>('simulator', [
+      '--trace',
+      '--max-concurrent',
+      '1',
+      '--time-scale',
+      String(set.timeScale),
+      '--seed',
+      String(options.seed),
+    ]);
     children.push(sim);
     const deadlineMs = 4 * greedyMakespanMs(w) + 60_000;
     // Both at once, on separate keys of one simulator: same machine noise for both, half the wall time.
@@ -88,7 +116,10 @@ export async function benchPolls(options: BenchOptions): Promise<PollsResult> {
         workload: w,
         warmup: warm,
         keyPrefix: which === 'adaptive' ? 'bench-pa-key-' : 'bench-pf-key-',
-        gatewayArgs: which === 'adaptive' ? ['--time-scale', String(set.timeScale)] : ['--time-scale', String(set.timeScale), '--poll-fixed', `${fixedMs}ms`],
+        gatewayArgs:
+          which === 'adaptive'
+            ? ['--time-scale', String(set.timeScale)]
+            : ['--time-scale', String(set.timeScale), '--poll-fixed', `${fixedMs}ms`],
         client: 'queue',
         // This bench measures the poll policy itself; with webhooks a job's end is reported instead.
         webhooks: false,
@@ -106,8 +137,12 @@ export async function benchPolls(options: BenchOptions): Promise<PollsResult> {
         `  ${which.padEnd(8)} ${f.pollsPerJob.toFixed(2)} polls/job (${run.summary.polls.toLocaleString('en-US')} polls, ${run.summary.creates.toLocaleString('en-US')} jobs; model ${model.pollsPerJob.toFixed(2)})` +
           `  makespan ${(f.makespanMs / 1000).toFixed(2)} s (×${(f.makespanMs / idealMakespanMs(w)).toFixed(3)} ideal)`,
       );
-      log(`           job end → gateway sees it final: mean ${mean(f.discovery).toFixed(0)} ms (model ${model.meanDiscoveryMs.toFixed(0)} ms), ${describeGaps(f.discovery)}`);
-      log(`           ${describeLoopDelay(run.loopDelay)} (bench process: p99 ${run.benchLoopDelay.p99.toFixed(1)} ms); machine load ${run.load[0].toFixed(1)} → ${run.load[1].toFixed(1)}${run.cpuPressure === null ? '' : `, CPU pressure ${run.cpuPressure.toFixed(0)}%`}; stray polls ${run.summary.strayPolls}`);
+      log(
+        `           job end → gateway sees it final: mean ${mean(f.discovery).toFixed(0)} ms (model ${model.meanDiscoveryMs.toFixed(0)} ms), ${describeGaps(f.discovery)}`,
+      );
+      log(
+        `           ${describeLoopDelay(run.loopDelay)} (bench process: p99 ${run.benchLoopDelay.p99.toFixed(1)} ms); machine load ${run.load[0].toFixed(1)} → ${run.load[1].toFixed(1)}${run.cpuPressure === null ? '' : `, CPU pressure ${run.cpuPressure.toFixed(0)}%`}; stray polls ${run.summary.strayPolls}`,
+      );
     }
     const a = runs.adaptive;
     const b = runs.fixed;
@@ -121,7 +156,9 @@ export async function benchPolls(options: BenchOptions): Promise<PollsResult> {
         `by the model ${modelA.toFixed(2)} vs ${modelB.toFixed(2)}: ${(modelB / modelA).toFixed(1)}×`,
     );
     if (behind) {
-      log(`  NOTE: the fixed-poll gateway made only ${((100 * b.pollsPerJob) / modelB).toFixed(0)}% of its scheduled polls (machine too busy: see CPU pressure); the measured ratio understates the reduction`);
+      log(
+        `  NOTE: the fixed-poll gateway made only ${((100 * b.pollsPerJob) / modelB).toFixed(0)}% of its scheduled polls (machine too busy: see CPU pressure); the measured ratio understates the reduction`,
+      );
     }
     return {
       workload: w,
@@ -163,7 +200,12 @@ export async function benchPolls(options: BenchOptions): Promise<PollsResult> {
 
 export function pollsDeadlineMs(options: BenchOptions): number {
   const set = pollsSettings(options);
-  const w = makeWorkload({ jobs: set.jobs, accounts: set.accounts, timeScale: set.timeScale, seed: options.seed + 101 });
+  const w = makeWorkload({
+    jobs: set.jobs,
+    accounts: set.accounts,
+    timeScale: set.timeScale,
+    seed: options.seed + 101,
+  });
   return 4 * greedyMakespanMs(w) + 180_000;
 }
 
@@ -172,7 +214,9 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   withDeadline('polls bench', pollsDeadlineMs(options), benchPolls(options)).then(
     () => process.exit(0),
     (err: unknown) => {
-      process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.stderr.write(
+        `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+      );
       process.exit(1);
     },
   );

@@ -69,7 +69,9 @@ for (const [id, us] of selfUs) {
 const print = (title: string, map: Map<string, number>) => {
   process.stdout.write(`\n${title} (of ${(totalUs / 1000).toFixed(0)} ms profiled)\n`);
   for (const [key, us] of [...map].sort((a, b) => b[1] - a[1]).slice(0, top)) {
-    process.stdout.write(`  ${((us / totalUs) * 100).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(0).padStart(7)} ms  ${key}\n`);
+    process.stdout.write(
+      `  ${((us / totalUs) * 100).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(0).padStart(7)} ms  ${key}\n`,
+    );
   }
 };
 print('self time', self);

@@ -32,7 +32,17 @@ import { addAccountsWith, createTenant, setSimLimits, setTenantQueue, withServer
 import { describeLoopDelay, describeStoreCalls } from './lib/gatewayStats.ts';
 import { describeGaps, mean, quantile, slotGaps, utilisation } from './lib/trace.ts';
 import {
-  createBody, describeWorkload, greedyMakespanMs, idealMakespanMs, laxityMakespanMs, makeWorkload, meanRealDurationMs, pollModel, QUALITIES, scaledPollPolicy, type Workload,
+  createBody,
+  describeWorkload,
+  greedyMakespanMs,
+  idealMakespanMs,
+  laxityMakespanMs,
+  makeWorkload,
+  meanRealDurationMs,
+  pollModel,
+  QUALITIES,
+  scaledPollPolicy,
+  type Workload,
 } from './lib/workload.ts';
 
 export const MAKESPAN_TARGET = 1.05;
@@ -65,9 +75,17 @@ export function queueSettings(options: BenchOptions): QueueSettings {
  */
 export function warmupWorkload(w: Workload, perQuality = 1): Workload {
   const jobs = QUALITIES.flatMap((quality) =>
-    Array.from({ length: perQuality }, () => ({ quality, durationMs: Math.max(1, Math.round(meanRealDurationMs(quality) * w.timeScale)) })),
+    Array.from({ length: perQuality }, () => ({
+      quality,
+      durationMs: Math.max(1, Math.round(meanRealDurationMs(quality) * w.timeScale)),
+    })),
   ).map((j, index) => ({ ...j, index }));
-  return { ...w, jobs, totalWorkMs: jobs.reduce((a, j) => a + j.durationMs, 0), longestMs: Math.max(...jobs.map((j) => j.durationMs)) };
+  return {
+    ...w,
+    jobs,
+    totalWorkMs: jobs.reduce((a, j) => a + j.durationMs, 0),
+    longestMs: Math.max(...jobs.map((j) => j.durationMs)),
+  };
 }
 
 export interface VariantFigures {
@@ -135,7 +153,11 @@ export function describeVariant(label: string, f: VariantFigures, w: Workload): 
     `                                      after the real end   ${describeGaps(f.idle)}`,
     `    job end → gateway sees it final: ${describeGaps(f.discovery)}   polls/job ${f.pollsPerJob.toFixed(2)}` +
       (f.run.webhooks.scheduled > 0
-        ? `; webhooks: ${f.run.webhooks.scheduled.toLocaleString('en-US')} jobs, ${f.run.webhooks.attempts.toLocaleString('en-US')} attempts, ${f.run.webhooks.delivered.toLocaleString('en-US')} acknowledged, ${f.run.webhooks.failed.toLocaleString('en-US')} refused or failed (${Object.entries(f.run.webhookOutcomes).map(([k, v]) => `${k} ×${v}`).join(', ')})`
+        ? `; webhooks: ${f.run.webhooks.scheduled.toLocaleString('en-US')} jobs, ${f.run.webhooks.attempts.toLocaleString('en-US')} attempts, ${f.run.webhooks.delivered.toLocaleString('en-US')} acknowledged, ${f.run.webhooks.failed.toLocaleString('en-US')} refused or failed (${Object.entries(
+            f.run.webhookOutcomes,
+          )
+            .map(([k, v]) => `${k} ×${v}`)
+            .join(', ')})`
         : ''),
     `    gateway: CPU ${f.gatewayCpuS === null ? '-' : `${f.gatewayCpuS.toFixed(1)} s (${((100 * f.gatewayCpuS) / ((f.run.doneAt - f.run.t0) / 1000)).toFixed(0)}% of a core)`}, ` +
       `${describeLoopDelay(f.run.loopDelay)} (bench process: p99 ${f.run.benchLoopDelay.p99.toFixed(1)} ms); machine load ${f.run.load[0].toFixed(1)} → ${f.run.load[1].toFixed(1)}${f.run.cpuPressure === null ? '' : `, CPU pressure ${f.run.cpuPressure.toFixed(0)}%`}; upstream violations ${f.run.violations}, failed ${f.run.failed}`,
@@ -158,28 +180,57 @@ export interface MemoryFigures {
  * RSS of a gateway child (default tuning) idle with every slot held by hour-long jobs, then with
  * `queued` more jobs waiting in its queue (posted through the API with queue: true).
  */
-async function measureMemory(sim: ServerChild<SimInfo>, w: Workload, queued: number, options: BenchOptions): Promise<MemoryFigures> {
+async function measureMemory(
+  sim: ServerChild<SimInfo>,
+  w: Workload,
+  queued: number,
+  _options: BenchOptions,
+): Promise<MemoryFigures> {
   const prefix = 'bench-qmem-key-';
   const dir = makeTempDir('pixgate-bench-queue-mem-');
   let gw: ServerChild<GatewayInfo> | null = null;
   try {
     await setSimLimits(sim.info.url, prefix, w.maxJobs);
-    gw = await startServer<GatewayInfo>('gateway', ['--upstream', sim.info.url, '--data-dir', join(dir, 'data'), '--job-timeout', '2h', '--log-level', 'warn'], {
-      nodeArgs: ['--expose-gc'],
-    });
+    gw = await startServer<GatewayInfo>(
+      'gateway',
+      [
+        '--upstream',
+        sim.info.url,
+        '--data-dir',
+        join(dir, 'data'),
+        '--job-timeout',
+        '2h',
+        '--log-level',
+        'warn',
+      ],
+      {
+        nodeArgs: ['--expose-gc'],
+      },
+    );
     const g = gw;
     const tenant = await withServerLog(g, async () => {
       const t = await createTenant(g.info.url, g.info.adminToken, 'bench-queue-memory');
-      await setTenantQueue(g.info.url, g.info.adminToken, t.userId, { maxQueueLength: queued + 1_000, maxQueueWaitSeconds: 7 * 86_400 });
+      await setTenantQueue(g.info.url, g.info.adminToken, t.userId, {
+        maxQueueLength: queued + 1_000,
+        maxQueueWaitSeconds: 7 * 86_400,
+      });
       await addAccountsWith(g.info.url, t.token, w.maxJobs, prefix);
       // Every slot held by an hour-long job: nothing queued can start.
       await inParallel(w.slots, 8, async (i) => {
-        await expectStatus(`blocking job ${i}`, call(g.info.url, 'POST', '/v2/pixverse/videos/create', { token: t.token, body: { prompt: `blocker ${i} #sim:duration=3600000`, model: 'v6', quality: '540p', duration: 5 } }), 200);
+        await expectStatus(
+          `blocking job ${i}`,
+          call(g.info.url, 'POST', '/v2/pixverse/videos/create', {
+            token: t.token,
+            body: { prompt: `blocker ${i} #sim:duration=3600000`, model: 'v6', quality: '540p', duration: 5 },
+          }),
+          200,
+        );
       });
       return t;
     });
     const stats = await prefixStats(sim.info.url, prefix);
-    if (stats.active !== w.slots) throw new Error(`memory: ${stats.active} blocking jobs running, expected ${w.slots}`);
+    if (stats.active !== w.slots)
+      throw new Error(`memory: ${stats.active} blocking jobs running, expected ${w.slots}`);
     await new Promise((r) => setTimeout(r, 2_000));
     const idleRss = (await medianRss(g.pid)) ?? NaN;
 
@@ -188,16 +239,27 @@ async function measureMemory(sim: ServerChild<SimInfo>, w: Workload, queued: num
     await withServerLog(g, () =>
       inParallel(queued, 32, async (i) => {
         const job = jobs[i % jobs.length]!;
-        const r = await call(g.info.url, 'POST', '/v2/pixverse/videos/create', { token: tenant.token, body: JSON.parse(createBody('mem', { ...job, index: i }, true)) as unknown });
-        if (r.status !== 200) throw new Error(`enqueue ${i}: HTTP ${r.status} ${r.raw.toString().slice(0, 200)}`);
+        const r = await call(g.info.url, 'POST', '/v2/pixverse/videos/create', {
+          token: tenant.token,
+          body: JSON.parse(createBody('mem', { ...job, index: i }, true)) as unknown,
+        });
+        if (r.status !== 200)
+          throw new Error(`enqueue ${i}: HTTP ${r.status} ${r.raw.toString().slice(0, 200)}`);
       }),
     );
     const enqueueRate = queued / ((performance.now() - started) / 1000);
     // The first read after the enqueues renders the view afresh (informative: its cost with a full queue).
     const t = performance.now();
-    const count = await expectStatus('queued count', call<{ queuedCount: number }>(g.info.url, 'GET', '/v2/pixverse/scheduler/available', { token: tenant.token }), 200);
+    const count = await expectStatus(
+      'queued count',
+      call<{ queuedCount: number }>(g.info.url, 'GET', '/v2/pixverse/scheduler/available', {
+        token: tenant.token,
+      }),
+      200,
+    );
     const availableMs = performance.now() - t;
-    if (count.queuedCount !== queued) throw new Error(`memory: ${count.queuedCount} jobs queued, expected ${queued}`);
+    if (count.queuedCount !== queued)
+      throw new Error(`memory: ${count.queuedCount} jobs queued, expected ${queued}`);
     await new Promise((r) => setTimeout(r, 2_000));
     const loadedRss = (await medianRss(g.pid)) ?? NaN;
     const peakRss = memoryOf(g.pid)?.peak ?? NaN;
@@ -226,15 +288,24 @@ export interface QueueResult {
 
 export async function benchQueue(options: BenchOptions): Promise<QueueResult> {
   const set = queueSettings(options);
-  const w = makeWorkload({ jobs: set.jobs, accounts: set.accounts, timeScale: set.timeScale, seed: options.seed });
+  const w = makeWorkload({
+    jobs: set.jobs,
+    accounts: set.accounts,
+    timeScale: set.timeScale,
+    seed: options.seed,
+  });
   const warm = warmupWorkload(w);
   const ideal = idealMakespanMs(w);
   const retryMs = Math.max(1, Math.round(RETRY_REAL_MS * set.timeScale));
   log(`\n== queue: ${describeWorkload(w)}`);
-  log(`  (a) Pixgate queue: all jobs posted at once with queue: true; (b) retry client: no queue, each 429 retried after ${retryMs} ms (10 s × ${set.timeScale}); (c) ideal ${s(ideal)}`);
+  log(
+    `  (a) Pixgate queue: all jobs posted at once with queue: true; (b) retry client: no queue, each 429 retried after ${retryMs} ms (10 s × ${set.timeScale}); (c) ideal ${s(ideal)}`,
+  );
   log(
     `  gateways: default poll policy × ${set.timeScale} (--time-scale), estimator primed with ${warm.jobs.length} warm-up jobs, ` +
-      (options.webhooks ? 'every account with a PixVerse webhook (job ends reported; polls back them up)' : 'no webhooks (job ends found by polling only)'),
+      (options.webhooks
+        ? 'every account with a PixVerse webhook (job ends reported; polls back them up)'
+        : 'no webhooks (job ends found by polling only)'),
   );
   const laxity = laxityMakespanMs(w);
   log(
@@ -248,25 +319,55 @@ export async function benchQueue(options: BenchOptions): Promise<QueueResult> {
   );
   const children: ServerChild<unknown>[] = [];
   try {
-    const sim = await startServer<SimInfo>('simulator', ['--trace', '--max-concurrent', '1', '--time-scale', String(set.timeScale), '--seed', String(options.seed)]);
+    const sim = await startServer<SimInfo>('simulator', [
+      '--trace',
+      '--max-concurrent',
+      '1',
+      '--time-scale',
+      String(set.timeScale),
+      '--seed',
+      String(options.seed),
+    ]);
     children.push(sim);
     const deadlineMs = 4 * greedyMakespanMs(w) + 60_000;
-    const common = { sim, workload: w, warmup: warm, gatewayArgs: ['--time-scale', String(set.timeScale)], options, deadlineMs, connections: 32 };
+    const common = {
+      sim,
+      workload: w,
+      warmup: warm,
+      gatewayArgs: ['--time-scale', String(set.timeScale)],
+      options,
+      deadlineMs,
+      connections: 32,
+    };
 
     // Order alternates with the seed so neither side always runs on a warmer machine.
     const order: ('queue' | 'retry')[] = options.seed % 2 === 1 ? ['queue', 'retry'] : ['retry', 'queue'];
     const figures: Partial<Record<'queue' | 'retry', VariantFigures>> = {};
     for (const which of order) {
       const prefix = which === 'queue' ? 'bench-qa-key-' : 'bench-qb-key-';
-      const run = await runWorkload({ ...common, name: which === 'queue' ? 'queue' : 'retry', keyPrefix: prefix, client: which, retryMs, webhooks: options.webhooks });
+      const run = await runWorkload({
+        ...common,
+        name: which === 'queue' ? 'queue' : 'retry',
+        keyPrefix: prefix,
+        client: which,
+        retryMs,
+        webhooks: options.webhooks,
+      });
       const f = figuresOf(run, w, prefix);
       figures[which] = f;
-      for (const line of describeVariant(which === 'queue' ? '(a) Pixgate queue' : '(b) retry client (no queue, 429 → retry)', f, w)) log(line);
+      for (const line of describeVariant(
+        which === 'queue' ? '(a) Pixgate queue' : '(b) retry client (no queue, 429 → retry)',
+        f,
+        w,
+      ))
+        log(line);
     }
     const a = figures.queue!;
     const b = figures.retry!;
 
-    log(`  memory: ${set.queued.toLocaleString('en-US')} jobs queued behind ${w.slots} blocked slots (default poll policy)…`);
+    log(
+      `  memory: ${set.queued.toLocaleString('en-US')} jobs queued behind ${w.slots} blocked slots (default poll policy)…`,
+    );
     const memory = set.queued > 0 ? await measureMemory(sim, w, set.queued, options) : null;
     if (memory) {
       const delta = mb(memory.loadedRss - memory.idleRss);
@@ -379,7 +480,12 @@ export async function benchQueue(options: BenchOptions): Promise<QueueResult> {
 /** Upper bound on the queue bench's wall time for run.ts's deadline. */
 export function queueDeadlineMs(options: BenchOptions): number {
   const set = queueSettings(options);
-  const w = makeWorkload({ jobs: set.jobs, accounts: set.accounts, timeScale: set.timeScale, seed: options.seed });
+  const w = makeWorkload({
+    jobs: set.jobs,
+    accounts: set.accounts,
+    timeScale: set.timeScale,
+    seed: options.seed,
+  });
   return 2 * (4 * greedyMakespanMs(w) + 120_000) + 120_000 + set.queued * 10;
 }
 
@@ -388,7 +494,9 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   withDeadline('queue bench', queueDeadlineMs(options), benchQueue(options)).then(
     () => process.exit(0),
     (err: unknown) => {
-      process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.stderr.write(
+        `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+      );
       process.exit(1);
     },
   );

@@ -43,18 +43,25 @@ async function main(): Promise<void> {
   for (const bench of BENCHES) {
     if (options.only && !options.only.includes(bench.name)) continue;
     const t = performance.now();
-    rows.push(...(await withDeadline(`${bench.name} bench`, bench.deadlineMs(options), bench.run(options))).rows);
+    rows.push(
+      ...(await withDeadline(`${bench.name} bench`, bench.deadlineMs(options), bench.run(options))).rows,
+    );
     log(`  (${bench.name}: ${((performance.now() - t) / 1000).toFixed(0)} s)`);
   }
   printSummary(rows);
   log(`\ntotal ${((performance.now() - started) / 1000).toFixed(0)} s; machine at the end: ${machineLine()}`);
-  if (options.profileDir) log(`CPU profiles of the gateway children: ${options.profileDir} (open in Chrome DevTools → Performance)`);
+  if (options.profileDir)
+    log(
+      `CPU profiles of the gateway children: ${options.profileDir} (open in Chrome DevTools → Performance)`,
+    );
 }
 
 main().then(
   () => process.exit(0),
   async (err: unknown) => {
-    process.stderr.write(`\nbench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(
+      `\nbench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
     await cleanupAsync();
     process.exit(1);
   },

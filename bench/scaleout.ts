@@ -27,7 +27,14 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { cleanupAsync, makeTempDir, removeTempDir, startServer, stopAll, type ServerChild } from './lib/children.ts';
+import {
+  cleanupAsync,
+  makeTempDir,
+  removeTempDir,
+  startServer,
+  stopAll,
+  type ServerChild,
+} from './lib/children.ts';
 import { call, expectStatus, inParallel } from './lib/http.ts';
 import { prefixStats, wallNow, type GatewayInfo, type SimInfo } from './lib/jobrun.ts';
 import { mergeLoads, runLoad, type LoadResult } from './lib/load.ts';
@@ -36,7 +43,15 @@ import { BENCH_DATABASE_URL, benchSchema, pgUnavailable, type BenchSchema } from
 import { windowStats, type WindowStats } from './lib/gatewayStats.ts';
 import { machineLine } from './lib/machine.ts';
 import { cpuPerResponse, describeLoad, log, type SummaryRow } from './lib/report.ts';
-import { addAccounts, addAccountsWith, createTenant, setSimLimits, waitFor, withServerLog, type Tenant } from './lib/seed.ts';
+import {
+  addAccounts,
+  addAccountsWith,
+  createTenant,
+  setSimLimits,
+  waitFor,
+  withServerLog,
+  type Tenant,
+} from './lib/seed.ts';
 import { clearTrace, describeGaps, fetchTrace, quantile, slotGaps, summarize } from './lib/trace.ts';
 import { rng } from './lib/workload.ts';
 
@@ -91,17 +106,36 @@ const TUNING_ARGS: Record<Tuning, string[]> = {
 
 function gatewayArgs(upstream: string, dataDir: string, pg: PgSecrets | null, tuning: Tuning): string[] {
   return [
-    '--upstream', upstream,
-    '--data-dir', dataDir,
-    '--job-timeout', '2h',
+    '--upstream',
+    upstream,
+    '--data-dir',
+    dataDir,
+    '--job-timeout',
+    '2h',
     ...TUNING_ARGS[tuning],
-    '--log-level', 'warn',
-    ...(pg ? ['--database-url', BENCH_DATABASE_URL, '--database-schema', pg.schema.name, '--admin-token', pg.admin, '--master-key', pg.master] : []),
+    '--log-level',
+    'warn',
+    ...(pg
+      ? [
+          '--database-url',
+          BENCH_DATABASE_URL,
+          '--database-schema',
+          pg.schema.name,
+          '--admin-token',
+          pg.admin,
+          '--master-key',
+          pg.master,
+        ]
+      : []),
   ];
 }
 
 function newPg(): PgSecrets {
-  return { schema: benchSchema(), admin: `admin-${randomBytes(24).toString('base64url')}`, master: randomBytes(32).toString('hex') };
+  return {
+    schema: benchSchema(),
+    admin: `admin-${randomBytes(24).toString('base64url')}`,
+    master: randomBytes(32).toString('hex'),
+  };
 }
 
 /** The gateways of one part: SQLite, PostgreSQL instance 1, and instances 2..3 on demand. */
@@ -123,15 +157,29 @@ class Fleet {
   }
 
   private start(tag: string, pg: PgSecrets | null): Promise<ServerChild<GatewayInfo>> {
-    return startServer<GatewayInfo>('gateway', gatewayArgs(this.upstream(tag), join(this.dir, `${this.part}-${tag}`), pg, this.tuning), {
-      nodeArgs: gatewayNodeArgs(this.options, `scaleout-${this.part}-${tag}`),
-    });
+    return startServer<GatewayInfo>(
+      'gateway',
+      gatewayArgs(this.upstream(tag), join(this.dir, `${this.part}-${tag}`), pg, this.tuning),
+      {
+        nodeArgs: gatewayNodeArgs(this.options, `scaleout-${this.part}-${tag}`),
+      },
+    );
   }
 
-  static async start(part: string, sim: ServerChild<SimInfo>, dir: string, pg: PgSecrets | null, tuning: Tuning, options: BenchOptions): Promise<Fleet> {
+  static async start(
+    part: string,
+    sim: ServerChild<SimInfo>,
+    dir: string,
+    pg: PgSecrets | null,
+    tuning: Tuning,
+    options: BenchOptions,
+  ): Promise<Fleet> {
     const fleet = new Fleet(part, sim, dir, pg, tuning, options);
     // In parallel: start-up is mostly compiling TypeScript, one core each.
-    const [sqlite, pg1] = await Promise.all([fleet.start('s', null), pg ? fleet.start('1', pg) : Promise.resolve(null)]);
+    const [sqlite, pg1] = await Promise.all([
+      fleet.start('s', null),
+      pg ? fleet.start('1', pg) : Promise.resolve(null),
+    ]);
     fleet.sqlite = sqlite;
     fleet.pg1 = pg1;
     return fleet;
@@ -179,7 +227,9 @@ async function windows(
   fleet: Fleet,
   options: BenchOptions,
   what: string,
-  request: (config: ConfigName) => () => { method: 'GET' | 'POST'; path: string; headers: Record<string, string>; body?: string },
+  request: (
+    config: ConfigName,
+  ) => () => { method: 'GET' | 'POST'; path: string; headers: Record<string, string>; body?: string },
   isSuccess: ((outcome: string, status: number) => boolean) | undefined,
 ): Promise<Map<ConfigName, LoadResult>> {
   const results = new Map<ConfigName, LoadResult[]>();
@@ -210,13 +260,22 @@ async function windows(
         const statements = tx.reduce((a, st) => a + st.pgQueries.total, 0);
         log(
           `    PostgreSQL: ${(statements / Math.max(1, r.responses)).toFixed(1)} statements per response; transactions open (BEGIN → COMMIT answered) ` +
-            tx.map((st) => `p50 ${st.pgTransactions.p50Ms} ms p99 ${st.pgTransactions.p99Ms} ms (${st.pgTransactions.count})`).join(', '),
+            tx
+              .map(
+                (st) =>
+                  `p50 ${st.pgTransactions.p50Ms} ms p99 ${st.pgTransactions.p99Ms} ms (${st.pgTransactions.count})`,
+              )
+              .join(', '),
         );
       }
       // A slow server (busy machine, lock queue) may complete nothing in a short window; only
       // errors with no success mean the bench could not run.
-      if (r.successes === 0 && r.errors > 0) throw new Error(`${config} ${what}: no successful responses (${r.firstError ?? JSON.stringify(r.outcomes)})`);
-      if (r.successes === 0) log(`    NOTE: no response completed inside the ${options.durationMs} ms window`);
+      if (r.successes === 0 && r.errors > 0)
+        throw new Error(
+          `${config} ${what}: no successful responses (${r.firstError ?? JSON.stringify(r.outcomes)})`,
+        );
+      if (r.successes === 0)
+        log(`    NOTE: no response completed inside the ${options.durationMs} ms window`);
       results.set(config, [...(results.get(config) ?? []), r]);
       if (config === 'pg×3') await fleet.stopExtra();
     }
@@ -275,8 +334,12 @@ async function dispatchLatency(
   const t0 = wallNow();
   await inParallel(durations.length, 16, async (i) => {
     const gw = instances[i % instances.length]!;
-    const r = await call(gw.info.url, 'POST', '/v2/pixverse/videos/create', { token: tenant.token, body: { prompt: `latency job-${i} #sim:duration=${durations[i]}`, queue: true } });
-    if (r.status !== 200) throw new Error(`${config}: queue job ${i}: HTTP ${r.status} ${r.raw.toString().slice(0, 200)}`);
+    const r = await call(gw.info.url, 'POST', '/v2/pixverse/videos/create', {
+      token: tenant.token,
+      body: { prompt: `latency job-${i} #sim:duration=${durations[i]}`, queue: true },
+    });
+    if (r.status !== 200)
+      throw new Error(`${config}: queue job ${i}: HTTP ${r.status} ${r.raw.toString().slice(0, 200)}`);
   });
   const total = durations.reduce((a, b) => a + b, 0);
   await waitFor(
@@ -291,7 +354,9 @@ async function dispatchLatency(
   await waitFor(
     `${config}: all final at the gateway`,
     async () => {
-      const r = await call<unknown[]>(main.info.url, 'GET', '/v2/pixverse/scheduler', { token: tenant.token });
+      const r = await call<unknown[]>(main.info.url, 'GET', '/v2/pixverse/scheduler', {
+        token: tenant.token,
+      });
       return r.status === 200 && Array.isArray(r.body) && r.body.length === 0;
     },
     30_000,
@@ -308,8 +373,13 @@ async function dispatchLatency(
     for (const [text, n] of st.pgQueries.top) statements.set(text, (statements.get(text) ?? 0) + n);
     loopP99 = Math.max(loopP99, st.eventLoopDelayMs.p99);
   }
-  const summary = summarize(await fetchTrace(sim.info.url), (key) => key.startsWith(prefix), (label) => durations[label]);
-  if (summary.creates !== durations.length) throw new Error(`${config}: trace holds ${summary.creates} creates, expected ${durations.length}`);
+  const summary = summarize(
+    await fetchTrace(sim.info.url),
+    (key) => key.startsWith(prefix),
+    (label) => durations[label],
+  );
+  if (summary.creates !== durations.length)
+    throw new Error(`${config}: trace holds ${summary.creates} creates, expected ${durations.length}`);
   const gaps = slotGaps(summary.jobs, () => load.maxJobs);
   return {
     config,
@@ -318,7 +388,9 @@ async function dispatchLatency(
     pgTop: [...statements].sort((a, b) => b[1] - a[1]).slice(0, 6),
     pgTx: stats.flatMap((st) =>
       st && st.pgTransactions.count > 0
-        ? [`${st.pgTransactions.count} tx open p50 ${st.pgTransactions.p50Ms} ms p99 ${st.pgTransactions.p99Ms} ms, ${st.pgTransactions.statementsPerTx} statements/tx`]
+        ? [
+            `${st.pgTransactions.count} tx open p50 ${st.pgTransactions.p50Ms} ms p99 ${st.pgTransactions.p99Ms} ms, ${st.pgTransactions.statementsPerTx} statements/tx`,
+          ]
         : [],
     ),
     loopP99,
@@ -353,39 +425,68 @@ export async function benchScaleout(options: BenchOptions): Promise<ScaleoutResu
   };
   try {
     // One simulator: default limit practically unlimited; the creates and latency keys get limits.
-    const sim = await startServer<SimInfo>('simulator', ['--trace', '--max-concurrent', '1000000', '--duration', '50ms..150ms']);
+    const sim = await startServer<SimInfo>('simulator', [
+      '--trace',
+      '--max-concurrent',
+      '1000000',
+      '--duration',
+      '50ms..150ms',
+    ]);
     children.push(sim);
 
     // Part 1a: GET /scheduler/available on quiet gateways (default poll policy, no polls in the windows).
     const quiet = await Fleet.start('available', sim, dir, pgFor(), 'quiet', options);
     fleets.push(quiet);
     const availableTenant = new Map<ConfigName, Tenant>();
-    for (const [config, gw, prefix] of [['sqlite×1', quiet.sqlite, 'bench-soa-s-'], ['pg×1', quiet.pg1, 'bench-soa-p-']] as const) {
+    for (const [config, gw, prefix] of [
+      ['sqlite×1', quiet.sqlite, 'bench-soa-s-'],
+      ['pg×1', quiet.pg1, 'bench-soa-p-'],
+    ] as const) {
       if (!gw) continue;
       const tenant = await withServerLog(gw, async () => {
         const t = await createTenant(gw.info.url, gw.info.adminToken, 'bench-scaleout-available');
         await addAccounts(gw.info.url, t.token, availableAccounts(options), AVAILABLE_MAX_JOBS, prefix);
         await inParallel(availableAccounts(options) * AVAILABLE_MAX_JOBS, 8, async (i) => {
-          await expectStatus(`hour-long job ${i}`, call(gw.info.url, 'POST', '/v2/pixverse/videos/create', { token: t.token, body: { prompt: `held ${i} #sim:duration=3600000` } }), 200);
+          await expectStatus(
+            `hour-long job ${i}`,
+            call(gw.info.url, 'POST', '/v2/pixverse/videos/create', {
+              token: t.token,
+              body: { prompt: `held ${i} #sim:duration=3600000` },
+            }),
+            200,
+          );
         });
         return t;
       });
       availableTenant.set(config, tenant);
       if (config === 'pg×1') availableTenant.set('pg×3', tenant);
     }
-    const available = await windows(quiet, options, 'available', (config) => {
-      const headers = { authorization: `Bearer ${availableTenant.get(config)!.token}` };
-      return () => ({ method: 'GET', path: '/v2/pixverse/scheduler/available', headers });
-    }, undefined);
+    const available = await windows(
+      quiet,
+      options,
+      'available',
+      (config) => {
+        const headers = { authorization: `Bearer ${availableTenant.get(config)!.token}` };
+        return () => ({ method: 'GET', path: '/v2/pixverse/scheduler/available', headers });
+      },
+      undefined,
+    );
     await quiet.stop();
 
     // Part 1b: creates on fast-polling gateways.
     const fast = await Fleet.start('creates', sim, dir, pgFor(), 'fast', options);
     fleets.push(fast);
     const createsTenant = new Map<ConfigName, Tenant>();
-    for (const [config, gw, prefix] of [['sqlite×1', fast.sqlite, 'bench-soc-s-'], ['pg×1', fast.pg1, 'bench-soc-p-']] as const) {
+    for (const [config, gw, prefix] of [
+      ['sqlite×1', fast.sqlite, 'bench-soc-s-'],
+      ['pg×1', fast.pg1, 'bench-soc-p-'],
+    ] as const) {
       if (!gw) continue;
-      await setSimLimits(sim.info.url, prefix, Array.from({ length: CREATE_ACCOUNTS }, () => CREATE_MAX_JOBS));
+      await setSimLimits(
+        sim.info.url,
+        prefix,
+        Array.from({ length: CREATE_ACCOUNTS }, () => CREATE_MAX_JOBS),
+      );
       const tenant = await withServerLog(gw, async () => {
         const t = await createTenant(gw.info.url, gw.info.adminToken, 'bench-scaleout-creates');
         await addAccounts(gw.info.url, t.token, CREATE_ACCOUNTS, CREATE_MAX_JOBS, prefix);
@@ -399,14 +500,21 @@ export async function benchScaleout(options: BenchOptions): Promise<ScaleoutResu
       options,
       'creates',
       (config) => {
-        const headers = { authorization: `Bearer ${createsTenant.get(config)!.token}`, 'content-type': 'application/json' };
+        const headers = {
+          authorization: `Bearer ${createsTenant.get(config)!.token}`,
+          'content-type': 'application/json',
+        };
         return () => ({ method: 'POST', path: '/v2/pixverse/videos/create', headers, body: GATEWAY_BODY });
       },
       (_o, status) => status === 200,
     );
     const violations = new Map<ConfigName, number>();
-    for (const [config, prefix] of [['sqlite×1', 'bench-soc-s-'], ['pg×1', 'bench-soc-p-']] as const) {
-      if (createsTenant.has(config)) violations.set(config, (await prefixStats(sim.info.url, prefix)).violations);
+    for (const [config, prefix] of [
+      ['sqlite×1', 'bench-soc-s-'],
+      ['pg×1', 'bench-soc-p-'],
+    ] as const) {
+      if (createsTenant.has(config))
+        violations.set(config, (await prefixStats(sim.info.url, prefix)).violations);
     }
     await fast.stop();
 
@@ -415,10 +523,21 @@ export async function benchScaleout(options: BenchOptions): Promise<ScaleoutResu
     fleets.push(slow);
     const latency: LatencyFigures[] = [];
     const loads = options.short ? [MODERATE] : [MODERATE, HEAVY];
-    const durationsOf = (load: LatencyLoad) => latencyJobs(load === HEAVY ? 4 * latencyN : latencyN, options.seed);
+    const durationsOf = (load: LatencyLoad) =>
+      latencyJobs(load === HEAVY ? 4 * latencyN : latencyN, options.seed);
     let n = 0;
     const measure = async (config: ConfigName) => {
-      for (const load of loads) latency.push(await dispatchLatency(config, load, sim, slow.instances(config), `bench-sol${n++}-`, durationsOf(load)));
+      for (const load of loads)
+        latency.push(
+          await dispatchLatency(
+            config,
+            load,
+            sim,
+            slow.instances(config),
+            `bench-sol${n++}-`,
+            durationsOf(load),
+          ),
+        );
     };
     await measure('sqlite×1');
     if (slow.pg1) {
@@ -430,9 +549,13 @@ export async function benchScaleout(options: BenchOptions): Promise<ScaleoutResu
 
     log('  slot-free → next dispatch (final poll answered → next create on that key, while jobs wait):');
     for (const l of latency) {
-      log(`    ${l.config.padEnd(9)} ${l.load.name.padEnd(8)} all ${describeGaps(l.all)}   makespan ${(l.makespanMs / 1000).toFixed(2)} s, violations ${l.violations}, event loop delay p99 ${l.loopP99.toFixed(0)} ms`);
+      log(
+        `    ${l.config.padEnd(9)} ${l.load.name.padEnd(8)} all ${describeGaps(l.all)}   makespan ${(l.makespanMs / 1000).toFixed(2)} s, violations ${l.violations}, event loop delay p99 ${l.loopP99.toFixed(0)} ms`,
+      );
       if (l.pgPerJob > 0) {
-        log(`              ${l.pgPerJob.toFixed(1)} PostgreSQL statements per job; most sent: ${l.pgTop.map(([t, n]) => `${(n / l.jobs).toFixed(1)}× "${t}"`).join(', ')}`);
+        log(
+          `              ${l.pgPerJob.toFixed(1)} PostgreSQL statements per job; most sent: ${l.pgTop.map(([t, n]) => `${(n / l.jobs).toFixed(1)}× "${t}"`).join(', ')}`,
+        );
         log(`              transactions (BEGIN → COMMIT answered), per instance: ${l.pgTx.join('; ')}`);
       }
       if (l.config === 'pg×3') {
@@ -441,10 +564,18 @@ export async function benchScaleout(options: BenchOptions): Promise<ScaleoutResu
       }
       log(`              after the real end ${describeGaps(l.idle)}`);
     }
-    log(`  upstream concurrency violations (creates): ${[...violations].map(([n, v]) => `${n.replace('pg×1', 'pg×1+×3')} ${v}`).join(', ')}`);
+    log(
+      `  upstream concurrency violations (creates): ${[...violations].map(([n, v]) => `${n.replace('pg×1', 'pg×1+×3')} ${v}`).join(', ')}`,
+    );
 
     const rows: SummaryRow[] = [];
-    const row = (bench: string, metric: string, g: LoadResult, b: LoadResult, baselineName: string): SummaryRow => ({
+    const row = (
+      bench: string,
+      metric: string,
+      g: LoadResult,
+      b: LoadResult,
+      baselineName: string,
+    ): SummaryRow => ({
       bench,
       metric,
       gateway: g.rps,
@@ -497,13 +628,18 @@ export async function benchScaleout(options: BenchOptions): Promise<ScaleoutResu
   } finally {
     for (const fleet of fleets) await fleet.stop();
     await stopAll(children);
-    for (const schema of schemas) await schema.drop().catch((err: unknown) => log(`  could not drop schema ${schema.name}: ${(err as Error).message}`));
+    for (const schema of schemas)
+      await schema
+        .drop()
+        .catch((err: unknown) => log(`  could not drop schema ${schema.name}: ${(err as Error).message}`));
     removeTempDir(dir);
   }
 }
 
 export function scaleoutDeadlineMs(options: BenchOptions): number {
-  return 240_000 + 3 * 2 * options.rounds * (options.durationMs + options.warmupMs) + 200 * (options.jobs ?? 1_500);
+  return (
+    240_000 + 3 * 2 * options.rounds * (options.durationMs + options.warmupMs) + 200 * (options.jobs ?? 1_500)
+  );
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
@@ -511,7 +647,9 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   withDeadline('scaleout bench', scaleoutDeadlineMs(options), benchScaleout(options)).then(
     () => process.exit(0),
     async (err: unknown) => {
-      process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.stderr.write(
+        `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+      );
       await cleanupAsync();
       process.exit(1);
     },

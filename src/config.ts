@@ -80,7 +80,12 @@ export function parseByteSize(text: string): number {
   return Math.round(Number(match[1]) * factor);
 }
 
-function numberFrom(text: string | undefined, fallback: number, name: string, check: (n: number) => boolean): number {
+function numberFrom(
+  text: string | undefined,
+  fallback: number,
+  name: string,
+  check: (n: number) => boolean,
+): number {
   if (text === undefined || text.trim() === '') return fallback;
   const n = Number(text);
   if (!Number.isFinite(n) || !check(n)) throw new Error(`invalid ${name}: ${text}`);
@@ -94,13 +99,28 @@ export function loadLimits(env: Env): Limits {
     requestTimeoutMs: parseDuration(pick(env['PIXGATE_REQUEST_TIMEOUT']) ?? '30s'),
     headersTimeoutMs: parseDuration(pick(env['PIXGATE_HEADERS_TIMEOUT']) ?? '10s'),
     keepAliveTimeoutMs: parseDuration(pick(env['PIXGATE_KEEP_ALIVE_TIMEOUT']) ?? '5s'),
-    maxConnections: numberFrom(env['PIXGATE_MAX_CONNECTIONS'], 4096, 'PIXGATE_MAX_CONNECTIONS', (n) => Number.isInteger(n) && n > 0),
+    maxConnections: numberFrom(
+      env['PIXGATE_MAX_CONNECTIONS'],
+      4096,
+      'PIXGATE_MAX_CONNECTIONS',
+      (n) => Number.isInteger(n) && n > 0,
+    ),
     bodyLimitBytes: size('PIXGATE_BODY_LIMIT', '1mb'),
     uploadLimitBytes: size('PIXGATE_UPLOAD_LIMIT', '50mb'),
     webhookBodyLimitBytes: size('PIXGATE_WEBHOOK_BODY_LIMIT', '64kb'),
     rateLimitPerSecond: rate,
-    rateLimitBurst: numberFrom(env['PIXGATE_RATE_BURST'], rate * 2, 'PIXGATE_RATE_BURST', (n) => n >= 1 || rate === 0),
-    callbackTenantShare: numberFrom(env['PIXGATE_CALLBACK_TENANT_SHARE'], 0.25, 'PIXGATE_CALLBACK_TENANT_SHARE', (n) => n > 0 && n <= 1),
+    rateLimitBurst: numberFrom(
+      env['PIXGATE_RATE_BURST'],
+      rate * 2,
+      'PIXGATE_RATE_BURST',
+      (n) => n >= 1 || rate === 0,
+    ),
+    callbackTenantShare: numberFrom(
+      env['PIXGATE_CALLBACK_TENANT_SHARE'],
+      0.25,
+      'PIXGATE_CALLBACK_TENANT_SHARE',
+      (n) => n > 0 && n <= 1,
+    ),
     shutdownTimeoutMs: parseDuration(pick(env['PIXGATE_SHUTDOWN_TIMEOUT']) ?? '20s'),
   };
 }
@@ -147,7 +167,9 @@ function optionalDuration(text: string | undefined): number | null {
 export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Config {
   const file = fileConfig(flags.config ?? env['PIXGATE_CONFIG']);
   const str = (key: keyof Config) => (typeof file[key] === 'string' ? (file[key] as string) : undefined);
-  const port = Number(pick(flags.port, env['PORT'], env['PIXGATE_PORT'], file.port as number | undefined) ?? 8080);
+  const port = Number(
+    pick(flags.port, env['PORT'], env['PIXGATE_PORT'], file.port as number | undefined) ?? 8080,
+  );
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid port: ${String(port)}`);
   const timeout = pick(flags.jobTimeout, env['PIXGATE_JOB_TIMEOUT'], str('jobTimeoutMs'));
   const expected = pick(flags.expectedDuration, env['PIXGATE_EXPECTED_DURATION']);
@@ -155,7 +177,8 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
     host: pick(flags.host, env['HOST'], env['PIXGATE_HOST'], str('host')) ?? '0.0.0.0',
     port,
     dataDir: resolve(pick(flags.dataDir, env['PIXGATE_DATA_DIR'], str('dataDir')) ?? './data'),
-    databaseUrl: pick(flags.databaseUrl, env['DATABASE_URL'], env['PIXGATE_DATABASE_URL'], str('databaseUrl')) ?? null,
+    databaseUrl:
+      pick(flags.databaseUrl, env['DATABASE_URL'], env['PIXGATE_DATABASE_URL'], str('databaseUrl')) ?? null,
     databaseSchema: pick(flags.databaseSchema, env['PIXGATE_DATABASE_SCHEMA'], str('databaseSchema')) ?? null,
     upstreamUrl: pick(flags.upstream, env['PIXGATE_UPSTREAM_URL'], str('upstreamUrl')) ?? null,
     adminToken: pick(env['PIXGATE_ADMIN_TOKEN']) ?? null,
@@ -168,7 +191,9 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
       .split(',')
       .map((cidr) => cidr.trim())
       .filter((cidr) => cidr !== ''),
-    callbackScheduleMs: parseDurationList(pick(env['PIXGATE_CALLBACK_SCHEDULE']) ?? DEFAULT_CALLBACK_SCHEDULE),
+    callbackScheduleMs: parseDurationList(
+      pick(env['PIXGATE_CALLBACK_SCHEDULE']) ?? DEFAULT_CALLBACK_SCHEDULE,
+    ),
     callbackTimeoutMs: parseDuration(pick(env['PIXGATE_CALLBACK_TIMEOUT']) ?? '12s'),
     leaseMs: optionalDuration(env['PIXGATE_LEASE']),
     upstreamTimeoutMs: optionalDuration(env['PIXGATE_UPSTREAM_TIMEOUT']) ?? 30_000,

@@ -18,7 +18,12 @@ export interface WakeTargets {
 }
 
 /** Returns a closer, or null when the store is not shared (SQLite). */
-export async function listenAcrossInstances(config: Config, store: Store, targets: WakeTargets, log: Logger): Promise<(() => Promise<void>) | null> {
+export async function listenAcrossInstances(
+  config: Config,
+  store: Store,
+  targets: WakeTargets,
+  log: Logger,
+): Promise<(() => Promise<void>) | null> {
   if (store.dialect !== 'postgres' || !config.databaseUrl) return null;
   const { listenForChanges, channelsFor } = await import('./store/postgres/index.ts');
   const channels = channelsFor(config.databaseSchema);
@@ -32,7 +37,10 @@ export async function listenAcrossInstances(config: Config, store: Store, target
       const userId = userIdOf(payload);
       if (userId !== null) targets.scheduler.capacityChanged(userId);
     },
-    { onError: (err) => log.warn({ err: err.message }, 'LISTEN connection problem; backstop polling covers it') },
+    {
+      onError: (err) =>
+        log.warn({ err: err.message }, 'LISTEN connection problem; backstop polling covers it'),
+    },
   );
   return () => listener.close();
 }
@@ -40,7 +48,8 @@ export async function listenAcrossInstances(config: Config, store: Store, target
 function userIdOf(payload: string): number | null {
   try {
     const parsed: unknown = JSON.parse(payload);
-    if (parsed && typeof parsed === 'object' && 'userId' in parsed && typeof parsed.userId === 'number') return parsed.userId;
+    if (parsed && typeof parsed === 'object' && 'userId' in parsed && typeof parsed.userId === 'number')
+      return parsed.userId;
   } catch {
     // not ours; ignore
   }

@@ -21,7 +21,15 @@ import { hashToken } from './security/tokens.ts';
 import { openStore } from './store/index.ts';
 import { StreamTickets } from './web/tickets.ts';
 import { listenAcrossInstances } from './crossInstance.ts';
-import { callbackAttemptRecorder, GatewayMetrics, leaseLossRecorder, MeteredUpstream, meteredStore, registerClusterGauges, watchScheduler } from './metrics/index.ts';
+import {
+  callbackAttemptRecorder,
+  GatewayMetrics,
+  leaseLossRecorder,
+  MeteredUpstream,
+  meteredStore,
+  registerClusterGauges,
+  watchScheduler,
+} from './metrics/index.ts';
 import type { Store } from './store/store.ts';
 import { pixverseProvider } from './providers/index.ts';
 import type { Upstream } from './scheduler/provider.ts';
@@ -55,14 +63,27 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { config } = options;
   const log = options.logger ?? pino({ level: config.logLevel });
   secureDataDir(config.dataDir);
-  const admin = loadOrCreateSecret(config.dataDir, 'admin.token', config.adminToken ?? undefined, newAdminToken);
+  const admin = loadOrCreateSecret(
+    config.dataDir,
+    'admin.token',
+    config.adminToken ?? undefined,
+    newAdminToken,
+  );
   if (admin.generated) options.onAdminTokenCreated?.(admin.value, admin.path);
-  const master = loadOrCreateSecret(config.dataDir, 'master.key', config.masterKey ?? undefined, newMasterKeyText);
+  const master = loadOrCreateSecret(
+    config.dataDir,
+    'master.key',
+    config.masterKey ?? undefined,
+    newMasterKeyText,
+  );
 
   const secretBox = secretBoxFor(master.value);
   const metrics = new GatewayMetrics();
   // Every store operation and upstream call is timed at these two seams; the engine stays unaware.
-  const store = meteredStore(await openStore(config.databaseUrl ?? undefined, config.dataDir, { schema: config.databaseSchema }), metrics);
+  const store = meteredStore(
+    await openStore(config.databaseUrl ?? undefined, config.dataDir, { schema: config.databaseSchema }),
+    metrics,
+  );
   // Before anything changes a job: every transition writes its callback in the same transaction.
   store.setOutboxBuilder(createOutboxBuilder());
   // Data migration: tenant signing secrets written in clear by older versions are sealed now.
@@ -70,7 +91,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   if (resealed > 0) log.info({ users: resealed }, 'sealed tenant callback secrets stored in clear');
   // The one provider this gateway runs; its client is timed like the store.
   const provider = pixverseProvider;
-  const upstream = new MeteredUpstream(provider.connect({ baseUrl: options.upstreamUrl, timeoutMs: config.upstreamTimeoutMs }), metrics);
+  const upstream = new MeteredUpstream(
+    provider.connect({ baseUrl: options.upstreamUrl, timeoutMs: config.upstreamTimeoutMs }),
+    metrics,
+  );
   const scheduler = new Scheduler({
     store,
     provider,
@@ -98,18 +122,33 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       recordCallbackAttempt(kind, delivery, now);
       // The dashboard shows failing and dead deliveries live; a lost lease recorded nothing.
       if (kind !== 'lease_lost') {
-        scheduler.events.emit('callback', { userId: delivery.userId, deliveryId: delivery.id, outcome: kind === 'retry' ? 'failed' : kind });
+        scheduler.events.emit('callback', {
+          userId: delivery.userId,
+          deliveryId: delivery.id,
+          outcome: kind === 'retry' ? 'failed' : kind,
+        });
       }
     },
   });
   metrics.info.set({ instance_id: scheduler.ctx.instanceId, store: store.dialect }, 1);
   watchScheduler(scheduler.events, metrics);
-  registerClusterGauges(metrics, { store, now: Date.now, onError: (err) => log.warn({ err }, 'metrics: cluster snapshot failed') });
+  registerClusterGauges(metrics, {
+    store,
+    now: Date.now,
+    onError: (err) => log.warn({ err }, 'metrics: cluster snapshot failed'),
+  });
   // A final state or a start may have written a delivery: attempt it now, not at the next idle wake.
   // Only jobs with a replyUrl can have written one.
   scheduler.events.on('final', (job) => job.replyUrl && callbacks.wake());
   scheduler.events.on('running', (job) => job.replyUrl && callbacks.wake());
-  const engine = { store: scheduler.store, scheduler, upstream, now: Date.now, callbackPolicy: callbacks.policy, deliverer: callbacks };
+  const engine = {
+    store: scheduler.store,
+    scheduler,
+    upstream,
+    now: Date.now,
+    callbackPolicy: callbacks.policy,
+    deliverer: callbacks,
+  };
   const services = createServices(engine);
   const auth = new Authenticator(services.tenants, hashToken(admin.value));
   let draining = false;
@@ -125,7 +164,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     },
     { loggerInstance: log, limits: config.limits, ...(options.onRoute ? { onRoute: options.onRoute } : {}) },
   );
-  const unlisten = await listenAcrossInstances(config, store, { scheduler, deliveries: () => callbacks.wake(), tokensRevoked: () => auth.forget() }, log);
+  const unlisten = await listenAcrossInstances(
+    config,
+    store,
+    { scheduler, deliveries: () => callbacks.wake(), tokensRevoked: () => auth.forget() },
+    log,
+  );
   scheduler.start();
   callbacks.start();
   // A deeper accept queue than Node's 511: when the process is saturated (a client hammering
@@ -158,6 +202,7 @@ function configuredTuning(config: Config): Partial<SchedulerTuning> {
   if (config.leaseMs !== null) tuning.leaseMs = config.leaseMs;
   if (config.staleSubmitMs !== null) tuning.staleSubmitMs = config.staleSubmitMs;
   if (config.idleWakeMs !== null) tuning.idleWakeMs = config.idleWakeMs;
-  if (config.pollMinIntervalMs !== null) tuning.poll = { ...DEFAULT_POLL_POLICY, minIntervalMs: config.pollMinIntervalMs };
+  if (config.pollMinIntervalMs !== null)
+    tuning.poll = { ...DEFAULT_POLL_POLICY, minIntervalMs: config.pollMinIntervalMs };
   return tuning;
 }

@@ -113,7 +113,11 @@ function procCpuSeconds(pid: number): number | null {
 }
 
 /** Starts `bench/servers/<script>.ts` and resolves with its ready line. */
-export async function startServer<T>(script: string, args: string[], options: StartOptions = {}): Promise<ServerChild<T>> {
+export async function startServer<T>(
+  script: string,
+  args: string[],
+  options: StartOptions = {},
+): Promise<ServerChild<T>> {
   installHandlers();
   const entry = join(BENCH_DIR, 'servers', `${script}.ts`);
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', entry, ...args], {
@@ -133,7 +137,13 @@ export async function startServer<T>(script: string, args: string[], options: St
   const stderrTail = (lines = 40) => tail.slice(-lines).join('\n');
 
   const info = await new Promise<T>((ready, fail) => {
-    const timer = setTimeout(() => fail(new Error(`${script} did not start within ${options.readyTimeoutMs ?? 30_000} ms\n${stderrTail()}`)), options.readyTimeoutMs ?? 30_000);
+    const timer = setTimeout(
+      () =>
+        fail(
+          new Error(`${script} did not start within ${options.readyTimeoutMs ?? 30_000} ms\n${stderrTail()}`),
+        ),
+      options.readyTimeoutMs ?? 30_000,
+    );
     const lines = createInterface({ input: child.stdout! });
     lines.on('line', (line) => {
       if (!line.startsWith('{')) return;
@@ -146,7 +156,9 @@ export async function startServer<T>(script: string, args: string[], options: St
     });
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
-      fail(new Error(`${script} exited before it was ready (code ${code}, signal ${signal})\n${stderrTail()}`));
+      fail(
+        new Error(`${script} exited before it was ready (code ${code}, signal ${signal})\n${stderrTail()}`),
+      );
     });
   }).catch((err: unknown) => {
     child.kill('SIGKILL');
@@ -163,7 +175,11 @@ export async function startServer<T>(script: string, args: string[], options: St
     stop: () =>
       (stopping ??= (async () => {
         if (child.exitCode !== null || child.signalCode !== null) return;
-        const waitExit = (ms: number) => Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref())]);
+        const waitExit = (ms: number) =>
+          Promise.race([
+            exited.then(() => true),
+            new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref()),
+          ]);
         child.stdin!.end();
         if (await waitExit(10_000)) return;
         child.kill('SIGTERM');

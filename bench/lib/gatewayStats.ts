@@ -37,7 +37,10 @@ interface StatsLine extends WindowStats {
 }
 
 function lastStats(child: ServerChild<unknown>): StatsLine | null {
-  const lines = child.stderrTail(40).split('\n').filter((l) => l.startsWith('BENCH_STATS '));
+  const lines = child
+    .stderrTail(40)
+    .split('\n')
+    .filter((l) => l.startsWith('BENCH_STATS '));
   if (lines.length === 0) return null;
   try {
     return JSON.parse(lines[lines.length - 1]!.slice('BENCH_STATS '.length)) as StatsLine;
@@ -82,4 +85,6 @@ export function describeStoreCalls(stats: WindowStats | null, jobs: number, top 
 }
 
 export const describeLoopDelay = (d: LoopDelay | null) =>
-  d === null ? 'event loop delay -' : `event loop delay p50 ${d.p50.toFixed(1)} ms p99 ${d.p99.toFixed(1)} ms max ${d.max.toFixed(0)} ms`;
+  d === null
+    ? 'event loop delay -'
+    : `event loop delay p50 ${d.p50.toFixed(1)} ms p99 ${d.p99.toFixed(1)} ms max ${d.max.toFixed(0)} ms`;

@@ -148,12 +148,19 @@ async function gatewayIdle(gw: string, tenant: Tenant): Promise<boolean> {
 async function submitAll(gw: string, tenant: Tenant, w: Workload, tag: string, lanes: number): Promise<void> {
   await inParallel(w.jobs.length, lanes, async (i) => {
     const job = w.jobs[i]!;
-    const r = await call(gw, 'POST', '/v2/pixverse/videos/create', { token: tenant.token, body: JSON.parse(createBody(tag, job, true)) as unknown });
-    if (r.status !== 200) throw new Error(`queue create ${tag} job ${i}: HTTP ${r.status} ${r.raw.toString().slice(0, 200)}`);
+    const r = await call(gw, 'POST', '/v2/pixverse/videos/create', {
+      token: tenant.token,
+      body: JSON.parse(createBody(tag, job, true)) as unknown,
+    });
+    if (r.status !== 200)
+      throw new Error(`queue create ${tag} job ${i}: HTTP ${r.status} ${r.raw.toString().slice(0, 200)}`);
   });
 }
 
-export async function runWorkload(spec: RunSpec, hooks: { afterStart?: (gw: ServerChild<GatewayInfo>) => void } = {}): Promise<RunResult> {
+export async function runWorkload(
+  spec: RunSpec,
+  hooks: { afterStart?: (gw: ServerChild<GatewayInfo>) => void } = {},
+): Promise<RunResult> {
   const { sim, workload: w, keyPrefix } = spec;
   const dir = makeTempDir(`pixgate-bench-${spec.name}-`);
   let gw: ServerChild<GatewayInfo> | null = null;
@@ -161,14 +168,30 @@ export async function runWorkload(spec: RunSpec, hooks: { afterStart?: (gw: Serv
     await setSimLimits(sim.info.url, keyPrefix, w.maxJobs);
     gw = await startServer<GatewayInfo>(
       'gateway',
-      ['--upstream', sim.info.url, '--data-dir', join(dir, 'data'), '--job-timeout', '2h', '--log-level', 'warn', ...spec.gatewayArgs],
+      [
+        '--upstream',
+        sim.info.url,
+        '--data-dir',
+        join(dir, 'data'),
+        '--job-timeout',
+        '2h',
+        '--log-level',
+        'warn',
+        ...spec.gatewayArgs,
+      ],
       { nodeArgs: gatewayNodeArgs(spec.options, spec.name) },
     );
     const g = gw;
     hooks.afterStart?.(g);
     const tenant = await withServerLog(g, async () => {
       const created = await createTenant(g.info.url, g.info.adminToken, `bench-${spec.name}`);
-      await addAccountsWith(g.info.url, created.token, w.maxJobs, keyPrefix, spec.webhooks ? sim.info.url : null);
+      await addAccountsWith(
+        g.info.url,
+        created.token,
+        w.maxJobs,
+        keyPrefix,
+        spec.webhooks ? sim.info.url : null,
+      );
       return created;
     });
 
@@ -177,8 +200,19 @@ export async function runWorkload(spec: RunSpec, hooks: { afterStart?: (gw: Serv
       const before = await prefixStats(sim.info.url, keyPrefix);
       await withServerLog(g, () => submitAll(g.info.url, tenant, warm, 'warmup', 8));
       const longest = warm.longestMs;
-      await waitFor(`${spec.name} warm-up`, async () => (await prefixStats(sim.info.url, keyPrefix)).completed - before.completed >= warm.jobs.length, 4 * longest + 30_000, 25);
-      await waitFor(`${spec.name} warm-up final at the gateway`, () => gatewayIdle(g.info.url, tenant), 30_000, 25);
+      await waitFor(
+        `${spec.name} warm-up`,
+        async () =>
+          (await prefixStats(sim.info.url, keyPrefix)).completed - before.completed >= warm.jobs.length,
+        4 * longest + 30_000,
+        25,
+      );
+      await waitFor(
+        `${spec.name} warm-up final at the gateway`,
+        () => gatewayIdle(g.info.url, tenant),
+        30_000,
+        25,
+      );
     }
     if (!spec.sharedTrace) await clearTrace(sim.info.url);
     const base = await prefixStats(sim.info.url, keyPrefix);
@@ -193,7 +227,12 @@ export async function runWorkload(spec: RunSpec, hooks: { afterStart?: (gw: Serv
       while (sampling) {
         const s = await prefixStats(sim.info.url, keyPrefix);
         const t = wallNow();
-        samples.push({ t, active: s.active, created: s.created - base.created, done: s.completed + s.failed - base.completed - base.failed });
+        samples.push({
+          t,
+          active: s.active,
+          created: s.created - base.created,
+          done: s.completed + s.failed - base.completed - base.failed,
+        });
         if (s.completed + s.failed - base.completed - base.failed >= n) {
           doneAt = t;
           return;
@@ -224,7 +263,13 @@ export async function runWorkload(spec: RunSpec, hooks: { afterStart?: (gw: Serv
     } else {
       // useapi-style: every job tries at once (the agent allows `connections` in flight); a 429
       // sends that job to sleep for retryMs, whatever Retry-After says, then it tries again.
-      const pool = new Pool(g.info.url, { connections, pipelining: 1, keepAliveTimeout: 60_000, headersTimeout: 30_000, bodyTimeout: 30_000 });
+      const pool = new Pool(g.info.url, {
+        connections,
+        pipelining: 1,
+        keepAliveTimeout: 60_000,
+        headersTimeout: 30_000,
+        bodyTimeout: 30_000,
+      });
       const headers = { authorization: `Bearer ${tenant.token}`, 'content-type': 'application/json' };
       const retryMs = spec.retryMs ?? 10_000;
       try {
@@ -232,10 +277,16 @@ export async function runWorkload(spec: RunSpec, hooks: { afterStart?: (gw: Serv
           w.jobs.map(async (job) => {
             const body = createBody(tag, job, false);
             for (;;) {
-              if (wallNow() > deadline) throw new Error(`${spec.name}: job ${job.index} not accepted before the deadline`);
+              if (wallNow() > deadline)
+                throw new Error(`${spec.name}: job ${job.index} not accepted before the deadline`);
               requests++;
               try {
-                const res = await pool.request({ method: 'POST', path: '/v2/pixverse/videos/create', headers, body });
+                const res = await pool.request({
+                  method: 'POST',
+                  path: '/v2/pixverse/videos/create',
+                  headers,
+                  body,
+                });
                 const text = await res.body.text();
                 if (res.statusCode === 200) return;
                 if (res.statusCode === 429) refused429++;
@@ -261,19 +312,32 @@ export async function runWorkload(spec: RunSpec, hooks: { afterStart?: (gw: Serv
       sampler,
       (async () => {
         while (!doneAt && wallNow() < deadline) await sleep(100);
-        if (!doneAt) throw new Error(`${spec.name}: the simulator had not run all ${n} jobs within ${Math.round(spec.deadlineMs / 1000)} s\n${g.stderrTail(8)}`);
+        if (!doneAt)
+          throw new Error(
+            `${spec.name}: the simulator had not run all ${n} jobs within ${Math.round(spec.deadlineMs / 1000)} s\n${g.stderrTail(8)}`,
+          );
       })(),
     ]).finally(() => {
       sampling = false;
     });
     // Every job final at the gateway too, so the trace holds each job's final poll.
-    await waitFor(`${spec.name}: all jobs final at the gateway`, () => gatewayIdle(g.info.url, tenant), 60_000, 25);
+    await waitFor(
+      `${spec.name}: all jobs final at the gateway`,
+      () => gatewayIdle(g.info.url, tenant),
+      60_000,
+      25,
+    );
     const cpu1 = g.cpuSeconds();
     const gatewayStats = await windowStats(g);
     const loopDelay = gatewayStats?.eventLoopDelayMs ?? null;
     canary.disable();
     const ms = (ns: number) => ns / 1e6;
-    const benchLoopDelay = { p50: ms(canary.percentile(50)), p99: ms(canary.percentile(99)), max: ms(canary.max), mean: ms(canary.mean) };
+    const benchLoopDelay = {
+      p50: ms(canary.percentile(50)),
+      p99: ms(canary.percentile(99)),
+      max: ms(canary.max),
+      mean: ms(canary.mean),
+    };
     const end = await prefixStats(sim.info.url, keyPrefix);
     const hooks1 = await webhookCounts(sim.info.url);
     const trace = await fetchTrace(sim.info.url);
@@ -283,8 +347,13 @@ export async function runWorkload(spec: RunSpec, hooks: { afterStart?: (gw: Serv
     const from = trace.t.findIndex((t) => t >= t0);
     if (from > 0) for (const column of Object.values(trace) as unknown[][]) column.splice(0, from);
     if (from < 0) for (const column of Object.values(trace) as unknown[][]) column.length = 0;
-    const summary = summarize(trace, (key) => key.startsWith(keyPrefix), (label) => w.jobs[label]?.durationMs);
-    if (summary.creates !== n) throw new Error(`${spec.name}: the trace holds ${summary.creates} creates, expected ${n}`);
+    const summary = summarize(
+      trace,
+      (key) => key.startsWith(keyPrefix),
+      (label) => w.jobs[label]?.durationMs,
+    );
+    if (summary.creates !== n)
+      throw new Error(`${spec.name}: the trace holds ${summary.creates} creates, expected ${n}`);
     return {
       name: spec.name,
       t0,

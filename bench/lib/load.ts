@@ -101,7 +101,13 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
       const at = i % pools.length;
       const started = performance.now();
       try {
-        const res = await pools[at]!.request({ origin: origins[at]!, method: req.method, path: req.path, headers: req.headers, body: req.body });
+        const res = await pools[at]!.request({
+          origin: origins[at]!,
+          method: req.method,
+          path: req.path,
+          headers: req.headers,
+          body: req.body,
+        });
         let size = 0;
         let text = '';
         if (spec.needsBody) {
@@ -181,7 +187,8 @@ export function mergeLoads(results: LoadResult[]): LoadResult {
   const responses = results.reduce((s, r) => s + r.responses, 0);
   const bytes = results.reduce((s, r) => s + r.bytes, 0);
   const outcomes: Record<string, number> = {};
-  for (const r of results) for (const [k, v] of Object.entries(r.outcomes)) outcomes[k] = (outcomes[k] ?? 0) + v;
+  for (const r of results)
+    for (const [k, v] of Object.entries(r.outcomes)) outcomes[k] = (outcomes[k] ?? 0) + v;
   const latencies = new Float64Array(successes);
   let at = 0;
   for (const r of results) {
@@ -192,7 +199,9 @@ export function mergeLoads(results: LoadResult[]): LoadResult {
   let sum = 0;
   for (const value of latencies) sum += value;
   const weighted = (pick: (r: LoadResult) => number | null) =>
-    results.some((r) => pick(r) === null) ? null : results.reduce((s, r) => s + pick(r)! * r.seconds, 0) / seconds;
+    results.some((r) => pick(r) === null)
+      ? null
+      : results.reduce((s, r) => s + pick(r)! * r.seconds, 0) / seconds;
   return {
     seconds,
     rps: successes / seconds,

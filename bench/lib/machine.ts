@@ -18,5 +18,9 @@ export function cpuPressure(): number | null {
 
 export function machineLine(): string {
   const psi = cpuPressure();
-  return `${cpus().length} cores, load average ${loadavg().map((n) => n.toFixed(1)).join(' ')}${psi === null ? '' : `, CPU pressure ${psi.toFixed(0)}% (tasks waiting for a CPU, 10 s avg)`}`;
+  return `${cpus().length} cores, load average ${loadavg()
+    .map((n) => n.toFixed(1))
+    .join(
+      ' ',
+    )}${psi === null ? '' : `, CPU pressure ${psi.toFixed(0)}% (tasks waiting for a CPU, 10 s avg)`}`;
 }

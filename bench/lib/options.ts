@@ -58,8 +58,20 @@ export function parseBenchArgs(argv: string[] = process.argv.slice(2)): BenchOpt
     return v;
   };
   const known = new Set([
-    '--short', '--connections', '--duration', '--warmup', '--profile', '--rounds', '--help',
-    '--time-scale', '--jobs', '--accounts', '--queued', '--seed', '--only', '--no-webhooks',
+    '--short',
+    '--connections',
+    '--duration',
+    '--warmup',
+    '--profile',
+    '--rounds',
+    '--help',
+    '--time-scale',
+    '--jobs',
+    '--accounts',
+    '--queued',
+    '--seed',
+    '--only',
+    '--no-webhooks',
   ]);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -71,7 +83,8 @@ export function parseBenchArgs(argv: string[] = process.argv.slice(2)): BenchOpt
     process.exit(0);
   }
   const connections = Number(value('--connections') ?? 32);
-  if (!Number.isInteger(connections) || connections < 1 || connections > 1024) throw new Error('--connections must be 1..1024');
+  if (!Number.isInteger(connections) || connections < 1 || connections > 1024)
+    throw new Error('--connections must be 1..1024');
   const durationMs = parseDuration(value('--duration') ?? (short ? '1s' : '5s'));
   const warmupMs = parseDuration(value('--warmup') ?? (short ? '500ms' : '1s'));
   if (durationMs < 100 || durationMs > 120_000) throw new Error('--duration must be between 100ms and 2m');
@@ -88,23 +101,46 @@ export function parseBenchArgs(argv: string[] = process.argv.slice(2)): BenchOpt
     const text = value(name);
     if (text === undefined) return null;
     const n = Number(text);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer in ${min}..${max}`);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new Error(`${name} must be an integer in ${min}..${max}`);
     return n;
   };
   const scaleText = value('--time-scale');
   const timeScale = scaleText === undefined ? null : Number(scaleText);
-  if (timeScale !== null && !(timeScale > 0 && timeScale <= 1)) throw new Error('--time-scale must be in (0, 1]');
+  if (timeScale !== null && !(timeScale > 0 && timeScale <= 1))
+    throw new Error('--time-scale must be in (0, 1]');
   const jobs = optionalInt('--jobs', 1, 1_000_000);
   const accounts = optionalInt('--accounts', 1, 1_000);
   const queued = optionalInt('--queued', 0, 1_000_000);
   const seed = optionalInt('--seed', 0, 2 ** 31) ?? 1;
   const onlyText = value('--only');
-  const only = onlyText === undefined ? null : onlyText.split(',').map((s) => s.trim()).filter(Boolean);
+  const only =
+    onlyText === undefined
+      ? null
+      : onlyText
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
   for (const name of only ?? []) {
-    if (!(BENCH_NAMES as readonly string[]).includes(name)) throw new Error(`--only: unknown bench ${name} (known: ${BENCH_NAMES.join(', ')})`);
+    if (!(BENCH_NAMES as readonly string[]).includes(name))
+      throw new Error(`--only: unknown bench ${name} (known: ${BENCH_NAMES.join(', ')})`);
   }
   const webhooks = !argv.includes('--no-webhooks');
-  return { short, connections, warmupMs, durationMs, rounds, profileDir, timeScale, jobs, accounts, queued, seed, only, webhooks };
+  return {
+    short,
+    connections,
+    warmupMs,
+    durationMs,
+    rounds,
+    profileDir,
+    timeScale,
+    jobs,
+    accounts,
+    queued,
+    seed,
+    only,
+    webhooks,
+  };
 }
 
 /**
@@ -119,7 +155,10 @@ export function gatewayNodeArgs(options: BenchOptions, name: string): string[] {
 export async function withDeadline<T>(what: string, ms: number, work: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${Math.round(ms / 1000)} s`)), ms);
+    timer = setTimeout(
+      () => reject(new Error(`${what} did not finish within ${Math.round(ms / 1000)} s`)),
+      ms,
+    );
   });
   try {
     return await Promise.race([work, deadline]);

@@ -8,7 +8,9 @@ import pg from 'pg';
 import { onCleanup } from './children.ts';
 
 export const BENCH_DATABASE_URL =
-  process.env['PIXGATE_BENCH_DATABASE_URL'] ?? process.env['PIXGATE_TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
+  process.env['PIXGATE_BENCH_DATABASE_URL'] ??
+  process.env['PIXGATE_TEST_DATABASE_URL'] ??
+  'postgres://postgres@127.0.0.1:5432/test';
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
 

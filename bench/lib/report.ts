@@ -23,7 +23,10 @@ export function cpuPerResponse(r: LoadResult): number | null {
   return r.serverCpu !== null && r.totalRps > 0 ? (r.serverCpu / r.totalRps) * 1e6 : null;
 }
 
-const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '-');
+const fmt = (n: number, digits = 0) =>
+  Number.isFinite(n)
+    ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+    : '-';
 
 export function describeLoad(name: string, r: LoadResult): string {
   const outcomes = Object.entries(r.outcomes)
@@ -38,7 +41,16 @@ export function describeLoad(name: string, r: LoadResult): string {
 }
 
 export function printSummary(rows: SummaryRow[]): void {
-  const header = ['bench', 'metric', 'gateway', 'baseline', 'ratio', 'target', 'met', 'server CPU µs/resp gw | base'];
+  const header = [
+    'bench',
+    'metric',
+    'gateway',
+    'baseline',
+    'ratio',
+    'target',
+    'met',
+    'server CPU µs/resp gw | base',
+  ];
   const cpu = (n: number | null) => (n === null ? '-' : fmt(n));
   const body = rows.map((r) => [
     r.bench,
@@ -51,8 +63,14 @@ export function printSummary(rows: SummaryRow[]): void {
     `${cpu(r.gatewayCpuUs)} | ${cpu(r.baselineCpuUs)}`,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i >= 2 && i <= 4 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
-  process.stdout.write(`\n${line(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${body.map(line).join('\n')}\n`);
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i >= 2 && i <= 4 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  process.stdout.write(
+    `\n${line(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${body.map(line).join('\n')}\n`,
+  );
 }
 
 export const log = (text: string) => process.stdout.write(`${text}\n`);

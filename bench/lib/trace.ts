@@ -60,7 +60,11 @@ export interface TraceSummary {
 }
 
 /** Per-job view of a trace, restricted to `keys`; `durationOf(job label)` gives each job's duration. */
-export function summarize(trace: SimTrace, keys: (key: string) => boolean, durationOf: (job: number) => number | undefined): TraceSummary {
+export function summarize(
+  trace: SimTrace,
+  keys: (key: string) => boolean,
+  durationOf: (job: number) => number | undefined,
+): TraceSummary {
   const byId = new Map<string, TracedJob>();
   let refusedCreates = 0;
   let polls = 0;
@@ -74,7 +78,17 @@ export function summarize(trace: SimTrace, keys: (key: string) => boolean, durat
       const duration = durationOf(label);
       if (duration === undefined) throw new Error(`trace: create of unknown job label ${label} on ${key}`);
       const start = trace.t[i]!;
-      byId.set(trace.id[i]!, { key, id: trace.id[i]!, job: label, tag: trace.tag[i]!, start, end: start + duration, finalAt: null, finalTag: null, polls: 0 });
+      byId.set(trace.id[i]!, {
+        key,
+        id: trace.id[i]!,
+        job: label,
+        tag: trace.tag[i]!,
+        start,
+        end: start + duration,
+        finalAt: null,
+        finalTag: null,
+        polls: 0,
+      });
     } else if (kind === 'x') refusedCreates++;
     else if (kind === 'p') {
       polls++;
@@ -125,7 +139,12 @@ export function slotGaps(jobs: TracedJob[], limitOf: (key: string) => number): S
     for (let k = 0; limit + k < creates.length; k++) {
       const next = creates[limit + k]!;
       if (k < ends.length) idle.push(next.start - ends[k]!);
-      if (k < finals.length) dispatch.push({ ms: next.start - finals[k]!.finalAt!, at: finals[k]!.finalAt!, cross: next.tag !== finals[k]!.finalTag });
+      if (k < finals.length)
+        dispatch.push({
+          ms: next.start - finals[k]!.finalAt!,
+          at: finals[k]!.finalAt!,
+          cross: next.tag !== finals[k]!.finalTag,
+        });
     }
   }
   return { idle, dispatch };

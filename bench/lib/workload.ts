@@ -72,7 +72,13 @@ export function realDurationMs(quality: Quality, u1: number, u2: number): number
  * `jobs` jobs over `accounts` accounts whose maxJobs cycle 1, 2, … 8 (mean 4.5 slots per account).
  * Durations never exceed 10 real minutes (PixVerse's auto-release), scaled by `timeScale`.
  */
-export function makeWorkload(opts: { jobs: number; accounts: number; timeScale: number; seed: number; maxJobs?: (i: number) => number }): Workload {
+export function makeWorkload(opts: {
+  jobs: number;
+  accounts: number;
+  timeScale: number;
+  seed: number;
+  maxJobs?: (i: number) => number;
+}): Workload {
   const draw = rng(opts.seed);
   const jobs: WorkJob[] = [];
   let total = 0;
@@ -86,7 +92,14 @@ export function makeWorkload(opts: { jobs: number; accounts: number; timeScale: 
     longest = Math.max(longest, durationMs);
   }
   const maxJobs = Array.from({ length: opts.accounts }, (_, i) => opts.maxJobs?.(i) ?? 1 + (i % 8));
-  return { jobs, maxJobs, slots: maxJobs.reduce((a, b) => a + b, 0), timeScale: opts.timeScale, totalWorkMs: total, longestMs: longest };
+  return {
+    jobs,
+    maxJobs,
+    slots: maxJobs.reduce((a, b) => a + b, 0),
+    timeScale: opts.timeScale,
+    totalWorkMs: total,
+    longestMs: longest,
+  };
 }
 
 /** The ideal lower bound on the makespan: max(total work ÷ total slots, longest job). */
@@ -100,7 +113,10 @@ export function idealMakespanMs(w: Workload): number {
  * the poll that sees it finished). Any real FIFO dispatcher is at best this fast; its excess over
  * the lower bound is the tail effect of not knowing durations in advance.
  */
-export function listScheduleMs(w: Workload, held: (job: WorkJob) => number = (job) => job.durationMs): number {
+export function listScheduleMs(
+  w: Workload,
+  held: (job: WorkJob) => number = (job) => job.durationMs,
+): number {
   // Binary min-heap of slot free times.
   const heap = new Float64Array(w.slots);
   const size = w.slots;
@@ -135,7 +151,9 @@ export function listScheduleMs(w: Workload, held: (job: WorkJob) => number = (jo
  * With only the quality known in advance, no online scheduler does much better.
  */
 export function laxityMakespanMs(w: Workload): number {
-  const order = [...w.jobs].sort((a, b) => meanRealDurationMs(b.quality) - meanRealDurationMs(a.quality) || a.index - b.index);
+  const order = [...w.jobs].sort(
+    (a, b) => meanRealDurationMs(b.quality) - meanRealDurationMs(a.quality) || a.index - b.index,
+  );
   return listScheduleMs({ ...w, jobs: order });
 }
 
@@ -184,7 +202,14 @@ export function pollCount(durationMs: number, belief: DurationBelief, policy: Po
  */
 export function learnedBelief(w: Workload): (job: WorkJob) => DurationBelief {
   const beliefs = new Map<Quality, DurationBelief>();
-  for (const job of w.jobs) beliefs.set(job.quality, learnDuration(beliefs.get(job.quality) ?? priorBelief(meanRealDurationMs(job.quality) * w.timeScale), job.durationMs));
+  for (const job of w.jobs)
+    beliefs.set(
+      job.quality,
+      learnDuration(
+        beliefs.get(job.quality) ?? priorBelief(meanRealDurationMs(job.quality) * w.timeScale),
+        job.durationMs,
+      ),
+    );
   return (job) => beliefs.get(job.quality)!;
 }
 
@@ -193,7 +218,10 @@ export function learnedBelief(w: Workload): (job: WorkJob) => DurationBelief {
  * when the poll policy (with the learned belief per quality) first sees the job finished; plus the
  * slot utilisation and polls per job that policy implies.
  */
-export function pollModel(w: Workload, policy: PollPolicy): { makespanMs: number; utilisation: number; pollsPerJob: number; meanDiscoveryMs: number } {
+export function pollModel(
+  w: Workload,
+  policy: PollPolicy,
+): { makespanMs: number; utilisation: number; pollsPerJob: number; meanDiscoveryMs: number } {
   const belief = learnedBelief(w);
   let busy = 0;
   let held = 0;
@@ -218,7 +246,13 @@ export function jobPrompt(tag: string, job: WorkJob): string {
 
 /** useapi body of POST /v2/pixverse/videos/create for one job. */
 export function createBody(tag: string, job: WorkJob, queue: boolean): string {
-  return JSON.stringify({ prompt: jobPrompt(tag, job), model: 'v6', quality: job.quality, duration: 5, queue });
+  return JSON.stringify({
+    prompt: jobPrompt(tag, job),
+    model: 'v6',
+    quality: job.quality,
+    duration: 5,
+    queue,
+  });
 }
 
 export function describeWorkload(w: Workload): string {

@@ -83,7 +83,12 @@ if (config.databaseUrl) {
   const open = new WeakMap<object, { at: number; n: number }>();
   (pg.Client.prototype as { query: unknown }).query = function (this: pg.Client, ...a: unknown[]) {
     const q = a[0];
-    const text = typeof q === 'string' ? q : q && typeof q === 'object' && 'text' in q ? String((q as { text: unknown }).text) : '?';
+    const text =
+      typeof q === 'string'
+        ? q
+        : q && typeof q === 'object' && 'text' in q
+          ? String((q as { text: unknown }).text)
+          : '?';
     const key = text.replace(/\s+/g, ' ').trim().slice(0, 48);
     queries.set(key, (queries.get(key) ?? 0) + 1);
     const result = original.apply(this, a);
@@ -97,7 +102,8 @@ if (config.databaseUrl) {
           if (txMs.length < 200_000) txMs.push(performance.now() - tx.at);
           txStatements += tx.n;
         };
-        if (result && typeof (result as Promise<unknown>).then === 'function') (result as Promise<unknown>).then(done, done);
+        if (result && typeof (result as Promise<unknown>).then === 'function')
+          (result as Promise<unknown>).then(done, done);
       }
     }
     return result;
@@ -137,7 +143,7 @@ const storeCalls = new Map<string, { n: number; ms: number }>();
       if (typeof value !== 'function' || typeof prop !== 'string') return value;
       let fn = wrapped.get(prop);
       if (!fn) {
-        fn = function (...a: unknown[]) {
+        fn = (...a: unknown[]) => {
           const at = performance.now();
           const done = () => {
             const c = storeCalls.get(prop) ?? { n: 0, ms: 0 };
@@ -146,7 +152,8 @@ const storeCalls = new Map<string, { n: number; ms: number }>();
             storeCalls.set(prop, c);
           };
           const result = (value as (...b: unknown[]) => unknown).apply(target, a);
-          if (result && typeof (result as Promise<unknown>).then === 'function') (result as Promise<unknown>).then(done, done);
+          if (result && typeof (result as Promise<unknown>).then === 'function')
+            (result as Promise<unknown>).then(done, done);
           else done();
           return result;
         };
@@ -170,14 +177,29 @@ process.on('SIGUSR2', () => {
   for (const n of queries.values()) total += n;
   const top = [...queries].sort((a, b) => b[1] - a[1]).slice(0, 12);
   const sorted = txMs.sort((x, y) => x - y);
-  const at = (p: number) => (sorted.length ? Math.round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! * 100) / 100 : null);
+  const at = (p: number) =>
+    sorted.length
+      ? Math.round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! * 100) / 100
+      : null;
   const stats = {
     seq: ++statsSeq,
-    eventLoopDelayMs: { p50: ms(eld.percentile(50)), p99: ms(eld.percentile(99)), max: ms(eld.max), mean: ms(eld.mean) },
+    eventLoopDelayMs: {
+      p50: ms(eld.percentile(50)),
+      p99: ms(eld.percentile(99)),
+      max: ms(eld.max),
+      mean: ms(eld.mean),
+    },
     pgQueries: { total, top },
-    storeCalls: [...storeCalls].sort((x, y) => y[1].ms - x[1].ms).map(([name, c]) => [name, c.n, Math.round(c.ms)]),
+    storeCalls: [...storeCalls]
+      .sort((x, y) => y[1].ms - x[1].ms)
+      .map(([name, c]) => [name, c.n, Math.round(c.ms)]),
     sqliteWriteTransactions: sqliteWrites,
-    pgTransactions: { count: sorted.length, p50Ms: at(0.5), p99Ms: at(0.99), statementsPerTx: sorted.length ? Math.round((txStatements / sorted.length) * 10) / 10 : null },
+    pgTransactions: {
+      count: sorted.length,
+      p50Ms: at(0.5),
+      p99Ms: at(0.99),
+      statementsPerTx: sorted.length ? Math.round((txStatements / sorted.length) * 10) / 10 : null,
+    },
   };
   txMs = [];
   txStatements = 0;
@@ -187,4 +209,9 @@ process.on('SIGUSR2', () => {
   eld.reset();
   queries.clear();
 });
-announce({ url: gateway.url, adminToken: gateway.adminToken, dialect: gateway.store.dialect, tuning: { poll: gateway.scheduler.ctx.tuning.poll, idleWakeMs: gateway.scheduler.ctx.tuning.idleWakeMs } });
+announce({
+  url: gateway.url,
+  adminToken: gateway.adminToken,
+  dialect: gateway.store.dialect,
+  tuning: { poll: gateway.scheduler.ctx.tuning.poll, idleWakeMs: gateway.scheduler.ctx.tuning.idleWakeMs },
+});

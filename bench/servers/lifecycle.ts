@@ -20,7 +20,9 @@ export function onShutdown(close: () => Promise<void>): void {
     close().then(
       () => process.exit(0),
       (err: unknown) => {
-        process.stderr.write(`bench child: close failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+        process.stderr.write(
+          `bench child: close failed: ${err instanceof Error ? err.stack : String(err)}\n`,
+        );
         process.exit(1);
       },
     );

@@ -83,7 +83,9 @@ function wrap(listener: http.RequestListener): http.RequestListener {
     if (url.startsWith('/_bench/')) {
       req.resume();
       if (url === '/_bench/trace' && req.method === 'GET') {
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ...trace, webhookOutcomes }));
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ ...trace, webhookOutcomes }));
       } else if (url === '/_bench/trace/clear' && req.method === 'POST') {
         clearTrace();
         res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
@@ -100,7 +102,12 @@ function wrap(listener: http.RequestListener): http.RequestListener {
       const end = res.end.bind(res) as (...a: unknown[]) => ServerResponse;
       res.end = ((...a: unknown[]) => {
         const chunk = a[0];
-        record(req, res, tag, typeof chunk === 'string' ? chunk : Buffer.isBuffer(chunk) ? chunk.toString('utf8') : '');
+        record(
+          req,
+          res,
+          tag,
+          typeof chunk === 'string' ? chunk : Buffer.isBuffer(chunk) ? chunk.toString('utf8') : '',
+        );
         return end(...a);
       }) as ServerResponse['end'];
     }
@@ -119,7 +126,9 @@ if (args.has('trace')) {
   syncBuiltinESMExports();
 }
 
-const { parseDurationRange, startSimulator } = await import('../../src/providers/pixverse/simulator/index.ts');
+const { parseDurationRange, startSimulator } = await import(
+  '../../src/providers/pixverse/simulator/index.ts'
+);
 
 const keyLimits: Record<string, number> = {};
 const keyLimit = args.get('key-limit');
@@ -136,7 +145,9 @@ const sim = await startSimulator({
   port: 0,
   maxConcurrent: Number(args.get('max-concurrent') ?? '5'),
   keyLimits,
-  ...(timeScale !== null && !args.has('duration') ? { timeScale } : { durationMs: parseDurationRange(args.get('duration') ?? '50ms..150ms') }),
+  ...(timeScale !== null && !args.has('duration')
+    ? { timeScale }
+    : { durationMs: parseDurationRange(args.get('duration') ?? '50ms..150ms') }),
   seed: Number(args.get('seed') ?? '7'),
   ...(args.has('trace')
     ? {

@@ -24,12 +24,21 @@ export class AccountService {
    * Creates or updates an account. A key the provider rejects outright is refused now rather than
    * failing every job later; an unreachable provider does not block configuration (`onUnverified`).
    */
-  async save(userId: number, email: string, input: AccountInput, onUnverified: (err: unknown) => void): Promise<Account> {
+  async save(
+    userId: number,
+    email: string,
+    input: AccountInput,
+    onUnverified: (err: unknown) => void,
+  ): Promise<Account> {
     const { store, scheduler, upstream, now } = this.engine;
     try {
       await upstream.balance(input.apiKey);
     } catch (err) {
-      if (isProviderError(err) && err.errorClass === 'auth') throw new EngineError('bad_credentials', `PixVerse rejected the API key for ${email}: ${err.message}`);
+      if (isProviderError(err) && err.errorClass === 'auth')
+        throw new EngineError(
+          'bad_credentials',
+          `PixVerse rejected the API key for ${email}: ${err.message}`,
+        );
       onUnverified(err);
     }
     const { webhook } = input;
@@ -39,7 +48,10 @@ export class AccountService {
       email,
       apiKeyEnc: scheduler.keys.seal(userId, email, input.apiKey),
       maxJobs: input.maxJobs,
-      webhook: webhook && { id: webhook.id, secretEnc: scheduler.keys.sealWebhookSecret(userId, email, webhook.secret) },
+      webhook: webhook && {
+        id: webhook.id,
+        secretEnc: scheduler.keys.sealWebhookSecret(userId, email, webhook.secret),
+      },
       now: now(),
     });
     scheduler.capacityChanged(userId);
@@ -93,8 +105,13 @@ export class AccountService {
     const accounts = await this.engine.store.listAccounts(userId);
     let chosen = email;
     if (chosen === undefined) {
-      if (accounts.length === 0) throw new EngineError('not_found', 'No PixVerse account configured. To add one use POST /accounts/{email}.');
-      if (accounts.length > 1) throw new EngineError('invalid', 'email is required when more than one account is configured');
+      if (accounts.length === 0)
+        throw new EngineError(
+          'not_found',
+          'No PixVerse account configured. To add one use POST /accounts/{email}.',
+        );
+      if (accounts.length > 1)
+        throw new EngineError('invalid', 'email is required when more than one account is configured');
       chosen = accounts[0]!.email;
     }
     const account = accounts.find((a) => a.email === chosen);

@@ -63,7 +63,11 @@ export class CallbackLogService {
     const existing = await this.engine.store.getDelivery(userId, id);
     if (!existing) throw new EngineError('not_found', `Delivery ${id} not found`);
     const count = await this.engine.store.redeliver(userId, { deliveryId: id }, this.engine.now());
-    if (count === 0) throw new EngineError('conflict', `Delivery ${id} is still pending (attempt ${existing.attempts + 1} is due); it cannot be redelivered until it is delivered or dead`);
+    if (count === 0)
+      throw new EngineError(
+        'conflict',
+        `Delivery ${id} is still pending (attempt ${existing.attempts + 1} is due); it cannot be redelivered until it is delivered or dead`,
+      );
     this.engine.deliverer?.wake();
   }
 
@@ -76,14 +80,24 @@ export class CallbackLogService {
 
   /** The tenant with its signing secret(s) in clear, creating one if it has none. */
   async secret(userId: number): Promise<User> {
-    const user = await userWithSecret(this.engine.store, userId, this.engine.now(), this.engine.scheduler.keys.box);
+    const user = await userWithSecret(
+      this.engine.store,
+      userId,
+      this.engine.now(),
+      this.engine.scheduler.keys.box,
+    );
     if (!user) throw new EngineError('not_found', 'tenant not found');
     return user;
   }
 
   /** A new signing secret; the previous one keeps signing for the grace period. */
   async rotate(userId: number): Promise<User> {
-    const user = await rotateSecret(this.engine.store, userId, this.engine.now(), this.engine.scheduler.keys.box);
+    const user = await rotateSecret(
+      this.engine.store,
+      userId,
+      this.engine.now(),
+      this.engine.scheduler.keys.box,
+    );
     if (!user) throw new EngineError('not_found', 'tenant not found');
     return user;
   }

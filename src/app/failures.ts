@@ -35,5 +35,9 @@ export function providerRefusal(err: unknown, message: (err: UpstreamError) => s
  */
 export function storeRefusal(err: unknown): EngineError | null {
   if (!isStoreUnavailable(err)) return null;
-  return new EngineError('store_unavailable', 'Service temporarily unavailable: the job store cannot be reached; retry shortly', STORE_RETRY_AFTER_S);
+  return new EngineError(
+    'store_unavailable',
+    'Service temporarily unavailable: the job store cannot be reached; retry shortly',
+    STORE_RETRY_AFTER_S,
+  );
 }

@@ -13,7 +13,16 @@ import { TenantService } from './tenants.ts';
 
 export type { EngineParts } from './engine.ts';
 export { storeRefusal } from './failures.ts';
-export { AccountService, CallbackLogService, DashboardReads, JobService, ProviderReads, ProviderWebhooks, SystemService, TenantService };
+export {
+  AccountService,
+  CallbackLogService,
+  DashboardReads,
+  JobService,
+  ProviderReads,
+  ProviderWebhooks,
+  SystemService,
+  TenantService,
+};
 
 export interface Services {
   accounts: AccountService;

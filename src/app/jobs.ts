@@ -4,7 +4,14 @@
  */
 import { checkCallbackUrl } from '../callbacks/ssrf.ts';
 import type { JobRef } from '../domain/ids.ts';
-import { PRIORITIES, type Job, type JobType, type Json, type PriorityName, type UpstreamRequest } from '../domain/job.ts';
+import {
+  PRIORITIES,
+  type Job,
+  type JobType,
+  type Json,
+  type PriorityName,
+  type UpstreamRequest,
+} from '../domain/job.ts';
 import { EngineError } from '../domain/outcomes.ts';
 import { executingList, schedulerAvailable } from '../scheduler/views.ts';
 import type { QueueSnapshot } from '../scheduler/scheduler.ts';
@@ -69,13 +76,22 @@ export class JobService {
   }
 
   /** A job and, while it waits in the queue, its place there. */
-  async read(userId: number, ref: JobRef): Promise<{ job: Job; place: { queue_position: number | null; queue_eta: string | null } | null } | null> {
+  async read(
+    userId: number,
+    ref: JobRef,
+  ): Promise<{ job: Job; place: { queue_position: number | null; queue_eta: string | null } | null } | null> {
     const job = await this.find(userId, ref);
     if (!job) return null;
-    return { job, place: job.state === 'queued' ? await this.engine.scheduler.queuePlace(userId, job.id) : null };
+    return {
+      job,
+      place: job.state === 'queued' ? await this.engine.scheduler.queuePlace(userId, job.id) : null,
+    };
   }
 
-  list(userId: number, filter: { type: JobType; email?: string; limit: number; offset: number }): Promise<JobPage> {
+  list(
+    userId: number,
+    filter: { type: JobType; email?: string; limit: number; offset: number },
+  ): Promise<JobPage> {
     return this.engine.scheduler.listJobs(userId, filter);
   }
 
@@ -92,14 +108,20 @@ export class JobService {
   /** GET /scheduler as JSON text, rendered at most once per tenant while nothing changes. */
   executingJson(userId: number): Promise<string> {
     const at = this.engine.now();
-    return this.engine.scheduler.views.get(`executing:${userId}`, at, async () => JSON.stringify(await executingList(this.engine.store, userId, at)));
+    return this.engine.scheduler.views.get(`executing:${userId}`, at, async () =>
+      JSON.stringify(await executingList(this.engine.store, userId, at)),
+    );
   }
 
   /**
    * GET /scheduler/available as JSON text, rendered once per tenant per second while nothing
    * changes: polling clients are cheap. `queued` maps the first `listed` queued jobs.
    */
-  availableJson<T>(userId: number, listed: number, queued: (item: QueueSnapshot['items'][number]) => T): Promise<string> {
+  availableJson<T>(
+    userId: number,
+    listed: number,
+    queued: (item: QueueSnapshot['items'][number]) => T,
+  ): Promise<string> {
     const { store, scheduler } = this.engine;
     const at = this.engine.now();
     return scheduler.views.get(`available:${userId}`, at, async () => {
@@ -121,7 +143,12 @@ export class JobService {
     return this.engine.store.getIdempotencyKey(tokenId, key, this.engine.now());
   }
 
-  recordIdempotentAnswer(tokenId: number, key: string, jobId: number, answer: { status: number; body: string }): Promise<boolean> {
+  recordIdempotentAnswer(
+    tokenId: number,
+    key: string,
+    jobId: number,
+    answer: { status: number; body: string },
+  ): Promise<boolean> {
     return this.engine.store.recordIdempotentAnswer(tokenId, key, jobId, answer, this.engine.now());
   }
 

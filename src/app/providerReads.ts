@@ -24,7 +24,11 @@ export class ProviderReads {
     }
   }
 
-  async catalogPage(account: Account, kind: CatalogKind, page: { num: number; size: number }): Promise<CatalogPage> {
+  async catalogPage(
+    account: Account,
+    kind: CatalogKind,
+    page: { num: number; size: number },
+  ): Promise<CatalogPage> {
     try {
       return await this.engine.upstream.catalog(this.key(account), kind, page);
     } catch (err) {
@@ -42,6 +46,7 @@ export class ProviderReads {
 }
 
 function refusedRead(err: { errorClass: string; message: string }, email: string, what: string): string {
-  if (err.errorClass === 'auth') return `Account ${email} in error state: ${err.message}. Re-post the account with a valid API key.`;
+  if (err.errorClass === 'auth')
+    return `Account ${email} in error state: ${err.message}. Re-post the account with a valid API key.`;
   return `PixVerse refused the ${what} read for ${email}: ${err.message}`;
 }

@@ -56,7 +56,8 @@ export class TenantService {
   }
 
   async setTokenWeight(userId: number, tokenId: number, weight: number): Promise<void> {
-    if (!(await this.engine.store.setTokenWeight(userId, tokenId, weight))) throw new EngineError('not_found', `Token ${tokenId} of user ${userId} not found`);
+    if (!(await this.engine.store.setTokenWeight(userId, tokenId, weight)))
+      throw new EngineError('not_found', `Token ${tokenId} of user ${userId} not found`);
   }
 
   /** Another API token for the tenant (the secret is shown once). */
@@ -78,6 +79,7 @@ export class TenantService {
   }
 
   async revokeToken(userId: number, tokenId: number): Promise<void> {
-    if (!(await this.engine.store.revokeToken(userId, tokenId, this.engine.now()))) throw new EngineError('not_found', `Active token ${tokenId} of user ${userId} not found`);
+    if (!(await this.engine.store.revokeToken(userId, tokenId, this.engine.now())))
+      throw new EngineError('not_found', `Active token ${tokenId} of user ${userId} not found`);
   }
 }

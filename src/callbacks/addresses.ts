@@ -73,7 +73,8 @@ export function parseCidr(text: string): Cidr {
   let prefix = max;
   if (slash !== -1) {
     const bits = trimmed.slice(slash + 1);
-    if (!/^\d{1,3}$/.test(bits) || Number(bits) > max) throw new Error(`"${text}" has an invalid prefix length (0–${max})`);
+    if (!/^\d{1,3}$/.test(bits) || Number(bits) > max)
+      throw new Error(`"${text}" has an invalid prefix length (0–${max})`);
     prefix = Number(bits);
   }
   return { address, prefix, family: version === 4 ? 'ipv4' : 'ipv6' };
@@ -103,7 +104,10 @@ export class CidrSet {
   }
 }
 
-const BLOCKED: readonly { set: CidrSet; label: string }[] = BLOCKED_RANGES.map((range) => ({ set: new CidrSet([range.cidr]), label: range.label }));
+const BLOCKED: readonly { set: CidrSet; label: string }[] = BLOCKED_RANGES.map((range) => ({
+  set: new CidrSet([range.cidr]),
+  label: range.label,
+}));
 
 /**
  * Why `address` is not public (e.g. "loopback address"), or null when it is. Addresses that
@@ -130,13 +134,15 @@ export class AddressPolicy {
 
   /** Throws on an allowlist entry that is not a CIDR, naming it (a config error). */
   constructor(allowlist: readonly string[]) {
-    this.allow = new CidrSet(allowlist.map((entry) => {
-      try {
-        return parseCidr(entry);
-      } catch (err) {
-        throw new Error(`callback allowlist: ${(err as Error).message}`);
-      }
-    }));
+    this.allow = new CidrSet(
+      allowlist.map((entry) => {
+        try {
+          return parseCidr(entry);
+        } catch (err) {
+          throw new Error(`callback allowlist: ${(err as Error).message}`);
+        }
+      }),
+    );
   }
 
   /** Null when a callback may connect to `address`, otherwise why not. */

@@ -84,8 +84,14 @@ export class CallbackDeliverer {
     const share = opts.tenantShare ?? 0.25;
     this.perTenant = share >= 1 ? undefined : Math.max(1, Math.floor(this.concurrency * share));
     this.random = opts.random ?? Math.random;
-    this.policy = new CallbackPolicy(opts.resolve ? { allowlist: opts.allowlist, resolve: opts.resolve } : { allowlist: opts.allowlist });
-    this.sender = new CallbackSender({ policy: this.policy, timeoutMs: opts.timeoutMs, connectionsPerOrigin: this.concurrency });
+    this.policy = new CallbackPolicy(
+      opts.resolve ? { allowlist: opts.allowlist, resolve: opts.resolve } : { allowlist: opts.allowlist },
+    );
+    this.sender = new CallbackSender({
+      policy: this.policy,
+      timeoutMs: opts.timeoutMs,
+      connectionsPerOrigin: this.concurrency,
+    });
     this.loop = new ClaimLoop<Delivery, number>({
       worker: 'deliverer',
       key: (delivery) => delivery.id,
@@ -97,12 +103,19 @@ export class CallbackDeliverer {
       stopDeadlineMs: this.leaseMs,
       onLeaseLost: (loss) => {
         this.counts.leaseLost++;
-        this.opts.log.warn({ deliveryId: loss.key, found: loss.reason }, 'callback lease lost before its attempt was recorded');
+        this.opts.log.warn(
+          { deliveryId: loss.key, found: loss.reason },
+          'callback lease lost before its attempt was recorded',
+        );
         this.opts.onLeaseLost?.(loss);
       },
       onError: (err, phase, key) => {
         if (phase === 'claim') this.opts.log.error({ err }, 'callback loop error');
-        else this.opts.log.error({ err, ...(key === undefined ? {} : { deliveryId: key }) }, 'callback attempt failed');
+        else
+          this.opts.log.error(
+            { err, ...(key === undefined ? {} : { deliveryId: key }) },
+            'callback attempt failed',
+          );
       },
     });
   }
@@ -134,7 +147,13 @@ export class CallbackDeliverer {
     // A cheap read first: claiming is a write transaction, wasted when nothing is due.
     const next = room >= this.claimBatch ? await this.opts.store.nextDeliveryDue() : null;
     if (next !== null && next <= this.now()) {
-      const due = await this.opts.store.claimDueDeliveries(this.opts.owner, this.now(), this.leaseMs, room, this.perTenant);
+      const due = await this.opts.store.claimDueDeliveries(
+        this.opts.owner,
+        this.now(),
+        this.leaseMs,
+        room,
+        this.perTenant,
+      );
       claimed = due.length;
       items.push(...due);
       if (claimed === room) return { items, sleepMs: 0 };
@@ -156,9 +175,21 @@ export class CallbackDeliverer {
     const attempt = delivery.attempts + 1;
     const outcome = await this.post(delivery);
     const result: AttemptResult = planAttempt(outcome, attempt, this.opts.schedule, this.now(), this.random);
-    const recorded = await lease.settle('record attempt', () => this.opts.store.recordAttempt(delivery.id, delivery.leaseToken!, result, this.now()));
+    const recorded = await lease.settle('record attempt', () =>
+      this.opts.store.recordAttempt(delivery.id, delivery.leaseToken!, result, this.now()),
+    );
     const fields = { deliveryId: delivery.id, jobId: delivery.jobId, attempt, status: result.status };
-    this.opts.onAttempt?.(!recorded ? 'lease_lost' : result.delivered ? 'delivered' : result.nextAttemptAt === null ? 'dead' : 'retry', delivery, this.now());
+    this.opts.onAttempt?.(
+      !recorded
+        ? 'lease_lost'
+        : result.delivered
+          ? 'delivered'
+          : result.nextAttemptAt === null
+            ? 'dead'
+            : 'retry',
+      delivery,
+      this.now(),
+    );
     if (!recorded) return; // counted and logged as a lost lease
     if (result.delivered) {
       this.counts.delivered++;
@@ -168,7 +199,10 @@ export class CallbackDeliverer {
       this.opts.log.warn({ ...fields, error: result.error }, 'callback dead-lettered');
     } else {
       this.counts.failed++;
-      this.opts.log.info({ ...fields, error: result.error, retryInMs: result.nextAttemptAt - this.now() }, 'callback attempt failed; will retry');
+      this.opts.log.info(
+        { ...fields, error: result.error, retryInMs: result.nextAttemptAt - this.now() },
+        'callback attempt failed; will retry',
+      );
     }
   }
 
@@ -176,7 +210,12 @@ export class CallbackDeliverer {
     const now = this.now();
     const user = await userWithSecret(this.opts.store, delivery.userId, now, this.opts.secretBox);
     if (!user) return { delivered: false, status: null, error: 'the tenant no longer exists', final: true };
-    const headers = webhookHeaders(signingSecrets(user, now), webhookId(delivery.id), Math.floor(now / 1000), delivery.body);
+    const headers = webhookHeaders(
+      signingSecrets(user, now),
+      webhookId(delivery.id),
+      Math.floor(now / 1000),
+      delivery.body,
+    );
     return this.sender.send(delivery.url, delivery.body, headers, this.now);
   }
 }

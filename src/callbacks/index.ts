@@ -12,7 +12,13 @@ export { AddressPolicy, BLOCKED_RANGES, CidrSet, nonPublicReason, parseCidr } fr
 export { CallbackDeliverer, type AttemptKind, type CallbackDelivererOptions } from './deliverer.ts';
 export { callbackBody, createOutboxBuilder, outboxEntry, wantsProgress } from './outbox.ts';
 export { MAX_RETRY_AFTER_MS, parseRetryAfter, planAttempt, withJitter } from './retry.ts';
-export { ROTATION_GRACE_MS, rotateSecret, sealClearSecrets, signingSecrets, userWithSecret } from './secrets.ts';
+export {
+  ROTATION_GRACE_MS,
+  rotateSecret,
+  sealClearSecrets,
+  signingSecrets,
+  userWithSecret,
+} from './secrets.ts';
 export { CallbackSender } from './sender.ts';
 export { sign, verifyWebhook, webhookHeaders, webhookId } from './signing.ts';
 export {

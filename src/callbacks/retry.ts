@@ -54,12 +54,22 @@ export type AttemptOutcome =
  * The AttemptResult to record after attempt `attempt` (1-based): delivered, retried at
  * now + schedule[attempt] (+ jitter, but never sooner than a Retry-After), or dead (null).
  */
-export function planAttempt(outcome: AttemptOutcome, attempt: number, schedule: readonly number[], nowMs: number, random: () => number = Math.random): AttemptResult {
+export function planAttempt(
+  outcome: AttemptOutcome,
+  attempt: number,
+  schedule: readonly number[],
+  nowMs: number,
+  random: () => number = Math.random,
+): AttemptResult {
   if (outcome.delivered) return { delivered: true, status: outcome.status };
   const failed = { delivered: false as const, status: outcome.status };
   if (outcome.final) return { ...failed, error: `${outcome.error}; not retried`, nextAttemptAt: null };
   if (attempt >= schedule.length) {
-    return { ...failed, error: `${outcome.error}; gave up after ${attempt} attempt${attempt === 1 ? '' : 's'}`, nextAttemptAt: null };
+    return {
+      ...failed,
+      error: `${outcome.error}; gave up after ${attempt} attempt${attempt === 1 ? '' : 's'}`,
+      nextAttemptAt: null,
+    };
   }
   const delay = Math.max(withJitter(schedule[attempt]!, random), outcome.retryAfterMs ?? 0);
   return { ...failed, error: outcome.error, nextAttemptAt: nowMs + delay };

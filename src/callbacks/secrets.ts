@@ -32,12 +32,18 @@ function opened(user: User, box: SecretSealer): User {
   return {
     ...user,
     webhookSecret: openValue(box, user.id, user.webhookSecret),
-    webhookSecretPrev: user.webhookSecretPrev === null ? null : openValue(box, user.id, user.webhookSecretPrev),
+    webhookSecretPrev:
+      user.webhookSecretPrev === null ? null : openValue(box, user.id, user.webhookSecretPrev),
   };
 }
 
 /** The user with a signing secret, creating one if it has none. Null for an unknown user. */
-export async function userWithSecret(store: Store, userId: number, now: number, box?: SecretSealer): Promise<User | null> {
+export async function userWithSecret(
+  store: Store,
+  userId: number,
+  now: number,
+  box?: SecretSealer,
+): Promise<User | null> {
   const user = await store.getUser(userId);
   if (!user) return null;
   if (user.webhookSecret !== '') return opened(user, box);
@@ -51,17 +57,31 @@ export async function userWithSecret(store: Store, userId: number, now: number, 
 /** Secrets to sign with now: the current one, plus the previous one during its grace period. */
 export function signingSecrets(user: User, now: number): string[] {
   const secrets = [user.webhookSecret];
-  if (user.webhookSecretPrev && user.webhookSecretPrevUntil !== null && user.webhookSecretPrevUntil > now && user.webhookSecretPrev !== user.webhookSecret) {
+  if (
+    user.webhookSecretPrev &&
+    user.webhookSecretPrevUntil !== null &&
+    user.webhookSecretPrevUntil > now &&
+    user.webhookSecretPrev !== user.webhookSecret
+  ) {
     secrets.push(user.webhookSecretPrev);
   }
   return secrets.filter((secret) => secret !== '');
 }
 
 /** A new secret; the old one stays valid for ROTATION_GRACE_MS. */
-export async function rotateSecret(store: Store, userId: number, now: number, box?: SecretSealer): Promise<User | null> {
+export async function rotateSecret(
+  store: Store,
+  userId: number,
+  now: number,
+  box?: SecretSealer,
+): Promise<User | null> {
   const user = await userWithSecret(store, userId, now, box);
   if (!user) return null;
-  const rotated = await store.rotateWebhookSecret(userId, seal(box, userId, newWebhookSecret()), now + ROTATION_GRACE_MS);
+  const rotated = await store.rotateWebhookSecret(
+    userId,
+    seal(box, userId, newWebhookSecret()),
+    now + ROTATION_GRACE_MS,
+  );
   return rotated ? opened(rotated, box) : null;
 }
 
@@ -76,7 +96,8 @@ export async function sealClearSecrets(store: Store, box: SecretBox): Promise<nu
     if (!clear(row.current) && !clear(row.previous)) continue;
     const to = {
       current: clear(row.current) ? seal(box, row.userId, row.current) : row.current,
-      previous: row.previous !== null && clear(row.previous) ? seal(box, row.userId, row.previous) : row.previous,
+      previous:
+        row.previous !== null && clear(row.previous) ? seal(box, row.userId, row.previous) : row.previous,
     };
     if (await store.replaceWebhookSecrets(row, to)) sealed++;
   }

@@ -4,7 +4,13 @@
  * timeout. Classifies the response into an AttemptOutcome (retry.ts decides what comes next).
  */
 import { Agent, request } from 'undici';
-import { BlockedTargetError, checkUrlShape, guardedLookup, UnresolvedHostError, type CallbackPolicy } from './ssrf.ts';
+import {
+  BlockedTargetError,
+  checkUrlShape,
+  guardedLookup,
+  UnresolvedHostError,
+  type CallbackPolicy,
+} from './ssrf.ts';
 import { parseRetryAfter, type AttemptOutcome } from './retry.ts';
 
 export const USER_AGENT = 'Pixgate-Webhooks/1.0';
@@ -34,12 +40,18 @@ export class CallbackSender {
     });
   }
 
-  async send(url: string, body: string, headers: Record<string, string>, nowMs: () => number = Date.now): Promise<AttemptOutcome> {
+  async send(
+    url: string,
+    body: string,
+    headers: Record<string, string>,
+    nowMs: () => number = Date.now,
+  ): Promise<AttemptOutcome> {
     try {
       // IP literals never reach the agent's lookup, so they are checked here on every attempt.
       checkUrlShape(url, this.opts.policy);
     } catch (err) {
-      if (err instanceof BlockedTargetError) return { delivered: false, status: null, error: err.message, final: err.permanent };
+      if (err instanceof BlockedTargetError)
+        return { delivered: false, status: null, error: err.message, final: err.permanent };
       throw err;
     }
     const abort = new AbortController();
@@ -58,8 +70,15 @@ export class CallbackSender {
         return { delivered: true, status };
       }
       await res.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
-      if (status >= 300 && status < 400) return { delivered: false, status, error: `HTTP ${status}: redirects are not followed` };
-      if (status === 410) return { delivered: false, status, error: 'HTTP 410 Gone: the receiver asked for no more callbacks', final: true };
+      if (status >= 300 && status < 400)
+        return { delivered: false, status, error: `HTTP ${status}: redirects are not followed` };
+      if (status === 410)
+        return {
+          delivered: false,
+          status,
+          error: 'HTTP 410 Gone: the receiver asked for no more callbacks',
+          final: true,
+        };
       if (status === 429 || status === 503) {
         const retryAfterMs = parseRetryAfter(res.headers['retry-after'], nowMs());
         const honoured = retryAfterMs === null ? '' : ` (Retry-After ${Math.round(retryAfterMs / 1000)} s)`;
@@ -67,7 +86,8 @@ export class CallbackSender {
       }
       return { delivered: false, status, error: `HTTP ${status}` };
     } catch (err) {
-      if (abort.signal.aborted) return { delivered: false, status: null, error: `timed out after ${this.opts.timeoutMs} ms` };
+      if (abort.signal.aborted)
+        return { delivered: false, status: null, error: `timed out after ${this.opts.timeoutMs} ms` };
       return { delivered: false, status: null, ...describeFailure(err) };
     } finally {
       clearTimeout(timer);
@@ -82,10 +102,21 @@ export class CallbackSender {
 function describeFailure(err: unknown): { error: string; final?: boolean } {
   const blocked = findCause(err, (e) => e instanceof BlockedTargetError) as BlockedTargetError | undefined;
   if (blocked instanceof UnresolvedHostError) return { error: blocked.message };
-  if (blocked) return { error: `connection refused by the SSRF guard: ${blocked.message}`, final: blocked.permanent };
+  if (blocked)
+    return { error: `connection refused by the SSRF guard: ${blocked.message}`, final: blocked.permanent };
   const e = err as NodeJS.ErrnoException;
-  const code = e?.code ?? (findCause(err, (c) => typeof (c as NodeJS.ErrnoException)?.code === 'string') as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+  const code =
+    e?.code ??
+    (
+      findCause(err, (c) => typeof (c as NodeJS.ErrnoException)?.code === 'string') as
+        | NodeJS.ErrnoException
+        | undefined
+    )?.code;
+  if (
+    code === 'UND_ERR_CONNECT_TIMEOUT' ||
+    code === 'UND_ERR_HEADERS_TIMEOUT' ||
+    code === 'UND_ERR_BODY_TIMEOUT'
+  ) {
     return { error: `timed out (${code})` };
   }
   // System errors name the address and port connected to (`connect ECONNREFUSED 10.0.0.5:80`):
@@ -95,6 +126,7 @@ function describeFailure(err: unknown): { error: string; final?: boolean } {
 }
 
 function findCause(err: unknown, match: (e: unknown) => boolean): unknown {
-  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) if (match(e)) return e;
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++)
+    if (match(e)) return e;
   return undefined;
 }

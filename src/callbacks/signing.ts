@@ -28,7 +28,12 @@ export function sign(secret: string, id: string, timestampS: number, body: strin
 }
 
 /** The three Standard Webhooks headers for one attempt, signed with every given secret. */
-export function webhookHeaders(secrets: readonly string[], id: string, timestampS: number, body: string): Record<string, string> {
+export function webhookHeaders(
+  secrets: readonly string[],
+  id: string,
+  timestampS: number,
+  body: string,
+): Record<string, string> {
   if (secrets.length === 0) throw new Error('no webhook secret to sign with');
   return {
     'webhook-id': id,
@@ -53,7 +58,13 @@ function header(headers: HeaderBag, name: string): string | null {
  *
  *   if (!verifyWebhook(process.env.PIXGATE_WEBHOOK_SECRET, req.headers, rawBody)) return res.status(401).end();
  */
-export function verifyWebhook(secret: string, headers: HeaderBag, body: string | Buffer, toleranceS = 300, nowMs = Date.now()): boolean {
+export function verifyWebhook(
+  secret: string,
+  headers: HeaderBag,
+  body: string | Buffer,
+  toleranceS = 300,
+  nowMs = Date.now(),
+): boolean {
   const id = header(headers, 'webhook-id');
   const timestamp = header(headers, 'webhook-timestamp');
   const signatures = header(headers, 'webhook-signature');

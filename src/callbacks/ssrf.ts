@@ -29,7 +29,9 @@ export type Resolver = (hostname: string) => Promise<ResolvedAddress[]>;
 
 export const systemResolver: Resolver = (hostname) =>
   new Promise((resolve, reject) =>
-    dnsLookup(hostname, { all: true, verbatim: true }, (err, addresses) => (err ? reject(err) : resolve(addresses))),
+    dnsLookup(hostname, { all: true, verbatim: true }, (err, addresses) =>
+      err ? reject(err) : resolve(addresses),
+    ),
   );
 
 export interface CallbackPolicyInput {
@@ -62,7 +64,11 @@ export class CallbackPolicy {
   }
 }
 
-export function createCallbackPolicy(allowlist: readonly string[], resolve?: Resolver, options: Pick<CallbackPolicyInput, 'refuseUnresolvable' | 'submitResolveTimeoutMs'> = {}): CallbackPolicy {
+export function createCallbackPolicy(
+  allowlist: readonly string[],
+  resolve?: Resolver,
+  options: Pick<CallbackPolicyInput, 'refuseUnresolvable' | 'submitResolveTimeoutMs'> = {},
+): CallbackPolicy {
   return new CallbackPolicy({ allowlist, ...(resolve ? { resolve } : {}), ...options });
 }
 
@@ -147,7 +153,10 @@ function refusedText(hostname: string, address: string, reason: string): string 
 }
 
 /** Resolves `host` and checks every address; returns them all when all are allowed. */
-export async function resolveAllowed(host: string, policy: CallbackPolicy | CallbackPolicyInput): Promise<ResolvedAddress[]> {
+export async function resolveAllowed(
+  host: string,
+  policy: CallbackPolicy | CallbackPolicyInput,
+): Promise<ResolvedAddress[]> {
   const compiledPolicy = compile(policy);
   let addresses: ResolvedAddress[];
   try {
@@ -170,11 +179,19 @@ export async function resolveAllowed(host: string, policy: CallbackPolicy | Call
  * A name that does not resolve (within submitResolveTimeoutMs) passes unless the policy says
  * refuseUnresolvable; the connect-time guard still checks it on every attempt.
  */
-export async function checkCallbackUrl(url: string, policy: CallbackPolicy | CallbackPolicyInput): Promise<void> {
+export async function checkCallbackUrl(
+  url: string,
+  policy: CallbackPolicy | CallbackPolicyInput,
+): Promise<void> {
   const compiledPolicy = compile(policy);
   try {
     const shape = checkUrlShape(url, compiledPolicy);
-    if (shape.literal === 0) await withTimeout(resolveAllowed(shape.host, compiledPolicy), compiledPolicy.submitResolveTimeoutMs, shape.host);
+    if (shape.literal === 0)
+      await withTimeout(
+        resolveAllowed(shape.host, compiledPolicy),
+        compiledPolicy.submitResolveTimeoutMs,
+        shape.host,
+      );
   } catch (err) {
     if (err instanceof UnresolvedHostError && !compiledPolicy.refuseUnresolvable) return;
     if (err instanceof BlockedTargetError) throw new GatewayError(400, err.message);
@@ -185,7 +202,10 @@ export async function checkCallbackUrl(url: string, policy: CallbackPolicy | Cal
 async function withTimeout<T>(work: Promise<T>, ms: number, host: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new UnresolvedHostError(`replyUrl host ${host} did not resolve within ${ms} ms`)), ms);
+    timer = setTimeout(
+      () => reject(new UnresolvedHostError(`replyUrl host ${host} did not resolve within ${ms} ms`)),
+      ms,
+    );
   });
   try {
     return await Promise.race([work, late]);
@@ -194,9 +214,17 @@ async function withTimeout<T>(work: Promise<T>, ms: number, host: string): Promi
   }
 }
 
-type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
+type LookupCallback = (
+  err: NodeJS.ErrnoException | null,
+  address: string | LookupAddress[],
+  family?: number,
+) => void;
 /** The `lookup` option of net.connect / tls.connect (and so of undici's `connect` options). */
-export type ConnectLookup = (hostname: string, options: LookupOneOptions | LookupAllOptions, callback: LookupCallback) => void;
+export type ConnectLookup = (
+  hostname: string,
+  options: LookupOneOptions | LookupAllOptions,
+  callback: LookupCallback,
+) => void;
 
 /**
  * A `lookup` for sockets that resolves with the policy's resolver and refuses non-public
@@ -207,22 +235,37 @@ export function guardedLookup(policy: CallbackPolicy | CallbackPolicyInput): Con
   const compiledPolicy = compile(policy);
   return (hostname, options, callback) => {
     const host = stripBrackets(hostname);
-    const checked = isIP(host) !== 0
-      ? Promise.resolve().then(() => {
-        const refusal = compiledPolicy.addresses.refusal(host);
-        if (refusal !== null) throw new BlockedTargetError(refusedText(host, host, refusal), true);
-        return [{ address: host, family: isIP(host) }];
-      })
-      : resolveAllowed(host, compiledPolicy);
+    const checked =
+      isIP(host) !== 0
+        ? Promise.resolve().then(() => {
+            const refusal = compiledPolicy.addresses.refusal(host);
+            if (refusal !== null) throw new BlockedTargetError(refusedText(host, host, refusal), true);
+            return [{ address: host, family: isIP(host) }];
+          })
+        : resolveAllowed(host, compiledPolicy);
     checked.then(
       (addresses) => {
-        const family = options.family === 4 || options.family === 'IPv4' ? 4 : options.family === 6 || options.family === 'IPv6' ? 6 : 0;
+        const family =
+          options.family === 4 || options.family === 'IPv4'
+            ? 4
+            : options.family === 6 || options.family === 'IPv6'
+              ? 6
+              : 0;
         const usable = family === 0 ? addresses : addresses.filter((a) => a.family === family);
         if (usable.length === 0) {
-          callback(Object.assign(new Error(`replyUrl host ${host} has no IPv${family} address`), { code: 'ENOTFOUND' }), []);
+          callback(
+            Object.assign(new Error(`replyUrl host ${host} has no IPv${family} address`), {
+              code: 'ENOTFOUND',
+            }),
+            [],
+          );
           return;
         }
-        if (options.all) callback(null, usable.map((a) => ({ address: a.address, family: a.family })));
+        if (options.all)
+          callback(
+            null,
+            usable.map((a) => ({ address: a.address, family: a.family })),
+          );
         else callback(null, usable[0]!.address, usable[0]!.family);
       },
       (err: Error) => callback(err as NodeJS.ErrnoException, []),

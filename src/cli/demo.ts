@@ -29,7 +29,12 @@ export async function ensureDemoTenant(services: Services, dataDir: string): Pro
   }
   const { user, token } = await services.tenants.create('demo', 'demo');
   for (const account of DEMO_ACCOUNTS) {
-    await services.accounts.save(user.id, account.email, { apiKey: account.apiKey, maxJobs: account.maxJobs, webhook: undefined }, ignoreUnverified);
+    await services.accounts.save(
+      user.id,
+      account.email,
+      { apiKey: account.apiKey, maxJobs: account.maxJobs, webhook: undefined },
+      ignoreUnverified,
+    );
   }
   writeFileSync(path, `${token}\n`, { mode: 0o600 });
   return token;
@@ -40,7 +45,12 @@ export async function ensureDemoTenant(services: Services, dataDir: string): Pro
  * operator would in the PixVerse console, so the demo shows jobs finishing the moment they end.
  * The simulator starts empty each run, so this runs on every start (re-sealing the new secrets).
  */
-export async function wireDemoWebhooks(services: Services, token: string, gatewayUrl: string, createWebhook: (config: WebhookConfig) => Webhook): Promise<void> {
+export async function wireDemoWebhooks(
+  services: Services,
+  token: string,
+  gatewayUrl: string,
+  createWebhook: (config: WebhookConfig) => Webhook,
+): Promise<void> {
   const userId = tokenUserId(token);
   if (userId === null) return;
   for (const account of DEMO_ACCOUNTS) {

@@ -2,7 +2,11 @@
 import pino from 'pino';
 import { loadConfig, type ConfigFlags } from '../config.ts';
 import { startGateway } from '../gateway.ts';
-import { parseDurationRange, startSimulator, type RunningSimulator } from '../providers/pixverse/simulator/index.ts';
+import {
+  parseDurationRange,
+  startSimulator,
+  type RunningSimulator,
+} from '../providers/pixverse/simulator/index.ts';
 import { DEMO_KEY_LIMITS, ensureDemoTenant, wireDemoWebhooks } from './demo.ts';
 
 export async function serveCommand(flags: ConfigFlags): Promise<void> {
@@ -23,14 +27,20 @@ export async function serveCommand(flags: ConfigFlags): Promise<void> {
     logger: log,
     // Never the token itself: stdout ends up in container logs, readable by whoever reads those.
     onAdminTokenCreated: (_token, path) => {
-      if (path) process.stdout.write(`\nA new admin token was saved in ${path} (mode 0600); read it from there.\n`);
+      if (path)
+        process.stdout.write(`\nA new admin token was saved in ${path} (mode 0600); read it from there.\n`);
     },
   });
   const base = `http://localhost:${gateway.app.server.address() && typeof gateway.app.server.address() === 'object' ? (gateway.app.server.address() as { port: number }).port : config.port}`;
   if (simulator) {
     const token = await ensureDemoTenant(gateway.services, config.dataDir);
     const sim = simulator;
-    await wireDemoWebhooks(gateway.services, token, loopbackUrl(gateway.app.server.address(), config.port), (hook) => sim.createWebhook(hook));
+    await wireDemoWebhooks(
+      gateway.services,
+      token,
+      loopbackUrl(gateway.app.server.address(), config.port),
+      (hook) => sim.createWebhook(hook),
+    );
     process.stdout.write(
       [
         '',
@@ -72,7 +82,10 @@ export async function serveCommand(flags: ConfigFlags): Promise<void> {
 }
 
 /** Where the built-in simulator reaches this gateway: loopback, on the port it listens on. */
-function loopbackUrl(address: ReturnType<import('node:net').Server['address']>, fallbackPort: number): string {
+function loopbackUrl(
+  address: ReturnType<import('node:net').Server['address']>,
+  fallbackPort: number,
+): string {
   const port = address && typeof address === 'object' ? address.port : fallbackPort;
   const ipv6Only = address && typeof address === 'object' && address.address === '::1';
   return ipv6Only ? `http://[::1]:${port}` : `http://127.0.0.1:${port}`;

@@ -48,7 +48,9 @@ export async function simulatorCommand(flags: SimulatorFlags): Promise<void> {
     bigIds: flags.bigIds ?? false,
     ...(flags.seed ? { seed: number(flags.seed, '--seed') } : {}),
   });
-  process.stdout.write(`PixVerse Platform API simulator on ${simulator.url} (stats: ${simulator.url}/_sim/stats)\n`);
+  process.stdout.write(
+    `PixVerse Platform API simulator on ${simulator.url} (stats: ${simulator.url}/_sim/stats)\n`,
+  );
   const stop = async () => {
     await simulator.close();
     process.exit(0);

@@ -72,7 +72,11 @@ export class PixgateClient {
     return this.http.send({ method: 'GET', path: `/admin/users/${userId}` });
   }
   createToken(userId: number, label?: string): Promise<NewToken> {
-    return this.http.send({ method: 'POST', path: `/admin/users/${userId}/tokens`, json: label === undefined ? {} : { label } });
+    return this.http.send({
+      method: 'POST',
+      path: `/admin/users/${userId}/tokens`,
+      json: label === undefined ? {} : { label },
+    });
   }
   listTokens(userId: number): Promise<Token[]> {
     return this.http.send({ method: 'GET', path: `/admin/users/${userId}/tokens` });
@@ -88,9 +92,16 @@ export class PixgateClient {
   /** Every account of the tenant; empty when none is configured (the route's 404 then). */
   async listAccounts(): Promise<Account[]> {
     try {
-      return Object.values(await this.http.send<Record<string, Account>>({ method: 'GET', path: `${PV}/accounts` }));
+      return Object.values(
+        await this.http.send<Record<string, Account>>({ method: 'GET', path: `${PV}/accounts` }),
+      );
     } catch (err) {
-      if (err instanceof PixgateError && err.status === 404 && err.message.startsWith('Configuration not found')) return [];
+      if (
+        err instanceof PixgateError &&
+        err.status === 404 &&
+        err.message.startsWith('Configuration not found')
+      )
+        return [];
       throw err;
     }
   }
@@ -104,11 +115,20 @@ export class PixgateClient {
   // ── files and jobs ──────────────────────────────────────────────────
   /** Uploads a file to one of the tenant's accounts (`email` is needed when there are several). */
   async uploadFile(data: Uint8Array, contentType: string, email?: string): Promise<UploadedFile> {
-    const answer = await this.http.send<Record<string, unknown>>({ method: 'POST', path: `${PV}/files`, query: { email }, raw: { data, contentType }, timeoutMs: 300_000 });
+    const answer = await this.http.send<Record<string, unknown>>({
+      method: 'POST',
+      path: `${PV}/files`,
+      query: { email },
+      raw: { data, contentType },
+      timeoutMs: 300_000,
+    });
     // Images answer useapi's `result[0]`; videos and audio a flat `{ path, url }`.
-    const first = Array.isArray(answer['result']) ? (answer['result'][0] as Record<string, unknown> | undefined) : answer;
+    const first = Array.isArray(answer['result'])
+      ? (answer['result'][0] as Record<string, unknown> | undefined)
+      : answer;
     const path = first?.['path'];
-    if (typeof path !== 'string') throw new PixgateError(502, 'the upload answer carries no file path', null, answer);
+    if (typeof path !== 'string')
+      throw new PixgateError(502, 'the upload answer carries no file path', null, answer);
     return { path, url: typeof first?.['url'] === 'string' ? first['url'] : null };
   }
 
@@ -122,9 +142,15 @@ export class PixgateClient {
 
   private async create(type: JobType, path: string, body: object, options: CreateOptions): Promise<string> {
     const key = options.idempotencyKey === undefined ? randomUUID() : options.idempotencyKey;
-    const answer = await this.http.send<Record<string, string>>({ method: 'POST', path: PV + path, json: body, headers: key === null ? {} : { 'idempotency-key': key } });
+    const answer = await this.http.send<Record<string, string>>({
+      method: 'POST',
+      path: PV + path,
+      json: body,
+      headers: key === null ? {} : { 'idempotency-key': key },
+    });
     const id = answer[idKeyOf(type)];
-    if (typeof id !== 'string') throw new PixgateError(502, `the create answer carries no ${idKeyOf(type)}`, null, answer);
+    if (typeof id !== 'string')
+      throw new PixgateError(502, `the create answer carries no ${idKeyOf(type)}`, null, answer);
     return id;
   }
 
@@ -132,7 +158,10 @@ export class PixgateClient {
   async getJob(id: string): Promise<{ status: JobStatus; document: JobDocument }> {
     const type = jobTypeOf(id);
     const segment = type === 'music' ? 'music' : `${type}s`;
-    const document = await this.http.send<JobDocument>({ method: 'GET', path: `${PV}/${segment}/${enc(id)}` });
+    const document = await this.http.send<JobDocument>({
+      method: 'GET',
+      path: `${PV}/${segment}/${enc(id)}`,
+    });
     return { status: jobStatus(type, document), document };
   }
 
@@ -148,7 +177,8 @@ export class PixgateClient {
         if (status.state === 'completed') return status;
         throw new JobFailedError(id, status.state, status.error);
       }
-      if (Date.now() + interval > deadline) throw new WaitTimeoutError(id, status.state, options.timeoutMs ?? 0);
+      if (Date.now() + interval > deadline)
+        throw new WaitTimeoutError(id, status.state, options.timeoutMs ?? 0);
       await new Promise((resolve) => setTimeout(resolve, interval));
     }
   }
@@ -170,6 +200,12 @@ export class PixgateClient {
 /** The job type named in a public job id; a 400-class error when the text is not one. */
 export function jobTypeOf(id: string): JobType {
   const ref = parseJobId(id);
-  if (!ref) throw new PixgateError(400, `"${id}" is not a job id (expected user:<n>-pixverse:<email>-<type>:<id>)`, null, null);
+  if (!ref)
+    throw new PixgateError(
+      400,
+      `"${id}" is not a job id (expected user:<n>-pixverse:<email>-<type>:<id>)`,
+      null,
+      null,
+    );
   return ref.type;
 }

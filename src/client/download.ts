@@ -20,19 +20,30 @@ export async function download(url: string, dir: string, options: DownloadOption
   await mkdir(dir, { recursive: true });
   let response: Response;
   try {
-    response = await fetch(url, { redirect: 'follow', signal: AbortSignal.timeout(options.timeoutMs ?? 600_000) });
+    response = await fetch(url, {
+      redirect: 'follow',
+      signal: AbortSignal.timeout(options.timeoutMs ?? 600_000),
+    });
   } catch (err) {
     throw new PixgateUnreachableError(new URL(url).origin, err);
   }
   if (!response.ok || !response.body) {
     await response.body?.cancel();
-    throw new PixgateError(response.status, `download of ${url} answered HTTP ${response.status}`, null, null);
+    throw new PixgateError(
+      response.status,
+      `download of ${url} answered HTTP ${response.status}`,
+      null,
+      null,
+    );
   }
   const target = join(dir, name);
   // Written aside and renamed, so a reader never sees a half-written result under the real name.
   const partial = `${target}.part`;
   try {
-    await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), createWriteStream(partial));
+    await pipeline(
+      Readable.fromWeb(response.body as WebReadableStream<Uint8Array>),
+      createWriteStream(partial),
+    );
     await rename(partial, target);
   } catch (err) {
     await rm(partial, { force: true });

@@ -56,8 +56,13 @@ export class Transport {
 
   private async once<T>(spec: RequestSpec): Promise<T> {
     const url = new URL(this.base + spec.path);
-    for (const [key, value] of Object.entries(spec.query ?? {})) if (value !== undefined) url.searchParams.set(key, value);
-    const headers: Record<string, string> = { authorization: `Bearer ${this.options.token}`, accept: 'application/json', ...spec.headers };
+    for (const [key, value] of Object.entries(spec.query ?? {}))
+      if (value !== undefined) url.searchParams.set(key, value);
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${this.options.token}`,
+      accept: 'application/json',
+      ...spec.headers,
+    };
     let body: string | Blob | undefined;
     if (spec.raw) {
       // A fresh copy so the body is backed by a plain ArrayBuffer, as fetch's types require.
@@ -69,7 +74,12 @@ export class Transport {
     }
     let response: Response;
     try {
-      response = await fetch(url, { method: spec.method, headers, body, signal: AbortSignal.timeout(spec.timeoutMs ?? this.options.timeoutMs ?? 30_000) });
+      response = await fetch(url, {
+        method: spec.method,
+        headers,
+        body,
+        signal: AbortSignal.timeout(spec.timeoutMs ?? this.options.timeoutMs ?? 30_000),
+      });
     } catch (err) {
       throw new PixgateUnreachableError(this.base, err);
     }
@@ -91,7 +101,8 @@ function parseJson(text: string): unknown {
 
 function errorOf(response: Response, parsed: unknown, text: string): PixgateError {
   const retry = Number(response.headers.get('retry-after'));
-  const retryAfterS = response.headers.has('retry-after') && Number.isFinite(retry) && retry >= 0 ? retry : null;
+  const retryAfterS =
+    response.headers.has('retry-after') && Number.isFinite(retry) && retry >= 0 ? retry : null;
   const envelope = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : null;
   const message =
     envelope && typeof envelope['error'] === 'string'

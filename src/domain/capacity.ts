@@ -24,7 +24,10 @@ export function capacityRow(account: CapacityAccount, executing: number, now: nu
  * The state a reader should see: a cool-down whose end has passed is over (admission takes the
  * account again), even before anything rewrote the stored state.
  */
-export function effectiveState(account: Pick<Account, 'state' | 'cooldownUntil'>, now: number): Account['state'] {
+export function effectiveState(
+  account: Pick<Account, 'state' | 'cooldownUntil'>,
+  now: number,
+): Account['state'] {
   return account.state === 'cooldown' && isHealthy(account, now) ? 'ok' : account.state;
 }
 

@@ -34,12 +34,25 @@ const TAIL = '[A-Za-z0-9._~/-]{1,200}';
 const ID_PATTERN = new RegExp(`^user:(\\d{1,15})-(${PROVIDER}):(.+)-(${JOB_TYPES.join('|')}):(${TAIL})$`);
 const ROW_TAIL = new RegExp(`^(${PENDING}|${QUEUED})(\\d{1,15})$`);
 
-export function formatJobId(userId: number, provider: string, email: string, type: JobType, upstreamId: string | null, rowId: number): string {
+export function formatJobId(
+  userId: number,
+  provider: string,
+  email: string,
+  type: JobType,
+  upstreamId: string | null,
+  rowId: number,
+): string {
   const tail = upstreamId ?? `${PENDING}${rowId}`;
   return `user:${userId}-${provider}:${email}-${type}:${tail}`;
 }
 
-export function formatQueuedJobId(userId: number, provider: string, pinnedEmail: string | null, type: JobType, rowId: number): string {
+export function formatQueuedJobId(
+  userId: number,
+  provider: string,
+  pinnedEmail: string | null,
+  type: JobType,
+  rowId: number,
+): string {
   return `user:${userId}-${provider}:${pinnedEmail ?? QUEUE_EMAIL}-${type}:${QUEUED}${rowId}`;
 }
 
@@ -62,14 +75,33 @@ export function parseJobId(text: string): JobRef | null {
   const tail = match[5]!;
   if (!Number.isSafeInteger(userId) || email.length > 320) return null;
   const row = ROW_TAIL.exec(tail);
-  if (row) return { userId, provider, email, type, upstreamId: null, rowId: Number(row[2]), queued: row[1] === QUEUED };
+  if (row)
+    return {
+      userId,
+      provider,
+      email,
+      type,
+      upstreamId: null,
+      rowId: Number(row[2]),
+      queued: row[1] === QUEUED,
+    };
   // `pending-…` and `q…` are the engine's; anything else of that shape is not a job id.
   if (tail.startsWith(PENDING) || /^q\d/.test(tail)) return null;
   return { userId, provider, email, type, upstreamId: tail, rowId: null, queued: false };
 }
 
 /** The id a client knows a job by, stable for the job's whole life. */
-export function publicJobId(job: Pick<Job, 'id' | 'userId' | 'provider' | 'email' | 'pinnedEmail' | 'type' | 'upstreamId' | 'queuedAt'>): string {
-  if (job.queuedAt !== null) return formatQueuedJobId(job.userId, job.provider, job.pinnedEmail, job.type, job.id);
-  return formatJobId(job.userId, job.provider, job.email ?? job.pinnedEmail ?? QUEUE_EMAIL, job.type, job.upstreamId, job.id);
+export function publicJobId(
+  job: Pick<Job, 'id' | 'userId' | 'provider' | 'email' | 'pinnedEmail' | 'type' | 'upstreamId' | 'queuedAt'>,
+): string {
+  if (job.queuedAt !== null)
+    return formatQueuedJobId(job.userId, job.provider, job.pinnedEmail, job.type, job.id);
+  return formatJobId(
+    job.userId,
+    job.provider,
+    job.email ?? job.pinnedEmail ?? QUEUE_EMAIL,
+    job.type,
+    job.upstreamId,
+    job.id,
+  );
 }

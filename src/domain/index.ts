@@ -4,4 +4,4 @@ export * from './capacity.ts';
 export * from './time.ts';
 export * from './ids.ts';
 export * from './status.ts';
-export * from "./errors.ts";
+export * from './errors.ts';

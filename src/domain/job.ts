@@ -20,7 +20,13 @@ export type JobState = (typeof JOB_STATES)[number];
 
 /** States that hold an account slot (design: a slot is held from `submitting` until a terminal state). */
 export const SLOT_STATES: readonly JobState[] = ['submitting', 'running'];
-export const TERMINAL_STATES: readonly JobState[] = ['completed', 'failed', 'moderated', 'cancelled', 'timed_out'];
+export const TERMINAL_STATES: readonly JobState[] = [
+  'completed',
+  'failed',
+  'moderated',
+  'cancelled',
+  'timed_out',
+];
 
 export function isTerminal(state: JobState): boolean {
   return TERMINAL_STATES.includes(state);

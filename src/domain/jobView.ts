@@ -5,7 +5,17 @@ import { isFinalStatus, statusCode, statusName } from './status.ts';
 import { isoUtc } from './time.ts';
 
 const PREFIX = { video: 'video', image: 'image', music: 'audio' } as const;
-const ECHOED = ['model', 'prompt', 'quality', 'duration', 'aspect_ratio', 'seed', 'negative_prompt', 'motion_mode', 'instrumental'];
+const ECHOED = [
+  'model',
+  'prompt',
+  'quality',
+  'duration',
+  'aspect_ratio',
+  'seed',
+  'negative_prompt',
+  'motion_mode',
+  'instrumental',
+];
 
 export function idKey(job: Pick<Job, 'type'>): string {
   return `${PREFIX[job.type]}_id`;

@@ -15,7 +15,13 @@ const NAMES: Record<JobState, StatusName> = {
 };
 
 /** useapi-style numeric status: 1 done, 5 queued, 7 moderated, 8 failed, 10 generating. */
-const CODES: Record<StatusName, number> = { COMPLETED: 1, QUEUED: 5, MODERATED: 7, FAILED: 8, GENERATING: 10 };
+const CODES: Record<StatusName, number> = {
+  COMPLETED: 1,
+  QUEUED: 5,
+  MODERATED: 7,
+  FAILED: 8,
+  GENERATING: 10,
+};
 
 export function statusName(state: JobState): StatusName {
   return NAMES[state];

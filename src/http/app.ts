@@ -53,16 +53,20 @@ export async function buildApp(engineDeps: AppDeps, options: AppOptions = {}): P
     keepAliveTimeout: limits.keepAliveTimeoutMs,
     http: {
       headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs),
-      connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) / 4))),
+      connectionsCheckingInterval: Math.max(
+        100,
+        Math.min(1_000, Math.floor(Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) / 4)),
+      ),
     },
     // Router-level failures (bad percent-encoding, over-long path parameter) otherwise answer
     // Fastify's own body with a string `code`; keep useapi's envelope for them too.
     frameworkErrors: (error, request, reply) => {
       const full = request.url.split('?')[0]!;
       const path = full.length > 120 ? `${full.slice(0, 120)}…` : full;
-      const message = error.code === 'FST_ERR_MAX_PARAM_LENGTH'
-        ? `a path parameter in ${path} is longer than 1200 characters`
-        : `the path ${path} is not valid percent-encoding`;
+      const message =
+        error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? `a path parameter in ${path} is longer than 1200 characters`
+          : `the path ${path} is not valid percent-encoding`;
       sendError(reply, error.statusCode ?? 400, message);
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -80,7 +84,10 @@ export async function buildApp(engineDeps: AppDeps, options: AppOptions = {}): P
     try {
       done(null, JSON.parse(body));
     } catch (err) {
-      done(Object.assign(new Error(`Malformed JSON body: ${(err as Error).message}`), { statusCode: 400 }), undefined);
+      done(
+        Object.assign(new Error(`Malformed JSON body: ${(err as Error).message}`), { statusCode: 400 }),
+        undefined,
+      );
     }
   });
   // Raw upload bodies are parsed only inside the files route (routes/files.ts): elsewhere an
@@ -93,29 +100,33 @@ export async function buildApp(engineDeps: AppDeps, options: AppOptions = {}): P
   await app.register(swagger, openapiOptions);
   registerDocsRoutes(app);
   await app.register(healthRoutes, deps);
-  if (deps.metrics) await app.register(metricsRoutes, { metrics: deps.metrics, token: deps.metricsToken ?? null });
+  if (deps.metrics)
+    await app.register(metricsRoutes, { metrics: deps.metrics, token: deps.metricsToken ?? null });
 
   await app.register(adminRoutes, { ...deps, prefix: '/admin' });
   await app.register(dashboardRoutes, deps);
   await app.register(upstreamWebhookRoutes, { ...deps, bodyLimit: limits.webhookBodyLimitBytes });
-  await app.register(async (v2) => {
-    // onRequest, not preHandler: an unauthenticated caller gets 401 before its body is
-    // read or validated (and never learns anything from a 400).
-    v2.addHook('onRequest', requireUser(deps.auth));
-    if (limiter.enabled) v2.addHook('onRequest', rateLimitHook(limiter));
-    await v2.register(tenantRoutes, deps);
-    await v2.register(callbackRoutes, deps);
-    await v2.register(
-      async (pixverse) => {
-        await pixverse.register(accountRoutes, deps);
-        await pixverse.register(fileRoutes, { ...deps, uploadLimitBytes: limits.uploadLimitBytes });
-        await pixverse.register(jobRoutes, deps);
-        await pixverse.register(videoOpsRoutes, deps);
-        await pixverse.register(catalogRoutes, deps);
-        await pixverse.register(schedulerRoutes, deps);
-      },
-      { prefix: '/pixverse' },
-    );
-  }, { prefix: '/v2' });
+  await app.register(
+    async (v2) => {
+      // onRequest, not preHandler: an unauthenticated caller gets 401 before its body is
+      // read or validated (and never learns anything from a 400).
+      v2.addHook('onRequest', requireUser(deps.auth));
+      if (limiter.enabled) v2.addHook('onRequest', rateLimitHook(limiter));
+      await v2.register(tenantRoutes, deps);
+      await v2.register(callbackRoutes, deps);
+      await v2.register(
+        async (pixverse) => {
+          await pixverse.register(accountRoutes, deps);
+          await pixverse.register(fileRoutes, { ...deps, uploadLimitBytes: limits.uploadLimitBytes });
+          await pixverse.register(jobRoutes, deps);
+          await pixverse.register(videoOpsRoutes, deps);
+          await pixverse.register(catalogRoutes, deps);
+          await pixverse.register(schedulerRoutes, deps);
+        },
+        { prefix: '/pixverse' },
+      );
+    },
+    { prefix: '/v2' },
+  );
   return app;
 }

@@ -33,7 +33,14 @@ export function servicesOf(deps: RouteDeps | AppDeps): Services {
 
 /** Route deps from buildApp's deps: the services, and none of the engine parts. */
 export function routeDeps(deps: AppDeps): RouteDeps {
-  const { store: _store, scheduler: _scheduler, upstream: _upstream, callbackPolicy: _policy, services: _services, ...http } = deps;
+  const {
+    store: _store,
+    scheduler: _scheduler,
+    upstream: _upstream,
+    callbackPolicy: _policy,
+    services: _services,
+    ...http
+  } = deps;
   return { ...http, services: servicesOf(deps) };
 }
 

@@ -12,7 +12,8 @@ export function requireUser(auth: Authenticator) {
 
 export function requireAdmin(auth: Authenticator) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
-    if (!auth.isAdmin(Authenticator.bearer(request.headers.authorization))) return sendError(reply, 401, 'Unauthorized');
+    if (!auth.isAdmin(Authenticator.bearer(request.headers.authorization)))
+      return sendError(reply, 401, 'Unauthorized');
   };
 }
 

@@ -69,7 +69,9 @@ export function canonicalJson(value: unknown): string {
 }
 
 export function fingerprintOf(method: string, route: string, body: unknown): string {
-  return createHash('sha256').update(`${method} ${route}\n${canonicalJson(body ?? null)}`).digest('base64url');
+  return createHash('sha256')
+    .update(`${method} ${route}\n${canonicalJson(body ?? null)}`)
+    .digest('base64url');
 }
 
 /**
@@ -105,7 +107,10 @@ export async function idempotentCreate(
     const refused = holder === null ? null : answerFor(err);
     if (refused && holder !== null) {
       const body = { error: refused.message, code: refused.status, ...refused.extra };
-      await jobs.recordIdempotentAnswer(tokenId, key, holder, { status: refused.status, body: JSON.stringify(body) });
+      await jobs.recordIdempotentAnswer(tokenId, key, holder, {
+        status: refused.status,
+        body: JSON.stringify(body),
+      });
     }
     throw err;
   }
@@ -121,26 +126,46 @@ export async function idempotentCreate(
 }
 
 function inFlight(): GatewayError {
-  return new GatewayError(409, 'A request with this Idempotency-Key is still being processed; retry it later', IN_FLIGHT_RETRY_AFTER_S);
+  return new GatewayError(
+    409,
+    'A request with this Idempotency-Key is still being processed; retry it later',
+    IN_FLIGHT_RETRY_AFTER_S,
+  );
 }
 
-async function replay(deps: RouteDeps, reply: FastifyReply, record: IdempotencyRecord, fingerprint: string): Promise<CreateAnswer> {
+async function replay(
+  deps: RouteDeps,
+  reply: FastifyReply,
+  record: IdempotencyRecord,
+  fingerprint: string,
+): Promise<CreateAnswer> {
   if (record.fingerprint !== fingerprint) {
-    throw new GatewayError(422, `Idempotency-Key "${record.key}" was already used for a different request (another route or body); send a new key for a new request`);
+    throw new GatewayError(
+      422,
+      `Idempotency-Key "${record.key}" was already used for a different request (another route or body); send a new key for a new request`,
+    );
   }
   const answer = record.status !== null && record.body !== null ? record : await answerFromJob(deps, record);
   reply.header('Idempotent-Replayed', 'true');
   const body = JSON.parse(answer.body!) as Record<string, unknown>;
   if (answer.status === 200) return body as CreateAnswer;
   const { error, code: _code, ...extra } = body;
-  throw new GatewayError(answer.status!, String(error), answer.status === 429 ? IN_FLIGHT_RETRY_AFTER_S : null, extra);
+  throw new GatewayError(
+    answer.status!,
+    String(error),
+    answer.status === 429 ? IN_FLIGHT_RETRY_AFTER_S : null,
+    extra,
+  );
 }
 
 /**
  * A key whose first answer was never recorded: the first request is still running, or its process
  * died after the job was written. The job then tells what the answer was (or would have been).
  */
-async function answerFromJob(deps: RouteDeps, record: IdempotencyRecord): Promise<{ status: number; body: string }> {
+async function answerFromJob(
+  deps: RouteDeps,
+  record: IdempotencyRecord,
+): Promise<{ status: number; body: string }> {
   const job = await deps.services.jobs.byRow(record.jobId);
   if (!job || job.state === 'submitting') throw inFlight();
   let answer: { status: number; body: string };
@@ -148,7 +173,13 @@ async function answerFromJob(deps: RouteDeps, record: IdempotencyRecord): Promis
     answer = { status: 200, body: JSON.stringify(createAnswer(job)) };
   } else {
     if (deps.now() - record.createdAt < UNRECORDED_FAILURE_GRACE_MS) throw inFlight();
-    answer = { status: 502, body: JSON.stringify({ error: `The first request with this Idempotency-Key failed: ${job.error ?? 'submit failed'}`, code: 502 }) };
+    answer = {
+      status: 502,
+      body: JSON.stringify({
+        error: `The first request with this Idempotency-Key failed: ${job.error ?? 'submit failed'}`,
+        code: 502,
+      }),
+    };
   }
   await deps.services.jobs.recordIdempotentAnswer(record.tokenId, record.key, record.jobId, answer);
   return answer;

@@ -26,7 +26,9 @@ export function tagOf(url: string): string {
 
 function withDefaults(schema: FastifySchema | undefined, url: string): FastifySchema {
   const base: FastifySchema = { ...(schema ?? {}) };
-  const response: Record<string, unknown> = { ...((base.response as Record<string, unknown> | undefined) ?? {}) };
+  const response: Record<string, unknown> = {
+    ...((base.response as Record<string, unknown> | undefined) ?? {}),
+  };
   const hasInput = Boolean(base.body || base.querystring || base.params);
   if (hasInput) response['400'] ??= ERROR_REF;
   if (isAuthenticated(url)) response['401'] ??= ERROR_REF;
@@ -42,7 +44,8 @@ export const openapiOptions: SwaggerOptions = {
     openapi: '3.1.0',
     info: {
       title: 'Pixgate',
-      description: "Self-hosted PixVerse gateway, compatible with useapi.net's PixVerse API v2. Errors use the envelope {\"error\": \"…\", \"code\": <status>}.",
+      description:
+        'Self-hosted PixVerse gateway, compatible with useapi.net\'s PixVerse API v2. Errors use the envelope {"error": "…", "code": <status>}.',
       version: '0.1.0',
     },
     components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
@@ -50,11 +53,16 @@ export const openapiOptions: SwaggerOptions = {
   },
   transform: ({ schema, url }) => ({ schema: withDefaults(schema, url), url }),
   // Shared schemas appear under their $id (ErrorBody), not as def-0, def-1 …
-  refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json['$id'] === 'string' ? json['$id'] : `def-${i}`) },
+  refResolver: {
+    buildLocalReference: (json, _baseUri, _fragment, i) =>
+      typeof json['$id'] === 'string' ? json['$id'] : `def-${i}`,
+  },
 };
 
 /** GET /openapi.json and GET /docs; both left out of the document they serve. */
 export function registerDocsRoutes(app: FastifyInstance): void {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-  app.get('/docs', { schema: { hide: true } }, async (_request, reply) => reply.type('text/html; charset=utf-8').send(DOCS_PAGE));
+  app.get('/docs', { schema: { hide: true } }, async (_request, reply) =>
+    reply.type('text/html; charset=utf-8').send(DOCS_PAGE),
+  );
 }

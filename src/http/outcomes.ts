@@ -12,7 +12,6 @@ export interface HttpAnswer {
   retryAfterS: number | null;
 }
 
-
 const answer = (status: number, retryAfterS: number | null = null): HttpAnswer => ({ status, retryAfterS });
 
 export const OUTCOME_ANSWERS: Readonly<Record<Outcome, HttpAnswer>> = {
@@ -49,6 +48,7 @@ export function answerFor(err: unknown): ErrorAnswer | null {
     const { status, retryAfterS } = OUTCOME_ANSWERS[err.outcome];
     return { status, message: err.message, retryAfterS: err.retryAfterS ?? retryAfterS, extra: err.extra };
   }
-  if (err instanceof GatewayError) return { status: err.status, message: err.message, retryAfterS: err.retryAfterS, extra: err.extra };
+  if (err instanceof GatewayError)
+    return { status: err.status, message: err.message, retryAfterS: err.retryAfterS, extra: err.extra };
   return null;
 }

@@ -9,7 +9,10 @@ type StringEnumSchema<T extends readonly string[]> = TUnsafe<T[number]> & { type
  * schema's keywords because the Fastify type provider infers handler types from them: without,
  * `request.body` would hold `unknown` where the enum's values belong.
  */
-export function StringEnum<const T extends readonly string[]>(values: T, options: Record<string, unknown> = {}): StringEnumSchema<T> {
+export function StringEnum<const T extends readonly string[]>(
+  values: T,
+  options: Record<string, unknown> = {},
+): StringEnumSchema<T> {
   return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options }) as StringEnumSchema<T>;
 }
 
@@ -18,7 +21,8 @@ export const ErrorBody = Type.Object(
   { additionalProperties: true, $id: 'ErrorBody' },
 );
 
-export const errorResponses = (...codes: number[]) => Object.fromEntries(codes.map((code) => [code, Type.Ref('ErrorBody')]));
+export const errorResponses = (...codes: number[]) =>
+  Object.fromEntries(codes.map((code) => [code, Type.Ref('ErrorBody')]));
 
 export const Email = Type.String({ minLength: 3, maxLength: 254, pattern: '^[^\\s@/]+@[^\\s@/]+$' });
 
@@ -41,7 +45,11 @@ export const CommonJobFields = {
  * ASCII; other headers pass through.
  */
 export const IdempotencyHeaders = Type.Object(
-  { 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, pattern: '^[\\x20-\\x7e]+$' })) },
+  {
+    'idempotency-key': Type.Optional(
+      Type.String({ minLength: 1, maxLength: 255, pattern: '^[\\x20-\\x7e]+$' }),
+    ),
+  },
   { additionalProperties: true },
 );
 

@@ -19,5 +19,15 @@ export function submitJob(
   key?: KeyClaim,
 ) {
   const caller = callerOf(request);
-  return deps.services.jobs.submit({ userId: caller.userId, tokenId: caller.tokenId, type, upstream: mapped.upstream, email: mapped.email, body }, key);
+  return deps.services.jobs.submit(
+    {
+      userId: caller.userId,
+      tokenId: caller.tokenId,
+      type,
+      upstream: mapped.upstream,
+      email: mapped.email,
+      body,
+    },
+    key,
+  );
 }

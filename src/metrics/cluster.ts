@@ -36,7 +36,12 @@ export function registerClusterGauges(metrics: GatewayMetrics, options: ClusterG
   };
   const registers = [metrics.registry];
   /** Every collect starts from zero series, so an account or state that went away disappears. */
-  const gauge = <L extends string>(name: string, help: string, labelNames: L[], fill: (g: Gauge<L>, s: StoreSnapshot) => void) =>
+  const gauge = <L extends string>(
+    name: string,
+    help: string,
+    labelNames: L[],
+    fill: (g: Gauge<L>, s: StoreSnapshot) => void,
+  ) =>
     new Gauge<L>({
       name,
       help,
@@ -57,27 +62,58 @@ export function registerClusterGauges(metrics: GatewayMetrics, options: ClusterG
       this.set((await load()) ? 1 : 0);
     },
   });
-  gauge('pixgate_cluster_jobs', 'Jobs not yet final across the cluster, by state (queued, submitting, running), type, tenant and account', ['state', 'type', 'tenant', 'account'], (g, s) => {
-    for (const j of s.liveJobs) g.inc({ state: j.state, type: j.type, tenant: String(j.userId), account: j.email ?? '' }, j.count);
-  });
+  gauge(
+    'pixgate_cluster_jobs',
+    'Jobs not yet final across the cluster, by state (queued, submitting, running), type, tenant and account',
+    ['state', 'type', 'tenant', 'account'],
+    (g, s) => {
+      for (const j of s.liveJobs)
+        g.inc({ state: j.state, type: j.type, tenant: String(j.userId), account: j.email ?? '' }, j.count);
+    },
+  );
   gauge('pixgate_cluster_queue_depth', 'Jobs waiting in the queue, by tenant', ['tenant'], (g, s) => {
     for (const j of s.liveJobs) if (j.state === 'queued') g.inc({ tenant: String(j.userId) }, j.count);
   });
-  gauge('pixgate_cluster_account_slots_used', 'Slots held (submitting or running jobs) per account', ['tenant', 'account'], (g, s) => {
-    for (const a of s.accounts) g.set({ tenant: String(a.userId), account: a.email }, a.executing);
-  });
-  gauge('pixgate_cluster_account_slots_total', 'Slots per account (maxJobs)', ['tenant', 'account'], (g, s) => {
-    for (const a of s.accounts) g.set({ tenant: String(a.userId), account: a.email }, a.maxJobs);
-  });
-  gauge('pixgate_cluster_account_state', 'Account health (1 for its current state: ok, cooldown or error)', ['tenant', 'account', 'state'], (g, s) => {
-    for (const a of s.accounts) g.set({ tenant: String(a.userId), account: a.email, state: a.state }, 1);
-  });
-  gauge('pixgate_cluster_callback_deliveries', 'Callback deliveries waiting to be delivered (pending) or given up (dead)', ['state'], (g, s) => {
-    g.set({ state: 'pending' }, s.deliveries.pending);
-    g.set({ state: 'dead' }, s.deliveries.dead);
-  });
-  gauge('pixgate_cluster_callback_oldest_pending_age_seconds', 'Age of the oldest callback delivery still pending (0 when none)', [], (g, s) => {
-    const oldest = s.deliveries.oldestPendingCreatedAt;
-    g.set(oldest === null ? 0 : Math.max(0, (options.now() - oldest) / 1000));
-  });
+  gauge(
+    'pixgate_cluster_account_slots_used',
+    'Slots held (submitting or running jobs) per account',
+    ['tenant', 'account'],
+    (g, s) => {
+      for (const a of s.accounts) g.set({ tenant: String(a.userId), account: a.email }, a.executing);
+    },
+  );
+  gauge(
+    'pixgate_cluster_account_slots_total',
+    'Slots per account (maxJobs)',
+    ['tenant', 'account'],
+    (g, s) => {
+      for (const a of s.accounts) g.set({ tenant: String(a.userId), account: a.email }, a.maxJobs);
+    },
+  );
+  gauge(
+    'pixgate_cluster_account_state',
+    'Account health (1 for its current state: ok, cooldown or error)',
+    ['tenant', 'account', 'state'],
+    (g, s) => {
+      for (const a of s.accounts) g.set({ tenant: String(a.userId), account: a.email, state: a.state }, 1);
+    },
+  );
+  gauge(
+    'pixgate_cluster_callback_deliveries',
+    'Callback deliveries waiting to be delivered (pending) or given up (dead)',
+    ['state'],
+    (g, s) => {
+      g.set({ state: 'pending' }, s.deliveries.pending);
+      g.set({ state: 'dead' }, s.deliveries.dead);
+    },
+  );
+  gauge(
+    'pixgate_cluster_callback_oldest_pending_age_seconds',
+    'Age of the oldest callback delivery still pending (0 when none)',
+    [],
+    (g, s) => {
+      const oldest = s.deliveries.oldestPendingCreatedAt;
+      g.set(oldest === null ? 0 : Math.max(0, (options.now() - oldest) / 1000));
+    },
+  );
 }

@@ -41,7 +41,12 @@ export class GatewayMetrics {
   constructor() {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'pixgate_' });
-    this.info = new Gauge({ name: 'pixgate_instance_info', help: 'This gateway instance (value 1)', labelNames: ['instance_id', 'store'], registers });
+    this.info = new Gauge({
+      name: 'pixgate_instance_info',
+      help: 'This gateway instance (value 1)',
+      labelNames: ['instance_id', 'store'],
+      registers,
+    });
     this.jobsStarted = new Counter({
       name: 'pixgate_jobs_started_total',
       help: 'Jobs this instance submitted that PixVerse accepted, by type and account',

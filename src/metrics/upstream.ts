@@ -32,14 +32,22 @@ export class MeteredUpstream implements Upstream {
     try {
       return await call();
     } catch (err) {
-      this.metrics.upstreamErrors.inc({ operation, class: err instanceof UpstreamError ? err.errorClass : 'unknown' });
+      this.metrics.upstreamErrors.inc({
+        operation,
+        class: err instanceof UpstreamError ? err.errorClass : 'unknown',
+      });
       throw err;
     } finally {
       end();
     }
   }
 
-  submit(apiKey: string, request: UpstreamRequest, traceId: string, options?: SubmitOptions): Promise<SubmitResult> {
+  submit(
+    apiKey: string,
+    request: UpstreamRequest,
+    traceId: string,
+    options?: SubmitOptions,
+  ): Promise<SubmitResult> {
     return this.timed('submit', () => this.inner.submit(apiKey, request, traceId, options));
   }
 

@@ -72,7 +72,15 @@ export class Admission {
     const now = this.ctx.now();
     const rank = queueRank(now, this.ctx.estimator.expected(input));
     const result = await this.ctx.store.enqueue(
-      { ...input, provider: this.ctx.provider.id, maxJobsOverride: input.maxJobs, traceId: randomUUID(), priority: input.priority ?? 0, queueRank: rank, now },
+      {
+        ...input,
+        provider: this.ctx.provider.id,
+        maxJobsOverride: input.maxJobs,
+        traceId: randomUUID(),
+        priority: input.priority ?? 0,
+        queueRank: rank,
+        now,
+      },
       maxQueueLength,
     );
     if (!result.ok) throw await this.queueRefusal(result, input);
@@ -86,8 +94,17 @@ export class Admission {
     let keyHolder: number | null = null;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       // A retry on another account moves the key to the new job rather than claiming it again.
-      const idempotency = input.idempotency && (keyHolder === null ? input.idempotency : { ...input.idempotency, replacesJobId: keyHolder });
-      const reserved = await this.ctx.store.reserve({ ...input, provider: this.ctx.provider.id, idempotency, maxJobsOverride: input.maxJobs, traceId: randomUUID(), now: this.ctx.now() });
+      const idempotency =
+        input.idempotency &&
+        (keyHolder === null ? input.idempotency : { ...input.idempotency, replacesJobId: keyHolder });
+      const reserved = await this.ctx.store.reserve({
+        ...input,
+        provider: this.ctx.provider.id,
+        idempotency,
+        maxJobsOverride: input.maxJobs,
+        traceId: randomUUID(),
+        now: this.ctx.now(),
+      });
       if (!reserved.ok) throw lastError ?? (await this.refusal(reserved, input));
       keyHolder = reserved.job.id;
       if (input.idempotency) input.onKeyClaimed?.(keyHolder);
@@ -96,48 +113,87 @@ export class Admission {
       if (launched.ok) return launched.job;
       // The client gets the error synchronously and never learns an id, so the failed
       // attempt is recorded without a callback-worthy history; its slot is freed here.
-      await this.ctx.store.finish(reserved.job.id, { state: 'failed', error: launched.cause }, this.ctx.now(), { from: ['submitting'] });
+      await this.ctx.store.finish(
+        reserved.job.id,
+        { state: 'failed', error: launched.cause },
+        this.ctx.now(),
+        { from: ['submitting'] },
+      );
       if (!launched.failure.tryAnother || input.email !== null) throw launched.failure.error;
       lastError = launched.failure.error;
     }
     throw lastError ?? new EngineError('busy', 'All configured accounts are busy (maxJobs reached)', 5);
   }
 
-  private async queueRefusal(result: Extract<EnqueueResult, { ok: false }>, input: SubmitInput): Promise<EngineError> {
+  private async queueRefusal(
+    result: Extract<EnqueueResult, { ok: false }>,
+    input: SubmitInput,
+  ): Promise<EngineError> {
     switch (result.reason) {
       case 'key_taken':
         throw new IdempotencyKeyTaken();
       case 'no_accounts':
-        return new EngineError('not_found', `No ${this.ctx.provider.displayName} account configured. To add one use POST /accounts/{email}.`);
+        return new EngineError(
+          'not_found',
+          `No ${this.ctx.provider.displayName} account configured. To add one use POST /accounts/{email}.`,
+        );
       case 'unknown_account':
-        return new EngineError('not_found', `Account ${input.email} not found. To add it use POST /accounts/{email}.`);
+        return new EngineError(
+          'not_found',
+          `Account ${input.email} not found. To add it use POST /accounts/{email}.`,
+        );
       case 'queue_full': {
         const waitMs = await estimateWaitMs(this.ctx, input.userId, result.queued);
-        return new EngineError('queue_full', `The queue is full (${result.queued} jobs waiting)`, Math.max(1, Math.ceil(waitMs / 1000)), { queued: result.queued });
+        return new EngineError(
+          'queue_full',
+          `The queue is full (${result.queued} jobs waiting)`,
+          Math.max(1, Math.ceil(waitMs / 1000)),
+          { queued: result.queued },
+        );
       }
     }
   }
 
-  private async refusal(result: Extract<ReserveResult, { ok: false }>, input: SubmitInput): Promise<EngineError> {
+  private async refusal(
+    result: Extract<ReserveResult, { ok: false }>,
+    input: SubmitInput,
+  ): Promise<EngineError> {
     const now = this.ctx.now();
     const userId = input.userId;
     switch (result.reason) {
       case 'key_taken':
         throw new IdempotencyKeyTaken();
       case 'no_accounts':
-        return new EngineError('not_found', `No ${this.ctx.provider.displayName} account configured. To add one use POST /accounts/{email}.`);
+        return new EngineError(
+          'not_found',
+          `No ${this.ctx.provider.displayName} account configured. To add one use POST /accounts/{email}.`,
+        );
       case 'unknown_account':
-        return new EngineError('not_found', `Account ${input.email} not found. To add it use POST /accounts/{email}.`);
+        return new EngineError(
+          'not_found',
+          `Account ${input.email} not found. To add it use POST /accounts/{email}.`,
+        );
       case 'account_full':
         // The limit that refused the job: the request's maxJobs override when it has one.
-        return new EngineError('busy', `Account ${result.account.email} is busy (maxJobs ${input.maxJobs ?? result.account.maxJobs} reached)`, await this.retryAfter(userId, result.account.email, input.maxJobs));
+        return new EngineError(
+          'busy',
+          `Account ${result.account.email} is busy (maxJobs ${input.maxJobs ?? result.account.maxJobs} reached)`,
+          await this.retryAfter(userId, result.account.email, input.maxJobs),
+        );
       case 'account_unhealthy': {
         const { account } = result;
         if (account.state === 'cooldown') {
           const wait = Math.max(1, Math.ceil(((account.cooldownUntil ?? now) - now) / 1000));
-          return new EngineError('cooling_down', `Account ${account.email} is cooling down: ${account.reason ?? 'upstream back-off'}`, wait);
+          return new EngineError(
+            'cooling_down',
+            `Account ${account.email} is cooling down: ${account.reason ?? 'upstream back-off'}`,
+            wait,
+          );
         }
-        return new EngineError('account_error', `Account ${account.email} in error state: ${account.reason ?? 'unknown error'}. Re-post the account to clear it.`);
+        return new EngineError(
+          'account_error',
+          `Account ${account.email} in error state: ${account.reason ?? 'unknown error'}. Re-post the account to clear it.`,
+        );
       }
       case 'none_free':
         return this.noneFree(userId);
@@ -150,14 +206,28 @@ export class Admission {
     const accounts = await this.ctx.store.listAccounts(userId);
     if (accounts.length > 0 && accounts.every((a) => a.state === 'error')) {
       const reasons = accounts.map((a) => `${a.email}: ${a.reason ?? 'error'}`).join('; ');
-      return new EngineError('account_error', `Every account is in error state (${reasons}). Re-post an account to clear it.`);
+      return new EngineError(
+        'account_error',
+        `Every account is in error state (${reasons}). Re-post an account to clear it.`,
+      );
     }
     const cooling = accounts.filter((a) => a.state === 'cooldown' && (a.cooldownUntil ?? 0) > now);
-    if (cooling.length > 0 && cooling.length + accounts.filter((a) => a.state === 'error').length === accounts.length) {
+    if (
+      cooling.length > 0 &&
+      cooling.length + accounts.filter((a) => a.state === 'error').length === accounts.length
+    ) {
       const wait = Math.max(1, Math.ceil((Math.min(...cooling.map((a) => a.cooldownUntil!)) - now) / 1000));
-      return new EngineError('cooling_down', 'Every account is cooling down after an upstream back-off', wait);
+      return new EngineError(
+        'cooling_down',
+        'Every account is cooling down after an upstream back-off',
+        wait,
+      );
     }
-    return new EngineError('busy', 'All configured accounts are busy (maxJobs reached)', await this.retryAfter(userId, null));
+    return new EngineError(
+      'busy',
+      'All configured accounts are busy (maxJobs reached)',
+      await this.retryAfter(userId, null),
+    );
   }
 
   /**

@@ -29,19 +29,27 @@ export class CreditWatch implements ParkedAccounts {
       entry.nextCheck = now + this.everyMs;
       const account = await this.ctx.store.getAccount(entry.userId, entry.email);
       // Gone, re-posted or otherwise changed: no longer ours to watch.
-      if (!account || account.state !== 'error' || account.reason !== OUT_OF_CREDITS) {
+      if (account?.state !== 'error' || account.reason !== OUT_OF_CREDITS) {
         this.parked.delete(key);
         continue;
       }
       try {
         const balance = await this.ctx.upstream.balance(this.ctx.keys.open(account));
         if (balance.creditMonthly + balance.creditPackage <= 0) continue;
-        await this.ctx.store.setAccountHealth(entry.userId, entry.email, { state: 'ok', reason: null, cooldownUntil: null, now: this.ctx.now() });
+        await this.ctx.store.setAccountHealth(entry.userId, entry.email, {
+          state: 'ok',
+          reason: null,
+          cooldownUntil: null,
+          now: this.ctx.now(),
+        });
         this.parked.delete(key);
         this.ctx.log.info({ email: entry.email }, 'credits are back; account unparked');
         this.onRecovered(entry.userId);
       } catch (err) {
-        this.ctx.log.warn({ email: entry.email, err: err instanceof Error ? err.message : String(err) }, 'balance check failed');
+        this.ctx.log.warn(
+          { email: entry.email, err: err instanceof Error ? err.message : String(err) },
+          'balance check failed',
+        );
       }
     }
   }

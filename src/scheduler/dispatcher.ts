@@ -144,7 +144,11 @@ export class Dispatcher {
       return;
     }
     const state = result.failure.error.outcome === 'moderation' ? 'moderated' : 'failed';
-    const finished: Job | null = await lease.settle('finish', () => this.ctx.store.finish(job.id, { state, error: result.failure.error.message }, now, { from: ['submitting'] }));
+    const finished: Job | null = await lease.settle('finish', () =>
+      this.ctx.store.finish(job.id, { state, error: result.failure.error.message }, now, {
+        from: ['submitting'],
+      }),
+    );
     if (finished) this.ctx.events.emit('final', finished);
   }
 }

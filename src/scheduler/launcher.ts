@@ -32,15 +32,30 @@ export class Launcher {
         now: this.ctx.now(),
       });
       this.ctx.events.emit('account', account.userId, account.email);
-      const error = new EngineError('account_error', `Account ${account.email} in error state: API key cannot be decrypted; re-post the account`);
-      return { ok: false, failure: { error, tryAnother: true }, cause: 'the account API key cannot be decrypted (was the master key changed?)' };
+      const error = new EngineError(
+        'account_error',
+        `Account ${account.email} in error state: API key cannot be decrypted; re-post the account`,
+      );
+      return {
+        ok: false,
+        failure: { error, tryAnother: true },
+        cause: 'the account API key cannot be decrypted (was the master key changed?)',
+      };
     }
     try {
       const upstreamId = await this.submitOnce(apiKey, job, account.webhookId);
       return { ok: true, job: await this.started(job, account, upstreamId) };
     } catch (err) {
       const upstreamError = asUpstreamError(err);
-      this.ctx.log.warn({ jobId: job.id, email: account.email, errorClass: upstreamError.errorClass, err: upstreamError.message }, 'submit failed');
+      this.ctx.log.warn(
+        {
+          jobId: job.id,
+          email: account.email,
+          errorClass: upstreamError.errorClass,
+          err: upstreamError.message,
+        },
+        'submit failed',
+      );
       const failure = await handleSubmitError(this.ctx, account, upstreamError);
       return { ok: false, failure, cause: `submit failed: ${upstreamError.message}` };
     }
@@ -52,21 +67,32 @@ export class Launcher {
     } catch (err) {
       const upstreamError = asUpstreamError(err);
       if (!upstreamError.maybeSubmitted) throw upstreamError;
-      this.ctx.log.warn({ jobId: job.id, traceId: job.traceId }, 'submit outcome unknown; replaying with the same trace id');
+      this.ctx.log.warn(
+        { jobId: job.id, traceId: job.traceId },
+        'submit outcome unknown; replaying with the same trace id',
+      );
       try {
         return (await this.ctx.upstream.submit(apiKey, job.upstream, job.traceId, { webhookId })).upstreamId;
       } catch (replayErr) {
         // The first attempt may have created the job, whatever became of the replay.
         const e = asUpstreamError(replayErr);
-        throw e.maybeSubmitted ? e : new UpstreamError(e.errorClass, e.message, e.errCode, e.httpStatus, true);
+        throw e.maybeSubmitted
+          ? e
+          : new UpstreamError(e.errorClass, e.message, e.errCode, e.httpStatus, true);
       }
     }
   }
 
   private async started(job: Job, account: Account, upstreamId: string): Promise<Job> {
     const now = this.ctx.now();
-    const firstPoll = nextPollAt({ startedAt: now, polls: 0, duration: this.ctx.estimator.belief(job) }, pollPolicyFor(this.ctx, account, job), now);
-    const moved = await retryWhileUnavailable(() => this.ctx.store.markRunning(job.id, upstreamId, firstPoll, now));
+    const firstPoll = nextPollAt(
+      { startedAt: now, polls: 0, duration: this.ctx.estimator.belief(job) },
+      pollPolicyFor(this.ctx, account, job),
+      now,
+    );
+    const moved = await retryWhileUnavailable(() =>
+      this.ctx.store.markRunning(job.id, upstreamId, firstPoll, now),
+    );
     const current = (await this.ctx.store.getJob(job.id)) ?? { ...job, upstreamId };
     // `moved` is false when the job was cancelled while its submit was in flight
     // (account deleted, DELETE /scheduler on its id); it keeps that final state.

@@ -95,7 +95,12 @@ export interface Upstream {
    * Starts a generation. `traceId` is the job's client request id (sent with the create when the
    * provider has one), so a retry after a crash can be recognised instead of billed twice.
    */
-  submit(apiKey: string, request: UpstreamRequest, traceId: string, options?: SubmitOptions): Promise<SubmitResult>;
+  submit(
+    apiKey: string,
+    request: UpstreamRequest,
+    traceId: string,
+    options?: SubmitOptions,
+  ): Promise<SubmitResult>;
   /** Whether jobs of operation `op` report their end through the provider's webhook. */
   acceptsWebhook(op: string): boolean;
   /** Reads a webhook delivery (`header` looks a request header up by lower-case name); throws WebhookFormatError. */

@@ -27,7 +27,11 @@ export async function slotFreeTimes(
 }
 
 /** Expected wait before a job entering at `position` starts, in ms. */
-export async function estimateWaitMs(ctx: SchedulerContext, userId: number, position: number): Promise<number> {
+export async function estimateWaitMs(
+  ctx: SchedulerContext,
+  userId: number,
+  position: number,
+): Promise<number> {
   const slots = await slotFreeTimes(ctx, userId);
   const expected = ctx.estimator.typical('video');
   return waitAtPosition(slots, position, expected, ctx.now());

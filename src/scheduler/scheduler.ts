@@ -101,16 +101,27 @@ export class Scheduler {
       events: this.events,
       log: options.log,
       now: options.now ?? Date.now,
-      tuning: { ...DEFAULT_TUNING, ...options.tuning, poll: { ...DEFAULT_TUNING.poll, ...options.tuning?.poll } },
+      tuning: {
+        ...DEFAULT_TUNING,
+        ...options.tuning,
+        poll: { ...DEFAULT_TUNING.poll, ...options.tuning?.poll },
+      },
       instanceId: `${process.pid}-${randomUUID().slice(0, 8)}`,
     };
-    this.ctx.creditWatch = new CreditWatch(this.ctx, this.ctx.tuning.creditCheckEveryMs, (userId) => this.capacityChanged(userId));
+    this.ctx.creditWatch = new CreditWatch(this.ctx, this.ctx.tuning.creditCheckEveryMs, (userId) =>
+      this.capacityChanged(userId),
+    );
     const launcher = new Launcher(this.ctx);
     this.dispatcher = new Dispatcher(this.ctx, launcher);
-    this.admission = new Admission(this.ctx, launcher, (job) => {
-      this.events.emit('queued', job);
-      this.dispatcher.jobQueued(job.userId);
-    }, (userId) => this.user(userId));
+    this.admission = new Admission(
+      this.ctx,
+      launcher,
+      (job) => {
+        this.events.emit('queued', job);
+        this.dispatcher.jobQueued(job.userId);
+      },
+      (userId) => this.user(userId),
+    );
     this.tracker = new Tracker(this.ctx);
     this.sweeper = new Sweeper(this.ctx);
     this.heartbeat = new Heartbeat(this.ctx);
@@ -155,7 +166,10 @@ export class Scheduler {
   }
 
   /** A provider webhook delivery (see webhookIntake.ts). */
-  async upstreamWebhook(header: (name: string) => string | undefined, rawBody: string): Promise<WebhookOutcome> {
+  async upstreamWebhook(
+    header: (name: string) => string | undefined,
+    rawBody: string,
+  ): Promise<WebhookOutcome> {
     const outcome = await this.webhooks.receive(header, rawBody);
     this.events.emit('webhook', outcome);
     return outcome;
@@ -194,14 +208,20 @@ export class Scheduler {
     const order = dispatchOrder(queued, turns);
     const expected = order.length > 0 ? estimator.expected(order[0]!) : 0;
     const starts = startTimes(slots, order.length, expected, this.ctx.now());
-    return { total, items: order.map((job, index) => ({ job, position: index + 1, estimatedStart: starts[index]! })) };
+    return {
+      total,
+      items: order.map((job, index) => ({ job, position: index + 1, estimatedStart: starts[index]! })),
+    };
   }
 
   /** Snapshots behind queuePlace, reused for half a second (positions are estimates anyway). */
   private readonly places = new ShortCache<QueueSnapshot>(500, () => this.ctx.now());
 
   /** Position and estimated start of one queued job, as fields of its GET view. */
-  async queuePlace(userId: number, jobId: number): Promise<{ queue_position: number | null; queue_eta: string | null }> {
+  async queuePlace(
+    userId: number,
+    jobId: number,
+  ): Promise<{ queue_position: number | null; queue_eta: string | null }> {
     const snapshot = await this.places.get(userId, () => this.queueSnapshot(userId));
     const item = snapshot.items.find((entry) => entry.job.id === jobId);
     if (!item) return { queue_position: null, queue_eta: null };
@@ -221,12 +241,15 @@ export class Scheduler {
   }
 
   private async lookup(userId: number, ref: JobRef): Promise<Job | null> {
-    if (ref.userId !== userId) throw new EngineError('forbidden', `Unauthorized access to user:${ref.userId} detected`);
+    if (ref.userId !== userId)
+      throw new EngineError('forbidden', `Unauthorized access to user:${ref.userId} detected`);
     if (ref.rowId !== null) {
       const job = await this.ctx.store.getJob(ref.rowId);
-      if (!job || job.userId !== userId || job.type !== ref.type || job.provider !== ref.provider) return null;
+      if (!job || job.userId !== userId || job.type !== ref.type || job.provider !== ref.provider)
+        return null;
       // The queue form names the job by row for life; the pending form only until submitted.
-      if (ref.queued) return job.queuedAt !== null && (job.pinnedEmail ?? QUEUE_EMAIL) === ref.email ? job : null;
+      if (ref.queued)
+        return job.queuedAt !== null && (job.pinnedEmail ?? QUEUE_EMAIL) === ref.email ? job : null;
       return job.queuedAt === null && job.email === ref.email ? job : null;
     }
     // The tail is the provider's to read: a tail that cannot be one of its ids names no job.
@@ -241,7 +264,11 @@ export class Scheduler {
    * result stays readable; its end is called back only with `callback`. A job still waiting in
    * the queue was never sent, so it is cancelled. Null when the id is not tracked.
    */
-  async untrack(userId: number, ref: JobRef, callback = false): Promise<{ job: Job; action: 'untracked' | 'cancelled' } | null> {
+  async untrack(
+    userId: number,
+    ref: JobRef,
+    callback = false,
+  ): Promise<{ job: Job; action: 'untracked' | 'cancelled' } | null> {
     const job = await this.findJob(userId, ref);
     if (!job) return null;
     if (job.state === 'queued') {
@@ -255,9 +282,14 @@ export class Scheduler {
   }
 
   private async cancelQueued(job: Job): Promise<Job | null> {
-    const finished = await this.ctx.store.finish(job.id, { state: 'cancelled', error: 'cancelled by DELETE before it started' }, this.ctx.now(), {
-      from: ['queued'],
-    });
+    const finished = await this.ctx.store.finish(
+      job.id,
+      { state: 'cancelled', error: 'cancelled by DELETE before it started' },
+      this.ctx.now(),
+      {
+        from: ['queued'],
+      },
+    );
     if (finished) this.events.emit('final', finished);
     return finished;
   }
@@ -266,7 +298,10 @@ export class Scheduler {
    * DELETE /videos|images/{id}: hides the job from lists and reads; a job in flight is untracked
    * (no callback), a queued one cancelled. The provider keeps its copy: the engine has no upstream delete.
    */
-  async deleteJob(userId: number, ref: JobRef): Promise<{ job: Job; action: 'deleted' | 'untracked' | 'cancelled' } | null> {
+  async deleteJob(
+    userId: number,
+    ref: JobRef,
+  ): Promise<{ job: Job; action: 'deleted' | 'untracked' | 'cancelled' } | null> {
     const job = await this.findJob(userId, ref);
     if (!job) return null;
     // Hidden first: the outbox builder sends nothing for a hidden job, so a cancel or an end

@@ -22,19 +22,32 @@ export interface SubmitFailure {
   tryAnother: boolean;
 }
 
-export async function handleSubmitError(ctx: SchedulerContext, account: Account, err: UpstreamError): Promise<SubmitFailure> {
+export async function handleSubmitError(
+  ctx: SchedulerContext,
+  account: Account,
+  err: UpstreamError,
+): Promise<SubmitFailure> {
   const now = ctx.now();
   // What happens to the account is the policy's (domain/policy/health.ts); here are only the words.
   const unreached = !err.maybeSubmitted && err.httpStatus === null && err.errCode === null;
   const transition = healthAfterSubmitError(err.errorClass, ctx.tuning, now, unreached);
   if (transition.kind !== 'unchanged') {
     const cooldownUntil = transition.kind === 'cooldown' ? transition.until : null;
-    await ctx.store.setAccountHealth(account.userId, account.email, { state: transition.state, reason: accountReason(err, ctx.provider.displayName), cooldownUntil, now });
+    await ctx.store.setAccountHealth(account.userId, account.email, {
+      state: transition.state,
+      reason: accountReason(err, ctx.provider.displayName),
+      cooldownUntil,
+      now,
+    });
     ctx.events.emit('account', account.userId, account.email);
-    if (transition.kind === 'error' && transition.parked) ctx.creditWatch?.park(account.userId, account.email);
+    if (transition.kind === 'error' && transition.parked)
+      ctx.creditWatch?.park(account.userId, account.email);
   }
   const retryAfterS = transition.kind === 'cooldown' ? transition.retryAfterS : null;
-  return { error: clientError(err, account, retryAfterS, ctx.provider.displayName), tryAnother: triesAnother(transition) };
+  return {
+    error: clientError(err, account, retryAfterS, ctx.provider.displayName),
+    tryAnother: triesAnother(transition),
+  };
 }
 
 /** The reason an account shows in 596 answers and /scheduler/available. */
@@ -55,16 +68,31 @@ function accountReason(err: UpstreamError, name: string): string {
   }
 }
 
-function clientError(err: UpstreamError, account: Account, retryAfterS: number | null, name: string): EngineError {
+function clientError(
+  err: UpstreamError,
+  account: Account,
+  retryAfterS: number | null,
+  name: string,
+): EngineError {
   switch (err.errorClass) {
     case 'concurrency_limit':
-      return new EngineError('concurrency_limit', `Account ${account.email} is at its ${name} concurrency limit`, retryAfterS);
+      return new EngineError(
+        'concurrency_limit',
+        `Account ${account.email} is at its ${name} concurrency limit`,
+        retryAfterS,
+      );
     case 'rate_limit':
       return new EngineError('rate_limit', `${name} is rate limiting account ${account.email}`, retryAfterS);
     case 'out_of_credits':
-      return new EngineError('out_of_credits', `All Credits have been used up on account ${account.email}. Top up and re-post the account.`);
+      return new EngineError(
+        'out_of_credits',
+        `All Credits have been used up on account ${account.email}. Top up and re-post the account.`,
+      );
     case 'auth':
-      return new EngineError('account_error', `Account ${account.email} in error state: ${name} rejected the API key`);
+      return new EngineError(
+        'account_error',
+        `Account ${account.email} in error state: ${name} rejected the API key`,
+      );
     case 'moderation':
       return new EngineError('moderation', `${name} moderation rejected the request: ${err.message}`);
     case 'bad_request':

@@ -43,7 +43,10 @@ export class Sweeper {
       concurrency: RECONCILE_BATCH,
       claim: (room) => this.claimOrphans(room),
       work: (job, lease) => this.reconcile(job, lease),
-      renewal: { everyMs: Math.max(50, tuning.leaseMs / 2), renew: (ids) => ctx.store.renewLeases(ctx.instanceId, ids, ctx.now(), tuning.leaseMs) },
+      renewal: {
+        everyMs: Math.max(50, tuning.leaseMs / 2),
+        renew: (ids) => ctx.store.renewLeases(ctx.instanceId, ids, ctx.now(), tuning.leaseMs),
+      },
       errorBackoffMs: tuning.idleWakeMs,
       ...reportingTo(ctx, 'reconciliation claim failed'),
     });
@@ -80,14 +83,22 @@ export class Sweeper {
     // Orphans first: a submit that reached the provider becomes a tracked job again instead of
     // being timed out while the provider may still be running (and billing) it.
     await this.reconciler.drain(RECONCILE_ROUNDS);
-    const expired = await store.expireJobs(now - tuning.jobTimeoutMs, this.ctx.now(), `timed out: still running after ${formatDuration(tuning.jobTimeoutMs)}`);
+    const expired = await store.expireJobs(
+      now - tuning.jobTimeoutMs,
+      this.ctx.now(),
+      `timed out: still running after ${formatDuration(tuning.jobTimeoutMs)}`,
+    );
     for (const job of expired) this.ctx.events.emit('final', job);
-    const waitedTooLong = await store.expireQueued(this.ctx.now(), 'timed out: waited in the queue longer than the tenant allows');
+    const waitedTooLong = await store.expireQueued(
+      this.ctx.now(),
+      'timed out: waited in the queue longer than the tenant allows',
+    );
     for (const job of waitedTooLong) this.ctx.events.emit('final', job);
     await this.ctx.creditWatch?.check();
     // Short batches: a pass after a day of heavy traffic never holds the write lock for long.
     let deleted = EXPIRED_KEYS_BATCH;
-    while (deleted === EXPIRED_KEYS_BATCH) deleted = await store.deleteExpiredIdempotencyKeys(this.ctx.now(), EXPIRED_KEYS_BATCH);
+    while (deleted === EXPIRED_KEYS_BATCH)
+      deleted = await store.deleteExpiredIdempotencyKeys(this.ctx.now(), EXPIRED_KEYS_BATCH);
   }
 
   private async claimOrphans(room: number): Promise<Claimed<Job>> {
@@ -97,7 +108,14 @@ export class Sweeper {
     // gone: reconcile them at once. A shared store says which instances went silent.
     const stale = now - tuning.staleSubmitMs;
     const before = store.dialect === 'sqlite' ? Math.max(stale, this.startedAt) : stale;
-    const orphans = await store.claimStaleSubmitting(this.ctx.instanceId, before, now, tuning.leaseMs, room, now - tuning.silentAfterMs);
+    const orphans = await store.claimStaleSubmitting(
+      this.ctx.instanceId,
+      before,
+      now,
+      tuning.leaseMs,
+      room,
+      now - tuning.silentAfterMs,
+    );
     // A short round means nothing more is stale now: the pass ends (sleepMs > 0).
     return { items: orphans, sleepMs: orphans.length < room ? tuning.sweepEveryMs : 0 };
   }
@@ -106,7 +124,10 @@ export class Sweeper {
     const { store, upstream, keys, estimator, tuning } = this.ctx;
     const fail = async (why: string) => {
       const finished = await lease.settle('finish', () =>
-        store.finish(job.id, { state: 'failed', error: why }, this.ctx.now(), { from: ['submitting'], leaseToken: job.leaseToken ?? undefined }),
+        store.finish(job.id, { state: 'failed', error: why }, this.ctx.now(), {
+          from: ['submitting'],
+          leaseToken: job.leaseToken ?? undefined,
+        }),
       );
       if (finished) this.ctx.events.emit('final', finished);
     };
@@ -115,7 +136,16 @@ export class Sweeper {
     try {
       const { upstreamId } = await upstream.submit(keys.open(account), job.upstream, job.traceId);
       const now = this.ctx.now();
-      const moved = await lease.settle('mark running', () => retryWhileUnavailable(() => store.markRunning(job.id, upstreamId, nextPollAt({ startedAt: now, polls: 0, duration: estimator.belief(job) }, tuning.poll, now), now)));
+      const moved = await lease.settle('mark running', () =>
+        retryWhileUnavailable(() =>
+          store.markRunning(
+            job.id,
+            upstreamId,
+            nextPollAt({ startedAt: now, polls: 0, duration: estimator.belief(job) }, tuning.poll, now),
+            now,
+          ),
+        ),
+      );
       this.ctx.log.info({ jobId: job.id, upstreamId, moved }, 'reconciled a submit interrupted by a restart');
       if (moved) this.ctx.events.emit('running', (await store.getJob(job.id)) ?? job);
     } catch (err) {
@@ -124,7 +154,10 @@ export class Sweeper {
         // No word about the job (timeout, 5xx, busy account): it stays `submitting` with its slot,
         // and once this claim's lease lapses a later pass replays the same trace id. Failing it here
         // dropped jobs a loaded upstream would have accepted; the job timeout bounds the wait.
-        this.ctx.log.warn({ jobId: job.id, err: upstreamError.message }, 'reconciling an interrupted submit failed; will retry');
+        this.ctx.log.warn(
+          { jobId: job.id, err: upstreamError.message },
+          'reconciling an interrupted submit failed; will retry',
+        );
         return;
       }
       await fail(`submission could not be confirmed after a restart: ${upstreamError.message}`);

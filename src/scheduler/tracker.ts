@@ -30,7 +30,10 @@ export class Tracker {
       claim: (room) => this.claim(room),
       work: (job, lease) => this.pollOne(job, lease),
       // One timer renews every lease this process holds, so a slow poll never loses its job.
-      renewal: { everyMs: Math.max(50, tuning.leaseMs / 2), renew: (ids) => ctx.store.renewLeases(ctx.instanceId, ids, ctx.now(), tuning.leaseMs) },
+      renewal: {
+        everyMs: Math.max(50, tuning.leaseMs / 2),
+        renew: (ids) => ctx.store.renewLeases(ctx.instanceId, ids, ctx.now(), tuning.leaseMs),
+      },
       release: () => ctx.store.releaseLeases(ctx.instanceId),
       errorBackoffMs: tuning.idleWakeMs,
       // After a lease's length the leases are void anyway; waiting longer only delays shutdown.
@@ -59,12 +62,18 @@ export class Tracker {
     const due = await this.ctx.store.nextPollDue();
     const wait = due === null ? null : due - this.ctx.now();
     if (room > 0 && wait !== null && wait <= 0) {
-      const jobs = await this.ctx.store.claimDuePolls(this.ctx.instanceId, this.ctx.now(), tuning.leaseMs, room);
+      const jobs = await this.ctx.store.claimDuePolls(
+        this.ctx.instanceId,
+        this.ctx.now(),
+        tuning.leaseMs,
+        room,
+      );
       // Due but nothing claimed: another instance holds those leases; don't spin on them.
       return { items: jobs, sleepMs: jobs.length > 0 ? 0 : Math.min(tuning.idleWakeMs, 50) };
     }
     // No room: a finishing poll wakes us. Otherwise sleep until the next poll is due.
-    const sleepMs = room <= 0 || wait === null ? tuning.idleWakeMs : Math.min(Math.max(wait, 0), tuning.idleWakeMs);
+    const sleepMs =
+      room <= 0 || wait === null ? tuning.idleWakeMs : Math.min(Math.max(wait, 0), tuning.idleWakeMs);
     // A due time in the past with no room still needs a positive sleep, or the loop would spin.
     return { items: [], sleepMs: Math.max(1, sleepMs) };
   }
@@ -75,9 +84,16 @@ export class Tracker {
     const account = job.email === null ? null : await store.getAccount(job.userId, job.email);
     const now = () => this.ctx.now();
     const policy = pollPolicyFor(this.ctx, account, job);
-    const later = (polls: number) => nextPollAt({ startedAt: job.startedAt ?? now(), polls, duration: estimator.belief(job) }, policy, now());
+    const later = (polls: number) =>
+      nextPollAt(
+        { startedAt: job.startedAt ?? now(), polls, duration: estimator.belief(job) },
+        policy,
+        now(),
+      );
     const reschedule = (status: number | null) =>
-      lease.settle('reschedule', () => store.reschedulePoll(job.id, token, later(job.pollCount + 1), status, now()));
+      lease.settle('reschedule', () =>
+        store.reschedulePoll(job.id, token, later(job.pollCount + 1), status, now()),
+      );
     if (!account || !job.upstreamId) {
       await this.finalize(job, { state: 'failed', error: 'account no longer exists' }, lease);
       return;
@@ -88,7 +104,11 @@ export class Tracker {
     } catch (err) {
       const upstreamError = asUpstreamError(err);
       if (upstreamError.errorClass === 'not_found') {
-        await this.finalize(job, { state: 'failed', error: `${provider.displayName} no longer knows this job` }, lease);
+        await this.finalize(
+          job,
+          { state: 'failed', error: `${provider.displayName} no longer knows this job` },
+          lease,
+        );
         return;
       }
       // Transient and account errors: keep the job, look again later with back-off.
@@ -103,13 +123,22 @@ export class Tracker {
     }
     const finished = await this.finalize(job, outcome, lease);
     if (finished && outcome.state === 'completed') {
-      estimator.observe(job, provider.reportedRunMs(status) ?? (finished.finishedAt ?? now()) - (job.startedAt ?? now()));
+      estimator.observe(
+        job,
+        provider.reportedRunMs(status) ?? (finished.finishedAt ?? now()) - (job.startedAt ?? now()),
+      );
     }
   }
 
-  private async finalize(job: Job, outcome: Parameters<SchedulerContext['store']['finish']>[1], lease: Lease): Promise<Job | null> {
+  private async finalize(
+    job: Job,
+    outcome: Parameters<SchedulerContext['store']['finish']>[1],
+    lease: Lease,
+  ): Promise<Job | null> {
     const leaseToken = job.leaseToken!;
-    const finished = await lease.settle('finish', () => this.ctx.store.finish(job.id, outcome, this.ctx.now(), { leaseToken }));
+    const finished = await lease.settle('finish', () =>
+      this.ctx.store.finish(job.id, outcome, this.ctx.now(), { leaseToken }),
+    );
     if (finished) this.ctx.events.emit('final', finished);
     return finished;
   }

@@ -24,7 +24,13 @@ export class ViewCache {
   async get(key: string, now: number, build: () => Promise<string>): Promise<string> {
     const second = Math.floor(now / 1000);
     const hit = this.entries.get(key);
-    if (hit && hit.version === this.feed.version && hit.second === second && now - hit.builtAt <= this.maxAgeMs) return hit.body;
+    if (
+      hit &&
+      hit.version === this.feed.version &&
+      hit.second === second &&
+      now - hit.builtAt <= this.maxAgeMs
+    )
+      return hit.body;
     const version = this.feed.version;
     const body = await build();
     if (this.entries.size > 10_000) this.entries.clear();

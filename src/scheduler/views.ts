@@ -29,7 +29,12 @@ export const publicId = publicJobId;
 
 export function executingItem(job: Job, now: number): ExecutingItem {
   const started = job.startedAt ?? now;
-  const item: ExecutingItem = { id: publicId(job), type: job.type, started: isoUtc(started), elapsed: elapsed(started, now) };
+  const item: ExecutingItem = {
+    id: publicId(job),
+    type: job.type,
+    started: isoUtc(started),
+    elapsed: elapsed(started, now),
+  };
   if (job.replyUrl) item.replyUrl = job.replyUrl;
   if (job.replyRef) item.replyRef = job.replyRef;
   return item;
@@ -49,7 +54,11 @@ export async function executingList(store: Store, userId: number, now: number): 
   return (await store.activeJobs(userId)).map((job) => executingItem(job, now));
 }
 
-export async function schedulerAvailable(store: Store, userId: number, now: number): Promise<{ executing: ExecutingItem[]; available: AvailableRow[] }> {
+export async function schedulerAvailable(
+  store: Store,
+  userId: number,
+  now: number,
+): Promise<{ executing: ExecutingItem[]; available: AvailableRow[] }> {
   const [jobs, accounts] = await Promise.all([store.activeJobs(userId), store.listAccounts(userId)]);
   const counts = new Map<string, number>();
   for (const job of jobs) if (job.email !== null) counts.set(job.email, (counts.get(job.email) ?? 0) + 1);

@@ -9,7 +9,12 @@
 import { createHash } from 'node:crypto';
 import type { Account } from '../domain/account.ts';
 import { isTerminal, type Job } from '../domain/job.ts';
-import { WebhookFormatError, type ProviderWebhook, type WebhookNotice, type WebhookVerdict } from './provider.ts';
+import {
+  WebhookFormatError,
+  type ProviderWebhook,
+  type WebhookNotice,
+  type WebhookVerdict,
+} from './provider.ts';
 import type { SchedulerContext } from './context.ts';
 import type { WebhookOutcome } from './events.ts';
 import { webhookBackstop, type PollPolicy } from '../domain/policy/pollSchedule.ts';
@@ -19,15 +24,25 @@ import { ReplayGuard } from './replayGuard.ts';
 export type { WebhookOutcome } from './events.ts';
 
 /** The poll policy of a job on `account`: the webhook backstop when its end will be reported. */
-export function pollPolicyFor(ctx: SchedulerContext, account: Pick<Account, 'webhookId'> | null, job: Pick<Job, 'upstream'>): PollPolicy {
-  return account?.webhookId && ctx.upstream.acceptsWebhook(job.upstream.op) ? webhookBackstop(ctx.tuning.poll) : ctx.tuning.poll;
+export function pollPolicyFor(
+  ctx: SchedulerContext,
+  account: Pick<Account, 'webhookId'> | null,
+  job: Pick<Job, 'upstream'>,
+): PollPolicy {
+  return account?.webhookId && ctx.upstream.acceptsWebhook(job.upstream.op)
+    ? webhookBackstop(ctx.tuning.poll)
+    : ctx.tuning.poll;
 }
 
 /** A provider without webhooks refuses every delivery as unsigned. */
 const NO_WEBHOOKS: ProviderWebhook = {
   toleranceMs: 0,
   deliveryHeaders: [],
-  refusals: { unsigned: 'This provider sends no webhooks', stale: 'This provider sends no webhooks', bad_signature: 'This provider sends no webhooks' },
+  refusals: {
+    unsigned: 'This provider sends no webhooks',
+    stale: 'This provider sends no webhooks',
+    bad_signature: 'This provider sends no webhooks',
+  },
 };
 
 export class WebhookIntake {
@@ -70,17 +85,23 @@ export class WebhookIntake {
     return outcome;
   }
 
-  private async verifyAndAct(header: (name: string) => string | undefined, rawBody: string): Promise<WebhookOutcome> {
-    if (this.ctx.provider.webhook === null) return { ok: false, status: 401, error: NO_WEBHOOKS.refusals.unsigned };
+  private async verifyAndAct(
+    header: (name: string) => string | undefined,
+    rawBody: string,
+  ): Promise<WebhookOutcome> {
+    if (this.ctx.provider.webhook === null)
+      return { ok: false, status: 401, error: NO_WEBHOOKS.refusals.unsigned };
     let notice: WebhookNotice;
     try {
       notice = this.ctx.upstream.readWebhook(header, rawBody);
     } catch (err) {
-      if (err instanceof WebhookFormatError) return { ok: false, status: 400, error: `Invalid webhook delivery: ${err.message}` };
+      if (err instanceof WebhookFormatError)
+        return { ok: false, status: 400, error: `Invalid webhook delivery: ${err.message}` };
       throw err;
     }
     const jobs = await this.ctx.store.jobsByUpstreamId(notice.upstreamId);
-    if (jobs.length === 0) return { ok: false, status: 404, error: `No job with upstream id ${notice.upstreamId}` };
+    if (jobs.length === 0)
+      return { ok: false, status: 404, error: `No job with upstream id ${notice.upstreamId}` };
     const now = this.ctx.now();
     let refusal: Exclude<WebhookVerdict, 'ok'> | null = null;
     for (const job of jobs) {
@@ -93,7 +114,12 @@ export class WebhookIntake {
       }
       return this.accept(job, notice, now);
     }
-    if (refusal === null) return { ok: false, status: 401, error: `The account of upstream id ${notice.upstreamId} has no webhook secret configured` };
+    if (refusal === null)
+      return {
+        ok: false,
+        status: 401,
+        error: `The account of upstream id ${notice.upstreamId} has no webhook secret configured`,
+      };
     return { ok: false, status: 401, error: this.scheme.refusals[refusal] };
   }
 
@@ -101,9 +127,17 @@ export class WebhookIntake {
     if (isTerminal(job.state)) return { ok: true, jobId: job.id, action: 'already_final' };
     // Still `submitting`: the id is known upstream before we stored the job as running. Refusing
     // makes the provider deliver again (2 s later), by when the poll can be expedited.
-    if (job.state !== 'running') return { ok: false, status: 409, error: `Job of upstream id ${notice.upstreamId} is still being submitted; deliver again` };
+    if (job.state !== 'running')
+      return {
+        ok: false,
+        status: 409,
+        error: `Job of upstream id ${notice.upstreamId} is still being submitted; deliver again`,
+      };
     if (await this.ctx.store.expeditePoll(job.id, now)) this.wakeTracker();
-    this.ctx.log.debug({ jobId: job.id, upstreamId: notice.upstreamId, status: notice.status }, 'webhook: poll expedited');
+    this.ctx.log.debug(
+      { jobId: job.id, upstreamId: notice.upstreamId, status: notice.status },
+      'webhook: poll expedited',
+    );
     return { ok: true, jobId: job.id, action: 'expedited' };
   }
 
@@ -114,7 +148,10 @@ export class WebhookIntake {
     try {
       return this.ctx.keys.openWebhookSecret(account);
     } catch {
-      this.ctx.log.warn({ email: account.email }, 'webhook secret cannot be decrypted with the current master key; re-post the account');
+      this.ctx.log.warn(
+        { email: account.email },
+        'webhook secret cannot be decrypted with the current master key; re-post the account',
+      );
       return null;
     }
   }

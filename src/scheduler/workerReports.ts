@@ -11,13 +11,20 @@ export function reportingTo(
 ): Pick<ClaimLoopOptions<unknown, number>, 'onLeaseLost' | 'onError'> {
   return {
     onLeaseLost: (loss: LeaseLoss<number>) => {
-      ctx.log.warn({ worker: loss.worker, jobId: loss.key, found: loss.reason }, 'lease lost: the job is no longer ours');
+      ctx.log.warn(
+        { worker: loss.worker, jobId: loss.key, found: loss.reason },
+        'lease lost: the job is no longer ours',
+      );
       ctx.events.emit('leaseLost', loss);
     },
     onError: (err: unknown, phase: LoopPhase, key?: number) => {
       if (phase === 'claim') ctx.log.error({ err }, loopErrorMessage);
       else if (phase === 'renew') ctx.log.warn({ err }, 'lease renewal failed');
-      else ctx.log.error({ err, phase, ...(key === undefined ? {} : { jobId: key }) }, phase === 'work' ? 'work on a claimed job failed' : `${phase} failed`);
+      else
+        ctx.log.error(
+          { err, phase, ...(key === undefined ? {} : { jobId: key }) },
+          phase === 'work' ? 'work on a claimed job failed' : `${phase} failed`,
+        );
     },
   };
 }

@@ -13,7 +13,12 @@ export interface LoadedSecret {
   path: string | null;
 }
 
-export function loadOrCreateSecret(dataDir: string, fileName: string, fromEnv: string | undefined, make: () => string): LoadedSecret {
+export function loadOrCreateSecret(
+  dataDir: string,
+  fileName: string,
+  fromEnv: string | undefined,
+  make: () => string,
+): LoadedSecret {
   if (fromEnv && fromEnv.trim() !== '') return { value: fromEnv.trim(), generated: false, path: null };
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const path = join(dataDir, fileName);

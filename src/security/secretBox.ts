@@ -49,7 +49,9 @@ export class SecretBox {
 
   encrypt(plain: string, associated: string): string {
     if (this.passphrase === null) return [RAW, ...seal(this.key, plain, associated)].join(':');
-    return [SCRYPT, this.salt.toString('base64url'), ...seal(this.keyFor(this.salt), plain, associated)].join(':');
+    return [SCRYPT, this.salt.toString('base64url'), ...seal(this.keyFor(this.salt), plain, associated)].join(
+      ':',
+    );
   }
 
   decrypt(sealed: string, associated: string): string {
@@ -91,7 +93,9 @@ function open(key: Buffer, [iv, body, tag]: string[], associated: string): strin
 /** The box for a master key text: raw keys seal as v1, passphrases as v2 (scrypt) and still read v1. */
 export function secretBoxFor(masterKeyText: string): SecretBox {
   const key = parseMasterKey(masterKeyText);
-  return isPassphrase(masterKeyText) ? new SecretBox(key, { passphrase: masterKeyText.trim() }) : new SecretBox(key);
+  return isPassphrase(masterKeyText)
+    ? new SecretBox(key, { passphrase: masterKeyText.trim() })
+    : new SecretBox(key);
 }
 
 function isPassphrase(text: string): boolean {

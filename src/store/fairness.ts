@@ -3,7 +3,14 @@
  * arithmetic) live in the dialect-free policy, domain/policy/; this module only hands them to the
  * store's files under their familiar names.
  */
-export { candidateIndex, chooseAccount, fitClasses, fitsClasses, type AccountChoice, type FitClass } from '../domain/policy/accountChoice.ts';
+export {
+  candidateIndex,
+  chooseAccount,
+  fitClasses,
+  fitsClasses,
+  type AccountChoice,
+  type FitClass,
+} from '../domain/policy/accountChoice.ts';
 export {
   assertQueueRank,
   assertTokenWeight,

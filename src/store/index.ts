@@ -20,7 +20,11 @@ interface PostgresModule {
   openPostgresStore(url: string, opts?: { schema?: string }): Promise<Store>;
 }
 
-export async function openStore(url: string | undefined, dataDir: string, opts: { schema?: string | null } = {}): Promise<Store> {
+export async function openStore(
+  url: string | undefined,
+  dataDir: string,
+  opts: { schema?: string | null } = {},
+): Promise<Store> {
   const target = url?.trim() ?? '';
   if (/^postgres(ql)?:\/\//i.test(target)) {
     // Loaded lazily so SQLite-only deployments never load the pg driver.
@@ -45,7 +49,8 @@ export async function openStore(url: string | undefined, dataDir: string, opts: 
 export function sqlitePath(url: string): string {
   if (/^file:\/\//i.test(url)) return fileURLToPath(url);
   const match = /^(sqlite|file):(.*)$/i.exec(url);
-  if (!match) throw new Error(`unsupported store url: ${url} (expected postgres://, postgresql://, sqlite: or file:)`);
+  if (!match)
+    throw new Error(`unsupported store url: ${url} (expected postgres://, postgresql://, sqlite: or file:)`);
   let rest = match[2]!;
   // sqlite:///abs/path → /abs/path ; sqlite://rel/path → rel/path
   if (rest.startsWith('//')) rest = rest.slice(2);

@@ -28,7 +28,11 @@ export interface TenantSettings {
   maxQueueWaitMs?: number;
 }
 
-export const DEFAULT_TENANT_SETTINGS = { queueByDefault: false, maxQueueLength: 100_000, maxQueueWaitMs: 60 * 60_000 } as const;
+export const DEFAULT_TENANT_SETTINGS = {
+  queueByDefault: false,
+  maxQueueLength: 100_000,
+  maxQueueWaitMs: 60 * 60_000,
+} as const;
 
 export interface TokenRecord {
   id: number;

@@ -7,7 +7,16 @@
  */
 import type { Account, AccountState } from '../domain/account.ts';
 import type { Job, JobOutcome, JobState, JobType, Json } from '../domain/job.ts';
-import type { AttemptResult, Delivery, DeliveryState, OutboxEvent, TenantSettings, TokenRecord, UpsertAccountInput, User } from './store.ts';
+import type {
+  AttemptResult,
+  Delivery,
+  DeliveryState,
+  OutboxEvent,
+  TenantSettings,
+  TokenRecord,
+  UpsertAccountInput,
+  User,
+} from './store.ts';
 
 /** Integer column as a driver may return it (pg returns int8 as a decimal string). */
 export type DbInt = number | string | bigint;
@@ -265,7 +274,8 @@ export function outcomeColumns(outcome: JobOutcome): OutcomeColumns {
     keepError: outcome.error === undefined ? 1 : 0,
     upstreamStatus: outcome.upstreamStatus ?? null,
     keepUpstreamStatus: outcome.upstreamStatus === undefined ? 1 : 0,
-    resultJson: outcome.result === undefined || outcome.result === null ? null : JSON.stringify(outcome.result),
+    resultJson:
+      outcome.result === undefined || outcome.result === null ? null : JSON.stringify(outcome.result),
     keepResult: outcome.result === undefined ? 1 : 0,
   };
 }
@@ -335,7 +345,13 @@ export interface AttemptColumns {
 
 export function attemptColumns(result: AttemptResult, now: number): AttemptColumns {
   if (result.delivered) {
-    return { state: 'delivered', nextAttemptAt: null, lastError: null, lastStatus: result.status, deliveredAt: now };
+    return {
+      state: 'delivered',
+      nextAttemptAt: null,
+      lastError: null,
+      lastStatus: result.status,
+      deliveredAt: now,
+    };
   }
   return {
     state: result.nextAttemptAt === null ? 'dead' : 'pending',

@@ -67,7 +67,10 @@ export interface TenantStore {
   /** Every tenant's signing secrets as stored; for sealing clear-text rows at start. */
   listWebhookSecrets(): Promise<StoredWebhookSecrets[]>;
   /** Replaces a tenant's secrets if they still equal `from` (compare-and-swap); true when replaced. */
-  replaceWebhookSecrets(from: StoredWebhookSecrets, to: Omit<StoredWebhookSecrets, 'userId'>): Promise<boolean>;
+  replaceWebhookSecrets(
+    from: StoredWebhookSecrets,
+    to: Omit<StoredWebhookSecrets, 'userId'>,
+  ): Promise<boolean>;
 }
 
 /** Upstream accounts of a tenant, their health and their load. */
@@ -106,7 +109,12 @@ export interface JobStore {
    * (or only from `from` when given) and, when `leaseToken` is given, only while that lease is held.
    * Returns the updated job for the single winner, null for everyone else.
    */
-  finish(jobId: number, outcome: JobOutcome, now: number, opts?: { from?: Job['state'][]; leaseToken?: string }): Promise<Job | null>;
+  finish(
+    jobId: number,
+    outcome: JobOutcome,
+    now: number,
+    opts?: { from?: Job['state'][]; leaseToken?: string },
+  ): Promise<Job | null>;
   getJob(jobId: number): Promise<Job | null>;
   findJob(userId: number, email: string, type: JobType, upstreamId: string): Promise<Job | null>;
   /** Slot-holding jobs (submitting + running) of a user, oldest first (by started_at, then id). */
@@ -195,7 +203,13 @@ export interface OutboxStore {
    * lowest undelivered seq of their job (later events of a job wait for earlier ones).
    */
   /** `perUser`: at most this many deliveries of one tenant leased at once (all deliverers), claimed ones included. */
-  claimDueDeliveries(owner: string, now: number, leaseMs: number, limit: number, perUser?: number): Promise<Delivery[]>;
+  claimDueDeliveries(
+    owner: string,
+    now: number,
+    leaseMs: number,
+    limit: number,
+    perUser?: number,
+  ): Promise<Delivery[]>;
   /** Records one attempt, fenced by the lease token; releases the lease. False if the lease was lost. */
   recordAttempt(deliveryId: number, leaseToken: string, result: AttemptResult, now: number): Promise<boolean>;
   /** Earliest next_attempt_at among pending deliveries (respecting live leases), or null. */
@@ -215,7 +229,13 @@ export interface TrackingStore {
    */
   claimDuePolls(owner: string, now: number, leaseMs: number, limit: number): Promise<Job[]>;
   /** Records a non-final poll and releases the lease (fenced by the lease token). False if the lease was lost. */
-  reschedulePoll(jobId: number, leaseToken: string, nextPollAt: number, upstreamStatus: number | null, now: number): Promise<boolean>;
+  reschedulePoll(
+    jobId: number,
+    leaseToken: string,
+    nextPollAt: number,
+    upstreamStatus: number | null,
+    now: number,
+  ): Promise<boolean>;
   /** Extends leases held by `owner` on the given jobs; returns the ids still held. */
   renewLeases(owner: string, jobIds: number[], now: number, leaseMs: number): Promise<number[]>;
   /** Drops every lease of `owner` (graceful shutdown) so other instances pick the jobs up at once. */
@@ -246,7 +266,13 @@ export interface IdempotencyStore {
    * Stores the first answer of a live key that has none yet and is held by `jobId` (only the request
    * that claimed the key for that job answers it). False when there is no such row.
    */
-  recordIdempotentAnswer(tokenId: number, key: string, jobId: number, answer: { status: number; body: string }, now: number): Promise<boolean>;
+  recordIdempotentAnswer(
+    tokenId: number,
+    key: string,
+    jobId: number,
+    answer: { status: number; body: string },
+    now: number,
+  ): Promise<boolean>;
   /** Deletes up to `limit` keys expired at `now`; returns how many. */
   deleteExpiredIdempotencyKeys(now: number, limit: number): Promise<number>;
 }
@@ -261,7 +287,14 @@ export interface SweepingStore {
    * shared by several instances also claims jobs whose submitting instance has not called
    * beatInstance() since then (it died), however young the job.
    */
-  claimStaleSubmitting(owner: string, before: number, now: number, leaseMs: number, limit: number, silentSince?: number): Promise<Job[]>;
+  claimStaleSubmitting(
+    owner: string,
+    before: number,
+    now: number,
+    leaseMs: number,
+    limit: number,
+    silentSince?: number,
+  ): Promise<Job[]>;
   /**
    * This process is alive at `now` (PostgreSQL: its row in `instances`). A no-op for a store
    * that only one process opens (SQLite), where a restart itself says the old process is gone.

@@ -8,18 +8,30 @@
 const SQLITE_CODES = /^SQLITE_(BUSY|LOCKED)(_|$)/;
 
 /** Node socket errors seen by pg when the server or the path to it is gone. */
-const NET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+const NET_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
 
 /**
  * PostgreSQL SQLSTATEs: class 08 (connection exception), 57P01–57P03 (admin/crash shutdown, cannot
  * connect now: the server is restarting), 53300 (too many connections).
  */
 function isPgUnavailableState(code: string): boolean {
-  return code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === '53300';
+  return (
+    code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === '53300'
+  );
 }
 
 /** pg's own messages for a connection that died or could not be opened in time (no code attached). */
-const PG_MESSAGES = /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended unexpectedly|not queryable/i;
+const PG_MESSAGES =
+  /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended unexpectedly|not queryable/i;
 
 export function isStoreUnavailable(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false;
@@ -41,7 +53,11 @@ export const STORE_RETRY_AFTER_S = 2;
  * something already done upstream — a submit the provider accepted — and so must not be dropped by
  * a brief outage: losing it would leave the job `submitting` until the age rule reconciles it.
  */
-export async function retryWhileUnavailable<T>(write: () => Promise<T>, giveUpMs = 60_000, sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))): Promise<T> {
+export async function retryWhileUnavailable<T>(
+  write: () => Promise<T>,
+  giveUpMs = 60_000,
+  sleep = (ms: number) => new Promise((r) => setTimeout(r, ms)),
+): Promise<T> {
   const deadline = Date.now() + giveUpMs;
   for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
     try {

@@ -65,7 +65,14 @@ export class History {
   series(userId: number, now: number): HistorySeries {
     const start = minuteOf(now) - (BUCKETS - 1) * BUCKET_MS;
     const byStart = new Map((this.tenants.get(userId) ?? []).map((b) => [b.start, b]));
-    const out: HistorySeries = { bucketMs: BUCKET_MS, start, completed: [], failed: [], queueDepth: [], running: [] };
+    const out: HistorySeries = {
+      bucketMs: BUCKET_MS,
+      start,
+      completed: [],
+      failed: [],
+      queueDepth: [],
+      running: [],
+    };
     // Before the first sample the depth is unknown; drawn as 0.
     let queue = 0;
     let running = 0;
@@ -93,7 +100,15 @@ export class History {
     if (!buckets) this.tenants.set(userId, (buckets = []));
     let last = buckets[buckets.length - 1];
     if (!last || last.start < start) {
-      last = { start, completed: 0, failed: 0, queueMax: null, queueLast: null, runningMax: null, runningLast: null };
+      last = {
+        start,
+        completed: 0,
+        failed: 0,
+        queueMax: null,
+        queueLast: null,
+        runningMax: null,
+        runningLast: null,
+      };
       buckets.push(last);
       // One more than the window: the bucket before it carries its last depth into the chart.
       if (buckets.length > BUCKETS + 1) buckets.shift();

@@ -56,7 +56,8 @@ export class DashboardHub {
     }
     const final = (job: Job) => {
       if (job.state === 'completed') this.history.finished(job.userId, true, job.finishedAt ?? this.now());
-      else if (job.state === 'failed' || job.state === 'moderated' || job.state === 'timed_out') this.history.finished(job.userId, false, job.finishedAt ?? this.now());
+      else if (job.state === 'failed' || job.state === 'moderated' || job.state === 'timed_out')
+        this.history.finished(job.userId, false, job.finishedAt ?? this.now());
     };
     events.on('final', final);
     const account = (userId: number) => this.changed(userId);
@@ -78,7 +79,11 @@ export class DashboardHub {
   /** Adds a page watching `userId`; it gets a snapshot at once. Returns its removal. */
   watch(userId: number, client: StreamClient): () => void {
     let watch = this.watches.get(userId);
-    if (!watch) this.watches.set(userId, (watch = { clients: new Set(), timer: null, building: false, again: false, lastSent: 0 }));
+    if (!watch)
+      this.watches.set(
+        userId,
+        (watch = { clients: new Set(), timer: null, building: false, again: false, lastSent: 0 }),
+      );
     watch.clients.add(client);
     void this.build(userId).then((data) => data && client.send('snapshot', data));
     return () => {
@@ -156,8 +161,16 @@ export class DashboardHub {
     for (const userId of this.history.tenantsSeen(now)) {
       if (this.watches.has(userId)) continue;
       try {
-        const [queued, loads] = await Promise.all([this.reads.countQueued(userId), this.reads.accountLoads(userId)]);
-        this.history.sample(userId, queued, loads.reduce((sum, load) => sum + load.executing, 0), now);
+        const [queued, loads] = await Promise.all([
+          this.reads.countQueued(userId),
+          this.reads.accountLoads(userId),
+        ]);
+        this.history.sample(
+          userId,
+          queued,
+          loads.reduce((sum, load) => sum + load.executing, 0),
+          now,
+        );
       } catch (err) {
         this.log?.debug({ err, userId }, 'dashboard sample failed');
       }

@@ -10,7 +10,8 @@ import type { Job, Json } from '../domain/job.ts';
 import type { Delivery, DashboardReads } from '../app/dashboard.ts';
 import type { History } from './history.ts';
 
-const Nullable = <T extends ReturnType<typeof Type.String | typeof Type.Integer>>(schema: T) => Type.Union([schema, Type.Null()]);
+const Nullable = <T extends ReturnType<typeof Type.String | typeof Type.Integer>>(schema: T) =>
+  Type.Union([schema, Type.Null()]);
 const JobType = Type.Union([Type.Literal('video'), Type.Literal('image'), Type.Literal('music')]);
 
 export const DashboardSnapshot = Type.Object(
@@ -98,7 +99,12 @@ const FAILURES_SHOWN = 20;
 const FAILURES_WINDOW_MS = 24 * 3_600_000;
 const DELIVERIES_SHOWN = 20;
 
-export async function buildSnapshot(reads: DashboardReads, history: History, userId: number, now: number): Promise<DashboardSnapshot> {
+export async function buildSnapshot(
+  reads: DashboardReads,
+  history: History,
+  userId: number,
+  now: number,
+): Promise<DashboardSnapshot> {
   const [user, loads, active, failures, dead, pending, queued] = await Promise.all([
     reads.user(userId),
     reads.accountLoads(userId),
@@ -157,7 +163,10 @@ export async function buildSnapshot(reads: DashboardReads, history: History, use
   };
 }
 
-async function deliveryViews(reads: DashboardReads, deliveries: Delivery[]): Promise<DashboardSnapshot['deliveries']> {
+async function deliveryViews(
+  reads: DashboardReads,
+  deliveries: Delivery[],
+): Promise<DashboardSnapshot['deliveries']> {
   const ids = new Map<number, string>();
   for (const d of deliveries) {
     if (ids.has(d.jobId)) continue;

@@ -43,7 +43,12 @@ export class StreamTickets {
 
   issue(userId: number, tokenId: number | null): { ticket: string; expiresAt: number } {
     const expiresAt = this.now() + TICKET_TTL_MS;
-    const payload: Payload = { u: userId, t: tokenId, e: expiresAt, n: randomBytes(12).toString('base64url') };
+    const payload: Payload = {
+      u: userId,
+      t: tokenId,
+      e: expiresAt,
+      n: randomBytes(12).toString('base64url'),
+    };
     const body = Buffer.from(JSON.stringify(payload)).toString('base64url');
     return { ticket: `${body}.${this.sign(body)}`, expiresAt };
   }

@@ -126,7 +126,8 @@ export class ClaimLoop<T, K> {
    * the leases meanwhile. Overlapping calls are the caller's to prevent.
    */
   async drain(maxRounds: number): Promise<void> {
-    if (this.current !== 'idle' && this.current !== 'stopped') throw new Error(`${this.opts.worker}: drain() while the loop runs`);
+    if (this.current !== 'idle' && this.current !== 'stopped')
+      throw new Error(`${this.opts.worker}: drain() while the loop runs`);
     this.draining = true;
     this.startRenewal();
     try {
@@ -200,7 +201,10 @@ export class ClaimLoop<T, K> {
     const outcome = await Promise.race([all.then(() => 'settled' as const), expired]);
     if (timer) clearTimeout(timer);
     if (outcome === 'expired') {
-      this.opts.onError(new Error(`${this.inFlight.size} item(s) still in flight after the ${deadline} ms stop deadline`), 'work');
+      this.opts.onError(
+        new Error(`${this.inFlight.size} item(s) still in flight after the ${deadline} ms stop deadline`),
+        'work',
+      );
     }
   }
 

@@ -9,7 +9,17 @@ import { rotateSecret } from '../../src/callbacks/secrets.ts';
 import { verifyWebhook } from '../../src/callbacks/signing.ts';
 import { checkCallbackUrl, createCallbackPolicy, type Resolver } from '../../src/callbacks/ssrf.ts';
 import type { CallbackDeliverer } from '../../src/callbacks/deliverer.ts';
-import { deliverer, deliveriesOf, finishJob, openFixture, sleep, startJob, tenant, waitFor, type Fixture } from './fixture.ts';
+import {
+  deliverer,
+  deliveriesOf,
+  finishJob,
+  openFixture,
+  sleep,
+  startJob,
+  tenant,
+  waitFor,
+  type Fixture,
+} from './fixture.ts';
 import { Receiver, type Received } from './receiver.ts';
 
 const ids = (received: Received[]) => received.map((r) => String(r.headers['webhook-id']));
@@ -62,8 +72,17 @@ describe('CallbackDeliverer', () => {
       assert.equal(String(r.headers['webhook-signature']).split(' ').length, 1);
     }
     const deliveries = await deliveriesOf(fx.store, user.id, job.id);
-    assert.deepEqual(deliveries.map((d) => [d.event, d.state, d.attempts, d.lastStatus]), [['progress', 'delivered', 1, 200], ['final', 'delivered', 1, 200]]);
-    assert.deepEqual(ids(hook.received), deliveries.map((d) => `msg_${d.id}`));
+    assert.deepEqual(
+      deliveries.map((d) => [d.event, d.state, d.attempts, d.lastStatus]),
+      [
+        ['progress', 'delivered', 1, 200],
+        ['final', 'delivered', 1, 200],
+      ],
+    );
+    assert.deepEqual(
+      ids(hook.received),
+      deliveries.map((d) => `msg_${d.id}`),
+    );
   });
 
   it('sends no progress callback unless asked, and nothing without a replyUrl', async () => {
@@ -75,7 +94,10 @@ describe('CallbackDeliverer', () => {
     await finishJob(fx.store, silentJob);
     await waitFor(() => hook.received.length >= 1);
     await sleep(200);
-    assert.deepEqual(hook.received.map((r) => body(r)['state']), ['completed']);
+    assert.deepEqual(
+      hook.received.map((r) => body(r)['state']),
+      ['completed'],
+    );
     assert.deepEqual(await deliveriesOf(fx.store, user.id, silentJob.id), []);
   });
 
@@ -87,24 +109,34 @@ describe('CallbackDeliverer', () => {
     const schedule = [0, 150, 300, 300, 300, 300, 300, 300, 300, 300, 300, 300, 300, 300, 300, 300];
     run({ schedule });
     const jobs = [];
-    for (let i = 0; i < 12; i++) jobs.push(await startJob(fx.store, user, { replyUrl: url, replyRef: `r${i}`, progress: true }));
-    for (const job of jobs.slice(0, 8)) await finishJob(fx.store, job, { state: 'completed', resultUrl: 'https://m/x.mp4' });
+    for (let i = 0; i < 12; i++)
+      jobs.push(await startJob(fx.store, user, { replyUrl: url, replyRef: `r${i}`, progress: true }));
+    for (const job of jobs.slice(0, 8))
+      await finishJob(fx.store, job, { state: 'completed', resultUrl: 'https://m/x.mp4' });
     await sleep(400); // a few failed attempts while the receiver is down
 
     // Crash-like restart: stop, close the store file, reopen it, new deliverer.
     await deliverers.pop()!.stop();
     await fx.reopen();
-    for (const job of jobs.slice(8)) await finishJob(fx.store, job, { state: 'failed', error: 'upstream failed' });
+    for (const job of jobs.slice(8))
+      await finishJob(fx.store, job, { state: 'failed', error: 'upstream failed' });
     const pendingBefore = (await deliveriesOf(fx.store, user.id)).filter((d) => d.state === 'pending');
     assert.equal(pendingBefore.length, 24, 'nothing delivered or lost while down');
-    assert.ok(pendingBefore.some((d) => d.attempts > 0), 'some attempts failed');
+    assert.ok(
+      pendingBefore.some((d) => d.attempts > 0),
+      'some attempts failed',
+    );
 
     // An idempotent receiver: answers 500 to a random share at first, dedupes by webhook-id.
     let n = 0;
     hook.handler = () => ({ status: n++ % 3 === 0 && n < 20 ? 500 : 200 });
     await hook.listen();
     run({ schedule });
-    await waitFor(async () => (await deliveriesOf(fx.store, user.id)).every((d) => d.state === 'delivered'), 15_000, 'all delivered');
+    await waitFor(
+      async () => (await deliveriesOf(fx.store, user.id)).every((d) => d.state === 'delivered'),
+      15_000,
+      'all delivered',
+    );
 
     const seen = new Map<string, Received>();
     for (const r of hook.received) {
@@ -114,11 +146,18 @@ describe('CallbackDeliverer', () => {
     assert.equal(seen.size, 24, 'each of 12 jobs × (progress, final) exactly once after dedupe');
     for (const [i, job] of jobs.entries()) {
       const firsts = [...seen.values()].filter((r) => body(r)['replyRef'] === `r${i}`);
-      assert.deepEqual(firsts.map((r) => body(r)['state']), ['running', i < 8 ? 'completed' : 'failed'], `job ${job.id} in order`);
+      assert.deepEqual(
+        firsts.map((r) => body(r)['state']),
+        ['running', i < 8 ? 'completed' : 'failed'],
+        `job ${job.id} in order`,
+      );
       // Per job, the final is never sent before the progress callback was accepted.
       const attempts = hook.received.filter((r) => body(r)['replyRef'] === `r${i}`);
       const firstFinal = attempts.findIndex((r) => body(r)['state'] !== 'running');
-      assert.ok(firstFinal > 0 && attempts.slice(firstFinal).every((r) => body(r)['state'] !== 'running'), 'no progress after a final');
+      assert.ok(
+        firstFinal > 0 && attempts.slice(firstFinal).every((r) => body(r)['state'] !== 'running'),
+        'no progress after a final',
+      );
     }
   });
 
@@ -133,7 +172,11 @@ describe('CallbackDeliverer', () => {
     run();
     await waitFor(() => hook.received.length === 1, 5_000, 'delivered after the lease');
     assert.ok(Date.now() - started >= 300, 'not while the dead instance held the lease');
-    await waitFor(async () => (await deliveriesOf(fx.store, user.id))[0]?.state === 'delivered', 5_000, 'recorded');
+    await waitFor(
+      async () => (await deliveriesOf(fx.store, user.id))[0]?.state === 'delivered',
+      5_000,
+      'recorded',
+    );
   });
 
   it('retries a 500 on schedule until it succeeds', async () => {
@@ -188,7 +231,9 @@ describe('CallbackDeliverer', () => {
   });
 
   it('429 with Retry-After is honoured over a shorter schedule', async () => {
-    const hook = await receiver((_r, i) => (i === 0 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 200 }));
+    const hook = await receiver((_r, i) =>
+      i === 0 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 200 },
+    );
     const user = await tenant(fx.store);
     run({ schedule: [0, 50, 50] });
     await finishJob(fx.store, await startJob(fx.store, user, { replyUrl: hook.url }));
@@ -238,7 +283,10 @@ describe('CallbackDeliverer', () => {
     const user = await tenant(fx.store);
     run({ allowlist: [] });
     for (const host of ['127.0.0.1', '[::ffff:127.0.0.1]']) {
-      await finishJob(fx.store, await startJob(fx.store, user, { replyUrl: `http://${host}:${hook.port}/hook` }));
+      await finishJob(
+        fx.store,
+        await startJob(fx.store, user, { replyUrl: `http://${host}:${hook.port}/hook` }),
+      );
     }
     const list = await waitFor(async () => {
       const all = await deliveriesOf(fx.store, user.id);
@@ -254,7 +302,8 @@ describe('CallbackDeliverer', () => {
   it('refuses a name that rebinds to loopback between the submit check and the attempts', async () => {
     const hook = await receiver();
     let calls = 0;
-    const resolve: Resolver = async () => (++calls === 1 ? [{ address: '93.184.216.34', family: 4 }] : [{ address: '127.0.0.1', family: 4 }]);
+    const resolve: Resolver = async () =>
+      ++calls === 1 ? [{ address: '93.184.216.34', family: 4 }] : [{ address: '127.0.0.1', family: 4 }];
     const url = `http://rebind.test:${hook.port}/hook`;
     await checkCallbackUrl(url, createCallbackPolicy([], resolve)); // at submit: public
     const user = await tenant(fx.store);
@@ -280,7 +329,11 @@ describe('CallbackDeliverer', () => {
     const stored = (await fx.store.getUser(user.id))!;
     assert.match(stored.webhookSecret, /^whsec_[A-Za-z0-9+/]{32}$/);
     assert.ok(verifyWebhook(stored.webhookSecret, hook.received[0]!.headers, hook.received[0]!.body));
-    assert.equal(String(hook.received[0]!.headers['webhook-signature']).split(' ').length, 1, 'the empty old secret never signs');
+    assert.equal(
+      String(hook.received[0]!.headers['webhook-signature']).split(' ').length,
+      1,
+      'the empty old secret never signs',
+    );
   });
 
   it('during a rotation callbacks carry both signatures, each valid', async () => {
@@ -317,13 +370,20 @@ describe('CallbackDeliverer', () => {
     const user = await tenant(fx.store);
     for (let i = 0; i < 3; i++) run({ concurrency: 4 });
     const jobs = [];
-    for (let i = 0; i < 30; i++) jobs.push(await startJob(fx.store, user, { replyUrl: hook.url, replyRef: `j${i}`, progress: true }));
+    for (let i = 0; i < 30; i++)
+      jobs.push(await startJob(fx.store, user, { replyUrl: hook.url, replyRef: `j${i}`, progress: true }));
     for (const job of jobs) await finishJob(fx.store, job);
     for (const d of deliverers) d.wake();
-    await waitFor(async () => (await deliveriesOf(fx.store, user.id)).every((d) => d.state === 'delivered'), 10_000);
+    await waitFor(
+      async () => (await deliveriesOf(fx.store, user.id)).every((d) => d.state === 'delivered'),
+      10_000,
+    );
     assert.equal(hook.received.length, 60, 'no duplicates while nothing failed');
     for (let i = 0; i < 30; i++) {
-      assert.deepEqual(hook.received.filter((r) => body(r)['replyRef'] === `j${i}`).map((r) => body(r)['state']), ['running', 'completed']);
+      assert.deepEqual(
+        hook.received.filter((r) => body(r)['replyRef'] === `j${i}`).map((r) => body(r)['state']),
+        ['running', 'completed'],
+      );
     }
   });
 });

@@ -19,7 +19,10 @@ describe('callbacks end to end', () => {
   let hook: Receiver;
 
   before(async () => {
-    h = await startHarness({ config: { callbackAllowlist: ['127.0.0.0/8'], callbackScheduleMs: SCHEDULE, callbackTimeoutMs: 2_000 }, simulator: { maxConcurrent: 8 } });
+    h = await startHarness({
+      config: { callbackAllowlist: ['127.0.0.0/8'], callbackScheduleMs: SCHEDULE, callbackTimeoutMs: 2_000 },
+      simulator: { maxConcurrent: 8 },
+    });
     ({ token } = await createTenant(h));
     await addAccount(h, token, 'cb@example.com', 'sim-key-callbacks-e2e', 8);
     hook = await Receiver.start();
@@ -30,7 +33,11 @@ describe('callbacks end to end', () => {
   });
 
   const api = (method: string, path: string, body?: unknown) => call(h.gw.url, method, path, token, body);
-  const deliveries = async (query = '') => (await api('GET', `/v2/callbacks/deliveries?limit=500${query}`)).body.deliveries as Record<string, unknown>[];
+  const deliveries = async (query = '') =>
+    (await api('GET', `/v2/callbacks/deliveries?limit=500${query}`)).body.deliveries as Record<
+      string,
+      unknown
+    >[];
   const body = (r: Received) => JSON.parse(r.body) as Record<string, unknown>;
 
   it('survives a receiver outage and a gateway restart: every callback once per event, in order, signed', async () => {
@@ -39,18 +46,25 @@ describe('callbacks end to end', () => {
     const ids: string[] = [];
     for (let i = 0; i < 6; i++) {
       const res = await api('POST', `${P}/videos/create`, {
-        prompt: `cb ${i} ${i === 5 ? '#sim:fail' : '#sim:duration=300'}`, replyUrl: url, replyRef: `ref-${i}`, replyProgress: i % 2 === 0,
+        prompt: `cb ${i} ${i === 5 ? '#sim:fail' : '#sim:duration=300'}`,
+        replyUrl: url,
+        replyRef: `ref-${i}`,
+        replyProgress: i % 2 === 0,
       });
       assert.equal(res.status, 200, JSON.stringify(res.body));
       ids.push(res.body.video_id);
     }
-    for (const id of ids) await waitFor(async () => (await api('GET', `${P}/videos/${id}`)).body.video_status_final === true);
+    for (const id of ids)
+      await waitFor(async () => (await api('GET', `${P}/videos/${id}`)).body.video_status_final === true);
     const expected = 6 + 3; // a final for each, a progress callback for the three that asked
     const pending = await waitFor(async () => {
       const list = await deliveries();
       return list.length === expected && list.some((d) => (d['attempts'] as number) > 0) ? list : null;
     });
-    assert.ok(pending.every((d) => d['state'] === 'pending'), 'nothing lost or dead while the receiver is down');
+    assert.ok(
+      pending.every((d) => d['state'] === 'pending'),
+      'nothing lost or dead while the receiver is down',
+    );
     assert.match(String(pending.find((d) => (d['attempts'] as number) > 0)!['lastError']), /ECONNREFUSED/);
 
     await h.restart();
@@ -67,13 +81,22 @@ describe('callbacks end to end', () => {
     for (let i = 0; i < 6; i++) {
       const events = [...firsts.values()].filter((r) => body(r)['replyRef'] === `ref-${i}`);
       const states = events.map((r) => body(r)['state']);
-      assert.deepEqual(states, [...(i % 2 === 0 ? ['running'] : []), i === 5 ? 'failed' : 'completed'], `ref-${i} in order`);
+      assert.deepEqual(
+        states,
+        [...(i % 2 === 0 ? ['running'] : []), i === 5 ? 'failed' : 'completed'],
+        `ref-${i} in order`,
+      );
       assert.ok(events.every((r) => body(r)['video_id'] === ids[i]));
     }
   });
 
   it('refuses private and loopback replyUrls at submit and in POST /v2/account', async () => {
-    for (const replyUrl of ['http://10.0.0.1/hook', 'http://169.254.169.254/latest', 'http://[fd00::1]/', 'http://[::ffff:192.168.0.1]/']) {
+    for (const replyUrl of [
+      'http://10.0.0.1/hook',
+      'http://169.254.169.254/latest',
+      'http://[fd00::1]/',
+      'http://[::ffff:192.168.0.1]/',
+    ]) {
       const res = await api('POST', `${P}/videos/create`, { prompt: 'nope', replyUrl });
       assert.equal(res.status, 400, replyUrl);
       assert.match(res.body.error, /^replyUrl host .* is a .*address/);
@@ -85,7 +108,11 @@ describe('callbacks end to end', () => {
 
   it('dead-letters a callback the receiver refuses, and redelivers it through the API', async () => {
     hook.handler = () => ({ status: 410 });
-    const res = await api('POST', `${P}/videos/create`, { prompt: 'gone #sim:duration=200', replyUrl: hook.url, replyRef: 'dead-1' });
+    const res = await api('POST', `${P}/videos/create`, {
+      prompt: 'gone #sim:duration=200',
+      replyUrl: hook.url,
+      replyRef: 'dead-1',
+    });
     const jobId = res.body.video_id as string;
     const [dead] = await waitFor(async () => {
       const list = await deliveries(`&job=${encodeURIComponent(jobId)}`);
@@ -96,7 +123,9 @@ describe('callbacks end to end', () => {
     hook.handler = () => ({ status: 200 });
     const again = await api('POST', `/v2/callbacks/deliveries/${dead!['id']}/redeliver`);
     assert.equal(again.status, 200);
-    await waitFor(async () => (await api('GET', `/v2/callbacks/deliveries/${dead!['id']}`)).body.state === 'delivered');
+    await waitFor(
+      async () => (await api('GET', `/v2/callbacks/deliveries/${dead!['id']}`)).body.state === 'delivered',
+    );
     assert.equal(hook.received.filter((r) => body(r)['replyRef'] === 'dead-1').length, 2);
   });
 });

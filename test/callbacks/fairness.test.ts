@@ -25,21 +25,35 @@ async function hungTenantDoesNotDelayOthers(store: Store): Promise<void> {
   try {
     const greedy = await tenant(store);
     const other = await tenant(store);
-    for (let i = 0; i < 24; i++) await finishJob(store, await startJob(store, greedy, { replyUrl: hung.url }));
-    worker = deliverer(store, { concurrency: 16, tenantShare: 0.25, timeoutMs: TIMEOUT_MS, schedule: [0, 600_000] });
+    for (let i = 0; i < 24; i++)
+      await finishJob(store, await startJob(store, greedy, { replyUrl: hung.url }));
+    worker = deliverer(store, {
+      concurrency: 16,
+      tenantShare: 0.25,
+      timeoutMs: TIMEOUT_MS,
+      schedule: [0, 600_000],
+    });
     await waitFor(() => hung.received.length >= 4, 5_000, 'the hung tenant takes its share');
     const started = Date.now();
     const job = await finishJob(store, await startJob(store, other, { replyUrl: fast.url }));
     worker.wake();
-    const [delivered] = await waitFor(async () => {
-      const list = await deliveriesOf(store, other.id, job.id);
-      return list[0]?.state === 'delivered' ? list : null;
-    }, TIMEOUT_MS * 2, 'the other tenant is delivered');
+    const [delivered] = await waitFor(
+      async () => {
+        const list = await deliveriesOf(store, other.id, job.id);
+        return list[0]?.state === 'delivered' ? list : null;
+      },
+      TIMEOUT_MS * 2,
+      'the other tenant is delivered',
+    );
     assert.ok(delivered);
     // Behaviour, not speed: while the other tenant's callback went out, none of the hung attempts
     // had finished, and the hung tenant never held more than its share (4 of 16).
     const greedyAttempted = (await deliveriesOf(store, greedy.id)).filter((d) => d.attempts > 0);
-    assert.equal(greedyAttempted.length, 0, `delivered after ${Date.now() - started} ms, once hung attempts had timed out`);
+    assert.equal(
+      greedyAttempted.length,
+      0,
+      `delivered after ${Date.now() - started} ms, once hung attempts had timed out`,
+    );
     assert.equal(hung.received.length, 4, 'the hung tenant held exactly its share of the workers');
   } finally {
     await hung.close();

@@ -55,7 +55,13 @@ let emails = 0;
 /** A tenant with one roomy account. `secret: ''` makes a row as migrated from before secrets. */
 export async function tenant(store: Store, secret: string = newWebhookSecret()): Promise<User> {
   const user = await store.createUser(`tenant-${++emails}`, Date.now(), secret);
-  await store.upsertAccount({ userId: user.id, email: `acct${emails}@x.com`, apiKeyEnc: 'enc', maxJobs: 8, now: Date.now() });
+  await store.upsertAccount({
+    userId: user.id,
+    email: `acct${emails}@x.com`,
+    apiKeyEnc: 'enc',
+    maxJobs: 8,
+    now: Date.now(),
+  });
   return user;
 }
 
@@ -85,12 +91,17 @@ export async function startJob(store: Store, user: User, opts: JobOptions): Prom
   });
   if (!reserved.ok) throw new Error(`reserve: ${reserved.reason}`);
   const upstreamId = String(++upstreamIds);
-  if (!(await store.markRunning(reserved.job.id, upstreamId, Date.now() + 60_000, Date.now()))) throw new Error('markRunning lost');
+  if (!(await store.markRunning(reserved.job.id, upstreamId, Date.now() + 60_000, Date.now())))
+    throw new Error('markRunning lost');
   return (await store.getJob(reserved.job.id))!;
 }
 
 /** running → a final state (the 'final' delivery). */
-export async function finishJob(store: Store, job: Job, outcome: JobOutcome = { state: 'completed', resultUrl: 'https://media.example/v.mp4' }): Promise<Job> {
+export async function finishJob(
+  store: Store,
+  job: Job,
+  outcome: JobOutcome = { state: 'completed', resultUrl: 'https://media.example/v.mp4' },
+): Promise<Job> {
   const finished = await store.finish(job.id, outcome, Date.now());
   if (!finished) throw new Error('finish lost');
   return finished;
@@ -118,7 +129,11 @@ export async function deliveriesOf(store: Store, userId: number, jobId?: number)
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export async function waitFor<T>(check: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+export async function waitFor<T>(
+  check: () => Promise<T | null | undefined | false> | T | null | undefined | false,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

@@ -8,14 +8,38 @@ import { jobView } from '../../src/domain/jobView.ts';
 function job(overrides: Partial<Job> = {}): Job {
   return {
     provider: 'pixverse',
-    id: 42, userId: 7, tokenId: 1, email: 'a@x.com', pinnedEmail: null, type: 'video', state: 'completed',
-    upstreamId: '3456789012345678901', traceId: 't', upstream: { op: 'text', params: { prompt: 'a cat', model: 'v5' } },
-    request: { prompt: 'a cat' }, replyUrl: 'https://hooks.example.com/pv', replyRef: 'order-17', priority: 0,
+    id: 42,
+    userId: 7,
+    tokenId: 1,
+    email: 'a@x.com',
+    pinnedEmail: null,
+    type: 'video',
+    state: 'completed',
+    upstreamId: '3456789012345678901',
+    traceId: 't',
+    upstream: { op: 'text', params: { prompt: 'a cat', model: 'v5' } },
+    request: { prompt: 'a cat' },
+    replyUrl: 'https://hooks.example.com/pv',
+    replyRef: 'order-17',
+    priority: 0,
     queueRank: null,
-    maxJobsOverride: null, createdAt: 1_700_000_000_000, queuedAt: null, startedAt: 1_700_000_000_100,
-    finishedAt: 1_700_000_060_000, resultUrl: 'https://media.example.com/v.mp4', error: null, upstreamStatus: 1,
-    result: null, pollCount: 3, nextPollAt: null, leaseToken: null, leaseExpiresAt: null,
-    untrackedAt: null, untrackCallback: false, deletedAt: null, ...overrides,
+    maxJobsOverride: null,
+    createdAt: 1_700_000_000_000,
+    queuedAt: null,
+    startedAt: 1_700_000_000_100,
+    finishedAt: 1_700_000_060_000,
+    resultUrl: 'https://media.example.com/v.mp4',
+    error: null,
+    upstreamStatus: 1,
+    result: null,
+    pollCount: 3,
+    nextPollAt: null,
+    leaseToken: null,
+    leaseExpiresAt: null,
+    untrackedAt: null,
+    untrackCallback: false,
+    deletedAt: null,
+    ...overrides,
   };
 }
 
@@ -48,7 +72,7 @@ describe('outbox builder', () => {
     assert.equal(build(job({ replyUrl: null, request: { replyProgress: true } }), 'progress'), null);
   });
 
-  it("progress only when the request asked for it with replyProgress: true", () => {
+  it('progress only when the request asked for it with replyProgress: true', () => {
     const running = job({ state: 'running', finishedAt: null, resultUrl: null });
     assert.equal(build(running, 'progress'), null);
     assert.equal(build({ ...running, request: { replyProgress: 'yes' } }, 'progress'), null);

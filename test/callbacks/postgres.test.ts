@@ -50,19 +50,30 @@ describe('CallbackDeliverer on PostgreSQL, three instances', () => {
   it('each delivery once, each job in order, signed', async () => {
     const [first] = stores as [Store];
     const user = await tenant(first);
-    for (const store of stores) workers.push(deliverer(store, { concurrency: 4, owner: `instance-${workers.length}` }));
+    for (const store of stores)
+      workers.push(deliverer(store, { concurrency: 4, owner: `instance-${workers.length}` }));
     const jobs = [];
     for (let i = 0; i < 24; i++) {
       const store = stores[i % stores.length]!;
-      jobs.push({ store, job: await startJob(store, user, { replyUrl: hook.url, replyRef: `pg${i}`, progress: true }) });
+      jobs.push({
+        store,
+        job: await startJob(store, user, { replyUrl: hook.url, replyRef: `pg${i}`, progress: true }),
+      });
     }
     for (const { store, job } of jobs) await finishJob(store, job);
     for (const w of workers) w.wake();
-    await waitFor(async () => (await deliveriesOf(first, user.id)).every((d) => d.state === 'delivered') && hook.received.length >= 48, 20_000);
+    await waitFor(
+      async () =>
+        (await deliveriesOf(first, user.id)).every((d) => d.state === 'delivered') &&
+        hook.received.length >= 48,
+      20_000,
+    );
     assert.equal(hook.received.length, 48, 'no delivery attempted twice');
     assert.equal(new Set(hook.received.map((r) => r.headers['webhook-id'])).size, 48);
     for (let i = 0; i < 24; i++) {
-      const states = hook.received.filter((r) => JSON.parse(r.body).replyRef === `pg${i}`).map((r) => JSON.parse(r.body).state);
+      const states = hook.received
+        .filter((r) => JSON.parse(r.body).replyRef === `pg${i}`)
+        .map((r) => JSON.parse(r.body).state);
       assert.deepEqual(states, ['running', 'completed']);
     }
     assert.ok(hook.received.every((r) => verifyWebhook(user.webhookSecret, r.headers, r.body)));

@@ -21,7 +21,17 @@ import { generateToken, hashToken } from '../../src/security/tokens.ts';
 import type { User } from '../../src/store/store.ts';
 import { pixverseProvider } from '../../src/providers/index.ts';
 import { call } from '../helpers/harness.ts';
-import { deliverer, deliveriesOf, finishJob, openFixture, silent, startJob, tenant, waitFor, type Fixture } from './fixture.ts';
+import {
+  deliverer,
+  deliveriesOf,
+  finishJob,
+  openFixture,
+  silent,
+  startJob,
+  tenant,
+  waitFor,
+  type Fixture,
+} from './fixture.ts';
 import { Receiver } from './receiver.ts';
 
 interface Tenant {
@@ -40,7 +50,8 @@ describe('callback routes', () => {
   let deadJob: Job;
   let deadId: number;
   const get = (path: string, t: Tenant | null = A) => call(base, 'GET', `/v2${path}`, t?.token ?? null);
-  const post = (path: string, body?: unknown, t: Tenant | null = A) => call(base, 'POST', `/v2${path}`, t?.token ?? null, body);
+  const post = (path: string, body?: unknown, t: Tenant | null = A) =>
+    call(base, 'POST', `/v2${path}`, t?.token ?? null, body);
 
   const newTenant = async (): Promise<Tenant> => {
     const user = await tenant(fx.store);
@@ -55,22 +66,38 @@ describe('callback routes', () => {
     const box = new SecretBox(parseMasterKey(newMasterKeyText()));
     worker = deliverer(fx.store, { schedule: [0, 50], secretBox: box });
     const upstream = pixverseProvider.connect({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 1000 }); // never called here
-    const scheduler = new Scheduler({ provider: pixverseProvider, store: fx.store, upstream, secretBox: box, log: silent });
+    const scheduler = new Scheduler({
+      provider: pixverseProvider,
+      store: fx.store,
+      upstream,
+      secretBox: box,
+      log: silent,
+    });
     const auth = new Authenticator(fx.store, hashToken(newAdminToken()));
     // (Object.assign: also fits an AppDeps that carries callbackPolicy/deliverer once the gateway wires them.)
-    const deps = Object.assign({ store: fx.store, scheduler, upstream, auth, now: Date.now }, { callbackPolicy: worker.policy, deliverer: worker }) as AppDeps;
+    const deps = Object.assign(
+      { store: fx.store, scheduler, upstream, auth, now: Date.now },
+      { callbackPolicy: worker.policy, deliverer: worker },
+    ) as AppDeps;
     app = await buildApp(deps);
     // Until the gateway wires the routes itself, mount them as app.ts will: under /v2, user auth.
     if (!app.hasRoute({ method: 'GET', url: '/v2/callbacks/secret' })) {
-      await app.register(async (v2) => {
-        v2.addHook('onRequest', requireUser(auth));
-        await v2.register(callbackRoutes, { ...deps, deliverer: worker });
-      }, { prefix: '/v2' });
+      await app.register(
+        async (v2) => {
+          v2.addHook('onRequest', requireUser(auth));
+          await v2.register(callbackRoutes, { ...deps, deliverer: worker });
+        },
+        { prefix: '/v2' },
+      );
     }
     base = await app.listen({ host: '127.0.0.1', port: 0 });
     A = await newTenant();
     B = await newTenant();
-    deadJob = await finishJob(fx.store, await startJob(fx.store, A.user, { replyUrl: hook.url, replyRef: 'ref-1', progress: true }), { state: 'failed', error: 'nope' });
+    deadJob = await finishJob(
+      fx.store,
+      await startJob(fx.store, A.user, { replyUrl: hook.url, replyRef: 'ref-1', progress: true }),
+      { state: 'failed', error: 'nope' },
+    );
     const dead = await waitFor(async () => {
       const list = await deliveriesOf(fx.store, A.user.id);
       return list.length === 2 && list.every((d) => d.state === 'dead') ? list : null;
@@ -86,7 +113,11 @@ describe('callback routes', () => {
   });
 
   it('needs a token', async () => {
-    for (const res of [await get('/callbacks/deliveries', null), await get('/callbacks/secret', null), await post('/callbacks/secret/rotate', undefined, null)]) {
+    for (const res of [
+      await get('/callbacks/deliveries', null),
+      await get('/callbacks/secret', null),
+      await post('/callbacks/secret/rotate', undefined, null),
+    ]) {
       assert.equal(res.status, 401);
       assert.deepEqual(res.body, { error: 'Unauthorized', code: 401 });
     }
@@ -98,7 +129,11 @@ describe('callback routes', () => {
     assert.equal(res.status, 200);
     const list = res.body.deliveries as Record<string, unknown>[];
     assert.equal(list.length, 2);
-    assert.deepEqual(list.map((d) => d['event']), ['final', 'progress'], 'newest first');
+    assert.deepEqual(
+      list.map((d) => d['event']),
+      ['final', 'progress'],
+      'newest first',
+    );
     for (const d of list) {
       assert.equal(d['jobId'], jobId);
       assert.equal(d['state'], 'dead');
@@ -117,9 +152,17 @@ describe('callback routes', () => {
     assert.equal((await get('/callbacks/deliveries?state=dead')).body.deliveries.length, 2);
     assert.equal((await get('/callbacks/deliveries?state=delivered')).body.deliveries.length, 0);
     assert.equal((await get('/callbacks/deliveries?limit=1')).body.deliveries.length, 1);
-    assert.equal((await get(`/callbacks/deliveries?since=${new Date(Date.now() + 60_000).toISOString()}`)).body.deliveries.length, 0);
+    assert.equal(
+      (await get(`/callbacks/deliveries?since=${new Date(Date.now() + 60_000).toISOString()}`)).body
+        .deliveries.length,
+      0,
+    );
     assert.equal((await get('/callbacks/deliveries?since=2020-01-01')).body.deliveries.length, 2);
-    assert.equal((await get('/callbacks/deliveries', B)).body.deliveries.length, 0, 'tenants see only their own');
+    assert.equal(
+      (await get('/callbacks/deliveries', B)).body.deliveries.length,
+      0,
+      'tenants see only their own',
+    );
   });
 
   it('says which field is wrong', async () => {
@@ -130,7 +173,11 @@ describe('callback routes', () => {
       ['?limit=0', 400, /limit/],
       ['?limit=many', 400, /limit/],
       ['?job=nope', 400, /^job "nope" is not a valid job id$/],
-      [`?job=${encodeURIComponent(`user:${A.user.id}-pixverse:a@x.com-video:999999`)}`, 404, /^job .* not found$/],
+      [
+        `?job=${encodeURIComponent(`user:${A.user.id}-pixverse:a@x.com-video:999999`)}`,
+        404,
+        /^job .* not found$/,
+      ],
       [`?job=${encodeURIComponent(publicJobId(deadJob))}`, 403, /Unauthorized access/],
       ['?colour=red', 400, /unknown query parameter "colour"/],
     ];
@@ -192,10 +239,16 @@ describe('callback routes', () => {
     const dead = (await deliveriesOf(fx.store, A.user.id)).filter((d) => d.state === 'dead');
     assert.equal(dead.length, 2, 'the progress one of the first job and this one');
     hook.handler = () => ({ status: 200 });
-    assert.equal((await post('/callbacks/redeliver', { since: new Date(Date.now() + 60_000).toISOString() })).body.redelivered, 0);
+    assert.equal(
+      (await post('/callbacks/redeliver', { since: new Date(Date.now() + 60_000).toISOString() })).body
+        .redelivered,
+      0,
+    );
     const res = await post('/callbacks/redeliver', { since: new Date(Date.now() - 60_000).toISOString() });
     assert.deepEqual(res.body, { redelivered: 2 });
-    await waitFor(async () => (await deliveriesOf(fx.store, A.user.id)).every((d) => d.state === 'delivered'));
+    await waitFor(async () =>
+      (await deliveriesOf(fx.store, A.user.id)).every((d) => d.state === 'delivered'),
+    );
 
     const missing = await post('/callbacks/redeliver', {});
     assert.equal(missing.status, 400);

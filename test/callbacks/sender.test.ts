@@ -42,7 +42,11 @@ describe('CallbackSender (one attempt)', () => {
 
   it('5xx and 4xx are failures that never echo the answer', async () => {
     receiver.handler = () => ({ status: 500, body: 'database   is\n down' });
-    assert.deepEqual(await sender.send(receiver.url, '{}', HEADERS), { delivered: false, status: 500, error: 'HTTP 500' });
+    assert.deepEqual(await sender.send(receiver.url, '{}', HEADERS), {
+      delivered: false,
+      status: 500,
+      error: 'HTTP 500',
+    });
     // The receiver's answer is never echoed to the tenant (it could be an internal service's).
     receiver.handler = () => ({ status: 400, body: 'x'.repeat(5000) });
     const outcome = await sender.send(receiver.url, '{}', HEADERS);
@@ -62,9 +66,14 @@ describe('CallbackSender (one attempt)', () => {
     assert.ok(!a.delivered && a.retryAfterMs === 7_000 && a.status === 429);
     assert.match(a.error, /HTTP 429 \(Retry-After 7 s\)/);
     const now = Date.now();
-    receiver.handler = () => ({ status: 503, headers: { 'retry-after': new Date(now + 60_000).toUTCString() } });
+    receiver.handler = () => ({
+      status: 503,
+      headers: { 'retry-after': new Date(now + 60_000).toUTCString() },
+    });
     const b = await sender.send(receiver.url, '{}', HEADERS, () => now);
-    assert.ok(!b.delivered && b.retryAfterMs !== null && b.retryAfterMs! > 58_000 && b.retryAfterMs! <= 60_000);
+    assert.ok(
+      !b.delivered && b.retryAfterMs !== null && b.retryAfterMs! > 58_000 && b.retryAfterMs! <= 60_000,
+    );
     receiver.handler = () => ({ status: 429 });
     const c = await sender.send(receiver.url, '{}', HEADERS);
     assert.ok(!c.delivered && c.retryAfterMs === null);
@@ -84,7 +93,7 @@ describe('CallbackSender (one attempt)', () => {
       const outcome = await sender.send(receiver.url, '{}', HEADERS);
       assert.ok(!outcome.delivered && outcome.status === status);
       assert.equal(outcome.error, `HTTP ${status}: redirects are not followed`);
-        assert.ok(!outcome.error!.includes(target.url), 'the Location is not echoed');
+      assert.ok(!outcome.error!.includes(target.url), 'the Location is not echoed');
     }
     assert.equal(target.received.length, 0);
   });
@@ -93,7 +102,11 @@ describe('CallbackSender (one attempt)', () => {
     const s = new CallbackSender({ policy: createCallbackPolicy([], async () => []), timeoutMs: 300 });
     const outcome = await s.send('http://gone.test/hook', '{}', HEADERS);
     await s.close();
-    assert.deepEqual(outcome, { delivered: false, status: null, error: 'replyUrl host gone.test does not resolve' });
+    assert.deepEqual(outcome, {
+      delivered: false,
+      status: null,
+      error: 'replyUrl host gone.test does not resolve',
+    });
   });
 
   it('a closed port is a connection failure', async () => {

@@ -26,17 +26,26 @@ describe('webhook signatures', () => {
   it('round-trips for any body, and any change to body, id or timestamp breaks it (property)', () => {
     const secret = newWebhookSecret();
     fc.assert(
-      fc.property(fc.string({ unit: 'grapheme' }), fc.nat({ max: 1e9 }), fc.string({ minLength: 1 }), (body, deliveryId, extra) => {
-        const now = 1_700_000_000_000;
-        const ts = Math.floor(now / 1000);
-        const headers = webhookHeaders([secret], webhookId(deliveryId), ts, body);
-        assert.ok(verifyWebhook(secret, headers, body, 300, now));
-        assert.ok(verifyWebhook(secret, headers, Buffer.from(body, 'utf8'), 300, now));
-        assert.ok(!verifyWebhook(secret, headers, body + extra, 300, now));
-        assert.ok(!verifyWebhook(secret, { ...headers, 'webhook-id': webhookId(deliveryId + 1) }, body, 300, now));
-        assert.ok(!verifyWebhook(secret, { ...headers, 'webhook-timestamp': String(ts - 1) }, body, 300, now));
-        assert.ok(!verifyWebhook(newWebhookSecret(), headers, body, 300, now));
-      }),
+      fc.property(
+        fc.string({ unit: 'grapheme' }),
+        fc.nat({ max: 1e9 }),
+        fc.string({ minLength: 1 }),
+        (body, deliveryId, extra) => {
+          const now = 1_700_000_000_000;
+          const ts = Math.floor(now / 1000);
+          const headers = webhookHeaders([secret], webhookId(deliveryId), ts, body);
+          assert.ok(verifyWebhook(secret, headers, body, 300, now));
+          assert.ok(verifyWebhook(secret, headers, Buffer.from(body, 'utf8'), 300, now));
+          assert.ok(!verifyWebhook(secret, headers, body + extra, 300, now));
+          assert.ok(
+            !verifyWebhook(secret, { ...headers, 'webhook-id': webhookId(deliveryId + 1) }, body, 300, now),
+          );
+          assert.ok(
+            !verifyWebhook(secret, { ...headers, 'webhook-timestamp': String(ts - 1) }, body, 300, now),
+          );
+          assert.ok(!verifyWebhook(newWebhookSecret(), headers, body, 300, now));
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -55,12 +64,22 @@ describe('webhook signatures', () => {
     const secret = newWebhookSecret();
     const now = Date.now();
     const h = webhookHeaders([secret], 'msg_9', Math.floor(now / 1000), 'body');
-    const upper = { 'Webhook-Id': h['webhook-id'], 'WEBHOOK-TIMESTAMP': [h['webhook-timestamp']!], 'Webhook-Signature': h['webhook-signature'] };
+    const upper = {
+      'Webhook-Id': h['webhook-id'],
+      'WEBHOOK-TIMESTAMP': [h['webhook-timestamp']!],
+      'Webhook-Signature': h['webhook-signature'],
+    };
     assert.ok(verifyWebhook(secret, upper, 'body'));
     assert.ok(verifyWebhook(secret, new Headers(h), 'body'));
     assert.ok(!verifyWebhook(secret, { ...h, 'webhook-signature': undefined }, 'body'));
     assert.ok(!verifyWebhook(secret, { ...h, 'webhook-timestamp': 'soon' }, 'body'));
-    assert.ok(!verifyWebhook(secret, { ...h, 'webhook-signature': h['webhook-signature']!.replace('v1,', 'v2,') }, 'body'));
+    assert.ok(
+      !verifyWebhook(
+        secret,
+        { ...h, 'webhook-signature': h['webhook-signature']!.replace('v1,', 'v2,') },
+        'body',
+      ),
+    );
     assert.ok(!verifyWebhook(secret, { ...h, 'webhook-signature': 'v1,' }, 'body'));
     assert.ok(!verifyWebhook('whsec_', h, 'body'));
   });
@@ -70,8 +89,16 @@ describe('webhook signatures', () => {
     const newSecret = newWebhookSecret();
     const now = 1_700_000_000_000;
     const user: User = {
-      id: 1, name: null, replyUrl: null, createdAt: 0, queueByDefault: false, maxQueueLength: 10, maxQueueWaitMs: 10,
-      webhookSecret: newSecret, webhookSecretPrev: oldSecret, webhookSecretPrevUntil: now + 60_000,
+      id: 1,
+      name: null,
+      replyUrl: null,
+      createdAt: 0,
+      queueByDefault: false,
+      maxQueueLength: 10,
+      maxQueueWaitMs: 10,
+      webhookSecret: newSecret,
+      webhookSecretPrev: oldSecret,
+      webhookSecretPrevUntil: now + 60_000,
     };
     const during = signingSecrets(user, now);
     assert.deepEqual(during, [newSecret, oldSecret]);
@@ -90,7 +117,11 @@ describe('webhook signatures', () => {
 
   it('an empty previous secret (a migrated row) never signs', () => {
     const secret = newWebhookSecret();
-    const user = { webhookSecret: secret, webhookSecretPrev: '', webhookSecretPrevUntil: Date.now() + 1e6 } as User;
+    const user = {
+      webhookSecret: secret,
+      webhookSecretPrev: '',
+      webhookSecretPrevUntil: Date.now() + 1e6,
+    } as User;
     assert.deepEqual(signingSecrets(user, Date.now()), [secret]);
   });
 });

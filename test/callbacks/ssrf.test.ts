@@ -7,9 +7,21 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { GatewayError } from '../../src/domain/errors.ts';
-import { AddressPolicy, CidrSet, embeddedIpv4, expandIpv6, nonPublicReason, parseCidr } from '../../src/callbacks/addresses.ts';
+import {
+  AddressPolicy,
+  CidrSet,
+  embeddedIpv4,
+  expandIpv6,
+  nonPublicReason,
+  parseCidr,
+} from '../../src/callbacks/addresses.ts';
 import { CallbackSender } from '../../src/callbacks/sender.ts';
-import { checkCallbackUrl, createCallbackPolicy, guardedLookup, type Resolver } from '../../src/callbacks/ssrf.ts';
+import {
+  checkCallbackUrl,
+  createCallbackPolicy,
+  guardedLookup,
+  type Resolver,
+} from '../../src/callbacks/ssrf.ts';
 import { Receiver } from './receiver.ts';
 
 const PUBLIC_V4 = '93.184.216.34';
@@ -19,13 +31,21 @@ const PUBLIC_V6 = '2606:2800:220:1:248:1893:25c8:1946';
 function table(entries: Record<string, string[]>): Resolver {
   return async (hostname) => {
     const addresses = entries[hostname];
-    if (!addresses) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
+    if (!addresses)
+      throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
     return addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
   };
 }
 
-async function refused(url: string, policy: Parameters<typeof checkCallbackUrl>[1], pattern: RegExp = /^replyUrl /): Promise<string> {
-  const err = await checkCallbackUrl(url, policy).then(() => null, (e: unknown) => e);
+async function refused(
+  url: string,
+  policy: Parameters<typeof checkCallbackUrl>[1],
+  pattern: RegExp = /^replyUrl /,
+): Promise<string> {
+  const err = await checkCallbackUrl(url, policy).then(
+    () => null,
+    (e: unknown) => e,
+  );
   assert.ok(err instanceof GatewayError, `${url} should be refused`);
   assert.equal(err.status, 400);
   assert.match(err.message, pattern);
@@ -34,14 +54,35 @@ async function refused(url: string, policy: Parameters<typeof checkCallbackUrl>[
 
 describe('address ranges', () => {
   const blocked = [
-    ['127.0.0.1', 'loopback'], ['127.255.255.254', 'loopback'], ['10.0.0.1', 'private'], ['10.255.255.255', 'private'],
-    ['172.16.0.1', 'private'], ['172.31.255.255', 'private'], ['192.168.1.1', 'private'], ['169.254.169.254', 'metadata'],
-    ['100.64.0.1', 'carrier'], ['0.0.0.0', 'this network'], ['192.0.0.8', 'IETF'], ['198.18.0.1', 'benchmark'],
-    ['224.0.0.1', 'multicast'], ['239.255.255.250', 'multicast'], ['240.0.0.1', 'reserved'], ['255.255.255.255', 'broadcast'],
-    ['::', 'unspecified'], ['::1', 'loopback'], ['fc00::1', 'unique-local'], ['fd12:3456::1', 'unique-local'],
-    ['fe80::1', 'link-local'], ['ff02::1', 'multicast'], ['::ffff:127.0.0.1', 'loopback'], ['::ffff:7f00:1', 'loopback'],
-    ['::ffff:10.1.2.3', 'private'], ['::ffff:169.254.169.254', 'metadata'], ['64:ff9b::127.0.0.1', 'loopback'],
-    ['64:ff9b::a00:1', 'private'], ['[::1]', 'loopback'],
+    ['127.0.0.1', 'loopback'],
+    ['127.255.255.254', 'loopback'],
+    ['10.0.0.1', 'private'],
+    ['10.255.255.255', 'private'],
+    ['172.16.0.1', 'private'],
+    ['172.31.255.255', 'private'],
+    ['192.168.1.1', 'private'],
+    ['169.254.169.254', 'metadata'],
+    ['100.64.0.1', 'carrier'],
+    ['0.0.0.0', 'this network'],
+    ['192.0.0.8', 'IETF'],
+    ['198.18.0.1', 'benchmark'],
+    ['224.0.0.1', 'multicast'],
+    ['239.255.255.250', 'multicast'],
+    ['240.0.0.1', 'reserved'],
+    ['255.255.255.255', 'broadcast'],
+    ['::', 'unspecified'],
+    ['::1', 'loopback'],
+    ['fc00::1', 'unique-local'],
+    ['fd12:3456::1', 'unique-local'],
+    ['fe80::1', 'link-local'],
+    ['ff02::1', 'multicast'],
+    ['::ffff:127.0.0.1', 'loopback'],
+    ['::ffff:7f00:1', 'loopback'],
+    ['::ffff:10.1.2.3', 'private'],
+    ['::ffff:169.254.169.254', 'metadata'],
+    ['64:ff9b::127.0.0.1', 'loopback'],
+    ['64:ff9b::a00:1', 'private'],
+    ['[::1]', 'loopback'],
   ] as const;
   for (const [address, word] of blocked) {
     it(`refuses ${address}`, () => {
@@ -51,11 +92,25 @@ describe('address ranges', () => {
     });
   }
 
-  for (const address of [PUBLIC_V4, '8.8.8.8', '1.1.1.1', '172.32.0.1', '172.15.255.255', '100.128.0.1', '11.0.0.1', '192.169.0.1', PUBLIC_V6, '::ffff:8.8.8.8', '64:ff9b::808:808', '2001:4860:4860::8888']) {
+  for (const address of [
+    PUBLIC_V4,
+    '8.8.8.8',
+    '1.1.1.1',
+    '172.32.0.1',
+    '172.15.255.255',
+    '100.128.0.1',
+    '11.0.0.1',
+    '192.169.0.1',
+    PUBLIC_V6,
+    '::ffff:8.8.8.8',
+    '64:ff9b::808:808',
+    '2001:4860:4860::8888',
+  ]) {
     it(`allows public ${address}`, () => assert.equal(nonPublicReason(address), null));
   }
 
-  it('refuses text that is not an address', () => assert.equal(nonPublicReason('example.com'), 'not an IP address'));
+  it('refuses text that is not an address', () =>
+    assert.equal(nonPublicReason('example.com'), 'not an IP address'));
 
   it('expands IPv6 and finds embedded IPv4', () => {
     assert.deepEqual(expandIpv6('::1'), [0, 0, 0, 0, 0, 0, 0, 1]);
@@ -82,15 +137,25 @@ describe('address ranges', () => {
   });
 
   it('every address in the private IPv4 blocks is refused (property)', () => {
-    const inBlock = (base: number, bits: number) => fc.integer({ min: 0, max: 2 ** (32 - bits) - 1 }).map((n) => {
-      const x = (base + n) >>> 0;
-      return [x >>> 24, (x >>> 16) & 255, (x >>> 8) & 255, x & 255].join('.');
-    });
+    const inBlock = (base: number, bits: number) =>
+      fc.integer({ min: 0, max: 2 ** (32 - bits) - 1 }).map((n) => {
+        const x = (base + n) >>> 0;
+        return [x >>> 24, (x >>> 16) & 255, (x >>> 8) & 255, x & 255].join('.');
+      });
     const ip = (text: string) => text.split('.').reduce((acc, part) => acc * 256 + Number(part), 0);
     fc.assert(
-      fc.property(fc.oneof(inBlock(ip('10.0.0.0'), 8), inBlock(ip('172.16.0.0'), 12), inBlock(ip('192.168.0.0'), 16), inBlock(ip('127.0.0.0'), 8), inBlock(ip('169.254.0.0'), 16)), (address) => {
-        assert.notEqual(nonPublicReason(address), null, address);
-      }),
+      fc.property(
+        fc.oneof(
+          inBlock(ip('10.0.0.0'), 8),
+          inBlock(ip('172.16.0.0'), 12),
+          inBlock(ip('192.168.0.0'), 16),
+          inBlock(ip('127.0.0.0'), 8),
+          inBlock(ip('169.254.0.0'), 16),
+        ),
+        (address) => {
+          assert.notEqual(nonPublicReason(address), null, address);
+        },
+      ),
       { numRuns: 2000 },
     );
   });
@@ -100,7 +165,15 @@ describe('address ranges', () => {
     assert.deepEqual(parseCidr(' fd00::/8 '), { address: 'fd00::', prefix: 8, family: 'ipv6' });
     assert.deepEqual(parseCidr('127.0.0.1'), { address: '127.0.0.1', prefix: 32, family: 'ipv4' });
     assert.deepEqual(parseCidr('[::1]'), { address: '::1', prefix: 128, family: 'ipv6' });
-    for (const bad of ['10.0.0.0/33', 'fd00::/129', 'example.com/8', '10.0.0/8', '10.0.0.0/', '10.0.0.0/-1', '']) {
+    for (const bad of [
+      '10.0.0.0/33',
+      'fd00::/129',
+      'example.com/8',
+      '10.0.0/8',
+      '10.0.0.0/',
+      '10.0.0.0/-1',
+      '',
+    ]) {
       assert.throws(() => parseCidr(bad), /CIDR|prefix/, bad);
     }
     assert.throws(() => new AddressPolicy(['127.0.0.0/8', 'nope']), /callback allowlist: "nope"/);
@@ -150,10 +223,24 @@ describe('checkCallbackUrl (submit time)', () => {
   });
 
   for (const url of [
-    'http://127.0.0.1/', 'http://127.1.2.3:9000/x', 'http://10.0.0.1/', 'http://172.16.5.4/', 'http://172.31.0.1/',
-    'http://192.168.1.1/', 'http://169.254.169.254/latest/meta-data/', 'http://[::1]/', 'http://[fc00::1]/',
-    'http://[fd00:ab::1]:8080/', 'http://[::ffff:127.0.0.1]/', 'http://[::ffff:a00:1]/', 'http://[64:ff9b::7f00:1]/',
-    'http://0.0.0.0/', 'http://0x7f.1/', 'http://2130706433/', 'http://017700000001/', 'https://[fe80::1]/',
+    'http://127.0.0.1/',
+    'http://127.1.2.3:9000/x',
+    'http://10.0.0.1/',
+    'http://172.16.5.4/',
+    'http://172.31.0.1/',
+    'http://192.168.1.1/',
+    'http://169.254.169.254/latest/meta-data/',
+    'http://[::1]/',
+    'http://[fc00::1]/',
+    'http://[fd00:ab::1]:8080/',
+    'http://[::ffff:127.0.0.1]/',
+    'http://[::ffff:a00:1]/',
+    'http://[64:ff9b::7f00:1]/',
+    'http://0.0.0.0/',
+    'http://0x7f.1/',
+    'http://2130706433/',
+    'http://017700000001/',
+    'https://[fe80::1]/',
   ]) {
     it(`refuses the literal ${url}`, async () => {
       const message = await refused(url, policy, /^replyUrl host .* is a .*address/);
@@ -161,9 +248,22 @@ describe('checkCallbackUrl (submit time)', () => {
     });
   }
 
-  for (const host of ['loop.test', 'ten.test', 'corp.test', 'home.test', 'meta.test', 'v6loop.test', 'ula.test', 'mapped.test']) {
+  for (const host of [
+    'loop.test',
+    'ten.test',
+    'corp.test',
+    'home.test',
+    'meta.test',
+    'v6loop.test',
+    'ula.test',
+    'mapped.test',
+  ]) {
     it(`refuses the name ${host}, which resolves to a non-public address`, async () => {
-      await refused(`https://${host}/cb`, policy, new RegExp(`^replyUrl host ${host.replace('.', '\\.')} resolves to `));
+      await refused(
+        `https://${host}/cb`,
+        policy,
+        new RegExp(`^replyUrl host ${host.replace('.', '\\.')} resolves to `),
+      );
     });
   }
 
@@ -180,11 +280,20 @@ describe('checkCallbackUrl (submit time)', () => {
   });
 
   it('does not let a slow resolver hold a submit', async () => {
-    const slow: Resolver = () => new Promise((resolve) => setTimeout(() => resolve([{ address: '10.0.0.1', family: 4 }]), 2_000));
+    const slow: Resolver = () =>
+      new Promise((resolve) => setTimeout(() => resolve([{ address: '10.0.0.1', family: 4 }]), 2_000));
     const started = Date.now();
-    await checkCallbackUrl('https://slow.test/', { allowlist: [], resolve: slow, submitResolveTimeoutMs: 100 });
+    await checkCallbackUrl('https://slow.test/', {
+      allowlist: [],
+      resolve: slow,
+      submitResolveTimeoutMs: 100,
+    });
     assert.ok(Date.now() - started < 1_000);
-    await refused('https://slow.test/', { allowlist: [], resolve: slow, submitResolveTimeoutMs: 100, refuseUnresolvable: true }, /did not resolve within 100 ms/);
+    await refused(
+      'https://slow.test/',
+      { allowlist: [], resolve: slow, submitResolveTimeoutMs: 100, refuseUnresolvable: true },
+      /did not resolve within 100 ms/,
+    );
   });
 
   it('refuses other schemes and non-URLs', async () => {
@@ -207,7 +316,11 @@ describe('checkCallbackUrl (submit time)', () => {
 
   it('uses the system resolver by default (localhost is loopback)', async () => {
     // (Resolving localhost needs no network: it comes from /etc/hosts.)
-    await refused('http://localhost:1234/', { allowlist: [] }, /^replyUrl host localhost resolves to .*loopback/);
+    await refused(
+      'http://localhost:1234/',
+      { allowlist: [] },
+      /^replyUrl host localhost resolves to .*loopback/,
+    );
     await checkCallbackUrl('http://localhost:1234/', { allowlist: ['127.0.0.0/8', '::1'] });
   });
 });
@@ -222,13 +335,18 @@ describe('guardedLookup (connect time)', () => {
     const policy = { allowlist: [], resolve: table({ 'public.test': [PUBLIC_V4, PUBLIC_V6] }) };
     const all = await lookup(policy, 'public.test', { all: true });
     assert.equal(all.err, null);
-    assert.deepEqual(all.address, [{ address: PUBLIC_V4, family: 4 }, { address: PUBLIC_V6, family: 6 }]);
+    assert.deepEqual(all.address, [
+      { address: PUBLIC_V4, family: 4 },
+      { address: PUBLIC_V6, family: 6 },
+    ]);
     const one = await lookup(policy, 'public.test', { family: 6 });
     assert.deepEqual([one.address, one.family], [PUBLIC_V6, 6]);
   });
 
   it('refuses a name resolving to a private address', async () => {
-    const result = await lookup({ allowlist: [], resolve: table({ 'x.test': ['192.168.1.20'] }) }, 'x.test', { all: true });
+    const result = await lookup({ allowlist: [], resolve: table({ 'x.test': ['192.168.1.20'] }) }, 'x.test', {
+      all: true,
+    });
     assert.match(result.err!.message, /resolves to a private address/);
     assert.doesNotMatch(result.err!.message, /192\.168/);
   });
@@ -275,10 +393,23 @@ describe('SSRF at delivery (real receivers)', () => {
     });
   }
 
-  for (const address of ['127.0.0.1', '10.0.0.1', '172.16.0.1', '192.168.0.1', '169.254.169.254', '::1', 'fd00::1', '::ffff:127.0.0.1']) {
+  for (const address of [
+    '127.0.0.1',
+    '10.0.0.1',
+    '172.16.0.1',
+    '192.168.0.1',
+    '169.254.169.254',
+    '::1',
+    'fd00::1',
+    '::ffff:127.0.0.1',
+  ]) {
     it(`refuses a name resolving to ${address} at connect`, async () => {
       const count = receiver.received.length;
-      const outcome = await sender([], table({ 'evil.test': [address] })).send(`http://evil.test:${receiver.port}/hook`, '{}', headers);
+      const outcome = await sender([], table({ 'evil.test': [address] })).send(
+        `http://evil.test:${receiver.port}/hook`,
+        '{}',
+        headers,
+      );
       assert.ok(!outcome.delivered);
       assert.match(outcome.error, /SSRF guard: replyUrl host evil\.test resolves to/);
       assert.notEqual(outcome.final, true, 'a name may resolve differently later: retried on schedule');

@@ -29,7 +29,10 @@ describe('pixgate admin and account commands', () => {
       runCli(['available'], { PIXGATE_URL: h.gw.url, PIXGATE_TOKEN: tenant.token }),
     ]);
     const tenants = JSON.parse(list.stdout);
-    assert.deepEqual(tenants.map((t: { name: string | null }) => t.name), ['studio', null]);
+    assert.deepEqual(
+      tenants.map((t: { name: string | null }) => t.name),
+      ['studio', null],
+    );
     assert.equal(tenants[0].userId, tenant.userId);
     assert.match(table.stdout, new RegExp(`^${tenant.userId}\\s+studio\\s+no\\s+100000\\s+3600s$`, 'm'));
     assert.equal(asTenant.code, 0, asTenant.stderr);
@@ -43,14 +46,25 @@ describe('pixgate admin and account commands', () => {
 
   it('tokens create, list and revoke; a revoked token is refused', async () => {
     const tenant = JSON.parse((await runCli(['tenants', 'create', 'tok', '--json'], admin)).stdout);
-    const created = await runCli(['tokens', 'create', String(tenant.userId), '--label', 'ci', '--json'], admin);
+    const created = await runCli(
+      ['tokens', 'create', String(tenant.userId), '--label', 'ci', '--json'],
+      admin,
+    );
     assert.equal(created.code, 0, created.stderr);
     const token = JSON.parse(created.stdout);
     const user = { PIXGATE_URL: h.gw.url, PIXGATE_TOKEN: token.token };
     assert.equal((await runCli(['jobs', 'list', '--json'], user)).code, 0);
 
-    const list = JSON.parse((await runCli(['tokens', 'list', String(tenant.userId), '--json'], admin)).stdout);
-    assert.deepEqual(list.map((t: { label: string; revokedAt: string | null }) => [t.label, t.revokedAt]), [['initial', null], ['ci', null]]);
+    const list = JSON.parse(
+      (await runCli(['tokens', 'list', String(tenant.userId), '--json'], admin)).stdout,
+    );
+    assert.deepEqual(
+      list.map((t: { label: string; revokedAt: string | null }) => [t.label, t.revokedAt]),
+      [
+        ['initial', null],
+        ['ci', null],
+      ],
+    );
 
     const revoked = await runCli(['tokens', 'revoke', String(tenant.userId), String(token.id)], admin);
     assert.equal(revoked.code, 0, revoked.stderr);
@@ -79,8 +93,14 @@ describe('pixgate admin and account commands', () => {
     assert.deepEqual(JSON.parse(empty.stdout), []);
 
     const [added, addedFromEnv, noKey] = await Promise.all([
-      runCli(['accounts', 'add', 'First@Example.com', '--api-key', 'sim-key-acc-first', '--max-jobs', '2'], user),
-      runCli(['accounts', 'add', 'second@example.com', '--max-jobs', '4', '--json'], { ...user, PIXVERSE_API_KEY: 'sim-key-acc-second' }),
+      runCli(
+        ['accounts', 'add', 'First@Example.com', '--api-key', 'sim-key-acc-first', '--max-jobs', '2'],
+        user,
+      ),
+      runCli(['accounts', 'add', 'second@example.com', '--max-jobs', '4', '--json'], {
+        ...user,
+        PIXVERSE_API_KEY: 'sim-key-acc-second',
+      }),
       runCli(['accounts', 'add', 'third@example.com', '--max-jobs', '1'], user),
     ]);
     assert.equal(added.code, 0, added.stderr);
@@ -91,12 +111,18 @@ describe('pixgate admin and account commands', () => {
     assert.equal(noKey.code, 1);
     assert.match(noKey.stderr, /an API key is needed/);
 
-    const invalid = await runCli(['accounts', 'add', 'bad@example.com', '--api-key', 'short', '--max-jobs', '2'], user);
+    const invalid = await runCli(
+      ['accounts', 'add', 'bad@example.com', '--api-key', 'short', '--max-jobs', '2'],
+      user,
+    );
     assert.equal(invalid.code, 1);
     assert.match(invalid.stderr, /apiKey/, 'the gateway’s 400 names the field');
 
     const list = JSON.parse((await runCli(['accounts', 'list', '--json'], user)).stdout);
-    assert.deepEqual(list.map((a: { email: string; maxJobs: number }) => [a.email, a.maxJobs]).sort(), [['first@example.com', 2], ['second@example.com', 4]]);
+    assert.deepEqual(list.map((a: { email: string; maxJobs: number }) => [a.email, a.maxJobs]).sort(), [
+      ['first@example.com', 2],
+      ['second@example.com', 4],
+    ]);
 
     const removed = await runCli(['accounts', 'rm', 'first@example.com'], user);
     assert.equal(removed.code, 0, removed.stderr);

@@ -8,7 +8,9 @@ import { after, before, describe, it } from 'node:test';
 import { download, JobFailedError, PixgateClient, PixgateError, WaitTimeoutError } from 'pixgate/client';
 import { addAccount, createTenant, startHarness, type Harness } from '../helpers/harness.ts';
 
-const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]);
+const PNG = Buffer.from([
+  0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52,
+]);
 
 async function listen(server: Server): Promise<string> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -48,10 +50,16 @@ describe('typed client', () => {
 
   it('a failed job rejects waitForJob with JobFailedError; a timeout with WaitTimeoutError', async () => {
     const id = await client.createVideo({ prompt: 'boom #sim:fail' });
-    await assert.rejects(client.waitForJob(id, { intervalMs: 50 }), (err: unknown) => err instanceof JobFailedError && err.state === 'failed' && err.jobId === id);
+    await assert.rejects(
+      client.waitForJob(id, { intervalMs: 50 }),
+      (err: unknown) => err instanceof JobFailedError && err.state === 'failed' && err.jobId === id,
+    );
     const stuck = await client.createVideo({ prompt: 'hold #sim:stuck' });
     try {
-      await assert.rejects(client.waitForJob(stuck, { intervalMs: 50, timeoutMs: 200 }), (err: unknown) => err instanceof WaitTimeoutError && err.state === 'running');
+      await assert.rejects(
+        client.waitForJob(stuck, { intervalMs: 50, timeoutMs: 200 }),
+        (err: unknown) => err instanceof WaitTimeoutError && err.state === 'running',
+      );
     } finally {
       await client.cancel(stuck);
     }
@@ -59,8 +67,15 @@ describe('typed client', () => {
 
   it('maps error envelopes to PixgateError with the gateway’s message and status', async () => {
     const stranger = new PixgateClient({ url: h.gw.url, token: 'user:1-wrong' });
-    await assert.rejects(stranger.available(), (err: unknown) => err instanceof PixgateError && err.status === 401 && err.isAuth && err.message === 'Unauthorized');
-    await assert.rejects(client.createVideo({ prompt: 'x', duration: 99 }), (err: unknown) => err instanceof PixgateError && err.status === 400 && /duration/.test(err.message));
+    await assert.rejects(
+      stranger.available(),
+      (err: unknown) =>
+        err instanceof PixgateError && err.status === 401 && err.isAuth && err.message === 'Unauthorized',
+    );
+    await assert.rejects(
+      client.createVideo({ prompt: 'x', duration: 99 }),
+      (err: unknown) => err instanceof PixgateError && err.status === 400 && /duration/.test(err.message),
+    );
     const empty = new PixgateClient({ url: h.gw.url, token: (await createTenant(h, 'empty')).token });
     assert.deepEqual(await empty.listAccounts(), []);
   });
@@ -69,7 +84,14 @@ describe('typed client', () => {
     const holder = await client.createVideo({ prompt: 'hold #sim:stuck' });
     let freed = false;
     try {
-      await assert.rejects(client.createVideo({ prompt: 'second' }), (err: unknown) => err instanceof PixgateError && err.status === 429 && err.isBusy && typeof err.retryAfterS === 'number');
+      await assert.rejects(
+        client.createVideo({ prompt: 'second' }),
+        (err: unknown) =>
+          err instanceof PixgateError &&
+          err.status === 429 &&
+          err.isBusy &&
+          typeof err.retryAfterS === 'number',
+      );
       const retries: number[] = [];
       // The slot is freed only once the patient client has been turned away.
       const patient = new PixgateClient({
@@ -82,7 +104,10 @@ describe('typed client', () => {
         },
       });
       const id = await patient.createVideo({ prompt: 'second, patiently' });
-      assert.ok(retries.length >= 1 && retries.every((status) => status === 429), `retried after 429s only: ${retries}`);
+      assert.ok(
+        retries.length >= 1 && retries.every((status) => status === 429),
+        `retried after 429s only: ${retries}`,
+      );
       assert.ok(freed);
       assert.equal((await client.waitForJob(id, { intervalMs: 50 })).state, 'completed');
     } finally {
@@ -96,14 +121,22 @@ describe('typed client', () => {
       seen.push(req.headers);
       req.resume();
       res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ video_id: 'user:1-pixverse:a@b.c-video:1', image_id: 'user:1-pixverse:a@b.c-image:2' }));
+      res.end(
+        JSON.stringify({
+          video_id: 'user:1-pixverse:a@b.c-video:1',
+          image_id: 'user:1-pixverse:a@b.c-image:2',
+        }),
+      );
     });
     const url = await listen(server);
     try {
       const recorder = new PixgateClient({ url, token: 't' });
       await recorder.createVideo({ prompt: 'a' });
       await recorder.createVideo({ prompt: 'b' });
-      await recorder.createImage({ template_id: 1, first_frame_path: 'upload/c.png' }, { idempotencyKey: 'mine-1' });
+      await recorder.createImage(
+        { template_id: 1, first_frame_path: 'upload/c.png' },
+        { idempotencyKey: 'mine-1' },
+      );
       await recorder.createVideo({ prompt: 'd' }, { idempotencyKey: null });
       await recorder.available().catch(() => undefined);
       const keys = seen.map((headers) => headers['idempotency-key']);
@@ -136,7 +169,10 @@ describe('typed client', () => {
       const saved = await download(`${url}/media/clip%201.mp4`, join(dir, 'out'));
       assert.equal(saved, join(dir, 'out', 'clip 1.mp4'));
       assert.ok(readFileSync(saved).equals(payload));
-      await assert.rejects(download(`${url}/nope.mp4`, dir), (err: unknown) => err instanceof PixgateError && err.status === 404);
+      await assert.rejects(
+        download(`${url}/nope.mp4`, dir),
+        (err: unknown) => err instanceof PixgateError && err.status === 404,
+      );
       await assert.rejects(download(`${url}/cut.mp4`, dir));
       assert.ok(!existsSync(join(dir, 'nope.mp4')));
       assert.deepEqual(readdirSync(dir), ['out'], 'no partial file is left');

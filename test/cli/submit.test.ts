@@ -41,7 +41,10 @@ describe('pixgate CLI against a running gateway', () => {
   });
 
   it('submit video --wait prints the final result URL on stdout and exits 0', async () => {
-    const res = await runCli(['submit', 'video', '--prompt', 'a lighthouse in a storm', '--wait', '--interval', '100ms'], env);
+    const res = await runCli(
+      ['submit', 'video', '--prompt', 'a lighthouse in a storm', '--wait', '--interval', '100ms'],
+      env,
+    );
     assert.equal(res.code, 0, res.stderr);
     const id = idFrom(res.stderr);
     assert.ok(id, res.stderr);
@@ -55,10 +58,16 @@ describe('pixgate CLI against a running gateway', () => {
     const plain = await runCli(['submit', 'video', '--prompt', 'plain'], env);
     assert.equal(plain.code, 0, plain.stderr);
     const id = plain.stdout.trim();
-    assert.equal((await call(h.gw.url, 'GET', `/v2/pixverse/videos/${encodeURIComponent(id)}`, token)).status, 200);
+    assert.equal(
+      (await call(h.gw.url, 'GET', `/v2/pixverse/videos/${encodeURIComponent(id)}`, token)).status,
+      200,
+    );
     const file = join(dir, 'cat.png');
     writeFileSync(file, Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), Buffer.alloc(64, 3)]));
-    const json = await runCli(['submit', 'image', '--template', IMAGE_TEMPLATE, '--first-frame', file, '--json'], { ...env, PIXGATE_URL: `${h.gw.url}/` });
+    const json = await runCli(
+      ['submit', 'image', '--template', IMAGE_TEMPLATE, '--first-frame', file, '--json'],
+      { ...env, PIXGATE_URL: `${h.gw.url}/` },
+    );
     assert.equal(json.code, 0, json.stderr);
     assert.match(JSON.parse(json.stdout).id, /-image:/);
     // PixVerse's Platform API has no text-to-image: an image needs a template and a frame.
@@ -70,19 +79,41 @@ describe('pixgate CLI against a running gateway', () => {
   it('submit image --template --first-frame uploads the file and the job runs on the account holding it', async () => {
     const file = join(dir, 'frame.png');
     writeFileSync(file, Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), Buffer.alloc(64, 7)]));
-    const res = await runCli(['submit', 'image', '--template', IMAGE_TEMPLATE, '--first-frame', file, '--email', 'two@example.com', '--wait', '--json', '--interval', '100ms'], env);
+    const res = await runCli(
+      [
+        'submit',
+        'image',
+        '--template',
+        IMAGE_TEMPLATE,
+        '--first-frame',
+        file,
+        '--email',
+        'two@example.com',
+        '--wait',
+        '--json',
+        '--interval',
+        '100ms',
+      ],
+      env,
+    );
     assert.equal(res.code, 0, res.stderr);
     const doc = JSON.parse(res.stdout);
     assert.equal(doc.state, 'completed');
     assert.equal(doc.email, 'two@example.com');
     assert.match(doc.image_url, /^https?:\/\//);
-    const unknown = await runCli(['submit', 'video', '--prompt', 'x', '--first-frame', join(dir, 'frame.bmp')], env);
+    const unknown = await runCli(
+      ['submit', 'video', '--prompt', 'x', '--first-frame', join(dir, 'frame.bmp')],
+      env,
+    );
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /--first-frame must be/);
   });
 
   it('a job that fails exits 4 with the reason; a job that is moderated too', async () => {
-    const failed = await runCli(['submit', 'video', '--prompt', 'boom #sim:fail', '--wait', '--interval', '100ms'], env);
+    const failed = await runCli(
+      ['submit', 'video', '--prompt', 'boom #sim:fail', '--wait', '--interval', '100ms'],
+      env,
+    );
     assert.equal(failed.code, 4, failed.stderr);
     assert.match(failed.stderr, /ended failed/);
     assert.equal(failed.stdout, '');
@@ -93,7 +124,10 @@ describe('pixgate CLI against a running gateway', () => {
 
   it('--download saves the result into the directory', async () => {
     const target = join(dir, 'downloads');
-    const res = await runCli(['submit', 'video', '--prompt', 'to disk', '--download', target, '--interval', '100ms'], env);
+    const res = await runCli(
+      ['submit', 'video', '--prompt', 'to disk', '--download', target, '--interval', '100ms'],
+      env,
+    );
     assert.equal(res.code, 0, res.stderr);
     assert.match(res.stderr, /saved /);
     const files = readdirSync(target);
@@ -103,7 +137,10 @@ describe('pixgate CLI against a running gateway', () => {
   });
 
   it('available --json parses and shows a running job on its account; the table shows it too', async () => {
-    const stuck = await call(h.gw.url, 'POST', '/v2/pixverse/videos/create', token, { prompt: 'hold #sim:stuck', email: 'one@example.com' });
+    const stuck = await call(h.gw.url, 'POST', '/v2/pixverse/videos/create', token, {
+      prompt: 'hold #sim:stuck',
+      email: 'one@example.com',
+    });
     assert.equal(stuck.status, 200);
     try {
       const res = await runCli(['available', '--json'], env);
@@ -125,23 +162,39 @@ describe('pixgate CLI against a running gateway', () => {
       assert.match(table.stdout, /one@example\.com\s+\[#+\.+\] 1\/2\s+1\s+ok/);
       assert.match(table.stdout, /4 of 5 slots free · 1 running · 0 queued/);
       assert.equal(list.code, 0, list.stderr);
-      assert.deepEqual(JSON.parse(list.stdout).map((job: { id: string }) => job.id), [stuck.body.video_id]);
+      assert.deepEqual(
+        JSON.parse(list.stdout).map((job: { id: string }) => job.id),
+        [stuck.body.video_id],
+      );
       assert.equal(JSON.parse(show.stdout).state, 'running');
     } finally {
-      await call(h.gw.url, 'DELETE', `/v2/pixverse/scheduler/${encodeURIComponent(stuck.body.video_id)}`, token);
+      await call(
+        h.gw.url,
+        'DELETE',
+        `/v2/pixverse/scheduler/${encodeURIComponent(stuck.body.video_id)}`,
+        token,
+      );
     }
   });
 
   it('jobs cancel frees the slot (the job is untracked, still readable); cancelling again exits 3 (not found)', async () => {
-    const stuck = await call(h.gw.url, 'POST', '/v2/pixverse/videos/create', token, { prompt: 'hold #sim:stuck' });
+    const stuck = await call(h.gw.url, 'POST', '/v2/pixverse/videos/create', token, {
+      prompt: 'hold #sim:stuck',
+    });
     const id: string = stuck.body.video_id;
-    const executing = async () => (await call(h.gw.url, 'GET', '/v2/pixverse/scheduler/available', token)).body.executing.map((job: { id: string }) => job.id);
+    const executing = async () =>
+      (await call(h.gw.url, 'GET', '/v2/pixverse/scheduler/available', token)).body.executing.map(
+        (job: { id: string }) => job.id,
+      );
     assert.ok((await executing()).includes(id));
     const cancel = await runCli(['jobs', 'cancel', id], env);
     assert.equal(cancel.code, 0, cancel.stderr);
     assert.equal(cancel.stdout, `released ${id}\n`);
     assert.equal((await executing()).includes(id), false, 'the slot is free at once');
-    const [again, show] = await Promise.all([runCli(['jobs', 'cancel', id], env), runCli(['jobs', 'show', id], env)]);
+    const [again, show] = await Promise.all([
+      runCli(['jobs', 'cancel', id], env),
+      runCli(['jobs', 'show', id], env),
+    ]);
     assert.equal(again.code, 3, again.stderr);
     assert.equal(show.code, 0, show.stderr);
     // PixVerse has no cancel: the generation goes on and stays readable.
@@ -172,14 +225,23 @@ describe('pixgate CLI against a running gateway', () => {
 
   it('a busy gateway (429) exits 5', async () => {
     const holds = [];
-    for (let i = 0; i < 5; i++) holds.push(await call(h.gw.url, 'POST', '/v2/pixverse/videos/create', token, { prompt: `hold ${i} #sim:stuck` }));
+    for (let i = 0; i < 5; i++)
+      holds.push(
+        await call(h.gw.url, 'POST', '/v2/pixverse/videos/create', token, { prompt: `hold ${i} #sim:stuck` }),
+      );
     try {
       assert.ok(holds.every((res) => res.status === 200));
       const res = await runCli(['submit', 'video', '--prompt', 'one too many'], env);
       assert.equal(res.code, 5, res.stderr);
       assert.match(res.stderr, /busy .*\(HTTP 429\)/);
     } finally {
-      for (const res of holds) await call(h.gw.url, 'DELETE', `/v2/pixverse/scheduler/${encodeURIComponent(res.body.video_id)}`, token);
+      for (const res of holds)
+        await call(
+          h.gw.url,
+          'DELETE',
+          `/v2/pixverse/scheduler/${encodeURIComponent(res.body.video_id)}`,
+          token,
+        );
     }
   });
 
@@ -189,9 +251,16 @@ describe('pixgate CLI against a running gateway', () => {
       runCli(['watch', '--count', '1'], env),
     ]);
     assert.equal(json.code, 0, json.stderr);
-    const lines = json.stdout.trim().split('\n').map((line) => JSON.parse(line));
+    const lines = json.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     assert.equal(lines.length, 2);
-    for (const snapshot of lines) assert.deepEqual(snapshot.available.map((row: { email: string }) => row.email).sort(), ['one@example.com', 'two@example.com']);
+    for (const snapshot of lines)
+      assert.deepEqual(snapshot.available.map((row: { email: string }) => row.email).sort(), [
+        'one@example.com',
+        'two@example.com',
+      ]);
     assert.equal(plain.code, 0, plain.stderr);
     assert.match(plain.stdout, /^pixgate watch · /);
     assert.match(plain.stdout, /two@example\.com\s+\[\.+\] 0\/3/);

@@ -55,7 +55,12 @@ describe('catalogue reads and unavailable endpoints', () => {
     const voices = await one.api('GET', `${P}/videos/voices`);
     assert.equal(voices.status, 200, JSON.stringify(voices.body));
     assert.ok(voices.body.items.some((v: { speaker_id: string }) => v.speaker_id === 'Auto'));
-    assert.ok(voices.body.items.every((v: { speaker_id: unknown; name: unknown }) => typeof v.speaker_id === 'string' && typeof v.name === 'string'));
+    assert.ok(
+      voices.body.items.every(
+        (v: { speaker_id: unknown; name: unknown }) =>
+          typeof v.speaker_id === 'string' && typeof v.name === 'string',
+      ),
+    );
     const restyles = await one.api('GET', `${P}/videos/restyles`);
     assert.equal(restyles.status, 200, JSON.stringify(restyles.body));
     assert.ok(restyles.body.items.length > 0);
@@ -78,7 +83,10 @@ describe('catalogue reads and unavailable endpoints', () => {
     assert.match(before.body.account_id, /^\d+$/);
     await two.create('/videos/create', { prompt: 'spend credits', email: 'b@x.com' });
     const afterward = await two.api('GET', `${P}/features?email=B@X.com`);
-    assert.ok(afterward.body.credit_monthly < before.body.credit_monthly, 'a job spent credits on that account');
+    assert.ok(
+      afterward.body.credit_monthly < before.body.credit_monthly,
+      'a job spent credits on that account',
+    );
     assert.equal((await two.api('GET', `${P}/features?email=a@x.com`)).body.gen_simultaneously, 8);
   });
 

@@ -11,13 +11,20 @@ import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { startGateway, type Gateway } from '../../src/gateway.ts';
-import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../src/providers/pixverse/simulator/index.ts';
+import {
+  startSimulator,
+  type RunningSimulator,
+  type SimulatorOptions,
+} from '../../src/providers/pixverse/simulator/index.ts';
 import { call, FAST_TUNING, waitFor, type Reply } from '../helpers/harness.ts';
 
 export const P = '/v2/pixverse';
 export const PNG = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex');
 /** Enough of an MP4 (an `ftyp` box) for an upload sniffer; the simulator never decodes files. */
-export const MP4 = Buffer.concat([Buffer.from('000000186674797069736f6d0000020069736f6d69736f32', 'hex'), Buffer.alloc(64)]);
+export const MP4 = Buffer.concat([
+  Buffer.from('000000186674797069736f6d0000020069736f6d69736f32', 'hex'),
+  Buffer.alloc(64),
+]);
 export const MP3 = Buffer.concat([Buffer.from('494433040000000000', 'hex'), Buffer.alloc(64, 0xff)]);
 
 export interface Received {
@@ -51,9 +58,21 @@ export class RecordingProxy {
         } catch {
           body = null;
         }
-        this.received.push({ method: req.method ?? 'GET', path: (req.url ?? '').split('?')[0]!, apiKey: req.headers['api-key'] as string | undefined, text, body });
+        this.received.push({
+          method: req.method ?? 'GET',
+          path: (req.url ?? '').split('?')[0]!,
+          apiKey: req.headers['api-key'] as string | undefined,
+          text,
+          body,
+        });
         const upstream = httpRequest(
-          { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host } },
+          {
+            host: target.hostname,
+            port: target.port,
+            method: req.method,
+            path: req.url,
+            headers: { ...req.headers, host: target.host },
+          },
           (answer) => {
             res.writeHead(answer.statusCode ?? 502, answer.headers);
             answer.pipe(res);
@@ -74,7 +93,10 @@ export class RecordingProxy {
 
   last(path: string): Received {
     const all = this.posted(path);
-    if (all.length === 0) throw new Error(`nothing was POSTed to ${path}; saw ${[...new Set(this.received.map((r) => r.path))].join(', ')}`);
+    if (all.length === 0)
+      throw new Error(
+        `nothing was POSTed to ${path}; saw ${[...new Set(this.received.map((r) => r.path))].join(', ')}`,
+      );
     return all[all.length - 1]!;
   }
 
@@ -95,13 +117,34 @@ export interface CompatHarness {
   close(): Promise<void>;
 }
 
-export async function startCompatHarness(simulator: SimulatorOptions = {}, overrides: Partial<Config> = {}): Promise<CompatHarness> {
-  const sim = await startSimulator({ durationMs: { min: 100, max: 250 }, seed: 11, maxConcurrent: 50, ...simulator });
+export async function startCompatHarness(
+  simulator: SimulatorOptions = {},
+  overrides: Partial<Config> = {},
+): Promise<CompatHarness> {
+  const sim = await startSimulator({
+    durationMs: { min: 100, max: 250 },
+    seed: 11,
+    maxConcurrent: 50,
+    ...simulator,
+  });
   const proxy = new RecordingProxy(sim.url);
   await proxy.start();
   const dataDir = mkdtempSync(join(tmpdir(), 'pixgate-compat-'));
-  const config: Config = { ...loadConfig({}, {}), host: '127.0.0.1', port: 0, dataDir, expectedDurationMs: 200, logLevel: 'silent', ...overrides };
-  const gw = await startGateway({ config, upstreamUrl: proxy.url, logger: pino({ level: 'silent' }), tuning: FAST_TUNING });
+  const config: Config = {
+    ...loadConfig({}, {}),
+    host: '127.0.0.1',
+    port: 0,
+    dataDir,
+    expectedDurationMs: 200,
+    logLevel: 'silent',
+    ...overrides,
+  };
+  const gw = await startGateway({
+    config,
+    upstreamUrl: proxy.url,
+    logger: pino({ level: 'silent' }),
+    tuning: FAST_TUNING,
+  });
   const url = gw.url;
   return {
     sim,
@@ -120,16 +163,25 @@ export async function startCompatHarness(simulator: SimulatorOptions = {}, overr
 /** A tenant with accounts, and helpers bound to it. */
 export async function tenant(h: CompatHarness, name: string, accounts: [email: string, maxJobs: number][]) {
   const created = await call(h.gw.url, 'POST', '/admin/users', h.gw.adminToken, { name });
-  if (created.status !== 201) throw new Error(`create tenant: ${created.status} ${JSON.stringify(created.body)}`);
+  if (created.status !== 201)
+    throw new Error(`create tenant: ${created.status} ${JSON.stringify(created.body)}`);
   const { userId, token } = created.body as { userId: number; token: string };
   const keys: Record<string, string> = {};
   for (const [email, maxJobs] of accounts) {
     keys[email] = `pk-${name}-${email.split('@')[0]}-0123456789`;
-    const added = await call(h.gw.url, 'POST', `${P}/accounts/${email}`, token, { email, apiKey: keys[email], maxJobs });
+    const added = await call(h.gw.url, 'POST', `${P}/accounts/${email}`, token, {
+      email,
+      apiKey: keys[email],
+      maxJobs,
+    });
     if (added.status !== 201) throw new Error(`add account: ${added.status} ${JSON.stringify(added.body)}`);
   }
-  const api = <T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply<T>> =>
-    call<T>(h.url, method, path, token, body, headers);
+  const api = <T = any>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<Reply<T>> => call<T>(h.url, method, path, token, body, headers);
   return {
     userId,
     token,
@@ -137,8 +189,11 @@ export async function tenant(h: CompatHarness, name: string, accounts: [email: s
     api,
     /** Uploads a file through POST /files and returns its path. */
     async upload(kind: 'image' | 'video' | 'audio', email: string): Promise<string> {
-      const [bytes, type] = kind === 'image' ? [PNG, 'image/png'] : kind === 'video' ? [MP4, 'video/mp4'] : [MP3, 'audio/mpeg'];
-      const res = await api('POST', `${P}/files?email=${encodeURIComponent(email)}`, bytes, { 'content-type': type });
+      const [bytes, type] =
+        kind === 'image' ? [PNG, 'image/png'] : kind === 'video' ? [MP4, 'video/mp4'] : [MP3, 'audio/mpeg'];
+      const res = await api('POST', `${P}/files?email=${encodeURIComponent(email)}`, bytes, {
+        'content-type': type,
+      });
       if (res.status !== 200) throw new Error(`upload ${kind}: ${res.status} ${JSON.stringify(res.body)}`);
       return kind === 'image' ? res.body.result[0].path : res.body.path;
     },
@@ -146,14 +201,17 @@ export async function tenant(h: CompatHarness, name: string, accounts: [email: s
     async create(path: string, body: unknown, key = 'video_id'): Promise<string> {
       const res = await api('POST', `${P}${path}`, body);
       if (res.status !== 200) throw new Error(`POST ${path}: ${res.status} ${JSON.stringify(res.body)}`);
-      if (typeof res.body?.[key] !== 'string') throw new Error(`POST ${path}: no ${key} in ${JSON.stringify(res.body)}`);
+      if (typeof res.body?.[key] !== 'string')
+        throw new Error(`POST ${path}: no ${key} in ${JSON.stringify(res.body)}`);
       return res.body[key];
     },
     /** Waits until GET /videos/{id} is final and returns the view. */
     async settled(id: string, kind: 'videos' | 'images' = 'videos'): Promise<any> {
       return waitFor(async () => {
         const res = await api('GET', `${P}/${kind}/${encodeURIComponent(id)}`);
-        return res.status === 200 && res.body[kind === 'videos' ? 'video_status_final' : 'image_status_final'] ? res.body : null;
+        return res.status === 200 && res.body[kind === 'videos' ? 'video_status_final' : 'image_status_final']
+          ? res.body
+          : null;
       }, 20_000);
     },
   };

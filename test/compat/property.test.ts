@@ -11,7 +11,10 @@ import fc from 'fast-check';
 import { GatewayError } from '../../src/domain/errors.ts';
 import { CreateFramesBody, mapCreateFrames } from '../../src/providers/pixverse/compat/createFrames.ts';
 import { CreateFusionBody, mapCreateFusion } from '../../src/providers/pixverse/compat/createFusion.ts';
-import { CreateTransitionBody, mapCreateTransition } from '../../src/providers/pixverse/compat/createTransition.ts';
+import {
+  CreateTransitionBody,
+  mapCreateTransition,
+} from '../../src/providers/pixverse/compat/createTransition.ts';
 import { formatFilePath } from '../../src/providers/pixverse/compat/filePaths.ts';
 import { mapMotionControl, MotionControlBody } from '../../src/providers/pixverse/compat/motionControl.ts';
 import type { Mapped } from '../../src/providers/pixverse/compat/videoCreate.ts';
@@ -53,21 +56,43 @@ describe('property: accepted useapi bodies are accepted by the simulator', () =>
   let video = '';
   let audio = '';
   let sourceId = '';
-  let templates: { template_id: string; effect_type: string; template_type: number; qualities: string[]; activated: boolean }[] = [];
+  let templates: {
+    template_id: string;
+    effect_type: string;
+    template_type: number;
+    qualities: string[];
+    activated: boolean;
+  }[] = [];
   let restyleIds: string[] = [];
 
   before(async () => {
     sim = await startSimulator({ durationMs: { min: 1, max: 5 }, seed: 3, maxConcurrent: 1_000_000 });
-    await fetch(`${sim.url}/_sim/keys/${KEY}`, { method: 'POST', body: JSON.stringify({ creditMonthly: 1_000_000_000 }) });
+    await fetch(`${sim.url}/_sim/keys/${KEY}`, {
+      method: 'POST',
+      body: JSON.stringify({ creditMonthly: 1_000_000_000 }),
+    });
     client = createPixverseClient({ baseUrl: sim.url });
-    for (let i = 0; i < 7; i++) images.push(formatFilePath('image', (await client.upload(KEY, PNG, 'image/png', `i${i}.png`)).id, EMAIL));
+    for (let i = 0; i < 7; i++)
+      images.push(
+        formatFilePath('image', (await client.upload(KEY, PNG, 'image/png', `i${i}.png`)).id, EMAIL),
+      );
     video = formatFilePath('video', (await client.upload(KEY, MP4, 'video/mp4', 'v.mp4')).id, EMAIL);
     audio = formatFilePath('audio', (await client.upload(KEY, MP3, 'audio/mpeg', 'a.mp3')).id, EMAIL);
-    const source = await client.submit(KEY, { op: 'video.text', params: { prompt: 'source', model: 'v5', duration: 5, quality: '540p', aspect_ratio: '16:9' } }, 'trace-source');
+    const source = await client.submit(
+      KEY,
+      {
+        op: 'video.text',
+        params: { prompt: 'source', model: 'v5', duration: 5, quality: '540p', aspect_ratio: '16:9' },
+      },
+      'trace-source',
+    );
     sourceId = source.upstreamId;
     await waitFor(async () => (await client.status(KEY, 'video', sourceId)).state === 'completed');
-    templates = (await client.catalog(KEY, 'effects', { num: 1, size: 100 })).items as unknown as typeof templates;
-    restyleIds = (await client.catalog(KEY, 'restyles', { num: 1, size: 100 })).items.map((r) => String(r['restyle_id']));
+    templates = (await client.catalog(KEY, 'effects', { num: 1, size: 100 }))
+      .items as unknown as typeof templates;
+    restyleIds = (await client.catalog(KEY, 'restyles', { num: 1, size: 100 })).items.map((r) =>
+      String(r['restyle_id']),
+    );
   });
   after(async () => {
     await client?.close();
@@ -89,8 +114,11 @@ describe('property: accepted useapi bodies are accepted by the simulator', () =>
     try {
       await client.submit(KEY, { op: mapped.upstream.op, params }, `trace-${++trace}`);
     } catch (err) {
-      const detail = err instanceof UpstreamError ? `${err.errorClass} ${err.errCode}: ${err.message}` : String(err);
-      assert.fail(`accepted body refused by the simulator: ${detail}\n${mapped.upstream.op} ${JSON.stringify(params)}`);
+      const detail =
+        err instanceof UpstreamError ? `${err.errorClass} ${err.errCode}: ${err.message}` : String(err);
+      assert.fail(
+        `accepted body refused by the simulator: ${detail}\n${mapped.upstream.op} ${JSON.stringify(params)}`,
+      );
     }
     return true;
   }
@@ -99,8 +127,17 @@ describe('property: accepted useapi bodies are accepted by the simulator', () =>
    * `schema` is the route's body schema, checked with the app's own validator first (the route
    * never calls the mapper on a body it refuses); `build` turns a generated case into the body.
    */
-  async function property<T>(name: string, schema: TSchema, arb: fc.Arbitrary<T>, build: (c: T) => Record<string, unknown>, map: (body: never) => Mapped, floor = 0.1) {
-    const validate = validatorCompiler({ schema, httpPart: 'body', method: 'POST', url: name }) as (body: unknown) => boolean;
+  async function property<T>(
+    name: string,
+    schema: TSchema,
+    arb: fc.Arbitrary<T>,
+    build: (c: T) => Record<string, unknown>,
+    map: (body: never) => Mapped,
+    floor = 0.1,
+  ) {
+    const validate = validatorCompiler({ schema, httpPart: 'body', method: 'POST', url: name }) as (
+      body: unknown,
+    ) => boolean;
     let accepted = 0;
     let total = 0;
     await fc.assert(
@@ -112,7 +149,10 @@ describe('property: accepted useapi bodies are accepted by the simulator', () =>
       }),
       { numRuns: RUNS },
     );
-    assert.ok(accepted / total >= floor, `${name}: only ${accepted}/${total} bodies were accepted; the property would be vacuous`);
+    assert.ok(
+      accepted / total >= floor,
+      `${name}: only ${accepted}/${total} bodies were accepted; the property would be vacuous`,
+    );
   }
 
   const img = () => fc.constantFrom(...images);
@@ -149,33 +189,40 @@ describe('property: accepted useapi bodies are accepted by the simulator', () =>
   });
 
   it('POST /videos/create with effect templates', async () => {
-    const arb = fc
-      .record({
-        pick: fc.nat(),
-        shape: fc.constantFrom('images', 'text'),
-        quality: fc.option(fc.nat(), { nil: undefined }),
-        prompt: fc.option(fc.stringMatching(/^[a-z ]{0,20}$/), { nil: undefined }),
-        aspect: fc.option(fc.constantFrom('16:9', '9:16', '1:1'), { nil: undefined }),
-        auto_sound: fc.option(fc.boolean(), { nil: undefined }),
-        lip: fc.option(fc.constantFrom('hello', 'good morning'), { nil: undefined }),
-        firstLast: fc.boolean(),
-      });
-    await property('templates', VideoCreateBody, arb, (c) => {
-      const usable = templates.filter((t) => t.template_type === 1 && t.activated);
-      const t = usable[c.pick % usable.length]!;
-      const body: Record<string, unknown> = { template_id: t.template_id };
-      if (c.quality !== undefined) body['quality'] = t.qualities[c.quality % t.qualities.length];
-      if (c.prompt !== undefined) body['prompt'] = c.prompt;
-      if (c.auto_sound !== undefined) body['auto_sound'] = c.auto_sound;
-      if (c.lip !== undefined) body['lip_sync_tts_prompt'] = c.lip;
-      const n = Number(t.effect_type);
-      if (c.shape === 'text') {
-        if (c.aspect !== undefined) body['aspect_ratio'] = c.aspect;
-      } else if (n === 1) body['first_frame_path'] = images[0];
-      else if (n === 2 && c.firstLast) Object.assign(body, { first_frame_path: images[0], last_frame_path: images[1] });
-      else for (let i = 1; i <= n; i++) body[`frame_${i}_path`] = images[i - 1];
-      return body;
-    }, mapVideoCreate, 0.9);
+    const arb = fc.record({
+      pick: fc.nat(),
+      shape: fc.constantFrom('images', 'text'),
+      quality: fc.option(fc.nat(), { nil: undefined }),
+      prompt: fc.option(fc.stringMatching(/^[a-z ]{0,20}$/), { nil: undefined }),
+      aspect: fc.option(fc.constantFrom('16:9', '9:16', '1:1'), { nil: undefined }),
+      auto_sound: fc.option(fc.boolean(), { nil: undefined }),
+      lip: fc.option(fc.constantFrom('hello', 'good morning'), { nil: undefined }),
+      firstLast: fc.boolean(),
+    });
+    await property(
+      'templates',
+      VideoCreateBody,
+      arb,
+      (c) => {
+        const usable = templates.filter((t) => t.template_type === 1 && t.activated);
+        const t = usable[c.pick % usable.length]!;
+        const body: Record<string, unknown> = { template_id: t.template_id };
+        if (c.quality !== undefined) body['quality'] = t.qualities[c.quality % t.qualities.length];
+        if (c.prompt !== undefined) body['prompt'] = c.prompt;
+        if (c.auto_sound !== undefined) body['auto_sound'] = c.auto_sound;
+        if (c.lip !== undefined) body['lip_sync_tts_prompt'] = c.lip;
+        const n = Number(t.effect_type);
+        if (c.shape === 'text') {
+          if (c.aspect !== undefined) body['aspect_ratio'] = c.aspect;
+        } else if (n === 1) body['first_frame_path'] = images[0];
+        else if (n === 2 && c.firstLast)
+          Object.assign(body, { first_frame_path: images[0], last_frame_path: images[1] });
+        else for (let i = 1; i <= n; i++) body[`frame_${i}_path`] = images[i - 1];
+        return body;
+      },
+      mapVideoCreate,
+      0.9,
+    );
   });
 
   it('POST /videos/create-frames', async () => {
@@ -202,8 +249,14 @@ describe('property: accepted useapi bodies are accepted by the simulator', () =>
     const arb = fc
       .record({
         frames: fc.integer({ min: 1, max: 7 }),
-        durations: fc.array(fc.option(fc.integer({ min: 1, max: 9 }), { nil: undefined, freq: 2 }), { minLength: 6, maxLength: 6 }),
-        prompts: fc.array(fc.option(fc.stringMatching(/^[a-z ]{0,20}$/), { nil: undefined }), { minLength: 6, maxLength: 6 }),
+        durations: fc.array(fc.option(fc.integer({ min: 1, max: 9 }), { nil: undefined, freq: 2 }), {
+          minLength: 6,
+          maxLength: 6,
+        }),
+        prompts: fc.array(fc.option(fc.stringMatching(/^[a-z ]{0,20}$/), { nil: undefined }), {
+          minLength: 6,
+          maxLength: 6,
+        }),
         model: maybe(fc.constantFrom(...MODELS)),
         quality: maybe(fc.constantFrom(...QUALITIES)),
         seed: maybe(fc.integer({ min: 0, max: 2147483647 })),
@@ -237,12 +290,14 @@ describe('property: accepted useapi bodies are accepted by the simulator', () =>
         const refs = Array.from({ length: c.frames }, (_, i) => `@image${i + 1}`);
         let prompt = `${refs.join(' ')} ${c.words}`;
         if (c.mention === 'all-punctuated') prompt = `${refs.join(', ')}.`;
-        if (c.mention === 'pic') prompt = `${refs.map((r) => r.replace('image', 'pic')).join(' and ')} ${c.words}`;
+        if (c.mention === 'pic')
+          prompt = `${refs.map((r) => r.replace('image', 'pic')).join(' and ')} ${c.words}`;
         if (c.mention === 'missing') prompt = refs.slice(1).join(' ') + c.words;
         if (c.mention === 'extra') prompt = `${prompt} @image${c.frames + 1}`;
         const body: Record<string, unknown> = { prompt };
         for (let i = 1; i <= c.frames; i++) body[`frame_${i}_path`] = images[i - 1];
-        for (const key of ['model', 'duration', 'quality', 'aspect_ratio', 'audio'] as const) if (c[key] !== undefined) body[key] = c[key];
+        for (const key of ['model', 'duration', 'quality', 'aspect_ratio', 'audio'] as const)
+          if (c[key] !== undefined) body[key] = c[key];
         return body;
       });
     await property('create-fusion', CreateFusionBody, arb, (body) => body, mapCreateFusion);
@@ -263,28 +318,85 @@ describe('property: accepted useapi bodies are accepted by the simulator', () =>
         { requiredKeys: ['prompt'] },
       ),
     );
-    await property('extend', VideoExtendBody, arb, ([source, body]) => ({ ...source, ...body }), mapVideoExtend);
+    await property(
+      'extend',
+      VideoExtendBody,
+      arb,
+      ([source, body]) => ({ ...source, ...body }),
+      mapVideoExtend,
+    );
   });
 
   it('POST /videos/modify, /videos/restyle, /videos/lipsync, /videos/motion-control, /videos/upscale', async () => {
-    const modify = fc.tuple(videoSource(), fc.record({ prompt: fc.oneof(text, fc.constant('swap @img0 please')), quality: maybe(fc.constantFrom(...QUALITIES)), seed: maybe(fc.integer({ min: 0, max: 99 })) }, { requiredKeys: ['prompt'] }));
-    await property('modify', VideoModifyBody, modify, ([source, body]) => ({ ...source, ...body }), mapVideoModify);
+    const modify = fc.tuple(
+      videoSource(),
+      fc.record(
+        {
+          prompt: fc.oneof(text, fc.constant('swap @img0 please')),
+          quality: maybe(fc.constantFrom(...QUALITIES)),
+          seed: maybe(fc.integer({ min: 0, max: 99 })),
+        },
+        { requiredKeys: ['prompt'] },
+      ),
+    );
+    await property(
+      'modify',
+      VideoModifyBody,
+      modify,
+      ([source, body]) => ({ ...source, ...body }),
+      mapVideoModify,
+    );
 
-    const restyle = fc.tuple(videoSource(), fc.record({ restyle_id: maybe(fc.constantFrom(...restyleIds), 60), prompt: maybe(text, 50), seed: maybe(fc.integer({ min: 0, max: 99 })) }));
-    await property('restyle', VideoRestyleBody, restyle, ([source, body]) => ({ ...source, ...body }), mapVideoRestyle, 0.08);
+    const restyle = fc.tuple(
+      videoSource(),
+      fc.record({
+        restyle_id: maybe(fc.constantFrom(...restyleIds), 60),
+        prompt: maybe(text, 50),
+        seed: maybe(fc.integer({ min: 0, max: 99 })),
+      }),
+    );
+    await property(
+      'restyle',
+      VideoRestyleBody,
+      restyle,
+      ([source, body]) => ({ ...source, ...body }),
+      mapVideoRestyle,
+      0.08,
+    );
 
     const lipsync = fc.tuple(
       videoSource(),
       fc.record({
         audio_path: maybe(fc.constant(audio), 50),
-        prompt: maybe(fc.oneof({ weight: 9, arbitrary: fc.stringMatching(/^[a-z]{1,40}$/) }, { weight: 1, arbitrary: fc.constant('z'.repeat(201)) }), 50),
+        prompt: maybe(
+          fc.oneof(
+            { weight: 9, arbitrary: fc.stringMatching(/^[a-z]{1,40}$/) },
+            { weight: 1, arbitrary: fc.constant('z'.repeat(201)) },
+          ),
+          50,
+        ),
         speaker_id: maybe(fc.constantFrom(...SPEAKERS), 70),
         original_sound_switch: maybe(fc.boolean()),
       }),
     );
-    await property('lipsync', VideoLipsyncBody, lipsync, ([source, body]) => ({ ...source, ...body }), mapVideoLipsync, 0.05);
+    await property(
+      'lipsync',
+      VideoLipsyncBody,
+      lipsync,
+      ([source, body]) => ({ ...source, ...body }),
+      mapVideoLipsync,
+      0.05,
+    );
 
-    const mimic = fc.record({ frame_1_path: img(), video_1_path: fc.constant(video), quality: maybe(fc.constantFrom(...QUALITIES)), model: maybe(fc.constantFrom('v5.6', 'v6')) }, { requiredKeys: ['frame_1_path', 'video_1_path'] });
+    const mimic = fc.record(
+      {
+        frame_1_path: img(),
+        video_1_path: fc.constant(video),
+        quality: maybe(fc.constantFrom(...QUALITIES)),
+        model: maybe(fc.constantFrom('v5.6', 'v6')),
+      },
+      { requiredKeys: ['frame_1_path', 'video_1_path'] },
+    );
     await property('motion-control', MotionControlBody, mimic, (body) => body, mapMotionControl);
 
     const upscale = fc.constant({ video_id: `user:1-pixverse:${EMAIL}-video:${sourceId}` });

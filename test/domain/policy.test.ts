@@ -2,14 +2,35 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { learnDuration, meanMs, medianMs, priorBelief, type DurationBelief } from '../../src/domain/policy/durations.ts';
-import { DEFAULT_POLL_POLICY, nextPollAt, scheduleFor, webhookBackstop, type PollPolicy } from '../../src/domain/policy/pollSchedule.ts';
+import {
+  learnDuration,
+  meanMs,
+  medianMs,
+  priorBelief,
+  type DurationBelief,
+} from '../../src/domain/policy/durations.ts';
+import {
+  DEFAULT_POLL_POLICY,
+  nextPollAt,
+  scheduleFor,
+  webhookBackstop,
+  type PollPolicy,
+} from '../../src/domain/policy/pollSchedule.ts';
 import { healthAfterSubmitError, triesAnother } from '../../src/domain/policy/health.ts';
 import { retryAfterSeconds, startTimes, waitAtPosition } from '../../src/domain/policy/estimates.ts';
-import { compareQueued, dispatchOrder, QUEUE_ORDER_SQL, queueRank } from '../../src/domain/policy/queueOrder.ts';
+import {
+  compareQueued,
+  dispatchOrder,
+  QUEUE_ORDER_SQL,
+  queueRank,
+} from '../../src/domain/policy/queueOrder.ts';
 
 const T0 = 1_700_000_000_000;
-const belief = (medianRunMs: number, sigma = 0.4): DurationBelief => ({ mu: Math.log(medianRunMs), sigma, seen: 10 });
+const belief = (medianRunMs: number, sigma = 0.4): DurationBelief => ({
+  mu: Math.log(medianRunMs),
+  sigma,
+  seen: 10,
+});
 
 /** Every poll of a job running `runMs` under `policy`, as ms from the start; the last one sees it finished. */
 function polls(runMs: number, b: DurationBelief, policy: PollPolicy): number[] {
@@ -35,14 +56,22 @@ describe('poll schedule', () => {
 
   it('keeps every gap within [min, max], strictly increasing, also for stragglers far past the grid', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1000, max: 600_000 }), fc.double({ min: 0.15, max: 1.2, noNaN: true }), fc.double({ min: 0.01, max: 20, noNaN: true }), (median, sigma, factor) => {
-        const times = polls(median * factor, belief(median, sigma), DEFAULT_POLL_POLICY);
-        for (let i = 1; i < times.length; i++) {
-          const gap = times[i]! - times[i - 1]!;
-          assert.ok(gap >= DEFAULT_POLL_POLICY.minIntervalMs && gap <= DEFAULT_POLL_POLICY.maxIntervalMs, `gap ${gap}`);
-        }
-        assert.ok(times[times.length - 1]! >= median * factor);
-      }),
+      fc.property(
+        fc.integer({ min: 1000, max: 600_000 }),
+        fc.double({ min: 0.15, max: 1.2, noNaN: true }),
+        fc.double({ min: 0.01, max: 20, noNaN: true }),
+        (median, sigma, factor) => {
+          const times = polls(median * factor, belief(median, sigma), DEFAULT_POLL_POLICY);
+          for (let i = 1; i < times.length; i++) {
+            const gap = times[i]! - times[i - 1]!;
+            assert.ok(
+              gap >= DEFAULT_POLL_POLICY.minIntervalMs && gap <= DEFAULT_POLL_POLICY.maxIntervalMs,
+              `gap ${gap}`,
+            );
+          }
+          assert.ok(times[times.length - 1]! >= median * factor);
+        },
+      ),
       { numRuns: 200, seed: 5 },
     );
   });
@@ -111,10 +140,28 @@ describe('learned durations', () => {
 describe('account health transitions', () => {
   const tuning = { concurrencyBackoffMs: 30_000, rateLimitCooldownMs: 60_000 };
   it('cools down on limits, takes the account out on credits or auth, leaves it alone otherwise', () => {
-    assert.deepEqual(healthAfterSubmitError('concurrency_limit', tuning, T0), { kind: 'cooldown', state: 'cooldown', until: T0 + 30_000, retryAfterS: 30 });
-    assert.deepEqual(healthAfterSubmitError('rate_limit', tuning, T0), { kind: 'cooldown', state: 'cooldown', until: T0 + 60_000, retryAfterS: 60 });
-    assert.deepEqual(healthAfterSubmitError('out_of_credits', tuning, T0), { kind: 'error', state: 'error', parked: true });
-    assert.deepEqual(healthAfterSubmitError('auth', tuning, T0), { kind: 'error', state: 'error', parked: false });
+    assert.deepEqual(healthAfterSubmitError('concurrency_limit', tuning, T0), {
+      kind: 'cooldown',
+      state: 'cooldown',
+      until: T0 + 30_000,
+      retryAfterS: 30,
+    });
+    assert.deepEqual(healthAfterSubmitError('rate_limit', tuning, T0), {
+      kind: 'cooldown',
+      state: 'cooldown',
+      until: T0 + 60_000,
+      retryAfterS: 60,
+    });
+    assert.deepEqual(healthAfterSubmitError('out_of_credits', tuning, T0), {
+      kind: 'error',
+      state: 'error',
+      parked: true,
+    });
+    assert.deepEqual(healthAfterSubmitError('auth', tuning, T0), {
+      kind: 'error',
+      state: 'error',
+      parked: false,
+    });
     for (const cls of ['moderation', 'bad_request', 'not_found', 'transient'] as const) {
       const t = healthAfterSubmitError(cls, tuning, T0);
       assert.deepEqual(t, { kind: 'unchanged' });
@@ -133,7 +180,8 @@ describe('estimates', () => {
         fc.integer({ min: 0, max: 200 }),
         (offsets, expected, position) => {
           const slots = offsets.map((o) => T0 + o);
-          const replay = slots.length === 0 ? null : startTimes(slots, position + 1, expected, T0)[position]! - T0;
+          const replay =
+            slots.length === 0 ? null : startTimes(slots, position + 1, expected, T0)[position]! - T0;
           const wait = waitAtPosition(slots, position, expected, T0);
           if (replay === null) assert.equal(wait, 60_000);
           else assert.ok(Math.abs(wait - replay) < 1e-6, `${wait} vs ${replay}`);
@@ -163,7 +211,10 @@ describe('queue order', () => {
       { id: 3, priority: 1, queueRank: T0 + 1e9 },
       { id: 4, priority: 0, queueRank: queueRank(T0, 10_000) },
     ];
-    assert.deepEqual([...jobs].sort(compareQueued).map((j) => j.id), [3, 2, 1, 4]);
+    assert.deepEqual(
+      [...jobs].sort(compareQueued).map((j) => j.id),
+      [3, 2, 1, 4],
+    );
   });
 
   it('dispatchOrder starts from the stored passes and advances by 1/weight', () => {
@@ -174,7 +225,10 @@ describe('queue order', () => {
       { key: 1, pass: 1, weight: 1 },
       { key: 2, pass: 0, weight: 2 },
     ]);
-    assert.deepEqual(order.map((j) => j.id), [4, 5, 1, 6, 2, 3]);
+    assert.deepEqual(
+      order.map((j) => j.id),
+      [4, 5, 1, 6, 2, 3],
+    );
   });
 });
 
@@ -193,6 +247,10 @@ function inverseErf(y: number): number {
 
 function erf(x: number): number {
   const t = 1 / (1 + 0.3275911 * Math.abs(x));
-  const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
+  const y =
+    1 -
+    ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) *
+      t *
+      Math.exp(-x * x);
   return x >= 0 ? y : -y;
 }

@@ -18,14 +18,22 @@ describe('30 concurrent creates over 3 accounts (maxJobs 1, 2, 3)', () => {
   let token: string;
 
   before(async () => {
-    h = await startHarness({ simulator: { keyLimits: Object.fromEntries(ACCOUNTS.map((a) => [a.key, a.maxJobs])), durationMs: { min: 200, max: 600 } } });
+    h = await startHarness({
+      simulator: {
+        keyLimits: Object.fromEntries(ACCOUNTS.map((a) => [a.key, a.maxJobs])),
+        durationMs: { min: 200, max: 600 },
+      },
+    });
     ({ token } = await createTenant(h));
     for (const a of ACCOUNTS) await addAccount(h, token, a.email, a.key, a.maxJobs);
   });
   after(() => h.close());
 
   it('never overbooks, answers 429 with Retry-After, finishes every job and frees every slot', async () => {
-    const samples: { executing: { id: string }[]; available: { email: string; maxJobs: number; executing: number; available: number }[] }[] = [];
+    const samples: {
+      executing: { id: string }[];
+      available: { email: string; maxJobs: number; executing: number; available: number }[];
+    }[] = [];
     let sampling = true;
     const sampler = (async () => {
       while (sampling) {
@@ -37,7 +45,12 @@ describe('30 concurrent creates over 3 accounts (maxJobs 1, 2, 3)', () => {
     })();
 
     const creates = await Promise.all(
-      Array.from({ length: 30 }, (_, i) => call(h.gw.url, 'POST', '/v2/pixverse/videos/create', token, { prompt: `job ${i}`, replyRef: `ref-${i}` })),
+      Array.from({ length: 30 }, (_, i) =>
+        call(h.gw.url, 'POST', '/v2/pixverse/videos/create', token, {
+          prompt: `job ${i}`,
+          replyRef: `ref-${i}`,
+        }),
+      ),
     );
     const accepted = creates.filter((r) => r.status === 200).map((r) => r.body.video_id as string);
     const refused = creates.filter((r) => r.status !== 200);
@@ -52,7 +65,11 @@ describe('30 concurrent creates over 3 accounts (maxJobs 1, 2, 3)', () => {
     const more: string[] = [];
     const deadline = Date.now() + 2500;
     while (Date.now() < deadline) {
-      const burst = await Promise.all(Array.from({ length: 6 }, () => call(h.gw.url, 'POST', '/v2/pixverse/videos/create', token, { prompt: 'more' })));
+      const burst = await Promise.all(
+        Array.from({ length: 6 }, () =>
+          call(h.gw.url, 'POST', '/v2/pixverse/videos/create', token, { prompt: 'more' }),
+        ),
+      );
       for (const r of burst) {
         if (r.status === 200) more.push(r.body.video_id);
         else assert.equal(r.status, 429);

@@ -12,7 +12,13 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startSimulator, type RunningSimulator } from '../../src/providers/pixverse/simulator/index.ts';
 import { call, waitFor } from '../helpers/harness.ts';
-import { dropSchema, freshSchema, startInstance, type Instance, type InstanceOptions } from '../helpers/processes.ts';
+import {
+  dropSchema,
+  freshSchema,
+  startInstance,
+  type Instance,
+  type InstanceOptions,
+} from '../helpers/processes.ts';
 
 const CREATE = '/v2/pixverse/videos/create';
 const ENV = {
@@ -51,10 +57,15 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         ...(dataDir ? { dataDir } : {}),
       };
       instance = await startInstance(options);
-      const tenant = await call(instance.url, 'POST', '/admin/users', options.adminToken, { name: 'restart' });
+      const tenant = await call(instance.url, 'POST', '/admin/users', options.adminToken, {
+        name: 'restart',
+      });
       assert.equal(tenant.status, 201);
       token = tenant.body.token;
-      const account = await call(instance.url, 'POST', '/v2/pixverse/accounts/a@example.com', token, { apiKey: `sim-idem-restart-${dialect}`, maxJobs: 6 });
+      const account = await call(instance.url, 'POST', '/v2/pixverse/accounts/a@example.com', token, {
+        apiKey: `sim-idem-restart-${dialect}`,
+        maxJobs: 6,
+      });
       assert.equal(account.status, 201, JSON.stringify(account.body));
     });
     after(async () => {
@@ -93,13 +104,21 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       // The client retries with its key: told to wait while the orphaned submit is reconciled,
       // then given the job PixVerse had started.
       const statuses = new Set<number>();
-      const answer = await waitFor(async () => {
-        const res = await call(instance.url, 'POST', CREATE, token, body, keyed('in-flight'));
-        statuses.add(res.status);
-        if (res.status === 409) assert.ok(Number(res.headers.get('retry-after')) >= 1);
-        return res.status === 200 ? res.body : null;
-      }, 20_000, 200);
-      assert.deepEqual([...statuses].filter((s) => s !== 200 && s !== 409), [], 'only 409 (wait) or 200');
+      const answer = await waitFor(
+        async () => {
+          const res = await call(instance.url, 'POST', CREATE, token, body, keyed('in-flight'));
+          statuses.add(res.status);
+          if (res.status === 409) assert.ok(Number(res.headers.get('retry-after')) >= 1);
+          return res.status === 200 ? res.body : null;
+        },
+        20_000,
+        200,
+      );
+      assert.deepEqual(
+        [...statuses].filter((s) => s !== 200 && s !== 409),
+        [],
+        'only 409 (wait) or 200',
+      );
       assert.match(answer.video_id, /-video:\d+$/, 'the id of the job PixVerse started');
       assert.equal(created(), count + 1, 'exactly one paid generation');
       const again = await call(instance.url, 'POST', CREATE, token, body, keyed('in-flight'));
@@ -124,9 +143,19 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
             const key = `spread-${round}`;
             const before = created();
             const answers = await Promise.all(
-              Array.from({ length: 6 }, (_, i) => call(i % 2 === 0 ? instance.url : second.url, 'POST', CREATE, token, { prompt: `spread ${round} #sim:duration=200` }, keyed(key))),
+              Array.from({ length: 6 }, (_, i) =>
+                call(
+                  i % 2 === 0 ? instance.url : second.url,
+                  'POST',
+                  CREATE,
+                  token,
+                  { prompt: `spread ${round} #sim:duration=200` },
+                  keyed(key),
+                ),
+              ),
             );
-            for (const a of answers) assert.ok(a.status === 200 || a.status === 409, `${a.status} ${JSON.stringify(a.body)}`);
+            for (const a of answers)
+              assert.ok(a.status === 200 || a.status === 409, `${a.status} ${JSON.stringify(a.body)}`);
             const ids = new Set(answers.filter((a) => a.status === 200).map((a) => a.body.video_id));
             assert.ok(ids.size <= 1, [...ids].join(', '));
             await waitFor(async () => created() > before, 10_000);

@@ -33,9 +33,16 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       try {
         const user = await call(gw.url, 'POST', '/admin/users', options.adminToken, { name: 'orphans' });
         const token: string = user.body.token;
-        const acct = await call(gw.url, 'POST', '/v2/pixverse/accounts/a@example.com', token, { email: 'a@example.com', apiKey: 'sim-key-orphan', maxJobs: 1 });
+        const acct = await call(gw.url, 'POST', '/v2/pixverse/accounts/a@example.com', token, {
+          email: 'a@example.com',
+          apiKey: 'sim-key-orphan',
+          maxJobs: 1,
+        });
         assert.equal(acct.status, 201);
-        const created = await call(gw.url, 'POST', '/v2/pixverse/videos/create', token, { prompt: 'in doubt #sim:timeout', queue: true });
+        const created = await call(gw.url, 'POST', '/v2/pixverse/videos/create', token, {
+          prompt: 'in doubt #sim:timeout',
+          queue: true,
+        });
         assert.equal(created.status, 200, JSON.stringify(created.body));
         const id: string = created.body.video_id;
         await waitFor(async () => sim.stats().totals.created === 1, 15_000);
@@ -43,13 +50,21 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
 
         const restartedAt = Date.now();
         gw = await startChild(options);
-        const done = await waitFor(async () => {
-          const res = await call(gw.url, 'GET', `/v2/pixverse/videos/${encodeURIComponent(id)}`, token);
-          return res.body?.video_status_final ? res.body : null;
-        }, 20_000, 100);
+        const done = await waitFor(
+          async () => {
+            const res = await call(gw.url, 'GET', `/v2/pixverse/videos/${encodeURIComponent(id)}`, token);
+            return res.body?.video_status_final ? res.body : null;
+          },
+          20_000,
+          100,
+        );
         assert.equal(done.video_status_name, 'COMPLETED', JSON.stringify(done));
         assert.ok(Date.now() - restartedAt < 20_000);
-        assert.equal(sim.stats().totals.created, 1, 'the replay was answered with the original job, not a second paid one');
+        assert.equal(
+          sim.stats().totals.created,
+          1,
+          'the replay was answered with the original job, not a second paid one',
+        );
         const available = await call(gw.url, 'GET', '/v2/pixverse/scheduler/available', token);
         assert.deepEqual(available.body.executing, []);
       } finally {
@@ -68,13 +83,25 @@ describe('in-doubt submit whose replay finds PixVerse unreachable', () => {
     const simPort = Number(new URL(sim.url).port);
     const proxy = await startTcpProxy('127.0.0.1', simPort);
     const dataDir = mkdtempSync(join(tmpdir(), 'pixgate-orphan-'));
-    const options: ChildOptions = { upstream: sim.url, dataDir, ...secrets(), env: { PIXGATE_UPSTREAM_TIMEOUT: '60s' } };
+    const options: ChildOptions = {
+      upstream: sim.url,
+      dataDir,
+      ...secrets(),
+      env: { PIXGATE_UPSTREAM_TIMEOUT: '60s' },
+    };
     let gw = await startChild(options);
     try {
       const user = await call(gw.url, 'POST', '/admin/users', options.adminToken, { name: 'orphans' });
       const token: string = user.body.token;
-      await call(gw.url, 'POST', '/v2/pixverse/accounts/a@example.com', token, { email: 'a@example.com', apiKey: 'sim-key-orphan-2', maxJobs: 1 });
-      const created = await call(gw.url, 'POST', '/v2/pixverse/videos/create', token, { prompt: 'in doubt #sim:timeout', queue: true });
+      await call(gw.url, 'POST', '/v2/pixverse/accounts/a@example.com', token, {
+        email: 'a@example.com',
+        apiKey: 'sim-key-orphan-2',
+        maxJobs: 1,
+      });
+      const created = await call(gw.url, 'POST', '/v2/pixverse/videos/create', token, {
+        prompt: 'in doubt #sim:timeout',
+        queue: true,
+      });
       assert.equal(created.status, 200, JSON.stringify(created.body));
       const id: string = created.body.video_id;
       await waitFor(async () => sim.stats().totals.created === 1, 15_000);
@@ -85,12 +112,20 @@ describe('in-doubt submit whose replay finds PixVerse unreachable', () => {
       gw = await startChild({ ...options, upstream: `http://127.0.0.1:${proxy.port}` });
       await new Promise((resolve) => setTimeout(resolve, 3000));
       const during = await call(gw.url, 'GET', `/v2/pixverse/videos/${encodeURIComponent(id)}`, token);
-      assert.equal(during.body.video_status_final, false, `not failed while PixVerse is unreachable: ${JSON.stringify(during.body)}`);
+      assert.equal(
+        during.body.video_status_final,
+        false,
+        `not failed while PixVerse is unreachable: ${JSON.stringify(during.body)}`,
+      );
       proxy.restore();
-      const done = await waitFor(async () => {
-        const res = await call(gw.url, 'GET', `/v2/pixverse/videos/${encodeURIComponent(id)}`, token);
-        return res.body?.video_status_final ? res.body : null;
-      }, 30_000, 100);
+      const done = await waitFor(
+        async () => {
+          const res = await call(gw.url, 'GET', `/v2/pixverse/videos/${encodeURIComponent(id)}`, token);
+          return res.body?.video_status_final ? res.body : null;
+        },
+        30_000,
+        100,
+      );
       assert.equal(done.video_status_name, 'COMPLETED', JSON.stringify(done));
       assert.equal(sim.stats().totals.created, 1, 'the replay was answered with the original job');
     } finally {

@@ -26,10 +26,14 @@ describe('health probes', () => {
     const url = h.gw.url;
     const closing = h.close();
     try {
-      const draining = await waitFor(async () => {
-        const res = await call(url, 'GET', '/readyz', null);
-        return res.status === 503 ? res : null;
-      }, 1200, 20);
+      const draining = await waitFor(
+        async () => {
+          const res = await call(url, 'GET', '/readyz', null);
+          return res.status === 503 ? res : null;
+        },
+        1200,
+        20,
+      );
       assert.equal(draining.body.code, 503);
       assert.match(draining.body.error, /draining/);
       assert.equal((await call(url, 'GET', '/healthz', null)).status, 200, 'alive while draining');

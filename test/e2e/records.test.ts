@@ -6,7 +6,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Receiver } from '../callbacks/receiver.ts';
-import { addAccount, call, createTenant, sleep, startHarness, waitFor, type Harness } from '../helpers/harness.ts';
+import {
+  addAccount,
+  call,
+  createTenant,
+  sleep,
+  startHarness,
+  waitFor,
+  type Harness,
+} from '../helpers/harness.ts';
 
 const P = '/v2/pixverse';
 
@@ -23,7 +31,8 @@ describe('untrack, lists and delete over HTTP', () => {
     await h.close();
   });
 
-  const api = (method: string, path: string, token: string, body?: unknown) => call(h.gw.url, method, `${P}${path}`, token, body);
+  const api = (method: string, path: string, token: string, body?: unknown) =>
+    call(h.gw.url, method, `${P}${path}`, token, body);
   const settled = (token: string, kind: 'videos' | 'images', id: string) =>
     waitFor(async () => {
       const res = await api('GET', `/${kind}/${id}`, token);
@@ -33,7 +42,11 @@ describe('untrack, lists and delete over HTTP', () => {
   it('DELETE /scheduler/{id}: slot freed at once, result readable later, follow-ups accepted, no callback unless asked', async () => {
     const { token } = await createTenant(h, 'untrack');
     await addAccount(h, token, 'one@x.com', 'sim-key-untrack', 1);
-    const created = await api('POST', '/videos/create', token, { prompt: 'long one #sim:duration=1500', replyUrl: receiver.url, replyRef: 'u1' });
+    const created = await api('POST', '/videos/create', token, {
+      prompt: 'long one #sim:duration=1500',
+      replyUrl: receiver.url,
+      replyRef: 'u1',
+    });
     assert.equal(created.status, 200, JSON.stringify(created.body));
     const id = created.body.video_id as string;
     await waitFor(async () => (await api('GET', `/videos/${id}`, token)).body.state === 'running');
@@ -42,7 +55,11 @@ describe('untrack, lists and delete over HTTP', () => {
     assert.equal((await api('DELETE', `/scheduler/${id}`, token)).status, 204);
     const view = await api('GET', '/scheduler/available', token);
     assert.deepEqual(view.body.executing, []);
-    assert.deepEqual(view.body.available.map((r: { available: number }) => r.available), [1], 'the slot is free at once');
+    assert.deepEqual(
+      view.body.available.map((r: { available: number }) => r.available),
+      [1],
+      'the slot is free at once',
+    );
     const during = await api('GET', `/videos/${id}`, token);
     assert.equal(during.body.video_status_name, 'GENERATING', 'PixVerse goes on: not cancelled');
     assert.equal((await api('DELETE', `/scheduler/${id}`, token)).status, 404, 'nothing left to untrack');
@@ -56,22 +73,46 @@ describe('untrack, lists and delete over HTTP', () => {
     assert.ok(String(done.url).startsWith(`${h.sim.url}/media/video/`), done.url);
     const file = await fetch(done.url);
     assert.equal(file.status, 200);
-    assert.equal(Buffer.from(await file.arrayBuffer()).subarray(4, 8).toString('latin1'), 'ftyp');
+    assert.equal(
+      Buffer.from(await file.arrayBuffer())
+        .subarray(4, 8)
+        .toString('latin1'),
+      'ftyp',
+    );
 
-    const extend = await api('POST', '/videos/extend', token, { video_id: id, prompt: 'and then' , maxJobs: 2 });
+    const extend = await api('POST', '/videos/extend', token, {
+      video_id: id,
+      prompt: 'and then',
+      maxJobs: 2,
+    });
     assert.notEqual(extend.status, 400, JSON.stringify(extend.body));
     assert.ok([200, 429].includes(extend.status), JSON.stringify(extend.body));
 
     // No callback for the untracked job (its end is known, and nothing was queued for it).
-    const deliveries = await call(h.gw.url, 'GET', `/v2/callbacks/deliveries?job=${encodeURIComponent(id)}`, token);
+    const deliveries = await call(
+      h.gw.url,
+      'GET',
+      `/v2/callbacks/deliveries?job=${encodeURIComponent(id)}`,
+      token,
+    );
     assert.equal(deliveries.status, 200, JSON.stringify(deliveries.body));
     assert.equal(JSON.stringify(deliveries.body).includes('u1'), false, JSON.stringify(deliveries.body));
-    assert.equal(receiver.received.some((r) => r.body.includes(id)), false);
+    assert.equal(
+      receiver.received.some((r) => r.body.includes(id)),
+      false,
+    );
 
     // ?callback=true keeps it.
-    const kept = await api('POST', '/videos/create', token, { prompt: 'keep #sim:duration=600', replyUrl: receiver.url, replyRef: 'u2', maxJobs: 2 });
+    const kept = await api('POST', '/videos/create', token, {
+      prompt: 'keep #sim:duration=600',
+      replyUrl: receiver.url,
+      replyRef: 'u2',
+      maxJobs: 2,
+    });
     assert.equal(kept.status, 200, JSON.stringify(kept.body));
-    await waitFor(async () => (await api('GET', `/videos/${kept.body.video_id}`, token)).body.state === 'running');
+    await waitFor(
+      async () => (await api('GET', `/videos/${kept.body.video_id}`, token)).body.state === 'running',
+    );
     assert.equal((await api('DELETE', `/scheduler/${kept.body.video_id}?callback=true`, token)).status, 204);
     await waitFor(async () => receiver.received.find((r) => r.body.includes(kept.body.video_id)));
     const body = JSON.parse(receiver.received.find((r) => r.body.includes(kept.body.video_id))!.body);
@@ -90,33 +131,62 @@ describe('untrack, lists and delete over HTTP', () => {
       assert.equal(res.status, 200, JSON.stringify(res.body));
       ids.push(res.body.video_id);
     }
-    const waiting = await api('POST', '/videos/create', a.token, { prompt: 'waits', email: 'la1@x.com', queue: true });
+    const waiting = await api('POST', '/videos/create', a.token, {
+      prompt: 'waits',
+      email: 'la1@x.com',
+      queue: true,
+    });
     assert.equal(waiting.status, 200, JSON.stringify(waiting.body));
     ids.push(waiting.body.video_id);
     await api('POST', '/videos/create', b.token, { prompt: 'other tenant' });
 
     const all = await api('GET', '/videos', a.token);
     assert.equal(all.status, 200, JSON.stringify(all.body));
-    assert.deepEqual(all.body.data.map((v: { video_id: string }) => v.video_id), [...ids].reverse(), 'newest first, own jobs only');
+    assert.deepEqual(
+      all.body.data.map((v: { video_id: string }) => v.video_id),
+      [...ids].reverse(),
+      'newest first, own jobs only',
+    );
     assert.equal(all.body.total, 4);
     assert.equal(all.body.data[0].video_status_name, 'QUEUED');
     assert.equal(all.body.has_more, false);
 
     const onLa1 = await api('GET', '/videos?email=LA1@x.com', a.token);
-    assert.deepEqual(onLa1.body.data.map((v: { video_id: string }) => v.video_id), [ids[3], ids[1], ids[0]]);
+    assert.deepEqual(
+      onLa1.body.data.map((v: { video_id: string }) => v.video_id),
+      [ids[3], ids[1], ids[0]],
+    );
     const page = await api('GET', '/videos?limit=2&offset=1', a.token);
-    assert.deepEqual(page.body.data.map((v: { video_id: string }) => v.video_id), [ids[2], ids[1]]);
+    assert.deepEqual(
+      page.body.data.map((v: { video_id: string }) => v.video_id),
+      [ids[2], ids[1]],
+    );
     assert.deepEqual([page.body.total, page.body.has_more, page.body.next_offset], [4, true, 3]);
     assert.deepEqual((await api('GET', '/images', a.token)).body.data, []);
-    assert.deepEqual((await api('GET', '/music', a.token)).body, { data: [], total: 0, has_more: false, next_offset: null });
+    assert.deepEqual((await api('GET', '/music', a.token)).body, {
+      data: [],
+      total: 0,
+      has_more: false,
+      next_offset: null,
+    });
     assert.equal((await api('GET', '/videos', b.token)).body.total, 1);
   });
 
   it('DELETE /videos/{id}: running → untracked and hidden; final → hidden; queued → cancelled; unknown → 404', async () => {
     const { token } = await createTenant(h, 'delete');
     await addAccount(h, token, 'del@x.com', 'sim-key-delete', 1);
-    const run = (await api('POST', '/videos/create', token, { prompt: 'runs #sim:duration=1500', replyUrl: receiver.url, replyRef: 'd1' })).body.video_id as string;
-    const queued = await api('POST', '/videos/create', token, { prompt: 'waits', queue: true, replyUrl: receiver.url });
+    const run = (
+      await api('POST', '/videos/create', token, {
+        prompt: 'runs #sim:duration=1500',
+        replyUrl: receiver.url,
+        replyRef: 'd1',
+      })
+    ).body.video_id as string;
+    const queued = await api('POST', '/videos/create', token, {
+      prompt: 'waits',
+      queue: true,
+      replyUrl: receiver.url,
+    });
     assert.equal(queued.status, 200, JSON.stringify(queued.body));
     await waitFor(async () => (await api('GET', `/videos/${run}`, token)).body.state === 'running');
 
@@ -127,14 +197,22 @@ describe('untrack, lists and delete over HTTP', () => {
 
     const untracked = await api('DELETE', `/videos/${run}`, token);
     assert.equal(untracked.status, 200, JSON.stringify(untracked.body));
-    assert.deepEqual([untracked.body.deleted, untracked.body.action, untracked.body.video_id], [true, 'untracked', run]);
+    assert.deepEqual(
+      [untracked.body.deleted, untracked.body.action, untracked.body.video_id],
+      [true, 'untracked', run],
+    );
     assert.match(untracked.body.message, /PixVerse .*keeps its copy/);
-    assert.deepEqual((await api('GET', '/scheduler/available', token)).body.executing, [], 'its slot is free');
+    assert.deepEqual(
+      (await api('GET', '/scheduler/available', token)).body.executing,
+      [],
+      'its slot is free',
+    );
     assert.equal((await api('GET', `/videos/${run}`, token)).status, 404, 'gone from reads');
     assert.equal((await api('GET', '/videos', token)).body.total, 0, 'gone from lists');
     assert.equal((await api('DELETE', `/videos/${run}`, token)).status, 404, 'already deleted');
 
-    const final = (await api('POST', '/videos/create', token, { prompt: 'quick #sim:duration=200' })).body.video_id as string;
+    const final = (await api('POST', '/videos/create', token, { prompt: 'quick #sim:duration=200' })).body
+      .video_id as string;
     await settled(token, 'videos', final);
     const hidden = await api('DELETE', `/videos/${final}`, token);
     assert.deepEqual([hidden.status, hidden.body.action], [200, 'deleted']);
@@ -143,13 +221,20 @@ describe('untrack, lists and delete over HTTP', () => {
     const unknown = await api('DELETE', `/videos/${final.replace(/\d+$/, '123456789012345')}`, token);
     assert.equal(unknown.status, 404);
     await sleep(1800);
-    assert.equal(receiver.received.some((r) => r.body.includes('d1') || r.body.includes(queued.body.video_id)), false, 'no callback for deleted jobs');
+    assert.equal(
+      receiver.received.some((r) => r.body.includes('d1') || r.body.includes(queued.body.video_id)),
+      false,
+      'no callback for deleted jobs',
+    );
   });
 
   it('/scheduler/available: an account cooling down shows available 0 with its end, and Retry-After follows it', async () => {
     const { token } = await createTenant(h, 'truth');
     await addAccount(h, token, 'cool@x.com', 'sim-key-truth', 3);
-    const limited = await api('POST', '/videos/create', token, { prompt: 'x #sim:rate-limit', email: 'cool@x.com' });
+    const limited = await api('POST', '/videos/create', token, {
+      prompt: 'x #sim:rate-limit',
+      email: 'cool@x.com',
+    });
     assert.equal(limited.status, 429, JSON.stringify(limited.body));
     const row = (await api('GET', '/scheduler/available', token)).body.available[0];
     assert.deepEqual([row.state, row.available, row.executing, row.maxJobs], ['cooldown', 0, 0, 3]);

@@ -18,7 +18,9 @@ describe('restart', () => {
   it('completes every job that was running when the gateway stopped', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 8; i++) {
-      const res = await call(h.gw.url, 'POST', '/v2/pixverse/videos/create', token, { prompt: `survivor ${i} #sim:duration=1200` });
+      const res = await call(h.gw.url, 'POST', '/v2/pixverse/videos/create', token, {
+        prompt: `survivor ${i} #sim:duration=1200`,
+      });
       assert.equal(res.status, 200, JSON.stringify(res.body));
       ids.push(res.body.video_id);
     }
@@ -28,7 +30,11 @@ describe('restart', () => {
     await h.restart();
 
     const afterRestart = await call(h.gw.url, 'GET', '/v2/pixverse/scheduler', token);
-    assert.deepEqual(afterRestart.body.map((i: { id: string }) => i.id).sort(), [...ids].sort(), 'the new process still tracks every job');
+    assert.deepEqual(
+      afterRestart.body.map((i: { id: string }) => i.id).sort(),
+      [...ids].sort(),
+      'the new process still tracks every job',
+    );
     for (const id of ids) {
       const done = await waitFor(async () => {
         const res = await call(h.gw.url, 'GET', `/v2/pixverse/videos/${id}`, token);

@@ -14,7 +14,9 @@ import { call, waitFor } from '../helpers/harness.ts';
 import { secrets, startChild } from '../proof/lib/gateways.ts';
 
 /** A forwarder whose port can stop listening (connections refused) and listen again. */
-async function refusingProxy(targetPort: number): Promise<{ port: number; stop(): Promise<void>; start(): Promise<void> }> {
+async function refusingProxy(
+  targetPort: number,
+): Promise<{ port: number; stop(): Promise<void>; start(): Promise<void> }> {
   const sockets = new Set<Socket>();
   let server: Server | null = null;
   let port = 0;
@@ -52,10 +54,17 @@ describe('queued job while PixVerse is unreachable', () => {
     try {
       const user = await call(gw.url, 'POST', '/admin/users', keys.adminToken, { name: 'unreachable' });
       const token: string = user.body.token;
-      const acct = await call(gw.url, 'POST', '/v2/pixverse/accounts/a@example.com', token, { email: 'a@example.com', apiKey: 'sim-key-unreach', maxJobs: 1 });
+      const acct = await call(gw.url, 'POST', '/v2/pixverse/accounts/a@example.com', token, {
+        email: 'a@example.com',
+        apiKey: 'sim-key-unreach',
+        maxJobs: 1,
+      });
       assert.equal(acct.status, 201, JSON.stringify(acct.body));
       await proxy.stop();
-      const created = await call(gw.url, 'POST', '/v2/pixverse/videos/create', token, { prompt: 'waits for PixVerse', queue: true });
+      const created = await call(gw.url, 'POST', '/v2/pixverse/videos/create', token, {
+        prompt: 'waits for PixVerse',
+        queue: true,
+      });
       assert.equal(created.status, 200, JSON.stringify(created.body));
       const id: string = created.body.video_id;
       await new Promise((resolve) => setTimeout(resolve, 2000));
@@ -63,10 +72,14 @@ describe('queued job while PixVerse is unreachable', () => {
       assert.equal(during.body.video_status_final, false, `still waiting: ${JSON.stringify(during.body)}`);
       assert.equal(sim.stats().totals.created, 0);
       await proxy.start();
-      const done = await waitFor(async () => {
-        const res = await call(gw.url, 'GET', `/v2/pixverse/videos/${encodeURIComponent(id)}`, token);
-        return res.body?.video_status_final ? res.body : null;
-      }, 30_000, 200);
+      const done = await waitFor(
+        async () => {
+          const res = await call(gw.url, 'GET', `/v2/pixverse/videos/${encodeURIComponent(id)}`, token);
+          return res.body?.video_status_final ? res.body : null;
+        },
+        30_000,
+        200,
+      );
       assert.equal(done.video_status_name, 'COMPLETED', JSON.stringify(done));
       assert.equal(sim.stats().totals.created, 1);
     } finally {

@@ -26,7 +26,12 @@ class UseapiClient {
     private readonly token: string,
   ) {}
 
-  async request(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<{ status: number; json: any; retryAfter: number }> {
+  async request(
+    method: string,
+    path: string,
+    body?: unknown,
+    contentType = 'application/json',
+  ): Promise<{ status: number; json: any; retryAfter: number }> {
     const headers: Record<string, string> = { Authorization: `Bearer ${this.token}` };
     let payload: string | Blob | undefined;
     if (body !== undefined) {
@@ -35,7 +40,11 @@ class UseapiClient {
     }
     const res = await fetch(`${this.base}/v2/pixverse${path}`, { method, headers, body: payload });
     const text = await res.text();
-    return { status: res.status, json: text ? JSON.parse(text) : null, retryAfter: Number(res.headers.get('retry-after') ?? 10) };
+    return {
+      status: res.status,
+      json: text ? JSON.parse(text) : null,
+      retryAfter: Number(res.headers.get('retry-after') ?? 10),
+    };
   }
 
   /** useapi's advice: on 429 wait and submit again. */
@@ -77,7 +86,11 @@ describe('a useapi client against `npm start`', () => {
     };
     delete env['DATABASE_URL'];
     delete env['PIXGATE_UPSTREAM_URL'];
-    child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(
+      process.execPath,
+      [BIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir],
+      { env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     child.stderr!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
     [base, token] = await new Promise<[string, string]>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`did not start:\n${output.join('')}`)), 30_000);
@@ -112,17 +125,34 @@ describe('a useapi client against `npm start`', () => {
     const emails = Object.keys(accounts.json);
     assert.ok(emails.length >= 1);
 
-    const upload = await client.request('POST', `/files?email=${encodeURIComponent(emails[0]!)}`, FRAME, 'image/png');
+    const upload = await client.request(
+      'POST',
+      `/files?email=${encodeURIComponent(emails[0]!)}`,
+      FRAME,
+      'image/png',
+    );
     assert.equal(upload.status, 200, JSON.stringify(upload.json));
     assert.equal(typeof upload.json.result[0].id, 'number');
     const framePath = upload.json.result[0].path as string;
 
     const created = await Promise.all(
       Array.from({ length: JOBS }, (_, i) =>
-        client.create(i % 3 === 0 ? { prompt: `frame ${i}`, first_frame_path: framePath, replyUrl: receiver.url, replyRef: `job-${i}` } : { prompt: `batch ${i}`, replyUrl: receiver.url, replyRef: `job-${i}` }),
+        client.create(
+          i % 3 === 0
+            ? {
+                prompt: `frame ${i}`,
+                first_frame_path: framePath,
+                replyUrl: receiver.url,
+                replyRef: `job-${i}`,
+              }
+            : { prompt: `batch ${i}`, replyUrl: receiver.url, replyRef: `job-${i}` },
+        ),
       ),
     );
-    assert.ok(created.some((c) => c.retries > 0), 'more jobs than slots: some creates met a 429 and retried');
+    assert.ok(
+      created.some((c) => c.retries > 0),
+      'more jobs than slots: some creates met a 429 and retried',
+    );
 
     const results = await Promise.all(created.map((c) => client.waitFinal(c.id)));
     for (const job of results) {

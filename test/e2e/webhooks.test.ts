@@ -16,11 +16,18 @@ const PLAIN_EMAIL = 'plain@example.com';
 /** The gateway expects jobs to take this long: its first plain poll comes at 0.9 × 6 s. */
 const EXPECTED_MS = 6_000;
 
-function sign(secret: string, timestamp: string, nonce: string, body: Record<string, string | number | boolean>): string {
+function sign(
+  secret: string,
+  timestamp: string,
+  nonce: string,
+  body: Record<string, string | number | boolean>,
+): string {
   const pairs = Object.keys(body)
     .sort()
     .map((k) => [k, String(body[k])] as [string, string]);
-  return createHmac('sha256', secret).update(`${timestamp}\n${nonce}\n${new URLSearchParams(pairs).toString()}`).digest('base64');
+  return createHmac('sha256', secret)
+    .update(`${timestamp}\n${nonce}\n${new URLSearchParams(pairs).toString()}`)
+    .digest('base64');
 }
 
 describe('PixVerse webhooks', () => {
@@ -32,13 +39,28 @@ describe('PixVerse webhooks', () => {
     h = await startHarness({
       simulator: { keyLimits: { [KEY]: 1, [PLAIN_KEY]: 1 }, durationMs: { min: 150, max: 250 } },
       config: { expectedDurationMs: EXPECTED_MS },
-      tuning: { poll: { lagWeight: 10, minIntervalMs: 20, maxIntervalMs: 10_000, maxFirstPollMs: 10_000, backstopQuantile: null } },
+      tuning: {
+        poll: {
+          lagWeight: 10,
+          minIntervalMs: 20,
+          maxIntervalMs: 10_000,
+          maxFirstPollMs: 10_000,
+          backstopQuantile: null,
+        },
+      },
     });
     ({ token } = await createTenant(h, 'webhooks'));
-    const created = await call(h.sim.url, 'POST', '/_sim/webhooks', null, { url: `${h.gw.url}/upstream/pixverse/webhook` });
+    const created = await call(h.sim.url, 'POST', '/_sim/webhooks', null, {
+      url: `${h.gw.url}/upstream/pixverse/webhook`,
+    });
     assert.equal(created.status, 200, JSON.stringify(created.body));
     hook = created.body;
-    const added = await call(h.gw.url, 'POST', `/v2/pixverse/accounts/${EMAIL}`, token, { apiKey: KEY, maxJobs: 1, webhookId: hook.webhook_id, webhookSecret: hook.secret });
+    const added = await call(h.gw.url, 'POST', `/v2/pixverse/accounts/${EMAIL}`, token, {
+      apiKey: KEY,
+      maxJobs: 1,
+      webhookId: hook.webhook_id,
+      webhookSecret: hook.secret,
+    });
     assert.equal(added.status, 201, JSON.stringify(added.body));
     assert.equal(added.body.webhookId, hook.webhook_id);
     assert.ok(!JSON.stringify(added.body).includes(hook.secret), 'the secret is never shown');
@@ -46,11 +68,21 @@ describe('PixVerse webhooks', () => {
   });
   after(() => h.close());
 
-  const create = (body: Record<string, unknown>) => call(h.gw.url, 'POST', '/v2/pixverse/videos/create', token, body);
-  const view = async (id: string) => (await call(h.gw.url, 'GET', `/v2/pixverse/videos/${encodeURIComponent(id)}`, token)).body;
-  const final = (id: string, timeoutMs: number) => waitFor(async () => ((await view(id)).video_status_final ? view(id) : null), timeoutMs, 20);
+  const create = (body: Record<string, unknown>) =>
+    call(h.gw.url, 'POST', '/v2/pixverse/videos/create', token, body);
+  const view = async (id: string) =>
+    (await call(h.gw.url, 'GET', `/v2/pixverse/videos/${encodeURIComponent(id)}`, token)).body;
+  const final = (id: string, timeoutMs: number) =>
+    waitFor(async () => ((await view(id)).video_status_final ? view(id) : null), timeoutMs, 20);
   const deliver = (body: unknown, headers: Record<string, string>) =>
-    call(h.gw.url, 'POST', '/upstream/pixverse/webhook', null, typeof body === 'string' ? body : JSON.stringify(body), { 'content-type': 'application/json', ...headers });
+    call(
+      h.gw.url,
+      'POST',
+      '/upstream/pixverse/webhook',
+      null,
+      typeof body === 'string' ? body : JSON.stringify(body),
+      { 'content-type': 'application/json', ...headers },
+    );
 
   it('finishes a job when PixVerse reports it, with one status read and long before the first scheduled poll', async () => {
     const started = Date.now();
@@ -84,8 +116,16 @@ describe('PixVerse webhooks', () => {
     assert.equal(plain.status, 200);
     assert.equal(dropped.status, 200);
     await new Promise((r) => setTimeout(r, 1_000));
-    assert.equal((await view(plain.body.video_id)).video_status_final, false, 'polling alone has not looked yet');
-    assert.equal((await view(dropped.body.video_id)).video_status_final, false, 'a lost webhook leaves the job to the backstop poll');
+    assert.equal(
+      (await view(plain.body.video_id)).video_status_final,
+      false,
+      'polling alone has not looked yet',
+    );
+    assert.equal(
+      (await view(dropped.body.video_id)).video_status_final,
+      false,
+      'a lost webhook leaves the job to the backstop poll',
+    );
     assert.equal((await final(plain.body.video_id, 15_000)).video_status_name, 'COMPLETED');
     assert.equal((await final(dropped.body.video_id, 25_000)).video_status_name, 'COMPLETED');
   });
@@ -93,22 +133,38 @@ describe('PixVerse webhooks', () => {
   it('answers "ok" only to a signed delivery and names what is wrong otherwise', async () => {
     const res = await create({ email: EMAIL, prompt: 'signed deliveries' });
     const done = await final(res.body.video_id, 4_000);
-    const body = { id: done.upstream_id as string, status: 1, url: 'https://media.example/v.mp4', has_audio: false };
+    const body = {
+      id: done.upstream_id as string,
+      status: 1,
+      url: 'https://media.example/v.mp4',
+      has_audio: false,
+    };
     const ts = String(Math.floor(Date.now() / 1000));
     const nonce = 'a'.repeat(32);
-    const good = { 'webhook-timestamp': ts, 'webhook-nonce': nonce, 'webhook-signature': sign(hook.secret, ts, nonce, body) };
+    const good = {
+      'webhook-timestamp': ts,
+      'webhook-nonce': nonce,
+      'webhook-signature': sign(hook.secret, ts, nonce, body),
+    };
 
     const duplicate = await deliver(body, good);
     assert.equal(duplicate.status, 200);
     assert.equal(duplicate.body, 'ok', 'a repeated delivery of a final job is acknowledged');
 
-    const forged = await deliver(body, { ...good, 'webhook-signature': sign('not-the-secret', ts, nonce, body) });
+    const forged = await deliver(body, {
+      ...good,
+      'webhook-signature': sign('not-the-secret', ts, nonce, body),
+    });
     assert.equal(forged.status, 401);
     assert.match(forged.body.error, /Webhook-Signature/);
     assert.equal(forged.body.code, 401);
 
     const oldTs = String(Math.floor(Date.now() / 1000) - 3600);
-    const stale = await deliver(body, { ...good, 'webhook-timestamp': oldTs, 'webhook-signature': sign(hook.secret, oldTs, nonce, body) });
+    const stale = await deliver(body, {
+      ...good,
+      'webhook-timestamp': oldTs,
+      'webhook-signature': sign(hook.secret, oldTs, nonce, body),
+    });
     assert.equal(stale.status, 401);
     assert.match(stale.body.error, /Webhook-Timestamp/);
 
@@ -139,10 +195,19 @@ describe('PixVerse webhooks', () => {
     const half = await call(h.gw.url, 'POST', path, token, { apiKey: KEY, maxJobs: 1, webhookId: 'abc' });
     assert.equal(half.status, 400);
     assert.match(half.body.error, /webhookSecret/);
-    const secretOnly = await call(h.gw.url, 'POST', path, token, { apiKey: KEY, maxJobs: 1, webhookSecret: 'long enough secret' });
+    const secretOnly = await call(h.gw.url, 'POST', path, token, {
+      apiKey: KEY,
+      maxJobs: 1,
+      webhookSecret: 'long enough secret',
+    });
     assert.equal(secretOnly.status, 400);
     assert.match(secretOnly.body.error, /webhookId/);
-    const badId = await call(h.gw.url, 'POST', path, token, { apiKey: KEY, maxJobs: 1, webhookId: 'has spaces', webhookSecret: 'long enough secret' });
+    const badId = await call(h.gw.url, 'POST', path, token, {
+      apiKey: KEY,
+      maxJobs: 1,
+      webhookId: 'has spaces',
+      webhookSecret: 'long enough secret',
+    });
     assert.equal(badId.status, 400);
     assert.match(badId.body.error, /webhookId/);
 
@@ -155,7 +220,12 @@ describe('PixVerse webhooks', () => {
     assert.equal(cleared.body.webhookId, undefined);
     assert.equal((await call(h.gw.url, 'GET', path, token)).body.webhookId, undefined);
 
-    const restored = await call(h.gw.url, 'POST', path, token, { apiKey: KEY, maxJobs: 1, webhookId: hook.webhook_id, webhookSecret: hook.secret });
+    const restored = await call(h.gw.url, 'POST', path, token, {
+      apiKey: KEY,
+      maxJobs: 1,
+      webhookId: hook.webhook_id,
+      webhookSecret: hook.secret,
+    });
     assert.equal(restored.body.webhookId, hook.webhook_id);
   });
 });

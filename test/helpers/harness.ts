@@ -9,7 +9,11 @@ import pino from 'pino';
 import { loadConfig, loadLimits, type Config } from '../../src/config.ts';
 import { startGateway, type Gateway, type GatewayOptions } from '../../src/gateway.ts';
 import type { SchedulerTuning } from '../../src/scheduler/context.ts';
-import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../src/providers/pixverse/simulator/index.ts';
+import {
+  startSimulator,
+  type RunningSimulator,
+  type SimulatorOptions,
+} from '../../src/providers/pixverse/simulator/index.ts';
 
 export interface HarnessOptions {
   simulator?: SimulatorOptions;
@@ -52,7 +56,14 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     limits: { ...loadLimits({}), rateLimitPerSecond: 0 },
     ...options.config,
   };
-  const boot = () => startGateway({ config, upstreamUrl: sim.url, logger: pino({ level: config.logLevel }), tuning: { ...FAST_TUNING, ...options.tuning }, ...(options.onRoute ? { onRoute: options.onRoute } : {}) });
+  const boot = () =>
+    startGateway({
+      config,
+      upstreamUrl: sim.url,
+      logger: pino({ level: config.logLevel }),
+      tuning: { ...FAST_TUNING, ...options.tuning },
+      ...(options.onRoute ? { onRoute: options.onRoute } : {}),
+    });
   const harness: Harness = {
     sim,
     gw: await boot(),
@@ -76,7 +87,14 @@ export interface Reply<T = any> {
   headers: Headers;
 }
 
-export async function call<T = any>(base: string, method: string, path: string, token: string | null, body?: unknown, headers: Record<string, string> = {}): Promise<Reply<T>> {
+export async function call<T = any>(
+  base: string,
+  method: string,
+  path: string,
+  token: string | null,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<Reply<T>> {
   const init: RequestInit = { method, headers: { ...headers } };
   if (token) (init.headers as Record<string, string>)['authorization'] = `Bearer ${token}`;
   if (body !== undefined) {
@@ -104,15 +122,29 @@ export async function createTenant(h: Harness, name = 'tenant'): Promise<{ userI
   return res.body;
 }
 
-export async function addAccount(h: Harness, token: string, email: string, apiKey: string, maxJobs: number): Promise<void> {
-  const res = await call(h.gw.url, 'POST', `/v2/pixverse/accounts/${email}`, token, { email, apiKey, maxJobs });
+export async function addAccount(
+  h: Harness,
+  token: string,
+  email: string,
+  apiKey: string,
+  maxJobs: number,
+): Promise<void> {
+  const res = await call(h.gw.url, 'POST', `/v2/pixverse/accounts/${email}`, token, {
+    email,
+    apiKey,
+    maxJobs,
+  });
   if (res.status !== 201) throw new Error(`add account: ${res.status} ${JSON.stringify(res.body)}`);
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls `check` until it returns a truthy value or the deadline passes. */
-export async function waitFor<T>(check: () => Promise<T | null | undefined | false>, timeoutMs = 15_000, everyMs = 50): Promise<T> {
+export async function waitFor<T>(
+  check: () => Promise<T | null | undefined | false>,
+  timeoutMs = 15_000,
+  everyMs = 50,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

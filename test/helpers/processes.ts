@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { randomBytes } from 'node:crypto';
 
-export const TEST_DATABASE_URL = process.env['PIXGATE_TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const TEST_DATABASE_URL =
+  process.env['PIXGATE_TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 // The TypeScript sources through tsx, like the rest of the suite (not a possibly stale dist/ build).
 const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 
@@ -34,21 +35,38 @@ export interface InstanceOptions {
 
 export async function startInstance(options: InstanceOptions): Promise<Instance> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'pixgate-inst-'));
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--upstream', options.upstream, '--data-dir', dataDir], {
-    env: {
-      ...process.env,
-      DATABASE_URL: TEST_DATABASE_URL,
-      PIXGATE_DATABASE_SCHEMA: options.schema,
-      PIXGATE_ADMIN_TOKEN: options.adminToken,
-      PIXGATE_MASTER_KEY: options.masterKey,
-      LOG_LEVEL: 'warn',
-      // These tests burst thousands of creates from one token to load the scheduler; the per-token
-      // rate limit has its own tests (test/proof/security.test.ts), so it is off here by default.
-      PIXGATE_RATE_LIMIT: '0',
-      ...options.env,
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      MAIN,
+      'serve',
+      '--port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      '--upstream',
+      options.upstream,
+      '--data-dir',
+      dataDir,
+    ],
+    {
+      env: {
+        ...process.env,
+        DATABASE_URL: TEST_DATABASE_URL,
+        PIXGATE_DATABASE_SCHEMA: options.schema,
+        PIXGATE_ADMIN_TOKEN: options.adminToken,
+        PIXGATE_MASTER_KEY: options.masterKey,
+        LOG_LEVEL: 'warn',
+        // These tests burst thousands of creates from one token to load the scheduler; the per-token
+        // rate limit has its own tests (test/proof/security.test.ts), so it is off here by default.
+        PIXGATE_RATE_LIMIT: '0',
+        ...options.env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  );
   const output: string[] = [];
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {

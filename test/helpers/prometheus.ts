@@ -53,7 +53,8 @@ export function parsePrometheus(text: string): Exposition {
       if (!meta) continue; // a plain comment
       if (!new RegExp(`^${NAME}$`).test(meta[2]!)) throw new Error(`bad metric name: ${line}`);
       if (meta[1] === 'TYPE') {
-        if (!['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(meta[3]!)) throw new Error(`bad type: ${line}`);
+        if (!['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(meta[3]!))
+          throw new Error(`bad type: ${line}`);
         types.set(meta[2]!, meta[3]!);
       }
       continue;
@@ -61,9 +62,17 @@ export function parsePrometheus(text: string): Exposition {
     const match = SAMPLE.exec(line);
     if (!match) throw new Error(`not a sample line: ${line}`);
     const name = match[1]!;
-    const family = types.has(name) ? name : SUFFIXES.map((s) => (name.endsWith(s) ? name.slice(0, -s.length) : '')).find((f) => f && types.has(f));
+    const family = types.has(name)
+      ? name
+      : SUFFIXES.map((s) => (name.endsWith(s) ? name.slice(0, -s.length) : '')).find(
+          (f) => f && types.has(f),
+        );
     if (!family) throw new Error(`sample of an undeclared family: ${line}`);
-    samples.push({ name, labels: match[2] ? parseLabels(match[2], line) : {}, value: parseValue(match[3]!, line) });
+    samples.push({
+      name,
+      labels: match[2] ? parseLabels(match[2], line) : {},
+      value: parseValue(match[3]!, line),
+    });
   }
   return {
     types,

@@ -6,7 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { addAccount, call, createTenant, startHarness, type Harness, type Reply } from '../helpers/harness.ts';
+import {
+  addAccount,
+  call,
+  createTenant,
+  startHarness,
+  type Harness,
+  type Reply,
+} from '../helpers/harness.ts';
 
 const P = '/v2/pixverse';
 const PNG = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex');
@@ -42,18 +49,38 @@ describe('tenant isolation', () => {
       assert.equal(res.status, 200, JSON.stringify(res.body));
       return res.body[key] as string;
     };
-    jobs.video = await create('videos', { prompt: `${SECRET_PROMPT} ${LONG}`, email: 'a1@x.com', replyRef: 'a-ref' }, 'video_id');
+    jobs.video = await create(
+      'videos',
+      { prompt: `${SECRET_PROMPT} ${LONG}`, email: 'a1@x.com', replyRef: 'a-ref' },
+      'video_id',
+    );
     // An image from an image effect template (the Platform's only image operation).
-    const frame = await call(h.gw.url, 'POST', `${P}/files?email=a1@x.com`, A.token, PNG, { 'content-type': 'image/png' });
+    const frame = await call(h.gw.url, 'POST', `${P}/files?email=a1@x.com`, A.token, PNG, {
+      'content-type': 'image/png',
+    });
     assert.equal(frame.status, 200, JSON.stringify(frame.body));
-    jobs.image = await create('videos', { template_id: 302325299692635, first_frame_path: frame.body.result[0].path }, 'image_id');
-    jobs.same = await create('videos', { prompt: `${SECRET_PROMPT} ${LONG}`, email: 'same@x.com' }, 'video_id');
+    jobs.image = await create(
+      'videos',
+      { template_id: 302325299692635, first_frame_path: frame.body.result[0].path },
+      'image_id',
+    );
+    jobs.same = await create(
+      'videos',
+      { prompt: `${SECRET_PROMPT} ${LONG}`, email: 'same@x.com' },
+      'video_id',
+    );
   });
   after(async () => {
     await h?.close();
   });
 
-  const api = (method: string, path: string, token: string, body?: unknown, headers?: Record<string, string>) => call(h.gw.url, method, path, token, body, headers);
+  const api = (
+    method: string,
+    path: string,
+    token: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ) => call(h.gw.url, method, path, token, body, headers);
   /** A refusal that reveals nothing about the job. */
   function assertDenied(res: Reply, context: string) {
     assert.ok([403, 404].includes(res.status), `${context}: ${res.status} ${JSON.stringify(res.body)}`);
@@ -75,9 +102,16 @@ describe('tenant isolation', () => {
   const forged = (id: string) => id.replace(`user:${A.userId}-`, `user:${B.userId}-`);
 
   it("B cannot read A's jobs (raw, percent-encoded or with B's user number forged in)", async () => {
-    for (const [kind, id] of [['videos', jobs.video], ['images', jobs.image], ['videos', jobs.same]] as const) {
+    for (const [kind, id] of [
+      ['videos', jobs.video],
+      ['images', jobs.image],
+      ['videos', jobs.same],
+    ] as const) {
       assertDenied(await api('GET', `${P}/${kind}/${id}`, B.token), `GET ${kind} raw`);
-      assertDenied(await api('GET', `${P}/${kind}/${encodeURIComponent(id)}`, B.token), `GET ${kind} encoded`);
+      assertDenied(
+        await api('GET', `${P}/${kind}/${encodeURIComponent(id)}`, B.token),
+        `GET ${kind} encoded`,
+      );
       const res = await api('GET', `${P}/${kind}/${forged(id)}`, B.token);
       assert.equal(res.status, 404, `forged ${kind} id: ${JSON.stringify(res.body)}`);
       assertDenied(res, `GET ${kind} forged`);
@@ -86,9 +120,16 @@ describe('tenant isolation', () => {
     for (const kind of ['videos', 'images']) {
       const list = await api('GET', `${P}/${kind}`, B.token);
       assert.deepEqual([list.status, list.body.total], [200, 0], `B's ${kind} list`);
-      assert.equal((await api('GET', `${P}/${kind}`, A.token)).body.total, kind === 'videos' ? 2 : 1, `A's ${kind} list`);
+      assert.equal(
+        (await api('GET', `${P}/${kind}`, A.token)).body.total,
+        kind === 'videos' ? 2 : 1,
+        `A's ${kind} list`,
+      );
     }
-    for (const [kind, id] of [['videos', jobs.video], ['images', jobs.image]] as const) {
+    for (const [kind, id] of [
+      ['videos', jobs.video],
+      ['images', jobs.image],
+    ] as const) {
       assertDenied(await api('DELETE', `${P}/${kind}/${id}`, B.token), `DELETE ${kind}`);
       assert.equal((await api('DELETE', `${P}/${kind}/${forged(id)}`, B.token)).status, 404);
     }
@@ -101,7 +142,10 @@ describe('tenant isolation', () => {
   it("B cannot cancel A's jobs; they keep running", async () => {
     for (const id of Object.values(jobs)) {
       assertDenied(await api('DELETE', `${P}/scheduler/${id}`, B.token), 'DELETE raw');
-      assertDenied(await api('DELETE', `${P}/scheduler/${encodeURIComponent(id)}`, B.token), 'DELETE encoded');
+      assertDenied(
+        await api('DELETE', `${P}/scheduler/${encodeURIComponent(id)}`, B.token),
+        'DELETE encoded',
+      );
       const res = await api('DELETE', `${P}/scheduler/${forged(id)}`, B.token);
       assert.equal(res.status, 404, JSON.stringify(res.body));
     }
@@ -124,7 +168,9 @@ describe('tenant isolation', () => {
         assert.equal(pinned.status, 404, `${kind} pinned to ${email}: ${JSON.stringify(pinned.body)}`);
         assert.equal(pinned.body.code, 404);
       }
-      const upload = await api('POST', `${P}/files?email=${email}`, B.token, PNG, { 'content-type': 'image/png' });
+      const upload = await api('POST', `${P}/files?email=${email}`, B.token, PNG, {
+        'content-type': 'image/png',
+      });
       assert.equal(upload.status, 404, JSON.stringify(upload.body));
     }
     // B's own same@x.com is B's: reading it shows B's record, not A's.
@@ -133,9 +179,14 @@ describe('tenant isolation', () => {
     assert.equal(same.body.maxJobs, 2);
 
     // An image A uploaded is A's: B cannot animate it (B has no a1@x.com account).
-    const upload = await api('POST', `${P}/files?email=a1@x.com`, A.token, PNG, { 'content-type': 'image/png' });
+    const upload = await api('POST', `${P}/files?email=a1@x.com`, A.token, PNG, {
+      'content-type': 'image/png',
+    });
     assert.equal(upload.status, 200, JSON.stringify(upload.body));
-    const stolen = await api('POST', `${P}/videos/create`, B.token, { prompt: 'steal', first_frame_path: upload.body.result[0].path });
+    const stolen = await api('POST', `${P}/videos/create`, B.token, {
+      prompt: 'steal',
+      first_frame_path: upload.body.result[0].path,
+    });
     assert.equal(stolen.status, 404, JSON.stringify(stolen.body));
 
     // Nothing of the above touched A.
@@ -152,7 +203,14 @@ describe('tenant isolation', () => {
     const view = await api('GET', `${P}/scheduler/available`, B.token);
     assert.deepEqual(view.body.executing, []);
     assert.deepEqual(
-      view.body.available.map((r: { email: string; maxJobs: number; executing: number; available: number }) => [r.email, r.maxJobs, r.executing, r.available]).sort(),
+      view.body.available
+        .map((r: { email: string; maxJobs: number; executing: number; available: number }) => [
+          r.email,
+          r.maxJobs,
+          r.executing,
+          r.available,
+        ])
+        .sort(),
       [
         ['b1@x.com', 3, 0, 3],
         ['same@x.com', 2, 0, 2],
@@ -163,7 +221,10 @@ describe('tenant isolation', () => {
     assert.ok(!text.includes('a1@x.com') && !text.includes('a2@x.com'), text);
 
     // A's view of the same email counts A's job; B's job on its same@x.com counts only for B.
-    const bJob = await api('POST', `${P}/videos/create`, B.token, { prompt: `b ${LONG}`, email: 'same@x.com' });
+    const bJob = await api('POST', `${P}/videos/create`, B.token, {
+      prompt: `b ${LONG}`,
+      email: 'same@x.com',
+    });
     assert.equal(bJob.status, 200, JSON.stringify(bJob.body));
     assert.match(bJob.body.video_id, new RegExp(`^user:${B.userId}-pixverse:same@x\\.com-video:`));
     const aView = await api('GET', `${P}/scheduler/available`, A.token);
@@ -171,7 +232,10 @@ describe('tenant isolation', () => {
     assert.deepEqual([aSame.executing, aSame.available], [1, 1]);
     assert.ok(!aView.body.executing.some((e: { id: string }) => e.id === bJob.body.video_id));
     const bAfter = await api('GET', `${P}/scheduler/available`, B.token);
-    assert.deepEqual(bAfter.body.executing.map((e: { id: string }) => e.id), [bJob.body.video_id]);
+    assert.deepEqual(
+      bAfter.body.executing.map((e: { id: string }) => e.id),
+      [bJob.body.video_id],
+    );
     // And A cannot read B's job either.
     assertDenied(await api('GET', `${P}/videos/${bJob.body.video_id}`, A.token), 'A reads B');
     assert.equal((await api('DELETE', `${P}/scheduler/${bJob.body.video_id}`, B.token)).status, 204);
@@ -184,7 +248,7 @@ describe('tenant isolation', () => {
     assert.deepEqual(res.body, { error: 'Unauthorized', code: 401 });
   });
 
-  it("a second token of the same tenant sees the same accounts and jobs; revoking it → 401 at once", async () => {
+  it('a second token of the same tenant sees the same accounts and jobs; revoking it → 401 at once', async () => {
     const issued = await api('POST', `/admin/users/${A.userId}/tokens`, h.gw.adminToken, { label: 'second' });
     assert.equal(issued.status, 201, JSON.stringify(issued.body));
     const second: string = issued.body.token;
@@ -202,20 +266,33 @@ describe('tenant isolation', () => {
     assert.equal(job.body.video_id, jobs.video);
 
     // A job created with the second token belongs to the tenant: the first token cancels it.
-    const created = await api('POST', `${P}/videos/create`, second, { prompt: `second ${LONG}`, email: 'a2@x.com' });
+    const created = await api('POST', `${P}/videos/create`, second, {
+      prompt: `second ${LONG}`,
+      email: 'a2@x.com',
+    });
     assert.equal(created.status, 200, JSON.stringify(created.body));
     assert.match(created.body.video_id, new RegExp(`^user:${A.userId}-`));
     assert.equal((await api('DELETE', `${P}/scheduler/${created.body.video_id}`, A.token)).status, 204);
 
     // B's admin path cannot revoke A's token.
-    const wrongUser = await api('DELETE', `/admin/users/${B.userId}/tokens/${issued.body.id}`, h.gw.adminToken);
+    const wrongUser = await api(
+      'DELETE',
+      `/admin/users/${B.userId}/tokens/${issued.body.id}`,
+      h.gw.adminToken,
+    );
     assert.equal(wrongUser.status, 404, JSON.stringify(wrongUser.body));
     assert.equal((await api('GET', `${P}/scheduler`, second)).status, 200);
 
     // The second token was used just now (and is cached); revoking it takes effect at once.
     const revoked = await api('DELETE', `/admin/users/${A.userId}/tokens/${issued.body.id}`, h.gw.adminToken);
     assert.equal(revoked.status, 204);
-    for (const [method, path] of [['GET', `${P}/accounts`], ['GET', `${P}/scheduler`], ['GET', `${P}/videos/${jobs.video}`], ['DELETE', `${P}/scheduler/${jobs.video}`], ['GET', '/v2/account']]) {
+    for (const [method, path] of [
+      ['GET', `${P}/accounts`],
+      ['GET', `${P}/scheduler`],
+      ['GET', `${P}/videos/${jobs.video}`],
+      ['DELETE', `${P}/scheduler/${jobs.video}`],
+      ['GET', '/v2/account'],
+    ]) {
       const res = await api(method!, path!, second);
       assert.deepEqual(res.body, { error: 'Unauthorized', code: 401 }, `${method} ${path}`);
     }
@@ -231,7 +308,11 @@ describe('tenant isolation', () => {
     assert.equal(record.label, 'second');
     assert.match(record.revokedAt, /^\d{4}-\d{2}-\d{2}T/);
     assert.ok(!JSON.stringify(list.body).includes(second), 'token secrets are never listed');
-    assert.equal((await api('DELETE', `/admin/users/${A.userId}/tokens/${issued.body.id}`, h.gw.adminToken)).status, 404, 'revoking twice');
+    assert.equal(
+      (await api('DELETE', `/admin/users/${A.userId}/tokens/${issued.body.id}`, h.gw.adminToken)).status,
+      404,
+      'revoking twice',
+    );
   });
 
   it("revoking a tenant's only token locks that tenant out but not the other", async () => {

@@ -48,13 +48,17 @@ describe('OpenAPI 3.1 document', () => {
   });
 
   it('lists every registered route, and only those, apart from the hidden allow-list', () => {
-    assert.ok(registered.length > 40, `expected the whole API to be registered, saw ${registered.length} routes`);
+    assert.ok(
+      registered.length > 40,
+      `expected the whole API to be registered, saw ${registered.length} routes`,
+    );
     const documented = Object.entries(doc.paths).flatMap(([path, item]) =>
       Object.keys(item).map((method) => `${method.toUpperCase()} ${path.replace(/\{([^}]+)\}/g, ':$1')}`),
     );
     const expected = [...new Set(registered)].filter((route) => !HIDDEN.has(route)).sort();
     assert.deepEqual([...new Set(documented)].sort(), expected);
-    for (const hidden of HIDDEN) assert.ok(registered.includes(hidden), `${hidden} is on the allow-list but not registered`);
+    for (const hidden of HIDDEN)
+      assert.ok(registered.includes(hidden), `${hidden} is on the allow-list but not registered`);
   });
 
   it('gives every operation its error answers in the envelope', () => {
@@ -62,7 +66,8 @@ describe('OpenAPI 3.1 document', () => {
       for (const [method, op] of Object.entries(item)) {
         const where = `${method.toUpperCase()} ${path}`;
         assert.ok(op.responses['500'], `${where} documents 500`);
-        if (op.parameters?.length || op.requestBody) assert.ok(op.responses['400'], `${where} has input, so documents 400`);
+        if (op.parameters?.length || op.requestBody)
+          assert.ok(op.responses['400'], `${where} has input, so documents 400`);
         const open = Array.isArray(op.security) && op.security.length === 0;
         if (path.startsWith('/v2/') || path.startsWith('/admin/')) {
           assert.equal(open, false, `${where} needs a token`);
@@ -74,7 +79,11 @@ describe('OpenAPI 3.1 document', () => {
     const created = doc.paths['/v2/pixverse/videos/create']?.['post'];
     assert.ok(created, 'the video create is documented');
     assert.ok(created.responses['429'], 'the create documents its 429');
-    assert.match(JSON.stringify(created.responses['401']), /#\/components\/schemas\/ErrorBody/, 'errors use the shared envelope schema');
+    assert.match(
+      JSON.stringify(created.responses['401']),
+      /#\/components\/schemas\/ErrorBody/,
+      'errors use the shared envelope schema',
+    );
   });
 
   it('serves the reference page locally, and it reads the document', async () => {

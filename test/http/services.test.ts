@@ -13,20 +13,36 @@ describe('engine outcomes to HTTP answers', () => {
   it('gives every outcome an error status, and every 429 a Retry-After', () => {
     for (const [outcome, answer] of Object.entries(OUTCOME_ANSWERS)) {
       assert.ok(answer.status >= 400 && answer.status <= 599, `${outcome}: ${answer.status}`);
-      if (answer.status === 429) assert.ok((answer.retryAfterS ?? 0) > 0, `${outcome} answers 429 without Retry-After`);
+      if (answer.status === 429)
+        assert.ok((answer.retryAfterS ?? 0) > 0, `${outcome} answers 429 without Retry-After`);
     }
   });
 
   it("keeps a refusal's own wait and envelope fields", () => {
-    const answer = answerFor(new EngineError('queue_full', 'The queue is full (3 jobs waiting)', 42, { queued: 3 }));
-    assert.deepEqual(answer, { status: 429, message: 'The queue is full (3 jobs waiting)', retryAfterS: 42, extra: { queued: 3 } });
+    const answer = answerFor(
+      new EngineError('queue_full', 'The queue is full (3 jobs waiting)', 42, { queued: 3 }),
+    );
+    assert.deepEqual(answer, {
+      status: 429,
+      message: 'The queue is full (3 jobs waiting)',
+      retryAfterS: 42,
+      extra: { queued: 3 },
+    });
     assert.equal(answerFor(new EngineError('busy', 'busy'))?.retryAfterS, OUTCOME_ANSWERS.busy.retryAfterS);
   });
 
   it('answers useapi statuses for the provider outcomes', () => {
     const status = (outcome: Outcome) => answerFor(new EngineError(outcome, outcome))?.status;
     assert.deepEqual(
-      ['out_of_credits', 'moderation', 'account_error', 'transient', 'not_found', 'forbidden', 'store_unavailable'].map((o) => status(o as Outcome)),
+      [
+        'out_of_credits',
+        'moderation',
+        'account_error',
+        'transient',
+        'not_found',
+        'forbidden',
+        'store_unavailable',
+      ].map((o) => status(o as Outcome)),
       [412, 422, 596, 502, 404, 403, 503],
     );
   });
@@ -39,7 +55,8 @@ describe('engine outcomes to HTTP answers', () => {
 describe('tenant settings apply at once', () => {
   let h: Harness;
   let tenant: { userId: number; token: string };
-  const create = (prompt: string) => call(h.gw.url, 'POST', '/v2/pixverse/videos/create', tenant.token, { prompt });
+  const create = (prompt: string) =>
+    call(h.gw.url, 'POST', '/v2/pixverse/videos/create', tenant.token, { prompt });
 
   before(async () => {
     h = await startHarness({ simulator: { durationMs: { min: 30_000, max: 30_000 } } });
@@ -54,11 +71,18 @@ describe('tenant settings apply at once', () => {
     const refused = await create('no slot, no queue');
     assert.equal(refused.status, 429);
     assert.ok(Number(refused.headers.get('retry-after')) > 0);
-    const patched = await call(h.gw.url, 'PATCH', `/admin/users/${tenant.userId}`, h.gw.adminToken, { queueByDefault: true });
+    const patched = await call(h.gw.url, 'PATCH', `/admin/users/${tenant.userId}`, h.gw.adminToken, {
+      queueByDefault: true,
+    });
     assert.equal(patched.status, 200);
     const queued = await create('waits for the slot');
     assert.equal(queued.status, 200, JSON.stringify(queued.body));
-    const read = await call(h.gw.url, 'GET', `/v2/pixverse/videos/${encodeURIComponent(queued.body.video_id)}`, tenant.token);
+    const read = await call(
+      h.gw.url,
+      'GET',
+      `/v2/pixverse/videos/${encodeURIComponent(queued.body.video_id)}`,
+      tenant.token,
+    );
     assert.equal(read.body.queue_position, 1);
   });
 });

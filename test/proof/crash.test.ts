@@ -15,7 +15,14 @@ import { startSimulator } from '../../src/providers/pixverse/simulator/index.ts'
 import { call, sleep } from '../helpers/harness.ts';
 import { dropSchema, freshSchema, TEST_DATABASE_URL } from '../helpers/processes.ts';
 import { PROOF_FULL, secrets, startChild, type Child, type ChildOptions } from './lib/gateways.ts';
-import { executingIds, figures, setupTenant, startReceiver, waitAllFinal, waitNotExecuting } from './lib/run.ts';
+import {
+  executingIds,
+  figures,
+  setupTenant,
+  startReceiver,
+  waitAllFinal,
+  waitNotExecuting,
+} from './lib/run.ts';
 import { Timeline } from './lib/timeline.ts';
 
 const JOBS = PROOF_FULL ? 2000 : 100;
@@ -27,7 +34,11 @@ const results: Record<string, string | number> = {};
 
 async function chaos(dialect: 'sqlite' | 'postgres', cleanups: (() => Promise<void>)[]): Promise<void> {
   const keys = LIMITS.map((_, i) => `sim-crash-${dialect}-${i}`);
-  const sim = await startSimulator({ durationMs: { min: 200, max: 700 }, keyLimits: Object.fromEntries(keys.map((k, i) => [k, LIMITS[i]!])), seed: 9 });
+  const sim = await startSimulator({
+    durationMs: { min: 200, max: 700 },
+    keyLimits: Object.fromEntries(keys.map((k, i) => [k, LIMITS[i]!])),
+    seed: 9,
+  });
   cleanups.push(() => sim.close());
   const receiver = await startReceiver();
   cleanups.push(() => receiver.close());
@@ -46,12 +57,19 @@ async function chaos(dialect: 'sqlite' | 'postgres', cleanups: (() => Promise<vo
     env: { PIXGATE_UPSTREAM_TIMEOUT: '5s' },
     ...(dialect === 'postgres' ? { databaseUrl: TEST_DATABASE_URL, schema } : {}),
   });
-  const live: (Child | null)[] = await Promise.all(Array.from({ length: count }, (_, i) => startChild(optionsFor(i))));
+  const live: (Child | null)[] = await Promise.all(
+    Array.from({ length: count }, (_, i) => startChild(optionsFor(i))),
+  );
   cleanups.push(async () => {
     for (const child of live) await child?.kill();
   });
   const urls = () => live.filter((c): c is Child => c !== null).map((c) => c.url);
-  const tenant = await setupTenant(live[0]!.url, shared.adminToken, keys.map((key, i) => ({ key, maxJobs: LIMITS[i]! })), { queueByDefault: true, maxQueueLength: 100_000 });
+  const tenant = await setupTenant(
+    live[0]!.url,
+    shared.adminToken,
+    keys.map((key, i) => ({ key, maxJobs: LIMITS[i]! })),
+    { queueByDefault: true, maxQueueLength: 100_000 },
+  );
 
   const accepted = new Map<string, string>(); // replyRef → id
   let cutOff = 0;
@@ -66,7 +84,13 @@ async function chaos(dialect: 'sqlite' | 'postgres', cleanups: (() => Promise<vo
           continue;
         }
         try {
-          const res = await call(list[Math.floor(Math.random() * list.length)]!, 'POST', '/v2/pixverse/videos/create', tenant.token, { prompt: `chaos ${ref}`, replyUrl: receiver.url, replyRef: ref });
+          const res = await call(
+            list[Math.floor(Math.random() * list.length)]!,
+            'POST',
+            '/v2/pixverse/videos/create',
+            tenant.token,
+            { prompt: `chaos ${ref}`, replyUrl: receiver.url, replyRef: ref },
+          );
           if (res.status === 200) accepted.set(ref, res.body.video_id);
           else if (res.status === 503) cutOff++;
           else assert.fail(`create ${res.status} ${JSON.stringify(res.body)}`);
@@ -86,8 +110,15 @@ async function chaos(dialect: 'sqlite' | 'postgres', cleanups: (() => Promise<vo
   // Kills are spread over the whole run, burst and drain alike, at random points of the upstream's
   // progress; the last one comes when ~97% of the jobs are done, so "every job final and every
   // slot free within 20 s of the last restart" covers what the killed process held plus the rest.
-  const killAt = Array.from({ length: KILLS[dialect] }, (_, k) => (k === KILLS[dialect] - 1 ? 0.97 + Math.random() * 0.01 : ((k + Math.random()) / (KILLS[dialect] - 1)) * 0.9));
-  const timeline = new Timeline(dialect, dialect === 'sqlite' ? { sqlite: join(dirs[0]!, 'pixgate.db') } : { schema });
+  const killAt = Array.from({ length: KILLS[dialect] }, (_, k) =>
+    k === KILLS[dialect] - 1
+      ? 0.97 + Math.random() * 0.01
+      : ((k + Math.random()) / (KILLS[dialect] - 1)) * 0.9,
+  );
+  const timeline = new Timeline(
+    dialect,
+    dialect === 'sqlite' ? { sqlite: join(dirs[0]!, 'pixgate.db') } : { schema },
+  );
   cleanups.push(async () => timeline.stop());
   timeline.start(() => sim.stats().totals);
   let lastRestart = Date.now();
@@ -127,18 +158,32 @@ async function chaos(dialect: 'sqlite' | 'postgres', cleanups: (() => Promise<vo
   const done = await finalWait;
   const finalS = (allFinalAt - lastRestart) / 1000;
   timeline.stop();
-  assert.equal(done.size, ids.length, `${dialect}: every accepted job reached a final state\n${await timeline.report()}`);
+  assert.equal(
+    done.size,
+    ids.length,
+    `${dialect}: every accepted job reached a final state\n${await timeline.report()}`,
+  );
   const notCompleted = [...done.entries()].filter(([, v]) => v.video_status_name !== 'COMPLETED');
-  assert.deepEqual(notCompleted.map(([id, v]) => `${id}: ${v.video_status_name} ${v.error ?? ''}`), [], `${dialect}: every accepted job completed\n${await timeline.report()}`);
+  assert.deepEqual(
+    notCompleted.map(([id, v]) => `${id}: ${v.video_status_name} ${v.error ?? ''}`),
+    [],
+    `${dialect}: every accepted job completed\n${await timeline.report()}`,
+  );
   // Slots: nothing executing or queued once everything is final.
   const available = await call(urls()[0]!, 'GET', '/v2/pixverse/scheduler/available', tenant.token);
   const slotsFreeS = (Date.now() - lastRestart) / 1000;
   assert.deepEqual(available.body.executing, [], `${dialect}: every slot is free`);
-  assert.ok(slotsFreeS <= 20, `${dialect}: every job final and every slot free within 20 s of the last restart (${slotsFreeS.toFixed(1)} s)\n${await timeline.report()}`);
+  assert.ok(
+    slotsFreeS <= 20,
+    `${dialect}: every job final and every slot free within 20 s of the last restart (${slotsFreeS.toFixed(1)} s)\n${await timeline.report()}`,
+  );
   const stats = sim.stats().totals;
   assert.equal(stats.violations, 0, `${dialect}: never over an account's limit upstream`);
   assert.ok(stats.created >= ids.length, `${dialect}: every accepted job was created upstream`);
-  assert.ok(stats.created <= ids.length + cutOff, `${dialect}: no double submit (created ${stats.created}, accepted ${ids.length}, cut off ${cutOff})`);
+  assert.ok(
+    stats.created <= ids.length + cutOff,
+    `${dialect}: no double submit (created ${stats.created}, accepted ${ids.length}, cut off ${cutOff})`,
+  );
   const deadline = Date.now() + 60_000;
   const undelivered = () => [...accepted.keys()].filter((ref) => !receiver.deliveries.has(ref));
   while (undelivered().length > 0 && Date.now() < deadline) await sleep(250);

@@ -46,15 +46,26 @@ describe('proof: upstream faults', () => {
 
   before(async () => {
     h = await startHarness({
-      simulator: { durationMs: { min: 200, max: 500 }, keyLimits: Object.fromEntries(keys.map((k) => [k, 3])), stuckReleaseMs: STUCK_RELEASE_MS },
+      simulator: {
+        durationMs: { min: 200, max: 500 },
+        keyLimits: Object.fromEntries(keys.map((k) => [k, 3])),
+        stuckReleaseMs: STUCK_RELEASE_MS,
+      },
       config: { jobTimeoutMs: JOB_TIMEOUT_MS, upstreamTimeoutMs: 800 },
       tuning: { concurrencyBackoffMs: 500, staleSubmitMs: 5000 },
     });
     ({ token } = await createTenant(h));
     receiver = await startReceiver();
     for (const [i, key] of keys.entries()) {
-      const hook = await call(h.sim.url, 'POST', '/_sim/webhooks', null, { url: `${h.gw.url}/upstream/pixverse/webhook` });
-      const res = await call(h.gw.url, 'POST', `/v2/pixverse/accounts/f${i}@example.com`, token, { apiKey: key, maxJobs: 3, webhookId: hook.body.webhook_id, webhookSecret: hook.body.secret });
+      const hook = await call(h.sim.url, 'POST', '/_sim/webhooks', null, {
+        url: `${h.gw.url}/upstream/pixverse/webhook`,
+      });
+      const res = await call(h.gw.url, 'POST', `/v2/pixverse/accounts/f${i}@example.com`, token, {
+        apiKey: key,
+        maxJobs: 3,
+        webhookId: hook.body.webhook_id,
+        webhookSecret: hook.body.secret,
+      });
       assert.equal(res.status, 201, JSON.stringify(res.body));
     }
   });
@@ -77,7 +88,12 @@ describe('proof: upstream faults', () => {
         Array.from({ length: Math.min(WAVE, ROUNDS - wave) }, (_, r) => wave + r).flatMap((round) =>
           MIX.map(async ([marker, expect], i) => {
             const ref = `r${round}-${i}`;
-            const res = await call(h.gw.url, 'POST', '/v2/pixverse/videos/create', token, { prompt: `fault ${ref} ${marker}`, queue: true, replyUrl: receiver.url, replyRef: ref });
+            const res = await call(h.gw.url, 'POST', '/v2/pixverse/videos/create', token, {
+              prompt: `fault ${ref} ${marker}`,
+              queue: true,
+              replyUrl: receiver.url,
+              replyRef: ref,
+            });
             if (res.status === 200) {
               jobs.push({ id: res.body.video_id, ref, expect, marker });
               ids.push(res.body.video_id);
@@ -85,7 +101,13 @@ describe('proof: upstream faults', () => {
           }),
         ),
       );
-      for (const [id, view] of await waitAllFinal(() => [h.gw.url], token, ids, JOB_TIMEOUT_MS * 4 + WAVE * 3000)) done.set(id, view);
+      for (const [id, view] of await waitAllFinal(
+        () => [h.gw.url],
+        token,
+        ids,
+        JOB_TIMEOUT_MS * 4 + WAVE * 3000,
+      ))
+        done.set(id, view);
     }
     const got: Record<string, Record<string, number>> = {};
     const wrong: string[] = [];
@@ -95,7 +117,8 @@ describe('proof: upstream faults', () => {
       got[job.marker] ??= {};
       got[job.marker]![state] = (got[job.marker]![state] ?? 0) + 1;
       if (state !== job.expect) wrong.push(`${job.marker || 'plain'} → ${state} ${view?.error ?? ''}`);
-      if (job.marker === '#sim:stuck' && !/timed out/.test(view?.error ?? '')) wrong.push(`stuck job failed for another reason: ${view?.error}`);
+      if (job.marker === '#sim:stuck' && !/timed out/.test(view?.error ?? ''))
+        wrong.push(`stuck job failed for another reason: ${view?.error}`);
     }
     const settledS = (Date.now() - started) / 1000;
     assert.deepEqual(refused, {}, 'every create was accepted into the queue');
@@ -111,19 +134,43 @@ describe('proof: upstream faults', () => {
     let accounts: { state: string; cooldownUntil?: string }[] = [];
     const deadline = Date.now() + 15_000;
     do {
-      accounts = Object.values((await call(h.gw.url, 'GET', '/v2/pixverse/accounts', token)).body as Record<string, { state: string; cooldownUntil?: string }>);
+      accounts = Object.values(
+        (await call(h.gw.url, 'GET', '/v2/pixverse/accounts', token)).body as Record<
+          string,
+          { state: string; cooldownUntil?: string }
+        >,
+      );
       if (accounts.every((a) => !a.cooldownUntil || Date.parse(a.cooldownUntil) <= Date.now())) break;
       await sleep(200);
     } while (Date.now() < deadline);
-    assert.ok(accounts.every((a) => !a.cooldownUntil || Date.parse(a.cooldownUntil) <= Date.now()), JSON.stringify(accounts));
-    const after = await call(h.gw.url, 'POST', '/v2/pixverse/videos/create', token, { prompt: 'after the storm', queue: true });
+    assert.ok(
+      accounts.every((a) => !a.cooldownUntil || Date.parse(a.cooldownUntil) <= Date.now()),
+      JSON.stringify(accounts),
+    );
+    const after = await call(h.gw.url, 'POST', '/v2/pixverse/videos/create', token, {
+      prompt: 'after the storm',
+      queue: true,
+    });
     assert.equal(after.status, 200);
     const last = await waitAllFinal(() => [h.gw.url], token, [after.body.video_id], 20_000);
-    assert.equal(last.get(after.body.video_id)?.video_status_name, 'COMPLETED', 'the pool serves new work afterwards');
+    assert.equal(
+      last.get(after.body.video_id)?.video_status_name,
+      'COMPLETED',
+      'the pool serves new work afterwards',
+    );
     const cbDeadline = Date.now() + 20_000;
     while (jobs.some((j) => !receiver.deliveries.has(j.ref)) && Date.now() < cbDeadline) await sleep(200);
     const delivered = jobs.filter((j) => receiver.deliveries.has(j.ref)).length;
     assert.equal(delivered, jobs.length, 'every final state was called back');
-    figures('faults', { jobs: jobs.length, kinds: MIX.length, right_final_state: jobs.length - wrong.length, created_upstream: totals.created, double_creates: totals.created - 9 * ROUNDS, slot_leaks: available.body.executing.length, callbacks: delivered, settled_s: settledS.toFixed(1) });
+    figures('faults', {
+      jobs: jobs.length,
+      kinds: MIX.length,
+      right_final_state: jobs.length - wrong.length,
+      created_upstream: totals.created,
+      double_creates: totals.created - 9 * ROUNDS,
+      slot_leaks: available.body.executing.length,
+      callbacks: delivered,
+      settled_s: settledS.toFixed(1),
+    });
   });
 });

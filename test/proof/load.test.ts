@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { startSimulator } from '../../src/providers/pixverse/simulator/index.ts';
-import { call, sleep } from '../helpers/harness.ts';
+import { sleep } from '../helpers/harness.ts';
 import { PROOF_FULL, secrets, startChild } from './lib/gateways.ts';
 import { figures, setupTenant, startReceiver, waitAllFinal } from './lib/run.ts';
 import type { LoadPlan, LoadResult } from './lib/loadGenerator.ts';
@@ -29,7 +29,9 @@ const GENERATOR = join(import.meta.dirname, 'lib', 'loadGenerator.ts');
 
 function runGenerator(plan: LoadPlan): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', GENERATOR, JSON.stringify(plan)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', GENERATOR, JSON.stringify(plan)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     child.on('exit', (code) => {
@@ -59,13 +61,27 @@ describe('proof: load', () => {
     const gw = await startChild({ upstream: sim.url, dataDir, ...keys });
     cleanups.push(() => gw.kill());
     // A bounded queue: past it creates are refused 429 with Retry-After, by design.
-    const tenant = await setupTenant(gw.url, keys.adminToken, [{ key: 'sim-load-a', maxJobs: 8 }, { key: 'sim-load-b', maxJobs: 8 }], { queueByDefault: true, maxQueueLength: 200 });
+    const tenant = await setupTenant(
+      gw.url,
+      keys.adminToken,
+      [
+        { key: 'sim-load-a', maxJobs: 8 },
+        { key: 'sim-load-b', maxJobs: 8 },
+      ],
+      { queueByDefault: true, maxQueueLength: 200 },
+    );
 
     const rss: { at: number; kb: number }[] = [];
     const begin = Date.now();
     const sampler = setInterval(() => rss.push({ at: Date.now() - begin, kb: rssKb(gw.child.pid!) }), 1000);
     cleanups.push(async () => clearInterval(sampler));
-    const plan: LoadPlan = { url: gw.url, token: tenant.token, replyUrl: receiver.url, rate: RATE, seconds: SECONDS };
+    const plan: LoadPlan = {
+      url: gw.url,
+      token: tenant.token,
+      replyUrl: receiver.url,
+      rate: RATE,
+      seconds: SECONDS,
+    };
     const load = await runGenerator(plan);
     clearInterval(sampler);
     const { ids, refs, errors } = load;
@@ -95,9 +111,16 @@ describe('proof: load', () => {
     assert.deepEqual(errors.slice(0, 5), [], `no errors but designed 429s (${errors.length} errors)`);
     // Honest rate: the generator (its own process) offered the planned rate; were it starved, its
     // send lag would show it, and latencies count from each request's due time anyway.
-    assert.ok(load.achievedRps >= RATE * 0.95, `offered ${load.achievedRps.toFixed(1)} of ${RATE} req/s (send lag p99 ${load.sendLagP99Ms.toFixed(0)} ms)`);
+    assert.ok(
+      load.achievedRps >= RATE * 0.95,
+      `offered ${load.achievedRps.toFixed(1)} of ${RATE} req/s (send lag p99 ${load.sendLagP99Ms.toFixed(0)} ms)`,
+    );
     assert.ok(growth < 0.1, `RSS grew ${(growth * 100).toFixed(1)}% over the second half`);
     assert.equal(done.size, ids.length, 'every accepted job is final');
-    assert.deepEqual(refs.filter((r) => !receiver.deliveries.has(r)), [], 'every callback delivered');
+    assert.deepEqual(
+      refs.filter((r) => !receiver.deliveries.has(r)),
+      [],
+      'every callback delivered',
+    );
   });
 });

@@ -15,7 +15,9 @@ export interface Route {
 
 /** Every documented route, from the gateway's own OpenAPI document. */
 export async function documentedRoutes(base: string): Promise<Route[]> {
-  const doc = (await (await fetch(`${base}/openapi.json`)).json()) as { paths: Record<string, Record<string, { security?: unknown[] }>> };
+  const doc = (await (await fetch(`${base}/openapi.json`)).json()) as {
+    paths: Record<string, Record<string, { security?: unknown[] }>>;
+  };
   // Operations documented with `security: []` take no token on purpose (probes, the PixVerse
   // webhook); the matrix is over the ones that do.
   return Object.entries(doc.paths).flatMap(([path, ops]) =>
@@ -45,12 +47,22 @@ function open(port: number): Promise<Socket> {
  * A client that sends complete headers announcing a body, then one byte every `dripMs`: before the
  * request timeout existed such a connection was never closed.
  */
-export async function slowBodyClient(port: number, path: string, headers: Record<string, string>, dripMs: number): Promise<{ socket: Socket; closed: Promise<number> }> {
+export async function slowBodyClient(
+  port: number,
+  path: string,
+  headers: Record<string, string>,
+  dripMs: number,
+): Promise<{ socket: Socket; closed: Promise<number> }> {
   const socket = await open(port);
   const started = Date.now();
   const closed = closedAfter(socket, started);
   // Announced length under every route's body limit: the server must wait for the body, not refuse it.
-  const lines = Object.entries({ host: '127.0.0.1', 'content-type': 'application/json', 'content-length': '4000', ...headers }).map(([k, v]) => `${k}: ${v}`);
+  const lines = Object.entries({
+    host: '127.0.0.1',
+    'content-type': 'application/json',
+    'content-length': '4000',
+    ...headers,
+  }).map(([k, v]) => `${k}: ${v}`);
   socket.write(`POST ${path} HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n{`);
   const timer = setInterval(() => socket.writable && socket.write(' '), dripMs);
   void closed.then(() => clearInterval(timer));
@@ -58,7 +70,10 @@ export async function slowBodyClient(port: number, path: string, headers: Record
 }
 
 /** A client that never finishes its headers (one header line every `dripMs`). */
-export async function slowHeaderClient(port: number, dripMs: number): Promise<{ socket: Socket; closed: Promise<number> }> {
+export async function slowHeaderClient(
+  port: number,
+  dripMs: number,
+): Promise<{ socket: Socket; closed: Promise<number> }> {
   const socket = await open(port);
   const started = Date.now();
   const closed = closedAfter(socket, started);
@@ -73,9 +88,20 @@ export async function slowHeaderClient(port: number, dripMs: number): Promise<{ 
  * Sends only the headers of a request announcing `contentLength` bytes and returns the status the
  * server answers without the body (null if it waits for the body until `waitMs`).
  */
-export async function answerWithoutBody(port: number, method: string, path: string, headers: Record<string, string>, contentLength: number, waitMs = 3_000): Promise<number | null> {
+export async function answerWithoutBody(
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  contentLength: number,
+  waitMs = 3_000,
+): Promise<number | null> {
   const socket = await open(port);
-  const lines = Object.entries({ host: '127.0.0.1', 'content-length': String(contentLength), ...headers }).map(([k, v]) => `${k}: ${v}`);
+  const lines = Object.entries({
+    host: '127.0.0.1',
+    'content-length': String(contentLength),
+    ...headers,
+  }).map(([k, v]) => `${k}: ${v}`);
   socket.write(`${method} ${path} HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n`);
   return new Promise((resolve) => {
     let text = '';
@@ -96,11 +122,18 @@ export async function answerWithoutBody(port: number, method: string, path: stri
 }
 
 /** PixVerse's webhook signature (see providers/pixverse/upstream/webhook.ts): sorted form pairs. */
-export function signPixverse(secret: string, timestamp: string, nonce: string, body: Record<string, string | number>): string {
+export function signPixverse(
+  secret: string,
+  timestamp: string,
+  nonce: string,
+  body: Record<string, string | number>,
+): string {
   const pairs = Object.keys(body)
     .sort()
     .map((k) => [k, String(body[k])] as [string, string]);
-  return createHmac('sha256', secret).update(`${timestamp}\n${nonce}\n${new URLSearchParams(pairs).toString()}`).digest('base64');
+  return createHmac('sha256', secret)
+    .update(`${timestamp}\n${nonce}\n${new URLSearchParams(pairs).toString()}`)
+    .digest('base64');
 }
 
 /** Every regular file under `dir`, recursively. */

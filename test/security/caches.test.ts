@@ -14,7 +14,10 @@ describe('ShortCache', () => {
     let computed = 0;
     const cache = new ShortCache<number>(500, () => now);
     const compute = async () => ++computed;
-    assert.deepEqual(await Promise.all([cache.get(1, compute), cache.get(1, compute), cache.get(1, compute)]), [1, 1, 1]);
+    assert.deepEqual(
+      await Promise.all([cache.get(1, compute), cache.get(1, compute), cache.get(1, compute)]),
+      [1, 1, 1],
+    );
     now += 499;
     assert.equal(await cache.get(1, compute), 1);
     assert.equal(await cache.get(2, compute), 2, 'per tenant');

@@ -27,15 +27,24 @@ interface Served {
 }
 
 async function serve(dataDir: string, env: Record<string, string>): Promise<Served> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir], {
-    env: { ...process.env, LOG_LEVEL: 'warn', PIXGATE_ADMIN_TOKEN: '', PIXGATE_MASTER_KEY: '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [BIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir],
+    {
+      env: { ...process.env, LOG_LEVEL: 'warn', PIXGATE_ADMIN_TOKEN: '', PIXGATE_MASTER_KEY: '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  const exited = new Promise<{ code: number | null; at: number }>((resolve) => child.on('exit', (code) => resolve({ code, at: Date.now() })));
-  const port = await waitFor(async () => Number(/running on http:\/\/localhost:(\d+)/.exec(out)?.[1] ?? 0) || null, 30_000);
+  const exited = new Promise<{ code: number | null; at: number }>((resolve) =>
+    child.on('exit', (code) => resolve({ code, at: Date.now() })),
+  );
+  const port = await waitFor(
+    async () => Number(/running on http:\/\/localhost:(\d+)/.exec(out)?.[1] ?? 0) || null,
+    30_000,
+  );
   return { child, port, stdout: () => out, exited };
 }
 
@@ -51,7 +60,16 @@ describe('operations', () => {
   };
   /** A request that stays in flight: signed-looking webhook headers, then a body that drips. */
   const holdRequest = async (port: number) => {
-    const held = await slowBodyClient(port, '/upstream/pixverse/webhook', { 'webhook-timestamp': String(Math.floor(Date.now() / 1000)), 'webhook-nonce': 'n', 'webhook-signature': 'c2ln' }, 200);
+    const held = await slowBodyClient(
+      port,
+      '/upstream/pixverse/webhook',
+      {
+        'webhook-timestamp': String(Math.floor(Date.now() / 1000)),
+        'webhook-nonce': 'n',
+        'webhook-signature': 'c2ln',
+      },
+      200,
+    );
     // Until the server has parsed the headers the connection counts as idle and close() drops it.
     await new Promise((resolve) => setTimeout(resolve, 500));
     return held;
@@ -104,41 +122,100 @@ describe('operations', () => {
         expectedDurationMs: 120_000,
       };
       // Scheduled polls far apart: a status read during the replay check is one a replay caused.
-      const tuning = { ...FAST_TUNING, poll: { lagWeight: 10, minIntervalMs: 20, maxIntervalMs: 600_000, maxFirstPollMs: 600_000, backstopQuantile: null } };
+      const tuning = {
+        ...FAST_TUNING,
+        poll: {
+          lagWeight: 10,
+          minIntervalMs: 20,
+          maxIntervalMs: 600_000,
+          maxFirstPollMs: 600_000,
+          backstopQuantile: null,
+        },
+      };
       for (let i = 0; i < 2; i++) {
-        gateways.push(await startGateway({ config: { ...base, dataDir: tempDir() }, upstreamUrl: sim.url, logger: pino({ level: 'silent' }), tuning }));
+        gateways.push(
+          await startGateway({
+            config: { ...base, dataDir: tempDir() },
+            upstreamUrl: sim.url,
+            logger: pino({ level: 'silent' }),
+            tuning,
+          }),
+        );
       }
       const [one, two] = gateways as [Gateway, Gateway];
-      const user = (await call(one.url, 'POST', '/admin/users', base.adminToken, { name: 'r' })).body as { userId: number; token: string };
-      assert.equal((await call(two.url, 'GET', '/v2/account', user.token)).status, 200, 'instance two has verified (and cached) the token');
-      const [record] = (await call(one.url, 'GET', `/admin/users/${user.userId}/tokens`, base.adminToken)).body as { id: number }[];
-      assert.equal((await call(one.url, 'DELETE', `/admin/users/${user.userId}/tokens/${record.id}`, base.adminToken)).status, 204);
+      const user = (await call(one.url, 'POST', '/admin/users', base.adminToken, { name: 'r' })).body as {
+        userId: number;
+        token: string;
+      };
+      assert.equal(
+        (await call(two.url, 'GET', '/v2/account', user.token)).status,
+        200,
+        'instance two has verified (and cached) the token',
+      );
+      const [record] = (await call(one.url, 'GET', `/admin/users/${user.userId}/tokens`, base.adminToken))
+        .body as { id: number }[];
+      assert.equal(
+        (await call(one.url, 'DELETE', `/admin/users/${user.userId}/tokens/${record.id}`, base.adminToken))
+          .status,
+        204,
+      );
       const started = Date.now();
       // The verification cache lives 5 s; the NOTIFY must beat it by far.
-      await waitFor(async () => (await call(two.url, 'GET', '/v2/account', user.token)).status === 401, 2_500, 20);
+      await waitFor(
+        async () => (await call(two.url, 'GET', '/v2/account', user.token)).status === 401,
+        2_500,
+        20,
+      );
       assert.ok(Date.now() - started < 2_500);
 
       // A PixVerse delivery acted on by instance one, replayed to instance two.
       const createdTenant = await call(one.url, 'POST', '/admin/users', base.adminToken, { name: 'w' });
       assert.equal(createdTenant.status, 201, JSON.stringify(createdTenant.body));
       const tenant = createdTenant.body as { userId: number; token: string };
-      const hook = (await call(sim.url, 'POST', '/_sim/webhooks', null, { url: `${one.url}/upstream/pixverse/webhook` })).body as { webhook_id: string; secret: string };
-      const account = await call(one.url, 'POST', '/v2/pixverse/accounts/w@x.com', tenant.token, { apiKey: 'sim-key-w', maxJobs: 2, webhookId: hook.webhook_id, webhookSecret: hook.secret });
+      const hook = (
+        await call(sim.url, 'POST', '/_sim/webhooks', null, { url: `${one.url}/upstream/pixverse/webhook` })
+      ).body as { webhook_id: string; secret: string };
+      const account = await call(one.url, 'POST', '/v2/pixverse/accounts/w@x.com', tenant.token, {
+        apiKey: 'sim-key-w',
+        maxJobs: 2,
+        webhookId: hook.webhook_id,
+        webhookSecret: hook.secret,
+      });
       assert.equal(account.status, 201, JSON.stringify(account.body));
-      const id = (await call(one.url, 'POST', '/v2/pixverse/videos/create', tenant.token, { prompt: 'long #sim:duration=120000' })).body.video_id as string;
+      const id = (
+        await call(one.url, 'POST', '/v2/pixverse/videos/create', tenant.token, {
+          prompt: 'long #sim:duration=120000',
+        })
+      ).body.video_id as string;
       const upstreamId = id.split('-video:')[1]!;
       const [job] = await one.store.jobsByUpstreamId(upstreamId);
       const body = JSON.stringify({ id: upstreamId, status: 1 });
       const ts = String(Math.floor(Date.now() / 1000));
-      const headers = { 'content-type': 'application/json', 'webhook-timestamp': ts, 'webhook-nonce': 'n1', 'webhook-signature': signPixverse(hook.secret, ts, 'n1', { id: upstreamId, status: 1 }) };
-      assert.equal((await call(one.url, 'POST', '/upstream/pixverse/webhook', null, body, headers)).status, 200);
+      const headers = {
+        'content-type': 'application/json',
+        'webhook-timestamp': ts,
+        'webhook-nonce': 'n1',
+        'webhook-signature': signPixverse(hook.secret, ts, 'n1', { id: upstreamId, status: 1 }),
+      };
+      assert.equal(
+        (await call(one.url, 'POST', '/upstream/pixverse/webhook', null, body, headers)).status,
+        200,
+      );
       const read = await waitFor(async () => {
         const row = await one.store.getJob(job!.id);
         return row && row.pollCount > job!.pollCount ? row.pollCount : null;
       });
-      for (let i = 0; i < 20; i++) assert.equal((await call(two.url, 'POST', '/upstream/pixverse/webhook', null, body, headers)).status, 200);
+      for (let i = 0; i < 20; i++)
+        assert.equal(
+          (await call(two.url, 'POST', '/upstream/pixverse/webhook', null, body, headers)).status,
+          200,
+        );
       await new Promise((resolve) => setTimeout(resolve, 1_000));
-      assert.equal((await one.store.getJob(job!.id))!.pollCount, read, 'replays to another instance cost no status read');
+      assert.equal(
+        (await one.store.getJob(job!.id))!.pollCount,
+        read,
+        'replays to another instance cost no status read',
+      );
     } finally {
       for (const gw of gateways) await gw.close();
       await sim.close();

@@ -22,7 +22,12 @@ function legacySeal(passphrase: string, plain: string, aad: string): string {
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   cipher.setAAD(Buffer.from(aad));
   const body = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
-  return ['v1', iv.toString('base64url'), body.toString('base64url'), cipher.getAuthTag().toString('base64url')].join(':');
+  return [
+    'v1',
+    iv.toString('base64url'),
+    body.toString('base64url'),
+    cipher.getAuthTag().toString('base64url'),
+  ].join(':');
 }
 
 describe('SecretBox key derivation', () => {
@@ -31,7 +36,11 @@ describe('SecretBox key derivation', () => {
     const two = secretBoxFor('correct horse battery staple');
     const sealed = one.encrypt('sk-123', 'aad');
     assert.match(sealed, /^v2:[A-Za-z0-9_-]{22}:/);
-    assert.notEqual(sealed.split(':')[1], two.encrypt('sk-123', 'aad').split(':')[1], 'each process has its own salt');
+    assert.notEqual(
+      sealed.split(':')[1],
+      two.encrypt('sk-123', 'aad').split(':')[1],
+      'each process has its own salt',
+    );
     assert.equal(two.decrypt(sealed, 'aad'), 'sk-123');
     assert.throws(() => secretBoxFor('wrong horse battery staple').decrypt(sealed, 'aad'));
     assert.throws(() => two.decrypt(sealed, 'other aad'));
@@ -70,7 +79,9 @@ async function sealsClearRows(store: Store): Promise<void> {
   const stored = (await store.getUser(old.id))!;
   assert.match(stored.webhookSecret, /^v2:/);
   assert.match(stored.webhookSecretPrev!, /^v2:/);
-  assert.ok(!JSON.stringify(stored).includes(clear.slice(6)) && !JSON.stringify(stored).includes(prev.slice(6)));
+  assert.ok(
+    !JSON.stringify(stored).includes(clear.slice(6)) && !JSON.stringify(stored).includes(prev.slice(6)),
+  );
   const opened = (await userWithSecret(store, old.id, Date.now(), box))!;
   assert.equal(opened.webhookSecret, clear);
   assert.equal(opened.webhookSecretPrev, prev);

@@ -16,7 +16,16 @@ test('creates beyond the limit get 500044 and count as violations; peak is track
   assert.equal((await createVideo(s, {}, { key: 'key-b' })).code, 0);
 
   const st = await stats(s);
-  assert.deepEqual(st.keys['key-a'], { limit: 2, peak: 2, violations: 2, created: 2, completed: 0, failed: 0, moderated: 0, active: 2 });
+  assert.deepEqual(st.keys['key-a'], {
+    limit: 2,
+    peak: 2,
+    violations: 2,
+    created: 2,
+    completed: 0,
+    failed: 0,
+    moderated: 0,
+    active: 2,
+  });
   assert.equal(st.keys['key-b'].violations, 0);
   assert.equal(st.totals.violations, 2);
   assert.equal(st.totals.created, 3);
@@ -35,7 +44,11 @@ test('finished jobs free their slots without anyone polling them', async (t) => 
 });
 
 test('keyLimits, setKeyLimit and /_sim/keys change limits; reset-stats clears peak and violations', async (t) => {
-  const s = await sim(t, { maxConcurrent: 5, keyLimits: { tight: 1 }, durationMs: { min: 30_000, max: 30_000 } });
+  const s = await sim(t, {
+    maxConcurrent: 5,
+    keyLimits: { tight: 1 },
+    durationMs: { min: 30_000, max: 30_000 },
+  });
   assert.equal((await createVideo(s, {}, { key: 'tight' })).code, 0);
   assert.equal((await createVideo(s, {}, { key: 'tight' })).code, 500044);
 
@@ -113,10 +126,14 @@ test('a refused create is not cached: retrying its trace id once a slot frees su
   assert.deepEqual([st.created, st.violations], [2, 2]);
 });
 
-test('image template jobs share the key\'s slots with videos', async (t) => {
+test("image template jobs share the key's slots with videos", async (t) => {
   const s = await sim(t, { maxConcurrent: 2, durationMs: { min: 30_000, max: 30_000 } });
   const img = (await call(s, '/image/upload', { form: pngForm() })).resp.img_id;
-  assert.equal((await call(s, '/image/template/generate', { raw: `{"img_ids":[${img}],"template_id":302325299692635}` })).code, 0);
+  assert.equal(
+    (await call(s, '/image/template/generate', { raw: `{"img_ids":[${img}],"template_id":302325299692635}` }))
+      .code,
+    0,
+  );
   assert.equal((await createVideo(s)).code, 0);
   assert.equal((await createVideo(s)).code, 500044);
 });

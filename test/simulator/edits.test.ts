@@ -5,7 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { balance, call, completedVideo, createVideo, deleteJob, sim, uploadImage, uploadMedia, waitFinal } from './helpers.ts';
+import {
+  balance,
+  call,
+  completedVideo,
+  createVideo,
+  deleteJob,
+  sim,
+  uploadImage,
+  uploadMedia,
+  waitFinal,
+} from './helpers.ts';
 
 const SLOW = { durationMs: { min: 30_000, max: 30_000 }, maxConcurrent: 100 };
 
@@ -24,22 +34,69 @@ test('every editing endpoint accepts a completed source video and answers the do
 
   /** [path, body, credits, credit field, result quality] */
   const ops: [string, Record<string, unknown>, number, string, string][] = [
-    ['extend', { source_video_id: src, prompt: 'keep going', model: 'v5', duration: 5, quality: '720p', seed: 3 }, 60, 'credits', '720p'],
+    [
+      'extend',
+      { source_video_id: src, prompt: 'keep going', model: 'v5', duration: 5, quality: '720p', seed: 3 },
+      60,
+      'credits',
+      '720p',
+    ],
     ['lip_sync', { source_video_id: src, audio_media_id: audio }, 32, 'credits', '720p'],
-    ['lip_sync', { source_video_id: src, lip_sync_tts_speaker_id: '7', lip_sync_tts_content: 'Welcome to the product tour.' }, 8, 'credits', '720p'],
-    ['sound_effect', { source_video_id: src, sound_effect_content: 'rain', original_sound_switch: true }, 20, 'credits', '720p'],
+    [
+      'lip_sync',
+      {
+        source_video_id: src,
+        lip_sync_tts_speaker_id: '7',
+        lip_sync_tts_content: 'Welcome to the product tour.',
+      },
+      8,
+      'credits',
+      '720p',
+    ],
+    [
+      'sound_effect',
+      { source_video_id: src, sound_effect_content: 'rain', original_sound_switch: true },
+      20,
+      'credits',
+      '720p',
+    ],
     ['restyle', { source_video_id: src, restyle_id: restyleId }, 120, 'credits', '720p'],
     ['restyle', { source_video_id: src, restyle_prompt: 'as a watercolor' }, 120, 'credits', '720p'],
-    ['swap', { source_video_id: src, keyframe_id: 12, mask_id: maskId, img_id: img, quality: '540p' }, 90, 'credits', '540p'],
+    [
+      'swap',
+      { source_video_id: src, keyframe_id: 12, mask_id: maskId, img_id: img, quality: '540p' },
+      90,
+      'credits',
+      '540p',
+    ],
     ['mimic', { source_video_id: src, img_id: img, quality: '540p' }, 80, 'credit', '540p'],
-    ['modify', { source_video_id: src, prompt: 'make @selection0 red like @img0', quality: '360p', img_ids: [img], mask_ids: [maskId], keyframe_ids: 1 }, 90, 'credits', '360p'],
+    [
+      'modify',
+      {
+        source_video_id: src,
+        prompt: 'make @selection0 red like @img0',
+        quality: '360p',
+        img_ids: [img],
+        mask_ids: [maskId],
+        keyframe_ids: 1,
+      },
+      90,
+      'credits',
+      '360p',
+    ],
     ['upscale', { source_video_id: src }, 120, 'credits', '1080p'],
   ];
   for (const [op, body, credits, field, quality] of ops) {
     const before = await balance(s);
     const a = await call(s, `/video/${op}/generate`, { ids: body });
     assert.equal(a.code, 0, `${op}: ${a.text}`);
-    assert.match(a.text, new RegExp(`^\\{"ErrCode":0,"ErrMsg":"success","Resp":\\{"video_id":\\d{15},"${field}":${credits}\\}\\}$`), op);
+    assert.match(
+      a.text,
+      new RegExp(
+        `^\\{"ErrCode":0,"ErrMsg":"success","Resp":\\{"video_id":\\d{15},"${field}":${credits}\\}\\}$`,
+      ),
+      op,
+    );
     assert.equal((await balance(s)).monthly, before.monthly - credits, `${op} charged`);
     const r = (await call(s, `/video/result/${a.resp.video_id}`)).resp;
     assert.equal(r.status, 5);
@@ -51,7 +108,9 @@ test('every editing endpoint accepts a completed source video and answers the do
 test('result of an edit keeps the source aspect ratio; extend adds its duration', async (t) => {
   const s = await sim(t, { durationMs: { min: 20, max: 20 } });
   const src = await completedVideo(s, { quality: '540p', aspect_ratio: '9:16' });
-  const ext = await call(s, '/video/extend/generate', { ids: { source_video_id: src, prompt: 'more', model: 'v5', duration: 8, quality: '720p' } });
+  const ext = await call(s, '/video/extend/generate', {
+    ids: { source_video_id: src, prompt: 'more', model: 'v5', duration: 8, quality: '720p' },
+  });
   const done = await waitFinal(s, 'video', ext.resp.video_id);
   assert.deepEqual([done.resp.status, done.resp.outputWidth, done.resp.outputHeight], [1, 720, 1280]);
   const up = await call(s, '/video/upscale/generate', { ids: { source_video_id: ext.resp.video_id } });
@@ -59,7 +118,9 @@ test('result of an edit keeps the source aspect ratio; extend adds its duration'
   assert.deepEqual([upDone.resp.outputWidth, upDone.resp.outputHeight], [1080, 1920]);
   // Extend output: 5 s source + 8 s → 13 s; upscale prices 13 s as three 5 s clips of 60.
   assert.equal(up.resp.credits, 180);
-  const lip = await call(s, '/video/lip_sync/generate', { ids: { source_video_id: src, lip_sync_tts_speaker_id: 'Auto', lip_sync_tts_content: 'hi' } });
+  const lip = await call(s, '/video/lip_sync/generate', {
+    ids: { source_video_id: src, lip_sync_tts_speaker_id: 'Auto', lip_sync_tts_content: 'hi' },
+  });
   assert.equal((await waitFinal(s, 'video', lip.resp.video_id)).resp.has_audio, true);
 });
 
@@ -74,7 +135,8 @@ test('sources: xor, ownership, completion, deletion and media types', async (t) 
   const audio = await uploadMedia(s, 'audio');
   const img = await uploadImage(s);
   await waitFinal(s, 'video', failed.resp.video_id);
-  const upscale = (body: Record<string, unknown>, key = 'key-a') => call(s, '/video/upscale/generate', { ids: body, key });
+  const upscale = (body: Record<string, unknown>, key = 'key-a') =>
+    call(s, '/video/upscale/generate', { ids: body, key });
 
   assert.equal((await upscale({ video_media_id: video })).code, 0, 'an uploaded video is a source');
   const cases: [string, Record<string, unknown>, number, string?][] = [
@@ -94,10 +156,20 @@ test('sources: xor, ownership, completion, deletion and media types', async (t) 
     assert.equal(a.code, code, `${label}: ${a.text}`);
     if (fragment) assert.ok(a.body.ErrMsg.includes(fragment), `${label}: ${a.body.ErrMsg}`);
   }
-  assert.equal((await upscale({ source_video_id: src }, 'key-b')).code, 500008, "another key's video is not found");
-  assert.equal((await upscale({ video_media_id: video }, 'key-b')).code, 400017, "another key's upload is not found");
+  assert.equal(
+    (await upscale({ source_video_id: src }, 'key-b')).code,
+    500008,
+    "another key's video is not found",
+  );
+  assert.equal(
+    (await upscale({ video_media_id: video }, 'key-b')).code,
+    400017,
+    "another key's upload is not found",
+  );
   // Lip sync reports an unknown source under 400017, as its guide documents.
-  const lip = await call(s, '/video/lip_sync/generate', { ids: { source_video_id: '123456789012345', audio_media_id: audio } });
+  const lip = await call(s, '/video/lip_sync/generate', {
+    ids: { source_video_id: '123456789012345', audio_media_id: audio },
+  });
   assert.equal(lip.code, 400017);
 });
 
@@ -111,9 +183,17 @@ test('per-endpoint validation of the editing operations', async (t) => {
   const cases: [string, Record<string, unknown>, number][] = [
     ['extend', { ...v, model: 'v5', duration: 5, quality: '540p' }, 400011],
     ['extend', { ...v, prompt: 'p', model: 'v5', duration: 10, quality: '540p' }, 400017],
-    ['extend', { ...v, prompt: 'p', model: 'v5', duration: 5, quality: '540p', generate_audio_switch: true }, 400017],
+    [
+      'extend',
+      { ...v, prompt: 'p', model: 'v5', duration: 5, quality: '540p', generate_audio_switch: true },
+      400017,
+    ],
     ['lip_sync', { ...v }, 400011],
-    ['lip_sync', { ...v, audio_media_id: audio, lip_sync_tts_content: 'hi', lip_sync_tts_speaker_id: '1' }, 400017],
+    [
+      'lip_sync',
+      { ...v, audio_media_id: audio, lip_sync_tts_content: 'hi', lip_sync_tts_speaker_id: '1' },
+      400017,
+    ],
     ['lip_sync', { ...v, lip_sync_tts_content: 'hi' }, 400011],
     ['lip_sync', { ...v, lip_sync_tts_speaker_id: '1' }, 400011],
     ['lip_sync', { ...v, lip_sync_tts_speaker_id: '15', lip_sync_tts_content: 'hi' }, 400017],
@@ -145,7 +225,11 @@ test('per-endpoint validation of the editing operations', async (t) => {
   }
   const mask = await call(s, '/video/mask/selection', { ids: { ...v, keyframe_id: 0 } });
   assert.equal(mask.code, 400017);
-  assert.equal((await call(s, '/video/mask/selection', { ids: v })).resp.keyframe_id, 1, 'keyframe_id defaults to 1');
+  assert.equal(
+    (await call(s, '/video/mask/selection', { ids: v })).resp.keyframe_id,
+    1,
+    'keyframe_id defaults to 1',
+  );
 });
 
 test('mimic markers: #sim:no-subject → 701002, #sim:no-person → 701003, nothing charged', async (t) => {
@@ -156,7 +240,10 @@ test('mimic markers: #sim:no-subject → 701002, #sim:no-person → 701003, noth
   const body = { source_video_id: src, img_id: img, quality: '720p' };
   const noSubject = await call(s, '/video/mimic/generate', { ids: { ...body, prompt: '#sim:no-subject' } });
   assert.equal(noSubject.code, 701002);
-  assert.equal((await call(s, '/video/mimic/generate', { ids: { ...body, note: '#sim:no-person' } })).code, 701003);
+  assert.equal(
+    (await call(s, '/video/mimic/generate', { ids: { ...body, note: '#sim:no-person' } })).code,
+    701003,
+  );
   assert.deepEqual(await balance(s), start);
   // The markers only mean something on mimic.
   assert.equal((await createVideo(s, { prompt: 'x #sim:no-subject' })).code, 0);

@@ -6,9 +6,25 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
-import { balance, call, completedVideo, createVideo, deleteJob, sim, stats, textVideo, uploadImage, waitFinal } from './helpers.ts';
+import {
+  balance,
+  call,
+  completedVideo,
+  createVideo,
+  deleteJob,
+  sim,
+  stats,
+  textVideo,
+  uploadImage,
+  waitFinal,
+} from './helpers.ts';
 
-async function rawCreate(url: string, body: unknown, trace = randomUUID(), signal?: AbortSignal): Promise<Response> {
+async function rawCreate(
+  url: string,
+  body: unknown,
+  trace = randomUUID(),
+  signal?: AbortSignal,
+): Promise<Response> {
   return fetch(`${url}/openapi/v2/video/text/generate`, {
     method: 'POST',
     headers: { 'API-KEY': 'key-a', 'Ai-trace-id': trace, 'content-type': 'application/json' },
@@ -19,7 +35,10 @@ async function rawCreate(url: string, body: unknown, trace = randomUUID(), signa
 
 test('rateLimitRate=1: every API call answers HTTP 429 without an envelope; the control plane still works', async (t) => {
   const s = await sim(t, { rateLimitRate: 1 });
-  for (const res of [await rawCreate(s.url, textVideo()), await fetch(`${s.url}/openapi/v2/account/balance`, { headers: { 'API-KEY': 'k', 'Ai-trace-id': 't' } })]) {
+  for (const res of [
+    await rawCreate(s.url, textVideo()),
+    await fetch(`${s.url}/openapi/v2/account/balance`, { headers: { 'API-KEY': 'k', 'Ai-trace-id': 't' } }),
+  ]) {
     assert.equal(res.status, 429);
     assert.equal(res.headers.get('retry-after'), '1');
     assert.match(res.headers.get('content-type') ?? '', /^text\/plain/);
@@ -45,7 +64,13 @@ test('transientRate=1: HTTP 502 with an HTML body; overloadRate=1: creates get 5
 
 test('partial rates mix outcomes and repeat with the same seed', async (t) => {
   const run = async () => {
-    const s = await sim(t, { seed: 5, rateLimitRate: 0.2, overloadRate: 0.2, transientRate: 0.2, maxConcurrent: 200 });
+    const s = await sim(t, {
+      seed: 5,
+      rateLimitRate: 0.2,
+      overloadRate: 0.2,
+      transientRate: 0.2,
+      maxConcurrent: 200,
+    });
     const seen: (number | string)[] = [];
     for (let i = 0; i < 40; i++) {
       const res = await rawCreate(s.url, textVideo());
@@ -106,7 +131,9 @@ test('POST /_sim/videos/<id>/delete: status 6 from then on; an edit of it answer
   assert.equal(await deleteJob(s, '123456789012345'), 404);
   assert.equal(await deleteJob(s, 'abc'), 404);
   assert.equal((await call(s, '/video/upscale/generate', { ids: { source_video_id: id } })).code, 500064);
-  const img = await call(s, '/image/template/generate', { ids: { img_ids: [await uploadImage(s)], template_id: '302325299692635' } });
+  const img = await call(s, '/image/template/generate', {
+    ids: { img_ids: [await uploadImage(s)], template_id: '302325299692635' },
+  });
   assert.equal(await deleteJob(s, img.resp.image_id, 'images'), 200);
   assert.equal((await call(s, `/image/result/${img.resp.image_id}`)).resp.status, 6);
   assert.equal(s.deleteJob('123'), false);
@@ -117,7 +144,10 @@ test('Ai-trace-id replay holds for the newer creates and for mask selection', as
   const src = await completedVideo(s);
   const [a, b] = [await uploadImage(s), await uploadImage(s)];
   const requests: [string, Record<string, unknown>][] = [
-    ['/video/transition/generate', { prompt: 'p', model: 'v5', duration: 5, quality: '540p', first_frame_img: a, last_frame_img: b }],
+    [
+      '/video/transition/generate',
+      { prompt: 'p', model: 'v5', duration: 5, quality: '540p', first_frame_img: a, last_frame_img: b },
+    ],
     ['/video/restyle/generate', { source_video_id: src, restyle_prompt: 'clay' }],
     ['/video/mask/selection', { source_video_id: src }],
     ['/image/template/generate', { img_ids: [a], template_id: '302325299692635' }],

@@ -6,7 +6,14 @@ import { balance, call, sim, stats, uploadImage, uploadMedia, waitFinal } from '
 test('transition: first_frame_img → last_frame_img, both uploaded images of the key', async (t) => {
   const s = await sim(t, { durationMs: { min: 20, max: 20 } });
   const [a, b] = [await uploadImage(s), await uploadImage(s)];
-  const body = { prompt: 'day to night', model: 'v5', duration: 5, quality: '720p', first_frame_img: a, last_frame_img: b };
+  const body = {
+    prompt: 'day to night',
+    model: 'v5',
+    duration: 5,
+    quality: '720p',
+    first_frame_img: a,
+    last_frame_img: b,
+  };
   const ok = await call(s, '/video/transition/generate', { ids: body });
   assert.equal(ok.code, 0, ok.text);
   assert.equal(ok.resp.credits, 60);
@@ -26,16 +33,24 @@ test('transition: first_frame_img → last_frame_img, both uploaded images of th
     const a2 = await call(s, '/video/transition/generate', { ids: { ...body, ...over } });
     assert.equal(a2.code, code, `${JSON.stringify(over)}: ${a2.text}`);
   }
-  assert.equal((await call(s, '/video/transition/generate', { ids: body, key: 'key-b' })).code, 400032, 'images are per key');
+  assert.equal(
+    (await call(s, '/video/transition/generate', { ids: body, key: 'key-b' })).code,
+    400032,
+    'images are per key',
+  );
 });
 
 test('multi-transition: 2–7 items, segment durations, last item 0 or omitted, total 1–30 s', async (t) => {
   const s = await sim(t, { durationMs: { min: 20, max: 20 }, maxConcurrent: 50 });
   const imgs = await Promise.all(Array.from({ length: 8 }, () => uploadImage(s)));
   const items = (durations: (number | undefined)[]) =>
-    durations.map((d, i) => (d === undefined ? { img_id: imgs[i] } : { img_id: imgs[i], duration: d, prompt: `step ${i}` }));
+    durations.map((d, i) =>
+      d === undefined ? { img_id: imgs[i] } : { img_id: imgs[i], duration: d, prompt: `step ${i}` },
+    );
   const send = (multi: unknown, over: Record<string, unknown> = {}) =>
-    call(s, '/video/multi_transition/generate', { ids: { model: 'v5', quality: '540p', multi_transition: multi, ...over } });
+    call(s, '/video/multi_transition/generate', {
+      ids: { model: 'v5', quality: '540p', multi_transition: multi, ...over },
+    });
 
   const two = await send(items([8, undefined]));
   assert.equal(two.code, 0, two.text);
@@ -72,18 +87,34 @@ test('multi-transition: 2–7 items, segment durations, last item 0 or omitted, 
 test('fusion: image_references, @ref_name mentions, per-model reference limits', async (t) => {
   const s = await sim(t, { durationMs: { min: 20, max: 20 }, maxConcurrent: 50 });
   const imgs = await Promise.all(Array.from({ length: 8 }, () => uploadImage(s)));
-  const refs = (n: number) => imgs.slice(0, n).map((img_id, i) => ({ type: i === 0 ? 'background' : 'subject', img_id, ref_name: `r${i}` }));
+  const refs = (n: number) =>
+    imgs
+      .slice(0, n)
+      .map((img_id, i) => ({ type: i === 0 ? 'background' : 'subject', img_id, ref_name: `r${i}` }));
   const mention = (n: number) => Array.from({ length: n }, (_, i) => `@r${i} `).join('and ');
   const body = (n: number, over: Record<string, unknown> = {}) => ({
-    prompt: `${mention(n)}dance`, model: 'v5', duration: 5, quality: '540p', aspect_ratio: '9:16', image_references: refs(n), ...over,
+    prompt: `${mention(n)}dance`,
+    model: 'v5',
+    duration: 5,
+    quality: '540p',
+    aspect_ratio: '9:16',
+    image_references: refs(n),
+    ...over,
   });
   const ok = await call(s, '/video/fusion/generate', { ids: body(3) });
   assert.equal(ok.code, 0, ok.text);
   const done = await waitFinal(s, 'video', ok.resp.video_id);
   assert.deepEqual([done.resp.outputWidth, done.resp.outputHeight], [540, 960]);
-  assert.equal((await call(s, '/video/fusion/generate', { ids: body(7, { model: 'v6', generate_audio_switch: true }) })).code, 0);
+  assert.equal(
+    (await call(s, '/video/fusion/generate', { ids: body(7, { model: 'v6', generate_audio_switch: true }) }))
+      .code,
+    0,
+  );
   // The last mention may end the prompt.
-  assert.equal((await call(s, '/video/fusion/generate', { ids: body(1, { prompt: 'look at @r0' }) })).code, 0);
+  assert.equal(
+    (await call(s, '/video/fusion/generate', { ids: body(1, { prompt: 'look at @r0' }) })).code,
+    0,
+  );
 
   const cases: [string, Record<string, unknown>, number][] = [
     ['4 refs on v5', body(4), 400017],
@@ -94,11 +125,33 @@ test('fusion: image_references, @ref_name mentions, per-model reference limits',
     ['mention without space', body(1, { prompt: 'look @r0, now' }), 400017],
     ['unknown mention', body(1, { prompt: '@r0 and @ghost here' }), 400017],
     ['bad type', body(1, { image_references: [{ type: 'prop', img_id: imgs[0], ref_name: 'r0' }] }), 400017],
-    ['duplicate name', body(2, { image_references: [refs(1)[0], { ...refs(1)[0], img_id: imgs[1] }] }), 400017],
-    ['name with space', body(1, { prompt: '@my cat ', image_references: [{ type: 'subject', img_id: imgs[0], ref_name: 'my cat' }] }), 400017],
-    ['name too long', body(1, { prompt: `@${'n'.repeat(31)} `, image_references: [{ type: 'subject', img_id: imgs[0], ref_name: 'n'.repeat(31) }] }), 400017],
+    [
+      'duplicate name',
+      body(2, { image_references: [refs(1)[0], { ...refs(1)[0], img_id: imgs[1] }] }),
+      400017,
+    ],
+    [
+      'name with space',
+      body(1, {
+        prompt: '@my cat ',
+        image_references: [{ type: 'subject', img_id: imgs[0], ref_name: 'my cat' }],
+      }),
+      400017,
+    ],
+    [
+      'name too long',
+      body(1, {
+        prompt: `@${'n'.repeat(31)} `,
+        image_references: [{ type: 'subject', img_id: imgs[0], ref_name: 'n'.repeat(31) }],
+      }),
+      400017,
+    ],
     ['missing ref_name', body(1, { image_references: [{ type: 'subject', img_id: imgs[0] }] }), 400011],
-    ['unknown image', body(1, { image_references: [{ type: 'subject', img_id: '123456789012345', ref_name: 'r0' }] }), 400032],
+    [
+      'unknown image',
+      body(1, { image_references: [{ type: 'subject', img_id: '123456789012345', ref_name: 'r0' }] }),
+      400032,
+    ],
     ['audio on v5.5', body(1, { model: 'v5.5', generate_audio_switch: true }), 400017],
     ['missing aspect', body(1, { aspect_ratio: undefined }), 400011],
     ['refs not objects', body(1, { image_references: [imgs[0]] }), 400013],
@@ -113,15 +166,24 @@ test('effect templates on /video/img: activation (500070), 720p/1080p (500071), 
   const s = await sim(t, { durationMs: { min: 20, max: 20 }, maxConcurrent: 50 });
   const [a, b, c] = [await uploadImage(s), await uploadImage(s), await uploadImage(s)];
   const base = { prompt: '', model: 'v5', duration: 5, quality: '540p' };
-  const send = (over: Record<string, unknown>) => call(s, '/video/img/generate', { ids: { ...base, ...over } });
+  const send = (over: Record<string, unknown>) =>
+    call(s, '/video/img/generate', { ids: { ...base, ...over } });
 
   const venom = await send({ template_id: '302325299692617', img_id: a });
   assert.equal(venom.code, 0, venom.text);
   const done = await waitFinal(s, 'video', venom.resp.video_id);
   assert.equal(done.resp.template_id, '302325299692617');
   assert.equal(done.resp.status, 1);
-  assert.equal((await send({ template_id: '302325299692611', img_ids: [a, b] })).code, 0, 'Hug takes two images');
-  assert.equal((await send({ template_id: '302325299692626', img_id: a, img_ids: [b, c] })).code, 0, 'Family Photo takes three');
+  assert.equal(
+    (await send({ template_id: '302325299692611', img_ids: [a, b] })).code,
+    0,
+    'Hug takes two images',
+  );
+  assert.equal(
+    (await send({ template_id: '302325299692626', img_id: a, img_ids: [b, c] })).code,
+    0,
+    'Family Photo takes three',
+  );
   assert.equal((await send({ template_id: '302325299692623', img_id: a, quality: '360p' })).code, 0);
 
   const cases: [string, Record<string, unknown>, number][] = [
@@ -135,7 +197,9 @@ test('effect templates on /video/img: activation (500070), 720p/1080p (500071), 
   ];
   for (const [label, over, code] of cases) assert.equal((await send(over)).code, code, label);
   // Text-to-video takes template_id too, without images.
-  const text = await call(s, '/video/text/generate', { ids: { ...base, aspect_ratio: '1:1', template_id: '302325299692629' } });
+  const text = await call(s, '/video/text/generate', {
+    ids: { ...base, aspect_ratio: '1:1', template_id: '302325299692629' },
+  });
   assert.equal(text.code, 500070);
 });
 
@@ -143,7 +207,9 @@ test('image templates: /image/template/generate answers image_id and `credit`; r
   const s = await sim(t, { durationMs: { min: 20, max: 20 } });
   const [a, b] = [await uploadImage(s), await uploadImage(s)];
   const start = await balance(s);
-  const ok = await call(s, '/image/template/generate', { ids: { img_ids: [a], template_id: '302325299692635' } });
+  const ok = await call(s, '/image/template/generate', {
+    ids: { img_ids: [a], template_id: '302325299692635' },
+  });
   assert.equal(ok.code, 0, ok.text);
   assert.match(ok.text, /"image_id":\d{15},"credit":10\}/);
   assert.equal((await balance(s)).monthly, start.monthly - 10);
@@ -177,7 +243,10 @@ test('catalogues: tts_list (15 speakers), restyle list, effect templates, with p
   assert.deepEqual(tts.resp.data[0], { speaker_id: '1', name: 'Emily' });
   assert.deepEqual(tts.resp.data.at(-1), { speaker_id: 'Auto', name: 'Auto' });
   const page2 = await call(s, '/video/lip_sync/tts_list?page_num=2&page_size=10');
-  assert.deepEqual(page2.resp.data.map((d: any) => d.speaker_id), ['11', '12', '13', '14', 'Auto']);
+  assert.deepEqual(
+    page2.resp.data.map((d: any) => d.speaker_id),
+    ['11', '12', '13', '14', 'Auto'],
+  );
   assert.equal((await call(s, '/video/lip_sync/tts_list?page_num=0')).code, 400017);
   assert.equal((await call(s, '/video/lip_sync/tts_list?page_size=abc')).code, 400013);
 
@@ -190,7 +259,16 @@ test('catalogues: tts_list (15 speakers), restyle list, effect templates, with p
   assert.match(all.text, /"template_id":302325299692608,/);
   const first = all.resp.effect_items[0];
   assert.deepEqual(Object.keys(first), [
-    'template_id', 'display_name', 'display_prompt', 'effect_type', 'template_type', 'qualities', 'duration', 'activated', 'credits', 'thumbnail_url',
+    'template_id',
+    'display_name',
+    'display_prompt',
+    'effect_type',
+    'template_type',
+    'qualities',
+    'duration',
+    'activated',
+    'credits',
+    'thumbnail_url',
   ]);
   assert.ok(all.resp.effect_items.some((x: any) => !x.activated));
   const images = await call(s, '/video/effects/templates/list?type=2&page_num=1&page_size=2');

@@ -2,14 +2,22 @@
 import { randomUUID } from 'node:crypto';
 import { parse } from 'lossless-json';
 import type { TestContext } from 'node:test';
-import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../src/providers/pixverse/simulator/index.ts';
+import {
+  startSimulator,
+  type RunningSimulator,
+  type SimulatorOptions,
+} from '../../src/providers/pixverse/simulator/index.ts';
 
 /**
  * A webhook every test simulator has registered, as an account's console would: a create naming an
  * unregistered webhook_id is refused, and the tables of valid requests send this one. Nothing
  * listens at its URL; a test that needs deliveries registers its own receiver.
  */
-export const FIXTURE_WEBHOOK = { webhook_id: 'wh-1', url: 'http://127.0.0.1:9/unused', secret: 'fixture-secret' };
+export const FIXTURE_WEBHOOK = {
+  webhook_id: 'wh-1',
+  url: 'http://127.0.0.1:9/unused',
+  secret: 'fixture-secret',
+};
 
 /** Starts a simulator that is closed when the test ends (pass or fail). */
 export async function sim(t: TestContext, options: SimulatorOptions = {}): Promise<RunningSimulator> {
@@ -68,13 +76,23 @@ export async function call(s: RunningSimulator, path: string, opts: CallOptions 
   };
 }
 
-export const TEXT_VIDEO = { prompt: 'a red fox in snow', model: 'v5', duration: 5, quality: '540p', aspect_ratio: '16:9' };
+export const TEXT_VIDEO = {
+  prompt: 'a red fox in snow',
+  model: 'v5',
+  duration: 5,
+  quality: '540p',
+  aspect_ratio: '16:9',
+};
 
 export function textVideo(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return { ...TEXT_VIDEO, ...overrides };
 }
 
-export async function createVideo(s: RunningSimulator, overrides: Record<string, unknown> = {}, opts: CallOptions = {}): Promise<Answer> {
+export async function createVideo(
+  s: RunningSimulator,
+  overrides: Record<string, unknown> = {},
+  opts: CallOptions = {},
+): Promise<Answer> {
   return call(s, '/video/text/generate', { json: textVideo(overrides), ...opts });
 }
 
@@ -91,7 +109,13 @@ export async function balance(s: RunningSimulator, key = 'key-a'): Promise<{ mon
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls a result until its status leaves 5 (or the deadline passes). */
-export async function waitFinal(s: RunningSimulator, kind: 'video' | 'image' | 'music', id: string, opts: CallOptions = {}, deadlineMs = 10_000): Promise<Answer> {
+export async function waitFinal(
+  s: RunningSimulator,
+  kind: 'video' | 'image' | 'music',
+  id: string,
+  opts: CallOptions = {},
+  deadlineMs = 10_000,
+): Promise<Answer> {
   const until = Date.now() + deadlineMs;
   for (;;) {
     const a = await call(s, `/${kind}/result/${id}`, opts);
@@ -110,7 +134,11 @@ export function withinWindow(since: number, windowMs: number): boolean {
 }
 
 /** Polls /_sim/stats until `ready` holds (or the deadline passes), returning the last stats. */
-export async function statsWhen(s: RunningSimulator, ready: (st: any) => boolean, deadlineMs = 10_000): Promise<any> {
+export async function statsWhen(
+  s: RunningSimulator,
+  ready: (st: any) => boolean,
+  deadlineMs = 10_000,
+): Promise<any> {
   const until = Date.now() + deadlineMs;
   for (;;) {
     const st = await stats(s);
@@ -122,7 +150,12 @@ export async function statsWhen(s: RunningSimulator, ready: (st: any) => boolean
 /** A tiny valid PNG header (enough for the simulator's magic-byte sniffing). */
 export const PNG_BYTES = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex');
 
-export function pngForm(field = 'image', type = 'image/png', bytes: Uint8Array = PNG_BYTES, name = 'pic.png'): FormData {
+export function pngForm(
+  field = 'image',
+  type = 'image/png',
+  bytes: Uint8Array = PNG_BYTES,
+  name = 'pic.png',
+): FormData {
   const form = new FormData();
   form.append(field, new Blob([new Uint8Array(bytes)], { type }), name);
   return form;
@@ -139,16 +172,27 @@ export async function uploadImage(s: RunningSimulator, key = 'key-a'): Promise<s
   return String(a.resp.img_id);
 }
 
-export async function uploadMedia(s: RunningSimulator, kind: 'video' | 'audio', key = 'key-a'): Promise<string> {
+export async function uploadMedia(
+  s: RunningSimulator,
+  kind: 'video' | 'audio',
+  key = 'key-a',
+): Promise<string> {
   const form = new FormData();
-  form.append('file_url', kind === 'video' ? 'https://example.com/clip.mp4' : 'https://example.com/voice.mp3');
+  form.append(
+    'file_url',
+    kind === 'video' ? 'https://example.com/clip.mp4' : 'https://example.com/voice.mp3',
+  );
   const a = await call(s, '/media/upload', { form, key });
   if (a.code !== 0) throw new Error(`media upload failed: ${a.text}`);
   return String(a.resp.media_id);
 }
 
 /** A text-to-video that has completed (status 1), for the editing endpoints. */
-export async function completedVideo(s: RunningSimulator, overrides: Record<string, unknown> = {}, key = 'key-a'): Promise<string> {
+export async function completedVideo(
+  s: RunningSimulator,
+  overrides: Record<string, unknown> = {},
+  key = 'key-a',
+): Promise<string> {
   const prompt = `${String(overrides.prompt ?? 'source clip')} #sim:duration=1`;
   const a = await createVideo(s, { ...overrides, prompt }, { key });
   if (a.code !== 0) throw new Error(`create failed: ${a.text}`);
@@ -157,7 +201,11 @@ export async function completedVideo(s: RunningSimulator, overrides: Record<stri
   return String(a.resp.video_id);
 }
 
-export async function deleteJob(s: RunningSimulator, id: string, kind: 'videos' | 'images' | 'music' = 'videos'): Promise<number> {
+export async function deleteJob(
+  s: RunningSimulator,
+  id: string,
+  kind: 'videos' | 'images' | 'music' = 'videos',
+): Promise<number> {
   const res = await fetch(`${s.url}/_sim/${kind}/${id}/delete`, { method: 'POST' });
   await res.text();
   return res.status;

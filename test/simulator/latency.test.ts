@@ -7,10 +7,15 @@ import { createRng } from '../../src/providers/pixverse/simulator/random.ts';
 import { videoSpec, type JobSpec } from '../../src/providers/pixverse/simulator/validate/index.ts';
 import { call, createVideo, sim, waitFinal } from './helpers.ts';
 
-function quantiles(spec: JobSpec, timeScale = 1, n = 4000): { median: number; p90: number; min: number; max: number } {
+function quantiles(
+  spec: JobSpec,
+  timeScale = 1,
+  n = 4000,
+): { median: number; p90: number; min: number; max: number } {
   const rng = createRng(99);
   const xs: number[] = [];
-  for (let i = 0; i < n; i++) xs.push(modelDurationMs(spec, DEFAULT_LATENCY, timeScale, [rng(), rng(), rng()]));
+  for (let i = 0; i < n; i++)
+    xs.push(modelDurationMs(spec, DEFAULT_LATENCY, timeScale, [rng(), rng(), rng()]));
   xs.sort((a, b) => a - b);
   return { median: xs[Math.floor(n / 2)]!, p90: xs[Math.floor(n * 0.9)]!, min: xs[0]!, max: xs[n - 1]! };
 }
@@ -30,15 +35,27 @@ test('per-quality medians and p90s follow the reference table for a 5 s clip wit
 
 test('duration, audio, multi-clip, fast and editing factors; timeScale', () => {
   const base = quantiles(video({ mode: 'text', model: 'v6', quality: '720p', duration: 5 })).median;
-  const long = quantiles(video({ mode: 'text', model: 'v6', quality: '720p', duration: 15, audio: true, multiClip: true })).median;
+  const long = quantiles(
+    video({ mode: 'text', model: 'v6', quality: '720p', duration: 15, audio: true, multiClip: true }),
+  ).median;
   near(long / base, 1.8 * 1.15 * 1.2, 0.02, '15 s + audio + multi-clip');
-  const fast = quantiles(video({ mode: 'text', model: 'v4', quality: '720p', duration: 5, motionMode: 'fast' })).median;
+  const fast = quantiles(
+    video({ mode: 'text', model: 'v4', quality: '720p', duration: 5, motionMode: 'fast' }),
+  ).median;
   near(fast / base, 0.6, 0.02, 'fast');
   const edit = quantiles(video({ mode: 'restyle', model: 'v5', quality: '720p', duration: 5 }));
   near(edit.median / base, 1.15, 0.08, 'editing ops average 0.8–1.5×');
   const scaled = quantiles(video({ mode: 'text', model: 'v6', quality: '720p', duration: 5 }), 0.01).median;
   near(scaled, base / 100, 0.01, 'timeScale 0.01');
-  const image = quantiles({ kind: 'image', prompt: '', quality: '1080p', aspectRatio: '3:4', templateId: '1', cost: 5, creditField: 'credit' });
+  const image = quantiles({
+    kind: 'image',
+    prompt: '',
+    quality: '1080p',
+    aspectRatio: '3:4',
+    templateId: '1',
+    cost: 5,
+    creditField: 'credit',
+  });
   near(image.median, 15_000, 0.06, 'image median');
 });
 
@@ -46,7 +63,8 @@ test('without durationMs the simulator uses model durations × timeScale (modify
   const s = await sim(t, { timeScale: 0.002, maxConcurrent: 100 });
   const ids: Record<string, string[]> = { '360p': [], '1080p': [] };
   for (let i = 0; i < 12; i++) {
-    for (const quality of ['360p', '1080p']) ids[quality]!.push((await createVideo(s, { quality })).resp.video_id);
+    for (const quality of ['360p', '1080p'])
+      ids[quality]!.push((await createVideo(s, { quality })).resp.video_id);
   }
   const spent = async (id: string) => {
     const r = (await waitFinal(s, 'video', id)).resp;
@@ -66,7 +84,10 @@ test('without durationMs the simulator uses model durations × timeScale (modify
 
 test('a job that would outlive the stuck-release (default 10 min × timeScale) is released as failed', async (t) => {
   // A 720p median of ~3 h at timeScale 0.0001 is ~1 s; the release comes after 60 ms.
-  const s = await sim(t, { timeScale: 0.0001, latency: { '720p': { medianMs: 10_000_000, p90Ms: 12_000_000 } } });
+  const s = await sim(t, {
+    timeScale: 0.0001,
+    latency: { '720p': { medianMs: 10_000_000, p90Ms: 12_000_000 } },
+  });
   const t0 = Date.now();
   const id = (await createVideo(s, { quality: '720p' })).resp.video_id;
   const done = await waitFinal(s, 'video', id);
@@ -85,7 +106,13 @@ test('throughput: well over 1,000 creates/s over HTTP once warm', async (t) => {
   const s = await sim(t, { maxConcurrent: 1_000_000, timeScale: 0.01 });
   const pool = new Pool(s.url, { connections: 32 });
   t.after(() => pool.close());
-  const body = JSON.stringify({ prompt: 'a red fox', model: 'v5', duration: 5, quality: '540p', aspect_ratio: '16:9' });
+  const body = JSON.stringify({
+    prompt: 'a red fox',
+    model: 'v5',
+    duration: 5,
+    quality: '540p',
+    aspect_ratio: '16:9',
+  });
   let next = 0;
   const run = async (n: number) => {
     const started = performance.now();

@@ -1,12 +1,27 @@
 /** Job lifecycle: status transitions, prompt markers, failure rates and credit accounting. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { balance, call, createVideo, pngForm, sim, sleep, stats, waitFinal, withinWindow } from './helpers.ts';
+import {
+  balance,
+  call,
+  createVideo,
+  pngForm,
+  sim,
+  sleep,
+  stats,
+  waitFinal,
+  withinWindow,
+} from './helpers.ts';
 
 test('a video goes 5 → 1 with url, dimensions, size and a seed', async (t) => {
   const s = await sim(t, { durationMs: { min: 300, max: 300 } });
   const t0 = Date.now();
-  const created = await createVideo(s, { quality: '720p', aspect_ratio: '9:16', negative_prompt: 'blur', style: 'anime' });
+  const created = await createVideo(s, {
+    quality: '720p',
+    aspect_ratio: '9:16',
+    negative_prompt: 'blur',
+    style: 'anime',
+  });
   const id = created.resp.video_id;
   const pending = await call(s, `/video/result/${id}`);
   assert.equal(pending.code, 0);
@@ -24,7 +39,10 @@ test('a video goes 5 → 1 with url, dimensions, size and a seed', async (t) => 
   assert.deepEqual([r.outputWidth, r.outputHeight, r.resolution_ratio], [720, 1280, 720]);
   assert.ok(r.size > 0);
   assert.ok(Number.isInteger(r.seed) && r.seed > 0, 'a random seed is reported when none was sent');
-  assert.deepEqual([r.prompt, r.negative_prompt, r.style, r.credits], ['a red fox in snow', 'blur', 'anime', created.resp.credits]);
+  assert.deepEqual(
+    [r.prompt, r.negative_prompt, r.style, r.credits],
+    ['a red fox in snow', 'blur', 'anime', created.resp.credits],
+  );
   assert.ok(Date.parse(r.modify_time) > Date.parse(r.create_time));
   assert.equal((await stats(s)).keys['key-a'].completed, 1);
 });
@@ -111,7 +129,13 @@ test('#sim:reject-moderation, #sim:overload and #sim:http500 refuse the create w
   const res = await fetch(`${s.url}/openapi/v2/video/text/generate`, {
     method: 'POST',
     headers: { 'API-KEY': 'key-a', 'Ai-trace-id': 't-500', 'content-type': 'application/json' },
-    body: JSON.stringify({ prompt: 'x #sim:http500', model: 'v5', duration: 5, quality: '540p', aspect_ratio: '16:9' }),
+    body: JSON.stringify({
+      prompt: 'x #sim:http500',
+      model: 'v5',
+      duration: 5,
+      quality: '540p',
+      aspect_ratio: '16:9',
+    }),
   });
   assert.equal(res.status, 500);
   const body = await res.json();
@@ -148,20 +172,34 @@ test('the same seed gives the same durations and outcomes', async (t) => {
   const a = await run();
   const b = await run();
   assert.deepEqual(a, b);
-  assert.ok(a.statuses.includes(1) && a.statuses.includes(8), `both outcomes expected at failRate 0.5: ${a.statuses}`);
+  assert.ok(
+    a.statuses.includes(1) && a.statuses.includes(8),
+    `both outcomes expected at failRate 0.5: ${a.statuses}`,
+  );
 });
 
 test('credits: charged at submit, insufficient balance answers 500090, monthly before package', async (t) => {
   const s = await sim(t, { durationMs: { min: 30_000, max: 30_000 }, maxConcurrent: 10 });
-  await fetch(`${s.url}/_sim/keys/key-a`, { method: 'POST', body: '{"creditMonthly":50,"creditPackage":100}' });
+  await fetch(`${s.url}/_sim/keys/key-a`, {
+    method: 'POST',
+    body: '{"creditMonthly":50,"creditPackage":100}',
+  });
   const a = await createVideo(s, { quality: '720p' }); // 60 credits: 50 monthly + 10 package
   assert.equal(a.resp.credits, 60);
   assert.deepEqual(await balance(s), { monthly: 0, pkg: 90 });
   const b = await createVideo(s, { quality: '1080p' }); // 120 > 90
   assert.equal(b.code, 500090);
   const img = (await call(s, '/image/upload', { form: pngForm() })).resp.img_id;
-  assert.equal((await call(s, '/image/template/generate', { raw: `{"img_ids":[${img}],"template_id":302325299692635}` })).resp.credit, 10);
-  assert.equal((await call(s, '/image/template/generate', { raw: `{"img_ids":[${img}],"template_id":302325299692635}` })).resp.credit, 10);
+  assert.equal(
+    (await call(s, '/image/template/generate', { raw: `{"img_ids":[${img}],"template_id":302325299692635}` }))
+      .resp.credit,
+    10,
+  );
+  assert.equal(
+    (await call(s, '/image/template/generate', { raw: `{"img_ids":[${img}],"template_id":302325299692635}` }))
+      .resp.credit,
+    10,
+  );
   assert.deepEqual(await balance(s), { monthly: 0, pkg: 70 });
   // A refund goes back to the buckets the charge came from.
   await fetch(`${s.url}/_sim/keys/key-a`, { method: 'POST', body: '{"creditMonthly":20}' });

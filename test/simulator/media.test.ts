@@ -1,7 +1,16 @@
 /** Ids on the wire, uploads, image-to-video, and downloading results. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { call, createVideo, losslessBody, PNG_BYTES, pngForm, sim, uploadImage, waitFinal } from './helpers.ts';
+import {
+  call,
+  createVideo,
+  losslessBody,
+  PNG_BYTES,
+  pngForm,
+  sim,
+  uploadImage,
+  waitFinal,
+} from './helpers.ts';
 
 test('bigIds emits 18-digit ids as raw JSON integers above 2^53', async (t) => {
   const s = await sim(t, { bigIds: true, durationMs: { min: 10, max: 10 } });
@@ -65,10 +74,22 @@ test('image upload by URL, and upload errors', async (t) => {
   assert.match(ok.resp.img_url, /\.webp$/);
 
   assert.equal((await call(s, '/image/upload', { form: new FormData() })).code, 400011);
-  assert.equal((await call(s, '/image/upload', { form: pngForm('image', 'image/gif', PNG_BYTES, 'a.gif') })).code, 500032);
-  assert.equal((await call(s, '/image/upload', { form: pngForm('image', 'image/png', Buffer.from('not an image at all')) })).code, 500031);
+  assert.equal(
+    (await call(s, '/image/upload', { form: pngForm('image', 'image/gif', PNG_BYTES, 'a.gif') })).code,
+    500032,
+  );
+  assert.equal(
+    (
+      await call(s, '/image/upload', {
+        form: pngForm('image', 'image/png', Buffer.from('not an image at all')),
+      })
+    ).code,
+    500031,
+  );
   const jpeg = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 0x10]);
-  const octet = await call(s, '/image/upload', { form: pngForm('image', 'application/octet-stream', jpeg, 'photo.jpg') });
+  const octet = await call(s, '/image/upload', {
+    form: pngForm('image', 'application/octet-stream', jpeg, 'photo.jpg'),
+  });
   assert.equal(octet.code, 0);
   assert.match(octet.resp.img_url, /\.jpg$/);
   const bad = new FormData();
@@ -78,7 +99,9 @@ test('image upload by URL, and upload errors', async (t) => {
 
 /** A multipart body built by hand: fetch's own FormData encoder is slow for 20 MB files. */
 function multipart(bytes: Buffer): { body: Uint8Array<ArrayBuffer>; type: string } {
-  const head = Buffer.from('--b0undary\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n');
+  const head = Buffer.from(
+    '--b0undary\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n',
+  );
   const body = new Uint8Array(Buffer.concat([head, bytes, Buffer.from('\r\n--b0undary--\r\n')]));
   return { body, type: 'multipart/form-data; boundary=b0undary' };
 }
@@ -137,7 +160,8 @@ test('results download from the simulator itself: MP4 and PNG with type, length 
   const video = await createVideo(s, { duration: 8 });
   const pendingUrl = `${s.url}/media/video/sim-${video.resp.video_id}.mp4`;
   // Nothing to download before the job completes.
-  if ((await call(s, `/video/result/${video.resp.video_id}`)).resp.status === 5) assert.equal((await fetch(pendingUrl)).status, 404);
+  if ((await call(s, `/video/result/${video.resp.video_id}`)).resp.status === 5)
+    assert.equal((await fetch(pendingUrl)).status, 404);
   const done = await waitFinal(s, 'video', video.resp.video_id);
   assert.equal(done.resp.status, 1);
   assert.ok(done.resp.url.startsWith(`${s.url}/media/`), done.resp.url);
@@ -154,7 +178,9 @@ test('results download from the simulator itself: MP4 and PNG with type, length 
   assert.equal(bytes.readUInt32BE(mvhd + 4 + 16), 8000);
 
   const img = await uploadImage(s);
-  const created = await call(s, '/image/template/generate', { raw: `{"img_ids":[${img}],"template_id":302325299692635}` });
+  const created = await call(s, '/image/template/generate', {
+    raw: `{"img_ids":[${img}],"template_id":302325299692635}`,
+  });
   const image = await waitFinal(s, 'image', created.resp.image_id);
   assert.equal(image.resp.status, 1);
   const png = await fetch(image.resp.url);

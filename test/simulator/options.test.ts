@@ -26,7 +26,11 @@ test('invalid options are refused at start', async () => {
 test('parseMarkers reads every marker and ignores unknown ones', () => {
   const none = { outcome: null, durationMs: null, front: null, reject: null, timeout: false };
   assert.deepEqual(parseMarkers('plain prompt'), none);
-  assert.deepEqual(parseMarkers('x #sim:fail #sim:duration=2s'), { ...none, outcome: 'fail', durationMs: 2000 });
+  assert.deepEqual(parseMarkers('x #sim:fail #sim:duration=2s'), {
+    ...none,
+    outcome: 'fail',
+    durationMs: 2000,
+  });
   assert.equal(parseMarkers('#sim:moderate').outcome, 'moderate');
   assert.equal(parseMarkers('#sim:stuck').outcome, 'stuck');
   assert.equal(parseMarkers('#sim:reject-moderation').reject, 'moderation');
@@ -47,7 +51,9 @@ test('parseMarkers reads every marker and ignores unknown ones', () => {
 const spec = videoSpec({ mode: 'text', prompt: 'p', model: 'v5', quality: '540p', duration: 5, cost: 45 });
 
 test('the engine handles 20,000 jobs across keys cheaply and releases them lazily', () => {
-  const engine = new Engine(resolveOptions({ seed: 1, maxConcurrent: 1000, durationMs: { min: 1000, max: 5000 } }));
+  const engine = new Engine(
+    resolveOptions({ seed: 1, maxConcurrent: 1000, durationMs: { min: 1000, max: 5000 } }),
+  );
   const started = performance.now();
   let now = 1_000_000;
   for (let i = 0; i < 20_000; i++) {

@@ -38,7 +38,11 @@ test('a missing Ai-trace-id answers ErrCode 400011', async (t) => {
 
 test('unknown paths and wrong methods answer HTTP 404 with ErrCode 500008', async (t) => {
   const s = await sim(t);
-  for (const [path, method] of [['/video/nope', 'GET'], ['/video/text/generate', 'GET'], ['/account/balance', 'POST']] as const) {
+  for (const [path, method] of [
+    ['/video/nope', 'GET'],
+    ['/video/text/generate', 'GET'],
+    ['/account/balance', 'POST'],
+  ] as const) {
     const a = await call(s, path, { method });
     assert.equal(a.status, 404, path);
     assert.equal(a.code, 500008, path);
@@ -72,7 +76,9 @@ test('survives hostile input: junk bytes, bad request lines, prototype keys, abo
     sock.on('error', () => resolve());
   });
   // A body that tries to smuggle fields through __proto__.
-  const proto = await call(s, '/video/text/generate', { raw: '{"__proto__":{"prompt":"x","model":"v5"},"duration":5}' });
+  const proto = await call(s, '/video/text/generate', {
+    raw: '{"__proto__":{"prompt":"x","model":"v5"},"duration":5}',
+  });
   assert.equal(proto.code, 400011);
   // A multipart request cut off mid-body.
   await new Promise<void>((resolve) => {

@@ -37,7 +37,12 @@ const TEXT_CASES: [string, Record<string, unknown>, number, string?][] = [
   ['bad style', { style: 'oil' }, 400017, 'style'],
   ['bad camera movement', { model: 'v4.5', camera_movement: 'barrel_roll' }, 400017, 'camera_movement'],
   ['native audio on v5', { generate_audio_switch: true }, 400017, 'generate_audio_switch'],
-  ['bad speaker', { lip_sync_tts_switch: true, lip_sync_tts_content: 'hi', lip_sync_tts_speaker_id: '99' }, 400017, 'speaker'],
+  [
+    'bad speaker',
+    { lip_sync_tts_switch: true, lip_sync_tts_content: 'hi', lip_sync_tts_speaker_id: '99' },
+    400017,
+    'speaker',
+  ],
   ['prompt 2049 on v5', { prompt: long(2049) }, 400018, '2048'],
   ['prompt 5001 on v5.5', { model: 'v5.5', prompt: long(5001) }, 400018, '5000'],
   ['negative prompt too long', { negative_prompt: long(2049) }, 400019, 'negative_prompt'],
@@ -47,17 +52,33 @@ const TEXT_CASES: [string, Record<string, unknown>, number, string?][] = [
 const VALID_CASES: [string, Record<string, unknown>][] = [
   ['v5 8 s 1080p', { duration: 8, quality: '1080p' }],
   ['v5.5 10 s 720p', { model: 'v5.5', duration: 10, quality: '720p' }],
-  ['v6 13 s 21:9 with audio', { model: 'v6', duration: 13, aspect_ratio: '21:9', generate_audio_switch: true }],
+  [
+    'v6 13 s 21:9 with audio',
+    { model: 'v6', duration: 13, aspect_ratio: '21:9', generate_audio_switch: true },
+  ],
   ['c1 1 s 3:2', { model: 'c1', duration: 1, aspect_ratio: '3:2' }],
   ['v4 fast 5 s 720p', { model: 'v4', motion_mode: 'fast', quality: '720p' }],
   ['prompt 2048 on v5', { prompt: long(2048) }],
   ['prompt 5000 on v6', { model: 'v6', prompt: long(5000) }],
   ['2048 CJK code points on v5', { prompt: '猫'.repeat(2048) }],
-  ['all optional fields', {
-    seed: 2147483647, negative_prompt: 'blur', style: 'anime', camera_movement: 'zoom_in', sound_effect_switch: true,
-    sound_effect_content: 'wind', lip_sync_tts_switch: true, lip_sync_tts_content: 'hello', lip_sync_tts_speaker_id: 'Auto',
-    water_mark: false, webhook_id: 'wh-1', generate_multi_clip_switch: false, unknown_field: 1,
-  }],
+  [
+    'all optional fields',
+    {
+      seed: 2147483647,
+      negative_prompt: 'blur',
+      style: 'anime',
+      camera_movement: 'zoom_in',
+      sound_effect_switch: true,
+      sound_effect_content: 'wind',
+      lip_sync_tts_switch: true,
+      lip_sync_tts_content: 'hello',
+      lip_sync_tts_speaker_id: 'Auto',
+      water_mark: false,
+      webhook_id: 'wh-1',
+      generate_multi_clip_switch: false,
+      unknown_field: 1,
+    },
+  ],
 ];
 
 function bodyWith(overrides: Record<string, unknown>): Record<string, unknown> {
@@ -71,7 +92,11 @@ test('text-to-video validation table', async (t) => {
   for (const [label, overrides, code, fragment] of TEXT_CASES) {
     const a = await call(s, '/video/text/generate', { json: bodyWith(overrides) });
     assert.equal(a.code, code, `${label}: ${a.text}`);
-    if (fragment) assert.ok(a.body.ErrMsg.includes(fragment), `${label}: message "${a.body.ErrMsg}" should name ${fragment}`);
+    if (fragment)
+      assert.ok(
+        a.body.ErrMsg.includes(fragment),
+        `${label}: message "${a.body.ErrMsg}" should name ${fragment}`,
+      );
   }
   // No refused request created a job or was counted as a violation.
   const st = await stats(s);
@@ -93,15 +118,28 @@ test('image-to-video requires a known img_id of the same key', async (t) => {
   const s = await sim(t);
   const body = { prompt: 'p', model: 'v5', duration: 5, quality: '540p' };
   assert.equal((await call(s, '/video/img/generate', { json: body })).code, 400011);
-  assert.equal((await call(s, '/video/img/generate', { json: { ...body, img_id: 123456789012345 } })).code, 400032);
-  assert.equal((await call(s, '/video/img/generate', { json: { ...body, img_id: '123456789012345' } })).code, 400013);
+  assert.equal(
+    (await call(s, '/video/img/generate', { json: { ...body, img_id: 123456789012345 } })).code,
+    400032,
+  );
+  assert.equal(
+    (await call(s, '/video/img/generate', { json: { ...body, img_id: '123456789012345' } })).code,
+    400013,
+  );
   // img_ids only with a template.
   assert.equal((await call(s, '/video/img/generate', { json: { ...body, img_ids: [1, 2] } })).code, 400017);
 });
 
 test('only documented operations exist: text-to-image and music answer "no such endpoint"', async (t) => {
   const s = await sim(t);
-  assert.equal((await call(s, '/image/generate', { json: { prompt: 'a cat', model: 'seedream-4.5', quality: '2k', aspect_ratio: '1:1' } })).code, 500008);
+  assert.equal(
+    (
+      await call(s, '/image/generate', {
+        json: { prompt: 'a cat', model: 'seedream-4.5', quality: '2k', aspect_ratio: '1:1' },
+      })
+    ).code,
+    500008,
+  );
   assert.equal((await call(s, '/music/generate', { json: { prompt: 'lofi' } })).code, 500008);
   assert.equal((await call(s, '/music/result/123456789012345', { method: 'GET' })).code, 500008);
 });

@@ -63,7 +63,12 @@ async function tenant(store: Store, maxJobs = 50): Promise<{ userId: number; tok
   return { userId: user.id, tokenId: token.id };
 }
 
-function reserveInput(userId: number, tokenId: number, idempotency: IdempotencyClaim | undefined, now = T0): ReserveInput {
+function reserveInput(
+  userId: number,
+  tokenId: number,
+  idempotency: IdempotencyClaim | undefined,
+  now = T0,
+): ReserveInput {
   return {
     provider: 'pixverse',
     userId,
@@ -81,11 +86,19 @@ function reserveInput(userId: number, tokenId: number, idempotency: IdempotencyC
   };
 }
 
-function enqueueInput(userId: number, tokenId: number, idempotency: IdempotencyClaim | undefined): EnqueueInput {
+function enqueueInput(
+  userId: number,
+  tokenId: number,
+  idempotency: IdempotencyClaim | undefined,
+): EnqueueInput {
   return { ...reserveInput(userId, tokenId, idempotency), priority: 0, queueRank: T0 };
 }
 
-const claim = (key: string, expiresAt = T0 + 60_000): IdempotencyClaim => ({ key, fingerprint: `fp-${key}`, expiresAt });
+const claim = (key: string, expiresAt = T0 + 60_000): IdempotencyClaim => ({
+  key,
+  fingerprint: `fp-${key}`,
+  expiresAt,
+});
 
 for (const dialect of ['sqlite', 'postgres'] as const) {
   describe(`idempotency keys on ${dialect}`, () => {
@@ -98,7 +111,12 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         assert.ok(first.ok);
         const record = await store.getIdempotencyKey(tokenId, 'k1', T0);
         assert.deepEqual(
-          record && { jobId: record.jobId, fingerprint: record.fingerprint, status: record.status, userId: record.userId },
+          record && {
+            jobId: record.jobId,
+            fingerprint: record.fingerprint,
+            status: record.status,
+            userId: record.userId,
+          },
           { jobId: first.job.id, fingerprint: 'fp-k1', status: null, userId },
         );
         const second = await store.reserve(reserveInput(userId, tokenId, claim('k1')));
@@ -123,10 +141,17 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         const first = await store.enqueue(enqueueInput(userId, tokenId, claim('q1')), 100);
         assert.ok(first.ok);
         assert.equal((await store.getIdempotencyKey(tokenId, 'q1', T0))?.jobId, first.job.id);
-        assert.deepEqual(await store.enqueue(enqueueInput(userId, tokenId, claim('q1')), 100), { ok: false, reason: 'key_taken' });
+        assert.deepEqual(await store.enqueue(enqueueInput(userId, tokenId, claim('q1')), 100), {
+          ok: false,
+          reason: 'key_taken',
+        });
         assert.equal(await store.countQueued(userId), 1);
         // A refusal (queue full) claims nothing: the key stays free.
-        assert.deepEqual(await store.enqueue(enqueueInput(userId, tokenId, claim('q2')), 1), { ok: false, reason: 'queue_full', queued: 1 });
+        assert.deepEqual(await store.enqueue(enqueueInput(userId, tokenId, claim('q2')), 1), {
+          ok: false,
+          reason: 'queue_full',
+          queued: 1,
+        });
         assert.equal(await store.getIdempotencyKey(tokenId, 'q2', T0), null);
       } finally {
         await db.close();
@@ -140,15 +165,42 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         const { userId, tokenId } = await tenant(store);
         const first = await store.reserve(reserveInput(userId, tokenId, claim('m')));
         assert.ok(first.ok);
-        const retry = await store.reserve(reserveInput(userId, tokenId, { ...claim('m'), replacesJobId: first.job.id }));
+        const retry = await store.reserve(
+          reserveInput(userId, tokenId, { ...claim('m'), replacesJobId: first.job.id }),
+        );
         assert.ok(retry.ok);
         assert.equal((await store.getIdempotencyKey(tokenId, 'm', T0))?.jobId, retry.job.id);
         // A stale holder cannot move it again.
-        assert.deepEqual(await store.reserve(reserveInput(userId, tokenId, { ...claim('m'), replacesJobId: first.job.id })), { ok: false, reason: 'key_taken' });
+        assert.deepEqual(
+          await store.reserve(reserveInput(userId, tokenId, { ...claim('m'), replacesJobId: first.job.id })),
+          { ok: false, reason: 'key_taken' },
+        );
 
-        assert.equal(await store.recordIdempotentAnswer(tokenId, 'm', first.job.id, { status: 200, body: '{"a":1}' }, T0), false);
-        assert.equal(await store.recordIdempotentAnswer(tokenId, 'm', retry.job.id, { status: 200, body: '{"b":2}' }, T0), true);
-        assert.equal(await store.recordIdempotentAnswer(tokenId, 'm', retry.job.id, { status: 500, body: '{}' }, T0), false, 'the first answer stays');
+        assert.equal(
+          await store.recordIdempotentAnswer(
+            tokenId,
+            'm',
+            first.job.id,
+            { status: 200, body: '{"a":1}' },
+            T0,
+          ),
+          false,
+        );
+        assert.equal(
+          await store.recordIdempotentAnswer(
+            tokenId,
+            'm',
+            retry.job.id,
+            { status: 200, body: '{"b":2}' },
+            T0,
+          ),
+          true,
+        );
+        assert.equal(
+          await store.recordIdempotentAnswer(tokenId, 'm', retry.job.id, { status: 500, body: '{}' }, T0),
+          false,
+          'the first answer stays',
+        );
         const record = await store.getIdempotencyKey(tokenId, 'm', T0);
         assert.deepEqual([record?.status, record?.body], [200, '{"b":2}']);
       } finally {
@@ -163,7 +215,11 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         const { userId, tokenId } = await tenant(store);
         assert.ok((await store.reserve(reserveInput(userId, tokenId, claim('e1', T0 + 1000)))).ok);
         assert.ok((await store.reserve(reserveInput(userId, tokenId, claim('e2', T0 + 5000)))).ok);
-        assert.equal(await store.getIdempotencyKey(tokenId, 'e1', T0 + 1000), null, 'expired at its expiry time');
+        assert.equal(
+          await store.getIdempotencyKey(tokenId, 'e1', T0 + 1000),
+          null,
+          'expired at its expiry time',
+        );
         const again = await store.reserve(reserveInput(userId, tokenId, claim('e1', T0 + 9000), T0 + 2000));
         assert.ok(again.ok, 'an expired, unswept key is free');
         assert.equal((await store.getIdempotencyKey(tokenId, 'e1', T0 + 2000))?.jobId, again.job.id);
@@ -187,13 +243,18 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
           const results = await Promise.all(
             Array.from({ length: 12 }, (_, i) => {
               const store = db.stores[i % db.stores.length]!;
-              return i % 2 === 0 ? store.reserve(reserveInput(userId, tokenId, claim(key))) : store.enqueue(enqueueInput(userId, tokenId, claim(key)), 1000);
+              return i % 2 === 0
+                ? store.reserve(reserveInput(userId, tokenId, claim(key)))
+                : store.enqueue(enqueueInput(userId, tokenId, claim(key)), 1000);
             }),
           );
           const winners = results.filter((r) => r.ok);
           assert.equal(winners.length, 1, JSON.stringify(results.map((r) => (r.ok ? 'ok' : r.reason))));
           assert.ok(results.every((r) => r.ok || r.reason === 'key_taken'));
-          assert.equal((await first!.getIdempotencyKey(tokenId, key, T0))?.jobId, winners[0]!.ok ? winners[0]!.job.id : -1);
+          assert.equal(
+            (await first!.getIdempotencyKey(tokenId, key, T0))?.jobId,
+            winners[0]!.ok ? winners[0]!.job.id : -1,
+          );
         }
         const jobs = (await first!.activeJobs(userId)).length + (await first!.countQueued(userId));
         assert.equal(jobs, 5, 'one job per key');

@@ -40,7 +40,8 @@ async function laterStepsWork(store: Store): Promise<void> {
 
 describe('migration numbering', () => {
   it('is the same in both dialects: version N names one change, numbered 1, 2, … without gaps', () => {
-    const shape = (list: readonly { version: number; name: string }[]) => list.map((m) => `${m.version} ${m.name}`);
+    const shape = (list: readonly { version: number; name: string }[]) =>
+      list.map((m) => `${m.version} ${m.name}`);
     assert.deepEqual(shape(SQLITE_MIGRATIONS), shape(PG_MIGRATIONS));
     assert.deepEqual(
       SQLITE_MIGRATIONS.map((m) => m.version),
@@ -54,7 +55,9 @@ describe('migration numbering', () => {
       try {
         const path = join(dir, 'old.db');
         const old = new Database(path);
-        old.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+        old.exec(
+          'CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+        );
         for (const [version, name, shared] of OLD_SQLITE.filter(([v]) => v <= upTo)) {
           old.exec(SQLITE_MIGRATIONS.find((m) => m.version === shared)!.sql);
           old.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(version, name, T0);
@@ -62,14 +65,17 @@ describe('migration numbering', () => {
         old.close();
         const store = await openSqliteStore(path);
         try {
-          const rows = store.db.prepare('SELECT version, applied_at FROM schema_migrations ORDER BY version').all() as { version: number; applied_at: number }[];
+          const rows = store.db
+            .prepare('SELECT version, applied_at FROM schema_migrations ORDER BY version')
+            .all() as { version: number; applied_at: number }[];
           assert.deepEqual(
             rows.map((r) => r.version),
             SQLITE_MIGRATIONS.map((m) => m.version),
           );
           // Steps that ran under the old numbering keep their record (moved, not re-applied).
           const kept = OLD_SQLITE.filter(([v]) => v <= upTo).map(([, , shared]) => shared);
-          for (const r of rows) assert.equal(r.applied_at === T0, kept.includes(r.version), `version ${r.version}`);
+          for (const r of rows)
+            assert.equal(r.applied_at === T0, kept.includes(r.version), `version ${r.version}`);
           assert.equal(store.db.pragma('integrity_check', { simple: true }), 'ok');
           await laterStepsWork(store);
         } finally {
@@ -91,16 +97,27 @@ describe('migration numbering', () => {
       const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
       await admin.connect();
       try {
-        await admin.query(`CREATE SCHEMA ${pg.escapeIdentifier(schema)}; SET search_path TO ${pg.escapeIdentifier(schema)}`);
-        await admin.query(`CREATE TABLE pixgate_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`);
+        await admin.query(
+          `CREATE SCHEMA ${pg.escapeIdentifier(schema)}; SET search_path TO ${pg.escapeIdentifier(schema)}`,
+        );
+        await admin.query(
+          `CREATE TABLE pixgate_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`,
+        );
         for (const m of PG_MIGRATIONS.filter((x) => x.version <= upTo)) {
           await admin.query(m.sql);
-          await admin.query(`INSERT INTO pixgate_migrations (version, name, applied_at) VALUES ($1, $2, 'epoch')`, [m.version, m.name]);
+          await admin.query(
+            `INSERT INTO pixgate_migrations (version, name, applied_at) VALUES ($1, $2, 'epoch')`,
+            [m.version, m.name],
+          );
         }
         const store = await openPostgresStore(TEST_DATABASE_URL, { schema });
         try {
           await store.migrate();
-          const rows = (await admin.query<{ version: number; old: boolean }>(`SELECT version, applied_at = 'epoch' AS old FROM pixgate_migrations ORDER BY version`)).rows;
+          const rows = (
+            await admin.query<{ version: number; old: boolean }>(
+              `SELECT version, applied_at = 'epoch' AS old FROM pixgate_migrations ORDER BY version`,
+            )
+          ).rows;
           assert.deepEqual(
             rows.map((r) => r.version),
             PG_MIGRATIONS.map((m) => m.version),

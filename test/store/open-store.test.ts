@@ -27,7 +27,10 @@ describe('openStore', () => {
   it('accepts sqlite: and file: urls', async () => {
     const root = mkdtempSync(join(tmpdir(), 'pixgate-open-'));
     try {
-      for (const url of [`sqlite:${join(root, 'a', 'one.db')}`, pathToFileURL(join(root, 'b', 'two.db')).href]) {
+      for (const url of [
+        `sqlite:${join(root, 'a', 'one.db')}`,
+        pathToFileURL(join(root, 'b', 'two.db')).href,
+      ]) {
         const store = await openStore(url, join(root, 'unused'));
         await store.createUser(null, 1, 'whsec_test');
         await store.close();

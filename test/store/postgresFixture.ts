@@ -8,10 +8,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, it, type TestContext } from 'node:test';
 import pg from 'pg';
 import type { Job } from '../../src/domain/job.ts';
-import { type EnqueueInput, type OutboxBuilder, type ReserveInput } from '../../src/store/store.ts';
+import type { EnqueueInput, OutboxBuilder, ReserveInput } from '../../src/store/store.ts';
 import { openPostgresStore, type PostgresStore } from '../../src/store/postgres/index.ts';
 
-export const DATABASE_URL = process.env.PIXGATE_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const DATABASE_URL =
+  process.env.PIXGATE_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const T0 = 1_700_000_000_000;
 export const SECRET = 'whsec_dGVzdC1zZWNyZXQ=';
 
@@ -160,7 +161,11 @@ export function enqueueInput(userId: number, over: Partial<EnqueueInput> = {}): 
   };
 }
 
-export async function enqueueOk(store: PostgresStore, userId: number, over: Partial<EnqueueInput> = {}): Promise<Job> {
+export async function enqueueOk(
+  store: PostgresStore,
+  userId: number,
+  over: Partial<EnqueueInput> = {},
+): Promise<Job> {
   const res = await store.enqueue(enqueueInput(userId, over), 100_000);
   if (!res.ok) assert.fail(`enqueue refused: ${res.reason}`);
   return res.job;
@@ -179,4 +184,3 @@ export async function waitFor(what: string, check: () => boolean, timeoutMs = 50
     await sleep(10);
   }
 }
-

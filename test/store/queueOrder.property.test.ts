@@ -50,7 +50,10 @@ const queueSpec: fc.Arbitrary<QueueSpec> = fc
         fc.integer({ min: 0, max: weights.length - 1 }).chain((tenant) =>
           fc.record({
             tenant: fc.constant(tenant),
-            token: weights[tenant]!.length === 0 ? fc.constant(null) : fc.option(fc.integer({ min: 0, max: weights[tenant]!.length - 1 }), { freq: 3 }),
+            token:
+              weights[tenant]!.length === 0
+                ? fc.constant(null)
+                : fc.option(fc.integer({ min: 0, max: weights[tenant]!.length - 1 }), { freq: 3 }),
             priority: fc.integer({ min: -1, max: 1 }),
             // Few distinct values: ties on rank are common; fractions must keep their order too.
             rank: fc.constantFrom(-60_000, -0.25, 0, 0.5, 1, 40_000),
@@ -81,7 +84,8 @@ async function checkQueue(store: Store, spec: QueueSpec): Promise<void> {
   for (const weights of spec.weights) {
     const user = await store.createUser('tenant', T0, SECRET);
     // 4 × 8 slots: every job of a 24-job queue fits, so the dispatch order is the queue's alone.
-    for (const email of ['a@x.io', 'b@x.io', 'c@x.io', 'd@x.io']) await store.upsertAccount({ userId: user.id, email, apiKeyEnc: `enc:${email}`, maxJobs: 8, now: T0 });
+    for (const email of ['a@x.io', 'b@x.io', 'c@x.io', 'd@x.io'])
+      await store.upsertAccount({ userId: user.id, email, apiKeyEnc: `enc:${email}`, maxJobs: 8, now: T0 });
     const mine: number[] = [];
     for (const weight of weights) {
       const token = await store.addToken(user.id, randomBytes(32).toString('hex'), null, T0);
@@ -118,14 +122,35 @@ async function checkQueue(store: Store, spec: QueueSpec): Promise<void> {
 
   seen.runs++;
   if (new Set(spec.jobs.map((j) => j.tenant)).size > 1) seen.multiTenant++;
-  if (spec.jobs.some((a, i) => spec.jobs.some((b, k) => k !== i && a.tenant === b.tenant && a.token !== b.token))) seen.multiToken++;
-  if (spec.jobs.some((a, i) => spec.jobs.some((b, k) => k > i && a.tenant === b.tenant && a.token === b.token && a.priority === b.priority && a.rank === b.rank))) seen.rankTies++;
+  if (
+    spec.jobs.some((a, i) =>
+      spec.jobs.some((b, k) => k !== i && a.tenant === b.tenant && a.token !== b.token),
+    )
+  )
+    seen.multiToken++;
+  if (
+    spec.jobs.some((a, i) =>
+      spec.jobs.some(
+        (b, k) =>
+          k > i &&
+          a.tenant === b.tenant &&
+          a.token === b.token &&
+          a.priority === b.priority &&
+          a.rank === b.rank,
+      ),
+    )
+  )
+    seen.rankTies++;
   if (new Set(spec.jobs.map((j) => j.priority)).size > 1) seen.priorities++;
 
   for (const [index, userId] of users.entries()) {
     const mine = queued.filter((j) => j.userId === userId);
     const fromSql = (await store.queuedJobs(userId, 1000)).map((j) => j.id);
-    assert.deepEqual(fromSql, [...mine].sort(compareQueued).map((j) => j.id), `tenant ${index}: SQL order = compareQueued`);
+    assert.deepEqual(
+      fromSql,
+      [...mine].sort(compareQueued).map((j) => j.id),
+      `tenant ${index}: SQL order = compareQueued`,
+    );
 
     const warm = await dispatchAll(store, userId, Math.min(spec.warmTurns, mine.length));
     const turns = await store.queueTurns(userId);
@@ -133,7 +158,11 @@ async function checkQueue(store: Store, spec: QueueSpec): Promise<void> {
     const rest = await store.queuedJobs(userId, 1000);
     const predicted = dispatchOrder(rest, turns).map((j) => j.id);
     const actual = (await dispatchAll(store, userId, 1000)).map((j) => j.id);
-    assert.deepEqual(actual, predicted, `tenant ${index}: dispatch order = dispatchOrder from the stored passes`);
+    assert.deepEqual(
+      actual,
+      predicted,
+      `tenant ${index}: dispatch order = dispatchOrder from the stored passes`,
+    );
   }
 }
 
@@ -142,9 +171,15 @@ function vacuityFloor(): void {
   // Floors well under what the generator yields, so the check itself is not flaky.
   assert.ok(seen.multiTenant >= RUNS / 4, `several tenants in ${seen.multiTenant}/${RUNS} runs`);
   assert.ok(seen.multiToken >= RUNS / 4, `several tokens of one tenant in ${seen.multiToken}/${RUNS} runs`);
-  assert.ok(seen.rankTies >= RUNS / 4, `equal priority and rank within a token in ${seen.rankTies}/${RUNS} runs`);
+  assert.ok(
+    seen.rankTies >= RUNS / 4,
+    `equal priority and rank within a token in ${seen.rankTies}/${RUNS} runs`,
+  );
   assert.ok(seen.priorities >= RUNS / 4, `several priorities in ${seen.priorities}/${RUNS} runs`);
-  assert.ok(seen.passesDiffer >= 3, `stored passes differed before a prediction in ${seen.passesDiffer} tenants`);
+  assert.ok(
+    seen.passesDiffer >= 3,
+    `stored passes differed before a prediction in ${seen.passesDiffer} tenants`,
+  );
 }
 
 async function property(store: Store): Promise<void> {
@@ -173,7 +208,8 @@ describe('queue order: SQL = policy', () => {
     const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
     await client.connect();
     try {
-      for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(schema)} CASCADE`);
+      for (const schema of schemas)
+        await client.query(`DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(schema)} CASCADE`);
     } finally {
       await client.end();
     }

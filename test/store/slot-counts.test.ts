@@ -17,7 +17,15 @@ const T0 = 1_700_000_000_000;
 const EMAILS = ['a@x.io', 'b@x.io', 'c@x.io'];
 
 const opArb = fc.oneof(
-  { arbitrary: fc.record({ kind: fc.constant('reserve' as const), pin: fc.option(fc.nat(3), { nil: null }), override: fc.option(fc.integer({ min: 1, max: 4 }), { nil: null }), rnd: fc.double({ min: 0, max: 0.999, noNaN: true }) }), weight: 4 },
+  {
+    arbitrary: fc.record({
+      kind: fc.constant('reserve' as const),
+      pin: fc.option(fc.nat(3), { nil: null }),
+      override: fc.option(fc.integer({ min: 1, max: 4 }), { nil: null }),
+      rnd: fc.double({ min: 0, max: 0.999, noNaN: true }),
+    }),
+    weight: 4,
+  },
   fc.record({ kind: fc.constant('enqueue' as const), pin: fc.option(fc.nat(2), { nil: null }) }),
   fc.record({ kind: fc.constant('dispatch' as const) }),
   fc.record({ kind: fc.constant('run' as const), pick: fc.nat() }),
@@ -26,7 +34,11 @@ const opArb = fc.oneof(
   fc.record({ kind: fc.constant('requeue' as const), pick: fc.nat() }),
   fc.record({ kind: fc.constant('expire' as const) }),
   fc.record({ kind: fc.constant('deleteAccount' as const), which: fc.nat(2) }),
-  fc.record({ kind: fc.constant('upsertAccount' as const), which: fc.nat(2), maxJobs: fc.integer({ min: 1, max: 3 }) }),
+  fc.record({
+    kind: fc.constant('upsertAccount' as const),
+    which: fc.nat(2),
+    maxJobs: fc.integer({ min: 1, max: 3 }),
+  }),
 );
 
 test('accounts.executing equals the live slot count after any sequence of operations', async () => {
@@ -38,11 +50,22 @@ test('accounts.executing equals the live slot count after any sequence of operat
     await fc.assert(
       fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 40 }), async (ops) => {
         const user = await store.createUser(`u${++round}`, T0, 'secret-secret-secret');
-        for (const email of EMAILS) await store.upsertAccount({ userId: user.id, email, apiKeyEnc: 'k', maxJobs: 2, now: T0 });
+        for (const email of EMAILS)
+          await store.upsertAccount({ userId: user.id, email, apiKeyEnc: 'k', maxJobs: 2, now: T0 });
         let now = T0;
         const base = (email: string | null, override: number | null): ReserveInput => ({
-          userId: user.id, provider: 'pixverse', tokenId: null, email, maxJobsOverride: override, type: 'video', traceId: `t${now}`,
-          upstream: { op: 'video.text', params: { prompt: 'p' } }, request: { prompt: 'p' }, replyUrl: null, replyRef: null, now,
+          userId: user.id,
+          provider: 'pixverse',
+          tokenId: null,
+          email,
+          maxJobsOverride: override,
+          type: 'video',
+          traceId: `t${now}`,
+          upstream: { op: 'video.text', params: { prompt: 'p' } },
+          request: { prompt: 'p' },
+          replyUrl: null,
+          replyRef: null,
+          now,
         });
         for (const op of ops) {
           now += 10;
@@ -50,12 +73,18 @@ test('accounts.executing equals the live slot count after any sequence of operat
           const target = (pick: number) => (live.length === 0 ? null : live[pick % live.length]!);
           switch (op.kind) {
             case 'reserve': {
-              const res = await store.reserve({ ...base(op.pin === null ? null : (EMAILS[op.pin] ?? 'unknown@x.io'), op.override), random: () => op.rnd });
+              const res = await store.reserve({
+                ...base(op.pin === null ? null : (EMAILS[op.pin] ?? 'unknown@x.io'), op.override),
+                random: () => op.rnd,
+              });
               if (res.ok) admitted++;
               break;
             }
             case 'enqueue':
-              await store.enqueue({ ...base(op.pin === null ? null : EMAILS[op.pin]!, null), priority: 0, queueRank: now }, 100);
+              await store.enqueue(
+                { ...base(op.pin === null ? null : EMAILS[op.pin]!, null), priority: 0, queueRank: now },
+                100,
+              );
               break;
             case 'dispatch':
               if (await store.dispatch(user.id, now, () => 0.5)) admitted++;
@@ -87,16 +116,29 @@ test('accounts.executing equals the live slot count after any sequence of operat
               await store.deleteAccount(user.id, EMAILS[op.which]!, now);
               break;
             case 'upsertAccount':
-              await store.upsertAccount({ userId: user.id, email: EMAILS[op.which]!, apiKeyEnc: 'k', maxJobs: op.maxJobs, now });
+              await store.upsertAccount({
+                userId: user.id,
+                email: EMAILS[op.which]!,
+                apiKeyEnc: 'k',
+                maxJobs: op.maxJobs,
+                now,
+              });
               break;
           }
-          const kept = store.db.prepare('SELECT email, executing FROM accounts WHERE user_id = ? ORDER BY email').all(user.id) as { email: string; executing: number }[];
+          const kept = store.db
+            .prepare('SELECT email, executing FROM accounts WHERE user_id = ? ORDER BY email')
+            .all(user.id) as { email: string; executing: number }[];
           const counted = new Map(
-            (store.db
-              .prepare(`SELECT email, COUNT(*) AS n FROM jobs WHERE user_id = ? AND state IN ('submitting', 'running') AND untracked_at IS NULL GROUP BY email`)
-              .all(user.id) as { email: string; n: number }[]).map((r) => [r.email, r.n]),
+            (
+              store.db
+                .prepare(
+                  `SELECT email, COUNT(*) AS n FROM jobs WHERE user_id = ? AND state IN ('submitting', 'running') AND untracked_at IS NULL GROUP BY email`,
+                )
+                .all(user.id) as { email: string; n: number }[]
+            ).map((r) => [r.email, r.n]),
           );
-          for (const row of kept) assert.equal(row.executing, counted.get(row.email) ?? 0, `${op.kind}: executing of ${row.email}`);
+          for (const row of kept)
+            assert.equal(row.executing, counted.get(row.email) ?? 0, `${op.kind}: executing of ${row.email}`);
         }
       }),
       { numRuns: 150 },

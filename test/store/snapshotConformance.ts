@@ -27,7 +27,12 @@ function reserveInput(userId: number, email: string): ReserveInput {
   };
 }
 
-async function reserve(store: Store, userId: number, email: string, type: ReserveInput['type'] = 'video'): Promise<number> {
+async function reserve(
+  store: Store,
+  userId: number,
+  email: string,
+  type: ReserveInput['type'] = 'video',
+): Promise<number> {
   const result = await store.reserve({ ...reserveInput(userId, email), type });
   if (!result.ok) assert.fail(`expected a reservation, got ${result.reason}`);
   return result.job.id;
@@ -62,51 +67,80 @@ export function runSnapshotConformance(name: string, makeStore: () => Promise<St
     });
 
     test('an empty store reports nothing live', async (store) => {
-      assert.deepEqual(await store.snapshot(), { accounts: [], liveJobs: [], deliveries: { pending: 0, dead: 0, oldestPendingCreatedAt: null } });
+      assert.deepEqual(await store.snapshot(), {
+        accounts: [],
+        liveJobs: [],
+        deliveries: { pending: 0, dead: 0, oldestPendingCreatedAt: null },
+      });
     });
 
     test('counts slots, live jobs and deliveries across every tenant, never finished history', async (store) => {
-      store.setOutboxBuilder((job) => ({ url: `https://hook.example/${job.id}`, body: JSON.stringify({ id: job.id, state: job.state }) }));
+      store.setOutboxBuilder((job) => ({
+        url: `https://hook.example/${job.id}`,
+        body: JSON.stringify({ id: job.id, state: job.state }),
+      }));
       const a = await store.createUser('a', T0, 'whsec_a');
       const b = await store.createUser('b', T0, 'whsec_b');
       await store.upsertAccount({ userId: a.id, email: 'one@x.io', apiKeyEnc: 'k', maxJobs: 3, now: T0 });
       await store.upsertAccount({ userId: a.id, email: 'two@x.io', apiKeyEnc: 'k', maxJobs: 2, now: T0 });
       await store.upsertAccount({ userId: b.id, email: 'one@x.io', apiKeyEnc: 'k', maxJobs: 1, now: T0 });
-      await store.setAccountHealth(a.id, 'two@x.io', { state: 'cooldown', reason: 'rate limit', cooldownUntil: T0 + 60_000, now: T0 });
+      await store.setAccountHealth(a.id, 'two@x.io', {
+        state: 'cooldown',
+        reason: 'rate limit',
+        cooldownUntil: T0 + 60_000,
+        now: T0,
+      });
 
       const running = await reserve(store, a.id, 'one@x.io');
       assert.equal(await store.markRunning(running, '1001', T0 + 100, T0 + 1), true);
       await reserve(store, a.id, 'one@x.io', 'image'); // submitting
       const done = await reserve(store, b.id, 'one@x.io');
       assert.ok(await store.finish(done, { state: 'completed', resultUrl: 'https://cdn/x' }, T0 + 2));
-      const queued = await store.enqueue({ ...reserveInput(b.id, 'one@x.io'), email: null, priority: 0, queueRank: T0 }, 100);
+      const queued = await store.enqueue(
+        { ...reserveInput(b.id, 'one@x.io'), email: null, priority: 0, queueRank: T0 },
+        100,
+      );
       assert.ok(queued.ok);
 
       const snap = normalized(await store.snapshot());
-      assert.deepEqual(snap.accounts, normalized({
-        accounts: [
-          { userId: a.id, email: 'one@x.io', maxJobs: 3, executing: 2, state: 'ok' },
-          { userId: a.id, email: 'two@x.io', maxJobs: 2, executing: 0, state: 'cooldown' },
-          { userId: b.id, email: 'one@x.io', maxJobs: 1, executing: 0, state: 'ok' },
-        ],
-        liveJobs: [],
-        deliveries: snap.deliveries,
-      }).accounts);
-      assert.deepEqual(snap.liveJobs, normalized({
-        accounts: [],
-        liveJobs: [
-          { userId: a.id, state: 'running', type: 'video', email: 'one@x.io', count: 1 },
-          { userId: a.id, state: 'submitting', type: 'image', email: 'one@x.io', count: 1 },
-          { userId: b.id, state: 'queued', type: 'video', email: null, count: 1 },
-        ],
-        deliveries: snap.deliveries,
-      }).liveJobs);
+      assert.deepEqual(
+        snap.accounts,
+        normalized({
+          accounts: [
+            { userId: a.id, email: 'one@x.io', maxJobs: 3, executing: 2, state: 'ok' },
+            { userId: a.id, email: 'two@x.io', maxJobs: 2, executing: 0, state: 'cooldown' },
+            { userId: b.id, email: 'one@x.io', maxJobs: 1, executing: 0, state: 'ok' },
+          ],
+          liveJobs: [],
+          deliveries: snap.deliveries,
+        }).accounts,
+      );
+      assert.deepEqual(
+        snap.liveJobs,
+        normalized({
+          accounts: [],
+          liveJobs: [
+            { userId: a.id, state: 'running', type: 'video', email: 'one@x.io', count: 1 },
+            { userId: a.id, state: 'submitting', type: 'image', email: 'one@x.io', count: 1 },
+            { userId: b.id, state: 'queued', type: 'video', email: null, count: 1 },
+          ],
+          deliveries: snap.deliveries,
+        }).liveJobs,
+      );
       // markRunning wrote a progress delivery at T0+1, finish a final one at T0+2: both pending.
       assert.deepEqual(snap.deliveries, { pending: 2, dead: 0, oldestPendingCreatedAt: T0 + 1 });
 
       const [first] = await store.claimDueDeliveries('me', T0 + 10, 30_000, 10);
       assert.ok(first);
-      assert.equal(await store.recordAttempt(first.id, first.leaseToken!, { delivered: false, status: 500, error: 'HTTP 500', nextAttemptAt: null }, T0 + 11), true);
+      assert.equal(
+        await store.recordAttempt(
+          first.id,
+          first.leaseToken!,
+          { delivered: false, status: 500, error: 'HTTP 500', nextAttemptAt: null },
+          T0 + 11,
+        ),
+        true,
+      );
       const after = await store.snapshot();
       assert.equal(after.deliveries.dead, 1);
       assert.equal(after.deliveries.pending, 1);

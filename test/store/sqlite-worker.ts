@@ -29,9 +29,17 @@ async function reserveLoop(c: Extract<Command, { cmd: 'reserve' }>) {
     const pin = Math.random() < 0.3 ? c.emails[Math.floor(Math.random() * c.emails.length)]! : null;
     const res = await store.reserve({
       provider: 'pixverse',
-      userId: c.userId, tokenId: null, email: pin, maxJobsOverride: null, type: 'video',
-      traceId: `t-${process.pid}-${i}`, upstream: { op: 'x', params: {} }, request: {},
-      replyUrl: null, replyRef: null, now: Date.now(),
+      userId: c.userId,
+      tokenId: null,
+      email: pin,
+      maxJobsOverride: null,
+      type: 'video',
+      traceId: `t-${process.pid}-${i}`,
+      upstream: { op: 'x', params: {} },
+      request: {},
+      replyUrl: null,
+      replyRef: null,
+      now: Date.now(),
     });
     if (res.ok) {
       admitted++;
@@ -64,8 +72,18 @@ async function queueLoop(c: Extract<Command, { cmd: 'queue' }>) {
       const res = await store.enqueue(
         {
           provider: 'pixverse',
-          userId: c.userId, tokenId: null, email: pin, maxJobsOverride: null, type: 'video', traceId: `q-${process.pid}-${i}`,
-          upstream: { op: 'x', params: {} }, request: {}, replyUrl: null, replyRef: null, priority: 0, now,
+          userId: c.userId,
+          tokenId: null,
+          email: pin,
+          maxJobsOverride: null,
+          type: 'video',
+          traceId: `q-${process.pid}-${i}`,
+          upstream: { op: 'x', params: {} },
+          request: {},
+          replyUrl: null,
+          replyRef: null,
+          priority: 0,
+          now,
           queueRank: now - Math.floor(Math.random() * 60_000),
         },
         100_000,
@@ -73,7 +91,10 @@ async function queueLoop(c: Extract<Command, { cmd: 'queue' }>) {
       if (res.ok) enqueued++;
     } else if (r < 0.8) {
       // Single dispatches and batches of up to three, racing the other processes' alike.
-      const got = r < 0.6 ? [await store.dispatch(c.userId, Date.now())].flatMap((d) => (d ? [d] : [])) : await store.dispatchBatch(c.userId, Date.now(), 3);
+      const got =
+        r < 0.6
+          ? [await store.dispatch(c.userId, Date.now())].flatMap((d) => (d ? [d] : []))
+          : await store.dispatchBatch(c.userId, Date.now(), 3);
       if (got.length > 0) {
         dispatched += got.length;
         mine.push(...got.map((d) => d.job.id));

@@ -76,7 +76,8 @@ describe('classifyHttpStatus (no envelope)', () => {
     assert.equal(classifyHttpStatus(429), 'rate_limit');
     assert.equal(classifyHttpStatus(401), 'auth');
     assert.equal(classifyHttpStatus(403), 'auth');
-    for (const s of [200, 404, 500, 502, 503, 504]) assert.equal(classifyHttpStatus(s), 'transient', String(s));
+    for (const s of [200, 404, 500, 502, 503, 504])
+      assert.equal(classifyHttpStatus(s), 'transient', String(s));
     assert.equal(classifyHttpStatus(null), 'transient');
   });
 });

@@ -7,13 +7,22 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Json } from '../../src/domain/job.ts';
-import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../src/providers/pixverse/simulator/index.ts';
+import {
+  startSimulator,
+  type RunningSimulator,
+  type SimulatorOptions,
+} from '../../src/providers/pixverse/simulator/index.ts';
 import { UpstreamError, type UpstreamErrorClass } from '../../src/scheduler/provider.ts';
 import { createPixverseClient, type PixverseClient } from '../../src/providers/pixverse/upstream/index.ts';
 
-const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]);
+const PNG = Buffer.from([
+  0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52,
+]);
 const VIDEO = { model: 'v5', duration: 5, quality: '540p', aspect_ratio: '16:9' };
-const text = (prompt: string, extra: { [key: string]: Json } = {}) => ({ op: 'video.text', params: { prompt, ...VIDEO, ...extra } });
+const text = (prompt: string, extra: { [key: string]: Json } = {}) => ({
+  op: 'video.text',
+  params: { prompt, ...VIDEO, ...extra },
+});
 
 async function failure(p: Promise<unknown>): Promise<UpstreamError> {
   try {
@@ -52,22 +61,79 @@ describe('PixverseClient: error classes of simulator failures (markers and refus
   });
 
   it('create refusals map to their classes; none is maybeSubmitted', async () => {
-    const table: [string, { op: string; params: { [key: string]: Json } }, [UpstreamErrorClass, number | null, number | null, boolean]][] = [
+    const table: [
+      string,
+      { op: string; params: { [key: string]: Json } },
+      [UpstreamErrorClass, number | null, number | null, boolean],
+    ][] = [
       ['#sim:rate-limit', text('x #sim:rate-limit'), ['rate_limit', null, 429, false]],
       ['#sim:auth', text('x #sim:auth'), ['auth', 400012, 200, false]],
       ['#sim:out-of-credits', text('x #sim:out-of-credits'), ['out_of_credits', 500090, 200, false]],
       ['#sim:overload', text('x #sim:overload'), ['transient', 500069, 200, false]],
       ['#sim:http500', text('x #sim:http500'), ['transient', 500100, 500, false]],
       ['#sim:reject-moderation', text('x #sim:reject-moderation'), ['moderation', 500063, 200, false]],
-      ['mimic #sim:no-subject', { op: 'video.mimic', params: { source_video_id: src, img_id: img, quality: '540p', prompt: '#sim:no-subject' } }, ['moderation', 701002, 200, false]],
-      ['mimic #sim:no-person', { op: 'video.mimic', params: { source_video_id: src, img_id: img, quality: '540p', prompt: '#sim:no-person' } }, ['moderation', 701003, 200, false]],
+      [
+        'mimic #sim:no-subject',
+        {
+          op: 'video.mimic',
+          params: { source_video_id: src, img_id: img, quality: '540p', prompt: '#sim:no-subject' },
+        },
+        ['moderation', 701002, 200, false],
+      ],
+      [
+        'mimic #sim:no-person',
+        {
+          op: 'video.mimic',
+          params: { source_video_id: src, img_id: img, quality: '540p', prompt: '#sim:no-person' },
+        },
+        ['moderation', 701003, 200, false],
+      ],
       ['bad value', text('x', { model: 'v99' }), ['bad_request', 400017, 200, false]],
       ['missing field', text('x', { quality: null }), ['bad_request', 400011, 200, false]],
       ['wrong type', text('x', { duration: '5' }), ['bad_request', 400013, 200, false]],
-      ['unknown image', { op: 'video.img', params: { prompt: 'x', model: 'v5', duration: 5, quality: '540p', img_id: '123456789012345' } }, ['bad_request', 400032, 200, false]],
-      ['template not activated', { op: 'video.img', params: { prompt: '', model: 'v5', duration: 5, quality: '540p', img_id: img, template_id: '302325299692629' } }, ['bad_request', 500070, 200, false]],
-      ['template quality', { op: 'video.img', params: { prompt: '', model: 'v5', duration: 5, quality: '720p', img_id: img, template_id: '302325299692623' } }, ['bad_request', 500071, 200, false]],
-      ['unknown source video', { op: 'video.upscale', params: { source_video_id: '123456789012345' } }, ['not_found', 500008, 200, false]],
+      [
+        'unknown image',
+        {
+          op: 'video.img',
+          params: { prompt: 'x', model: 'v5', duration: 5, quality: '540p', img_id: '123456789012345' },
+        },
+        ['bad_request', 400032, 200, false],
+      ],
+      [
+        'template not activated',
+        {
+          op: 'video.img',
+          params: {
+            prompt: '',
+            model: 'v5',
+            duration: 5,
+            quality: '540p',
+            img_id: img,
+            template_id: '302325299692629',
+          },
+        },
+        ['bad_request', 500070, 200, false],
+      ],
+      [
+        'template quality',
+        {
+          op: 'video.img',
+          params: {
+            prompt: '',
+            model: 'v5',
+            duration: 5,
+            quality: '720p',
+            img_id: img,
+            template_id: '302325299692623',
+          },
+        },
+        ['bad_request', 500071, 200, false],
+      ],
+      [
+        'unknown source video',
+        { op: 'video.upscale', params: { source_video_id: '123456789012345' } },
+        ['not_found', 500008, 200, false],
+      ],
     ];
     for (const [label, req, expected] of table) {
       assert.deepEqual(shape(await failure(client.submit('k', req, randomUUID()))), expected, label);
@@ -81,7 +147,12 @@ describe('PixverseClient: error classes of simulator failures (markers and refus
 
   it('concurrency limit → concurrency_limit (500044)', async () => {
     await client.submit('key-one', text('hold #sim:duration=5000'), randomUUID());
-    assert.deepEqual(shape(await failure(client.submit('key-one', text('second'), randomUUID()))), ['concurrency_limit', 500044, 200, false]);
+    assert.deepEqual(shape(await failure(client.submit('key-one', text('second'), randomUUID()))), [
+      'concurrency_limit',
+      500044,
+      200,
+      false,
+    ]);
   });
 
   it('a deleted source → not_found (500064); job outcomes 7/8/6 → moderated/failed/deleted', async () => {
@@ -99,9 +170,20 @@ describe('PixverseClient: error classes of simulator failures (markers and refus
     assert.deepEqual(await state(ids.fail), ['failed', 8]);
     assert.deepEqual(await state(ids.moderate), ['moderated', 7]);
     assert.deepEqual(await state(ids.gone), ['deleted', 6]);
-    const e = await failure(client.submit('k', { op: 'video.extend', params: { source_video_id: ids.gone, prompt: 'p', ...VIDEO } }, randomUUID()));
+    const e = await failure(
+      client.submit(
+        'k',
+        { op: 'video.extend', params: { source_video_id: ids.gone, prompt: 'p', ...VIDEO } },
+        randomUUID(),
+      ),
+    );
     assert.deepEqual(shape(e), ['not_found', 500064, 200, false]);
-    assert.deepEqual(shape(await failure(client.status('k', 'video', '123456789012345'))), ['not_found', 500008, 200, false]);
+    assert.deepEqual(shape(await failure(client.status('k', 'video', '123456789012345'))), [
+      'not_found',
+      500008,
+      200,
+      false,
+    ]);
   });
 });
 
@@ -141,7 +223,8 @@ describe('PixverseClient: failure rates hit every kind of call', () => {
         () => client.upload('k', PNG, 'image/png', 'p.png'),
         () => client.catalog('k', 'voices'),
       ];
-      for (const call of calls) assert.deepEqual(shape(await failure(call())), ['rate_limit', null, 429, false]);
+      for (const call of calls)
+        assert.deepEqual(shape(await failure(call())), ['rate_limit', null, 429, false]);
     } finally {
       await client.close();
       await sim.close();
@@ -152,9 +235,19 @@ describe('PixverseClient: failure rates hit every kind of call', () => {
     const proxy = await setup({ transientRate: 1 });
     const busy = await setup({ overloadRate: 1 });
     try {
-      assert.deepEqual(shape(await failure(proxy.client.submit('k', text('x'), randomUUID()))), ['transient', null, 502, true]);
+      assert.deepEqual(shape(await failure(proxy.client.submit('k', text('x'), randomUUID()))), [
+        'transient',
+        null,
+        502,
+        true,
+      ]);
       assert.deepEqual(shape(await failure(proxy.client.balance('k'))), ['transient', null, 502, false]);
-      assert.deepEqual(shape(await failure(busy.client.submit('k', text('x'), randomUUID()))), ['transient', 500069, 200, false]);
+      assert.deepEqual(shape(await failure(busy.client.submit('k', text('x'), randomUUID()))), [
+        'transient',
+        500069,
+        200,
+        false,
+      ]);
       assert.equal((await busy.client.balance('k')).creditMonthly, 1_000_000, 'reads are not overloaded');
     } finally {
       for (const { sim, client } of [proxy, busy]) {

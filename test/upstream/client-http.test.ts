@@ -12,7 +12,9 @@ describe('PixverseClient over HTTP (canned server)', () => {
   let client: PixverseClient;
   const clients: PixverseClient[] = [];
 
-  function newClient(opts: { timeoutMs?: number; connections?: number; baseUrl?: string } = {}): PixverseClient {
+  function newClient(
+    opts: { timeoutMs?: number; connections?: number; baseUrl?: string } = {},
+  ): PixverseClient {
     const c = createPixverseClient({ baseUrl: srv.url, ...opts });
     clients.push(c);
     return c;
@@ -48,11 +50,23 @@ describe('PixverseClient over HTTP (canned server)', () => {
 
   it('submit: path, headers, lossless body and lossless id', async () => {
     client = newClient();
-    srv.handle((_req, res) => json(res, 200, '{"ErrCode":0,"ErrMsg":"success","Resp":{"video_id":391504480090022123,"credits":45}}'));
+    srv.handle((_req, res) =>
+      json(res, 200, '{"ErrCode":0,"ErrMsg":"success","Resp":{"video_id":391504480090022123,"credits":45}}'),
+    );
     const traceId = '5f0c2d8e-1111-4222-8333-944455556666';
     const r = await client.submit(
       'key-1',
-      { op: 'video.img', params: { prompt: 'a cat', img_id: '391504480090022123', img_ids: ['18446744073709551615'], duration: 5, model: 'v5', quality: '540p' } },
+      {
+        op: 'video.img',
+        params: {
+          prompt: 'a cat',
+          img_id: '391504480090022123',
+          img_ids: ['18446744073709551615'],
+          duration: 5,
+          model: 'v5',
+          quality: '540p',
+        },
+      },
       traceId,
     );
     assert.deepEqual(r, { upstreamId: '391504480090022123', credits: 45 });
@@ -71,12 +85,18 @@ describe('PixverseClient over HTTP (canned server)', () => {
   it('submit: `credit` (singular) and id fields image_id / audio_id / id', async () => {
     client = newClient();
     srv.handle((_req, res) => json(res, 200, '{"ErrCode":0,"Resp":{"image_id":77,"credit":3}}'));
-    assert.deepEqual(await client.submit('k', { op: 'image.template', params: { img_ids: ['1'], template_id: '2' } }, 't1'), {
-      upstreamId: '77',
-      credits: 3,
-    });
+    assert.deepEqual(
+      await client.submit('k', { op: 'image.template', params: { img_ids: ['1'], template_id: '2' } }, 't1'),
+      {
+        upstreamId: '77',
+        credits: 3,
+      },
+    );
     srv.handle((_req, res) => json(res, 200, '{"ErrCode":0,"Resp":{"id":"88"}}'));
-    assert.deepEqual(await client.submit('k', { op: 'video.upscale', params: { source_video_id: '5' } }, 't2'), { upstreamId: '88', credits: null });
+    assert.deepEqual(
+      await client.submit('k', { op: 'video.upscale', params: { source_video_id: '5' } }, 't2'),
+      { upstreamId: '88', credits: null },
+    );
     assert.equal(srv.seen[1].url, '/openapi/v2/video/upscale/generate');
   });
 
@@ -100,7 +120,11 @@ describe('PixverseClient over HTTP (canned server)', () => {
   it('status: GET with a fresh UUID trace id per call and no content-type', async () => {
     client = newClient();
     srv.handle((_req, res) =>
-      json(res, 200, '{"ErrCode":0,"Resp":{"id":391504480090022123,"status":1,"url":"https://media.pixverse.ai/a.mp4","outputWidth":1280,"outputHeight":720}}'),
+      json(
+        res,
+        200,
+        '{"ErrCode":0,"Resp":{"id":391504480090022123,"status":1,"url":"https://media.pixverse.ai/a.mp4","outputWidth":1280,"outputHeight":720}}',
+      ),
     );
     const a = await client.status('k', 'video', '391504480090022123');
     await client.status('k', 'image', '5');
@@ -127,8 +151,18 @@ describe('PixverseClient over HTTP (canned server)', () => {
 
   it('balance', async () => {
     client = newClient();
-    srv.handle((_req, res) => json(res, 200, '{"ErrCode":0,"ErrMsg":"success","Resp":{"account_id":391504480090022123,"credit_monthly":1069020,"credit_package":3630}}'));
-    assert.deepEqual(await client.balance('k'), { accountId: '391504480090022123', creditMonthly: 1069020, creditPackage: 3630 });
+    srv.handle((_req, res) =>
+      json(
+        res,
+        200,
+        '{"ErrCode":0,"ErrMsg":"success","Resp":{"account_id":391504480090022123,"credit_monthly":1069020,"credit_package":3630}}',
+      ),
+    );
+    assert.deepEqual(await client.balance('k'), {
+      accountId: '391504480090022123',
+      creditMonthly: 1069020,
+      creditPackage: 3630,
+    });
     assert.equal(srv.seen[0].url, '/openapi/v2/account/balance');
     assert.match(String(srv.seen[0].headers['ai-trace-id']), UUID);
   });
@@ -136,28 +170,50 @@ describe('PixverseClient over HTTP (canned server)', () => {
   it('catalog: GET with the page in the query, a fresh trace id, no body; list and total parsed', async () => {
     client = newClient();
     srv.handle((req, res) => {
-      if (req.url.startsWith('/openapi/v2/video/effects')) json(res, 200, '{"ErrCode":0,"Resp":{"effect_items":[{"template_id":391504480090022123}]}}');
+      if (req.url.startsWith('/openapi/v2/video/effects'))
+        json(res, 200, '{"ErrCode":0,"Resp":{"effect_items":[{"template_id":391504480090022123}]}}');
       else json(res, 200, '{"ErrCode":0,"Resp":{"total":15,"data":[{"speaker_id":"1","name":"Emily"}]}}');
     });
-    assert.deepEqual(await client.catalog('k', 'voices', { num: 2, size: 5 }), { items: [{ speaker_id: '1', name: 'Emily' }], total: 15 });
-    assert.deepEqual(await client.catalog('k', 'effects'), { items: [{ template_id: '391504480090022123' }], total: null });
+    assert.deepEqual(await client.catalog('k', 'voices', { num: 2, size: 5 }), {
+      items: [{ speaker_id: '1', name: 'Emily' }],
+      total: 15,
+    });
+    assert.deepEqual(await client.catalog('k', 'effects'), {
+      items: [{ template_id: '391504480090022123' }],
+      total: null,
+    });
     await client.catalog('k', 'restyles');
     const [a, b, c] = srv.seen;
-    assert.deepEqual([a.method, a.url, a.body.length, a.headers['content-type']], ['GET', '/openapi/v2/video/lip_sync/tts_list?page_num=2&page_size=5', 0, undefined]);
+    assert.deepEqual(
+      [a.method, a.url, a.body.length, a.headers['content-type']],
+      ['GET', '/openapi/v2/video/lip_sync/tts_list?page_num=2&page_size=5', 0, undefined],
+    );
     assert.equal(b.url, '/openapi/v2/video/effects/templates/list?page=1&pageSize=100');
     assert.equal(c.url, '/openapi/v2/video/restyle/list?page_num=1&page_size=100');
     assert.match(String(a.headers['ai-trace-id']), UUID);
     assert.notEqual(a.headers['ai-trace-id'], b.headers['ai-trace-id']);
-    srv.handle((_req, res) => json(res, 200, '{"ErrCode":400017,"ErrMsg":"invalid parameter: page_num","Resp":{}}'));
+    srv.handle((_req, res) =>
+      json(res, 200, '{"ErrCode":400017,"ErrMsg":"invalid parameter: page_num","Resp":{}}'),
+    );
     assert.equal((await rejectsWith(client.catalog('k', 'voices'))).errorClass, 'bad_request');
   });
 
   it('upload: image → multipart field `image` on /image/upload', async () => {
     client = newClient();
-    srv.handle((_req, res) => json(res, 200, '{"ErrCode":0,"Resp":{"img_id":391504480090022123,"img_url":"https://media.pixverse.ai/i.png"}}'));
+    srv.handle((_req, res) =>
+      json(
+        res,
+        200,
+        '{"ErrCode":0,"Resp":{"img_id":391504480090022123,"img_url":"https://media.pixverse.ai/i.png"}}',
+      ),
+    );
     const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 1, 2, 3, 255]);
     const r = await client.upload('k', png, 'image/png', 'cat "1".png');
-    assert.deepEqual(r, { id: '391504480090022123', url: 'https://media.pixverse.ai/i.png', mediaType: 'image' });
+    assert.deepEqual(r, {
+      id: '391504480090022123',
+      url: 'https://media.pixverse.ai/i.png',
+      mediaType: 'image',
+    });
     const req = srv.seen[0];
     assert.equal(req.url, '/openapi/v2/image/upload');
     assert.match(String(req.headers['content-type']), /^multipart\/form-data; boundary=/);
@@ -171,10 +227,14 @@ describe('PixverseClient over HTTP (canned server)', () => {
 
   it('upload: video and audio → field `file` on /media/upload; octet-stream falls back to the extension', async () => {
     client = newClient();
-    srv.handle((_req, res) => json(res, 200, '{"ErrCode":0,"Resp":{"media_id":4242,"media_type":"video","url":"https://m/v.mp4"}}'));
+    srv.handle((_req, res) =>
+      json(res, 200, '{"ErrCode":0,"Resp":{"media_id":4242,"media_type":"video","url":"https://m/v.mp4"}}'),
+    );
     const v = await client.upload('k', Buffer.from('mp4data'), 'video/mp4', 'v.mp4');
     assert.deepEqual(v, { id: '4242', url: 'https://m/v.mp4', mediaType: 'video' });
-    srv.handle((_req, res) => json(res, 200, '{"ErrCode":0,"Resp":{"media_id":4243,"url":"https://m/a.mp3"}}'));
+    srv.handle((_req, res) =>
+      json(res, 200, '{"ErrCode":0,"Resp":{"media_id":4243,"url":"https://m/a.mp3"}}'),
+    );
     const a = await client.upload('k', Buffer.from('mp3data'), 'application/octet-stream', 'a.mp3');
     assert.deepEqual(a, { id: '4243', url: 'https://m/a.mp3', mediaType: 'audio' });
     for (const req of srv.seen) {

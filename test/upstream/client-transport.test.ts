@@ -15,7 +15,9 @@ describe('PixverseClient transport (canned server)', () => {
   let client: PixverseClient;
   const clients: PixverseClient[] = [];
 
-  function newClient(opts: { timeoutMs?: number; connections?: number; baseUrl?: string } = {}): PixverseClient {
+  function newClient(
+    opts: { timeoutMs?: number; connections?: number; baseUrl?: string } = {},
+  ): PixverseClient {
     const c = createPixverseClient({ baseUrl: srv.url, ...opts });
     clients.push(c);
     return c;
@@ -77,7 +79,12 @@ describe('PixverseClient transport (canned server)', () => {
     });
     // Hold the pool's only socket with a request that has no deadline of ours (white-box: same pool).
     const pool = (client as unknown as { pool: Dispatcher }).pool;
-    const holder = pool.request({ path: '/hold', method: 'GET', headersTimeout: 60_000, bodyTimeout: 60_000 });
+    const holder = pool.request({
+      path: '/hold',
+      method: 'GET',
+      headersTimeout: 60_000,
+      bodyTimeout: 60_000,
+    });
     while (srv.seen.length === 0) await new Promise((r) => setTimeout(r, 5));
     const e = await rejectsWith(client.submit('k', { op: 'video.text', params: { prompt: 'queued' } }, 't2'));
     assert.equal(e.errorClass, 'transient');
@@ -97,7 +104,9 @@ describe('PixverseClient transport (canned server)', () => {
 
   it('keeps connections alive across calls', async () => {
     client = newClient({ connections: 4 });
-    srv.handle((_req, res) => json(res, 200, '{"ErrCode":0,"Resp":{"account_id":1,"credit_monthly":1,"credit_package":0}}'));
+    srv.handle((_req, res) =>
+      json(res, 200, '{"ErrCode":0,"Resp":{"account_id":1,"credit_monthly":1,"credit_package":0}}'),
+    );
     const before = srv.connections;
     for (let i = 0; i < 20; i++) await client.balance('k');
     // undici may open a second socket while the first is still settling; never one per call.
@@ -122,14 +131,18 @@ describe('PixverseClient transport (canned server)', () => {
 
   it('baseUrl with a path prefix', async () => {
     client = newClient({ baseUrl: `${srv.url}/proxy/` });
-    srv.handle((_req, res) => json(res, 200, '{"ErrCode":0,"Resp":{"account_id":1,"credit_monthly":2,"credit_package":3}}'));
+    srv.handle((_req, res) =>
+      json(res, 200, '{"ErrCode":0,"Resp":{"account_id":1,"credit_monthly":2,"credit_package":3}}'),
+    );
     await client.balance('k');
     assert.equal(srv.seen[0].url, '/proxy/openapi/v2/account/balance');
   });
 
   it('an oversized answer is cut off → transient', async () => {
     client = newClient();
-    srv.handle((_req, res) => json(res, 200, `{"ErrCode":0,"Resp":{"pad":"${'x'.repeat(9 * 1024 * 1024)}"}}`));
+    srv.handle((_req, res) =>
+      json(res, 200, `{"ErrCode":0,"Resp":{"pad":"${'x'.repeat(9 * 1024 * 1024)}"}}`),
+    );
     const e = await rejectsWith(client.balance('k'));
     assert.equal(e.errorClass, 'transient');
   });

@@ -46,7 +46,10 @@ const CLIENT_CODE_ONLY = ['POST /video/upscale/generate', 'GET /video/effects/te
 const ALLOWED = [...DOCUMENTED, ...CLIENT_CODE_ONLY];
 
 function allowed(method: string, path: string): boolean {
-  const bare = path.split('?')[0]!.replace(/^\/openapi\/v2/, '').replace(/\/\d+$/, '/{id}');
+  const bare = path
+    .split('?')[0]!
+    .replace(/^\/openapi\/v2/, '')
+    .replace(/\/\d+$/, '/{id}');
   return ALLOWED.includes(`${method} ${bare}`);
 }
 
@@ -58,7 +61,11 @@ describe('upstream paths are documented Platform API operations', () => {
     srv = await startCanned();
     // One answer that every reader can take something from; only the paths matter here.
     srv.handle((_req, res) =>
-      json(res, 200, '{"ErrCode":0,"ErrMsg":"success","Resp":{"video_id":1,"image_id":1,"img_id":1,"img_url":"u","media_id":1,"media_type":"video","url":"u","id":1,"status":5,"account_id":1,"credit_monthly":0,"credit_package":0,"data":[],"total":0}}'),
+      json(
+        res,
+        200,
+        '{"ErrCode":0,"ErrMsg":"success","Resp":{"video_id":1,"image_id":1,"img_id":1,"img_url":"u","media_id":1,"media_type":"video","url":"u","id":1,"status":5,"account_id":1,"credit_monthly":0,"credit_package":0,"data":[],"total":0}}',
+      ),
     );
     client = createPixverseClient({ baseUrl: srv.url });
   });
@@ -71,7 +78,8 @@ describe('upstream paths are documented Platform API operations', () => {
     const attempt = async (call: () => Promise<unknown>) => {
       await call().catch(() => undefined);
     };
-    for (const op of Object.keys(OPERATIONS)) await attempt(() => client.submit('k', { op, params: {} }, 'trace'));
+    for (const op of Object.keys(OPERATIONS))
+      await attempt(() => client.submit('k', { op, params: {} }, 'trace'));
     for (const type of JOB_TYPES) await attempt(() => client.status('k', type, '123'));
     await attempt(() => client.upload('k', Buffer.from('x'), 'image/png', 'a.png'));
     await attempt(() => client.upload('k', Buffer.from('x'), 'video/mp4', 'a.mp4'));
@@ -82,14 +90,18 @@ describe('upstream paths are documented Platform API operations', () => {
     const called = srv.seen.map((req) => `${req.method} ${req.url}`);
     // Vacuity floor: each operation, two result reads, two upload kinds, balance, three catalogues.
     assert.ok(called.length >= Object.keys(OPERATIONS).length + 2 + 3 + 1 + 3, called.join('\n'));
-    const stray = srv.seen.filter((req) => !allowed(req.method, req.url)).map((req) => `${req.method} ${req.url}`);
+    const stray = srv.seen
+      .filter((req) => !allowed(req.method, req.url))
+      .map((req) => `${req.method} ${req.url}`);
     assert.deepEqual(stray, [], 'paths outside the documented Platform API');
   });
 
   it('the simulator answers documented operations only (plus /_sim and its media)', async () => {
     const sample = (entry: string) => entry.split(' ')[1]!.replace('{id}', '123456789012345');
     for (const route of ROUTES) {
-      const match = ALLOWED.find((entry) => entry.startsWith(`${route.method} `) && route.pattern.test(sample(entry)));
+      const match = ALLOWED.find(
+        (entry) => entry.startsWith(`${route.method} `) && route.pattern.test(sample(entry)),
+      );
       assert.ok(match, `simulator route ${route.method} ${route.pattern} is not a documented operation`);
     }
     const sim = await startSimulator({ port: 0 });

@@ -30,11 +30,14 @@ describe('envelope', () => {
   });
 
   it('reads the lowercase envelope', () => {
-    assert.deepEqual(parseEnvelope('{"err_code":0,"err_msg":"ok","resp":{"img_id":1,"img_url":"https://x/y.png"}}'), {
-      code: 0,
-      message: 'ok',
-      resp: { img_id: '1', img_url: 'https://x/y.png' },
-    });
+    assert.deepEqual(
+      parseEnvelope('{"err_code":0,"err_msg":"ok","resp":{"img_id":1,"img_url":"https://x/y.png"}}'),
+      {
+        code: 0,
+        message: 'ok',
+        resp: { img_id: '1', img_url: 'https://x/y.png' },
+      },
+    );
   });
 
   it('returns an empty Resp when Resp is missing or null', () => {
@@ -43,7 +46,13 @@ describe('envelope', () => {
   });
 
   it('HTTP 200 with a non-zero code is an error, classified by code', () => {
-    const e = caught(() => unwrapEnvelope(200, '{"ErrCode":500044,"ErrMsg":"Reached the limit for concurrent generations","Resp":{}}', true));
+    const e = caught(() =>
+      unwrapEnvelope(
+        200,
+        '{"ErrCode":500044,"ErrMsg":"Reached the limit for concurrent generations","Resp":{}}',
+        true,
+      ),
+    );
     assert.equal(e.errorClass, 'concurrency_limit');
     assert.equal(e.errCode, 500044);
     assert.equal(e.httpStatus, 200);
@@ -108,7 +117,8 @@ describe('status mapping', () => {
     assert.equal(mapPixverseStatus(6, null), 'deleted');
     assert.equal(mapPixverseStatus(7, null), 'moderated');
     assert.equal(mapPixverseStatus(8, null), 'failed');
-    for (const other of [0, 2, 3, 4, 9, 10, -1]) assert.equal(mapPixverseStatus(other, null), 'pending', String(other));
+    for (const other of [0, 2, 3, 4, 9, 10, -1])
+      assert.equal(mapPixverseStatus(other, null), 'pending', String(other));
   });
 
   it('reads the documented video result document', () => {
@@ -130,7 +140,10 @@ describe('status mapping', () => {
   });
 
   it('status 1 with an empty url is a failure; status as string is coerced', () => {
-    assert.equal(toStatusResult(unwrapEnvelope(200, '{"ErrCode":0,"Resp":{"id":1,"status":1,"url":""}}')).state, 'failed');
+    assert.equal(
+      toStatusResult(unwrapEnvelope(200, '{"ErrCode":0,"Resp":{"id":1,"status":1,"url":""}}')).state,
+      'failed',
+    );
     const r = toStatusResult(unwrapEnvelope(200, '{"ErrCode":0,"Resp":{"id":1,"status":"7"}}'));
     assert.equal(r.code, 7);
     assert.equal(r.state, 'moderated');
@@ -159,24 +172,41 @@ describe('status mapping', () => {
 
 describe('documented response shapes', () => {
   it('balance', () => {
-    const resp = unwrapEnvelope(200, '{"ErrCode":0,"ErrMsg":"success","Resp":{"account_id":123456,"credit_monthly":1069020,"credit_package":3630}}');
+    const resp = unwrapEnvelope(
+      200,
+      '{"ErrCode":0,"ErrMsg":"success","Resp":{"account_id":123456,"credit_monthly":1069020,"credit_package":3630}}',
+    );
     assert.deepEqual(resp, { account_id: '123456', credit_monthly: 1069020, credit_package: 3630 });
   });
 
   it('image upload and media upload', () => {
-    assert.deepEqual(unwrapEnvelope(200, '{"ErrCode":0,"ErrMsg":"success","Resp":{"img_id":391504480090022123,"img_url":"https://media.pixverse.ai/openapi/x.png"}}'), {
-      img_id: '391504480090022123',
-      img_url: 'https://media.pixverse.ai/openapi/x.png',
-    });
-    assert.deepEqual(unwrapEnvelope(200, '{"ErrCode":0,"ErrMsg":"success","Resp":{"media_id":300001,"media_type":"audio","url":"https://m/a.mp3"}}'), {
-      media_id: '300001',
-      media_type: 'audio',
-      url: 'https://m/a.mp3',
-    });
+    assert.deepEqual(
+      unwrapEnvelope(
+        200,
+        '{"ErrCode":0,"ErrMsg":"success","Resp":{"img_id":391504480090022123,"img_url":"https://media.pixverse.ai/openapi/x.png"}}',
+      ),
+      {
+        img_id: '391504480090022123',
+        img_url: 'https://media.pixverse.ai/openapi/x.png',
+      },
+    );
+    assert.deepEqual(
+      unwrapEnvelope(
+        200,
+        '{"ErrCode":0,"ErrMsg":"success","Resp":{"media_id":300001,"media_type":"audio","url":"https://m/a.mp3"}}',
+      ),
+      {
+        media_id: '300001',
+        media_type: 'audio',
+        url: 'https://m/a.mp3',
+      },
+    );
   });
 
   it('webhook-style body with id as a string and as a number', () => {
-    const a = parseLossless('{"id":"123456789","status":1,"url":"https://x.mp4","size":10.5,"has_audio":true,"credits":100}');
+    const a = parseLossless(
+      '{"id":"123456789","status":1,"url":"https://x.mp4","size":10.5,"has_audio":true,"credits":100}',
+    );
     const b = parseLossless('{"id":391504480090022123,"status":1,"url":"https://x.mp4","has_audio":true}');
     assert.ok(isJsonObject(a) && isJsonObject(b));
     assert.equal(a.id, '123456789');
@@ -186,7 +216,13 @@ describe('documented response shapes', () => {
   });
 
   it('create responses with credits / credit', () => {
-    assert.deepEqual(unwrapEnvelope(200, '{"ErrCode":0,"Resp":{"video_id":391504480090022,"credits":45}}'), { video_id: '391504480090022', credits: 45 });
-    assert.deepEqual(unwrapEnvelope(200, '{"ErrCode":0,"Resp":{"image_id":7,"credit":3}}'), { image_id: '7', credit: 3 });
+    assert.deepEqual(unwrapEnvelope(200, '{"ErrCode":0,"Resp":{"video_id":391504480090022,"credits":45}}'), {
+      video_id: '391504480090022',
+      credits: 45,
+    });
+    assert.deepEqual(unwrapEnvelope(200, '{"ErrCode":0,"Resp":{"image_id":7,"credit":3}}'), {
+      image_id: '7',
+      credit: 3,
+    });
   });
 });

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { ID_FIELDS, isIdKey, parseLossless, stringifyLossless } from '../../src/providers/pixverse/upstream/index.ts';
+import {
+  ID_FIELDS,
+  isIdKey,
+  parseLossless,
+  stringifyLossless,
+} from '../../src/providers/pixverse/upstream/index.ts';
 
 describe('lossless JSON: responses', () => {
   it('keeps an id beyond 2^53 exactly, as a decimal string', () => {
@@ -12,8 +17,14 @@ describe('lossless JSON: responses', () => {
   });
 
   it('turns small ids into strings too (fast path)', () => {
-    const body = parseLossless('{"ErrCode":0,"ErrMsg":"success","Resp":{"video_id":391504480090022,"credits":45}}');
-    assert.deepEqual(body, { ErrCode: 0, ErrMsg: 'success', Resp: { video_id: '391504480090022', credits: 45 } });
+    const body = parseLossless(
+      '{"ErrCode":0,"ErrMsg":"success","Resp":{"video_id":391504480090022,"credits":45}}',
+    );
+    assert.deepEqual(body, {
+      ErrCode: 0,
+      ErrMsg: 'success',
+      Resp: { video_id: '391504480090022', credits: 45 },
+    });
   });
 
   it('converts id, *_id and *_ids at any depth, including arrays of ids', () => {
@@ -56,7 +67,8 @@ describe('lossless JSON: responses', () => {
   });
 
   it('isIdKey', () => {
-    for (const k of ['id', 'video_id', 'img_ids', 'first_frame_img', 'last_frame_img', 'template_id']) assert.ok(isIdKey(k), k);
+    for (const k of ['id', 'video_id', 'img_ids', 'first_frame_img', 'last_frame_img', 'template_id'])
+      assert.ok(isIdKey(k), k);
     for (const k of ['status', 'credits', 'url', 'idle', 'identity']) assert.ok(!isIdKey(k), k);
   });
 });
@@ -93,7 +105,10 @@ describe('lossless JSON: request bodies', () => {
   });
 
   it('leaves non-digit id values as they are (the provider rejects them) and normalises leading zeros', () => {
-    assert.equal(stringifyLossless({ img_id: 'abc', template_id: '007', last_frame_img: 12 }), '{"img_id":"abc","template_id":7,"last_frame_img":12}');
+    assert.equal(
+      stringifyLossless({ img_id: 'abc', template_id: '007', last_frame_img: 12 }),
+      '{"img_id":"abc","template_id":7,"last_frame_img":12}',
+    );
   });
 
   it('property: any decimal digit string of up to 19 digits survives stringify → parse as an id', () => {

@@ -13,10 +13,21 @@ import { parsePixverseJobId } from '../../src/providers/pixverse/compat/jobIds.t
 import { DurationEstimator } from '../../src/scheduler/durationEstimator.ts';
 import type { StatusResult } from '../../src/scheduler/provider.ts';
 
-type IdFields = Pick<Job, 'id' | 'userId' | 'provider' | 'email' | 'pinnedEmail' | 'type' | 'upstreamId' | 'queuedAt'>;
+type IdFields = Pick<
+  Job,
+  'id' | 'userId' | 'provider' | 'email' | 'pinnedEmail' | 'type' | 'upstreamId' | 'queuedAt'
+>;
 
 const job = (over: Partial<IdFields> = {}): IdFields => ({
-  id: 17, userId: 3, provider: 'pixverse', email: 'a@x.com', pinnedEmail: null, type: 'video', upstreamId: '385912345678901234', queuedAt: null, ...over,
+  id: 17,
+  userId: 3,
+  provider: 'pixverse',
+  email: 'a@x.com',
+  pinnedEmail: null,
+  type: 'video',
+  upstreamId: '385912345678901234',
+  queuedAt: null,
+  ...over,
 });
 
 describe('PixVerse provider: job ids', () => {
@@ -24,14 +35,23 @@ describe('PixVerse provider: job ids', () => {
     assert.equal(publicJobId(job()), 'user:3-pixverse:a@x.com-video:385912345678901234');
     assert.equal(publicJobId(job({ upstreamId: null })), 'user:3-pixverse:a@x.com-video:pending-17');
     assert.equal(publicJobId(job({ queuedAt: 1, email: null })), 'user:3-pixverse:queue-video:q17');
-    assert.equal(publicJobId(job({ queuedAt: 1, email: null, pinnedEmail: 'p@x.com', type: 'image' })), 'user:3-pixverse:p@x.com-image:q17');
+    assert.equal(
+      publicJobId(job({ queuedAt: 1, email: null, pinnedEmail: 'p@x.com', type: 'image' })),
+      'user:3-pixverse:p@x.com-image:q17',
+    );
     assert.equal(formatJobId(3, 'pixverse', 'a@x.com', 'music', '9', 1), 'user:3-pixverse:a@x.com-music:9');
     assert.equal(formatQueuedJobId(3, 'pixverse', null, 'video', 5), 'user:3-pixverse:queue-video:q5');
   });
 
   it('reads the provider segment and leaves the tail to the provider', () => {
     assert.deepEqual(parseJobId('user:3-pixverse:a-b:c@x.com-video:0042'), {
-      userId: 3, provider: 'pixverse', email: 'a-b:c@x.com', type: 'video', upstreamId: '0042', rowId: null, queued: false,
+      userId: 3,
+      provider: 'pixverse',
+      email: 'a-b:c@x.com',
+      type: 'video',
+      upstreamId: '0042',
+      rowId: null,
+      queued: false,
     });
     assert.equal(pixverseProvider.parseIdTail('0042'), '42');
     assert.equal(pixverseProvider.parseIdTail('0'), '0');
@@ -40,7 +60,10 @@ describe('PixVerse provider: job ids', () => {
     assert.equal(parseJobId('user:3-kling:a@x.com-video:893605946402811985')?.provider, 'kling');
     assert.equal(parsePixverseJobId('user:3-kling:a@x.com-video:893605946402811985'), null);
     // A UUID tail (Runway, Luma) parses from the right like a numeric one.
-    assert.equal(parseJobId('user:3-runway:a-b@x.com-video:0f8e4c1a-3b7d-4e55-9a40-2f7c1d3e9b10')?.email, 'a-b@x.com');
+    assert.equal(
+      parseJobId('user:3-runway:a-b@x.com-video:0f8e4c1a-3b7d-4e55-9a40-2f7c1d3e9b10')?.email,
+      'a-b@x.com',
+    );
   });
 
   it('refuses tails that are not PixVerse ids, and never takes the engine tails for one', () => {
@@ -51,23 +74,42 @@ describe('PixVerse provider: job ids', () => {
     assert.equal(parseJobId('user:3-pixverse:a@x.com-video:pending-x'), null);
     assert.equal(parseJobId('user:3-pixverse:a@x.com-video:q1x'), null);
     assert.deepEqual(parseJobId('user:3-pixverse:a@x.com-video:pending-9'), {
-      userId: 3, provider: 'pixverse', email: 'a@x.com', type: 'video', upstreamId: null, rowId: 9, queued: false,
+      userId: 3,
+      provider: 'pixverse',
+      email: 'a@x.com',
+      type: 'video',
+      upstreamId: null,
+      rowId: 9,
+      queued: false,
     });
-    assert.equal(parseJobId('user:3-PixVerse:a@x.com-video:1'), null, 'the provider segment is a lower-case name');
+    assert.equal(
+      parseJobId('user:3-PixVerse:a@x.com-video:1'),
+      null,
+      'the provider segment is a lower-case name',
+    );
   });
 
   it('round-trips every id it writes, raw and percent-encoded (property)', () => {
     const email = fc.stringMatching(/^[a-z0-9._:+-]{1,20}@[a-z0-9-]{1,10}\.[a-z]{2,4}$/);
     const upstreamId = fc.bigInt({ min: 0n, max: (1n << 63n) - 1n }).map(String);
     fc.assert(
-      fc.property(email, upstreamId, fc.constantFrom('video', 'image', 'music') as fc.Arbitrary<Job['type']>, fc.nat(1e9), (mail, id, type, userId) => {
-        const text = publicJobId(job({ email: mail, upstreamId: id, type, userId }));
-        for (const form of [text, encodeURIComponent(text)]) {
-          const ref = parsePixverseJobId(form);
-          assert.ok(ref, form);
-          assert.deepEqual([ref.userId, ref.provider, ref.email, ref.type, ref.upstreamId], [userId, 'pixverse', mail, type, id]);
-        }
-      }),
+      fc.property(
+        email,
+        upstreamId,
+        fc.constantFrom('video', 'image', 'music') as fc.Arbitrary<Job['type']>,
+        fc.nat(1e9),
+        (mail, id, type, userId) => {
+          const text = publicJobId(job({ email: mail, upstreamId: id, type, userId }));
+          for (const form of [text, encodeURIComponent(text)]) {
+            const ref = parsePixverseJobId(form);
+            assert.ok(ref, form);
+            assert.deepEqual(
+              [ref.userId, ref.provider, ref.email, ref.type, ref.upstreamId],
+              [userId, 'pixverse', mail, type, id],
+            );
+          }
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -79,13 +121,22 @@ describe('PixVerse provider: job ids', () => {
 });
 
 describe('PixVerse provider: run times', () => {
-  const video = (params: Record<string, string | number>) => ({ type: 'video' as const, upstream: { op: 'video.text', params } });
+  const video = (params: Record<string, string | number>) => ({
+    type: 'video' as const,
+    upstream: { op: 'video.text', params },
+  });
 
   it('starts the estimator from PixVerse defaults by type, quality and length', () => {
     const estimator = new DurationEstimator(null, pixverseProvider);
     assert.equal(estimator.expected(video({ quality: '720p' })), 60_000);
-    assert.equal(estimator.expected(video({ quality: '1080p', duration: 10 })), Math.round(60_000 * 1.5 * 1.4));
-    assert.equal(estimator.expected({ type: 'image', upstream: { op: 'image.template', params: {} } }), 15_000);
+    assert.equal(
+      estimator.expected(video({ quality: '1080p', duration: 10 })),
+      Math.round(60_000 * 1.5 * 1.4),
+    );
+    assert.equal(
+      estimator.expected({ type: 'image', upstream: { op: 'image.template', params: {} } }),
+      15_000,
+    );
     assert.equal(estimator.typical('video'), 60_000);
   });
 
@@ -97,9 +148,24 @@ describe('PixVerse provider: run times', () => {
   });
 
   it('reads the run time from create_time and modify_time', () => {
-    const status = (raw: StatusResult['raw']): StatusResult => ({ state: 'completed', code: 1, url: null, raw });
-    assert.equal(pixverseProvider.reportedRunMs(status({ create_time: '2026-01-01T00:00:00Z', modify_time: '2026-01-01T00:01:05Z' })), 65_000);
-    assert.equal(pixverseProvider.reportedRunMs(status({ create_time: '2026-01-01T00:01:05Z', modify_time: '2026-01-01T00:00:00Z' })), null);
+    const status = (raw: StatusResult['raw']): StatusResult => ({
+      state: 'completed',
+      code: 1,
+      url: null,
+      raw,
+    });
+    assert.equal(
+      pixverseProvider.reportedRunMs(
+        status({ create_time: '2026-01-01T00:00:00Z', modify_time: '2026-01-01T00:01:05Z' }),
+      ),
+      65_000,
+    );
+    assert.equal(
+      pixverseProvider.reportedRunMs(
+        status({ create_time: '2026-01-01T00:01:05Z', modify_time: '2026-01-01T00:00:00Z' }),
+      ),
+      null,
+    );
     assert.equal(pixverseProvider.reportedRunMs(status({ create_time: 'soon' })), null);
   });
 });

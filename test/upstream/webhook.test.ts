@@ -16,15 +16,22 @@ function signature(secret: string, ts: string, nonce: string, form: string): str
 }
 
 function headersOf(sig: string, ts = TS, nonce = NONCE) {
-  const map: Record<string, string> = { 'webhook-timestamp': ts, 'webhook-nonce': nonce, 'webhook-signature': sig };
+  const map: Record<string, string> = {
+    'webhook-timestamp': ts,
+    'webhook-nonce': nonce,
+    'webhook-signature': sig,
+  };
   return (name: string) => map[name];
 }
 
 describe('PixVerse webhook deliveries', () => {
-  const raw = '{"id":"380541206212999","status":1,"url":"https://media.pixverse.ai/a b.mp4","size":10.50,"has_audio":true,"credits":100}';
+  const raw =
+    '{"id":"380541206212999","status":1,"url":"https://media.pixverse.ai/a b.mp4","size":10.50,"has_audio":true,"credits":100}';
   // Sorted keys, form encoding (space → +), numbers exactly as written, lowercase booleans.
-  const sortedForm = 'credits=100&has_audio=true&id=380541206212999&size=10.50&status=1&url=https%3A%2F%2Fmedia.pixverse.ai%2Fa+b.mp4';
-  const bodyOrderForm = 'id=380541206212999&status=1&url=https%3A%2F%2Fmedia.pixverse.ai%2Fa+b.mp4&size=10.50&has_audio=true&credits=100';
+  const sortedForm =
+    'credits=100&has_audio=true&id=380541206212999&size=10.50&status=1&url=https%3A%2F%2Fmedia.pixverse.ai%2Fa+b.mp4';
+  const bodyOrderForm =
+    'id=380541206212999&status=1&url=https%3A%2F%2Fmedia.pixverse.ai%2Fa+b.mp4&size=10.50&has_audio=true&credits=100';
 
   it('accepts the sorted-key signature (Go/Java samples) and the body-order one (Python/Node samples)', () => {
     for (const form of [sortedForm, bodyOrderForm]) {
@@ -39,9 +46,18 @@ describe('PixVerse webhook deliveries', () => {
     const sig = signature(SECRET, TS, NONCE, sortedForm);
     assert.equal(readWebhook(headersOf(sig), raw).verify('other-secret', NOW), 'bad_signature');
     assert.equal(readWebhook(headersOf(sig, TS, 'x'.repeat(32)), raw).verify(SECRET, NOW), 'bad_signature');
-    assert.equal(readWebhook(headersOf(sig), raw.replace('"status":1', '"status":8')).verify(SECRET, NOW), 'bad_signature');
-    assert.equal(readWebhook(headersOf(sig), raw).verify(SECRET, NOW + WEBHOOK_TOLERANCE_MS + 1_000), 'stale');
-    assert.equal(readWebhook(headersOf(sig), raw).verify(SECRET, NOW - WEBHOOK_TOLERANCE_MS - 1_000), 'stale');
+    assert.equal(
+      readWebhook(headersOf(sig), raw.replace('"status":1', '"status":8')).verify(SECRET, NOW),
+      'bad_signature',
+    );
+    assert.equal(
+      readWebhook(headersOf(sig), raw).verify(SECRET, NOW + WEBHOOK_TOLERANCE_MS + 1_000),
+      'stale',
+    );
+    assert.equal(
+      readWebhook(headersOf(sig), raw).verify(SECRET, NOW - WEBHOOK_TOLERANCE_MS - 1_000),
+      'stale',
+    );
     assert.equal(readWebhook(headersOf(sig), raw).verify(SECRET, NOW + WEBHOOK_TOLERANCE_MS - 1_000), 'ok');
     assert.equal(readWebhook(() => undefined, raw).verify(SECRET, NOW), 'unsigned');
   });
@@ -64,22 +80,42 @@ describe('PixVerse webhook deliveries', () => {
       ['{"id":-5,"status":1}', /\bid\b/],
     ];
     for (const [body, message] of cases) {
-      assert.throws(() => readWebhook(headersOf('x'), body), (err: unknown) => err instanceof WebhookFormatError && message.test(err.message), body);
+      assert.throws(
+        () => readWebhook(headersOf('x'), body),
+        (err: unknown) => err instanceof WebhookFormatError && message.test(err.message),
+        body,
+      );
     }
   });
 
   it('verifies any body signed the documented way (property)', () => {
     const value = fc.oneof(fc.string({ maxLength: 20 }), fc.boolean(), fc.integer({ min: -1e9, max: 1e9 }));
     fc.assert(
-      fc.property(fc.dictionary(fc.string({ minLength: 1, maxLength: 8 }).filter((k) => k !== 'id' && k !== '__proto__'), value, { maxKeys: 6 }), fc.bigInt({ min: 1n, max: 2n ** 63n - 1n }), (fields, id) => {
-        const entries: [string, string | boolean | number][] = [['id', id.toString()], ...Object.entries(fields)];
-        const json = `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`;
-        const sorted = [...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => [k, String(v)] as [string, string]);
-        const notice = readWebhook(headersOf(signature(SECRET, TS, NONCE, new URLSearchParams(sorted).toString())), json);
-        assert.equal(notice.upstreamId, id.toString());
-        assert.equal(notice.verify(SECRET, NOW), 'ok');
-        assert.equal(notice.verify(`${SECRET}x`, NOW), 'bad_signature');
-      }),
+      fc.property(
+        fc.dictionary(
+          fc.string({ minLength: 1, maxLength: 8 }).filter((k) => k !== 'id' && k !== '__proto__'),
+          value,
+          { maxKeys: 6 },
+        ),
+        fc.bigInt({ min: 1n, max: 2n ** 63n - 1n }),
+        (fields, id) => {
+          const entries: [string, string | boolean | number][] = [
+            ['id', id.toString()],
+            ...Object.entries(fields),
+          ];
+          const json = `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`;
+          const sorted = [...entries]
+            .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+            .map(([k, v]) => [k, String(v)] as [string, string]);
+          const notice = readWebhook(
+            headersOf(signature(SECRET, TS, NONCE, new URLSearchParams(sorted).toString())),
+            json,
+          );
+          assert.equal(notice.upstreamId, id.toString());
+          assert.equal(notice.verify(SECRET, NOW), 'ok');
+          assert.equal(notice.verify(`${SECRET}x`, NOW), 'bad_signature');
+        },
+      ),
       { numRuns: 200 },
     );
   });

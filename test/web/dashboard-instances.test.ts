@@ -21,12 +21,27 @@ describe('dashboard across instances (PostgreSQL)', () => {
   before(async () => {
     sim = await startSimulator({ durationMs: { min: 1500, max: 2000 }, seed: 3 });
     schema = freshSchema();
-    const shared = { upstream: sim.url, schema, adminToken: `admin-${randomBytes(12).toString('hex')}`, masterKey: randomBytes(32).toString('hex'), env: { PIXGATE_EXPECTED_DURATION: '1500ms', PIXGATE_POLL_MIN_INTERVAL: '40ms', PIXGATE_IDLE_WAKE: '250ms' } };
+    const shared = {
+      upstream: sim.url,
+      schema,
+      adminToken: `admin-${randomBytes(12).toString('hex')}`,
+      masterKey: randomBytes(32).toString('hex'),
+      env: {
+        PIXGATE_EXPECTED_DURATION: '1500ms',
+        PIXGATE_POLL_MIN_INTERVAL: '40ms',
+        PIXGATE_IDLE_WAKE: '250ms',
+      },
+    };
     instances = await Promise.all([startInstance(shared), startInstance(shared)]);
-    const tenant = await call(instances[0]!.url, 'POST', '/admin/users', shared.adminToken, { name: 'shared' });
+    const tenant = await call(instances[0]!.url, 'POST', '/admin/users', shared.adminToken, {
+      name: 'shared',
+    });
     assert.equal(tenant.status, 201);
     token = tenant.body.token;
-    const account = await call(instances[0]!.url, 'POST', '/v2/pixverse/accounts/one@shared.io', token, { apiKey: 'sk-shared-0001', maxJobs: 3 });
+    const account = await call(instances[0]!.url, 'POST', '/v2/pixverse/accounts/one@shared.io', token, {
+      apiKey: 'sk-shared-0001',
+      maxJobs: 3,
+    });
     assert.equal(account.status, 201, JSON.stringify(account.body));
   });
 
@@ -40,13 +55,17 @@ describe('dashboard across instances (PostgreSQL)', () => {
     const [first, second] = instances as [Instance, Instance];
     const ticket = await call(first.url, 'POST', '/dashboard/api/stream-ticket', token, {});
     assert.equal(ticket.status, 200);
-    const live = await new StreamReader().open(`${second.url}/dashboard/api/stream?ticket=${encodeURIComponent(ticket.body.ticket)}`);
+    const live = await new StreamReader().open(
+      `${second.url}/dashboard/api/stream?ticket=${encodeURIComponent(ticket.body.ticket)}`,
+    );
     assert.equal(live.status, 200);
     await waitFor(async () => live.last);
     assert.equal(live.last!.accounts[0]!.executing, 0);
 
     for (let i = 0; i < 2; i++) {
-      const res = await call(first.url, 'POST', '/v2/pixverse/videos/create', token, { prompt: `harbour ${i}` });
+      const res = await call(first.url, 'POST', '/v2/pixverse/videos/create', token, {
+        prompt: `harbour ${i}`,
+      });
       assert.equal(res.status, 200, JSON.stringify(res.body));
     }
     await waitFor(async () => live.snapshots.find((s) => s.accounts[0]!.executing === 2), 15_000);

@@ -17,8 +17,14 @@ import { addAccount, call, createTenant, startHarness, waitFor, type Harness } f
 
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
 ];
 const SCREENSHOT =
   process.env['DASHBOARD_SHOT'] === 'docs'
@@ -34,7 +40,10 @@ describe('dashboard in Chromium', () => {
   const requested: string[] = [];
 
   before(async () => {
-    assert.ok(existsSync(CHROMIUM), `Chromium is required for the dashboard test: install it (apt-get install -y chromium) or set CHROMIUM_PATH; looked for ${CHROMIUM}`);
+    assert.ok(
+      existsSync(CHROMIUM),
+      `Chromium is required for the dashboard test: install it (apt-get install -y chromium) or set CHROMIUM_PATH; looked for ${CHROMIUM}`,
+    );
     receiver = await Receiver.start(() => ({ status: 500 }));
     // Two quick attempts, then dead: the test sees a dead callback within a second.
     h = await startHarness({ config: { callbackScheduleMs: [0, 100] } });
@@ -53,7 +62,12 @@ describe('dashboard in Chromium', () => {
   });
 
   const create = (prompt: string, extra: Record<string, unknown> = {}) =>
-    call(h.gw.url, 'POST', '/v2/pixverse/videos/create', tenant.token, { prompt, duration: 5, queue: true, ...extra });
+    call(h.gw.url, 'POST', '/v2/pixverse/videos/create', tenant.token, {
+      prompt,
+      duration: 5,
+      queue: true,
+      ...extra,
+    });
   const bar = (email: string) => page.locator(`.account[data-email="${email}"]`);
 
   it('signs in with a tenant token kept in sessionStorage only', async () => {
@@ -75,7 +89,10 @@ describe('dashboard in Chromium', () => {
   });
 
   it('shows a failure and a dead callback as they happen', async () => {
-    const failing = await create('a lighthouse #sim:fail', { email: 'alpha@studio.io', replyUrl: receiver.url });
+    const failing = await create('a lighthouse #sim:fail', {
+      email: 'alpha@studio.io',
+      replyUrl: receiver.url,
+    });
     assert.equal(failing.status, 200, JSON.stringify(failing.body));
     await page.locator('[data-testid=failures] tbody tr[data-id]').first().waitFor({ timeout: 20_000 });
     assert.equal(await page.locator('[data-testid=failures] tbody tr[data-id]').count(), 1);
@@ -89,7 +106,9 @@ describe('dashboard in Chromium', () => {
       const res = await create(`a storm at sea, take ${i} #sim:duration=2500`, { email: 'alpha@studio.io' });
       assert.equal(res.status, 200, JSON.stringify(res.body));
     }
-    await page.locator('.account[data-email="alpha@studio.io"][data-executing="2"]').waitFor({ timeout: 20_000 });
+    await page
+      .locator('.account[data-email="alpha@studio.io"][data-executing="2"]')
+      .waitFor({ timeout: 20_000 });
     assert.equal(await bar('alpha@studio.io').locator('.slot.busy').count(), 2);
     await page.locator('[data-testid=queue] tbody tr[data-id]').first().waitFor();
     assert.equal(await page.locator('[data-testid=running] tbody tr[data-id]').count(), 2);
@@ -103,12 +122,20 @@ describe('dashboard in Chromium', () => {
     await page.setViewportSize({ width: 390, height: 844 });
     const widths = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
     assert.ok(widths[0]! <= widths[1]!, `page ${widths[0]} px wide in a ${widths[1]} px viewport`);
-    const [accounts, chart] = await Promise.all(['#accounts', '#chart'].map((sel) => page.locator(sel).boundingBox()));
-    assert.ok(chart!.y > accounts!.y + accounts!.height, 'the chart sits below the accounts, not beside them');
-    if (process.env['DASHBOARD_PHONE_SHOT']) await page.screenshot({ path: process.env['DASHBOARD_PHONE_SHOT'], fullPage: true });
+    const [accounts, chart] = await Promise.all(
+      ['#accounts', '#chart'].map((sel) => page.locator(sel).boundingBox()),
+    );
+    assert.ok(
+      chart!.y > accounts!.y + accounts!.height,
+      'the chart sits below the accounts, not beside them',
+    );
+    if (process.env['DASHBOARD_PHONE_SHOT'])
+      await page.screenshot({ path: process.env['DASHBOARD_PHONE_SHOT'], fullPage: true });
     await page.setViewportSize({ width: 1280, height: 900 });
 
-    await page.locator('.account[data-email="alpha@studio.io"][data-executing="0"]').waitFor({ timeout: 40_000 });
+    await page
+      .locator('.account[data-email="alpha@studio.io"][data-executing="0"]')
+      .waitFor({ timeout: 40_000 });
     assert.equal(await bar('alpha@studio.io').locator('.slot.busy').count(), 0);
     assert.equal(await page.locator('[data-testid=queue] tbody tr[data-id]').count(), 0);
     assert.equal(await page.locator('[data-testid=running] tbody tr[data-id]').count(), 0);
@@ -120,13 +147,17 @@ describe('dashboard in Chromium', () => {
     await page.locator('[data-testid=deliveries] tr[data-state=dead] button[data-redeliver]').first().click();
     await waitFor(async () => receiver.received.length > before, 15_000);
     // Delivered: it leaves the list of failing and dead callbacks.
-    await page.locator('[data-testid=deliveries] tr[data-state=dead]').waitFor({ state: 'detached', timeout: 15_000 });
+    await page
+      .locator('[data-testid=deliveries] tr[data-state=dead]')
+      .waitFor({ state: 'detached', timeout: 15_000 });
     const deliveries = await call(h.gw.url, 'GET', '/v2/callbacks/deliveries', tenant.token);
     assert.equal(deliveries.body.deliveries[0].state, 'delivered');
   });
 
   it('shows the admin the tenants with their tokens, and any tenant live', async () => {
-    const extra = await call(h.gw.url, 'POST', `/admin/users/${tenant.userId}/tokens`, h.gw.adminToken, { label: 'render-farm' });
+    const extra = await call(h.gw.url, 'POST', `/admin/users/${tenant.userId}/tokens`, h.gw.adminToken, {
+      label: 'render-farm',
+    });
     assert.equal(extra.status, 201);
     await page.locator('#signout').click();
     await page.locator('#signin').waitFor();
@@ -140,12 +171,20 @@ describe('dashboard in Chromium', () => {
     await bar('beta@studio.io').waitFor();
     const res = await create('a quiet harbour #sim:duration=2000', { email: 'beta@studio.io' });
     assert.equal(res.status, 200);
-    await page.locator('.account[data-email="beta@studio.io"][data-executing="1"]').waitFor({ timeout: 20_000 });
-    await page.locator('.account[data-email="beta@studio.io"][data-executing="0"]').waitFor({ timeout: 20_000 });
+    await page
+      .locator('.account[data-email="beta@studio.io"][data-executing="1"]')
+      .waitFor({ timeout: 20_000 });
+    await page
+      .locator('.account[data-email="beta@studio.io"][data-executing="0"]')
+      .waitFor({ timeout: 20_000 });
   });
 
   it('never puts the token in a URL', () => {
-    assert.ok(requested.some((url) => url.includes('/dashboard/api/stream?ticket=')), 'the page opened its stream');
-    for (const url of requested) assert.ok(!url.includes(encodeURIComponent(tenant.token)) && !url.includes(tenant.token), url);
+    assert.ok(
+      requested.some((url) => url.includes('/dashboard/api/stream?ticket=')),
+      'the page opened its stream',
+    );
+    for (const url of requested)
+      assert.ok(!url.includes(encodeURIComponent(tenant.token)) && !url.includes(tenant.token), url);
   });
 });

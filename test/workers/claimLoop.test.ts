@@ -5,7 +5,15 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ClaimLoop, Sleeper, type Claimed, type ClaimLoopOptions, type Lease, type LeaseLoss, type LoopPhase } from '../../src/workers/index.ts';
+import {
+  ClaimLoop,
+  Sleeper,
+  type Claimed,
+  type ClaimLoopOptions,
+  type Lease,
+  type LeaseLoss,
+  type LoopPhase,
+} from '../../src/workers/index.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -23,7 +31,10 @@ interface Harness {
   claims: number;
 }
 
-function loopOf(overrides: Partial<ClaimLoopOptions<number, number>> & Pick<ClaimLoopOptions<number, number>, 'claim' | 'work'>): { loop: ClaimLoop<number, number>; h: Harness } {
+function loopOf(
+  overrides: Partial<ClaimLoopOptions<number, number>> &
+    Pick<ClaimLoopOptions<number, number>, 'claim' | 'work'>,
+): { loop: ClaimLoop<number, number>; h: Harness } {
   const h: Harness = { losses: [], errors: [], claims: 0 };
   const claim = overrides.claim;
   const loop = new ClaimLoop<number, number>({
@@ -126,7 +137,10 @@ describe('ClaimLoop', () => {
     await waitFor(() => done.length === 3, 1_000, 'work after an error');
     await loop.stop();
     assert.deepEqual(done.sort(), [1, 3, 4]);
-    assert.deepEqual(h.errors.map((e) => e.phase), ['claim', 'claim', 'work']);
+    assert.deepEqual(
+      h.errors.map((e) => e.phase),
+      ['claim', 'claim', 'work'],
+    );
     assert.equal(h.errors[2]?.key, 2);
   });
 
@@ -186,7 +200,10 @@ describe('ClaimLoop', () => {
     assert.equal(signals.get(1)?.aborted, true);
     assert.equal(signals.get(2)?.aborted, false);
     await sleep(60);
-    assert.ok(renewed.slice(-1)[0]?.every((k) => k === 2), 'a lost item is not renewed again');
+    assert.ok(
+      renewed.slice(-1)[0]?.every((k) => k === 2),
+      'a lost item is not renewed again',
+    );
     release();
     await loop.stop();
     assert.equal(h.losses.length, 1, 'the fenced write that failed afterwards did not count it twice');
@@ -312,7 +329,10 @@ describe('ClaimLoop', () => {
       },
     });
     await loop.drain(10);
-    assert.deepEqual(done.sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7]);
+    assert.deepEqual(
+      done.sort((a, b) => a - b),
+      [1, 2, 3, 4, 5, 6, 7],
+    );
     assert.equal(h.claims, 3, 'rounds of 3, 3, 1: the short round ends the pass');
     assert.ok(renewals > 0, 'leases were renewed during the pass');
     assert.equal(loop.size, 0);

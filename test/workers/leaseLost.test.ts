@@ -32,7 +32,9 @@ type Dialect = 'sqlite' | 'postgres';
 type Hook = (req: IncomingMessage, answer: string) => Promise<void>;
 
 /** A loopback relay to the simulator; `hook` runs while the gateway waits for the answer. */
-async function startRelay(target: string): Promise<{ url: string; hook: { current: Hook | null }; close(): Promise<void> }> {
+async function startRelay(
+  target: string,
+): Promise<{ url: string; hook: { current: Hook | null }; close(): Promise<void> }> {
   const hook: { current: Hook | null } = { current: null };
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -40,12 +42,19 @@ async function startRelay(target: string): Promise<{ url: string; hook: { curren
     req.on('end', () => {
       void (async () => {
         const headers: Record<string, string> = {};
-        for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'content-length') headers[k] = v;
+        for (const [k, v] of Object.entries(req.headers))
+          if (typeof v === 'string' && k !== 'host' && k !== 'content-length') headers[k] = v;
         const body = Buffer.concat(chunks);
-        const answer = await fetch(`${target}${req.url}`, { method: req.method ?? 'GET', headers, ...(body.length > 0 ? { body } : {}) });
+        const answer = await fetch(`${target}${req.url}`, {
+          method: req.method ?? 'GET',
+          headers,
+          ...(body.length > 0 ? { body } : {}),
+        });
         const text = await answer.text();
         await hook.current?.(req, text);
-        res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' });
+        res.writeHead(answer.status, {
+          'content-type': answer.headers.get('content-type') ?? 'application/json',
+        });
         res.end(text);
       })().catch((err: unknown) => {
         res.writeHead(502);
@@ -115,7 +124,12 @@ async function rig(dialect: Dialect, tuning: Partial<Config> = {}, leaseMs?: num
     ...tuning,
   };
   const boot = () =>
-    startGateway({ config, upstreamUrl: relay.url, logger: pino({ level: 'silent' }), tuning: { ...FAST_TUNING, ...(leaseMs ? { leaseMs } : {}) } });
+    startGateway({
+      config,
+      upstreamUrl: relay.url,
+      logger: pino({ level: 'silent' }),
+      tuning: { ...FAST_TUNING, ...(leaseMs ? { leaseMs } : {}) },
+    });
   const r: Rig = {
     gw: await boot(),
     sim,
@@ -140,7 +154,11 @@ async function rig(dialect: Dialect, tuning: Partial<Config> = {}, leaseMs?: num
   assert.equal(user.status, 201, JSON.stringify(user.body));
   r.token = user.body.token;
   r.userId = user.body.userId;
-  const acct = await call(r.gw.url, 'POST', '/v2/pixverse/accounts/a@example.com', r.token, { email: 'a@example.com', apiKey: 'sim-key-lease', maxJobs: 2 });
+  const acct = await call(r.gw.url, 'POST', '/v2/pixverse/accounts/a@example.com', r.token, {
+    email: 'a@example.com',
+    apiKey: 'sim-key-lease',
+    maxJobs: 2,
+  });
   assert.equal(acct.status, 201, JSON.stringify(acct.body));
   return r;
 }
@@ -173,13 +191,16 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         let stolen = 0;
         r.relay.hook.current = async (req, answer) => {
           // The job's final answer is on its way back: another instance takes the poll lease now.
-          if (stolen > 0 || req.method !== 'GET' || !req.url?.includes('/result/') || !isFinalAnswer(answer)) return;
+          if (stolen > 0 || req.method !== 'GET' || !req.url?.includes('/result/') || !isFinalAnswer(answer))
+            return;
           stolen = await r.sql.run(
             `UPDATE jobs SET lease_owner = 'thief', lease_token = 'stolen', lease_expires_at = $1 WHERE state = 'running' AND lease_token IS NOT NULL`,
             [Date.now() + 300],
           );
         };
-        const created = await call(r.gw.url, 'POST', '/v2/pixverse/videos/create', r.token, { prompt: 'a lease to lose' });
+        const created = await call(r.gw.url, 'POST', '/v2/pixverse/videos/create', r.token, {
+          prompt: 'a lease to lose',
+        });
         assert.equal(created.status, 200, JSON.stringify(created.body));
         const done = await finalOf(r, created.body.video_id);
         assert.equal(stolen, 1, 'the lease was taken while the final poll was in flight');
@@ -200,13 +221,16 @@ describe('tracker: a lost reschedule is counted (sqlite)', () => {
     try {
       let stolen = 0;
       r.relay.hook.current = async (req, answer) => {
-        if (stolen > 0 || req.method !== 'GET' || !req.url?.includes('/result/') || isFinalAnswer(answer)) return;
+        if (stolen > 0 || req.method !== 'GET' || !req.url?.includes('/result/') || isFinalAnswer(answer))
+          return;
         stolen = await r.sql.run(
           `UPDATE jobs SET lease_owner = 'thief', lease_token = 'stolen', lease_expires_at = $1 WHERE state = 'running' AND lease_token IS NOT NULL`,
           [Date.now() + 200],
         );
       };
-      const created = await call(r.gw.url, 'POST', '/v2/pixverse/videos/create', r.token, { prompt: 'slow #sim:duration=1500ms' });
+      const created = await call(r.gw.url, 'POST', '/v2/pixverse/videos/create', r.token, {
+        prompt: 'slow #sim:duration=1500ms',
+      });
       assert.equal(created.status, 200, JSON.stringify(created.body));
       const done = await finalOf(r, created.body.video_id);
       assert.equal(stolen, 1);
@@ -229,14 +253,21 @@ describe('dispatcher: a dispatched job lost during its submit is counted (sqlite
         const res = await call(r.gw.url, 'DELETE', '/v2/pixverse/accounts/a@example.com', r.token);
         deleted = res.status;
       };
-      const created = await call(r.gw.url, 'POST', '/v2/pixverse/videos/create', r.token, { prompt: 'refused #sim:reject-moderation', queue: true });
+      const created = await call(r.gw.url, 'POST', '/v2/pixverse/videos/create', r.token, {
+        prompt: 'refused #sim:reject-moderation',
+        queue: true,
+      });
       assert.equal(created.status, 200, JSON.stringify(created.body));
       await waitFor(async () => ((await lostCount(r.gw.metrics, 'dispatcher')) > 0 ? true : null), 10_000);
       assert.ok(deleted >= 200 && deleted < 300, `account deleted (${deleted})`);
       assert.equal(await lostCount(r.gw.metrics, 'dispatcher'), 1);
       await finalOf(r, created.body.video_id);
       const finished = (await r.gw.metrics.jobsFinished.get()).values;
-      assert.deepEqual(finished.map((v) => v.labels.state), ['cancelled'], 'the cancel won; the moderation outcome was not recorded');
+      assert.deepEqual(
+        finished.map((v) => v.labels.state),
+        ['cancelled'],
+        'the cancel won; the moderation outcome was not recorded',
+      );
     } finally {
       await r.close();
     }
@@ -256,7 +287,10 @@ describe('reconciler: its lease is renewed, and a lost one is counted (sqlite)',
         maxJobsOverride: null,
         type: 'video',
         traceId: randomUUID(),
-        upstream: { op: 'video.text', params: { prompt: 'an orphan', model: 'v5', duration: 5, quality: '540p', aspect_ratio: '16:9' } },
+        upstream: {
+          op: 'video.text',
+          params: { prompt: 'an orphan', model: 'v5', duration: 5, quality: '540p', aspect_ratio: '16:9' },
+        },
         request: { prompt: 'an orphan' },
         replyUrl: null,
         replyRef: null,
@@ -276,7 +310,9 @@ describe('reconciler: its lease is renewed, and a lost one is counted (sqlite)',
         assert.ok((during.leaseExpiresAt ?? 0) > expiresAtClaim, 'renewed while the replay was in flight');
         phase = 'renewed';
         // Now another instance takes it over (as after a stall): the next renewal finds it gone.
-        await r.sql.run(`UPDATE jobs SET lease_owner = 'thief', lease_token = 'stolen' WHERE id = $1`, [jobId]);
+        await r.sql.run(`UPDATE jobs SET lease_owner = 'thief', lease_token = 'stolen' WHERE id = $1`, [
+          jobId,
+        ]);
         await waitFor(async () => ((await lostCount(r.gw.metrics, 'reconciler')) > 0 ? true : null), 5_000);
         phase = 'stolen';
       };

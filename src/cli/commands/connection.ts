@@ -14,13 +14,25 @@ export interface ConnectionFlags {
 export function withConnection(command: Command, admin = false): Command {
   return command
     .option('--url <url>', `gateway base URL (env PIXGATE_URL, default ${DEFAULT_URL})`)
-    .option('--token <token>', admin ? 'admin token (env PIXGATE_ADMIN_TOKEN, then PIXGATE_TOKEN)' : 'API token (env PIXGATE_TOKEN)');
+    .option(
+      '--token <token>',
+      admin ? 'admin token (env PIXGATE_ADMIN_TOKEN, then PIXGATE_TOKEN)' : 'API token (env PIXGATE_TOKEN)',
+    );
 }
 
-export function clientFor(flags: ConnectionFlags, admin = false, env: NodeJS.ProcessEnv = process.env): PixgateClient {
+export function clientFor(
+  flags: ConnectionFlags,
+  admin = false,
+  env: NodeJS.ProcessEnv = process.env,
+): PixgateClient {
   const url = flags.url ?? env['PIXGATE_URL'] ?? DEFAULT_URL;
   const token = flags.token ?? (admin ? env['PIXGATE_ADMIN_TOKEN'] : undefined) ?? env['PIXGATE_TOKEN'];
-  if (!token) throw new UsageError(admin ? 'an admin token is needed: --token or PIXGATE_ADMIN_TOKEN' : 'a token is needed: --token or PIXGATE_TOKEN');
+  if (!token)
+    throw new UsageError(
+      admin
+        ? 'an admin token is needed: --token or PIXGATE_ADMIN_TOKEN'
+        : 'a token is needed: --token or PIXGATE_TOKEN',
+    );
   try {
     new URL(url);
   } catch {
@@ -33,7 +45,8 @@ export function clientFor(flags: ConnectionFlags, admin = false, env: NodeJS.Pro
 export function integer(name: string, min = 0): (text: string) => number {
   return (text: string) => {
     const value = Number(text);
-    if (!Number.isInteger(value) || value < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
+    if (!Number.isInteger(value) || value < min)
+      throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
     return value;
   };
 }

@@ -5,9 +5,24 @@
  * or another failure (a download that broke off, a directory that cannot be written) ·
  * 8 --timeout passed while waiting (the job keeps running).
  */
-import { JobFailedError, PixgateError, PixgateUnreachableError, WaitTimeoutError } from '../../client/errors.ts';
+import {
+  JobFailedError,
+  PixgateError,
+  PixgateUnreachableError,
+  WaitTimeoutError,
+} from '../../client/errors.ts';
 
-export const EXIT = { ok: 0, usage: 1, auth: 2, notFound: 3, jobFailed: 4, busy: 5, unreachable: 6, gateway: 7, waitTimeout: 8 } as const;
+export const EXIT = {
+  ok: 0,
+  usage: 1,
+  auth: 2,
+  notFound: 3,
+  jobFailed: 4,
+  busy: 5,
+  unreachable: 6,
+  gateway: 7,
+  waitTimeout: 8,
+} as const;
 
 /** Wrong or missing arguments found by the command itself (commander reports its own with 1). */
 export class UsageError extends Error {}
@@ -32,7 +47,9 @@ export function exitCodeOf(err: unknown): number {
  * Wraps a command action: an error prints as `pixgate: <message>` (the gateway's own message
  * for HTTP errors) and sets the exit code; exiting through process.exitCode lets stdout drain.
  */
-export function run<A extends unknown[]>(action: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+export function run<A extends unknown[]>(
+  action: (...args: A) => Promise<void>,
+): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
       await action(...args);

@@ -39,24 +39,50 @@ interface SubmitFlags extends ConnectionFlags {
   json?: boolean;
 }
 
-const IMAGE_TYPES: Record<string, string> = { '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.webp': 'image/webp', '.gif': 'image/gif' };
+const IMAGE_TYPES: Record<string, string> = {
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.webp': 'image/webp',
+  '.gif': 'image/gif',
+};
 
 export function registerSubmit(program: Command): void {
-  const submit = program.command('submit').description('create a job; --wait follows it to the end and prints the result URL');
+  const submit = program
+    .command('submit')
+    .description('create a job; --wait follows it to the end and prints the result URL');
   const common = (command: Command) =>
     withConnection(command)
-      .option('--first-frame <file>', 'image file to start from (uploaded first; the job then runs on the account holding it)')
+      .option(
+        '--first-frame <file>',
+        'image file to start from (uploaded first; the job then runs on the account holding it)',
+      )
       .option('--seed <n>', 'random seed', integer('--seed'))
       .option('--email <email>', 'run on this account')
       .option('--queue', 'wait in the gateway queue when every slot is busy instead of failing with 429')
-      .addOption(new Option('--priority <level>', 'order among this token’s queued jobs').choices(['high', 'normal', 'low']))
+      .addOption(
+        new Option('--priority <level>', 'order among this token’s queued jobs').choices([
+          'high',
+          'normal',
+          'low',
+        ]),
+      )
       .option('--reply-url <url>', 'callback URL for the final state')
       .option('--reply-ref <text>', 'echoed back in the callback')
       .option('--idempotency-key <key>', 'Idempotency-Key for the create (default: a random UUID)')
       .option('--wait', 'follow the job until it is final and print its result URL')
       .option('--download <dir>', 'save the result into this directory (implies --wait)')
-      .option('--interval <duration>', 'time between status reads while waiting (default 2s)', duration('--interval'), 2000)
-      .option('--timeout <duration>', 'give up waiting after this long (the job keeps running)', duration('--timeout'))
+      .option(
+        '--interval <duration>',
+        'time between status reads while waiting (default 2s)',
+        duration('--interval'),
+        2000,
+      )
+      .option(
+        '--timeout <duration>',
+        'give up waiting after this long (the job keeps running)',
+        duration('--timeout'),
+      )
       .option('--json', 'print JSON: {id} without --wait, the final job document with it');
 
   common(submit.command('video').description('text- or image-to-video'))
@@ -66,37 +92,56 @@ export function registerSubmit(program: Command): void {
     .option('--aspect-ratio <ratio>', 'e.g. 16:9, 1:1')
     .option('--duration <seconds>', 'video length in seconds', integer('--duration', 1))
     .option('--negative-prompt <text>', 'what to avoid')
-    .action(run(async (flags: SubmitFlags) => {
-      const client = clientFor(flags);
-      const body: VideoCreateBody = { prompt: flags.prompt ?? '', ...commonFields(flags) };
-      if (flags.model !== undefined) body.model = flags.model;
-      if (flags.quality !== undefined) body.quality = flags.quality as VideoCreateBody['quality'];
-      if (flags.aspectRatio !== undefined) body.aspect_ratio = flags.aspectRatio as VideoCreateBody['aspect_ratio'];
-      if (flags.duration !== undefined) body.duration = flags.duration;
-      if (flags.negativePrompt !== undefined) body.negative_prompt = flags.negativePrompt;
-      if (flags.firstFrame !== undefined) {
-        const upload = await uploadFrame(client, flags.firstFrame, flags.email);
-        body.first_frame_path = upload.path;
-      }
-      const id = await client.createVideo(body, keyOf(flags));
-      await follow(client, id, flags);
-    }));
+    .action(
+      run(async (flags: SubmitFlags) => {
+        const client = clientFor(flags);
+        const body: VideoCreateBody = { prompt: flags.prompt ?? '', ...commonFields(flags) };
+        if (flags.model !== undefined) body.model = flags.model;
+        if (flags.quality !== undefined) body.quality = flags.quality as VideoCreateBody['quality'];
+        if (flags.aspectRatio !== undefined)
+          body.aspect_ratio = flags.aspectRatio as VideoCreateBody['aspect_ratio'];
+        if (flags.duration !== undefined) body.duration = flags.duration;
+        if (flags.negativePrompt !== undefined) body.negative_prompt = flags.negativePrompt;
+        if (flags.firstFrame !== undefined) {
+          const upload = await uploadFrame(client, flags.firstFrame, flags.email);
+          body.first_frame_path = upload.path;
+        }
+        const id = await client.createVideo(body, keyOf(flags));
+        await follow(client, id, flags);
+      }),
+    );
 
   // PixVerse's Platform API has no text-to-image: images come from image effect templates
   // (`template_type: 2` in `GET /videos/effects`) applied to an uploaded frame.
-  common(submit.command('image').description('an image from an image effect template (see GET /v2/pixverse/videos/effects) and a frame'))
+  common(
+    submit
+      .command('image')
+      .description(
+        'an image from an image effect template (see GET /v2/pixverse/videos/effects) and a frame',
+      ),
+  )
     .requiredOption('--template <id>', 'template_id of an image effect template')
     .option('--prompt <text>', 'optional text for the template')
-    .action(run(async (flags: SubmitFlags) => {
-      if (flags.template === undefined || !/^\d{1,19}$/.test(flags.template)) throw new UsageError('--template must be a numeric template_id');
-      if (flags.firstFrame === undefined) throw new UsageError('submit image needs --first-frame <file>: an image template transforms an image');
-      const client = clientFor(flags);
-      const upload = await uploadFrame(client, flags.firstFrame, flags.email);
-      const body: ImageTemplateBody = { template_id: flags.template, first_frame_path: upload.path, ...commonFields(flags) };
-      if (flags.prompt !== undefined) body.prompt = flags.prompt;
-      const id = await client.createImage(body, keyOf(flags));
-      await follow(client, id, flags);
-    }));
+    .action(
+      run(async (flags: SubmitFlags) => {
+        if (flags.template === undefined || !/^\d{1,19}$/.test(flags.template))
+          throw new UsageError('--template must be a numeric template_id');
+        if (flags.firstFrame === undefined)
+          throw new UsageError(
+            'submit image needs --first-frame <file>: an image template transforms an image',
+          );
+        const client = clientFor(flags);
+        const upload = await uploadFrame(client, flags.firstFrame, flags.email);
+        const body: ImageTemplateBody = {
+          template_id: flags.template,
+          first_frame_path: upload.path,
+          ...commonFields(flags),
+        };
+        if (flags.prompt !== undefined) body.prompt = flags.prompt;
+        const id = await client.createImage(body, keyOf(flags));
+        await follow(client, id, flags);
+      }),
+    );
 }
 
 /** The fields every create takes; values the gateway validates (an unknown quality is its 400). */
@@ -121,7 +166,8 @@ function keyOf(flags: SubmitFlags) {
  */
 async function uploadFrame(client: PixgateClient, file: string, email: string | undefined) {
   const type = IMAGE_TYPES[extname(file).toLowerCase()];
-  if (!type) throw new UsageError(`--first-frame must be a ${Object.keys(IMAGE_TYPES).join(', ')} file (got ${file})`);
+  if (!type)
+    throw new UsageError(`--first-frame must be a ${Object.keys(IMAGE_TYPES).join(', ')} file (got ${file})`);
   let data: Buffer;
   try {
     data = await readFile(file);
@@ -131,7 +177,9 @@ async function uploadFrame(client: PixgateClient, file: string, email: string | 
   let target = email;
   if (target === undefined) {
     const rows = (await client.available()).available;
-    const best = [...rows].sort((a, b) => Number(b.state === 'ok') - Number(a.state === 'ok') || b.available - a.available)[0];
+    const best = [...rows].sort(
+      (a, b) => Number(b.state === 'ok') - Number(a.state === 'ok') || b.available - a.available,
+    )[0];
     target = best?.email;
   }
   return client.uploadFile(data, type, target);

@@ -23,19 +23,25 @@ export function registerWatch(program: Command): void {
     .option('--interval <duration>', 'time between refreshes (default 1s)', duration('--interval'), 1000)
     .option('--count <n>', 'stop after this many refreshes', integer('--count', 1))
     .option('--json', 'one JSON line per refresh')
-    .action(run(async (flags: Flags) => {
-      const client = clientFor(flags);
-      const everyMs = flags.interval;
-      const tty = Boolean(process.stdout.isTTY) && !flags.json;
-      await (tty ? live(client, everyMs, flags.count) : stream(client, everyMs, flags));
-    }));
+    .action(
+      run(async (flags: Flags) => {
+        const client = clientFor(flags);
+        const everyMs = flags.interval;
+        const tty = Boolean(process.stdout.isTTY) && !flags.json;
+        await (tty ? live(client, everyMs, flags.count) : stream(client, everyMs, flags));
+      }),
+    );
 }
 
 async function stream(client: PixgateClient, everyMs: number, flags: Flags): Promise<void> {
   for (let i = 0; flags.count === undefined || i < flags.count; i++) {
     if (i > 0) await sleep(everyMs);
     const view = await client.available();
-    process.stdout.write(flags.json ? `${JSON.stringify({ at: new Date().toISOString(), ...view })}\n` : `${screen(client.url, view, Infinity)}\n`);
+    process.stdout.write(
+      flags.json
+        ? `${JSON.stringify({ at: new Date().toISOString(), ...view })}\n`
+        : `${screen(client.url, view, Infinity)}\n`,
+    );
   }
 }
 
@@ -75,13 +81,24 @@ export function screen(url: string, view: Available, rows: number): string {
   let text = `pixgate watch · ${url} · ${new Date(now).toISOString().slice(11, 19)} UTC\n\n`;
   text += availableTable(view);
   if (view.executing.length > 0) {
-    text += `\nRUNNING\n${table(['ID', 'TYPE', 'ELAPSED', 'REF'], view.executing.map((job) => [job.id, job.type, elapsedSince(job.started, now), job.replyRef ?? '']))}`;
+    text += `\nRUNNING\n${table(
+      ['ID', 'TYPE', 'ELAPSED', 'REF'],
+      view.executing.map((job) => [job.id, job.type, elapsedSince(job.started, now), job.replyRef ?? '']),
+    )}`;
   }
   if (view.queuedCount > 0) {
     // Title, header and the "more" line, plus the cursor's own row so the screen never scrolls.
     const used = text.split('\n').length + 4;
     const fit = Math.max(1, Math.min(view.queued.length, rows - used));
-    const shown = view.queued.slice(0, fit).map((job) => [String(job.position), job.id, job.type, job.estimatedStart?.slice(11, 19) ?? '?', elapsedSince(job.queued, now)]);
+    const shown = view.queued
+      .slice(0, fit)
+      .map((job) => [
+        String(job.position),
+        job.id,
+        job.type,
+        job.estimatedStart?.slice(11, 19) ?? '?',
+        elapsedSince(job.queued, now),
+      ]);
     text += `\nQUEUED (${view.queuedCount})\n${table(['#', 'ID', 'TYPE', 'EST. START', 'WAITING'], shown)}`;
     if (view.queuedCount > fit) text += `… ${view.queuedCount - fit} more\n`;
   }

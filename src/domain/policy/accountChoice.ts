@@ -42,7 +42,8 @@ export function chooseAccount(loads: readonly AccountLoad[], input: ChoiceInput)
   if (input.email !== null) {
     const load = loads.find((l) => l.account.email === input.email);
     if (!load) return { ok: false, reason: 'unknown_account' };
-    if (!isHealthy(load.account, input.now)) return { ok: false, reason: 'account_unhealthy', account: load.account };
+    if (!isHealthy(load.account, input.now))
+      return { ok: false, reason: 'account_unhealthy', account: load.account };
     if (!hasRoom(load)) return { ok: false, reason: 'account_full', account: load.account };
     return { ok: true, account: load.account };
   }
@@ -50,7 +51,10 @@ export function chooseAccount(loads: readonly AccountLoad[], input: ChoiceInput)
   if (loads.length === 0) return { ok: false, reason: 'no_accounts' };
   const candidates = loads.filter((l) => isHealthy(l.account, input.now) && hasRoom(l));
   if (candidates.length === 0) return { ok: false, reason: 'none_free' };
-  return { ok: true, account: candidates[candidateIndex((input.random ?? Math.random)(), candidates.length)]!.account };
+  return {
+    ok: true,
+    account: candidates[candidateIndex((input.random ?? Math.random)(), candidates.length)]!.account,
+  };
 }
 
 /**
@@ -90,7 +94,11 @@ export function fitClasses(loads: readonly AccountLoad[], now: number): FitClass
   };
   return [
     unpinned,
-    ...healthy.map((l) => ({ pinnedEmail: l.account.email, plainFits: l.executing < l.account.maxJobs, overrideAbove: l.executing })),
+    ...healthy.map((l) => ({
+      pinnedEmail: l.account.email,
+      plainFits: l.executing < l.account.maxJobs,
+      overrideAbove: l.executing,
+    })),
   ];
 }
 
@@ -98,7 +106,10 @@ export function fitClasses(loads: readonly AccountLoad[], now: number): FitClass
  * Whether a queued job fits a free slot now: the condition `fitClasses` hands to SQL, evaluated in
  * memory (a batch of dispatches re-checks jobs it read earlier against loads it has since raised).
  */
-export function fitsClasses(job: { pinnedEmail: string | null; maxJobsOverride: number | null }, classes: readonly FitClass[]): boolean {
+export function fitsClasses(
+  job: { pinnedEmail: string | null; maxJobsOverride: number | null },
+  classes: readonly FitClass[],
+): boolean {
   const cls = classes.find((c) => c.pinnedEmail === job.pinnedEmail);
   if (!cls) return false;
   return job.maxJobsOverride === null ? cls.plainFits : job.maxJobsOverride > cls.overrideAbove;

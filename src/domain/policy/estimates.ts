@@ -33,7 +33,12 @@ export function slotFreeTimes(
  * Expected start time (epoch ms) of the jobs at positions 0..count-1: each position takes the
  * earliest slot to free up, and that slot frees again one expected duration later.
  */
-export function startTimes(slotFreeAt: readonly number[], count: number, expectedMs: number, now: number): number[] {
+export function startTimes(
+  slotFreeAt: readonly number[],
+  count: number,
+  expectedMs: number,
+  now: number,
+): number[] {
   const slots = slotFreeAt.map((t) => Math.max(t, now)).sort((a, b) => a - b);
   if (slots.length === 0) return Array.from({ length: count }, () => Number.POSITIVE_INFINITY);
   const result: number[] = [];
@@ -59,7 +64,12 @@ export const NO_SLOT_WAIT_MS = 60_000;
  * refused enqueue). In the replay slot i starts jobs at s_i, s_i + E, s_i + 2E, …, so position p
  * starts at the (p+1)-th smallest of those times: found by bisecting on the count of starts ≤ T.
  */
-export function waitAtPosition(slotFreeAt: readonly number[], position: number, expectedMs: number, now: number): number {
+export function waitAtPosition(
+  slotFreeAt: readonly number[],
+  position: number,
+  expectedMs: number,
+  now: number,
+): number {
   if (slotFreeAt.length === 0) return NO_SLOT_WAIT_MS;
   const slots = slotFreeAt.map((t) => Math.max(t, now));
   const period = Math.max(1, expectedMs);

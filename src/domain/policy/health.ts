@@ -34,8 +34,18 @@ export type HealthTransition =
  * `unreached`: the request never left (refused connection, no socket in time) and no answer came,
  * so nothing can exist upstream and the job may simply be tried on another account.
  */
-export function healthAfterSubmitError(errorClass: UpstreamErrorClass, tuning: HealthTuning, now: number, unreached = false): HealthTransition {
-  const cooldown = (ms: number): HealthTransition => ({ kind: 'cooldown', state: 'cooldown', until: now + ms, retryAfterS: Math.ceil(ms / 1000) });
+export function healthAfterSubmitError(
+  errorClass: UpstreamErrorClass,
+  tuning: HealthTuning,
+  now: number,
+  unreached = false,
+): HealthTransition {
+  const cooldown = (ms: number): HealthTransition => ({
+    kind: 'cooldown',
+    state: 'cooldown',
+    until: now + ms,
+    retryAfterS: Math.ceil(ms / 1000),
+  });
   switch (errorClass) {
     case 'concurrency_limit':
       // Our count said there was room, so the slot is used elsewhere (website, another tool).

@@ -64,7 +64,9 @@ export function nextPollAt(facts: PollFacts, policy: PollPolicy, now: number): n
   const target =
     policy.backstopQuantile === null
       ? // A poll lands on a scheduled time rounded to the ms: the next one is the first clearly after now.
-        facts.startedAt + median * nextScheduledTime(facts.duration.sigma, policy.lagWeight, (now + 1 - facts.startedAt) / median)
+        facts.startedAt +
+        median *
+          nextScheduledTime(facts.duration.sigma, policy.lagWeight, (now + 1 - facts.startedAt) / median)
       : backstopTarget(facts, policy, median, now);
   const ceiling = facts.polls === 0 ? facts.startedAt + policy.maxFirstPollMs : now + policy.maxIntervalMs;
   const floor = now + policy.minIntervalMs;
@@ -72,7 +74,10 @@ export function nextPollAt(facts: PollFacts, policy: PollPolicy, now: number): n
 }
 
 function backstopTarget(facts: PollFacts, policy: PollPolicy, median: number, now: number): number {
-  if (facts.polls === 0) return facts.startedAt + median * Math.exp(facts.duration.sigma * normalQuantile(policy.backstopQuantile!));
+  if (facts.polls === 0)
+    return (
+      facts.startedAt + median * Math.exp(facts.duration.sigma * normalQuantile(policy.backstopQuantile!))
+    );
   return now + median * 2 ** (facts.polls - 1);
 }
 
@@ -121,7 +126,8 @@ function optimalSchedule(sigma: number, lagWeight: number): number[] {
   const cdf = t.map((x) => (x <= 0 ? 0 : normalCdf(Math.log(x) / sigma)));
   // partial[i] = ∫_0^{t_i} x f(x) dx (trapezoids), so the lag term is t_j (F_j − F_i) − (partial_j − partial_i).
   const partial = [0];
-  for (let i = 1; i <= n; i++) partial.push(partial[i - 1]! + ((cdf[i]! - cdf[i - 1]!) * (t[i]! + t[i - 1]!)) / 2);
+  for (let i = 1; i <= n; i++)
+    partial.push(partial[i - 1]! + ((cdf[i]! - cdf[i - 1]!) * (t[i]! + t[i - 1]!)) / 2);
   const cost = new Float64Array(n + 1);
   const next = new Int32Array(n + 1).fill(n);
   cost[n] = 1 - cdf[n]!;

@@ -46,7 +46,9 @@ export const QUEUE_ORDER_KEYS = [
 ] as const satisfies readonly { field: keyof QueueOrderKey; column: string; descending: boolean }[];
 
 /** QUEUE_ORDER_KEYS as an ORDER BY list: `priority DESC, queue_rank, id`. */
-export const QUEUE_ORDER_SQL = QUEUE_ORDER_KEYS.map((k) => (k.descending ? `${k.column} DESC` : k.column)).join(', ');
+export const QUEUE_ORDER_SQL = QUEUE_ORDER_KEYS.map((k) =>
+  k.descending ? `${k.column} DESC` : k.column,
+).join(', ');
 
 /**
  * Negative when `a` goes first (see QUEUE_ORDER_KEYS). Every queued row carries a rank (enqueue
@@ -68,7 +70,8 @@ export function compareQueued(a: QueueOrderKey, b: QueueOrderKey): number {
  * would sort it after every number, so both refuse it instead of ordering the queue differently.
  */
 export function assertQueueRank(rank: number): void {
-  if (typeof rank !== 'number' || !Number.isFinite(rank)) throw new RangeError(`queue rank must be a finite number, got ${rank}`);
+  if (typeof rank !== 'number' || !Number.isFinite(rank))
+    throw new RangeError(`queue rank must be a finite number, got ${rank}`);
 }
 
 // ── stride arithmetic ────────────────────────────────────────────────────
@@ -86,7 +89,8 @@ export function tokenIdOfKey(key: number): number | null {
 
 /** setTokenWeight accepts finite weights > 0 only (a weight of 0 would make the stride infinite). */
 export function assertTokenWeight(weight: number): void {
-  if (!Number.isFinite(weight) || weight <= 0) throw new RangeError(`token weight must be a finite number > 0, got ${weight}`);
+  if (!Number.isFinite(weight) || weight <= 0)
+    throw new RangeError(`token weight must be a finite number > 0, got ${weight}`);
 }
 
 /** How far one dispatch advances a token's pass. */
@@ -107,7 +111,10 @@ export interface QueueTurn {
 }
 
 /** Whether token `a` is served before token `b` (smallest pass, ties to the lower key). */
-export function servedBefore(a: Pick<QueueTurn, 'key' | 'pass'>, b: Pick<QueueTurn, 'key' | 'pass'>): boolean {
+export function servedBefore(
+  a: Pick<QueueTurn, 'key' | 'pass'>,
+  b: Pick<QueueTurn, 'key' | 'pass'>,
+): boolean {
   return a.pass < b.pass || (a.pass === b.pass && a.key < b.key);
 }
 
@@ -117,7 +124,10 @@ export function servedBefore(a: Pick<QueueTurn, 'key' | 'pass'>, b: Pick<QueueTu
  * passStride. Passes and weights are the stored ones (`turns`); a token missing there starts at 0
  * with weight 1, as the stores read it. Pins and health can reorder the real dispatch.
  */
-export function dispatchOrder<J extends QueueOrderKey & { tokenId: number | null }>(queued: readonly J[], turns: readonly QueueTurn[]): J[] {
+export function dispatchOrder<J extends QueueOrderKey & { tokenId: number | null }>(
+  queued: readonly J[],
+  turns: readonly QueueTurn[],
+): J[] {
   const stored = new Map(turns.map((t) => [t.key, t]));
   const perToken = new Map<number, J[]>();
   for (const job of queued) {

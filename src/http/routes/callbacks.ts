@@ -27,7 +27,8 @@ import { errorResponses, StringEnum } from '../schemas.ts';
  */
 export type CallbackRouteDeps = RouteDeps | AppDeps;
 
-const Nullable = <T extends ReturnType<typeof Type.String | typeof Type.Integer>>(schema: T) => Type.Union([schema, Type.Null()]);
+const Nullable = <T extends ReturnType<typeof Type.String | typeof Type.Integer>>(schema: T) =>
+  Type.Union([schema, Type.Null()]);
 
 const DeliveryView = Type.Object(
   {
@@ -52,11 +53,23 @@ const DeliveryDetail = Type.Object(
   { ...DeliveryView.properties, body: Type.Object({}, { additionalProperties: true }) },
   { additionalProperties: false },
 );
-const DeliveryParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 40, description: 'delivery id (42) or its webhook-id (msg_42)' }) });
+const DeliveryParams = Type.Object({
+  id: Type.String({
+    minLength: 1,
+    maxLength: 40,
+    description: 'delivery id (42) or its webhook-id (msg_42)',
+  }),
+});
 const IsoTime = Type.String({ maxLength: 40, description: 'ISO 8601 date-time, e.g. 2025-01-31T12:00:00Z' });
 const ListQuery = Type.Object(
   {
-    job: Type.Optional(Type.String({ minLength: 1, maxLength: 1200, description: 'public job id (video_id, image_id or audio_id)' })),
+    job: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 1200,
+        description: 'public job id (video_id, image_id or audio_id)',
+      }),
+    ),
     state: Type.Optional(StringEnum(DELIVERY_STATES)),
     since: Type.Optional(IsoTime),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
@@ -65,7 +78,9 @@ const ListQuery = Type.Object(
 );
 const SecretView = Type.Object(
   {
-    secret: Type.String({ description: 'Standard Webhooks secret (whsec_…); verify webhook-signature with it' }),
+    secret: Type.String({
+      description: 'Standard Webhooks secret (whsec_…); verify webhook-signature with it',
+    }),
     previousSecret: Type.Optional(Type.String()),
     previousValidUntil: Type.Optional(Type.String()),
   },
@@ -74,14 +89,18 @@ const SecretView = Type.Object(
 
 /** Parses an ISO 8601 date-time named `field`; the error says which field and what is expected. */
 export function parseIsoTime(text: string, field: string): number {
-  const ms = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(text) ? Date.parse(text) : NaN;
-  if (!Number.isFinite(ms)) throw badRequest(`${field} must be an ISO 8601 date-time such as 2025-01-31T12:00:00Z, got "${text}"`);
+  const ms = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(text)
+    ? Date.parse(text)
+    : NaN;
+  if (!Number.isFinite(ms))
+    throw badRequest(`${field} must be an ISO 8601 date-time such as 2025-01-31T12:00:00Z, got "${text}"`);
   return ms;
 }
 
 function parseDeliveryId(text: string): number {
   const match = /^(?:msg_)?(\d{1,15})$/.exec(text.trim());
-  if (!match) throw badRequest(`id "${text}" is not a delivery id (a number such as 42, or its webhook-id msg_42)`);
+  if (!match)
+    throw badRequest(`id "${text}" is not a delivery id (a number such as 42, or its webhook-id msg_42)`);
   return Number(match[1]);
 }
 
@@ -125,67 +144,103 @@ export const callbackRoutes: FastifyPluginAsyncTypebox<CallbackRouteDeps> = asyn
     return { ...view(delivery, jobIds), body };
   }
 
-  app.get('/callbacks/deliveries', {
-    schema: {
-      summary: 'Callback deliveries, newest first (the delivery log)',
-      querystring: ListQuery,
-      response: { 200: Type.Object({ deliveries: Type.Array(DeliveryView) }), ...errorResponses(400, 401, 403, 404) },
+  app.get(
+    '/callbacks/deliveries',
+    {
+      schema: {
+        summary: 'Callback deliveries, newest first (the delivery log)',
+        querystring: ListQuery,
+        response: {
+          200: Type.Object({ deliveries: Type.Array(DeliveryView) }),
+          ...errorResponses(400, 401, 403, 404),
+        },
+      },
     },
-  }, async (request) => {
-    const { userId } = callerOf(request);
-    const { job: jobText, state, since, limit } = request.query;
-    let job: Job | null = null;
-    if (jobText !== undefined) {
-      const ref = parsePixverseJobId(jobText);
-      if (!ref) throw badRequest(`job "${jobText}" is not a valid job id`);
-      job = await jobs.find(userId, ref);
-      if (!job) throw notFound(`job ${jobText} not found`);
-    }
-    const page = await callbacks.list(userId, {
-      limit: limit ?? 50,
-      ...(job ? { job } : {}),
-      ...(state ? { state } : {}),
-      ...(since !== undefined ? { since: parseIsoTime(since, 'since') } : {}),
-    });
-    return { deliveries: page.deliveries.map((d) => view(d, page.jobIds)) };
-  });
-
-  app.get('/callbacks/deliveries/:id', {
-    schema: { summary: 'One callback delivery with its body', params: DeliveryParams, response: { 200: DeliveryDetail, ...errorResponses(400, 401, 404) } },
-  }, async (request) => detail(callerOf(request).userId, parseDeliveryId(request.params.id)));
-
-  app.post('/callbacks/deliveries/:id/redeliver', {
-    schema: {
-      summary: 'Deliver a dead (or already delivered) callback again, from its first attempt',
-      params: DeliveryParams,
-      response: { 200: DeliveryDetail, ...errorResponses(400, 401, 404, 409) },
+    async (request) => {
+      const { userId } = callerOf(request);
+      const { job: jobText, state, since, limit } = request.query;
+      let job: Job | null = null;
+      if (jobText !== undefined) {
+        const ref = parsePixverseJobId(jobText);
+        if (!ref) throw badRequest(`job "${jobText}" is not a valid job id`);
+        job = await jobs.find(userId, ref);
+        if (!job) throw notFound(`job ${jobText} not found`);
+      }
+      const page = await callbacks.list(userId, {
+        limit: limit ?? 50,
+        ...(job ? { job } : {}),
+        ...(state ? { state } : {}),
+        ...(since !== undefined ? { since: parseIsoTime(since, 'since') } : {}),
+      });
+      return { deliveries: page.deliveries.map((d) => view(d, page.jobIds)) };
     },
-  }, async (request) => {
-    const { userId } = callerOf(request);
-    const id = parseDeliveryId(request.params.id);
-    await callbacks.redeliver(userId, id);
-    return detail(userId, id);
-  });
+  );
 
-  app.post('/callbacks/redeliver', {
-    schema: {
-      summary: 'Deliver again every dead callback created since a time',
-      body: Type.Object({ since: IsoTime }, { additionalProperties: false }),
-      response: { 200: Type.Object({ redelivered: Type.Integer() }), ...errorResponses(400, 401) },
+  app.get(
+    '/callbacks/deliveries/:id',
+    {
+      schema: {
+        summary: 'One callback delivery with its body',
+        params: DeliveryParams,
+        response: { 200: DeliveryDetail, ...errorResponses(400, 401, 404) },
+      },
     },
-  }, async (request) => {
-    const { userId } = callerOf(request);
-    return { redelivered: await callbacks.redeliverSince(userId, parseIsoTime(request.body.since, 'since')) };
-  });
+    async (request) => detail(callerOf(request).userId, parseDeliveryId(request.params.id)),
+  );
 
-  app.get('/callbacks/secret', {
-    schema: { summary: 'The secret callbacks are signed with (Standard Webhooks)', response: { 200: SecretView, ...errorResponses(401) } },
-  }, async (request) => secretView(await callbacks.secret(callerOf(request).userId), now()));
-
-  app.post('/callbacks/secret/rotate', {
-    schema: {
-      summary: `A new signing secret; callbacks carry signatures with both for ${ROTATION_GRACE_MS / 3_600_000} h`,
-      response: { 200: SecretView, ...errorResponses(401) },
+  app.post(
+    '/callbacks/deliveries/:id/redeliver',
+    {
+      schema: {
+        summary: 'Deliver a dead (or already delivered) callback again, from its first attempt',
+        params: DeliveryParams,
+        response: { 200: DeliveryDetail, ...errorResponses(400, 401, 404, 409) },
+      },
     },
-  }, async (request) => secretView(await callbacks.rotate(callerOf(request).userId), now()));
+    async (request) => {
+      const { userId } = callerOf(request);
+      const id = parseDeliveryId(request.params.id);
+      await callbacks.redeliver(userId, id);
+      return detail(userId, id);
+    },
+  );
+
+  app.post(
+    '/callbacks/redeliver',
+    {
+      schema: {
+        summary: 'Deliver again every dead callback created since a time',
+        body: Type.Object({ since: IsoTime }, { additionalProperties: false }),
+        response: { 200: Type.Object({ redelivered: Type.Integer() }), ...errorResponses(400, 401) },
+      },
+    },
+    async (request) => {
+      const { userId } = callerOf(request);
+      return {
+        redelivered: await callbacks.redeliverSince(userId, parseIsoTime(request.body.since, 'since')),
+      };
+    },
+  );
+
+  app.get(
+    '/callbacks/secret',
+    {
+      schema: {
+        summary: 'The secret callbacks are signed with (Standard Webhooks)',
+        response: { 200: SecretView, ...errorResponses(401) },
+      },
+    },
+    async (request) => secretView(await callbacks.secret(callerOf(request).userId), now()),
+  );
+
+  app.post(
+    '/callbacks/secret/rotate',
+    {
+      schema: {
+        summary: `A new signing secret; callbacks carry signatures with both for ${ROTATION_GRACE_MS / 3_600_000} h`,
+        response: { 200: SecretView, ...errorResponses(401) },
+      },
+    },
+    async (request) => secretView(await callbacks.rotate(callerOf(request).userId), now()),
+  );
 };

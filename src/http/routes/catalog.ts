@@ -19,7 +19,10 @@ const PAGE_SIZE = 100;
 /** Voices and restyle presets are short lists; read at most this many pages of them. */
 const MAX_LIST_PAGES = 20;
 
-const EmailQuery = Type.Object({ email: Type.Optional(Type.String({ minLength: 1, maxLength: 254 })) }, { additionalProperties: false });
+const EmailQuery = Type.Object(
+  { email: Type.Optional(Type.String({ minLength: 1, maxLength: 254 })) },
+  { additionalProperties: false },
+);
 const EffectsQuery = Type.Object(
   {
     email: Type.Optional(Type.String({ minLength: 1, maxLength: 254 })),
@@ -28,7 +31,10 @@ const EffectsQuery = Type.Object(
   },
   { additionalProperties: false },
 );
-const ItemsReply = Type.Object({ items: Type.Array(Type.Object({}, { additionalProperties: true })), total: Type.Optional(Type.Integer()) });
+const ItemsReply = Type.Object({
+  items: Type.Array(Type.Object({}, { additionalProperties: true })),
+  total: Type.Optional(Type.Integer()),
+});
 
 export const catalogRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
   const { accounts, provider } = deps.services;
@@ -51,62 +57,95 @@ export const catalogRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, d
   }
 
   async function wholeList(account: Account, kind: CatalogKind) {
-    return readPages(account, kind, Array.from({ length: MAX_LIST_PAGES }, (_, i) => i + 1), true);
+    return readPages(
+      account,
+      kind,
+      Array.from({ length: MAX_LIST_PAGES }, (_, i) => i + 1),
+      true,
+    );
   }
 
-  app.get('/videos/effects', {
-    schema: { summary: 'Effect templates (template_id for POST /videos/create)', querystring: EffectsQuery, response: { 200: ItemsReply, ...errorResponses(400, 401, 404, 429, 502, 596) } },
-  }, async (request) => {
-    const account = await accountFor(callerOf(request).userId, request.query.email);
-    const limit = request.query.limit ?? 100;
-    const offset = request.query.offset ?? 0;
-    const { pages, skip } = pagesFor(offset, limit, PAGE_SIZE);
-    const { items, total } = await readPages(account, 'effects', pages, true);
-    const window = items.slice(skip, skip + limit).map(effectView);
-    return total === null ? { items: window } : { items: window, total };
-  });
-
-  app.get('/videos/voices', {
-    schema: { summary: 'Lip-sync TTS voices (speaker_id for POST /videos/lipsync)', querystring: EmailQuery, response: { 200: ItemsReply, ...errorResponses(400, 401, 404, 429, 502, 596) } },
-  }, async (request) => {
-    const account = await accountFor(callerOf(request).userId, request.query.email);
-    const { items } = await wholeList(account, 'voices');
-    return { items: items.map(voiceView) };
-  });
-
-  app.get('/videos/restyles', {
-    schema: { summary: 'Restyle presets (restyle_id for POST /videos/restyle)', querystring: EmailQuery, response: { 200: ItemsReply, ...errorResponses(400, 401, 404, 429, 502, 596) } },
-  }, async (request) => {
-    const account = await accountFor(callerOf(request).userId, request.query.email);
-    const { items } = await wholeList(account, 'restyles');
-    return { items: items.map(restyleView) };
-  });
-
-  app.get('/features', {
-    schema: {
-      summary: "An account's PixVerse credits and how many jobs it runs at once",
-      querystring: EmailQuery,
-      response: {
-        200: Type.Object({
-          email: Type.String(),
-          account_id: Type.String(),
-          credit_monthly: Type.Number(),
-          credit_package: Type.Number(),
-          gen_simultaneously: Type.Integer(),
-        }),
-        ...errorResponses(400, 401, 404, 429, 502, 596),
+  app.get(
+    '/videos/effects',
+    {
+      schema: {
+        summary: 'Effect templates (template_id for POST /videos/create)',
+        querystring: EffectsQuery,
+        response: { 200: ItemsReply, ...errorResponses(400, 401, 404, 429, 502, 596) },
       },
     },
-  }, async (request) => {
-    const account = await accountFor(callerOf(request).userId, request.query.email);
-    const balance = await provider.balance(account);
-    return {
-      email: account.email,
-      account_id: balance.accountId,
-      credit_monthly: balance.creditMonthly,
-      credit_package: balance.creditPackage,
-      // The Platform does not report a plan's concurrency; this is the account's maxJobs here.
-      gen_simultaneously: account.maxJobs,
-    };
-  });
+    async (request) => {
+      const account = await accountFor(callerOf(request).userId, request.query.email);
+      const limit = request.query.limit ?? 100;
+      const offset = request.query.offset ?? 0;
+      const { pages, skip } = pagesFor(offset, limit, PAGE_SIZE);
+      const { items, total } = await readPages(account, 'effects', pages, true);
+      const window = items.slice(skip, skip + limit).map(effectView);
+      return total === null ? { items: window } : { items: window, total };
+    },
+  );
+
+  app.get(
+    '/videos/voices',
+    {
+      schema: {
+        summary: 'Lip-sync TTS voices (speaker_id for POST /videos/lipsync)',
+        querystring: EmailQuery,
+        response: { 200: ItemsReply, ...errorResponses(400, 401, 404, 429, 502, 596) },
+      },
+    },
+    async (request) => {
+      const account = await accountFor(callerOf(request).userId, request.query.email);
+      const { items } = await wholeList(account, 'voices');
+      return { items: items.map(voiceView) };
+    },
+  );
+
+  app.get(
+    '/videos/restyles',
+    {
+      schema: {
+        summary: 'Restyle presets (restyle_id for POST /videos/restyle)',
+        querystring: EmailQuery,
+        response: { 200: ItemsReply, ...errorResponses(400, 401, 404, 429, 502, 596) },
+      },
+    },
+    async (request) => {
+      const account = await accountFor(callerOf(request).userId, request.query.email);
+      const { items } = await wholeList(account, 'restyles');
+      return { items: items.map(restyleView) };
+    },
+  );
+
+  app.get(
+    '/features',
+    {
+      schema: {
+        summary: "An account's PixVerse credits and how many jobs it runs at once",
+        querystring: EmailQuery,
+        response: {
+          200: Type.Object({
+            email: Type.String(),
+            account_id: Type.String(),
+            credit_monthly: Type.Number(),
+            credit_package: Type.Number(),
+            gen_simultaneously: Type.Integer(),
+          }),
+          ...errorResponses(400, 401, 404, 429, 502, 596),
+        },
+      },
+    },
+    async (request) => {
+      const account = await accountFor(callerOf(request).userId, request.query.email);
+      const balance = await provider.balance(account);
+      return {
+        email: account.email,
+        account_id: balance.accountId,
+        credit_monthly: balance.creditMonthly,
+        credit_package: balance.creditPackage,
+        // The Platform does not report a plan's concurrency; this is the account's maxJobs here.
+        gen_simultaneously: account.maxJobs,
+      };
+    },
+  );
 };

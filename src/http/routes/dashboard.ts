@@ -83,7 +83,8 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
   /** The tenant a viewer looks at: its own, or for the admin the one named by `tenant`. */
   async function tenantOf(viewer: Viewer, tenant: number | undefined): Promise<number> {
     if (viewer.role === 'tenant') {
-      if (tenant !== undefined && tenant !== viewer.userId) throw new GatewayError(403, `tenant ${tenant} is not yours`);
+      if (tenant !== undefined && tenant !== viewer.userId)
+        throw new GatewayError(403, `tenant ${tenant} is not yours`);
       return viewer.userId;
     }
     if (tenant === undefined) throw new GatewayError(400, 'tenant is required with the admin token');
@@ -92,12 +93,17 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
   }
 
   app.get('/', { schema: { hide: true } }, async (request, reply) => sendAsset(request, reply, 'index.html'));
-  app.get('/dashboard/:file', {
-    schema: { hide: true, params: Type.Object({ file: Type.String({ maxLength: 40 }) }) },
-  }, async (request, reply) => {
-    if (!assets.has(request.params.file)) throw new GatewayError(404, `No dashboard file ${request.params.file}`);
-    return sendAsset(request, reply, request.params.file);
-  });
+  app.get(
+    '/dashboard/:file',
+    {
+      schema: { hide: true, params: Type.Object({ file: Type.String({ maxLength: 40 }) }) },
+    },
+    async (request, reply) => {
+      if (!assets.has(request.params.file))
+        throw new GatewayError(404, `No dashboard file ${request.params.file}`);
+      return sendAsset(request, reply, request.params.file);
+    },
+  );
 
   function sendAsset(request: FastifyRequest, reply: FastifyReply, name: string) {
     const asset = assets.get(name)!;
@@ -108,100 +114,155 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app,
       .header('referrer-policy', 'no-referrer');
     if (name === 'index.html') {
       reply
-        .header('content-security-policy', "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+        .header(
+          'content-security-policy',
+          "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+        )
         .header('x-frame-options', 'DENY');
     }
     if (request.headers['if-none-match'] === asset.etag) return reply.code(304).send();
     return reply.type(asset.type).send(asset.body);
   }
 
-  app.get('/dashboard/api/session', {
-    schema: { summary: 'Who the dashboard is signed in as', tags: ['dashboard'], response: { 200: Session, ...errorResponses(401) } },
-  }, async (request) => {
-    const viewer = await viewerOf(request);
-    if (viewer.role === 'admin') return { role: 'admin' as const, userId: null, name: null };
-    const user = await dashboard.user(viewer.userId);
-    return { role: 'tenant' as const, userId: viewer.userId, name: user?.name ?? null };
-  });
-
-  app.get('/dashboard/api/snapshot', {
-    schema: {
-      summary: "A tenant's accounts, running jobs, queue, failures, troubled callbacks and last hour",
-      tags: ['dashboard'],
-      querystring: TenantQuery,
-      response: { 200: DashboardSnapshot, ...errorResponses(400, 401, 403, 404) },
+  app.get(
+    '/dashboard/api/session',
+    {
+      schema: {
+        summary: 'Who the dashboard is signed in as',
+        tags: ['dashboard'],
+        response: { 200: Session, ...errorResponses(401) },
+      },
     },
-  }, async (request) => {
-    const userId = await tenantOf(await viewerOf(request), request.query.tenant);
-    return buildSnapshot(dashboard, hub.history, userId, now());
-  });
-
-  app.get('/dashboard/api/tenants', {
-    schema: { summary: 'Every tenant with its tokens and load (admin token)', tags: ['dashboard'], response: { 200: TenantList, ...errorResponses(401, 403) } },
-  }, async (request) => {
-    if ((await viewerOf(request)).role !== 'admin') throw new GatewayError(403, 'the tenant list needs the admin token');
-    const users = await dashboard.users();
-    const tenants = await Promise.all(
-      users.map(async (user) => {
-        const [tokens, loads, queued] = await Promise.all([dashboard.tokens(user.id), dashboard.accountLoads(user.id), dashboard.countQueued(user.id)]);
-        return {
-          userId: user.id,
-          name: user.name,
-          createdAt: user.createdAt,
-          queueByDefault: user.queueByDefault,
-          maxQueueLength: user.maxQueueLength,
-          accounts: loads.length,
-          running: loads.reduce((sum, load) => sum + load.executing, 0),
-          queued,
-          tokens: tokens.map((t) => ({ id: t.id, label: t.label, weight: t.weight, createdAt: t.createdAt, revokedAt: t.revokedAt })),
-        };
-      }),
-    );
-    return { tenants };
-  });
-
-  app.post('/dashboard/api/stream-ticket', {
-    schema: {
-      summary: 'A short-lived, single-use ticket that opens the live stream',
-      tags: ['dashboard'],
-      body: Type.Optional(Type.Union([TenantQuery, Type.Null()])),
-      response: { 200: Type.Object({ ticket: Type.String(), expiresAt: Type.Integer() }), ...errorResponses(400, 401, 403, 404) },
+    async (request) => {
+      const viewer = await viewerOf(request);
+      if (viewer.role === 'admin') return { role: 'admin' as const, userId: null, name: null };
+      const user = await dashboard.user(viewer.userId);
+      return { role: 'tenant' as const, userId: viewer.userId, name: user?.name ?? null };
     },
-  }, async (request) => {
-    const viewer = await viewerOf(request);
-    const userId = await tenantOf(viewer, request.body?.tenant);
-    return tickets.issue(userId, viewer.role === 'tenant' ? viewer.tokenId : null);
-  });
+  );
 
-  app.get('/dashboard/api/stream', {
-    schema: {
-      summary: 'Live snapshots of a tenant as server-sent events (event: snapshot)',
-      tags: ['dashboard'],
-      querystring: Type.Object({ ticket: Type.String({ minLength: 1, maxLength: 600 }) }, { additionalProperties: false }),
-      response: { 200: Type.String({ description: 'text/event-stream' }), ...errorResponses(400, 401) },
+  app.get(
+    '/dashboard/api/snapshot',
+    {
+      schema: {
+        summary: "A tenant's accounts, running jobs, queue, failures, troubled callbacks and last hour",
+        tags: ['dashboard'],
+        querystring: TenantQuery,
+        response: { 200: DashboardSnapshot, ...errorResponses(400, 401, 403, 404) },
+      },
     },
-  }, async (request, reply) => {
-    const claims = tickets.redeem(request.query.ticket);
-    if (!claims) throw new GatewayError(401, 'the stream ticket is invalid, expired or already used; get a new one from POST /dashboard/api/stream-ticket');
-    reply.hijack();
-    const stream = new SseStream(reply.raw);
-    streams.add(stream);
-    const unwatch = hub.watch(claims.userId, stream);
-    // A revoked token ends the streams it opened, not only its next request.
-    const recheck = claims.tokenId === null ? null : setInterval(async () => {
-      try {
-        const active = await tenants.activeTokens(claims.userId);
-        if (active.some((t) => t.id === claims.tokenId)) return;
-        stream.send('signed-out', JSON.stringify({ reason: 'the token was revoked' }));
-        stream.end();
-      } catch {
-        // the store is briefly unavailable: check again next time
-      }
-    }, TOKEN_RECHECK_MS).unref();
-    stream.onClose(() => {
-      if (recheck) clearInterval(recheck);
-      unwatch();
-      streams.delete(stream);
-    });
-  });
+    async (request) => {
+      const userId = await tenantOf(await viewerOf(request), request.query.tenant);
+      return buildSnapshot(dashboard, hub.history, userId, now());
+    },
+  );
+
+  app.get(
+    '/dashboard/api/tenants',
+    {
+      schema: {
+        summary: 'Every tenant with its tokens and load (admin token)',
+        tags: ['dashboard'],
+        response: { 200: TenantList, ...errorResponses(401, 403) },
+      },
+    },
+    async (request) => {
+      if ((await viewerOf(request)).role !== 'admin')
+        throw new GatewayError(403, 'the tenant list needs the admin token');
+      const users = await dashboard.users();
+      const tenants = await Promise.all(
+        users.map(async (user) => {
+          const [tokens, loads, queued] = await Promise.all([
+            dashboard.tokens(user.id),
+            dashboard.accountLoads(user.id),
+            dashboard.countQueued(user.id),
+          ]);
+          return {
+            userId: user.id,
+            name: user.name,
+            createdAt: user.createdAt,
+            queueByDefault: user.queueByDefault,
+            maxQueueLength: user.maxQueueLength,
+            accounts: loads.length,
+            running: loads.reduce((sum, load) => sum + load.executing, 0),
+            queued,
+            tokens: tokens.map((t) => ({
+              id: t.id,
+              label: t.label,
+              weight: t.weight,
+              createdAt: t.createdAt,
+              revokedAt: t.revokedAt,
+            })),
+          };
+        }),
+      );
+      return { tenants };
+    },
+  );
+
+  app.post(
+    '/dashboard/api/stream-ticket',
+    {
+      schema: {
+        summary: 'A short-lived, single-use ticket that opens the live stream',
+        tags: ['dashboard'],
+        body: Type.Optional(Type.Union([TenantQuery, Type.Null()])),
+        response: {
+          200: Type.Object({ ticket: Type.String(), expiresAt: Type.Integer() }),
+          ...errorResponses(400, 401, 403, 404),
+        },
+      },
+    },
+    async (request) => {
+      const viewer = await viewerOf(request);
+      const userId = await tenantOf(viewer, request.body?.tenant);
+      return tickets.issue(userId, viewer.role === 'tenant' ? viewer.tokenId : null);
+    },
+  );
+
+  app.get(
+    '/dashboard/api/stream',
+    {
+      schema: {
+        summary: 'Live snapshots of a tenant as server-sent events (event: snapshot)',
+        tags: ['dashboard'],
+        querystring: Type.Object(
+          { ticket: Type.String({ minLength: 1, maxLength: 600 }) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.String({ description: 'text/event-stream' }), ...errorResponses(400, 401) },
+      },
+    },
+    async (request, reply) => {
+      const claims = tickets.redeem(request.query.ticket);
+      if (!claims)
+        throw new GatewayError(
+          401,
+          'the stream ticket is invalid, expired or already used; get a new one from POST /dashboard/api/stream-ticket',
+        );
+      reply.hijack();
+      const stream = new SseStream(reply.raw);
+      streams.add(stream);
+      const unwatch = hub.watch(claims.userId, stream);
+      // A revoked token ends the streams it opened, not only its next request.
+      const recheck =
+        claims.tokenId === null
+          ? null
+          : setInterval(async () => {
+              try {
+                const active = await tenants.activeTokens(claims.userId);
+                if (active.some((t) => t.id === claims.tokenId)) return;
+                stream.send('signed-out', JSON.stringify({ reason: 'the token was revoked' }));
+                stream.end();
+              } catch {
+                // the store is briefly unavailable: check again next time
+              }
+            }, TOKEN_RECHECK_MS).unref();
+      stream.onClose(() => {
+        if (recheck) clearInterval(recheck);
+        unwatch();
+        streams.delete(stream);
+      });
+    },
+  );
 };

@@ -20,42 +20,63 @@ import { resolveTemplateOutput } from '../../providers/pixverse/compat/templateK
 
 const JobView = Type.Object({}, { additionalProperties: true });
 
-
 export const jobRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
   const { jobs } = deps.services;
 
   // An image-output effect template (template_type 2) makes an image: answered with image_id.
-  app.post('/videos/create', {
-    schema: {
-      summary: 'Text- or image-to-video, effect templates (image templates answer image_id)',
-      headers: IdempotencyHeaders,
-      body: VideoCreateBody,
-      response: {
-        200: Type.Union([Type.Object({ video_id: Type.String() }), Type.Object({ image_id: Type.String() })]),
-        ...errorResponses(400, 401, 404, 409, 412, 422, 429, 502, 596),
+  app.post(
+    '/videos/create',
+    {
+      schema: {
+        summary: 'Text- or image-to-video, effect templates (image templates answer image_id)',
+        headers: IdempotencyHeaders,
+        body: VideoCreateBody,
+        response: {
+          200: Type.Union([
+            Type.Object({ video_id: Type.String() }),
+            Type.Object({ image_id: Type.String() }),
+          ]),
+          ...errorResponses(400, 401, 404, 409, 412, 422, 429, 502, 596),
+        },
       },
     },
-  }, async (request, reply) => {
-    const mapped = await resolveTemplateOutput(deps.services, callerOf(request).userId, mapVideoCreate(request.body));
-    const type: JobType = mapped.upstream.op === 'image.template' ? 'image' : 'video';
-    // The answer key follows the job type: image templates answer image_id.
-    return (await idempotentCreate(deps, request, reply, (claim) => submitJob(deps, request, request.body, type, mapped, claim))) as { video_id: string } | { image_id: string };
-  });
+    async (request, reply) => {
+      const mapped = await resolveTemplateOutput(
+        deps.services,
+        callerOf(request).userId,
+        mapVideoCreate(request.body),
+      );
+      const type: JobType = mapped.upstream.op === 'image.template' ? 'image' : 'video';
+      // The answer key follows the job type: image templates answer image_id.
+      return (await idempotentCreate(deps, request, reply, (claim) =>
+        submitJob(deps, request, request.body, type, mapped, claim),
+      )) as { video_id: string } | { image_id: string };
+    },
+  );
 
   function readRoute(path: string, type: JobType, label: string) {
-    app.get(path, {
-      schema: { summary: `One ${label} with its status`, params: JobIdParams, response: { 200: JobView, ...errorResponses(400, 401, 403, 404) } },
-    }, async (request) => {
-      const caller = callerOf(request);
-      const ref = parsePixverseJobId(request.params.id);
-      if (!ref) throw badRequest(`${idKey({ type })} "${request.params.id}" is not a valid id`);
-      // useapi's GET /videos/{id} also serves the images of image templates (POST /videos/create).
-      const accepted = ref.type === type || (type === 'video' && ref.type === 'image');
-      if (!accepted) throw badRequest(`"${request.params.id}" is a ${ref.type} id, not a ${type} id`);
-      const found = await jobs.read(caller.userId, ref);
-      if (!found) throw notFound(`${label[0]!.toUpperCase()}${label.slice(1)} ${request.params.id} not found`);
-      return found.place ? { ...jobView(found.job), ...found.place } : jobView(found.job);
-    });
+    app.get(
+      path,
+      {
+        schema: {
+          summary: `One ${label} with its status`,
+          params: JobIdParams,
+          response: { 200: JobView, ...errorResponses(400, 401, 403, 404) },
+        },
+      },
+      async (request) => {
+        const caller = callerOf(request);
+        const ref = parsePixverseJobId(request.params.id);
+        if (!ref) throw badRequest(`${idKey({ type })} "${request.params.id}" is not a valid id`);
+        // useapi's GET /videos/{id} also serves the images of image templates (POST /videos/create).
+        const accepted = ref.type === type || (type === 'video' && ref.type === 'image');
+        if (!accepted) throw badRequest(`"${request.params.id}" is a ${ref.type} id, not a ${type} id`);
+        const found = await jobs.read(caller.userId, ref);
+        if (!found)
+          throw notFound(`${label[0]!.toUpperCase()}${label.slice(1)} ${request.params.id} not found`);
+        return found.place ? { ...jobView(found.job), ...found.place } : jobView(found.job);
+      },
+    );
   }
 
   readRoute('/videos/:id', 'video', 'video');
@@ -63,21 +84,35 @@ export const jobRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps)
   readRoute('/music/:id', 'music', 'music');
 
   function listRoute(path: string, type: JobType, defaultLimit: number) {
-    app.get(path, {
-      schema: {
-        summary: `The caller's ${type} jobs (queued, running and final), newest first`,
-        querystring: ListQuery,
-        response: { 200: ListReply, ...errorResponses(400, 401) },
+    app.get(
+      path,
+      {
+        schema: {
+          summary: `The caller's ${type} jobs (queued, running and final), newest first`,
+          querystring: ListQuery,
+          response: { 200: ListReply, ...errorResponses(400, 401) },
+        },
       },
-    }, async (request) => {
-      const { userId } = callerOf(request);
-      const limit = request.query.limit ?? defaultLimit;
-      const offset = request.query.offset ?? 0;
-      const email = request.query.email === undefined ? undefined : normalizeEmail(request.query.email);
-      const page = await jobs.list(userId, { type, ...(email === undefined ? {} : { email }), limit, offset });
-      const next = offset + page.jobs.length;
-      return { data: page.jobs.map(jobView), total: page.total, has_more: next < page.total, next_offset: next < page.total ? next : null };
-    });
+      async (request) => {
+        const { userId } = callerOf(request);
+        const limit = request.query.limit ?? defaultLimit;
+        const offset = request.query.offset ?? 0;
+        const email = request.query.email === undefined ? undefined : normalizeEmail(request.query.email);
+        const page = await jobs.list(userId, {
+          type,
+          ...(email === undefined ? {} : { email }),
+          limit,
+          offset,
+        });
+        const next = offset + page.jobs.length;
+        return {
+          data: page.jobs.map(jobView),
+          total: page.total,
+          has_more: next < page.total,
+          next_offset: next < page.total ? next : null,
+        };
+      },
+    );
   }
 
   listRoute('/videos', 'video', 40);
@@ -85,16 +120,31 @@ export const jobRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps)
   listRoute('/music', 'music', 50);
 
   function deleteRoute(path: string, type: JobType, label: string) {
-    app.delete(path, {
-      schema: { summary: `Delete a ${label} from Pixgate (PixVerse keeps its copy)`, params: JobIdParams, response: { 200: DeleteReply, ...errorResponses(400, 401, 403, 404) } },
-    }, async (request) => {
-      const ref = parsePixverseJobId(request.params.id);
-      if (!ref) throw badRequest(`${idKey({ type })} "${request.params.id}" is not a valid id`);
-      if (ref.type !== type) throw badRequest(`"${request.params.id}" is a ${ref.type} id, not a ${type} id`);
-      const done = await jobs.delete(callerOf(request).userId, ref);
-      if (!done) throw notFound(`${label[0]!.toUpperCase()}${label.slice(1)} ${request.params.id} not found`);
-      return { [idKey({ type })]: publicJobId(done.job), deleted: true, action: done.action, message: DELETE_MESSAGES[done.action] };
-    });
+    app.delete(
+      path,
+      {
+        schema: {
+          summary: `Delete a ${label} from Pixgate (PixVerse keeps its copy)`,
+          params: JobIdParams,
+          response: { 200: DeleteReply, ...errorResponses(400, 401, 403, 404) },
+        },
+      },
+      async (request) => {
+        const ref = parsePixverseJobId(request.params.id);
+        if (!ref) throw badRequest(`${idKey({ type })} "${request.params.id}" is not a valid id`);
+        if (ref.type !== type)
+          throw badRequest(`"${request.params.id}" is a ${ref.type} id, not a ${type} id`);
+        const done = await jobs.delete(callerOf(request).userId, ref);
+        if (!done)
+          throw notFound(`${label[0]!.toUpperCase()}${label.slice(1)} ${request.params.id} not found`);
+        return {
+          [idKey({ type })]: publicJobId(done.job),
+          deleted: true,
+          action: done.action,
+          message: DELETE_MESSAGES[done.action],
+        };
+      },
+    );
   }
 
   deleteRoute('/videos/:id', 'video', 'video');
@@ -119,8 +169,9 @@ const DeleteReply = Type.Object({}, { additionalProperties: true });
 
 /** What DELETE did, in words: the Platform API has no delete, so PixVerse's copy always stays. */
 const DELETE_MESSAGES = {
-  deleted: "Removed from Pixgate's lists and reads. PixVerse keeps its own copy: its Platform API has no delete.",
+  deleted:
+    "Removed from Pixgate's lists and reads. PixVerse keeps its own copy: its Platform API has no delete.",
   untracked:
-    "Still generating: Pixgate stopped tracking it (its slot is free, no callback will be sent) and removed it from lists and reads. PixVerse finishes and keeps its copy: its Platform API has no cancel or delete.",
+    'Still generating: Pixgate stopped tracking it (its slot is free, no callback will be sent) and removed it from lists and reads. PixVerse finishes and keeps its copy: its Platform API has no cancel or delete.',
   cancelled: "It was still waiting in Pixgate's queue and was never sent to PixVerse: cancelled and removed.",
 } as const;

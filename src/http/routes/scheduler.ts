@@ -56,7 +56,11 @@ export const AvailableView = Type.Object({
   queued: Type.Array(QueuedItem),
 });
 const UntrackQuery = Type.Object(
-  { callback: Type.Optional(Type.Boolean({ description: "true: still send the job's final callback to its replyUrl" })) },
+  {
+    callback: Type.Optional(
+      Type.Boolean({ description: "true: still send the job's final callback to its replyUrl" }),
+    ),
+  },
   { additionalProperties: false },
 );
 
@@ -66,45 +70,60 @@ const QUEUE_LISTED = 100;
 export const schedulerRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
   const { jobs } = deps.services;
 
-  app.get('/scheduler', {
-    schema: { summary: 'Jobs currently holding a slot', response: { 200: Type.Array(ExecutingItem), ...errorResponses(401) } },
-  }, async (request, reply) => {
-    const body = await jobs.executingJson(callerOf(request).userId);
-    // A string payload is sent as is: it is the JSON already rendered from the same shape.
-    return reply.type('application/json; charset=utf-8').send(body as never);
-  });
-
-  app.get('/scheduler/available', {
-    schema: {
-      summary: 'Running jobs and per-account capacity',
-      response: {
-        200: AvailableView,
-        ...errorResponses(401),
+  app.get(
+    '/scheduler',
+    {
+      schema: {
+        summary: 'Jobs currently holding a slot',
+        response: { 200: Type.Array(ExecutingItem), ...errorResponses(401) },
       },
     },
-  }, async (request, reply) => {
-    // Rendered once per tenant per second while nothing changes: polling clients are cheap.
-    const body = await jobs.availableJson(callerOf(request).userId, QUEUE_LISTED, queuedItem);
-    // A string payload is sent as is: it is the JSON already rendered from the same shape.
-    return reply.type('application/json; charset=utf-8').send(body as never);
-  });
+    async (request, reply) => {
+      const body = await jobs.executingJson(callerOf(request).userId);
+      // A string payload is sent as is: it is the JSON already rendered from the same shape.
+      return reply.type('application/json; charset=utf-8').send(body as never);
+    },
+  );
+
+  app.get(
+    '/scheduler/available',
+    {
+      schema: {
+        summary: 'Running jobs and per-account capacity',
+        response: {
+          200: AvailableView,
+          ...errorResponses(401),
+        },
+      },
+    },
+    async (request, reply) => {
+      // Rendered once per tenant per second while nothing changes: polling clients are cheap.
+      const body = await jobs.availableJson(callerOf(request).userId, QUEUE_LISTED, queuedItem);
+      // A string payload is sent as is: it is the JSON already rendered from the same shape.
+      return reply.type('application/json; charset=utf-8').send(body as never);
+    },
+  );
 
   // Untracking is not cancelling: PixVerse has no cancel, so a job already sent goes on and is paid
   // for; Pixgate frees its slot now and still learns its result (GET shows it, follow-ups accept it).
-  app.delete('/scheduler/:id', {
-    schema: {
-      summary: 'Stop tracking a job and free its slot (the generation goes on; its result stays readable)',
-      params: JobIdParams,
-      querystring: UntrackQuery,
-      response: { 204: Type.Null(), ...errorResponses(400, 401, 403, 404) },
+  app.delete(
+    '/scheduler/:id',
+    {
+      schema: {
+        summary: 'Stop tracking a job and free its slot (the generation goes on; its result stays readable)',
+        params: JobIdParams,
+        querystring: UntrackQuery,
+        response: { 204: Type.Null(), ...errorResponses(400, 401, 403, 404) },
+      },
     },
-  }, async (request, reply) => {
-    const id = request.params.id;
-    const ref = parsePixverseJobId(id);
-    if (!ref) throw badRequest(`id "${id}" is not a valid job id`);
-    await jobs.untrack(callerOf(request).userId, ref, id, request.query.callback === true);
-    return reply.code(204).send(null);
-  });
+    async (request, reply) => {
+      const id = request.params.id;
+      const ref = parsePixverseJobId(id);
+      if (!ref) throw badRequest(`id "${id}" is not a valid job id`);
+      await jobs.untrack(callerOf(request).userId, ref, id, request.query.callback === true);
+      return reply.code(204).send(null);
+    },
+  );
 };
 
 function queuedItem({ job, position, estimatedStart }: QueueSnapshot['items'][number]) {

@@ -14,19 +14,28 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
     return user?.replyUrl ? { userId, replyUrl: user.replyUrl } : { userId };
   };
 
-  app.get('/account', { schema: { summary: 'Tenant settings', response: { 200: AccountSettings, ...errorResponses(401) } } }, async (request) =>
-    settings(callerOf(request).userId),
+  app.get(
+    '/account',
+    { schema: { summary: 'Tenant settings', response: { 200: AccountSettings, ...errorResponses(401) } } },
+    async (request) => settings(callerOf(request).userId),
   );
 
-  app.post('/account', {
-    schema: {
-      summary: 'Set (or clear with an empty string) the default replyUrl for all jobs',
-      body: Type.Object({ replyUrl: Type.String({ maxLength: 1024, pattern: '^(https?://.*)?$' }) }, { additionalProperties: false }),
-      response: { 200: AccountSettings, ...errorResponses(400, 401) },
+  app.post(
+    '/account',
+    {
+      schema: {
+        summary: 'Set (or clear with an empty string) the default replyUrl for all jobs',
+        body: Type.Object(
+          { replyUrl: Type.String({ maxLength: 1024, pattern: '^(https?://.*)?$' }) },
+          { additionalProperties: false },
+        ),
+        response: { 200: AccountSettings, ...errorResponses(400, 401) },
+      },
     },
-  }, async (request) => {
-    const { userId } = callerOf(request);
-    await tenants.setReplyUrl(userId, request.body.replyUrl === '' ? null : request.body.replyUrl);
-    return settings(userId);
-  });
+    async (request) => {
+      const { userId } = callerOf(request);
+      await tenants.setReplyUrl(userId, request.body.replyUrl === '' ? null : request.body.replyUrl);
+      return settings(userId);
+    },
+  );
 };

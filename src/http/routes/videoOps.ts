@@ -19,7 +19,10 @@ import { idempotentCreate } from '../idempotency.ts';
 import { errorResponses, IdempotencyHeaders } from '../schemas.ts';
 import { CreateFramesBody, mapCreateFrames } from '../../providers/pixverse/compat/createFrames.ts';
 import { CreateFusionBody, mapCreateFusion } from '../../providers/pixverse/compat/createFusion.ts';
-import { CreateTransitionBody, mapCreateTransition } from '../../providers/pixverse/compat/createTransition.ts';
+import {
+  CreateTransitionBody,
+  mapCreateTransition,
+} from '../../providers/pixverse/compat/createTransition.ts';
 import { mapMotionControl, MotionControlBody } from '../../providers/pixverse/compat/motionControl.ts';
 import { accountForSource } from '../../providers/pixverse/compat/sources.ts';
 import { NOT_AVAILABLE, NOT_AVAILABLE_READS } from '../../providers/pixverse/compat/unavailable.ts';
@@ -31,21 +34,32 @@ import { mapVideoRestyle, VideoRestyleBody } from '../../providers/pixverse/comp
 import { mapVideoUpscale, VideoUpscaleBody } from '../../providers/pixverse/compat/videoUpscale.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
-
 /**
  * Fills in the source video of an operation on an existing id: its upstream id goes into the
  * Platform body and the job is pinned to the account that made it.
  */
-export async function resolveSource(jobs: JobService, userId: number, mapped: Mapped): Promise<{ upstream: Mapped['upstream']; email: string | null }> {
+export async function resolveSource(
+  jobs: JobService,
+  userId: number,
+  mapped: Mapped,
+): Promise<{ upstream: Mapped['upstream']; email: string | null }> {
   const { source } = mapped;
   if (!source) return mapped;
   const job = await jobs.find(userId, source.ref);
   if (!job) throw notFound(`Video ${source.id} not found`);
   if (job.state !== 'completed' || job.upstreamId === null || job.email === null) {
-    throw badRequest(`${source.field} ${source.id} is ${statusName(job.state)}; this operation needs a COMPLETED video`);
+    throw badRequest(
+      `${source.field} ${source.id} is ${statusName(job.state)}; this operation needs a COMPLETED video`,
+    );
   }
   const email = accountForSource(mapped.email, job.email, source);
-  return { upstream: { op: mapped.upstream.op, params: { ...mapped.upstream.params, [source.param]: job.upstreamId } }, email };
+  return {
+    upstream: {
+      op: mapped.upstream.op,
+      params: { ...mapped.upstream.params, [source.param]: job.upstreamId },
+    },
+    email,
+  };
 }
 
 export const videoOpsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
@@ -57,41 +71,90 @@ export const videoOpsRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
       summary,
       headers: IdempotencyHeaders,
       body,
-      response: { 200: Type.Object({ video_id: Type.String() }), ...errorResponses(400, 401, 403, 404, 409, 412, 422, 429, 502, 596) },
+      response: {
+        200: Type.Object({ video_id: Type.String() }),
+        ...errorResponses(400, 401, 403, 404, 409, 412, 422, 429, 502, 596),
+      },
     },
   });
 
   async function create(request: FastifyRequest, reply: FastifyReply, body: CreateBody, map: () => Mapped) {
     const mapped = await resolveSource(jobs, callerOf(request).userId, map());
     // Every job of these routes is a video, so the answer is `{ video_id }`.
-    return (await idempotentCreate(deps, request, reply, (claim) => submitJob(deps, request, body, 'video', mapped, claim))) as { video_id: string };
+    return (await idempotentCreate(deps, request, reply, (claim) =>
+      submitJob(deps, request, body, 'video', mapped, claim),
+    )) as { video_id: string };
   }
 
-  app.post('/videos/create-frames', jobRoute(CreateFramesBody, 'Video from a first and a last frame'), (request, reply) => create(request, reply, request.body, () => mapCreateFrames(request.body)));
-  app.post('/videos/create-transition', jobRoute(CreateTransitionBody, 'Video through 2–7 keyframes'), (request, reply) => create(request, reply, request.body, () => mapCreateTransition(request.body)));
-  app.post('/videos/create-fusion', jobRoute(CreateFusionBody, 'Video from reference images named in the prompt'), (request, reply) => create(request, reply, request.body, () => mapCreateFusion(request.body)));
-  app.post('/videos/extend', jobRoute(VideoExtendBody, 'Extend a video'), (request, reply) => create(request, reply, request.body, () => mapVideoExtend(request.body)));
-  app.post('/videos/modify', jobRoute(VideoModifyBody, 'Modify a video with a prompt'), (request, reply) => create(request, reply, request.body, () => mapVideoModify(request.body)));
-  app.post('/videos/restyle', jobRoute(VideoRestyleBody, 'Restyle a video with a preset or a prompt'), (request, reply) => create(request, reply, request.body, () => mapVideoRestyle(request.body)));
-  app.post('/videos/lipsync', jobRoute(VideoLipsyncBody, 'Lip-sync a video to audio or TTS text'), (request, reply) => create(request, reply, request.body, () => mapVideoLipsync(request.body)));
-  app.post('/videos/motion-control', jobRoute(MotionControlBody, 'Animate a character image with the motion of a video'), (request, reply) => create(request, reply, request.body, () => mapMotionControl(request.body)));
-  app.post('/videos/upscale', jobRoute(VideoUpscaleBody, 'Upscale a completed video'), (request, reply) => create(request, reply, request.body, () => mapVideoUpscale(request.body)));
+  app.post(
+    '/videos/create-frames',
+    jobRoute(CreateFramesBody, 'Video from a first and a last frame'),
+    (request, reply) => create(request, reply, request.body, () => mapCreateFrames(request.body)),
+  );
+  app.post(
+    '/videos/create-transition',
+    jobRoute(CreateTransitionBody, 'Video through 2–7 keyframes'),
+    (request, reply) => create(request, reply, request.body, () => mapCreateTransition(request.body)),
+  );
+  app.post(
+    '/videos/create-fusion',
+    jobRoute(CreateFusionBody, 'Video from reference images named in the prompt'),
+    (request, reply) => create(request, reply, request.body, () => mapCreateFusion(request.body)),
+  );
+  app.post('/videos/extend', jobRoute(VideoExtendBody, 'Extend a video'), (request, reply) =>
+    create(request, reply, request.body, () => mapVideoExtend(request.body)),
+  );
+  app.post('/videos/modify', jobRoute(VideoModifyBody, 'Modify a video with a prompt'), (request, reply) =>
+    create(request, reply, request.body, () => mapVideoModify(request.body)),
+  );
+  app.post(
+    '/videos/restyle',
+    jobRoute(VideoRestyleBody, 'Restyle a video with a preset or a prompt'),
+    (request, reply) => create(request, reply, request.body, () => mapVideoRestyle(request.body)),
+  );
+  app.post(
+    '/videos/lipsync',
+    jobRoute(VideoLipsyncBody, 'Lip-sync a video to audio or TTS text'),
+    (request, reply) => create(request, reply, request.body, () => mapVideoLipsync(request.body)),
+  );
+  app.post(
+    '/videos/motion-control',
+    jobRoute(MotionControlBody, 'Animate a character image with the motion of a video'),
+    (request, reply) => create(request, reply, request.body, () => mapMotionControl(request.body)),
+  );
+  app.post('/videos/upscale', jobRoute(VideoUpscaleBody, 'Upscale a completed video'), (request, reply) =>
+    create(request, reply, request.body, () => mapVideoUpscale(request.body)),
+  );
 
   // useapi endpoints with no PixVerse Platform API operation: a clear 501, never a fake job.
   for (const [path, message] of Object.entries(NOT_AVAILABLE)) {
-    app.post(path, {
-      // A path parameter is input the router can refuse (400) before the 501.
-      schema: { summary: 'Not available through the PixVerse Platform API', response: path.includes(':') ? errorResponses(400, 401, 501) : errorResponses(401, 501) },
-    }, async () => {
-      throw new GatewayError(501, message);
-    });
+    app.post(
+      path,
+      {
+        // A path parameter is input the router can refuse (400) before the 501.
+        schema: {
+          summary: 'Not available through the PixVerse Platform API',
+          response: path.includes(':') ? errorResponses(400, 401, 501) : errorResponses(401, 501),
+        },
+      },
+      async () => {
+        throw new GatewayError(501, message);
+      },
+    );
   }
   for (const [path, message] of Object.entries(NOT_AVAILABLE_READS)) {
-    app.get(path, {
-      // A path parameter is input the router can refuse (400) before the 501.
-      schema: { summary: 'Not available through the PixVerse Platform API', response: path.includes(':') ? errorResponses(400, 401, 501) : errorResponses(401, 501) },
-    }, async () => {
-      throw new GatewayError(501, message);
-    });
+    app.get(
+      path,
+      {
+        // A path parameter is input the router can refuse (400) before the 501.
+        schema: {
+          summary: 'Not available through the PixVerse Platform API',
+          response: path.includes(':') ? errorResponses(400, 401, 501) : errorResponses(401, 501),
+        },
+      },
+      async () => {
+        throw new GatewayError(501, message);
+      },
+    );
   }
 };

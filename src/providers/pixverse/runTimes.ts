@@ -32,5 +32,7 @@ export function defaultRunMs(job: RunTimeInput): number {
 export function reportedRunMs(status: StatusResult): number | null {
   const created = Date.parse(String(status.raw['create_time'] ?? ''));
   const modified = Date.parse(String(status.raw['modify_time'] ?? ''));
-  return Number.isFinite(created) && Number.isFinite(modified) && modified > created ? modified - created : null;
+  return Number.isFinite(created) && Number.isFinite(modified) && modified > created
+    ? modified - created
+    : null;
 }

@@ -33,22 +33,25 @@ import type pg from 'pg';
 import { claimKey, orKeyTaken } from './idempotency.ts';
 
 export async function reserve(pool: pg.Pool, input: ReserveInput): Promise<ReserveResult> {
-  return orKeyTaken(withTransaction(pool, async (tx): Promise<ReserveResult> => {
-    // Pinned: lock only the requested account; other accounts of the tenant stay free for
-    // concurrent admissions. Unpinned: lock every account of the tenant, always in email order
-    // (byte order, COLLATE "C", the same order SQLite uses, so an injected random source picks
-    // the same account on both stores whatever the database's locale). A fixed order means two
-    // transactions locking overlapping sets queue behind each other instead of deadlocking (each
-    // holding one row the other wants). Tenants have a handful of accounts, and admissions of one
-    // tenant serialise here by design: that is what makes the "free slot" seen below real.
-    const locked = await lockAccounts(tx, input.userId, input.email);
-    const loads = await loadsOf(tx, input.userId, locked, input.email ?? undefined);
-    const choice = chooseAccount(loads, input);
-    if (!choice.ok) return choice;
-    const job = await insertJob(tx, input, choice.account.email);
-    if (input.idempotency) await claimKey(tx, input.userId, input.tokenId, job.id, input.idempotency, input.now);
-    return { ok: true, job, account: choice.account };
-  }));
+  return orKeyTaken(
+    withTransaction(pool, async (tx): Promise<ReserveResult> => {
+      // Pinned: lock only the requested account; other accounts of the tenant stay free for
+      // concurrent admissions. Unpinned: lock every account of the tenant, always in email order
+      // (byte order, COLLATE "C", the same order SQLite uses, so an injected random source picks
+      // the same account on both stores whatever the database's locale). A fixed order means two
+      // transactions locking overlapping sets queue behind each other instead of deadlocking (each
+      // holding one row the other wants). Tenants have a handful of accounts, and admissions of one
+      // tenant serialise here by design: that is what makes the "free slot" seen below real.
+      const locked = await lockAccounts(tx, input.userId, input.email);
+      const loads = await loadsOf(tx, input.userId, locked, input.email ?? undefined);
+      const choice = chooseAccount(loads, input);
+      if (!choice.ok) return choice;
+      const job = await insertJob(tx, input, choice.account.email);
+      if (input.idempotency)
+        await claimKey(tx, input.userId, input.tokenId, job.id, input.idempotency, input.now);
+      return { ok: true, job, account: choice.account };
+    }),
+  );
 }
 
 /** The account columns, spelled out (a prepared `SELECT *` breaks when a later migration adds a column). */
@@ -61,7 +64,11 @@ export const ACCOUNT_COLUMNS =
  * by a separate statement afterwards. (dispatch() takes the same lock through its own prepared
  * statement, queue.ts DISPATCH_LOCK_ACCOUNTS.)
  */
-export async function lockAccounts(tx: pg.PoolClient, userId: number, email: string | null): Promise<AccountRow[]> {
+export async function lockAccounts(
+  tx: pg.PoolClient,
+  userId: number,
+  email: string | null,
+): Promise<AccountRow[]> {
   // Named (prepared once per connection): these run on every admission and dispatch.
   const res =
     email !== null
@@ -79,7 +86,12 @@ export async function lockAccounts(tx: pg.PoolClient, userId: number, email: str
 }
 
 /** The locked accounts with their current slot holders (a new statement, so a new snapshot). */
-export async function loadsOf(tx: pg.PoolClient, userId: number, rows: readonly AccountRow[], email?: string): Promise<AccountLoad[]> {
+export async function loadsOf(
+  tx: pg.PoolClient,
+  userId: number,
+  rows: readonly AccountRow[],
+  email?: string,
+): Promise<AccountLoad[]> {
   if (rows.length === 0) return [];
   const held = await countSlots(tx, userId, email);
   return rows.map((row) => ({ account: accountFromRow(row), executing: held.get(row.email) ?? 0 }));

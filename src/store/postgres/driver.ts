@@ -16,7 +16,8 @@ export async function runOn<T>(db: Queryable, channels: Channels, op: Op<T>): Pr
   while (!step.done) {
     const s = step.value;
     let answer: unknown;
-    if (s.kind === 'notify') await db.query('SELECT pg_notify($1, $2)', [channels[s.channel], JSON.stringify(s.payload)]);
+    if (s.kind === 'notify')
+      await db.query('SELECT pg_notify($1, $2)', [channels[s.channel], JSON.stringify(s.payload)]);
     else {
       const res = await db.query(s.sql, s.params as unknown[]);
       answer = s.kind === 'all' ? res.rows : (res.rowCount ?? 0);

@@ -12,7 +12,14 @@ import type pg from 'pg';
 import type { IdempotencyClaim, IdempotencyRecord } from '../store.ts';
 import { idempotencyFromRow, keyScope, KeyTakenRollback, type IdempotencyRow } from '../idempotency.ts';
 
-export async function claimKey(tx: pg.PoolClient, userId: number, tokenId: number | null, jobId: number, claim: IdempotencyClaim, now: number): Promise<void> {
+export async function claimKey(
+  tx: pg.PoolClient,
+  userId: number,
+  tokenId: number | null,
+  jobId: number,
+  claim: IdempotencyClaim,
+  now: number,
+): Promise<void> {
   const scope = keyScope(tokenId);
   const res =
     claim.replacesJobId !== undefined
@@ -35,7 +42,12 @@ export async function claimKey(tx: pg.PoolClient, userId: number, tokenId: numbe
   if (res.rowCount !== 1) throw new KeyTakenRollback();
 }
 
-export async function getKey(pool: pg.Pool, tokenId: number, key: string, now: number): Promise<IdempotencyRecord | null> {
+export async function getKey(
+  pool: pg.Pool,
+  tokenId: number,
+  key: string,
+  now: number,
+): Promise<IdempotencyRecord | null> {
   const res = await pool.query<IdempotencyRow>({
     name: 'pixgate_idem_get',
     text: `SELECT token_id, idem_key, user_id, fingerprint, job_id, status, body, created_at, expires_at
@@ -45,7 +57,14 @@ export async function getKey(pool: pg.Pool, tokenId: number, key: string, now: n
   return res.rows[0] ? idempotencyFromRow(res.rows[0]) : null;
 }
 
-export async function recordAnswer(pool: pg.Pool, tokenId: number, key: string, jobId: number, answer: { status: number; body: string }, now: number): Promise<boolean> {
+export async function recordAnswer(
+  pool: pg.Pool,
+  tokenId: number,
+  key: string,
+  jobId: number,
+  answer: { status: number; body: string },
+  now: number,
+): Promise<boolean> {
   const res = await pool.query({
     name: 'pixgate_idem_record',
     text: `UPDATE idempotency_keys SET status = $4, body = $5

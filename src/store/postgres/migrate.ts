@@ -19,7 +19,9 @@ const MIGRATION_LOCK_CLASS = 0x70697867; // "pixg"
  */
 export async function migrate(pool: pg.Pool): Promise<void> {
   await withTransaction(pool, async (client) => {
-    await client.query("SELECT pg_advisory_xact_lock($1, hashtext(coalesce(current_schema(), '')))", [MIGRATION_LOCK_CLASS]);
+    await client.query("SELECT pg_advisory_xact_lock($1, hashtext(coalesce(current_schema(), '')))", [
+      MIGRATION_LOCK_CLASS,
+    ]);
     await client.query(`
       CREATE TABLE IF NOT EXISTS pixgate_migrations (
         version     INTEGER PRIMARY KEY,
@@ -31,7 +33,10 @@ export async function migrate(pool: pg.Pool): Promise<void> {
     for (const migration of MIGRATIONS) {
       if (applied.has(migration.version)) continue;
       await client.query(migration.sql);
-      await client.query('INSERT INTO pixgate_migrations (version, name) VALUES ($1, $2)', [migration.version, migration.name]);
+      await client.query('INSERT INTO pixgate_migrations (version, name) VALUES ($1, $2)', [
+        migration.version,
+        migration.name,
+      ]);
     }
   });
 }

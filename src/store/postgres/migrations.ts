@@ -9,11 +9,7 @@
  * PixVerse's job id is TEXT because it may exceed 2^53.
  */
 
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
+import type { Migration } from '../migration.ts';
 
 export const MIGRATIONS: readonly Migration[] = [
   {

@@ -115,7 +115,11 @@ export async function listenForChanges(
 
   const connect = async (): Promise<void> => {
     if (closed) return;
-    const next = new pg.Client({ connectionString: url, application_name: 'pixgate-listen', connectionTimeoutMillis: 10_000 });
+    const next = new pg.Client({
+      connectionString: url,
+      application_name: 'pixgate-listen',
+      connectionTimeoutMillis: 10_000,
+    });
     client = next;
     next.on('error', (err) => drop(next, err));
     next.on('end', () => drop(next, closed ? null : new Error('LISTEN connection ended')));

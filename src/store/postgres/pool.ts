@@ -22,7 +22,9 @@ function checkInstanceId(id: string): string {
 
 export function checkSchemaName(schema: string): string {
   if (!SCHEMA_NAME.test(schema)) {
-    throw new Error(`invalid PostgreSQL schema name ${JSON.stringify(schema)} (use lower-case letters, digits and _)`);
+    throw new Error(
+      `invalid PostgreSQL schema name ${JSON.stringify(schema)} (use lower-case letters, digits and _)`,
+    );
   }
   return schema;
 }
@@ -202,14 +204,24 @@ export async function beginWith(
   settings: readonly string[] = [],
 ): Promise<pg.QueryResultRow[][]> {
   await ensurePrepared(client, statements);
-  const text = ['BEGIN', ...settings, ...calls.map(({ statement, args }) => executeText(statement, args))].join('; ');
-  const results = (await forgetOnMissing(client, client.query(text))) as unknown as pg.QueryResult[] | pg.QueryResult;
+  const text = [
+    'BEGIN',
+    ...settings,
+    ...calls.map(({ statement, args }) => executeText(statement, args)),
+  ].join('; ');
+  const results = (await forgetOnMissing(client, client.query(text))) as unknown as
+    | pg.QueryResult[]
+    | pg.QueryResult;
   const list = Array.isArray(results) ? results : [results];
   return list.slice(1 + settings.length).map((r) => r.rows);
 }
 
 /** One prepared SqlStatement by EXECUTE (after `beginWith` prepared it on this connection). */
-export async function execute(client: pg.PoolClient, statement: SqlStatement, args: readonly number[]): Promise<pg.QueryResultRow[]> {
+export async function execute(
+  client: pg.PoolClient,
+  statement: SqlStatement,
+  args: readonly number[],
+): Promise<pg.QueryResultRow[]> {
   const res = await forgetOnMissing(client, client.query(executeText(statement, args)));
   return res.rows;
 }
@@ -227,7 +239,8 @@ async function forgetOnMissing<T>(client: pg.PoolClient, query: Promise<T>): Pro
 /** The EXECUTE text; the arguments are written into it, so only integers are accepted. */
 function executeText(statement: SqlStatement, args: readonly number[]): string {
   for (const arg of args) {
-    if (!Number.isSafeInteger(arg)) throw new TypeError(`EXECUTE ${statement.name}: argument ${String(arg)} is not an integer`);
+    if (!Number.isSafeInteger(arg))
+      throw new TypeError(`EXECUTE ${statement.name}: argument ${String(arg)} is not an integer`);
   }
   return `EXECUTE ${statement.name}(${args.join(', ')})`;
 }

@@ -35,7 +35,11 @@ export interface PostgresStore extends Store {
   readonly pool: pg.Pool;
 }
 
-export function createPostgresStore(pool: pg.Pool, schema: string | null, instance: string | null = null): PostgresStore {
+export function createPostgresStore(
+  pool: pg.Pool,
+  schema: string | null,
+  instance: string | null = null,
+): PostgresStore {
   const channels = channelsFor(schema);
   const x = new PostgresExec(pool, channels);
   const outbox: OutboxRef = { builder: null };
@@ -60,7 +64,8 @@ export function createPostgresStore(pool: pg.Pool, schema: string | null, instan
     ...staleSubmitStore(x, instance),
     reserve: (input) => reserve(pool, input),
     getIdempotencyKey: (tokenId, key, now) => idempotency.getKey(pool, tokenId, key, now),
-    recordIdempotentAnswer: (tokenId, key, jobId, answer, now) => idempotency.recordAnswer(pool, tokenId, key, jobId, answer, now),
+    recordIdempotentAnswer: (tokenId, key, jobId, answer, now) =>
+      idempotency.recordAnswer(pool, tokenId, key, jobId, answer, now),
     deleteExpiredIdempotencyKeys: (now, limit) => idempotency.deleteExpired(pool, now, limit),
     enqueue: (input, maxQueueLength) => queue.enqueue(pool, channels, input, maxQueueLength),
     dispatch: (userId, now, random) => queue.dispatch(pool, userId, now, random),

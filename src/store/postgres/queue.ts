@@ -33,7 +33,13 @@ import { chooseAccount, compareQueued, fitClasses, fitsClasses, passStride } fro
 import { accountFromRow, jobFromRow, type AccountRow, type JobRow } from '../rows.ts';
 import { fetchCandidates, type Candidate, type Turn } from './queueCandidates.ts';
 import { beginWith, withTransaction } from './pool.ts';
-import { DISPATCH_LOCK_ACCOUNTS, DISPATCH_SLOTS, DISPATCH_TURNS, QUEUE_STATEMENTS, TENANT_LOCK } from './queueStatements.ts';
+import {
+  DISPATCH_LOCK_ACCOUNTS,
+  DISPATCH_SLOTS,
+  DISPATCH_TURNS,
+  QUEUE_STATEMENTS,
+  TENANT_LOCK,
+} from './queueStatements.ts';
 
 /**
  * Settings for a dispatch transaction (SET LOCAL: they end with it). Its statements are prepared
@@ -110,7 +116,11 @@ async function planSteps(
       const turn = order[i]!;
       if (!read.has(turn.key)) {
         const remaining = limit - steps.length;
-        const keys = order.slice(i).filter((t) => !read.has(t.key)).slice(0, Math.max(remaining, TOKENS_READ_AT_LEAST)).map((t) => t.key);
+        const keys = order
+          .slice(i)
+          .filter((t) => !read.has(t.key))
+          .slice(0, Math.max(remaining, TOKENS_READ_AT_LEAST))
+          .map((t) => t.key);
         const rows = await fetchCandidates(tx, userId, keys, classes, [...skip], remaining);
         for (const key of keys) read.set(key, []);
         for (const row of rows) read.get(row.key)!.push(row);
@@ -125,10 +135,21 @@ async function planSteps(
     if (!pick) break;
     const { turn, job } = pick;
     skip.add(job.id); // planned (or unfit): never again in this batch
-    const choice = chooseAccount(state.loads, { email: job.pinnedEmail, maxJobsOverride: job.maxJobsOverride, now, random });
+    const choice = chooseAccount(state.loads, {
+      email: job.pinnedEmail,
+      maxJobsOverride: job.maxJobsOverride,
+      now,
+      random,
+    });
     // Cannot happen: fitsClasses is the rule chooseAccount applies. Skip the job rather than trust it.
     if (!choice.ok) continue;
-    const step: Step = { job, account: choice.account, key: turn.key, passBefore: turn.pass, stride: passStride(turn.weight) };
+    const step: Step = {
+      job,
+      account: choice.account,
+      key: turn.key,
+      passBefore: turn.pass,
+      stride: passStride(turn.weight),
+    };
     applyStep(state, step);
     steps.push(step);
   }
@@ -146,7 +167,14 @@ async function planSteps(
  * re-checked by the lock against its latest version, so a job no longer queued drops out the same
  * way. The caller then replans without it.
  */
-async function bindSteps(tx: pg.PoolClient, userId: number, steps: readonly Step[], passes: Map<number, number>, vtime: number, now: number): Promise<JobRow[]> {
+async function bindSteps(
+  tx: pg.PoolClient,
+  userId: number,
+  steps: readonly Step[],
+  passes: Map<number, number>,
+  vtime: number,
+  now: number,
+): Promise<JobRow[]> {
   const res = await tx.query<JobRow>({
     name: 'pixgate_q_bind',
     text: `WITH plan AS (
@@ -169,13 +197,24 @@ async function bindSteps(tx: pg.PoolClient, userId: number, steps: readonly Step
        UPDATE users SET queue_vtime = $7 WHERE id = $4 AND (SELECT ok FROM complete)
      )
      SELECT * FROM bound`,
-    values: [steps.map((s) => s.job.id), steps.map((s) => s.account.email), now, userId, [...passes.keys()], [...passes.values()], vtime],
+    values: [
+      steps.map((s) => s.job.id),
+      steps.map((s) => s.account.email),
+      now,
+      userId,
+      [...passes.keys()],
+      [...passes.values()],
+      vtime,
+    ],
   });
   return res.rows;
 }
 
 /** The passes and vtime that `steps`, applied to `base` in order, leave behind (the same additions as one dispatch at a time). */
-function replay(base: QueueState, steps: readonly Step[]): { state: QueueState; passes: Map<number, number>; vtime: number | null } {
+function replay(
+  base: QueueState,
+  steps: readonly Step[],
+): { state: QueueState; passes: Map<number, number>; vtime: number | null } {
   const state = cloneState(base);
   const passes = new Map<number, number>();
   let vtime: number | null = null;
@@ -228,18 +267,30 @@ export async function dispatchBatch(
       // as reserve() does, so they queue behind each other; the loads are then counted by a later
       // statement, whose snapshot includes everything the previous lock holder committed. The
       // tenant's queue lock then serialises the fairness state (see the file comment for the order).
-      const [accountRows, tenantRows, slotRows, turnRows] = await beginWith(tx, QUEUE_STATEMENTS, [
-        { statement: DISPATCH_LOCK_ACCOUNTS, args: [userId] },
-        { statement: TENANT_LOCK, args: [userId] },
-        { statement: DISPATCH_SLOTS, args: [userId] },
-        { statement: DISPATCH_TURNS, args: [userId] },
-      ], DISPATCH_SETTINGS);
+      const [accountRows, tenantRows, slotRows, turnRows] = await beginWith(
+        tx,
+        QUEUE_STATEMENTS,
+        [
+          { statement: DISPATCH_LOCK_ACCOUNTS, args: [userId] },
+          { statement: TENANT_LOCK, args: [userId] },
+          { statement: DISPATCH_SLOTS, args: [userId] },
+          { statement: DISPATCH_TURNS, args: [userId] },
+        ],
+        DISPATCH_SETTINGS,
+      );
       const tenant = tenantRows![0];
       if (!tenant || !(Number(tenant.queued_count) > 0) || accountRows!.length === 0) return [];
       const held = new Map(slotRows!.map((row) => [row.email as string, Number(row.n)]));
       let state: QueueState = {
-        loads: (accountRows as AccountRow[]).map((row) => ({ account: accountFromRow(row), executing: held.get(row.email) ?? 0 })),
-        turns: turnRows!.map((row) => ({ key: Number(row.key), pass: Number(row.pass), weight: Number(row.weight) })),
+        loads: (accountRows as AccountRow[]).map((row) => ({
+          account: accountFromRow(row),
+          executing: held.get(row.email) ?? 0,
+        })),
+        turns: turnRows!.map((row) => ({
+          key: Number(row.key),
+          pass: Number(row.pass),
+          weight: Number(row.weight),
+        })),
       };
 
       const dispatched: Dispatched[] = [];
@@ -267,7 +318,12 @@ export async function dispatchBatch(
   );
 }
 
-async function writeFairness(tx: pg.PoolClient, userId: number, passes: Map<number, number>, vtime: number): Promise<void> {
+async function writeFairness(
+  tx: pg.PoolClient,
+  userId: number,
+  passes: Map<number, number>,
+  vtime: number,
+): Promise<void> {
   await tx.query({
     name: 'pixgate_q_fairness',
     text: `WITH advanced AS (
@@ -280,7 +336,12 @@ async function writeFairness(tx: pg.PoolClient, userId: number, passes: Map<numb
   });
 }
 
-export async function dispatch(pool: pg.Pool, userId: number, now: number, random?: () => number): Promise<Dispatched | null> {
+export async function dispatch(
+  pool: pg.Pool,
+  userId: number,
+  now: number,
+  random?: () => number,
+): Promise<Dispatched | null> {
   return (await dispatchBatch(pool, userId, now, 1, random))[0] ?? null;
 }
 

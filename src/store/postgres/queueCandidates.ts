@@ -53,8 +53,16 @@ function candidatesText(): string {
   const queued = "user_id = $1 AND state = 'queued'";
   const fresh = 'id <> ALL($2::bigint[])';
   const groups = [
-    { g: 'r', source: 'SELECT key FROM unnest($4::bigint[]) AS t(key)', token: (a: string) => `token_id = ${a}.key` },
-    { g: 'n', source: `SELECT ${NO_TOKEN_KEY}::bigint AS key WHERE $5::boolean`, token: (_a: string) => 'token_id IS NULL' },
+    {
+      g: 'r',
+      source: 'SELECT key FROM unnest($4::bigint[]) AS t(key)',
+      token: (a: string) => `token_id = ${a}.key`,
+    },
+    {
+      g: 'n',
+      source: `SELECT ${NO_TOKEN_KEY}::bigint AS key WHERE $5::boolean`,
+      token: (_a: string) => 'token_id IS NULL',
+    },
   ];
   const ctes: string[] = [];
   const arms: string[] = [];

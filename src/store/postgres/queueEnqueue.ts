@@ -41,64 +41,74 @@ function enqueueStatement(key: number): { name: string; text: string } {
  * The same lock makes "this token had nothing queued → it joins at the tenant's virtual time"
  * exact against a concurrent dispatch.
  */
-export async function enqueue(pool: pg.Pool, channels: Channels, input: EnqueueInput, maxQueueLength: number): Promise<EnqueueResult> {
+export async function enqueue(
+  pool: pg.Pool,
+  channels: Channels,
+  input: EnqueueInput,
+  maxQueueLength: number,
+): Promise<EnqueueResult> {
   assertQueueRank(input.queueRank);
-  return orKeyTaken(withTransaction(
-    pool,
-    async (tx): Promise<EnqueueResult> => {
-      let tenant: pg.QueryResultRow | undefined;
-      if (input.email !== null) {
-        await beginWith(tx, QUEUE_STATEMENTS, []);
-        // FOR KEY SHARE on the pinned account — the weakest row lock, and the one that is needed: a
-        // concurrent deleteAccount() (which locks the row FOR UPDATE and then cancels the jobs pinned
-        // to it) either runs wholly before us — we find no row and refuse — or waits for our commit
-        // and then cancels the job we queued. Without it a job could be queued for an account deleted
-        // a moment earlier and wait for it forever. It does not conflict with the FOR NO KEY UPDATE
-        // that dispatch() and reserve() hold on the account, so a pinned enqueue never waits for them.
-        const account = await tx.query({
-          name: 'pixgate_q_enqueue_account',
-          text: 'SELECT 1 FROM accounts WHERE user_id = $1 AND email = $2 FOR KEY SHARE',
-          values: [input.userId, input.email],
-        });
-        if (account.rowCount === 0) return { ok: false, reason: 'unknown_account' };
-        tenant = (await execute(tx, ENQUEUE_LOCK, [input.userId]))[0];
-        if (!tenant) return { ok: false, reason: 'unknown_account' };
-      } else {
-        // Unpinned: no account lock at all (the accounts are only checked for existence).
-        tenant = (await beginWith(tx, QUEUE_STATEMENTS, [{ statement: ENQUEUE_LOCK, args: [input.userId] }]))[0]![0];
-        if (!tenant || !tenant.has_accounts) return { ok: false, reason: 'no_accounts' };
-      }
-      const queued = num(tenant.queued_count as number);
-      if (queued >= maxQueueLength) return { ok: false, reason: 'queue_full', queued };
+  return orKeyTaken(
+    withTransaction(
+      pool,
+      async (tx): Promise<EnqueueResult> => {
+        let tenant: pg.QueryResultRow | undefined;
+        if (input.email !== null) {
+          await beginWith(tx, QUEUE_STATEMENTS, []);
+          // FOR KEY SHARE on the pinned account — the weakest row lock, and the one that is needed: a
+          // concurrent deleteAccount() (which locks the row FOR UPDATE and then cancels the jobs pinned
+          // to it) either runs wholly before us — we find no row and refuse — or waits for our commit
+          // and then cancels the job we queued. Without it a job could be queued for an account deleted
+          // a moment earlier and wait for it forever. It does not conflict with the FOR NO KEY UPDATE
+          // that dispatch() and reserve() hold on the account, so a pinned enqueue never waits for them.
+          const account = await tx.query({
+            name: 'pixgate_q_enqueue_account',
+            text: 'SELECT 1 FROM accounts WHERE user_id = $1 AND email = $2 FOR KEY SHARE',
+            values: [input.userId, input.email],
+          });
+          if (account.rowCount === 0) return { ok: false, reason: 'unknown_account' };
+          tenant = (await execute(tx, ENQUEUE_LOCK, [input.userId]))[0];
+          if (!tenant) return { ok: false, reason: 'unknown_account' };
+        } else {
+          // Unpinned: no account lock at all (the accounts are only checked for existence).
+          tenant = (
+            await beginWith(tx, QUEUE_STATEMENTS, [{ statement: ENQUEUE_LOCK, args: [input.userId] }])
+          )[0]![0];
+          if (!tenant?.has_accounts) return { ok: false, reason: 'no_accounts' };
+        }
+        const queued = num(tenant.queued_count as number);
+        if (queued >= maxQueueLength) return { ok: false, reason: 'queue_full', queued };
 
-      const key = tokenKey(input.tokenId);
-      const res = await tx.query<JobRow>({
-        ...enqueueStatement(key),
-        values: [
-          input.userId,
-          input.tokenId,
-          input.email,
-          input.maxJobsOverride,
-          input.priority,
-          input.type,
-          input.traceId,
-          JSON.stringify(input.upstream),
-          JSON.stringify(input.request),
-          input.replyUrl,
-          input.replyRef,
-          input.now,
-          key,
-          Number(tenant.queue_vtime),
-          channels.queue,
-          input.queueRank,
-          input.provider,
-        ],
-      });
-      const job = jobFromRow(res.rows[0]!);
-      // Its NOTIFY above is only delivered at COMMIT, so a taken key (which rolls back) announces nothing.
-      if (input.idempotency) await claimKey(tx, input.userId, input.tokenId, job.id, input.idempotency, input.now);
-      return { ok: true, job };
-    },
-    { fnBegins: true },
-  ));
+        const key = tokenKey(input.tokenId);
+        const res = await tx.query<JobRow>({
+          ...enqueueStatement(key),
+          values: [
+            input.userId,
+            input.tokenId,
+            input.email,
+            input.maxJobsOverride,
+            input.priority,
+            input.type,
+            input.traceId,
+            JSON.stringify(input.upstream),
+            JSON.stringify(input.request),
+            input.replyUrl,
+            input.replyRef,
+            input.now,
+            key,
+            Number(tenant.queue_vtime),
+            channels.queue,
+            input.queueRank,
+            input.provider,
+          ],
+        });
+        const job = jobFromRow(res.rows[0]!);
+        // Its NOTIFY above is only delivered at COMMIT, so a taken key (which rolls back) announces nothing.
+        if (input.idempotency)
+          await claimKey(tx, input.userId, input.tokenId, job.id, input.idempotency, input.now);
+        return { ok: true, job };
+      },
+      { fnBegins: true },
+    ),
+  );
 }

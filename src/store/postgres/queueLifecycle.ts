@@ -13,7 +13,10 @@ import { joinQueueUpsert, QUEUE_STATEMENTS, TENANT_LOCK } from './queueStatement
  */
 export async function requeue(pool: pg.Pool, channels: Channels, jobId: number): Promise<boolean> {
   // A job's tenant and token never change: read them first, without a lock.
-  const found = await pool.query<{ user_id: number; token_id: number | null }>('SELECT user_id, token_id FROM jobs WHERE id = $1', [jobId]);
+  const found = await pool.query<{ user_id: number; token_id: number | null }>(
+    'SELECT user_id, token_id FROM jobs WHERE id = $1',
+    [jobId],
+  );
   if (!found.rows[0]) return false;
   const userId = Number(found.rows[0].user_id);
   const key = tokenKey(found.rows[0].token_id === null ? null : Number(found.rows[0].token_id));
@@ -21,7 +24,9 @@ export async function requeue(pool: pg.Pool, channels: Channels, jobId: number):
     pool,
     async (tx) => {
       // The tenant's queue lock first (the documented order), then the job row via the CAS.
-      const [[tenant]] = (await beginWith(tx, QUEUE_STATEMENTS, [{ statement: TENANT_LOCK, args: [userId] }])) as [pg.QueryResultRow[]];
+      const [[tenant]] = (await beginWith(tx, QUEUE_STATEMENTS, [
+        { statement: TENANT_LOCK, args: [userId] },
+      ])) as [pg.QueryResultRow[]];
       if (!tenant) return false;
       const payload = JSON.stringify({ event: 'requeue', userId, jobId });
       const res = await tx.query({

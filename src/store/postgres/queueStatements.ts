@@ -87,7 +87,13 @@ export const DISPATCH_TURNS: SqlStatement = {
        LEFT JOIN tokens tk ON tk.id = keys.key`,
 };
 
-export const QUEUE_STATEMENTS = [ENQUEUE_LOCK, DISPATCH_LOCK_ACCOUNTS, TENANT_LOCK, DISPATCH_SLOTS, DISPATCH_TURNS];
+export const QUEUE_STATEMENTS = [
+  ENQUEUE_LOCK,
+  DISPATCH_LOCK_ACCOUNTS,
+  TENANT_LOCK,
+  DISPATCH_SLOTS,
+  DISPATCH_TURNS,
+];
 
 /**
  * A token joins the queue, as part of the statement that queues its job: with nothing queued it

@@ -44,7 +44,12 @@ export function accountStore(x: Exec, outbox: OutboxRef): AccountStore {
      */
     upsertAccount: (input) =>
       x.write(function* () {
-        const existed = d.name === 'sqlite' && (yield* one('SELECT 1 AS x FROM accounts WHERE user_id = $1 AND email = $2', [input.userId, input.email])) !== undefined;
+        const existed =
+          d.name === 'sqlite' &&
+          (yield* one('SELECT 1 AS x FROM accounts WHERE user_id = $1 AND email = $2', [
+            input.userId,
+            input.email,
+          ])) !== undefined;
         const webhook = webhookColumns(input.webhook);
         // Without a provider the column's default applies; a re-post keeps the account's provider.
         const given = input.provider !== undefined;
@@ -59,7 +64,17 @@ export function accountStore(x: Exec, outbox: OutboxRef): AccountStore {
                  webhook_secret_enc = CASE WHEN $8 THEN accounts.webhook_secret_enc ELSE excluded.webhook_secret_enc END,
                  updated_at = excluded.updated_at
            RETURNING *${d.name === 'postgres' ? ', (xmax = 0) AS created' : ''}`,
-          [input.userId, input.email, input.apiKeyEnc, input.maxJobs, input.now, webhook.webhookId, webhook.webhookSecretEnc, d.bool(webhook.keepWebhook === 1), ...(given ? [input.provider] : [])],
+          [
+            input.userId,
+            input.email,
+            input.apiKeyEnc,
+            input.maxJobs,
+            input.now,
+            webhook.webhookId,
+            webhook.webhookSecretEnc,
+            d.bool(webhook.keepWebhook === 1),
+            ...(given ? [input.provider] : []),
+          ],
         ))!;
         // New or healthier capacity: a waiting queue may be able to start something now.
         yield* notify('slots', { event: 'account', userId: num(row.user_id), email: row.email });
@@ -67,21 +82,27 @@ export function accountStore(x: Exec, outbox: OutboxRef): AccountStore {
       }),
 
     getAccount: (userId, email) =>
-      x.read(() => one<AccountRow>('SELECT * FROM accounts WHERE user_id = $1 AND email = $2', [userId, email])).then((row) => (row ? accountFromRow(row) : null)),
+      x
+        .read(() =>
+          one<AccountRow>('SELECT * FROM accounts WHERE user_id = $1 AND email = $2', [userId, email]),
+        )
+        .then((row) => (row ? accountFromRow(row) : null)),
 
     listAccounts: (userId) =>
-      x.read(() => all<AccountRow>(`SELECT * FROM accounts WHERE user_id = $1 ORDER BY ${d.bytewise('email')}`, [userId])).then((rows) => rows.map(accountFromRow)),
+      x
+        .read(() =>
+          all<AccountRow>(`SELECT * FROM accounts WHERE user_id = $1 ORDER BY ${d.bytewise('email')}`, [
+            userId,
+          ]),
+        )
+        .then((rows) => rows.map(accountFromRow)),
 
     setAccountHealth: (userId, email, update) =>
       x.write(function* () {
-        const n = yield* run('UPDATE accounts SET state = $3, reason = $4, cooldown_until = $5, updated_at = $6 WHERE user_id = $1 AND email = $2', [
-          userId,
-          email,
-          update.state,
-          update.reason,
-          update.cooldownUntil,
-          update.now,
-        ]);
+        const n = yield* run(
+          'UPDATE accounts SET state = $3, reason = $4, cooldown_until = $5, updated_at = $6 WHERE user_id = $1 AND email = $2',
+          [userId, email, update.state, update.reason, update.cooldownUntil, update.now],
+        );
         if (n > 0 && update.state === 'ok') yield* notify('slots', { event: 'account', userId, email });
       }),
 
@@ -106,19 +127,34 @@ export function accountStore(x: Exec, outbox: OutboxRef): AccountStore {
      */
     deleteAccount: (userId, email, now) =>
       x.write(function* () {
-        if (!(yield* one(`SELECT 1 AS x FROM accounts WHERE user_id = $1 AND email = $2${d.forUpdate}`, [userId, email]))) return null;
+        if (
+          !(yield* one(`SELECT 1 AS x FROM accounts WHERE user_id = $1 AND email = $2${d.forUpdate}`, [
+            userId,
+            email,
+          ]))
+        )
+          return null;
         const cancel = `UPDATE jobs SET state = 'cancelled', finished_at = $3, error = $4, next_poll_at = NULL, ${CLEAR_LEASE}`;
-        const queued = yield* all<JobRow>(`${cancel} WHERE user_id = $1 AND state = 'queued' AND pinned_email = $2 RETURNING *`, [userId, email, now, ACCOUNT_DELETED]);
-        const holding = yield* all<JobRow>(`${cancel} WHERE user_id = $1 AND email = $2 AND ${HOLDS_SLOT} RETURNING *`, [userId, email, now, ACCOUNT_DELETED]);
+        const queued = yield* all<JobRow>(
+          `${cancel} WHERE user_id = $1 AND state = 'queued' AND pinned_email = $2 RETURNING *`,
+          [userId, email, now, ACCOUNT_DELETED],
+        );
+        const holding = yield* all<JobRow>(
+          `${cancel} WHERE user_id = $1 AND email = $2 AND ${HOLDS_SLOT} RETURNING *`,
+          [userId, email, now, ACCOUNT_DELETED],
+        );
         yield* run('DELETE FROM accounts WHERE user_id = $1 AND email = $2', [userId, email]);
         // RETURNING order is unspecified; report oldest first like every other job list.
         const cancelled: Job[] = [...holding, ...queued].map(jobFromRow).sort((a, b) => a.id - b.id);
         yield* emitOutbox(outbox, cancelled, 'final', now);
-        if (holding.length > 0) yield* notify('slots', { event: 'account_deleted', userId, email, freed: holding.length });
+        if (holding.length > 0)
+          yield* notify('slots', { event: 'account_deleted', userId, email, freed: holding.length });
         return { cancelled };
       }),
 
     accountLoads: (userId) =>
-      x.read(() => all<LoadRow>(loadsSql(d, '$1'), [userId])).then((rows) => rows.map((r) => ({ account: accountFromRow(r), executing: num(r.executing) }))),
+      x
+        .read(() => all<LoadRow>(loadsSql(d, '$1'), [userId]))
+        .then((rows) => rows.map((r) => ({ account: accountFromRow(r), executing: num(r.executing) }))),
   };
 }

@@ -27,7 +27,8 @@ const byStart = (a: Job, b: Job) => (a.startedAt ?? 0) - (b.startedAt ?? 0) || a
 
 export function jobStore(x: Exec, outbox: OutboxRef): JobStore & Pick<SweepingStore, 'expireJobs'> {
   const { d } = x;
-  const jobs = (sql: string, params: unknown[]) => x.read(() => all<JobRow>(sql, params)).then((rows) => rows.map(jobFromRow));
+  const jobs = (sql: string, params: unknown[]) =>
+    x.read(() => all<JobRow>(sql, params)).then((rows) => rows.map(jobFromRow));
   const job = (sql: string, params: unknown[]) => jobs(sql, params).then((list) => list[0] ?? null);
 
   /**
@@ -69,7 +70,13 @@ export function jobStore(x: Exec, outbox: OutboxRef): JobStore & Pick<SweepingSt
         if (!row) return false;
         const job = jobFromRow(row);
         yield* emitOutbox(outbox, [job], 'progress', now);
-        yield* notify('jobs', { event: 'running', jobId: job.id, userId: job.userId, email: job.email ?? '', nextPollAt });
+        yield* notify('jobs', {
+          event: 'running',
+          jobId: job.id,
+          userId: job.userId,
+          email: job.email ?? '',
+          nextPollAt,
+        });
         return true;
       }),
 
@@ -103,19 +110,33 @@ export function jobStore(x: Exec, outbox: OutboxRef): JobStore & Pick<SweepingSt
         yield* emitOutbox(outbox, [job], 'final', now);
         // started_at is set exactly when the job took a slot (a job cancelled while queued has none),
         // so this announces freed slots only.
-        if (job.startedAt !== null) yield* notify('slots', { event: 'finish', jobId: job.id, userId: job.userId, email: job.email ?? '', state: job.state });
+        if (job.startedAt !== null)
+          yield* notify('slots', {
+            event: 'finish',
+            jobId: job.id,
+            userId: job.userId,
+            email: job.email ?? '',
+            state: job.state,
+          });
         return job;
       }),
 
     getJob: (jobId) => job('SELECT * FROM jobs WHERE id = $1', [jobId]),
     /** Lookup by the parts of a public id (index jobs_lookup); the newest row wins should an id ever be recorded twice. */
     findJob: (userId, email, type, upstreamId) =>
-      job('SELECT * FROM jobs WHERE user_id = $1 AND email = $2 AND type = $3 AND upstream_id = $4 ORDER BY id DESC LIMIT 1', [userId, email, type, upstreamId]),
+      job(
+        'SELECT * FROM jobs WHERE user_id = $1 AND email = $2 AND type = $3 AND upstream_id = $4 ORDER BY id DESC LIMIT 1',
+        [userId, email, type, upstreamId],
+      ),
     /** Any state, any tenant, newest first: a provider webhook names only the upstream id. */
     jobsByUpstreamId: (upstreamId) => jobs(BY_UPSTREAM_SQL, [upstreamId]),
-    activeJobs: (userId) => jobs(`SELECT * FROM jobs WHERE user_id = $1 AND ${COUNTS_SLOT} ORDER BY started_at, id`, [userId]),
+    activeJobs: (userId) =>
+      jobs(`SELECT * FROM jobs WHERE user_id = $1 AND ${COUNTS_SLOT} ORDER BY started_at, id`, [userId]),
     recentFailures: (userId, since, limit) =>
-      jobs(`SELECT * FROM jobs WHERE user_id = $1 AND ${FAILED} AND finished_at >= $2 ORDER BY finished_at DESC, id DESC LIMIT $3`, [userId, since, limit]),
+      jobs(
+        `SELECT * FROM jobs WHERE user_id = $1 AND ${FAILED} AND finished_at >= $2 ORDER BY finished_at DESC, id DESC LIMIT $3`,
+        [userId, since, limit],
+      ),
 
     /**
      * One UPDATE: the compare-and-swap on untracked_at (inside COUNTS_SLOT) frees the slot exactly
@@ -124,18 +145,24 @@ export function jobStore(x: Exec, outbox: OutboxRef): JobStore & Pick<SweepingSt
      */
     untrackJob: (jobId, now, callback) =>
       x.write(function* () {
-        const row = yield* one<JobRow>(`UPDATE jobs SET untracked_at = $2, untrack_callback = $3 WHERE id = $1 AND ${COUNTS_SLOT} RETURNING *`, [
-          jobId,
-          now,
-          d.bool(callback),
-        ]);
+        const row = yield* one<JobRow>(
+          `UPDATE jobs SET untracked_at = $2, untrack_callback = $3 WHERE id = $1 AND ${COUNTS_SLOT} RETURNING *`,
+          [jobId, now, d.bool(callback)],
+        );
         if (!row) return null;
         const job = jobFromRow(row);
-        yield* notify('slots', { event: 'untrack', jobId: job.id, userId: job.userId, email: job.email ?? '', state: job.state });
+        yield* notify('slots', {
+          event: 'untrack',
+          jobId: job.id,
+          userId: job.userId,
+          email: job.email ?? '',
+          state: job.state,
+        });
         return job;
       }),
 
-    hideJob: (jobId, now) => job('UPDATE jobs SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL RETURNING *', [jobId, now]),
+    hideJob: (jobId, now) =>
+      job('UPDATE jobs SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL RETURNING *', [jobId, now]),
 
     /** Through the partial index jobs_listing, read in id order. */
     listJobs: (userId, filter) =>
@@ -144,7 +171,10 @@ export function jobStore(x: Exec, outbox: OutboxRef): JobStore & Pick<SweepingSt
            AND (queued_at IS NOT NULL OR upstream_id IS NOT NULL)
            AND (CAST($3 AS TEXT) IS NULL OR COALESCE(email, pinned_email) = $3)`;
         const params = [userId, filter.type, filter.email ?? null];
-        const rows = yield* all<JobRow>(`SELECT * FROM jobs WHERE ${where} ORDER BY id DESC LIMIT $4 OFFSET $5`, [...params, filter.limit, filter.offset]);
+        const rows = yield* all<JobRow>(
+          `SELECT * FROM jobs WHERE ${where} ORDER BY id DESC LIMIT $4 OFFSET $5`,
+          [...params, filter.limit, filter.offset],
+        );
         const total = yield* one<{ n: number }>(`SELECT COUNT(*) AS n FROM jobs WHERE ${where}`, params);
         return { jobs: rows.map(jobFromRow), total: Number(total?.n ?? 0) };
       }),
@@ -168,9 +198,9 @@ export function jobStore(x: Exec, outbox: OutboxRef): JobStore & Pick<SweepingSt
         yield* emitOutbox(outbox, expired, 'final', now);
         const freed = new Map<number, number>();
         for (const j of expired) freed.set(j.userId, (freed.get(j.userId) ?? 0) + 1);
-        for (const [userId, count] of freed) yield* notify('slots', { event: 'expired', userId, freed: count });
+        for (const [userId, count] of freed)
+          yield* notify('slots', { event: 'expired', userId, freed: count });
         return expired;
       }),
   };
 }
-

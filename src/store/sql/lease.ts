@@ -19,7 +19,8 @@ import type { Dialect } from './dialect.ts';
 import { all, type Op } from './op.ts';
 
 /** A lease another owner may take over: none, or expired at `now` (bound as `param`). */
-export const leaseFree = (param: string, alias = ''): string => `(${alias}lease_token IS NULL OR ${alias}lease_expires_at <= ${param})`;
+export const leaseFree = (param: string, alias = ''): string =>
+  `(${alias}lease_token IS NULL OR ${alias}lease_expires_at <= ${param})`;
 
 export interface Claim {
   table: 'jobs' | 'deliveries';

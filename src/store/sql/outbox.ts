@@ -28,7 +28,12 @@ const INSERT_SQL = `
   VALUES ($1, $2, COALESCE((SELECT MAX(seq) FROM deliveries WHERE job_id = $2), 0) + 1, $3, $4, $5, 'pending', 0, $6, $6)`;
 
 /** Inserts the deliveries the caller's transition owes, inside its transaction; one wake-up for all. */
-export function* emitOutbox(outbox: OutboxRef, jobs: readonly Job[], event: OutboxEvent, now: number): Op<void> {
+export function* emitOutbox(
+  outbox: OutboxRef,
+  jobs: readonly Job[],
+  event: OutboxEvent,
+  now: number,
+): Op<void> {
   const builder = outbox.builder;
   if (!builder) return;
   let count = 0;
@@ -71,8 +76,10 @@ const DUE_CAPPED_SQL = `
    ORDER BY r.next_attempt_at, r.id
    LIMIT $2`;
 
-const byDue = (a: { nextAttemptAt: number | null; id: number }, b: { nextAttemptAt: number | null; id: number }) =>
-  (a.nextAttemptAt ?? 0) - (b.nextAttemptAt ?? 0) || a.id - b.id;
+const byDue = (
+  a: { nextAttemptAt: number | null; id: number },
+  b: { nextAttemptAt: number | null; id: number },
+) => (a.nextAttemptAt ?? 0) - (b.nextAttemptAt ?? 0) || a.id - b.id;
 
 export function outboxStore(x: Exec, outbox: OutboxRef): OutboxStore {
   const { d } = x;
@@ -115,7 +122,10 @@ export function outboxStore(x: Exec, outbox: OutboxRef): OutboxStore {
         );
         if (!done) return false;
         if (d.notifies && c.state !== 'pending') {
-          const next = yield* one('SELECT 1 AS x FROM deliveries WHERE job_id = $1 AND state = \'pending\' AND seq > $2 LIMIT 1', [done.job_id, done.seq]);
+          const next = yield* one(
+            "SELECT 1 AS x FROM deliveries WHERE job_id = $1 AND state = 'pending' AND seq > $2 LIMIT 1",
+            [done.job_id, done.seq],
+          );
           if (next) yield* notify('deliveries', { event: 'unblocked', jobId: Number(done.job_id) });
         }
         return true;
@@ -150,13 +160,23 @@ export function outboxStore(x: Exec, outbox: OutboxRef): OutboxStore {
                 AND (CAST($4 AS BIGINT) IS NULL OR created_at >= $4)
               ORDER BY id DESC
               LIMIT $5`,
-            [userId, filter.jobId ?? null, filter.state ?? null, filter.since ?? null, Math.max(0, filter.limit)],
+            [
+              userId,
+              filter.jobId ?? null,
+              filter.state ?? null,
+              filter.since ?? null,
+              Math.max(0, filter.limit),
+            ],
           ),
         )
         .then((rows) => rows.map(deliveryFromRow)),
 
     getDelivery: (userId, deliveryId) =>
-      x.read(() => one<DeliveryRow>('SELECT * FROM deliveries WHERE id = $1 AND user_id = $2', [deliveryId, userId])).then((row) => (row ? deliveryFromRow(row) : null)),
+      x
+        .read(() =>
+          one<DeliveryRow>('SELECT * FROM deliveries WHERE id = $1 AND user_id = $2', [deliveryId, userId]),
+        )
+        .then((row) => (row ? deliveryFromRow(row) : null)),
 
     /**
      * Dead deliveries (or one given delivery, dead or delivered) back to pending, due now, lease and

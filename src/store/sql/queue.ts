@@ -29,9 +29,15 @@ const OVERDUE_SQL = `
      AND EXISTS (SELECT 1 FROM jobs j WHERE j.user_id = u.id AND j.state = 'queued' AND j.created_at < CAST($1 AS BIGINT) - u.max_queue_wait_ms)
    ORDER BY u.id`;
 
-export function queueReadStore(x: Exec, outbox: OutboxRef): Pick<QueueStore, 'queuedUsers' | 'queuedJobs' | 'queueTurns' | 'countQueued' | 'expireQueued'> {
+export function queueReadStore(
+  x: Exec,
+  outbox: OutboxRef,
+): Pick<QueueStore, 'queuedUsers' | 'queuedJobs' | 'queueTurns' | 'countQueued' | 'expireQueued'> {
   return {
-    queuedUsers: () => x.read(() => all<{ id: number }>('SELECT id FROM users WHERE queued_count > 0 ORDER BY id')).then((rows) => rows.map((r) => Number(r.id))),
+    queuedUsers: () =>
+      x
+        .read(() => all<{ id: number }>('SELECT id FROM users WHERE queued_count > 0 ORDER BY id'))
+        .then((rows) => rows.map((r) => Number(r.id))),
     queuedJobs: async (userId, limit) => {
       if (limit <= 0) return []; // PostgreSQL rejects a negative LIMIT
       return (await x.read(() => all<JobRow>(QUEUED_JOBS_SQL, [userId, limit]))).map(jobFromRow);
@@ -47,9 +53,14 @@ export function queueReadStore(x: Exec, outbox: OutboxRef): Pick<QueueStore, 'qu
             [userId],
           ),
         )
-        .then((rows): QueueTurn[] => rows.map((r) => ({ key: Number(r.key), pass: Number(r.pass), weight: Number(r.weight) }))),
+        .then((rows): QueueTurn[] =>
+          rows.map((r) => ({ key: Number(r.key), pass: Number(r.pass), weight: Number(r.weight) })),
+        ),
     /** O(1): users.queued_count is kept by triggers. */
-    countQueued: (userId) => x.read(() => one<{ n: number }>('SELECT queued_count AS n FROM users WHERE id = $1', [userId])).then((row) => Number(row?.n ?? 0)),
+    countQueued: (userId) =>
+      x
+        .read(() => one<{ n: number }>('SELECT queued_count AS n FROM users WHERE id = $1', [userId]))
+        .then((row) => Number(row?.n ?? 0)),
     /**
      * Queued jobs that waited longer than their tenant's max_queue_wait_ms become timed_out, with their
      * callbacks, in one transaction. created_at is when a queued job entered the queue (= queued_at for

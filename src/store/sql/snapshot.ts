@@ -29,26 +29,53 @@ type Int = number | string;
 
 export function snapshot(x: Exec): Promise<StoreSnapshot> {
   return x.read(function* () {
-    const accounts = yield* all<{ user_id: Int; email: string; max_jobs: Int; state: AccountState; executing: Int }>(SNAPSHOT_ACCOUNTS_SQL);
-    const jobs = yield* all<{ user_id: Int; state: JobState; type: JobType; email: string | null; n: Int }>(SNAPSHOT_JOBS_SQL);
+    const accounts = yield* all<{
+      user_id: Int;
+      email: string;
+      max_jobs: Int;
+      state: AccountState;
+      executing: Int;
+    }>(SNAPSHOT_ACCOUNTS_SQL);
+    const jobs = yield* all<{ user_id: Int; state: JobState; type: JobType; email: string | null; n: Int }>(
+      SNAPSHOT_JOBS_SQL,
+    );
     const pending = yield* one<{ n: Int; oldest: Int | null }>(SNAPSHOT_PENDING_SQL);
     const dead = yield* one<{ n: Int }>(SNAPSHOT_DEAD_SQL);
     return {
-      accounts: accounts.map((r) => ({ userId: Number(r.user_id), email: r.email, maxJobs: Number(r.max_jobs), executing: Number(r.executing), state: r.state })),
-      liveJobs: jobs.map((r) => ({ userId: Number(r.user_id), state: r.state, type: r.type, email: r.email, count: Number(r.n) })),
+      accounts: accounts.map((r) => ({
+        userId: Number(r.user_id),
+        email: r.email,
+        maxJobs: Number(r.max_jobs),
+        executing: Number(r.executing),
+        state: r.state,
+      })),
+      liveJobs: jobs.map((r) => ({
+        userId: Number(r.user_id),
+        state: r.state,
+        type: r.type,
+        email: r.email,
+        count: Number(r.n),
+      })),
       deliveries: {
         pending: Number(pending?.n ?? 0),
         dead: Number(dead?.n ?? 0),
-        oldestPendingCreatedAt: pending?.oldest === null || pending?.oldest === undefined ? null : Number(pending.oldest),
+        oldestPendingCreatedAt:
+          pending?.oldest === null || pending?.oldest === undefined ? null : Number(pending.oldest),
       },
     };
   });
 }
 
 /** Migrations this code knows that the database has not recorded; a query, so it also proves the store answers. */
-export function pendingMigrations(x: Exec, table: string, known: readonly { version: number }[]): Promise<number> {
+export function pendingMigrations(
+  x: Exec,
+  table: string,
+  known: readonly { version: number }[],
+): Promise<number> {
   return x.read(function* () {
-    const applied = new Set((yield* all<{ version: Int }>(`SELECT version FROM ${table}`)).map((r) => Number(r.version)));
+    const applied = new Set(
+      (yield* all<{ version: Int }>(`SELECT version FROM ${table}`)).map((r) => Number(r.version)),
+    );
     return known.filter((m) => !applied.has(m.version)).length;
   });
 }

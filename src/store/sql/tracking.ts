@@ -60,7 +60,14 @@ export function trackingStore(x: Exec, receipts: ReceiptStore): TrackingStore {
     claimDuePolls: async (owner, now, leaseMs, limit) => {
       if (limit <= 0) return [];
       const rows = await x.write(() =>
-        claimLeases<JobRow>(d, { table: 'jobs', select: DUE_SQL, params: [now, limit], owner, expiresAt: now + leaseMs, set: 'poll_hint = FALSE' }),
+        claimLeases<JobRow>(d, {
+          table: 'jobs',
+          select: DUE_SQL,
+          params: [now, limit],
+          owner,
+          expiresAt: now + leaseMs,
+          set: 'poll_hint = FALSE',
+        }),
       );
       return rows.map(jobFromRow).sort((a, b) => (a.nextPollAt ?? 0) - (b.nextPollAt ?? 0) || a.id - b.id);
     },
@@ -150,14 +157,22 @@ export function trackingStore(x: Exec, receipts: ReceiptStore): TrackingStore {
           [jobId, now],
         );
         if (!row) return false;
-        yield* notify('jobs', { event: 'expedite', jobId, userId: Number(row.user_id), nextPollAt: Number(row.next_poll_at) });
+        yield* notify('jobs', {
+          event: 'expedite',
+          jobId,
+          userId: Number(row.user_id),
+          nextPollAt: Number(row.next_poll_at),
+        });
         return true;
       }),
   };
 }
 
 /** The sweeper's claim of submits whose submitter died, and the liveness beat it relies on. */
-export function staleSubmitStore(x: Exec, instance: string | null): Pick<SweepingStore, 'claimStaleSubmitting' | 'beatInstance'> {
+export function staleSubmitStore(
+  x: Exec,
+  instance: string | null,
+): Pick<SweepingStore, 'claimStaleSubmitting' | 'beatInstance'> {
   const { d } = x;
   return {
     /**

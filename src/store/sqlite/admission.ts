@@ -75,18 +75,24 @@ export class AdmissionQueries {
           now: input.now,
         }) as JobRow;
       const job = jobFromRow(row);
-      if (input.idempotency) idempotency.claim(input.userId, input.tokenId, job.id, input.idempotency, input.now);
+      if (input.idempotency)
+        idempotency.claim(input.userId, input.tokenId, job.id, input.idempotency, input.now);
       return { ok: true, job, account: choice.account };
     });
   }
 
   private choose(input: ReserveInput): AccountChoice {
     if (input.email !== null) {
-      const row = this.sql.get(ACCOUNT_SQL).get(input.userId, input.email) as (AccountRow & { executing: number }) | undefined;
+      const row = this.sql.get(ACCOUNT_SQL).get(input.userId, input.email) as
+        | (AccountRow & { executing: number })
+        | undefined;
       return chooseAccount(row ? [{ account: accountFromRow(row), executing: row.executing }] : [], input);
     }
     if (input.maxJobsOverride !== null) {
-      const loads: AccountLoad[] = (this.sql.get(LOADS_SQL).all(input.userId) as LoadRow[]).map((r) => ({ account: accountFromRow(r), executing: r.executing }));
+      const loads: AccountLoad[] = (this.sql.get(LOADS_SQL).all(input.userId) as LoadRow[]).map((r) => ({
+        account: accountFromRow(r),
+        executing: r.executing,
+      }));
       return chooseAccount(loads, input);
     }
     const free = this.sql.get(FREE_COUNT_SQL).pluck().get({ userId: input.userId, now: input.now }) as number;
@@ -95,8 +101,13 @@ export class AdmissionQueries {
       return { ok: false, reason: any === undefined ? 'no_accounts' : 'none_free' };
     }
     const offset = candidateIndex((input.random ?? Math.random)(), free);
-    const email = this.sql.get(FREE_PICK_SQL).pluck().get({ userId: input.userId, now: input.now, offset }) as string | undefined;
-    const row = email === undefined ? undefined : (this.sql.get(ACCOUNT_SQL).get(input.userId, email) as AccountRow | undefined);
+    const email = this.sql.get(FREE_PICK_SQL).pluck().get({ userId: input.userId, now: input.now, offset }) as
+      | string
+      | undefined;
+    const row =
+      email === undefined
+        ? undefined
+        : (this.sql.get(ACCOUNT_SQL).get(input.userId, email) as AccountRow | undefined);
     // Same transaction, same lock: the n-th free account counted above is still there.
     if (!row) throw new Error(`free account ${offset} of ${free} vanished inside the reserve transaction`);
     return { ok: true, account: accountFromRow(row) };

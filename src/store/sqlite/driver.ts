@@ -37,8 +37,12 @@ export class SqliteExec implements Exec {
     while (!step.done) {
       const s = step.value;
       let answer: unknown;
-      if (s.kind === 'all') answer = s.params.length === 0 ? this.sql.get(s.sql).all() : this.sql.get(s.sql).all(named(s.params));
-      else if (s.kind === 'run') answer = (s.params.length === 0 ? this.sql.get(s.sql).run() : this.sql.get(s.sql).run(named(s.params))).changes;
+      if (s.kind === 'all')
+        answer = s.params.length === 0 ? this.sql.get(s.sql).all() : this.sql.get(s.sql).all(named(s.params));
+      else if (s.kind === 'run')
+        answer = (
+          s.params.length === 0 ? this.sql.get(s.sql).run() : this.sql.get(s.sql).run(named(s.params))
+        ).changes;
       step = op.next(answer);
     }
     return step.value;

@@ -31,7 +31,10 @@ export class IdempotencyQueries {
     const changes =
       claim.replacesJobId !== undefined
         ? this.sql.get(MOVE_SQL).run({ ...scope, replaces: claim.replacesJobId }).changes
-        : this.sql.get(CLAIM_SQL).run({ ...scope, userId, fingerprint: claim.fingerprint, now, expiresAt: claim.expiresAt }).changes;
+        : this.sql
+            .get(CLAIM_SQL)
+            .run({ ...scope, userId, fingerprint: claim.fingerprint, now, expiresAt: claim.expiresAt })
+            .changes;
     if (changes !== 1) throw new KeyTakenRollback();
   }
 
@@ -42,7 +45,13 @@ export class IdempotencyQueries {
     return row ? idempotencyFromRow(row) : null;
   }
 
-  record(tokenId: number, key: string, jobId: number, answer: { status: number; body: string }, now: number): boolean {
+  record(
+    tokenId: number,
+    key: string,
+    jobId: number,
+    answer: { status: number; body: string },
+    now: number,
+  ): boolean {
     return (
       this.sql
         .get(

@@ -18,7 +18,9 @@ const LEGACY_RENUMBERING: readonly (readonly [number, number])[] = [
 ];
 
 function renumberLegacy(db: Db): void {
-  const third = db.prepare('SELECT name FROM schema_migrations WHERE version = 3').get() as { name: string } | undefined;
+  const third = db.prepare('SELECT name FROM schema_migrations WHERE version = 3').get() as
+    | { name: string }
+    | undefined;
   if (third?.name !== LEGACY_VERSION_3) return;
   const move = db.prepare('UPDATE schema_migrations SET version = ? WHERE version = ?');
   for (const [from, to] of LEGACY_RENUMBERING) move.run(to, from);
@@ -39,7 +41,9 @@ export function migrate(db: Db, now: number = Date.now()): number[] {
     )`);
     renumberLegacy(db);
     const done = new Set(
-      (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version),
+      (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map(
+        (r) => r.version,
+      ),
     );
     const applied: number[] = [];
     const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');

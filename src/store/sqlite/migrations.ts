@@ -15,11 +15,7 @@
  */
 import { SLOT_COUNTS_MIGRATION } from './slotCounts.ts';
 
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
+import type { Migration } from '../migration.ts';
 
 export const MIGRATIONS: readonly Migration[] = [
   {

@@ -47,7 +47,13 @@ export function promptBusyStore(store: SqliteStore, options: PromptBusyOptions =
         const retry = async (args: unknown[], before: number, err: unknown): Promise<unknown> => {
           const deadline = Date.now() + options.retryForMs;
           for (let delay = 10; ; delay = Math.min(delay * 2, 200)) {
-            if (!isBusy(err) || !db.open || Date.now() + delay > deadline || (changes.get() as number) !== before) throw err;
+            if (
+              !isBusy(err) ||
+              !db.open ||
+              Date.now() + delay > deadline ||
+              (changes.get() as number) !== before
+            )
+              throw err;
             await sleep(delay);
             before = changes.get() as number;
             try {

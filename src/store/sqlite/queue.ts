@@ -14,10 +14,18 @@
  * Cost: a few seeks per (token, healthy account), independent of the queue's length.
  */
 import type { Job } from '../../domain/job.ts';
-import type { QueueTurn } from '../../domain/policy/queueOrder.ts';
 import type { AccountLoad, Dispatched, EnqueueInput, EnqueueResult } from '../store.ts';
 import { accountFromRow, jobFromRow, type JobRow } from '../rows.ts';
-import { assertQueueRank, chooseAccount, compareQueued, fitClasses, passStride, QUEUE_ORDER_SQL, tokenIdOfKey, tokenKey } from '../fairness.ts';
+import {
+  assertQueueRank,
+  chooseAccount,
+  compareQueued,
+  fitClasses,
+  passStride,
+  QUEUE_ORDER_SQL,
+  tokenIdOfKey,
+  tokenKey,
+} from '../fairness.ts';
 import { immediate, type Db, type StatementCache } from './database.ts';
 import { LOADS_SQL, type LoadRow } from '../sql/accounts.ts';
 import { CLEAR_LEASE } from '../sql/states.ts';
@@ -80,7 +88,12 @@ interface PassRow {
 
 export class QueueQueries {
   private readonly enqueueTx: (input: EnqueueInput, maxQueueLength: number) => EnqueueResult;
-  private readonly dispatchTx: (userId: number, now: number, limit: number, random?: () => number) => Dispatched[];
+  private readonly dispatchTx: (
+    userId: number,
+    now: number,
+    limit: number,
+    random?: () => number,
+  ) => Dispatched[];
   private readonly requeueTx: (jobId: number, now: number) => boolean;
 
   constructor(
@@ -90,7 +103,11 @@ export class QueueQueries {
   ) {
     this.enqueueTx = immediate(db, (input: EnqueueInput, maxQueueLength: number): EnqueueResult => {
       if (input.email !== null) {
-        if (!this.sql.get('SELECT 1 AS x FROM accounts WHERE user_id = ? AND email = ?').get(input.userId, input.email)) {
+        if (
+          !this.sql
+            .get('SELECT 1 AS x FROM accounts WHERE user_id = ? AND email = ?')
+            .get(input.userId, input.email)
+        ) {
           return { ok: false, reason: 'unknown_account' };
         }
       } else if (!this.sql.get('SELECT 1 AS x FROM accounts WHERE user_id = ? LIMIT 1').get(input.userId)) {
@@ -125,33 +142,37 @@ export class QueueQueries {
           now: input.now,
         }) as JobRow;
       const job = jobFromRow(row);
-      if (input.idempotency) idempotency.claim(input.userId, input.tokenId, job.id, input.idempotency, input.now);
+      if (input.idempotency)
+        idempotency.claim(input.userId, input.tokenId, job.id, input.idempotency, input.now);
       return { ok: true, job };
     });
 
     // dispatch() is a batch of one. A batch reads the loads once and keeps them in memory as it
     // binds (nothing else can write while BEGIN IMMEDIATE holds the write lock, so they stay exact);
     // each step is otherwise the single step below, reading the passes its predecessor wrote.
-    this.dispatchTx = immediate(db, (userId: number, now: number, limit: number, random?: () => number): Dispatched[] => {
-      const dispatched: Dispatched[] = [];
-      if (!(limit >= 1)) return dispatched;
-      limit = Math.floor(limit);
-      const loads: AccountLoad[] = (this.sql.get(LOADS_SQL).all(userId) as LoadRow[]).map((r) => ({
-        account: accountFromRow(r),
-        executing: r.executing,
-      }));
-      while (dispatched.length < limit) {
-        const next = this.step(userId, now, loads, random);
-        if (!next) break;
-        dispatched.push(next);
-      }
-      return dispatched;
-    });
+    this.dispatchTx = immediate(
+      db,
+      (userId: number, now: number, limit: number, random?: () => number): Dispatched[] => {
+        const dispatched: Dispatched[] = [];
+        if (!(limit >= 1)) return dispatched;
+        limit = Math.floor(limit);
+        const loads: AccountLoad[] = (this.sql.get(LOADS_SQL).all(userId) as LoadRow[]).map((r) => ({
+          account: accountFromRow(r),
+          executing: r.executing,
+        }));
+        while (dispatched.length < limit) {
+          const next = this.step(userId, now, loads, random);
+          if (!next) break;
+          dispatched.push(next);
+        }
+        return dispatched;
+      },
+    );
 
     this.requeueTx = immediate(db, (jobId: number, _now: number): boolean => {
-      const row = this.sql.get(`SELECT user_id, token_id FROM jobs WHERE id = ? AND state = 'submitting'`).get(jobId) as
-        | { user_id: number; token_id: number | null }
-        | undefined;
+      const row = this.sql
+        .get(`SELECT user_id, token_id FROM jobs WHERE id = ? AND state = 'submitting'`)
+        .get(jobId) as { user_id: number; token_id: number | null } | undefined;
       if (!row) return false;
       // Join before the job is back in the queue, so "had nothing queued" is judged without it.
       this.joinQueue(row.user_id, row.token_id);
@@ -206,8 +227,19 @@ export class QueueQueries {
   }
 
   /** Binds the picked job to its account, moves it to submitting, advances the token's pass and counts the slot in `loads`. */
-  private bind(job: Job, token: PassRow, loads: AccountLoad[], now: number, random?: () => number): Dispatched {
-    const choice = chooseAccount(loads, { email: job.pinnedEmail, maxJobsOverride: job.maxJobsOverride, now, random });
+  private bind(
+    job: Job,
+    token: PassRow,
+    loads: AccountLoad[],
+    now: number,
+    random?: () => number,
+  ): Dispatched {
+    const choice = chooseAccount(loads, {
+      email: job.pinnedEmail,
+      maxJobsOverride: job.maxJobsOverride,
+      now,
+      random,
+    });
     // fitClasses admitted this job, so chooseAccount must find it a slot; anything else is a bug.
     if (!choice.ok) throw new Error(`dispatch: job ${job.id} was picked but does not fit (${choice.reason})`);
     loads.find((l) => l.account === choice.account)!.executing++;
@@ -255,5 +287,4 @@ export class QueueQueries {
   countQueued(userId: number): number {
     return (this.sql.get(COUNT_QUEUED_SQL).get(userId) as { n: number } | undefined)?.n ?? 0;
   }
-
 }

@@ -17,7 +17,8 @@
 import { SLOT_STATES } from '../../domain/job.ts';
 
 const states = SLOT_STATES.map((s) => `'${s}'`).join(',');
-const holds = (row: 'NEW' | 'OLD') => `${row}.email IS NOT NULL AND ${row}.state IN (${states}) AND ${row}.untracked_at IS NULL`;
+const holds = (row: 'NEW' | 'OLD') =>
+  `${row}.email IS NOT NULL AND ${row}.state IN (${states}) AND ${row}.untracked_at IS NULL`;
 const sameAccount = 'NEW.user_id = OLD.user_id AND NEW.email IS OLD.email';
 const slotColumns = 'state, untracked_at, email, user_id';
 const bump = (row: 'NEW' | 'OLD', delta: '+ 1' | '- 1') =>

@@ -62,7 +62,8 @@ export function createSqliteStore(db: Db, path: string): SqliteStore {
     ...staleSubmitStore(x, null),
     reserve: (input) => group.run(() => admission.reserve(input)),
     getIdempotencyKey: async (tokenId, key, now) => idempotency.get(tokenId, key, now),
-    recordIdempotentAnswer: async (tokenId, key, jobId, answer, now) => idempotency.record(tokenId, key, jobId, answer, now),
+    recordIdempotentAnswer: async (tokenId, key, jobId, answer, now) =>
+      idempotency.record(tokenId, key, jobId, answer, now),
     deleteExpiredIdempotencyKeys: async (now, limit) => idempotency.deleteExpired(now, limit),
     enqueue: async (input, maxQueueLength) => queue.enqueue(input, maxQueueLength),
     dispatch: async (userId, now, random) => queue.dispatch(userId, now, random),
@@ -89,4 +90,3 @@ export async function openSqliteStore(path: string, opts: { migrate?: boolean } 
   }
   return store;
 }
-

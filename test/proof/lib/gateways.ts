@@ -39,7 +39,10 @@ export interface ChildOptions {
 }
 
 export function secrets(): { adminToken: string; masterKey: string } {
-  return { adminToken: `admin-${randomBytes(12).toString('hex')}`, masterKey: randomBytes(32).toString('hex') };
+  return {
+    adminToken: `admin-${randomBytes(12).toString('hex')}`,
+    masterKey: randomBytes(32).toString('hex'),
+  };
 }
 
 export async function startChild(options: ChildOptions): Promise<Child> {
@@ -54,10 +57,25 @@ export async function startChild(options: ChildOptions): Promise<Child> {
   delete env['DATABASE_URL'];
   if (options.databaseUrl) env['DATABASE_URL'] = options.databaseUrl;
   if (options.schema) env['PIXGATE_DATABASE_SCHEMA'] = options.schema;
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--upstream', options.upstream, '--data-dir', options.dataDir], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      BIN,
+      'serve',
+      '--port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      '--upstream',
+      options.upstream,
+      '--data-dir',
+      options.dataDir,
+    ],
+    {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const output: string[] = [];
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   const url = await new Promise<string>((resolve, reject) => {

@@ -16,11 +16,19 @@ import { percentile } from './run.ts';
  */
 let pool: Pool;
 
-async function call(method: 'GET' | 'POST', path: string, token: string, body?: unknown): Promise<{ status: number; body: unknown; retryAfter: boolean }> {
+async function call(
+  method: 'GET' | 'POST',
+  path: string,
+  token: string,
+  body?: unknown,
+): Promise<{ status: number; body: unknown; retryAfter: boolean }> {
   const res = await pool.request({
     method,
     path,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     body: body === undefined ? null : JSON.stringify(body),
   });
   const text = await res.body.text();
@@ -71,13 +79,21 @@ async function run(plan: LoadPlan): Promise<LoadResult> {
     let res: Awaited<ReturnType<typeof call>> | undefined;
     if (kind < 3) {
       const ref = `load-${i}`;
-      res = await call('POST', '/v2/pixverse/videos/create', plan.token, { prompt: `load ${ref} #sim:duration=300`, replyUrl: plan.replyUrl, replyRef: ref });
+      res = await call('POST', '/v2/pixverse/videos/create', plan.token, {
+        prompt: `load ${ref} #sim:duration=300`,
+        replyUrl: plan.replyUrl,
+        replyRef: ref,
+      });
       if (res.status === 200) {
         ids.push((res.body as { video_id: string }).video_id);
         refs.push(ref);
       }
     } else if (kind < 7 && ids.length > 0) {
-      res = await call('GET', `/v2/pixverse/videos/${encodeURIComponent(ids[Math.floor(Math.random() * ids.length)]!)}`, plan.token);
+      res = await call(
+        'GET',
+        `/v2/pixverse/videos/${encodeURIComponent(ids[Math.floor(Math.random() * ids.length)]!)}`,
+        plan.token,
+      );
     } else {
       res = await call('GET', '/v2/pixverse/scheduler/available', plan.token);
     }

@@ -8,7 +8,12 @@ export interface Tenant {
   userId: number;
 }
 
-export async function setupTenant(url: string, adminToken: string, accounts: { key: string; maxJobs: number }[], settings: Record<string, unknown> = {}): Promise<Tenant> {
+export async function setupTenant(
+  url: string,
+  adminToken: string,
+  accounts: { key: string; maxJobs: number }[],
+  settings: Record<string, unknown> = {},
+): Promise<Tenant> {
   const user = await call(url, 'POST', '/admin/users', adminToken, { name: 'proof' });
   if (user.status !== 201) throw new Error(`tenant: ${user.status} ${JSON.stringify(user.body)}`);
   if (Object.keys(settings).length > 0) {
@@ -17,7 +22,11 @@ export async function setupTenant(url: string, adminToken: string, accounts: { k
   }
   for (const [i, account] of accounts.entries()) {
     const email = `acct${i}@example.com`;
-    const res = await call(url, 'POST', `/v2/pixverse/accounts/${email}`, user.body.token, { email, apiKey: account.key, maxJobs: account.maxJobs });
+    const res = await call(url, 'POST', `/v2/pixverse/accounts/${email}`, user.body.token, {
+      email,
+      apiKey: account.key,
+      maxJobs: account.maxJobs,
+    });
     if (res.status !== 201) throw new Error(`account: ${res.status} ${JSON.stringify(res.body)}`);
   }
   return { token: user.body.token, userId: user.body.userId };
@@ -38,7 +47,8 @@ export async function startReceiver(): Promise<Receiver> {
     req.on('end', () => {
       try {
         const parsed = JSON.parse(body) as { replyRef?: string; video_status_final?: boolean };
-        if (parsed.replyRef && parsed.video_status_final) deliveries.set(parsed.replyRef, (deliveries.get(parsed.replyRef) ?? 0) + 1);
+        if (parsed.replyRef && parsed.video_status_final)
+          deliveries.set(parsed.replyRef, (deliveries.get(parsed.replyRef) ?? 0) + 1);
       } catch {
         /* not ours */
       }
@@ -59,7 +69,12 @@ export async function startReceiver(): Promise<Receiver> {
  * the previous one began, so the status reads stay a small share of the work of the gateway under
  * test (and of this process, which also hosts the simulator) on a shared, loaded machine.
  */
-export async function waitAllFinal(urls: () => string[], token: string, ids: string[], timeoutMs: number): Promise<Map<string, { video_status_name: string; error?: string }>> {
+export async function waitAllFinal(
+  urls: () => string[],
+  token: string,
+  ids: string[],
+  timeoutMs: number,
+): Promise<Map<string, { video_status_name: string; error?: string }>> {
   const done = new Map<string, { video_status_name: string; error?: string }>();
   const deadline = Date.now() + timeoutMs;
   while (done.size < ids.length && Date.now() < deadline) {
@@ -93,11 +108,17 @@ export async function executingIds(url: string, token: string): Promise<string[]
 }
 
 /** Milliseconds until none of `ids` holds a slot any more (or `timeoutMs`, then it throws). */
-export async function waitNotExecuting(urls: () => string[], token: string, ids: string[], timeoutMs: number): Promise<number> {
+export async function waitNotExecuting(
+  urls: () => string[],
+  token: string,
+  ids: string[],
+  timeoutMs: number,
+): Promise<number> {
   const started = Date.now();
   const watched = new Set(ids);
   while (watched.size > 0) {
-    if (Date.now() - started > timeoutMs) throw new Error(`still holding a slot after ${timeoutMs} ms: ${[...watched].join(', ')}`);
+    if (Date.now() - started > timeoutMs)
+      throw new Error(`still holding a slot after ${timeoutMs} ms: ${[...watched].join(', ')}`);
     const list = urls();
     try {
       if (list.length > 0) {
@@ -114,7 +135,9 @@ export async function waitNotExecuting(urls: () => string[], token: string, ids:
 
 /** The suite's one line of figures. */
 export function figures(suite: string, values: Record<string, string | number>): string {
-  const line = `proof ${suite}: ${Object.entries(values).map(([k, v]) => `${k}=${v}`).join(' ')}`;
+  const line = `proof ${suite}: ${Object.entries(values)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ')}`;
   console.log(line);
   return line;
 }

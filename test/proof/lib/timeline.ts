@@ -59,7 +59,11 @@ export class Timeline {
   }
 
   async report(): Promise<string> {
-    return [`timeline (${this.label}), last ${Math.min(this.lines.length, 80)} of ${this.lines.length}:`, ...this.lines.slice(-80), `now: ${await this.sample()}`].join('\n');
+    return [
+      `timeline (${this.label}), last ${Math.min(this.lines.length, 80)} of ${this.lines.length}:`,
+      ...this.lines.slice(-80),
+      `now: ${await this.sample()}`,
+    ].join('\n');
   }
 
   private push(line: string): void {
@@ -69,7 +73,12 @@ export class Timeline {
   private async sample(): Promise<string> {
     try {
       const rows = await this.read(Date.now());
-      return rows.map((r) => `${r.state}=${r.n}${Number(r.leased) ? ` leased=${r.leased}` : ''}${Number(r.overdue) ? ` overdue=${r.overdue}` : ''}${r.state === 'completed' ? '' : ` oldest=${(Number(r.oldest_ms) / 1000).toFixed(1)}s`}`).join(' ');
+      return rows
+        .map(
+          (r) =>
+            `${r.state}=${r.n}${Number(r.leased) ? ` leased=${r.leased}` : ''}${Number(r.overdue) ? ` overdue=${r.overdue}` : ''}${r.state === 'completed' ? '' : ` oldest=${(Number(r.oldest_ms) / 1000).toFixed(1)}s`}`,
+        )
+        .join(' ');
     } catch (err) {
       return `(store not readable: ${(err as Error).message})`;
     }

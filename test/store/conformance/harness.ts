@@ -2,7 +2,17 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import type { Job } from '../../../src/domain/job.ts';
-import { type Delivery, type Dispatched, type EnqueueInput, type OutboxBuilder, type OutboxEvent, type ReserveInput, type ReserveResult, type Store, type User } from '../../../src/store/store.ts';
+import type {
+  Delivery,
+  Dispatched,
+  EnqueueInput,
+  OutboxBuilder,
+  OutboxEvent,
+  ReserveInput,
+  ReserveResult,
+  Store,
+  User,
+} from '../../../src/store/store.ts';
 
 export interface StoreHandle {
   store: Store;
@@ -36,7 +46,11 @@ export function reserveInput(userId: number, over: Partial<ReserveInput> = {}): 
   };
 }
 
-export async function userWithAccounts(store: Store, limits: Record<string, number>, now = T0): Promise<User> {
+export async function userWithAccounts(
+  store: Store,
+  limits: Record<string, number>,
+  now = T0,
+): Promise<User> {
   const user = await store.createUser('tenant', now, SECRET);
   for (const [email, maxJobs] of Object.entries(limits)) {
     await store.upsertAccount({ userId: user.id, email, apiKeyEnc: `enc:${email}`, maxJobs, now });
@@ -49,12 +63,22 @@ export function ok(result: ReserveResult): Extract<ReserveResult, { ok: true }> 
   return result;
 }
 
-export async function reserveOk(store: Store, userId: number, over: Partial<ReserveInput> = {}): Promise<Job> {
+export async function reserveOk(
+  store: Store,
+  userId: number,
+  over: Partial<ReserveInput> = {},
+): Promise<Job> {
   return ok(await store.reserve(reserveInput(userId, over))).job;
 }
 
 /** A running job (reserved + markRunning) whose next poll is due at `nextPollAt`. */
-export async function runningJob(store: Store, userId: number, email: string, nextPollAt: number, upstreamId?: string): Promise<Job> {
+export async function runningJob(
+  store: Store,
+  userId: number,
+  email: string,
+  nextPollAt: number,
+  upstreamId?: string,
+): Promise<Job> {
   const job = await reserveOk(store, userId, { email });
   assert.equal(await store.markRunning(job.id, upstreamId ?? String(1000 + job.id), nextPollAt, T0), true);
   return (await store.getJob(job.id))!;
@@ -86,14 +110,24 @@ export function enqueueInput(userId: number, over: Partial<EnqueueInput> = {}): 
   };
 }
 
-export async function enqueueOk(store: Store, userId: number, over: Partial<EnqueueInput> = {}, maxQueueLength = 100_000): Promise<Job> {
+export async function enqueueOk(
+  store: Store,
+  userId: number,
+  over: Partial<EnqueueInput> = {},
+  maxQueueLength = 100_000,
+): Promise<Job> {
   const res = await store.enqueue(enqueueInput(userId, over), maxQueueLength);
   if (!res.ok) assert.fail(`expected enqueue to succeed, got ${res.reason}`);
   return res.job;
 }
 
 /** `count` enqueues in order (ids increase with the order given). */
-export async function enqueueMany(store: Store, userId: number, count: number, over: Partial<EnqueueInput> = {}): Promise<Job[]> {
+export async function enqueueMany(
+  store: Store,
+  userId: number,
+  count: number,
+  over: Partial<EnqueueInput> = {},
+): Promise<Job[]> {
   const jobs: Job[] = [];
   for (let i = 0; i < count; i++) jobs.push(await enqueueOk(store, userId, over));
   return jobs;
@@ -129,7 +163,10 @@ export function recordingBuilder(opts: { skip?: OutboxEvent } = {}) {
   const builder: OutboxBuilder = (job, event) => {
     calls.push({ job, event });
     if (event === opts.skip) return null;
-    return { url: `https://hook.example/${job.id}`, body: JSON.stringify({ id: job.id, state: job.state, event }) };
+    return {
+      url: `https://hook.example/${job.id}`,
+      body: JSON.stringify({ id: job.id, state: job.state, event }),
+    };
   };
   return { calls, builder };
 }
@@ -170,7 +207,13 @@ export interface BatchScenario {
    * token / pin are indexes (modulo the number of tokens / accounts); null for none. rank: the job's
    * expected run time in seconds (its queue rank is its queueing time minus that; default 0).
    */
-  jobs: { token: number | null; pin: number | null; override: number | null; priority: number; rank?: number }[];
+  jobs: {
+    token: number | null;
+    pin: number | null;
+    override: number | null;
+    priority: number;
+    rank?: number;
+  }[];
 }
 
 export interface BuiltScenario {
@@ -184,13 +227,17 @@ export async function buildScenario(store: Store, sc: BatchScenario): Promise<Bu
   const user = await userWithAccounts(store, Object.fromEntries(emails.map((e, i) => [e, sc.limits[i]!])));
   const jobs: Job[] = [];
   for (let i = 0; i < emails.length; i++) {
-    for (let k = 0; k < Math.min(sc.held[i] ?? 0, sc.limits[i]!); k++) jobs.push(await reserveOk(store, user.id, { email: emails[i]! }));
+    for (let k = 0; k < Math.min(sc.held[i] ?? 0, sc.limits[i]!); k++)
+      jobs.push(await reserveOk(store, user.id, { email: emails[i]! }));
   }
   for (let i = 0; i < emails.length; i++) {
     const health = sc.health[i] ?? 'ok';
     if (health === 'ok') continue;
     await store.setAccountHealth(user.id, emails[i]!, {
-      state: health, reason: health, cooldownUntil: health === 'cooldown' ? T0 + 500 : null, now: T0,
+      state: health,
+      reason: health,
+      cooldownUntil: health === 'cooldown' ? T0 + 500 : null,
+      now: T0,
     });
   }
   const tokens: number[] = [];
@@ -215,9 +262,18 @@ export async function buildScenario(store: Store, sc: BatchScenario): Promise<Bu
 }
 
 /** A dispatch as position-independent facts: which job (by creation index), where, in what state, since when. */
-export function dispatchFacts(built: BuiltScenario, dispatched: readonly Dispatched[]): (string | number | null)[][] {
+export function dispatchFacts(
+  built: BuiltScenario,
+  dispatched: readonly Dispatched[],
+): (string | number | null)[][] {
   const index = new Map(built.jobs.map((j, i) => [j.id, i]));
-  return dispatched.map((d) => [index.get(d.job.id) ?? -1, d.account.email, d.job.email, d.job.state, d.job.startedAt]);
+  return dispatched.map((d) => [
+    index.get(d.job.id) ?? -1,
+    d.account.email,
+    d.job.email,
+    d.job.state,
+    d.job.startedAt,
+  ]);
 }
 
 /** The tenant's live jobs as creation indexes: [slot holders with their account, queued]. */
@@ -244,7 +300,13 @@ export interface BatchPhase {
  * must end in the same state — including the fairness state, which the last round of single
  * dispatches on both stores exercises.
  */
-export async function compareBatchWithSingles(batched: Store, single: Store, sc: BatchScenario, phases: readonly BatchPhase[], seed: number): Promise<void> {
+export async function compareBatchWithSingles(
+  batched: Store,
+  single: Store,
+  sc: BatchScenario,
+  phases: readonly BatchPhase[],
+  seed: number,
+): Promise<void> {
   const a = await buildScenario(batched, sc);
   const b = await buildScenario(single, sc);
   assert.deepEqual(await liveFacts(batched, a), await liveFacts(single, b), 'identical set-ups');
@@ -262,8 +324,13 @@ export async function compareBatchWithSingles(batched: Store, single: Store, sc:
       if (!d) break;
       singles.push(d);
     }
-    assert.deepEqual(dispatchFacts(a, got), dispatchFacts(b, singles), `phase ${p}: batch of ${phase.batch} vs single dispatches`);
-    for (const d of got) assert.deepEqual(await batched.getJob(d.job.id), d.job, 'the returned job is the stored one');
+    assert.deepEqual(
+      dispatchFacts(a, got),
+      dispatchFacts(b, singles),
+      `phase ${p}: batch of ${phase.batch} vs single dispatches`,
+    );
+    for (const d of got)
+      assert.deepEqual(await batched.getJob(d.job.id), d.job, 'the returned job is the stored one');
     const activeA = (await batched.activeJobs(a.userId)).sort((x, y) => x.id - y.id);
     const activeB = (await single.activeJobs(b.userId)).sort((x, y) => x.id - y.id);
     for (const pick of phase.finish) {
@@ -272,20 +339,33 @@ export async function compareBatchWithSingles(batched: Store, single: Store, sc:
       assert.ok(await batched.finish(activeA.splice(k, 1)[0]!.id, { state: 'completed' }, now));
       assert.ok(await single.finish(activeB.splice(k, 1)[0]!.id, { state: 'completed' }, now));
     }
-    assert.deepEqual(await liveFacts(batched, a), await liveFacts(single, b), `phase ${p}: same state afterwards`);
+    assert.deepEqual(
+      await liveFacts(batched, a),
+      await liveFacts(single, b),
+      `phase ${p}: same state afterwards`,
+    );
   }
   // The passes and vtime written by the batches equal those written by the singles: from here on,
   // with more jobs queued by every token, both stores keep dispatching identically.
   now = Math.max(now, T0 + 1000) + 1;
   for (const built of [a, b]) {
     const store = built === a ? batched : single;
-    for (const j of await store.activeJobs(built.userId)) await store.finish(j.id, { state: 'completed' }, now);
+    for (const j of await store.activeJobs(built.userId))
+      await store.finish(j.id, { state: 'completed' }, now);
     for (let i = 0; i < 6; i++) {
-      built.jobs.push(await enqueueOk(store, built.userId, { tokenId: built.jobs.find((j) => j.tokenId !== null)?.tokenId ?? null, now }));
+      built.jobs.push(
+        await enqueueOk(store, built.userId, {
+          tokenId: built.jobs.find((j) => j.tokenId !== null)?.tokenId ?? null,
+          now,
+        }),
+      );
       built.jobs.push(await enqueueOk(store, built.userId, { now }));
     }
   }
-  const rest = Math.min(100, sc.limits.reduce((x, y) => x + y, 0));
+  const rest = Math.min(
+    100,
+    sc.limits.reduce((x, y) => x + y, 0),
+  );
   const tailA: Dispatched[] = [];
   const tailB: Dispatched[] = [];
   for (let i = 0; i < rest; i++) {
@@ -295,10 +375,12 @@ export async function compareBatchWithSingles(batched: Store, single: Store, sc:
     if (db) tailB.push(db);
     if (!da && !db) break;
   }
-  assert.deepEqual(dispatchFacts(a, tailA), dispatchFacts(b, tailB), 'the fairness state left behind is the same');
+  assert.deepEqual(
+    dispatchFacts(a, tailA),
+    dispatchFacts(b, tailB),
+    'the fairness state left behind is the same',
+  );
 }
-
-
 
 /** `test` runs a body on a fresh store of the dialect; `pairTest` on two fresh stores (one database). */
 export function roleTests(makeStore: () => Promise<StoreHandle>) {

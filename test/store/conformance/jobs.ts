@@ -1,7 +1,16 @@
 /** Store conformance: Job transitions, tracking leases, expedited polls and sweeping. */
 import assert from 'node:assert/strict';
 import { describe } from 'node:test';
-import { roleTests, T0, BIG_UPSTREAM_ID, userWithAccounts, reserveOk, runningJob, enqueueOk, type StoreHandle } from './harness.ts';
+import {
+  roleTests,
+  T0,
+  BIG_UPSTREAM_ID,
+  userWithAccounts,
+  reserveOk,
+  runningJob,
+  enqueueOk,
+  type StoreHandle,
+} from './harness.ts';
 
 export function runJobsConformance(makeStore: () => Promise<StoreHandle>): void {
   const { test } = roleTests(makeStore);
@@ -35,7 +44,12 @@ export function runJobsConformance(makeStore: () => Promise<StoreHandle>): void 
       const job = await runningJob(store, u.id, 'a@x.io', T0 + 10);
       const done = await store.finish(
         job.id,
-        { state: 'completed', resultUrl: 'https://cdn/v.mp4', upstreamStatus: 1, result: { url: 'https://cdn/v.mp4', id: BIG_UPSTREAM_ID } },
+        {
+          state: 'completed',
+          resultUrl: 'https://cdn/v.mp4',
+          upstreamStatus: 1,
+          result: { url: 'https://cdn/v.mp4', id: BIG_UPSTREAM_ID },
+        },
         T0 + 500,
       );
       assert.ok(done);
@@ -65,7 +79,11 @@ export function runJobsConformance(makeStore: () => Promise<StoreHandle>): void 
       const job2 = await runningJob(store, u.id, 'a@x.io', T0);
       const [c2] = await store.claimDuePolls('w', T0, 1000, 10);
       await store.reschedulePoll(job2.id, c2!.leaseToken!, T0 + 100, 5, T0);
-      const failed = await store.finish(job2.id, { state: 'failed', upstreamStatus: null, error: 'boom' }, T0 + 1);
+      const failed = await store.finish(
+        job2.id,
+        { state: 'failed', upstreamStatus: null, error: 'boom' },
+        T0 + 1,
+      );
       assert.equal(failed!.upstreamStatus, null);
       assert.equal(failed!.error, 'boom');
     });
@@ -73,13 +91,22 @@ export function runJobsConformance(makeStore: () => Promise<StoreHandle>): void 
     test('finish honours `from`', async (store) => {
       const u = await userWithAccounts(store, { 'a@x.io': 2 });
       const job = await runningJob(store, u.id, 'a@x.io', T0);
-      assert.equal(await store.finish(job.id, { state: 'failed', error: 'submit error' }, T0, { from: ['submitting'] }), null);
+      assert.equal(
+        await store.finish(job.id, { state: 'failed', error: 'submit error' }, T0, { from: ['submitting'] }),
+        null,
+      );
       assert.equal((await store.getJob(job.id))!.state, 'running');
       assert.equal(await store.finish(job.id, { state: 'failed' }, T0, { from: [] }), null);
-      const won = await store.finish(job.id, { state: 'timed_out', error: 't' }, T0, { from: ['submitting', 'running'] });
+      const won = await store.finish(job.id, { state: 'timed_out', error: 't' }, T0, {
+        from: ['submitting', 'running'],
+      });
       assert.equal(won!.state, 'timed_out');
       const sub = await reserveOk(store, u.id);
-      assert.equal((await store.finish(sub.id, { state: 'failed', error: 'submit' }, T0, { from: ['submitting'] }))!.state, 'failed');
+      assert.equal(
+        (await store.finish(sub.id, { state: 'failed', error: 'submit' }, T0, { from: ['submitting'] }))!
+          .state,
+        'failed',
+      );
     });
 
     test('concurrent finish calls: exactly one winner, whose outcome is stored', async (store) => {
@@ -114,12 +141,16 @@ export function runJobsConformance(makeStore: () => Promise<StoreHandle>): void 
       await reserveOk(store, other.id, { email: 'a@x.io' });
 
       // Oldest slot first (j2 and its predecessor share T0; ties by insertion).
-      assert.deepEqual((await store.activeJobs(u.id)).map((j) => j.id), [j2.id, j3.id, j1.id]);
-      const loads = await store.accountLoads(u.id);
       assert.deepEqual(
-        loads.map((l) => [l.account.email, l.executing, l.account.maxJobs]).sort(),
-        [['a@x.io', 2, 3], ['b@x.io', 1, 2], ['c@x.io', 0, 1]],
+        (await store.activeJobs(u.id)).map((j) => j.id),
+        [j2.id, j3.id, j1.id],
       );
+      const loads = await store.accountLoads(u.id);
+      assert.deepEqual(loads.map((l) => [l.account.email, l.executing, l.account.maxJobs]).sort(), [
+        ['a@x.io', 2, 3],
+        ['b@x.io', 1, 2],
+        ['c@x.io', 0, 1],
+      ]);
       assert.deepEqual(await store.accountLoads(u.id + other.id + 1000), []);
     });
   });
@@ -136,7 +167,10 @@ export function runJobsConformance(makeStore: () => Promise<StoreHandle>): void 
       await store.finish(done.id, { state: 'completed' }, T0);
 
       const first = await store.claimDuePolls('w1', T0 + 1000, 30_000, 2);
-      assert.deepEqual(first.map((j) => j.id), [early.id, mid.id]);
+      assert.deepEqual(
+        first.map((j) => j.id),
+        [early.id, mid.id],
+      );
       for (const j of first) {
         assert.equal(j.leaseExpiresAt, T0 + 31_000);
         assert.ok(j.leaseToken);
@@ -144,20 +178,31 @@ export function runJobsConformance(makeStore: () => Promise<StoreHandle>): void 
       }
       assert.notEqual(first[0]!.leaseToken, first[1]!.leaseToken);
       const second = await store.claimDuePolls('w2', T0 + 1000, 30_000, 10);
-      assert.deepEqual(second.map((j) => j.id), [late.id], 'live leases are skipped, future polls not due');
+      assert.deepEqual(
+        second.map((j) => j.id),
+        [late.id],
+        'live leases are skipped, future polls not due',
+      );
       assert.deepEqual(await store.claimDuePolls('w3', T0 + 1000, 30_000, 10), []);
       assert.deepEqual(await store.claimDuePolls('w3', T0 + 10_000, 30_000, 0), [], 'limit 0 claims nothing');
-      assert.deepEqual((await store.claimDuePolls('w3', T0 + 10_000, 30_000, 10)).map((j) => j.id), [future.id]);
+      assert.deepEqual(
+        (await store.claimDuePolls('w3', T0 + 10_000, 30_000, 10)).map((j) => j.id),
+        [future.id],
+      );
     });
 
     test('a live lease is never handed to two owners; an expired one is, and the old token is fenced', async (store) => {
       const u = await userWithAccounts(store, { 'a@x.io': 2 });
       const job = await runningJob(store, u.id, 'a@x.io', T0);
       const [mine] = await store.claimDuePolls('w1', T0, 1000, 10);
-      const racing = await Promise.all([1, 2, 3, 4].map((i) => store.claimDuePolls(`r${i}`, T0 + 999, 1000, 10)));
+      const racing = await Promise.all(
+        [1, 2, 3, 4].map((i) => store.claimDuePolls(`r${i}`, T0 + 999, 1000, 10)),
+      );
       assert.deepEqual(racing.flat(), [], 'lease live until T0+1000');
 
-      const takeovers = await Promise.all([1, 2, 3, 4].map((i) => store.claimDuePolls(`r${i}`, T0 + 1000, 1000, 10)));
+      const takeovers = await Promise.all(
+        [1, 2, 3, 4].map((i) => store.claimDuePolls(`r${i}`, T0 + 1000, 1000, 10)),
+      );
       const taken = takeovers.flat();
       assert.equal(taken.length, 1, 'expired lease goes to exactly one new owner');
       const theirs = taken[0]!;
@@ -165,11 +210,16 @@ export function runJobsConformance(makeStore: () => Promise<StoreHandle>): void 
       assert.notEqual(theirs.leaseToken, mine!.leaseToken);
 
       assert.equal(await store.reschedulePoll(job.id, mine!.leaseToken!, T0 + 5000, 5, T0 + 1001), false);
-      assert.equal(await store.finish(job.id, { state: 'completed' }, T0 + 1001, { leaseToken: mine!.leaseToken! }), null);
+      assert.equal(
+        await store.finish(job.id, { state: 'completed' }, T0 + 1001, { leaseToken: mine!.leaseToken! }),
+        null,
+      );
       assert.deepEqual(await store.renewLeases('w1', [job.id], T0 + 1001, 1000), []);
       assert.equal((await store.getJob(job.id))!.state, 'running');
 
-      const fin = await store.finish(job.id, { state: 'completed', resultUrl: 'u' }, T0 + 1002, { leaseToken: theirs.leaseToken! });
+      const fin = await store.finish(job.id, { state: 'completed', resultUrl: 'u' }, T0 + 1002, {
+        leaseToken: theirs.leaseToken!,
+      });
       assert.equal(fin!.state, 'completed');
       assert.equal(fin!.leaseToken, null, 'terminal jobs hold no lease');
     });
@@ -186,7 +236,11 @@ export function runJobsConformance(makeStore: () => Promise<StoreHandle>): void 
       assert.equal(after.nextPollAt, T0 + 5000);
       assert.equal(after.leaseToken, null);
       assert.equal(after.leaseExpiresAt, null);
-      assert.equal(await store.reschedulePoll(job.id, claimed!.leaseToken!, T0 + 9000, 5, T0 + 2), false, 'token is spent');
+      assert.equal(
+        await store.reschedulePoll(job.id, claimed!.leaseToken!, T0 + 9000, 5, T0 + 2),
+        false,
+        'token is spent',
+      );
 
       assert.deepEqual(await store.claimDuePolls('w2', T0 + 4999, 30_000, 10), [], 'not due yet');
       const [again] = await store.claimDuePolls('w2', T0 + 5000, 30_000, 10);
@@ -195,7 +249,11 @@ export function runJobsConformance(makeStore: () => Promise<StoreHandle>): void 
       assert.equal((await store.getJob(job.id))!.pollCount, 2);
 
       await store.finish(job.id, { state: 'completed' }, T0 + 6000);
-      assert.deepEqual(await store.claimDuePolls('w3', T0 + 9000, 1000, 10), [], 'finished jobs are never claimed');
+      assert.deepEqual(
+        await store.claimDuePolls('w3', T0 + 9000, 1000, 10),
+        [],
+        'finished jobs are never claimed',
+      );
     });
 
     test('renewLeases extends only leases the owner still holds', async (store) => {
@@ -204,22 +262,39 @@ export function runJobsConformance(makeStore: () => Promise<StoreHandle>): void 
       const j2 = await runningJob(store, u.id, 'a@x.io', T0);
       const j3 = await runningJob(store, u.id, 'a@x.io', T0);
       const claimed = await store.claimDuePolls('w1', T0, 1000, 2);
-      assert.deepEqual(claimed.map((j) => j.id), [j1.id, j2.id]);
+      assert.deepEqual(
+        claimed.map((j) => j.id),
+        [j1.id, j2.id],
+      );
       await store.claimDuePolls('w2', T0, 1000, 10); // w2 holds j3
 
       assert.deepEqual(await store.renewLeases('w1', [], T0 + 500, 1000), []);
       const held = await store.renewLeases('w1', [j1.id, j2.id, j3.id, j3.id + 1000], T0 + 500, 1000);
-      assert.deepEqual([...held].sort((a, b) => a - b), [j1.id, j2.id]);
+      assert.deepEqual(
+        [...held].sort((a, b) => a - b),
+        [j1.id, j2.id],
+      );
       assert.equal((await store.getJob(j1.id))!.leaseExpiresAt, T0 + 1500);
       assert.equal((await store.getJob(j3.id))!.leaseExpiresAt, T0 + 1000, "w2's lease untouched");
-      assert.equal((await store.getJob(j1.id))!.leaseToken, claimed[0]!.leaseToken, 'renewal keeps the token');
+      assert.equal(
+        (await store.getJob(j1.id))!.leaseToken,
+        claimed[0]!.leaseToken,
+        'renewal keeps the token',
+      );
 
       // At T0+1200 the original lease would have expired; the renewed one holds.
       const stolen = await store.claimDuePolls('w3', T0 + 1200, 1000, 10);
-      assert.deepEqual(stolen.map((j) => j.id), [j3.id]);
+      assert.deepEqual(
+        stolen.map((j) => j.id),
+        [j3.id],
+      );
       assert.deepEqual(await store.renewLeases('w2', [j3.id], T0 + 1200, 1000), [], 'w2 lost j3 to w3');
       await store.finish(j2.id, { state: 'completed' }, T0 + 1300, { leaseToken: claimed[1]!.leaseToken! });
-      assert.deepEqual(await store.renewLeases('w1', [j1.id, j2.id], T0 + 1300, 1000), [j1.id], 'finished jobs are not held');
+      assert.deepEqual(
+        await store.renewLeases('w1', [j1.id, j2.id], T0 + 1300, 1000),
+        [j1.id],
+        'finished jobs are not held',
+      );
     });
 
     test('releaseLeases frees only that owner’s jobs for immediate pick-up', async (store) => {
@@ -233,7 +308,10 @@ export function runJobsConformance(makeStore: () => Promise<StoreHandle>): void 
       assert.equal((await store.getJob(j1.id))!.leaseToken, null);
       assert.notEqual((await store.getJob(j2.id))!.leaseToken, null);
       const picked = await store.claimDuePolls('w3', T0 + 1, 60_000, 10);
-      assert.deepEqual(picked.map((j) => j.id), [j1.id]);
+      assert.deepEqual(
+        picked.map((j) => j.id),
+        [j1.id],
+      );
     });
 
     test('nextPollDue: earliest claimable poll among running jobs', async (store) => {
@@ -271,10 +349,23 @@ export function runJobsConformance(makeStore: () => Promise<StoreHandle>): void 
       await enqueueOk(store, u.id); // queued: none either
 
       const found = await store.jobsByUpstreamId(BIG_UPSTREAM_ID);
-      assert.deepEqual(found.map((j) => j.id), [current.id, elsewhere.id, old.id]);
-      assert.deepEqual(found.map((j) => [j.userId, j.state]), [[u.id, 'running'], [v.id, 'running'], [u.id, 'failed']]);
+      assert.deepEqual(
+        found.map((j) => j.id),
+        [current.id, elsewhere.id, old.id],
+      );
+      assert.deepEqual(
+        found.map((j) => [j.userId, j.state]),
+        [
+          [u.id, 'running'],
+          [v.id, 'running'],
+          [u.id, 'failed'],
+        ],
+      );
       assert.deepEqual(found[0], await store.getJob(current.id), 'whole jobs, as getJob reads them');
-      assert.deepEqual((await store.jobsByUpstreamId('384751234567890123457')).map((j) => j.id), [neighbour.id]);
+      assert.deepEqual(
+        (await store.jobsByUpstreamId('384751234567890123457')).map((j) => j.id),
+        [neighbour.id],
+      );
       assert.deepEqual(await store.jobsByUpstreamId('1'), []);
       assert.deepEqual(await store.jobsByUpstreamId(''), []);
     });
@@ -311,14 +402,25 @@ export function runJobsConformance(makeStore: () => Promise<StoreHandle>): void 
       // The webhook lands while w1's poll is in flight.
       assert.equal(await store.expeditePoll(job.id, T0 + 5), true);
       const leased = (await store.getJob(job.id))!;
-      assert.deepEqual([leased.leaseToken, leased.leaseExpiresAt], [claimed!.leaseToken, T0 + 30_000], 'the lease is untouched');
-      assert.deepEqual(await store.claimDuePolls('w2', T0 + 6, 30_000, 10), [], 'no second poller while the lease lives');
+      assert.deepEqual(
+        [leased.leaseToken, leased.leaseExpiresAt],
+        [claimed!.leaseToken, T0 + 30_000],
+        'the lease is untouched',
+      );
+      assert.deepEqual(
+        await store.claimDuePolls('w2', T0 + 6, 30_000, 10),
+        [],
+        'no second poller while the lease lives',
+      );
       assert.equal(await store.nextPollDue(), T0 + 30_000);
 
       // w1's answer ("still running", next look in a minute) may predate the webhook: due at `now` instead.
       assert.equal(await store.reschedulePoll(job.id, claimed!.leaseToken!, T0 + 60_000, 5, T0 + 8), true);
       const after = (await store.getJob(job.id))!;
-      assert.deepEqual([after.nextPollAt, after.pollCount, after.upstreamStatus, after.leaseToken], [T0 + 8, 1, 5, null]);
+      assert.deepEqual(
+        [after.nextPollAt, after.pollCount, after.upstreamStatus, after.leaseToken],
+        [T0 + 8, 1, 5, null],
+      );
       assert.equal(await store.nextPollDue(), T0 + 8);
 
       // The hint is spent: the re-poll goes by its computed time.
@@ -344,7 +446,10 @@ export function runJobsConformance(makeStore: () => Promise<StoreHandle>): void 
       assert.equal(await store.expeditePoll(job.id, T0 + 40_100), true);
       const [taken] = await store.claimDuePolls('w2', T0 + 41_000, 30_000, 10);
       assert.equal(taken!.id, job.id);
-      assert.equal(await store.reschedulePoll(job.id, first!.leaseToken!, T0 + 99_000, 5, T0 + 41_001), false);
+      assert.equal(
+        await store.reschedulePoll(job.id, first!.leaseToken!, T0 + 99_000, 5, T0 + 41_001),
+        false,
+      );
       assert.equal(await store.reschedulePoll(job.id, taken!.leaseToken!, T0 + 50_000, 5, T0 + 41_002), true);
       assert.equal((await store.getJob(job.id))!.nextPollAt, T0 + 50_000);
     });
@@ -370,9 +475,15 @@ export function runJobsConformance(makeStore: () => Promise<StoreHandle>): void 
         assert.equal(j.leaseToken, null);
       }
       assert.equal((await store.getJob(oldDone.id))!.state, 'completed');
-      assert.deepEqual((await store.activeJobs(u.id)).map((j) => j.id), [fresh.id]);
+      assert.deepEqual(
+        (await store.activeJobs(u.id)).map((j) => j.id),
+        [fresh.id],
+      );
       assert.deepEqual(await store.expireJobs(T0 + 1000, T0 + 3000, 'again'), []);
-      assert.equal(await store.finish(oldRun.id, { state: 'completed' }, T0 + 3000, { leaseToken: leased!.leaseToken! }), null);
+      assert.equal(
+        await store.finish(oldRun.id, { state: 'completed' }, T0 + 3000, { leaseToken: leased!.leaseToken! }),
+        null,
+      );
     });
 
     test('claimStaleSubmitting leases abandoned submits to one owner at a time', async (store) => {
@@ -385,7 +496,10 @@ export function runJobsConformance(makeStore: () => Promise<StoreHandle>): void 
       await store.finish(failed.id, { state: 'failed' }, T0 + 1);
 
       const claimed = await store.claimStaleSubmitting('w1', T0 + 1000, T0 + 6000, 30_000, 10);
-      assert.deepEqual(claimed.map((j) => j.id), [s1.id, s2.id]);
+      assert.deepEqual(
+        claimed.map((j) => j.id),
+        [s1.id, s2.id],
+      );
       for (const j of claimed) {
         assert.equal(j.state, 'submitting');
         assert.ok(j.leaseToken);
@@ -394,20 +508,35 @@ export function runJobsConformance(makeStore: () => Promise<StoreHandle>): void 
       assert.deepEqual(await store.claimStaleSubmitting('w2', T0 + 1000, T0 + 6000, 30_000, 10), []);
       assert.deepEqual(await store.claimStaleSubmitting('w2', T0 + 1000, T0 + 6000, 30_000, 0), []);
       const limited = await store.claimStaleSubmitting('w2', T0 + 6000, T0 + 36_000, 30_000, 1);
-      assert.deepEqual(limited.map((j) => j.id), [s1.id], 'after expiry, oldest first, limited');
+      assert.deepEqual(
+        limited.map((j) => j.id),
+        [s1.id],
+        'after expiry, oldest first, limited',
+      );
       assert.ok(!claimed.some((j) => j.id === recent.id));
 
       // Reconciled: the job runs and its reconciliation lease no longer fences anything.
       assert.equal(await store.markRunning(s1.id, '777', T0 + 40_000, T0 + 36_001), true);
       assert.equal((await store.getJob(s1.id))!.leaseToken, null);
-      assert.equal(await store.finish(s1.id, { state: 'failed' }, T0 + 36_002, { leaseToken: limited[0]!.leaseToken! }), null);
+      assert.equal(
+        await store.finish(s1.id, { state: 'failed' }, T0 + 36_002, { leaseToken: limited[0]!.leaseToken! }),
+        null,
+      );
       const polls = await store.claimDuePolls('t', T0 + 40_000, 1000, 10);
-      assert.ok(polls.some((j) => j.id === s1.id), 'the tracker can claim it');
+      assert.ok(
+        polls.some((j) => j.id === s1.id),
+        'the tracker can claim it',
+      );
 
       // Or failed by the reconciler, fenced by its token.
       const s2Lease = claimed[1]!.leaseToken!;
-      assert.equal((await store.finish(s2.id, { state: 'failed', error: 'lost' }, T0 + 7000, { leaseToken: s2Lease, from: ['submitting'] }))!.state, 'failed');
+      assert.equal(
+        (await store.finish(s2.id, { state: 'failed', error: 'lost' }, T0 + 7000, {
+          leaseToken: s2Lease,
+          from: ['submitting'],
+        }))!.state,
+        'failed',
+      );
     });
   });
-
 }

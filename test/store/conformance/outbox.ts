@@ -1,8 +1,20 @@
 /** Store conformance: The callbacks outbox (design invariant 5). */
 import assert from 'node:assert/strict';
 import { describe } from 'node:test';
-import { type OutboxEvent } from '../../../src/store/store.ts';
-import { roleTests, T0, userWithAccounts, reserveOk, runningJob, enqueueOk, recordingBuilder, throwingBuilder, deliveriesOf, bodyOf, type StoreHandle } from './harness.ts';
+import type { OutboxEvent } from '../../../src/store/store.ts';
+import {
+  roleTests,
+  T0,
+  userWithAccounts,
+  reserveOk,
+  runningJob,
+  enqueueOk,
+  recordingBuilder,
+  throwingBuilder,
+  deliveriesOf,
+  bodyOf,
+  type StoreHandle,
+} from './harness.ts';
 
 export function runOutboxConformance(makeStore: () => Promise<StoreHandle>): void {
   const { test } = roleTests(makeStore);
@@ -14,7 +26,10 @@ export function runOutboxConformance(makeStore: () => Promise<StoreHandle>): voi
       const expectOne = async (jobId: number, event: OutboxEvent, state: string, now: number) => {
         const ds = await deliveriesOf(store, u.id, jobId);
         const d = ds[ds.length - 1]!;
-        assert.deepEqual([d.event, d.state, d.attempts, d.nextAttemptAt, d.createdAt, d.url], [event, 'pending', 0, now, now, `https://hook.example/${jobId}`]);
+        assert.deepEqual(
+          [d.event, d.state, d.attempts, d.nextAttemptAt, d.createdAt, d.url],
+          [event, 'pending', 0, now, now, `https://hook.example/${jobId}`],
+        );
         assert.deepEqual(bodyOf(d), { id: jobId, state, event });
         assert.equal(d.seq, ds.length);
         assert.equal(d.jobId, jobId);
@@ -31,7 +46,10 @@ export function runOutboxConformance(makeStore: () => Promise<StoreHandle>): voi
       await expectOne(job.id, 'progress', 'running', T0 + 1);
       await store.finish(job.id, { state: 'completed', resultUrl: 'https://cdn/x' }, T0 + 2);
       await expectOne(job.id, 'final', 'completed', T0 + 2);
-      assert.deepEqual((await deliveriesOf(store, u.id, job.id)).map((d) => d.seq), [1, 2]);
+      assert.deepEqual(
+        (await deliveriesOf(store, u.id, job.id)).map((d) => d.seq),
+        [1, 2],
+      );
 
       // A lost compare-and-swap writes nothing.
       const before = calls.length;
@@ -79,7 +97,10 @@ export function runOutboxConformance(makeStore: () => Promise<StoreHandle>): voi
       assert.equal(calls.length, 1);
       assert.deepEqual(await deliveriesOf(store, u.id, job.id), []);
       await store.finish(job.id, { state: 'completed' }, T0 + 1);
-      assert.deepEqual((await deliveriesOf(store, u.id, job.id)).map((d) => [d.seq, d.event]), [[1, 'final']]);
+      assert.deepEqual(
+        (await deliveriesOf(store, u.id, job.id)).map((d) => [d.seq, d.event]),
+        [[1, 'final']],
+      );
 
       store.setOutboxBuilder(null);
       const quiet = await runningJob(store, u.id, 'a@x.io', T0);
@@ -95,7 +116,8 @@ export function runOutboxConformance(makeStore: () => Promise<StoreHandle>): voi
       const onB = await reserveOk(store, u.id, { email: 'b@x.io' });
       const queued = await enqueueOk(store, u.id, { now: T0 });
       await store.updateTenantSettings(u.id, { maxQueueWaitMs: 10 });
-      const snapshot = async () => Promise.all([submitting, running, onB, queued].map((j) => store.getJob(j.id)));
+      const snapshot = async () =>
+        Promise.all([submitting, running, onB, queued].map((j) => store.getJob(j.id)));
       const before = await snapshot();
 
       store.setOutboxBuilder(throwingBuilder);
@@ -130,27 +152,66 @@ export function runOutboxConformance(makeStore: () => Promise<StoreHandle>): voi
       assert.deepEqual(await store.claimDueDeliveries('w', T0 - 1, 60_000, 10), [], 'nothing due yet');
       assert.equal(await store.nextDeliveryDue(), T0);
       const first = await store.claimDueDeliveries('w', T0 + 100, 60_000, 10);
-      assert.deepEqual(first.map((d) => [d.jobId, d.seq]), [[j1.id, 1], [j2.id, 1]], 'j1 seq 2 waits for seq 1');
+      assert.deepEqual(
+        first.map((d) => [d.jobId, d.seq]),
+        [
+          [j1.id, 1],
+          [j2.id, 1],
+        ],
+        'j1 seq 2 waits for seq 1',
+      );
       for (const d of first) {
         assert.ok(d.leaseToken);
         assert.equal(d.leaseExpiresAt, T0 + 60_100);
       }
       // j1 seq 1 fails and is retried later: seq 2 stays blocked, and is not reported as due.
       const d1 = first[0]!;
-      assert.equal(await store.recordAttempt(d1.id, d1.leaseToken!, { delivered: false, status: 503, error: 'HTTP 503', nextAttemptAt: T0 + 1000 }, T0 + 101), true);
+      assert.equal(
+        await store.recordAttempt(
+          d1.id,
+          d1.leaseToken!,
+          { delivered: false, status: 503, error: 'HTTP 503', nextAttemptAt: T0 + 1000 },
+          T0 + 101,
+        ),
+        true,
+      );
       const d2 = first[1]!;
-      assert.equal(await store.recordAttempt(d2.id, d2.leaseToken!, { delivered: true, status: 200 }, T0 + 102), true);
+      assert.equal(
+        await store.recordAttempt(d2.id, d2.leaseToken!, { delivered: true, status: 200 }, T0 + 102),
+        true,
+      );
       assert.equal(await store.nextDeliveryDue(), T0 + 1000);
       assert.deepEqual(await store.claimDueDeliveries('w', T0 + 999, 60_000, 10), []);
       const retry = (await store.getDelivery(u.id, d1.id))!;
-      assert.deepEqual([retry.state, retry.attempts, retry.lastStatus, retry.lastError, retry.nextAttemptAt, retry.leaseToken],
-        ['pending', 1, 503, 'HTTP 503', T0 + 1000, null]);
+      assert.deepEqual(
+        [
+          retry.state,
+          retry.attempts,
+          retry.lastStatus,
+          retry.lastError,
+          retry.nextAttemptAt,
+          retry.leaseToken,
+        ],
+        ['pending', 1, 503, 'HTTP 503', T0 + 1000, null],
+      );
 
       const again = await store.claimDueDeliveries('w', T0 + 1000, 60_000, 10);
-      assert.deepEqual(again.map((d) => [d.jobId, d.seq]), [[j1.id, 1]]);
-      await store.recordAttempt(again[0]!.id, again[0]!.leaseToken!, { delivered: true, status: 204 }, T0 + 1001);
+      assert.deepEqual(
+        again.map((d) => [d.jobId, d.seq]),
+        [[j1.id, 1]],
+      );
+      await store.recordAttempt(
+        again[0]!.id,
+        again[0]!.leaseToken!,
+        { delivered: true, status: 204 },
+        T0 + 1001,
+      );
       const last = await store.claimDueDeliveries('w', T0 + 1002, 60_000, 10);
-      assert.deepEqual(last.map((d) => [d.jobId, d.seq]), [[j1.id, 2]], 'now seq 2 may go');
+      assert.deepEqual(
+        last.map((d) => [d.jobId, d.seq]),
+        [[j1.id, 2]],
+        'now seq 2 may go',
+      );
       assert.deepEqual(await store.claimDueDeliveries('w', T0 + 1002, 60_000, 0), [], 'limit 0');
     });
 
@@ -161,24 +222,41 @@ export function runOutboxConformance(makeStore: () => Promise<StoreHandle>): voi
       await store.finish(job.id, { state: 'completed' }, T0);
       const [mine] = await store.claimDueDeliveries('w1', T0, 1000, 10);
       assert.ok(mine);
-      const racing = await Promise.all([1, 2, 3].map((i) => store.claimDueDeliveries(`r${i}`, T0 + 999, 1000, 10)));
+      const racing = await Promise.all(
+        [1, 2, 3].map((i) => store.claimDueDeliveries(`r${i}`, T0 + 999, 1000, 10)),
+      );
       assert.deepEqual(racing.flat(), [], 'a live lease is not handed out');
       assert.equal(await store.nextDeliveryDue(), T0 + 1000, 'due when the lease expires');
 
-      const takeovers = (await Promise.all([1, 2, 3].map((i) => store.claimDueDeliveries(`r${i}`, T0 + 1000, 1000, 10)))).flat();
+      const takeovers = (
+        await Promise.all([1, 2, 3].map((i) => store.claimDueDeliveries(`r${i}`, T0 + 1000, 1000, 10)))
+      ).flat();
       assert.equal(takeovers.length, 1, 'expired lease goes to exactly one new owner');
       const theirs = takeovers[0]!;
       assert.notEqual(theirs.leaseToken, mine.leaseToken);
-      assert.equal(await store.recordAttempt(mine.id, mine.leaseToken!, { delivered: true, status: 200 }, T0 + 1001), false);
-      assert.equal(await store.recordAttempt(mine.id, 'forged', { delivered: true, status: 200 }, T0 + 1001), false);
+      assert.equal(
+        await store.recordAttempt(mine.id, mine.leaseToken!, { delivered: true, status: 200 }, T0 + 1001),
+        false,
+      );
+      assert.equal(
+        await store.recordAttempt(mine.id, 'forged', { delivered: true, status: 200 }, T0 + 1001),
+        false,
+      );
       assert.equal((await store.getDelivery(u.id, mine.id))!.state, 'pending');
-      assert.equal(await store.recordAttempt(theirs.id, theirs.leaseToken!, { delivered: true, status: 200 }, T0 + 1002), true);
+      assert.equal(
+        await store.recordAttempt(theirs.id, theirs.leaseToken!, { delivered: true, status: 200 }, T0 + 1002),
+        true,
+      );
       const done = (await store.getDelivery(u.id, mine.id))!;
       assert.deepEqual(
         [done.state, done.attempts, done.lastStatus, done.deliveredAt, done.leaseToken, done.leaseExpiresAt],
         ['delivered', 1, 200, T0 + 1002, null, null],
       );
-      assert.equal(await store.recordAttempt(theirs.id, theirs.leaseToken!, { delivered: true, status: 200 }, T0 + 1003), false, 'spent');
+      assert.equal(
+        await store.recordAttempt(theirs.id, theirs.leaseToken!, { delivered: true, status: 200 }, T0 + 1003),
+        false,
+        'spent',
+      );
       assert.equal(await store.nextDeliveryDue(), null);
       assert.deepEqual(await store.claimDueDeliveries('w', T0 + 10_000, 1000, 10), []);
     });
@@ -191,12 +269,19 @@ export function runOutboxConformance(makeStore: () => Promise<StoreHandle>): voi
       await store.finish(job.id, { state: 'completed' }, T0 + 100);
       const [d] = await store.claimDueDeliveries('w', T0 + 100, 1000, 10);
       assert.equal(
-        await store.recordAttempt(d!.id, d!.leaseToken!, { delivered: false, status: null, error: 'connect ECONNREFUSED', nextAttemptAt: null }, T0 + 101),
+        await store.recordAttempt(
+          d!.id,
+          d!.leaseToken!,
+          { delivered: false, status: null, error: 'connect ECONNREFUSED', nextAttemptAt: null },
+          T0 + 101,
+        ),
         true,
       );
       const dead = (await store.getDelivery(u.id, d!.id))!;
-      assert.deepEqual([dead.state, dead.attempts, dead.lastError, dead.lastStatus, dead.nextAttemptAt, dead.leaseToken],
-        ['dead', 1, 'connect ECONNREFUSED', null, null, null]);
+      assert.deepEqual(
+        [dead.state, dead.attempts, dead.lastError, dead.lastStatus, dead.nextAttemptAt, dead.leaseToken],
+        ['dead', 1, 'connect ECONNREFUSED', null, null, null],
+      );
       assert.equal(await store.nextDeliveryDue(), null);
       assert.deepEqual(await store.claimDueDeliveries('w', T0 + 100_000, 1000, 10), []);
       assert.equal(await store.getDelivery(other.id, d!.id), null, "another tenant's delivery is invisible");
@@ -218,7 +303,10 @@ export function runOutboxConformance(makeStore: () => Promise<StoreHandle>): voi
       assert.equal(await store.redeliver(u.id, { deliveryId: d!.id + 1000 }, T0 + 300), 0);
       assert.equal(await store.redeliver(u.id, { deliveryId: d!.id }, T0 + 300), 1);
       const resent = (await store.getDelivery(u.id, d!.id))!;
-      assert.deepEqual([resent.state, resent.attempts, resent.nextAttemptAt, resent.deliveredAt], ['pending', 2, T0 + 300, null]);
+      assert.deepEqual(
+        [resent.state, resent.attempts, resent.nextAttemptAt, resent.deliveredAt],
+        ['pending', 2, T0 + 300, null],
+      );
     });
 
     test('listDeliveries: newest first, filtered by job, state and since, limited, per tenant', async (store) => {
@@ -234,19 +322,42 @@ export function runOutboxConformance(makeStore: () => Promise<StoreHandle>): voi
       await store.finish(foreign.id, { state: 'failed' }, T0 + 4);
 
       const all = await store.listDeliveries(u.id, { limit: 10 });
-      assert.deepEqual(all.map((d) => [d.jobId, d.seq]), [[j2.id, 1], [j1.id, 2], [j1.id, 1]]);
-      assert.deepEqual((await store.listDeliveries(u.id, { limit: 2 })).map((d) => d.id), all.slice(0, 2).map((d) => d.id));
-      assert.deepEqual((await store.listDeliveries(u.id, { jobId: j1.id, limit: 10 })).map((d) => d.seq), [2, 1]);
-      assert.deepEqual((await store.listDeliveries(u.id, { since: T0 + 2, limit: 10 })).map((d) => d.createdAt), [T0 + 3, T0 + 2]);
+      assert.deepEqual(
+        all.map((d) => [d.jobId, d.seq]),
+        [
+          [j2.id, 1],
+          [j1.id, 2],
+          [j1.id, 1],
+        ],
+      );
+      assert.deepEqual(
+        (await store.listDeliveries(u.id, { limit: 2 })).map((d) => d.id),
+        all.slice(0, 2).map((d) => d.id),
+      );
+      assert.deepEqual(
+        (await store.listDeliveries(u.id, { jobId: j1.id, limit: 10 })).map((d) => d.seq),
+        [2, 1],
+      );
+      assert.deepEqual(
+        (await store.listDeliveries(u.id, { since: T0 + 2, limit: 10 })).map((d) => d.createdAt),
+        [T0 + 3, T0 + 2],
+      );
       assert.deepEqual(await store.listDeliveries(u.id, { jobId: foreign.id, limit: 10 }), []);
 
       const [c] = await store.claimDueDeliveries('w', T0 + 10, 1000, 1);
-      await store.recordAttempt(c!.id, c!.leaseToken!, { delivered: false, status: 500, error: 'HTTP 500', nextAttemptAt: null }, T0 + 11);
-      assert.deepEqual((await store.listDeliveries(u.id, { state: 'dead', limit: 10 })).map((d) => d.id), [c!.id]);
+      await store.recordAttempt(
+        c!.id,
+        c!.leaseToken!,
+        { delivered: false, status: 500, error: 'HTTP 500', nextAttemptAt: null },
+        T0 + 11,
+      );
+      assert.deepEqual(
+        (await store.listDeliveries(u.id, { state: 'dead', limit: 10 })).map((d) => d.id),
+        [c!.id],
+      );
       assert.equal((await store.listDeliveries(u.id, { state: 'pending', limit: 10 })).length, 2);
       assert.deepEqual(await store.listDeliveries(u.id, { state: 'delivered', limit: 10 }), []);
       assert.deepEqual((await store.getDelivery(u.id, c!.id))!.id, c!.id);
     });
   });
-
 }

@@ -3,7 +3,22 @@ import assert from 'node:assert/strict';
 import { describe } from 'node:test';
 import type { Job } from '../../../src/domain/job.ts';
 import { DEFAULT_TENANT_SETTINGS } from '../../../src/store/store.ts';
-import { roleTests, T0, SECRET, userWithAccounts, reserveOk, runningJob, loadsByEmail, enqueueInput, enqueueOk, enqueueMany, dispatchAll, dispatchTokens, countOf, type StoreHandle } from './harness.ts';
+import {
+  roleTests,
+  T0,
+  SECRET,
+  userWithAccounts,
+  reserveOk,
+  runningJob,
+  loadsByEmail,
+  enqueueInput,
+  enqueueOk,
+  enqueueMany,
+  dispatchAll,
+  dispatchTokens,
+  countOf,
+  type StoreHandle,
+} from './harness.ts';
 
 export function runQueueConformance(makeStore: () => Promise<StoreHandle>): void {
   const { test } = roleTests(makeStore);
@@ -12,19 +27,54 @@ export function runQueueConformance(makeStore: () => Promise<StoreHandle>): void
       const u = await userWithAccounts(store, { 'a@x.io': 1 });
       const token = await store.addToken(u.id, '1'.repeat(64), null, T0);
       const input = enqueueInput(u.id, {
-        tokenId: token.id, type: 'image', traceId: 'trace-q', priority: 1, maxJobsOverride: 2,
-        upstream: { op: 'image.text', params: { id: '9007199254740993' } }, request: { prompt: 'q' },
+        tokenId: token.id,
+        type: 'image',
+        traceId: 'trace-q',
+        priority: 1,
+        maxJobsOverride: 2,
+        upstream: { op: 'image.text', params: { id: '9007199254740993' } },
+        request: { prompt: 'q' },
         // A fractional rank (queued at T0+7, expected 45,000.25 ms) must come back exactly.
-        replyUrl: 'https://hook.example/q', replyRef: 'ref-q', now: T0 + 7, queueRank: T0 + 7 - 45_000.25,
+        replyUrl: 'https://hook.example/q',
+        replyRef: 'ref-q',
+        now: T0 + 7,
+        queueRank: T0 + 7 - 45_000.25,
       });
       const res = await store.enqueue(input, 10);
       assert.ok(res.ok);
       const expected: Job = {
-        id: res.job.id, userId: u.id, provider: 'pixverse', tokenId: token.id, email: null, pinnedEmail: null, type: 'image', state: 'queued',
-        upstreamId: null, traceId: 'trace-q', upstream: input.upstream, request: input.request,
-        replyUrl: 'https://hook.example/q', replyRef: 'ref-q', priority: 1, queueRank: T0 + 7 - 45_000.25, maxJobsOverride: 2,
-        createdAt: T0 + 7, queuedAt: T0 + 7, startedAt: null, finishedAt: null, resultUrl: null, error: null,
-        upstreamStatus: null, result: null, pollCount: 0, nextPollAt: null, leaseToken: null, leaseExpiresAt: null, untrackedAt: null, untrackCallback: false, deletedAt: null,
+        id: res.job.id,
+        userId: u.id,
+        provider: 'pixverse',
+        tokenId: token.id,
+        email: null,
+        pinnedEmail: null,
+        type: 'image',
+        state: 'queued',
+        upstreamId: null,
+        traceId: 'trace-q',
+        upstream: input.upstream,
+        request: input.request,
+        replyUrl: 'https://hook.example/q',
+        replyRef: 'ref-q',
+        priority: 1,
+        queueRank: T0 + 7 - 45_000.25,
+        maxJobsOverride: 2,
+        createdAt: T0 + 7,
+        queuedAt: T0 + 7,
+        startedAt: null,
+        finishedAt: null,
+        resultUrl: null,
+        error: null,
+        upstreamStatus: null,
+        result: null,
+        pollCount: 0,
+        nextPollAt: null,
+        leaseToken: null,
+        leaseExpiresAt: null,
+        untrackedAt: null,
+        untrackCallback: false,
+        deletedAt: null,
       };
       assert.deepEqual(res.job, expected);
       assert.deepEqual(await store.getJob(res.job.id), expected);
@@ -44,26 +94,46 @@ export function runQueueConformance(makeStore: () => Promise<StoreHandle>): void
     test('enqueue refuses: no_accounts, unknown_account, queue_full at the bound', async (store) => {
       const empty = await store.createUser('empty', T0, SECRET);
       assert.deepEqual(await store.enqueue(enqueueInput(empty.id), 10), { ok: false, reason: 'no_accounts' });
-      assert.deepEqual(await store.enqueue(enqueueInput(empty.id, { email: 'a@x.io' }), 10), { ok: false, reason: 'unknown_account' });
+      assert.deepEqual(await store.enqueue(enqueueInput(empty.id, { email: 'a@x.io' }), 10), {
+        ok: false,
+        reason: 'unknown_account',
+      });
 
       const u = await userWithAccounts(store, { 'a@x.io': 1 });
       const other = await userWithAccounts(store, { 'a@x.io': 1 });
-      assert.deepEqual(await store.enqueue(enqueueInput(u.id, { email: 'b@x.io' }), 10), { ok: false, reason: 'unknown_account' });
-      assert.deepEqual(await store.enqueue(enqueueInput(u.id), 0), { ok: false, reason: 'queue_full', queued: 0 });
+      assert.deepEqual(await store.enqueue(enqueueInput(u.id, { email: 'b@x.io' }), 10), {
+        ok: false,
+        reason: 'unknown_account',
+      });
+      assert.deepEqual(await store.enqueue(enqueueInput(u.id), 0), {
+        ok: false,
+        reason: 'queue_full',
+        queued: 0,
+      });
       await enqueueOk(store, u.id, {}, 2);
       await enqueueOk(store, u.id, { email: 'a@x.io' }, 2);
       await enqueueOk(store, other.id, {}, 2); // other tenants' queues do not count
-      assert.deepEqual(await store.enqueue(enqueueInput(u.id), 2), { ok: false, reason: 'queue_full', queued: 2 });
+      assert.deepEqual(await store.enqueue(enqueueInput(u.id), 2), {
+        ok: false,
+        reason: 'queue_full',
+        queued: 2,
+      });
       assert.equal(await store.countQueued(u.id), 2, 'refusals insert nothing');
       // A dispatched job has left the queue: there is room again.
       assert.ok(await store.dispatch(u.id, T0));
       await enqueueOk(store, u.id, {}, 2);
-      assert.deepEqual(await store.enqueue(enqueueInput(u.id), 2), { ok: false, reason: 'queue_full', queued: 2 });
+      assert.deepEqual(await store.enqueue(enqueueInput(u.id), 2), {
+        ok: false,
+        reason: 'queue_full',
+        queued: 2,
+      });
     });
 
     test('concurrent enqueues never exceed maxQueueLength', async (store) => {
       const u = await userWithAccounts(store, { 'a@x.io': 1 });
-      const results = await Promise.all(Array.from({ length: 12 }, () => store.enqueue(enqueueInput(u.id), 5)));
+      const results = await Promise.all(
+        Array.from({ length: 12 }, () => store.enqueue(enqueueInput(u.id), 5)),
+      );
       assert.equal(results.filter((r) => r.ok).length, 5);
       for (const r of results) if (!r.ok) assert.equal(r.reason, 'queue_full');
       assert.equal(await store.countQueued(u.id), 5);
@@ -79,14 +149,26 @@ export function runQueueConformance(makeStore: () => Promise<StoreHandle>): void
       const j3 = await enqueueOk(store, u.id, { now: T0 + 2 });
       await enqueueOk(store, v.id);
       await reserveOk(store, v.id); // slot holders are not queued
-      assert.deepEqual([...(await store.queuedUsers())].sort((a, b) => a - b), [u.id, v.id].sort((a, b) => a - b));
-      assert.deepEqual((await store.queuedJobs(u.id, 10)).map((j) => j.id), [j2.id, j1.id, j3.id]);
-      assert.deepEqual((await store.queuedJobs(u.id, 2)).map((j) => j.id), [j2.id, j1.id]);
+      assert.deepEqual(
+        [...(await store.queuedUsers())].sort((a, b) => a - b),
+        [u.id, v.id].sort((a, b) => a - b),
+      );
+      assert.deepEqual(
+        (await store.queuedJobs(u.id, 10)).map((j) => j.id),
+        [j2.id, j1.id, j3.id],
+      );
+      assert.deepEqual(
+        (await store.queuedJobs(u.id, 2)).map((j) => j.id),
+        [j2.id, j1.id],
+      );
       assert.deepEqual(await store.queuedJobs(u.id, 0), []);
       assert.equal(await store.countQueued(u.id), 3);
       assert.equal(await store.countQueued(v.id), 1);
       await store.finish(j1.id, { state: 'cancelled' }, T0 + 5);
-      assert.deepEqual((await store.queuedJobs(u.id, 10)).map((j) => j.id), [j2.id, j3.id]);
+      assert.deepEqual(
+        (await store.queuedJobs(u.id, 10)).map((j) => j.id),
+        [j2.id, j3.id],
+      );
       assert.equal(await store.countQueued(u.id), 2);
       const d = await store.dispatch(v.id, T0);
       assert.equal(d!.job.userId, v.id);
@@ -95,7 +177,12 @@ export function runQueueConformance(makeStore: () => Promise<StoreHandle>): void
 
     test('dispatch binds jobs only to healthy accounts with a free slot, honouring pins', async (store) => {
       const u = await userWithAccounts(store, { 'a@x.io': 1, 'b@x.io': 2, 'c@x.io': 1 });
-      await store.setAccountHealth(u.id, 'c@x.io', { state: 'error', reason: 'banned', cooldownUntil: null, now: T0 });
+      await store.setAccountHealth(u.id, 'c@x.io', {
+        state: 'error',
+        reason: 'banned',
+        cooldownUntil: null,
+        now: T0,
+      });
       const onC = await enqueueOk(store, u.id, { email: 'c@x.io' });
       const onA1 = await enqueueOk(store, u.id, { email: 'a@x.io' });
       const onA2 = await enqueueOk(store, u.id, { email: 'a@x.io' });
@@ -105,11 +192,14 @@ export function runQueueConformance(makeStore: () => Promise<StoreHandle>): void
       assert.equal(await store.dispatch(u.id + 1000, T0), null, 'unknown tenant');
 
       const first = await dispatchAll(store, u.id, T0 + 10);
-      assert.deepEqual(first.map((d) => [d.job.id, d.account.email]), [
-        [onA1.id, 'a@x.io'],
-        [free1.id, 'b@x.io'],
-        [free2.id, 'b@x.io'],
-      ]);
+      assert.deepEqual(
+        first.map((d) => [d.job.id, d.account.email]),
+        [
+          [onA1.id, 'a@x.io'],
+          [free1.id, 'b@x.io'],
+          [free2.id, 'b@x.io'],
+        ],
+      );
       for (const d of first) {
         assert.equal(d.job.state, 'submitting');
         assert.equal(d.job.email, d.account.email);
@@ -117,20 +207,35 @@ export function runQueueConformance(makeStore: () => Promise<StoreHandle>): void
         assert.equal(d.job.queuedAt, T0, 'queuedAt is kept');
         assert.deepEqual(await store.getJob(d.job.id), d.job);
       }
-      assert.deepEqual(Object.fromEntries(await loadsByEmail(store, u.id)), { 'a@x.io': 1, 'b@x.io': 2, 'c@x.io': 0 });
+      assert.deepEqual(Object.fromEntries(await loadsByEmail(store, u.id)), {
+        'a@x.io': 1,
+        'b@x.io': 2,
+        'c@x.io': 0,
+      });
       for (const j of [onC, onA2, free3]) assert.equal((await store.getJob(j.id))!.state, 'queued');
 
       // Re-posting c clears its error: the job pinned to it can go; c is then full.
       await store.upsertAccount({ userId: u.id, email: 'c@x.io', apiKeyEnc: 'k', maxJobs: 1, now: T0 });
-      assert.deepEqual((await dispatchAll(store, u.id, T0 + 20)).map((d) => [d.job.id, d.account.email]), [[onC.id, 'c@x.io']]);
+      assert.deepEqual(
+        (await dispatchAll(store, u.id, T0 + 20)).map((d) => [d.job.id, d.account.email]),
+        [[onC.id, 'c@x.io']],
+      );
 
       // A slot frees on a: the older of the two jobs that fit there wins.
       await store.finish(onA1.id, { state: 'completed' }, T0 + 30);
-      assert.deepEqual((await dispatchAll(store, u.id, T0 + 30)).map((d) => [d.job.id, d.account.email]), [[onA2.id, 'a@x.io']]);
+      assert.deepEqual(
+        (await dispatchAll(store, u.id, T0 + 30)).map((d) => [d.job.id, d.account.email]),
+        [[onA2.id, 'a@x.io']],
+      );
 
       // A slot frees on b while b cools down: nothing until the cool-down ends.
       await store.finish(free1.id, { state: 'completed' }, T0 + 40);
-      await store.setAccountHealth(u.id, 'b@x.io', { state: 'cooldown', reason: 'rate', cooldownUntil: T0 + 1000, now: T0 + 40 });
+      await store.setAccountHealth(u.id, 'b@x.io', {
+        state: 'cooldown',
+        reason: 'rate',
+        cooldownUntil: T0 + 1000,
+        now: T0 + 40,
+      });
       assert.equal(await store.dispatch(u.id, T0 + 999), null);
       const last = await store.dispatch(u.id, T0 + 1000);
       assert.deepEqual([last!.job.id, last!.account.email], [free3.id, 'b@x.io']);
@@ -170,14 +275,27 @@ export function runQueueConformance(makeStore: () => Promise<StoreHandle>): void
       assert.equal(await store.requeue(pinned.id, T0 + 20), true);
       assert.equal(await store.requeue(free.id, T0 + 21), false, 'no longer submitting');
       const back = (await store.getJob(free.id))!;
-      assert.deepEqual([back.state, back.email, back.pinnedEmail, back.startedAt, back.queuedAt], ['queued', null, null, null, T0 + 1]);
+      assert.deepEqual(
+        [back.state, back.email, back.pinnedEmail, back.startedAt, back.queuedAt],
+        ['queued', null, null, null, T0 + 1],
+      );
       const backPinned = (await store.getJob(pinned.id))!;
-      assert.deepEqual([backPinned.state, backPinned.email, backPinned.startedAt], ['queued', 'b@x.io', null]);
-      assert.deepEqual(Object.fromEntries(await loadsByEmail(store, u.id)), { 'a@x.io': 0, 'b@x.io': 0 }, 'slots freed');
+      assert.deepEqual(
+        [backPinned.state, backPinned.email, backPinned.startedAt],
+        ['queued', 'b@x.io', null],
+      );
+      assert.deepEqual(
+        Object.fromEntries(await loadsByEmail(store, u.id)),
+        { 'a@x.io': 0, 'b@x.io': 0 },
+        'slots freed',
+      );
       assert.equal(await store.countQueued(u.id), 2);
 
       const again = await dispatchAll(store, u.id, T0 + 30);
-      assert.deepEqual(again.map((d) => d.job.id).sort((a, b) => a - b), [free.id, pinned.id]);
+      assert.deepEqual(
+        again.map((d) => d.job.id).sort((a, b) => a - b),
+        [free.id, pinned.id],
+      );
       assert.equal(again.find((d) => d.job.id === pinned.id)!.account.email, 'b@x.io');
 
       // Only submitting jobs can be requeued.
@@ -187,16 +305,30 @@ export function runQueueConformance(makeStore: () => Promise<StoreHandle>): void
       // A directly reserved job may be requeued too; it then waits like any queued job.
       const direct = await reserveOk(store, u.id, { email: 'a@x.io' });
       assert.equal(await store.requeue(direct.id, T0 + 40), true);
-      assert.deepEqual([(await store.getJob(direct.id))!.state, (await store.getJob(direct.id))!.email], ['queued', 'a@x.io']);
+      assert.deepEqual(
+        [(await store.getJob(direct.id))!.state, (await store.getJob(direct.id))!.email],
+        ['queued', 'a@x.io'],
+      );
       assert.equal(await store.countQueued(u.id), 1);
-      assert.equal((await store.dispatch(u.id, T0 + 41))!.job.id, direct.id, 'and is dispatched like any queued job');
+      assert.equal(
+        (await store.dispatch(u.id, T0 + 41))!.job.id,
+        direct.id,
+        'and is dispatched like any queued job',
+      );
     });
 
     test('finish cancels a queued job (it never held a slot)', async (store) => {
       const u = await userWithAccounts(store, { 'a@x.io': 1 });
       const job = await enqueueOk(store, u.id);
-      assert.equal(await store.finish(job.id, { state: 'cancelled' }, T0 + 1, { from: ['submitting', 'running'] }), null);
-      const cancelled = await store.finish(job.id, { state: 'cancelled', error: 'deleted by client' }, T0 + 2);
+      assert.equal(
+        await store.finish(job.id, { state: 'cancelled' }, T0 + 1, { from: ['submitting', 'running'] }),
+        null,
+      );
+      const cancelled = await store.finish(
+        job.id,
+        { state: 'cancelled', error: 'deleted by client' },
+        T0 + 2,
+      );
       assert.ok(cancelled);
       assert.deepEqual(
         [cancelled.state, cancelled.error, cancelled.finishedAt, cancelled.startedAt, cancelled.email],
@@ -206,7 +338,10 @@ export function runQueueConformance(makeStore: () => Promise<StoreHandle>): void
       assert.equal(await store.countQueued(u.id), 0);
       assert.equal(await store.dispatch(u.id, T0 + 4), null);
       const other = await enqueueOk(store, u.id);
-      assert.equal((await store.finish(other.id, { state: 'cancelled' }, T0 + 5, { from: ['queued'] }))!.state, 'cancelled');
+      assert.equal(
+        (await store.finish(other.id, { state: 'cancelled' }, T0 + 5, { from: ['queued'] }))!.state,
+        'cancelled',
+      );
     });
 
     test('deleteAccount also cancels the queued jobs pinned to it', async (store) => {
@@ -216,7 +351,10 @@ export function runQueueConformance(makeStore: () => Promise<StoreHandle>): void
       const onB = await enqueueOk(store, u.id, { email: 'b@x.io' });
       const free = await enqueueOk(store, u.id);
       const result = await store.deleteAccount(u.id, 'a@x.io', T0 + 50);
-      assert.deepEqual(result!.cancelled.map((j) => j.id), [running.id, onA.id]);
+      assert.deepEqual(
+        result!.cancelled.map((j) => j.id),
+        [running.id, onA.id],
+      );
       for (const j of result!.cancelled) {
         assert.equal(j.state, 'cancelled');
         assert.equal(j.finishedAt, T0 + 50);
@@ -239,12 +377,29 @@ export function runQueueConformance(makeStore: () => Promise<StoreHandle>): void
       const newer = await enqueueOk(store, u.id, { now: T0 + 500 });
       const elsewhere = await enqueueOk(store, v.id, { now: T0 }); // default wait: an hour
 
-      assert.deepEqual(await store.expireQueued(T0 + 1000, 'queue wait'), [], 'exactly the limit is not longer');
+      assert.deepEqual(
+        await store.expireQueued(T0 + 1000, 'queue wait'),
+        [],
+        'exactly the limit is not longer',
+      );
       const first = await store.expireQueued(T0 + 1001, 'queued too long');
-      assert.deepEqual(first.map((j) => j.id), [old.id]);
-      assert.deepEqual([first[0]!.state, first[0]!.error, first[0]!.finishedAt], ['timed_out', 'queued too long', T0 + 1001]);
-      assert.deepEqual((await store.expireQueued(T0 + 1501, 'queued too long')).map((j) => j.id), [newer.id]);
-      assert.equal((await store.getJob(dispatched.id))!.state, 'submitting', 'dispatched jobs are not queue-expired');
+      assert.deepEqual(
+        first.map((j) => j.id),
+        [old.id],
+      );
+      assert.deepEqual(
+        [first[0]!.state, first[0]!.error, first[0]!.finishedAt],
+        ['timed_out', 'queued too long', T0 + 1001],
+      );
+      assert.deepEqual(
+        (await store.expireQueued(T0 + 1501, 'queued too long')).map((j) => j.id),
+        [newer.id],
+      );
+      assert.equal(
+        (await store.getJob(dispatched.id))!.state,
+        'submitting',
+        'dispatched jobs are not queue-expired',
+      );
       assert.equal((await store.getJob(elsewhere.id))!.state, 'queued');
       assert.deepEqual(await store.expireQueued(T0 + 1501, 'again'), []);
       assert.deepEqual(
@@ -258,7 +413,10 @@ export function runQueueConformance(makeStore: () => Promise<StoreHandle>): void
       const held = await reserveOk(store, u.id, { now: T0 });
       const queued = await enqueueOk(store, u.id, { now: T0 });
       const expired = await store.expireJobs(T0 + 10_000, T0 + 10_000, 'timeout');
-      assert.deepEqual(expired.map((j) => j.id), [held.id]);
+      assert.deepEqual(
+        expired.map((j) => j.id),
+        [held.id],
+      );
       assert.equal((await store.getJob(queued.id))!.state, 'queued');
     });
   });
@@ -271,7 +429,11 @@ export function runQueueConformance(makeStore: () => Promise<StoreHandle>): void
       await enqueueMany(store, u.id, 50, { tokenId: big.id });
       await enqueueMany(store, u.id, 5, { tokenId: small.id });
       const first10 = await dispatchTokens(store, u.id, 10);
-      assert.equal(countOf(first10, small.id), 5, `small token's jobs within the first 10: ${JSON.stringify(first10)}`);
+      assert.equal(
+        countOf(first10, small.id),
+        5,
+        `small token's jobs within the first 10: ${JSON.stringify(first10)}`,
+      );
       assert.equal((await dispatchAll(store, u.id)).length, 45);
     });
 
@@ -287,7 +449,10 @@ export function runQueueConformance(makeStore: () => Promise<StoreHandle>): void
       assert.ok(h >= 29 && h <= 31, `heavy got ${h} of 40 (expected ~30)`);
       // The share holds over any window, not just in total.
       const firstEight = got.slice(0, 8);
-      assert.ok(countOf(firstEight, heavy.id) >= 5 && countOf(firstEight, light.id) >= 1, JSON.stringify(firstEight));
+      assert.ok(
+        countOf(firstEight, heavy.id) >= 5 && countOf(firstEight, light.id) >= 1,
+        JSON.stringify(firstEight),
+      );
     });
 
     test('jobs without a token share the queue like one more token of weight 1', async (store) => {
@@ -338,7 +503,7 @@ export function runQueueConformance(makeStore: () => Promise<StoreHandle>): void
     test('an idle token does not hoard dispatches when it returns', async (store) => {
       const u = await userWithAccounts(store, { 'a@x.io': 100 });
       const busy = await store.addToken(u.id, '9'.repeat(64), 'busy', T0);
-      const idle = await store.addToken(u.id, 'a'.repeat(63) + 'b', 'idle', T0);
+      const idle = await store.addToken(u.id, `${'a'.repeat(63)}b`, 'idle', T0);
       await enqueueOk(store, u.id, { tokenId: idle.id });
       await enqueueMany(store, u.id, 20, { tokenId: busy.id });
       await dispatchAll(store, u.id); // idle's single job and busy's 20: idle has been away since
@@ -348,9 +513,11 @@ export function runQueueConformance(makeStore: () => Promise<StoreHandle>): void
       await dispatchTokens(store, u.id, 5); // busy keeps going alone
       await enqueueMany(store, u.id, 10, { tokenId: idle.id }); // idle returns
       const next = await dispatchTokens(store, u.id, 6);
-      assert.ok(countOf(next, busy.id) >= 2, `the returning token must not take every turn: ${JSON.stringify(next)}`);
+      assert.ok(
+        countOf(next, busy.id) >= 2,
+        `the returning token must not take every turn: ${JSON.stringify(next)}`,
+      );
       assert.ok(countOf(next, idle.id) >= 2, `…but it gets its share at once: ${JSON.stringify(next)}`);
     });
   });
-
 }

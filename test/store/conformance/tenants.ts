@@ -16,12 +16,30 @@ export function runTenantsConformance(makeStore: () => Promise<StoreHandle>): vo
         webhookSecretPrev: null,
         webhookSecretPrevUntil: null,
       };
-      assert.deepEqual(a, { id: a.id, name: 'alice', replyUrl: null, createdAt: T0, ...defaults, webhookSecret: SECRET });
+      assert.deepEqual(a, {
+        id: a.id,
+        name: 'alice',
+        replyUrl: null,
+        createdAt: T0,
+        ...defaults,
+        webhookSecret: SECRET,
+      });
       assert.deepEqual(await store.getUser(b.id), {
-        id: b.id, name: null, replyUrl: null, createdAt: T0 + 1, ...defaults, webhookSecret: 'whsec_b',
+        id: b.id,
+        name: null,
+        replyUrl: null,
+        createdAt: T0 + 1,
+        ...defaults,
+        webhookSecret: 'whsec_b',
       });
       assert.equal(await store.getUser(a.id + b.id + 1000), null);
-      assert.deepEqual((await store.listUsers()).map((u) => [u.id, u.name]), [[a.id, 'alice'], [b.id, null]]);
+      assert.deepEqual(
+        (await store.listUsers()).map((u) => [u.id, u.name]),
+        [
+          [a.id, 'alice'],
+          [b.id, null],
+        ],
+      );
 
       await store.setUserReplyUrl(a.id, 'https://example.com/hook');
       assert.equal((await store.getUser(a.id))!.replyUrl, 'https://example.com/hook');
@@ -35,16 +53,31 @@ export function runTenantsConformance(makeStore: () => Promise<StoreHandle>): vo
       const other = await store.createUser('other', T0, SECRET);
       const t1 = await store.addToken(u.id, 'a'.repeat(64), 'ci', T0);
       const t2 = await store.addToken(u.id, 'b'.repeat(64), null, T0 + 1);
-      assert.deepEqual(t1, { id: t1.id, userId: u.id, hash: 'a'.repeat(64), label: 'ci', createdAt: T0, revokedAt: null, weight: 1 });
+      assert.deepEqual(t1, {
+        id: t1.id,
+        userId: u.id,
+        hash: 'a'.repeat(64),
+        label: 'ci',
+        createdAt: T0,
+        revokedAt: null,
+        weight: 1,
+      });
       assert.deepEqual((await store.activeTokens(u.id)).map((t) => t.id).sort(), [t1.id, t2.id].sort());
       assert.deepEqual(await store.activeTokens(other.id), []);
 
-      assert.equal(await store.revokeToken(other.id, t1.id, T0 + 5), false, 'another tenant cannot revoke it');
+      assert.equal(
+        await store.revokeToken(other.id, t1.id, T0 + 5),
+        false,
+        'another tenant cannot revoke it',
+      );
       assert.equal(await store.revokeToken(u.id, t1.id, T0 + 5), true);
       assert.equal(await store.revokeToken(u.id, t1.id, T0 + 6), false, 'already revoked');
       assert.equal(await store.revokeToken(u.id, t2.id + t1.id + 1000, T0 + 6), false, 'unknown token');
 
-      assert.deepEqual((await store.activeTokens(u.id)).map((t) => t.id), [t2.id]);
+      assert.deepEqual(
+        (await store.activeTokens(u.id)).map((t) => t.id),
+        [t2.id],
+      );
       const all = await store.listTokens(u.id);
       assert.deepEqual(all.map((t) => t.id).sort(), [t1.id, t2.id].sort());
       assert.equal(all.find((t) => t.id === t1.id)!.revokedAt, T0 + 5);
@@ -62,13 +95,23 @@ export function runTenantsConformance(makeStore: () => Promise<StoreHandle>): vo
       assert.deepEqual(await store.listUsers(), []);
       const b = await store.createUser('beta', T0, SECRET);
       const a = await store.createUser(null, T0 + 1, SECRET);
-      assert.deepEqual((await store.listUsers()).map((u) => [u.id, u.name]), [[b.id, 'beta'], [a.id, null]]);
+      assert.deepEqual(
+        (await store.listUsers()).map((u) => [u.id, u.name]),
+        [
+          [b.id, 'beta'],
+          [a.id, null],
+        ],
+      );
     });
 
     test('recentFailures: failed, moderated and timed_out since a time, latest first, per tenant', async (store) => {
       const u = await userWithAccounts(store, { 'a@x.io': 8 });
       const other = await userWithAccounts(store, { 'b@x.io': 8 });
-      const end = async (userId: number, state: 'failed' | 'moderated' | 'timed_out' | 'completed' | 'cancelled', at: number) => {
+      const end = async (
+        userId: number,
+        state: 'failed' | 'moderated' | 'timed_out' | 'completed' | 'cancelled',
+        at: number,
+      ) => {
         const job = await reserveOk(store, userId);
         assert.ok(await store.finish(job.id, { state, error: `${state} at ${at}` }, at));
         return job.id;
@@ -83,9 +126,19 @@ export function runTenantsConformance(makeStore: () => Promise<StoreHandle>): vo
       const running = await reserveOk(store, u.id);
 
       const recent = await store.recentFailures(u.id, T0 + 1000, 10);
-      assert.deepEqual(recent.map((j) => j.id), [timedOut, moderated, failed]);
-      assert.deepEqual(recent.map((j) => j.error), [`timed_out at ${T0 + 4000}`, `moderated at ${T0 + 3000}`, `failed at ${T0 + 2000}`]);
-      assert.deepEqual((await store.recentFailures(u.id, T0 + 1000, 2)).map((j) => j.id), [timedOut, moderated], 'limit keeps the latest');
+      assert.deepEqual(
+        recent.map((j) => j.id),
+        [timedOut, moderated, failed],
+      );
+      assert.deepEqual(
+        recent.map((j) => j.error),
+        [`timed_out at ${T0 + 4000}`, `moderated at ${T0 + 3000}`, `failed at ${T0 + 2000}`],
+      );
+      assert.deepEqual(
+        (await store.recentFailures(u.id, T0 + 1000, 2)).map((j) => j.id),
+        [timedOut, moderated],
+        'limit keeps the latest',
+      );
       assert.ok(!recent.some((j) => j.id === running.id));
       assert.deepEqual(await store.recentFailures(u.id, T0 + 4001, 10), []);
     });
@@ -99,9 +152,16 @@ export function runTenantsConformance(makeStore: () => Promise<StoreHandle>): vo
       assert.ok(s1);
       assert.equal(s1.queueByDefault, true);
       assert.equal(s1.maxQueueLength, 5);
-      assert.equal(s1.maxQueueWaitMs, DEFAULT_TENANT_SETTINGS.maxQueueWaitMs, 'absent settings keep their value');
+      assert.equal(
+        s1.maxQueueWaitMs,
+        DEFAULT_TENANT_SETTINGS.maxQueueWaitMs,
+        'absent settings keep their value',
+      );
       assert.equal(s1.replyUrl, null);
-      const s2 = await store.updateTenantSettings(u.id, { replyUrl: 'https://hook.example/t', maxQueueWaitMs: 1234 });
+      const s2 = await store.updateTenantSettings(u.id, {
+        replyUrl: 'https://hook.example/t',
+        maxQueueWaitMs: 1234,
+      });
       assert.deepEqual(
         [s2!.queueByDefault, s2!.maxQueueLength, s2!.maxQueueWaitMs, s2!.replyUrl],
         [true, 5, 1234, 'https://hook.example/t'],
@@ -113,7 +173,11 @@ export function runTenantsConformance(makeStore: () => Promise<StoreHandle>): vo
       assert.deepEqual(await store.getUser(u.id), s3);
       assert.deepEqual(await store.updateTenantSettings(u.id, {}), s3, 'empty update changes nothing');
       assert.equal(await store.updateTenantSettings(u.id + other.id + 1000, { maxQueueLength: 1 }), null);
-      assert.equal((await store.getUser(other.id))!.maxQueueLength, DEFAULT_TENANT_SETTINGS.maxQueueLength, 'other tenant untouched');
+      assert.equal(
+        (await store.getUser(other.id))!.maxQueueLength,
+        DEFAULT_TENANT_SETTINGS.maxQueueLength,
+        'other tenant untouched',
+      );
 
       const r1 = await store.rotateWebhookSecret(u.id, 'whsec_two', T0 + 86_400_000);
       assert.deepEqual(
@@ -121,7 +185,10 @@ export function runTenantsConformance(makeStore: () => Promise<StoreHandle>): vo
         ['whsec_two', SECRET, T0 + 86_400_000],
       );
       const r2 = await store.rotateWebhookSecret(u.id, 'whsec_three', T0 + 99);
-      assert.deepEqual([r2!.webhookSecret, r2!.webhookSecretPrev, r2!.webhookSecretPrevUntil], ['whsec_three', 'whsec_two', T0 + 99]);
+      assert.deepEqual(
+        [r2!.webhookSecret, r2!.webhookSecretPrev, r2!.webhookSecretPrevUntil],
+        ['whsec_three', 'whsec_two', T0 + 99],
+      );
       assert.deepEqual(await store.getUser(u.id), r2);
       assert.equal(r2!.maxQueueLength, 5, 'rotation keeps settings');
       assert.equal(await store.rotateWebhookSecret(u.id + other.id + 1000, 'x', T0), null);
@@ -154,9 +221,12 @@ export function runTenantsConformance(makeStore: () => Promise<StoreHandle>): vo
       await store.recordWebhookReceipt('r1', T0 + 2_000, T0 + 100);
       assert.equal(await store.webhookReceiptSeen('r1', T0 + 1_999), true, 'recording again extends it');
       await store.recordWebhookReceipt('r2', T0 + 5_000, T0 + 3_000);
-      assert.equal(await store.webhookReceiptSeen('r1', T0 + 1_000), false, 'dropped once expired at a later record');
+      assert.equal(
+        await store.webhookReceiptSeen('r1', T0 + 1_000),
+        false,
+        'dropped once expired at a later record',
+      );
       assert.equal(await store.webhookReceiptSeen('r2', T0 + 4_000), true);
     });
   });
-
 }

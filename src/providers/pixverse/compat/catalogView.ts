@@ -38,7 +38,11 @@ const EFFECT_ALIASES: Record<string, readonly string[]> = {
 export function effectView(item: Item): Item {
   const out = withAliases(item, EFFECT_ALIASES);
   if (typeof out['effect_type'] === 'number') out['effect_type'] = String(out['effect_type']);
-  if (typeof out['qualities'] === 'string') out['qualities'] = out['qualities'].split(',').map((q) => q.trim()).filter(Boolean);
+  if (typeof out['qualities'] === 'string')
+    out['qualities'] = out['qualities']
+      .split(',')
+      .map((q) => q.trim())
+      .filter(Boolean);
   return out;
 }
 
@@ -47,7 +51,11 @@ export function voiceView(item: Item): Item {
 }
 
 export function restyleView(item: Item): Item {
-  return withAliases(item, { restyle_id: ['id'], display_name: ['name', 'restyle_name', 'title'], display_prompt: ['prompt', 'restyle_prompt'] });
+  return withAliases(item, {
+    restyle_id: ['id'],
+    display_name: ['name', 'restyle_name', 'title'],
+    display_prompt: ['prompt', 'restyle_prompt'],
+  });
 }
 
 /**

@@ -39,7 +39,14 @@ export function mapCreateFrames(body: CreateFramesBody): Mapped {
   const first = parseFilePath(body.first_frame_path, 'first_frame_path', 'image');
   const last = parseFilePath(body.last_frame_path, 'last_frame_path', 'image');
 
-  const params: { [key: string]: Json } = { prompt, model, duration, quality, first_frame_img: first.id, last_frame_img: last.id };
+  const params: { [key: string]: Json } = {
+    prompt,
+    model,
+    duration,
+    quality,
+    first_frame_img: first.id,
+    last_frame_img: last.id,
+  };
   if (body.seed !== undefined) params['seed'] = body.seed;
   addSound(body, model, params);
   const email = pinnedAccount(body.email, [

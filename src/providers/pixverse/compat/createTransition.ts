@@ -8,7 +8,13 @@ import { badRequest } from '../../../domain/errors.ts';
 import type { Json } from '../../../domain/job.ts';
 import { StringEnum, withCommon } from '../../../http/schemas.ts';
 import { parseFilePath } from './filePaths.ts';
-import { checkLength, endpointModel, numbered, rejectWebAppOptions, requireContiguous } from './rules/common.ts';
+import {
+  checkLength,
+  endpointModel,
+  numbered,
+  rejectWebAppOptions,
+  requireContiguous,
+} from './rules/common.ts';
 import {
   durationField,
   frameField,
@@ -27,7 +33,8 @@ export const TRANSITION_DEFAULT_MODEL = 'v5';
 const SEGMENT_PROMPT_MAX = 2048;
 
 const perFrame: Record<string, TSchema> = {};
-for (let i = 1; i <= TRANSITION_FRAMES_MAX; i++) perFrame[frameField(i)] = Type.Optional(Type.String({ minLength: 1, maxLength: 1024 }));
+for (let i = 1; i <= TRANSITION_FRAMES_MAX; i++)
+  perFrame[frameField(i)] = Type.Optional(Type.String({ minLength: 1, maxLength: 1024 }));
 for (let i = 1; i < TRANSITION_FRAMES_MAX; i++) {
   perFrame[durationField(i)] = Type.Optional(Type.Integer({ minimum: 1, maximum: 8 }));
   perFrame[promptField(i)] = Type.Optional(Type.String({ maxLength: 5000 }));
@@ -50,13 +57,22 @@ export function mapCreateTransition(body: CreateTransitionBody): Mapped {
   for (const field of Object.keys(SoundFields)) {
     // `false` asks for no sound, which is what a keyframe transition has.
     if (raw[field] !== undefined && raw[field] !== false) {
-      throw badRequest(`${field} is not available for keyframe transitions through the PixVerse Platform API (its multi-transition operation has no audio options)`);
+      throw badRequest(
+        `${field} is not available for keyframe transitions through the PixVerse Platform API (its multi-transition operation has no audio options)`,
+      );
     }
   }
-  const model = endpointModel(body.model, TRANSITION_MODELS, TRANSITION_DEFAULT_MODEL, '/videos/create-transition');
+  const model = endpointModel(
+    body.model,
+    TRANSITION_MODELS,
+    TRANSITION_DEFAULT_MODEL,
+    '/videos/create-transition',
+  );
   const frames = numbered<string>(raw, frameField, TRANSITION_FRAMES_MAX);
   if (frames.length < TRANSITION_FRAMES_MIN) {
-    throw badRequest(`${frameField(frames.length + 1)} is required: a transition needs ${TRANSITION_FRAMES_MIN}…${TRANSITION_FRAMES_MAX} frames (frame_1_path, frame_2_path, …)`);
+    throw badRequest(
+      `${frameField(frames.length + 1)} is required: a transition needs ${TRANSITION_FRAMES_MIN}…${TRANSITION_FRAMES_MAX} frames (frame_1_path, frame_2_path, …)`,
+    );
   }
   requireContiguous(frames, frameField);
   const count = frames.length;
@@ -68,7 +84,10 @@ export function mapCreateTransition(body: CreateTransitionBody): Mapped {
   }
   const durations = segmentDurations(count, (i) => raw[durationField(i)] as number | undefined);
 
-  const files: PinnedFile[] = frames.map((frame) => ({ ref: parseFilePath(frame.value, frame.field, 'image'), field: frame.field }));
+  const files: PinnedFile[] = frames.map((frame) => ({
+    ref: parseFilePath(frame.value, frame.field, 'image'),
+    field: frame.field,
+  }));
   const items: { [key: string]: Json }[] = files.map((file, index) => {
     const item: { [key: string]: Json } = { img_id: file.ref.id };
     if (index < count - 1) {
@@ -82,7 +101,11 @@ export function mapCreateTransition(body: CreateTransitionBody): Mapped {
     return item;
   });
 
-  const params: { [key: string]: Json } = { model, quality: body.quality ?? defaultQuality(model), multi_transition: items };
+  const params: { [key: string]: Json } = {
+    model,
+    quality: body.quality ?? defaultQuality(model),
+    multi_transition: items,
+  };
   if (body.seed !== undefined) params['seed'] = body.seed;
   return { upstream: { op: 'video.multi_transition', params }, email: pinnedAccount(body.email, files) };
 }

@@ -34,7 +34,9 @@ export function accountForFiles(pinned: string | undefined, files: FileRef[], fi
   let email = pinned?.toLowerCase() ?? null;
   for (const file of files) {
     if (email !== null && email !== file.email) {
-      throw badRequest(`${field} was uploaded through account ${file.email}; PixVerse media ids are per account, so the job must run there`);
+      throw badRequest(
+        `${field} was uploaded through account ${file.email}; PixVerse media ids are per account, so the job must run there`,
+      );
     }
     email = file.email;
   }

@@ -28,7 +28,11 @@ export function mapMotionControl(body: MotionControlBody): Mapped {
   endpointModel(body.model, MIMIC_MODELS, 'v5.6', '/videos/motion-control');
   const image = parseFilePath(body.frame_1_path, 'frame_1_path', 'image');
   const video = parseFilePath(body.video_1_path, 'video_1_path', 'video');
-  const params: { [key: string]: Json } = { img_id: image.id, video_media_id: video.id, quality: body.quality ?? '720p' };
+  const params: { [key: string]: Json } = {
+    img_id: image.id,
+    video_media_id: video.id,
+    quality: body.quality ?? '720p',
+  };
   const email = pinnedAccount(body.email, [
     { ref: image, field: 'frame_1_path' },
     { ref: video, field: 'video_1_path' },

@@ -45,7 +45,11 @@ export function parseVideoId(id: string, field: string): JobRef {
  * Reads `video_id` xor `video_path` into `params` (`source_video_id` is filled in by the route,
  * `video_media_id` here). `files` collects the uploaded inputs that pin the account.
  */
-export function videoSource(body: VideoSourceBody, params: { [key: string]: Json }, files: PinnedFile[]): SourcePlan | null {
+export function videoSource(
+  body: VideoSourceBody,
+  params: { [key: string]: Json },
+  files: PinnedFile[],
+): SourcePlan | null {
   const which = exactlyOne(body as Record<string, unknown>, 'video_id', 'video_path');
   if (which === 'video_id') {
     const id = body.video_id!;
@@ -68,7 +72,11 @@ export function pinnedAccount(email: string | undefined, files: PinnedFile[]): s
  * Checks that a resolved source job's account agrees with the account the rest of the request
  * pins (by `email` or by uploaded files), and returns the account the job must run on.
  */
-export function accountForSource(pinned: string | null, sourceEmail: string, plan: Pick<SourcePlan, 'field'>): string {
+export function accountForSource(
+  pinned: string | null,
+  sourceEmail: string,
+  plan: Pick<SourcePlan, 'field'>,
+): string {
   if (pinned !== null && pinned !== sourceEmail.toLowerCase()) {
     throw badRequest(
       `${plan.field} names a video of account ${sourceEmail}, but email or an uploaded file of this request names account ${pinned}; operations on an existing video run on the account that made it`,

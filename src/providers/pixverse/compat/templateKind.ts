@@ -26,7 +26,11 @@ function templateType(item: { [key: string]: Json }): number | null {
   return typeof n === 'number' && Number.isFinite(n) ? n : null;
 }
 
-async function templateTypes(services: Services, userId: number, email: string): Promise<Map<string, number> | null> {
+async function templateTypes(
+  services: Services,
+  userId: number,
+  email: string,
+): Promise<Map<string, number> | null> {
   const key = `${userId}:${email}`;
   const now = services.now();
   const hit = catalogs.get(key);
@@ -52,10 +56,15 @@ async function templateTypes(services: Services, userId: number, email: string):
  * Turns an image-to-video template request into an image template job when the template makes
  * images. A catalogue that cannot be read leaves the request as it is: PixVerse then judges it.
  */
-export async function resolveTemplateOutput(services: Services, userId: number, mapped: Mapped): Promise<Mapped> {
+export async function resolveTemplateOutput(
+  services: Services,
+  userId: number,
+  mapped: Mapped,
+): Promise<Mapped> {
   const params = mapped.upstream.params;
   const templateId = params['template_id'];
-  if (mapped.upstream.op !== 'video.img' || typeof templateId !== 'string' || mapped.email === null) return mapped;
+  if (mapped.upstream.op !== 'video.img' || typeof templateId !== 'string' || mapped.email === null)
+    return mapped;
   let types: Map<string, number> | null;
   try {
     types = await templateTypes(services, userId, mapped.email);
@@ -64,5 +73,8 @@ export async function resolveTemplateOutput(services: Services, userId: number, 
   }
   if (types?.get(templateId) !== 2) return mapped;
   const imgIds = params['img_ids'] ?? (params['img_id'] === undefined ? [] : [params['img_id']]);
-  return { ...mapped, upstream: { op: 'image.template', params: { img_ids: imgIds, template_id: templateId } } };
+  return {
+    ...mapped,
+    upstream: { op: 'image.template', params: { img_ids: imgIds, template_id: templateId } },
+  };
 }

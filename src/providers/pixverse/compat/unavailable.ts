@@ -17,8 +17,12 @@ export const NOT_AVAILABLE: Record<string, string> = {
 
 /** Reads of useapi's TTS catalogue, which has nothing behind it on the Platform API either. */
 export const NOT_AVAILABLE_READS: Record<string, string> = {
-  '/speech': 'Text-to-speech clips (GET /speech) are not available through the PixVerse Platform API: it has no standalone TTS operation.',
-  '/speech/:id': 'Text-to-speech clips (GET /speech/{audio_id}) are not available through the PixVerse Platform API: it has no standalone TTS operation.',
-  '/speech/voices': 'The text-to-speech voice catalogue (GET /speech/voices) is not available through the PixVerse Platform API. Lip-sync voices are at GET /videos/voices.',
-  '/speech/models': 'Text-to-speech models (GET /speech/models) are not available through the PixVerse Platform API.',
+  '/speech':
+    'Text-to-speech clips (GET /speech) are not available through the PixVerse Platform API: it has no standalone TTS operation.',
+  '/speech/:id':
+    'Text-to-speech clips (GET /speech/{audio_id}) are not available through the PixVerse Platform API: it has no standalone TTS operation.',
+  '/speech/voices':
+    'The text-to-speech voice catalogue (GET /speech/voices) is not available through the PixVerse Platform API. Lip-sync voices are at GET /videos/voices.',
+  '/speech/models':
+    'Text-to-speech models (GET /speech/models) are not available through the PixVerse Platform API.',
 };

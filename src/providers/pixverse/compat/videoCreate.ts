@@ -54,7 +54,9 @@ export const Int64Id = Type.Unsafe<number | string>({
   // The type spells the `type` keyword: the Fastify type provider infers handler types from it.
 }) as TUnsafe<number | string> & { type: ['integer', 'string'] };
 
-const frameFields = Object.fromEntries(Array.from({ length: TEMPLATE_FRAMES_MAX }, (_, i) => [`frame_${i + 1}_path`, Type.Optional(Path)]));
+const frameFields = Object.fromEntries(
+  Array.from({ length: TEMPLATE_FRAMES_MAX }, (_, i) => [`frame_${i + 1}_path`, Type.Optional(Path)]),
+);
 
 export const VideoCreateBody = withCommon({
   prompt: Type.Optional(Type.String({ maxLength: 5000 })),
@@ -92,15 +94,22 @@ export function mapVideoCreate(body: VideoCreateBody): Mapped {
   const frames = numbered<string>(raw, (i) => `frame_${i}_path`, TEMPLATE_FRAMES_MAX);
   if (frames.length > 0 && (body.first_frame_path !== undefined || body.last_frame_path !== undefined)) {
     const other = body.first_frame_path !== undefined ? 'first_frame_path' : 'last_frame_path';
-    throw badRequest(`${frames[0]!.field} cannot be combined with ${other}; multi-input templates take frame_1_path…frame_5_path only`);
+    throw badRequest(
+      `${frames[0]!.field} cannot be combined with ${other}; multi-input templates take frame_1_path…frame_5_path only`,
+    );
   }
-  if (body.last_frame_path !== undefined && body.first_frame_path === undefined) throw badRequest('last_frame_path needs first_frame_path');
+  if (body.last_frame_path !== undefined && body.first_frame_path === undefined)
+    throw badRequest('last_frame_path needs first_frame_path');
   if (body.template_id !== undefined) return mapTemplate(body, frames);
   if (frames.length > 0) {
-    throw badRequest(`${frames[0]!.field} needs template_id (multi-input effect templates); for keyframe videos use POST /videos/create-transition`);
+    throw badRequest(
+      `${frames[0]!.field} needs template_id (multi-input effect templates); for keyframe videos use POST /videos/create-transition`,
+    );
   }
   if (body.last_frame_path !== undefined) {
-    throw badRequest('last_frame_path needs template_id here (a two-image effect); for first + last frame videos use POST /videos/create-frames');
+    throw badRequest(
+      'last_frame_path needs template_id here (a two-image effect); for first + last frame videos use POST /videos/create-frames',
+    );
   }
 
   const model = platformModel(body.model);
@@ -111,7 +120,8 @@ export function mapVideoCreate(body: VideoCreateBody): Mapped {
   const duration = body.duration ?? 5;
   checkDuration({ model, duration, quality });
   checkMotionMode(model, body.motion_mode, duration, quality);
-  if (body.multi_shot && !['v5.5', 'v6'].includes(model)) throw badRequest(`multi_shot needs model v5.5 or v6 (got ${model})`);
+  if (body.multi_shot && !['v5.5', 'v6'].includes(model))
+    throw badRequest(`multi_shot needs model v5.5 or v6 (got ${model})`);
 
   const params: Params = { prompt, model, duration, quality };
   if (body.seed !== undefined) params['seed'] = body.seed;
@@ -122,10 +132,14 @@ export function mapVideoCreate(body: VideoCreateBody): Mapped {
 
   if (body.first_frame_path !== undefined) {
     // Image-to-video takes its aspect ratio from the image.
-    if (body.aspect_ratio !== undefined) throw badRequest('aspect_ratio must not be sent with first_frame_path');
+    if (body.aspect_ratio !== undefined)
+      throw badRequest('aspect_ratio must not be sent with first_frame_path');
     const image = parseFilePath(body.first_frame_path, 'first_frame_path', 'image');
     params['img_id'] = image.id;
-    return { upstream: { op: 'video.img', params }, email: accountForFiles(body.email, [image], 'first_frame_path') };
+    return {
+      upstream: { op: 'video.img', params },
+      email: accountForFiles(body.email, [image], 'first_frame_path'),
+    };
   }
   const aspect = body.aspect_ratio ?? '16:9';
   checkAspectRatio(model, aspect);
@@ -134,10 +148,15 @@ export function mapVideoCreate(body: VideoCreateBody): Mapped {
 }
 
 /** An effect template: the template decides model, length and motion. */
-function mapTemplate(body: VideoCreateBody, frames: { index: number; field: string; value: string }[]): Mapped {
-  if (body.model !== undefined) throw badRequest('model must not be sent with template_id: the effect template decides the model');
+function mapTemplate(
+  body: VideoCreateBody,
+  frames: { index: number; field: string; value: string }[],
+): Mapped {
+  if (body.model !== undefined)
+    throw badRequest('model must not be sent with template_id: the effect template decides the model');
   for (const field of ['motion_mode', 'multi_shot'] as const) {
-    if (body[field] !== undefined) throw badRequest(`${field} must not be sent with template_id: the effect template decides it`);
+    if (body[field] !== undefined)
+      throw badRequest(`${field} must not be sent with template_id: the effect template decides it`);
   }
   const templateId = String(body.template_id);
   const prompt = body.prompt?.trim() ?? '';
@@ -157,20 +176,35 @@ function mapTemplate(body: VideoCreateBody, frames: { index: number; field: stri
   const images: PinnedFile[] = [];
   if (frames.length > 0) {
     requireContiguous(frames, (i) => `frame_${i}_path`);
-    if (frames.length < 2) throw badRequest('frame_2_path is required with frame_1_path (multi-input templates take 2…5 images; for one image use first_frame_path)');
-    for (const frame of frames) images.push({ ref: parseFilePath(frame.value, frame.field, 'image'), field: frame.field });
+    if (frames.length < 2)
+      throw badRequest(
+        'frame_2_path is required with frame_1_path (multi-input templates take 2…5 images; for one image use first_frame_path)',
+      );
+    for (const frame of frames)
+      images.push({ ref: parseFilePath(frame.value, frame.field, 'image'), field: frame.field });
   } else if (body.first_frame_path !== undefined) {
-    images.push({ ref: parseFilePath(body.first_frame_path, 'first_frame_path', 'image'), field: 'first_frame_path' });
-    if (body.last_frame_path !== undefined) images.push({ ref: parseFilePath(body.last_frame_path, 'last_frame_path', 'image'), field: 'last_frame_path' });
+    images.push({
+      ref: parseFilePath(body.first_frame_path, 'first_frame_path', 'image'),
+      field: 'first_frame_path',
+    });
+    if (body.last_frame_path !== undefined)
+      images.push({
+        ref: parseFilePath(body.last_frame_path, 'last_frame_path', 'image'),
+        field: 'last_frame_path',
+      });
   }
 
   if (images.length === 0) {
     const aspect = body.aspect_ratio ?? '16:9';
-    if (!(TEMPLATE_ASPECTS as readonly string[]).includes(aspect)) throw badRequest(`aspect_ratio must be one of: ${TEMPLATE_ASPECTS.join(', ')} with template_id`);
+    if (!(TEMPLATE_ASPECTS as readonly string[]).includes(aspect))
+      throw badRequest(`aspect_ratio must be one of: ${TEMPLATE_ASPECTS.join(', ')} with template_id`);
     params['aspect_ratio'] = aspect;
     return { upstream: { op: 'video.text', params }, email: body.email?.toLowerCase() ?? null };
   }
-  if (body.aspect_ratio !== undefined) throw badRequest(`aspect_ratio must not be sent with ${images[0]!.field}: the video takes the image's aspect ratio`);
+  if (body.aspect_ratio !== undefined)
+    throw badRequest(
+      `aspect_ratio must not be sent with ${images[0]!.field}: the video takes the image's aspect ratio`,
+    );
   if (images.length === 1) params['img_id'] = images[0]!.ref.id;
   else params['img_ids'] = images.map((image) => image.ref.id);
   return { upstream: { op: 'video.img', params }, email: pinnedAccount(body.email, images) };

@@ -42,5 +42,9 @@ export function mapVideoExtend(body: VideoExtendBody): Mapped {
   Object.assign(params, { prompt, model, duration, quality });
   if (body.seed !== undefined) params['seed'] = body.seed;
   if (body.audio !== undefined) params['generate_audio_switch'] = body.audio;
-  return { upstream: { op: 'video.extend', params }, email: pinnedAccount(body.email, files), ...(source ? { source } : {}) };
+  return {
+    upstream: { op: 'video.extend', params },
+    email: pinnedAccount(body.email, files),
+    ...(source ? { source } : {}),
+  };
 }

@@ -30,17 +30,24 @@ export function mapVideoLipsync(body: VideoLipsyncBody): Mapped {
   const files: PinnedFile[] = [];
   const source = videoSource(body, params, files);
   if (exactlyOne(body as Record<string, unknown>, 'audio_path', 'prompt') === 'audio_path') {
-    if (body.speaker_id !== undefined) throw badRequest('speaker_id goes with prompt (TTS), not with audio_path');
+    if (body.speaker_id !== undefined)
+      throw badRequest('speaker_id goes with prompt (TTS), not with audio_path');
     const audio = parseFilePath(body.audio_path!, 'audio_path', 'audio');
     params['audio_media_id'] = audio.id;
     files.push({ ref: audio, field: 'audio_path' });
   } else {
     const text = requiredPrompt(body.prompt);
-    if (charLength(text) > TTS_PROMPT_MAX) throw badRequest(`prompt must be at most ${TTS_PROMPT_MAX} characters (TTS text)`);
-    if (body.speaker_id === undefined) throw badRequest('speaker_id is required with prompt (see GET /videos/voices)');
+    if (charLength(text) > TTS_PROMPT_MAX)
+      throw badRequest(`prompt must be at most ${TTS_PROMPT_MAX} characters (TTS text)`);
+    if (body.speaker_id === undefined)
+      throw badRequest('speaker_id is required with prompt (see GET /videos/voices)');
     params['lip_sync_tts_content'] = text;
     params['lip_sync_tts_speaker_id'] = body.speaker_id;
   }
   if (body.original_sound_switch !== undefined) params['original_sound_switch'] = body.original_sound_switch;
-  return { upstream: { op: 'video.lip_sync', params }, email: pinnedAccount(body.email, files), ...(source ? { source } : {}) };
+  return {
+    upstream: { op: 'video.lip_sync', params },
+    email: pinnedAccount(body.email, files),
+    ...(source ? { source } : {}),
+  };
 }

@@ -34,8 +34,15 @@ export function mapVideoModify(body: VideoModifyBody): Mapped {
   // PixVerse reads "@img<n>" / "@selection<n>" as references to reference images and masks,
   // which useapi's modify has no fields for: such a prompt could only be refused upstream.
   const mention = /@(img|selection)\d+/.exec(prompt);
-  if (mention) throw badRequest(`prompt must not contain ${mention[0]}: masks and reference images are not available on /videos/modify`);
+  if (mention)
+    throw badRequest(
+      `prompt must not contain ${mention[0]}: masks and reference images are not available on /videos/modify`,
+    );
   Object.assign(params, { prompt, quality: body.quality ?? '540p' });
   if (body.seed !== undefined) params['seed'] = body.seed;
-  return { upstream: { op: 'video.modify', params }, email: pinnedAccount(body.email, files), ...(source ? { source } : {}) };
+  return {
+    upstream: { op: 'video.modify', params },
+    email: pinnedAccount(body.email, files),
+    ...(source ? { source } : {}),
+  };
 }

@@ -2,7 +2,13 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { Json } from '../../../domain/job.ts';
 import { withCommon } from '../../../http/schemas.ts';
-import { checkLength, endpointModel, exactlyOne, rejectWebAppOptions, requiredPrompt } from './rules/common.ts';
+import {
+  checkLength,
+  endpointModel,
+  exactlyOne,
+  rejectWebAppOptions,
+  requiredPrompt,
+} from './rules/common.ts';
 import { pinnedAccount, videoSource, type PinnedFile } from './sources.ts';
 import { Int64Id, type Mapped } from './videoCreate.ts';
 
@@ -36,5 +42,9 @@ export function mapVideoRestyle(body: VideoRestyleBody): Mapped {
     params['restyle_prompt'] = prompt;
   }
   if (body.seed !== undefined) params['seed'] = body.seed;
-  return { upstream: { op: 'video.restyle', params }, email: pinnedAccount(body.email, files), ...(source ? { source } : {}) };
+  return {
+    upstream: { op: 'video.restyle', params },
+    email: pinnedAccount(body.email, files),
+    ...(source ? { source } : {}),
+  };
 }

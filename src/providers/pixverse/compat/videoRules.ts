@@ -21,9 +21,12 @@ export interface VideoSettings {
 export function platformModel(model: string | undefined): string {
   const name = model ?? 'v6';
   if (WEB_ONLY.test(name)) {
-    throw badRequest(`model "${name}" is only offered by the PixVerse web app and is not available through the PixVerse Platform API`);
+    throw badRequest(
+      `model "${name}" is only offered by the PixVerse web app and is not available through the PixVerse Platform API`,
+    );
   }
-  if (!(VIDEO_MODELS as readonly string[]).includes(name)) throw badRequest(`model must be one of: ${VIDEO_MODELS.join(', ')}`);
+  if (!(VIDEO_MODELS as readonly string[]).includes(name))
+    throw badRequest(`model must be one of: ${VIDEO_MODELS.join(', ')}`);
   return name === 'pixverse-c1' ? 'c1' : name;
 }
 
@@ -43,24 +46,34 @@ export function checkDuration(settings: VideoSettings): void {
     return;
   }
   const allowed = model === 'v5.5' || model === 'v5.6' ? [5, 8, 10] : [5, 8];
-  if (!allowed.includes(duration)) throw badRequest(`duration must be one of ${allowed.join(', ')} for model ${model}`);
+  if (!allowed.includes(duration))
+    throw badRequest(`duration must be one of ${allowed.join(', ')} for model ${model}`);
   const longest = allowed[allowed.length - 1]!;
-  if (quality === '1080p' && duration === longest) throw badRequest(`duration ${duration} is not available at 1080p for model ${model}`);
+  if (quality === '1080p' && duration === longest)
+    throw badRequest(`duration ${duration} is not available at 1080p for model ${model}`);
 }
 
 export function checkAspectRatio(model: string, aspect: string): void {
   const wide = ['2:3', '3:2', '21:9'];
-  if (wide.includes(aspect) && !isV6Family(model)) throw badRequest(`aspect_ratio ${aspect} needs model v6 or c1`);
+  if (wide.includes(aspect) && !isV6Family(model))
+    throw badRequest(`aspect_ratio ${aspect} needs model v6 or c1`);
 }
 
-export function checkMotionMode(model: string, motion: string | undefined, duration: number, quality: string): void {
+export function checkMotionMode(
+  model: string,
+  motion: string | undefined,
+  duration: number,
+  quality: string,
+): void {
   if (motion !== 'fast') return;
-  if (['v5', 'v5.5', 'v5.6', 'v6', 'c1'].includes(model)) throw badRequest(`motion_mode fast is not supported by model ${model}`);
+  if (['v5', 'v5.5', 'v5.6', 'v6', 'c1'].includes(model))
+    throw badRequest(`motion_mode fast is not supported by model ${model}`);
   if (duration !== 5) throw badRequest('motion_mode fast needs duration 5');
   if (quality === '1080p') throw badRequest('motion_mode fast is not available at 1080p');
 }
 
 export function checkPromptLength(model: string, prompt: string): void {
   const limit = ['v5.5', 'v5.6', 'v6', 'c1'].includes(model) ? 5000 : 2048;
-  if (prompt.length > limit) throw badRequest(`prompt must be at most ${limit} characters for model ${model}`);
+  if (prompt.length > limit)
+    throw badRequest(`prompt must be at most ${limit} characters for model ${model}`);
 }

@@ -15,6 +15,11 @@ export type VideoUpscaleBody = Static<typeof VideoUpscaleBody>;
 export function mapVideoUpscale(body: VideoUpscaleBody): Mapped {
   rejectWebAppOptions(body as Record<string, unknown>);
   const params: { [key: string]: Json } = {};
-  const source = { field: 'video_id', id: body.video_id, ref: parseVideoId(body.video_id, 'video_id'), param: 'source_video_id' };
+  const source = {
+    field: 'video_id',
+    id: body.video_id,
+    ref: parseVideoId(body.video_id, 'video_id'),
+    param: 'source_video_id',
+  };
   return { upstream: { op: 'video.upscale', params }, email: body.email?.toLowerCase() ?? null, source };
 }

@@ -79,7 +79,8 @@ export function create(validate: (body: Body, lookup: Lookup) => JobSpec) {
 export function result(kind: JobSpec['kind']) {
   return (engine: Engine, req: ApiRequest): string => {
     const raw = req.params[0]!;
-    if (!isIdText(raw)) throw new SimError(ERR.badBinding, `invalid binding request: id "${raw.slice(0, 40)}"`);
+    if (!isIdText(raw))
+      throw new SimError(ERR.badBinding, `invalid binding request: id "${raw.slice(0, 40)}"`);
     const now = Date.now();
     const job = engine.job(req.account, raw.replace(/^0+(?=\d)/, ''), kind, now);
     if (!job) throw new SimError(ERR.notFound);

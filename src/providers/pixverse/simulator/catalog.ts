@@ -10,9 +10,25 @@ export const WIDE_ASPECTS = [...BASE_ASPECTS, '2:3', '3:2', '21:9'] as const;
 export const MOTION_MODES = ['normal', 'fast'] as const;
 export const STYLES = ['anime', '3d_animation', 'clay', 'comic', 'cyberpunk'] as const;
 export const CAMERA_MOVEMENTS = [
-  'horizontal_left', 'horizontal_right', 'vertical_up', 'vertical_down', 'zoom_in', 'zoom_out',
-  'crane_up', 'quickly_zoom_in', 'quickly_zoom_out', 'smooth_zoom_in', 'camera_rotation', 'robo_arm',
-  'super_dolly_out', 'whip_pan', 'hitchcock', 'left_follow', 'right_follow', 'pan_left', 'pan_right',
+  'horizontal_left',
+  'horizontal_right',
+  'vertical_up',
+  'vertical_down',
+  'zoom_in',
+  'zoom_out',
+  'crane_up',
+  'quickly_zoom_in',
+  'quickly_zoom_out',
+  'smooth_zoom_in',
+  'camera_rotation',
+  'robo_arm',
+  'super_dolly_out',
+  'whip_pan',
+  'hitchcock',
+  'left_follow',
+  'right_follow',
+  'pan_left',
+  'pan_right',
   'fix_bg',
 ] as const;
 /** Qualities of the editing endpoints that stop at 720p (mimic, swap, modify; reference §3.12–3.14). */
@@ -41,8 +57,16 @@ export function supportsFastMotion(model: string): boolean {
 }
 
 export const IMAGE_MODELS = [
-  'qwen-image', 'nano-banana', 'nano-banana-2', 'nano-banana-pro', 'seedream-4.0', 'seedream-4.5',
-  'seedream-5.0-lite', 'seedream-5.0-pro', 'kling-3.0', 'gpt-image-2.0',
+  'qwen-image',
+  'nano-banana',
+  'nano-banana-2',
+  'nano-banana-pro',
+  'seedream-4.0',
+  'seedream-4.5',
+  'seedream-5.0-lite',
+  'seedream-5.0-pro',
+  'kling-3.0',
+  'gpt-image-2.0',
 ] as const;
 export const IMAGE_QUALITIES = ['512p', '720p', '1080p', '1k', '2k', '4k'] as const;
 export const IMAGE_MAX_COUNT = 4;

@@ -34,7 +34,12 @@ function nonNegativeInt(value: unknown, name: string): number | undefined {
 }
 
 /** Returns null when the path is not a control route. */
-export function handleControl(engine: Engine, method: string, path: string, body: string): ControlReply | null {
+export function handleControl(
+  engine: Engine,
+  method: string,
+  path: string,
+  body: string,
+): ControlReply | null {
   const now = Date.now();
   if (path === '/_sim/stats' && method === 'GET') return reply(200, engine.stats(now));
   if (path === '/_sim/reset-stats' && method === 'POST') {
@@ -47,7 +52,8 @@ export function handleControl(engine: Engine, method: string, path: string, body
     if (!engine.deleteJob(id, now)) return reply(404, { error: `no job ${id}` });
     return reply(200, { ok: true, id, status: 6 });
   }
-  if (path === '/_sim/webhooks' || path.startsWith('/_sim/webhooks/')) return webhookControl(engine, method, path, body);
+  if (path === '/_sim/webhooks' || path.startsWith('/_sim/webhooks/'))
+    return webhookControl(engine, method, path, body);
   const keyMatch = /^\/_sim\/keys\/([^/]+)$/.exec(path);
   if (keyMatch && method === 'POST') {
     let key: string;
@@ -58,7 +64,8 @@ export function handleControl(engine: Engine, method: string, path: string, body
     }
     try {
       const input: unknown = body.trim() === '' ? {} : JSON.parse(body);
-      if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new Error('body must be a JSON object');
+      if (input === null || typeof input !== 'object' || Array.isArray(input))
+        throw new Error('body must be a JSON object');
       const fields = input as Record<string, unknown>;
       const limit = nonNegativeInt(fields.maxConcurrent, 'maxConcurrent');
       const monthly = nonNegativeInt(fields.creditMonthly, 'creditMonthly');
@@ -98,7 +105,9 @@ function webhookControl(engine: Engine, method: string, path: string, body: stri
     return hook ? reply(200, hook) : reply(404, { error: `no webhook ${id}` });
   }
   if (method === 'DELETE') {
-    return engine.webhooks.remove(id) ? reply(200, { ok: true, webhook_id: id }) : reply(404, { error: `no webhook ${id}` });
+    return engine.webhooks.remove(id)
+      ? reply(200, { ok: true, webhook_id: id })
+      : reply(404, { error: `no webhook ${id}` });
   }
   return null;
 }

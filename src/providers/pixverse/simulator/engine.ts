@@ -9,7 +9,15 @@
  * with a webhook, whose end must be noticed without a request: webhooks.ts times those.
  */
 import {
-  charge, newAccount, rememberTrace, statsOf, statusAt, type Account, type FinalStatus, type Job, type UploadKind,
+  charge,
+  newAccount,
+  rememberTrace,
+  statsOf,
+  statusAt,
+  type Account,
+  type FinalStatus,
+  type Job,
+  type UploadKind,
 } from './account.ts';
 import { ERR, RawInt, SimError, successText } from './envelope.ts';
 import { IdGenerator } from './ids.ts';
@@ -120,7 +128,8 @@ export class Engine {
   submit(acc: Account, traceId: string, spec: JobSpec, now: number, markers: Markers = NO_MARKERS): string {
     const refusal = markerRefusal(markers, spec);
     if (refusal) throw refusal;
-    if (this.options.overloadRate > 0 && this.faultRng() < this.options.overloadRate) throw new SimError(ERR.overloaded);
+    if (this.options.overloadRate > 0 && this.faultRng() < this.options.overloadRate)
+      throw new SimError(ERR.overloaded);
 
     this.settle(acc, now);
     if (acc.running.size >= acc.limit) {
@@ -138,7 +147,8 @@ export class Engine {
     acc.running.push(job);
     acc.created++;
     acc.peak = Math.max(acc.peak, acc.running.size);
-    if (spec.kind === 'video' && spec.webhookId !== null) this.webhooks.track(acc.key, job, traceId, spec.webhookId, markers);
+    if (spec.kind === 'video' && spec.webhookId !== null)
+      this.webhooks.track(acc.key, job, traceId, spec.webhookId, markers);
 
     const body = successText({ [ID_FIELD[spec.kind]]: new RawInt(job.id), [spec.creditField]: cost });
     // Only successful creates are remembered: a refusal had no effect, so a retry with the same
@@ -282,7 +292,16 @@ export class Engine {
 
   stats(now: number): SimStats {
     const keys: Record<string, KeyStats> = {};
-    const totals: KeyStats = { limit: 0, peak: 0, violations: 0, created: 0, completed: 0, failed: 0, moderated: 0, active: 0 };
+    const totals: KeyStats = {
+      limit: 0,
+      peak: 0,
+      violations: 0,
+      created: 0,
+      completed: 0,
+      failed: 0,
+      moderated: 0,
+      active: 0,
+    };
     for (const key of this.accounts.keys()) {
       const one = this.keyStats(key, now);
       // defineProperty, not assignment: an API key literally named "__proto__" must still be listed.

@@ -11,7 +11,14 @@ export class RawInt {
   constructor(readonly digits: string) {}
 }
 
-export type WireValue = null | boolean | number | string | RawInt | WireValue[] | { [key: string]: WireValue };
+export type WireValue =
+  | null
+  | boolean
+  | number
+  | string
+  | RawInt
+  | WireValue[]
+  | { [key: string]: WireValue };
 
 export function jsonText(value: WireValue): string {
   if (value === null) return 'null';

@@ -45,7 +45,11 @@ export function rateLimited(): RawReply {
 }
 
 export function badGateway(): RawReply {
-  return new RawReply(502, 'text/html; charset=utf-8', '<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>');
+  return new RawReply(
+    502,
+    'text/html; charset=utf-8',
+    '<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>',
+  );
 }
 
 /** A front-door marker as the refusal it stands for. */

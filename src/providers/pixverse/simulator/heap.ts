@@ -40,7 +40,8 @@ export class MinHeap<T> {
       const left = 2 * i + 1;
       if (left >= items.length) break;
       const right = left + 1;
-      const child = right < items.length && this.keyOf(items[right]!) < this.keyOf(items[left]!) ? right : left;
+      const child =
+        right < items.length && this.keyOf(items[right]!) < this.keyOf(items[left]!) ? right : left;
       if (this.keyOf(items[child]!) >= key) break;
       items[i] = items[child]!;
       i = child;

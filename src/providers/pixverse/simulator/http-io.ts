@@ -29,9 +29,19 @@ export function readBody(req: IncomingMessage, limit: number): Promise<ReadBody>
   });
 }
 
-export function sendReply(res: ServerResponse, status: number, contentType: string, text: string | Buffer, headers: Record<string, string> = {}): void {
+export function sendReply(
+  res: ServerResponse,
+  status: number,
+  contentType: string,
+  text: string | Buffer,
+  headers: Record<string, string> = {},
+): void {
   if (res.headersSent || res.destroyed) return;
-  res.writeHead(status, { ...headers, 'content-type': contentType, 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    ...headers,
+    'content-type': contentType,
+    'content-length': Buffer.byteLength(text),
+  });
   // HEAD: the headers of a GET, no body.
   res.end(res.req?.method === 'HEAD' ? undefined : text);
 }

@@ -7,7 +7,15 @@
 export { startSimulator } from './server.ts';
 export { parseDurationRange } from './options.ts';
 export type {
-  KeyStats, RunningSimulator, SeenRequest, SimStats, SimulatorOptions, Webhook, WebhookConfig, WebhookEvent, WebhookStats,
+  KeyStats,
+  RunningSimulator,
+  SeenRequest,
+  SimStats,
+  SimulatorOptions,
+  Webhook,
+  WebhookConfig,
+  WebhookEvent,
+  WebhookStats,
 } from './options.ts';
 export { WEBHOOK_RETRY_MS, webhookSignature, webhookSignedForm, type WebhookPayload } from './webhooks.ts';
 export { SPEAKERS, RESTYLES, TEMPLATES, type Template } from './presets.ts';

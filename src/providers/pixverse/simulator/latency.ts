@@ -35,7 +35,12 @@ function lognormal(base: Latency, scale: number, u1: number, u2: number): number
   return base.medianMs * scale * Math.exp(sigma * z);
 }
 
-export function modelDurationMs(spec: JobSpec, table: Readonly<Record<string, Latency>>, timeScale: number, draws: Draws): number {
+export function modelDurationMs(
+  spec: JobSpec,
+  table: Readonly<Record<string, Latency>>,
+  timeScale: number,
+  draws: Draws,
+): number {
   const [u1, u2, u3] = draws;
   let base: Latency;
   let scale = 1;

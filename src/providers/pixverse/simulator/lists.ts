@@ -12,7 +12,13 @@ import { RESTYLES, SPEAKERS, TEMPLATES } from './presets.ts';
 const DEFAULT_PAGE_SIZE = 20;
 const MAX_PAGE_SIZE = 100;
 
-function queryInt(query: URLSearchParams, names: string[], fallback: number, min: number, max: number): number {
+function queryInt(
+  query: URLSearchParams,
+  names: string[],
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   for (const name of names) {
     const raw = query.get(name);
     if (raw === null || raw === '') continue;
@@ -24,7 +30,12 @@ function queryInt(query: URLSearchParams, names: string[], fallback: number, min
   return fallback;
 }
 
-function page<T>(items: readonly T[], query: URLSearchParams, numNames: string[], sizeNames: string[]): { total: number; slice: T[] } {
+function page<T>(
+  items: readonly T[],
+  query: URLSearchParams,
+  numNames: string[],
+  sizeNames: string[],
+): { total: number; slice: T[] } {
   const num = queryInt(query, numNames, 1, 1, 1_000_000);
   const size = queryInt(query, sizeNames, DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE);
   return { total: items.length, slice: items.slice((num - 1) * size, num * size) };
@@ -39,7 +50,11 @@ export function restyleList(query: URLSearchParams): string {
   const { total, slice } = page(RESTYLES, query, ['page_num'], ['page_size']);
   return successText({
     total,
-    data: slice.map((r) => ({ restyle_id: new RawInt(r.restyle_id), restyle_name: r.restyle_name, thumbnail_url: r.thumbnail_url })),
+    data: slice.map((r) => ({
+      restyle_id: new RawInt(r.restyle_id),
+      restyle_name: r.restyle_name,
+      thumbnail_url: r.thumbnail_url,
+    })),
   });
 }
 

@@ -39,7 +39,13 @@ import { parseDuration } from '../../../domain/time.ts';
 
 export type ForcedOutcome = 'fail' | 'moderate' | 'stuck';
 export type FrontRejection = 'rate-limit' | 'http502' | 'auth';
-export type ForcedRejection = 'moderation' | 'overload' | 'http500' | 'out-of-credits' | 'no-subject' | 'no-person';
+export type ForcedRejection =
+  | 'moderation'
+  | 'overload'
+  | 'http500'
+  | 'out-of-credits'
+  | 'no-subject'
+  | 'no-person';
 
 export interface Markers {
   outcome: ForcedOutcome | null;
@@ -58,12 +64,27 @@ export interface Markers {
   busy?: true;
 }
 
-export const NO_MARKERS: Markers = Object.freeze({ outcome: null, durationMs: null, front: null, reject: null, timeout: false });
+export const NO_MARKERS: Markers = Object.freeze({
+  outcome: null,
+  durationMs: null,
+  front: null,
+  reject: null,
+  timeout: false,
+});
 /** A value stops at whitespace, another marker, or JSON punctuation (markers are read from raw JSON). */
 const TOKEN = /#sim:([a-z0-9-]+)(?:=([^\s#"\\,}\]]+))?/gi;
 
-const OUTCOMES: Record<string, ForcedOutcome> = { fail: 'fail', moderate: 'moderate', moderation: 'moderate', stuck: 'stuck' };
-const FRONT: Record<string, FrontRejection> = { 'rate-limit': 'rate-limit', http502: 'http502', auth: 'auth' };
+const OUTCOMES: Record<string, ForcedOutcome> = {
+  fail: 'fail',
+  moderate: 'moderate',
+  moderation: 'moderate',
+  stuck: 'stuck',
+};
+const FRONT: Record<string, FrontRejection> = {
+  'rate-limit': 'rate-limit',
+  http502: 'http502',
+  auth: 'auth',
+};
 const REJECT: Record<string, ForcedRejection> = {
   'reject-moderation': 'moderation',
   overload: 'overload',
@@ -75,7 +96,7 @@ const REJECT: Record<string, ForcedRejection> = {
 
 export function parseMarkers(text: string | undefined): Markers {
   // Fast path: almost every request in a bench has no marker at all.
-  if (!text || !text.includes('#sim:')) return NO_MARKERS;
+  if (!text?.includes('#sim:')) return NO_MARKERS;
   const found: Markers = { outcome: null, durationMs: null, front: null, reject: null, timeout: false };
   for (const match of text.matchAll(TOKEN)) {
     const name = match[1]!.toLowerCase();

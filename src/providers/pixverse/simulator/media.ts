@@ -24,7 +24,12 @@ function box(type: string, ...parts: Buffer[]): Buffer {
 
 /** An MP4 whose movie header says `durationMs` long. */
 export function mp4(durationMs: number): Buffer {
-  const ftyp = box('ftyp', Buffer.from('isom', 'latin1'), u32(512), Buffer.from('isomiso2avc1mp41', 'latin1'));
+  const ftyp = box(
+    'ftyp',
+    Buffer.from('isom', 'latin1'),
+    u32(512),
+    Buffer.from('isomiso2avc1mp41', 'latin1'),
+  );
   const mvhd = Buffer.alloc(100);
   // version/flags 0, creation and modification time 0, timescale 1000 (ms), duration
   mvhd.writeUInt32BE(1000, 12);
@@ -64,7 +69,12 @@ export function png(width: number, height: number, seed: number): Buffer {
   for (let x = 0; x < w; x++) row.set([seed & 0xff, (seed >> 8) & 0xff, (seed >> 16) & 0xff], 1 + x * 3);
   const raw = Buffer.concat(Array.from({ length: h }, () => row));
   const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  return Buffer.concat([signature, chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    signature,
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 /** Result file path of a job: video/<id>.mp4 or image/<id>.png (the id is the job's). */

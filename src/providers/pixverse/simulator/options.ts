@@ -135,12 +135,15 @@ export function resolveOptions(options: SimulatorOptions = {}): ResolvedOptions 
   if (!(timeScale > 0) || !Number.isFinite(timeScale)) throw new Error(`invalid timeScale ${timeScale}`);
   const latency = { ...DEFAULT_LATENCY, ...(options.latency ?? {}) };
   for (const [quality, l] of Object.entries(latency)) {
-    if (!(l.medianMs > 0) || !(l.p90Ms >= l.medianMs)) throw new Error(`invalid latency for ${quality}: ${l.medianMs}/${l.p90Ms}`);
+    if (!(l.medianMs > 0) || !(l.p90Ms >= l.medianMs))
+      throw new Error(`invalid latency for ${quality}: ${l.medianMs}/${l.p90Ms}`);
   }
   const maxConcurrent = options.maxConcurrent ?? 5;
-  if (!Number.isInteger(maxConcurrent) || maxConcurrent < 0) throw new Error(`invalid maxConcurrent ${maxConcurrent}`);
+  if (!Number.isInteger(maxConcurrent) || maxConcurrent < 0)
+    throw new Error(`invalid maxConcurrent ${maxConcurrent}`);
   const webhookTimeoutMs = options.webhookTimeoutMs ?? Math.max(1000, Math.round(10_000 * timeScale));
-  if (!(webhookTimeoutMs > 0) || !Number.isFinite(webhookTimeoutMs)) throw new Error(`invalid webhookTimeoutMs ${webhookTimeoutMs}`);
+  if (!(webhookTimeoutMs > 0) || !Number.isFinite(webhookTimeoutMs))
+    throw new Error(`invalid webhookTimeoutMs ${webhookTimeoutMs}`);
   return {
     host: options.host ?? '127.0.0.1',
     port: options.port ?? 0,

@@ -12,8 +12,20 @@ export interface Speaker {
 }
 
 const SPEAKER_NAMES = [
-  'Emily', 'James', 'Isabella', 'Liam', 'Chloe', 'Adrian', 'Harper', 'Ava', 'Sophia', 'Julia', 'Mason', 'Jack',
-  'Oliver', 'Ethan',
+  'Emily',
+  'James',
+  'Isabella',
+  'Liam',
+  'Chloe',
+  'Adrian',
+  'Harper',
+  'Ava',
+  'Sophia',
+  'Julia',
+  'Mason',
+  'Jack',
+  'Oliver',
+  'Ethan',
 ];
 
 /** speaker_id "1"…"14" plus "Auto" (reference §3.8). */
@@ -29,7 +41,16 @@ export interface Restyle {
   thumbnail_url: string;
 }
 
-const RESTYLE_NAMES = ['Anime', 'Clay', 'Pixel Art', 'Watercolor', 'Cyberpunk', 'Comic', 'Oil Painting', 'Sketch'];
+const RESTYLE_NAMES = [
+  'Anime',
+  'Clay',
+  'Pixel Art',
+  'Watercolor',
+  'Cyberpunk',
+  'Comic',
+  'Oil Painting',
+  'Sketch',
+];
 
 export const RESTYLES: readonly Restyle[] = RESTYLE_NAMES.map((name, i) => ({
   restyle_id: String(331_000_000_000_101 + i),
@@ -58,7 +79,16 @@ export interface Template {
 const ALL_QUALITIES = ['360p', '540p', '720p', '1080p'];
 const LOW_QUALITIES = ['360p', '540p'];
 
-type Row = [id: number, name: string, inputs: number, type: 1 | 2, qualities: string[], duration: number, activated: boolean, credits: number];
+type Row = [
+  id: number,
+  name: string,
+  inputs: number,
+  type: 1 | 2,
+  qualities: string[],
+  duration: number,
+  activated: boolean,
+  credits: number,
+];
 
 const TEMPLATE_ROWS: Row[] = [
   [302325299692608, 'Muscle Surge', 1, 1, ALL_QUALITIES, 5, true, 0],
@@ -75,18 +105,20 @@ const TEMPLATE_ROWS: Row[] = [
   [302325299692641, 'Ghibli Still', 1, 2, ['1080p'], 0, false, 10],
 ];
 
-export const TEMPLATES: readonly Template[] = TEMPLATE_ROWS.map(([id, name, inputs, type, qualities, duration, activated, credits]) => ({
-  template_id: String(id),
-  display_name: name,
-  display_prompt: `${name} effect`,
-  effect_type: String(inputs),
-  template_type: type,
-  qualities,
-  duration,
-  activated,
-  credits,
-  thumbnail_url: `https://media.pixverse.ai/template/${id}.webp`,
-}));
+export const TEMPLATES: readonly Template[] = TEMPLATE_ROWS.map(
+  ([id, name, inputs, type, qualities, duration, activated, credits]) => ({
+    template_id: String(id),
+    display_name: name,
+    display_prompt: `${name} effect`,
+    effect_type: String(inputs),
+    template_type: type,
+    qualities,
+    duration,
+    activated,
+    credits,
+    thumbnail_url: `https://media.pixverse.ai/template/${id}.webp`,
+  }),
+);
 
 const TEMPLATE_BY_ID = new Map(TEMPLATES.map((t) => [t.template_id, t]));
 

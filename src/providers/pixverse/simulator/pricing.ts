@@ -58,7 +58,10 @@ export function soundEffectCost(seconds: number): number {
 
 /** 4 credits per second of uploaded audio, or per 15 UTF-8 bytes of TTS text (rounded up). */
 export function lipSyncCost(audioSeconds: number | null, ttsText: string | null): number {
-  if (ttsText !== null) return LIP_SYNC_PER_SECOND * Math.max(1, Math.ceil(Buffer.byteLength(ttsText) / LIP_SYNC_TTS_BYTES_PER_UNIT));
+  if (ttsText !== null)
+    return (
+      LIP_SYNC_PER_SECOND * Math.max(1, Math.ceil(Buffer.byteLength(ttsText) / LIP_SYNC_TTS_BYTES_PER_UNIT))
+    );
   return LIP_SYNC_PER_SECOND * Math.max(1, Math.ceil(audioSeconds ?? 5));
 }
 
@@ -79,5 +82,3 @@ export function upscaleCost(seconds: number): number {
 export function maskSelectionCost(): number {
   return MASK_SELECTION;
 }
-
-

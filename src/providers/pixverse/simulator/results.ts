@@ -11,10 +11,12 @@ import { mediaPath } from './media.ts';
 
 type Doc = { [key: string]: WireValue };
 
-
 function times(job: Job, now: number, status: number): { create_time: string; modify_time: string } {
   const modified = status === 5 ? job.createdAt : status === 6 ? job.deletedAt! : Math.min(now, job.endAt);
-  return { create_time: new Date(job.createdAt).toISOString(), modify_time: new Date(modified).toISOString() };
+  return {
+    create_time: new Date(job.createdAt).toISOString(),
+    modify_time: new Date(modified).toISOString(),
+  };
 }
 
 /** Template id when the job used an effect template. */

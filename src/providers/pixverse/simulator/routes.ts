@@ -10,9 +10,20 @@ import { bodyMarkers } from './markers.ts';
 import { maskSelectionCost } from './pricing.ts';
 import { IMAGE_MAX_BYTES, MEDIA_MAX_BYTES, parseImageUpload, parseMediaUpload } from './uploads.ts';
 import {
-  validateExtend, validateFusion, validateImageTemplate, validateLipSync, validateMaskSelection,
-  validateMimic, validateModify, validateMultiTransition, validateRestyle, validateSoundEffect,
-  validateSwap, validateTransition, validateUpscale, validateVideo,
+  validateExtend,
+  validateFusion,
+  validateImageTemplate,
+  validateLipSync,
+  validateMaskSelection,
+  validateMimic,
+  validateModify,
+  validateMultiTransition,
+  validateRestyle,
+  validateSoundEffect,
+  validateSwap,
+  validateTransition,
+  validateUpscale,
+  validateVideo,
 } from './validate/index.ts';
 
 /**
@@ -28,7 +39,12 @@ const maskSelection: ApiRoute['handle'] = (engine, req) => {
   if (markers.front) throw frontRefusal(markers.front);
   const sel = validateMaskSelection(parseJsonBody(req.body), engine.lookup(req.account, Date.now()));
   const cost = maskSelectionCost();
-  const body = successText({ keyframe_id: sel.keyframeId, keyframe_url: sel.keyframeUrl, credits: cost, mask_info: sel.masks });
+  const body = successText({
+    keyframe_id: sel.keyframeId,
+    keyframe_url: sel.keyframeUrl,
+    credits: cost,
+    mask_info: sel.masks,
+  });
   return engine.chargeCall(req.account, req.traceId, cost, body);
 };
 
@@ -36,8 +52,16 @@ export const ROUTES: ApiRoute[] = [
   // Status polls are the most frequent requests: matched first.
   json('GET', /^\/video\/result\/([^/]+)$/, result('video')),
   json('GET', /^\/image\/result\/([^/]+)$/, result('image')),
-  json('POST', /^\/video\/text\/generate$/, create((b, l) => validateVideo(b, 'text', l))),
-  json('POST', /^\/video\/img\/generate$/, create((b, l) => validateVideo(b, 'img', l))),
+  json(
+    'POST',
+    /^\/video\/text\/generate$/,
+    create((b, l) => validateVideo(b, 'text', l)),
+  ),
+  json(
+    'POST',
+    /^\/video\/img\/generate$/,
+    create((b, l) => validateVideo(b, 'img', l)),
+  ),
   json('POST', /^\/video\/transition\/generate$/, create(validateTransition)),
   json('POST', /^\/video\/multi_transition\/generate$/, create(validateMultiTransition)),
   json('POST', /^\/video\/fusion\/generate$/, create(validateFusion)),
@@ -56,7 +80,11 @@ export const ROUTES: ApiRoute[] = [
   json('GET', /^\/video\/effects\/templates\/list$/, (_e, req) => templateList(req.query)),
   json('GET', /^\/account\/balance$/, (engine, req) => {
     const b = engine.balance(req.account, Date.now());
-    return successText({ account_id: b.accountId, credit_monthly: b.creditMonthly, credit_package: b.creditPackage });
+    return successText({
+      account_id: b.accountId,
+      credit_monthly: b.creditMonthly,
+      credit_package: b.creditPackage,
+    });
   }),
   {
     method: 'POST',

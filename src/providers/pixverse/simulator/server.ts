@@ -11,7 +11,12 @@ import { Engine } from './engine.ts';
 import { ERR, SimError, errorText } from './envelope.ts';
 import { NoReply, RawReply, ResetReply, randomFrontFailure } from './faults.ts';
 import { header, readBody, sendReply } from './http-io.ts';
-import { resolveOptions, type ResolvedOptions, type RunningSimulator, type SimulatorOptions } from './options.ts';
+import {
+  resolveOptions,
+  type ResolvedOptions,
+  type RunningSimulator,
+  type SimulatorOptions,
+} from './options.ts';
 import { findRoute } from './routes.ts';
 import { MEDIA_PREFIX } from './media.ts';
 
@@ -120,7 +125,13 @@ function fail(err: SimError): Outcome {
 }
 
 function raw(reply: RawReply): Outcome {
-  return { status: reply.status, text: reply.text, code: reply.status, contentType: reply.contentType, headers: reply.headers };
+  return {
+    status: reply.status,
+    text: reply.text,
+    code: reply.status,
+    contentType: reply.contentType,
+    headers: reply.headers,
+  };
 }
 
 export async function startSimulator(options: SimulatorOptions = {}): Promise<RunningSimulator> {
@@ -139,7 +150,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
       .then((out) => {
         // An unanswered request stays open until the client gives up or close() drops it.
         if (out.reset) req.socket.resetAndDestroy();
-        else if (!out.hang) sendReply(res, out.status, out.contentType ?? JSON_TYPE, out.body ?? out.text, out.headers);
+        else if (!out.hang)
+          sendReply(res, out.status, out.contentType ?? JSON_TYPE, out.body ?? out.text, out.headers);
         if (log) {
           const ms = (performance.now() - started).toFixed(1);
           log(`${req.method} ${req.url} -> ${out.hang ? 'no reply' : out.status} code=${out.code} ${ms}ms`);

@@ -29,9 +29,17 @@ const MEDIA_TYPES: Record<string, { type: 'video' | 'audio'; ext: string }> = {
   'audio/aac': { type: 'audio', ext: 'aac' },
 };
 const EXT_TO_MIME: Record<string, string> = {
-  png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', webp: 'image/webp',
-  mp4: 'video/mp4', mov: 'video/quicktime', webm: 'video/webm',
-  mp3: 'audio/mpeg', wav: 'audio/wav', m4a: 'audio/mp4', aac: 'audio/aac',
+  png: 'image/png',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  webp: 'image/webp',
+  mp4: 'video/mp4',
+  mov: 'video/quicktime',
+  webm: 'video/webm',
+  mp3: 'audio/mpeg',
+  wav: 'audio/wav',
+  m4a: 'audio/mp4',
+  aac: 'audio/aac',
 };
 
 export interface ImageUpload {
@@ -44,7 +52,9 @@ export interface MediaUpload {
 
 async function readForm(body: Buffer, contentType: string | undefined): Promise<FormData> {
   try {
-    return await new Response(new Uint8Array(body.buffer as ArrayBuffer, body.byteOffset, body.byteLength), { headers: { 'content-type': contentType ?? '' } }).formData();
+    return await new Response(new Uint8Array(body.buffer as ArrayBuffer, body.byteOffset, body.byteLength), {
+      headers: { 'content-type': contentType ?? '' },
+    }).formData();
   } catch {
     throw new SimError(ERR.badBinding, 'invalid binding request: expected multipart/form-data');
   }
@@ -70,7 +80,12 @@ async function sniffImage(part: FilePart): Promise<string | null> {
   const head = Buffer.from(await part.slice(0, 12).arrayBuffer());
   if (head.length >= 8 && head.readUInt32BE(0) === 0x89504e47) return 'png';
   if (head.length >= 3 && head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff) return 'jpg';
-  if (head.length >= 12 && head.toString('latin1', 0, 4) === 'RIFF' && head.toString('latin1', 8, 12) === 'WEBP') return 'webp';
+  if (
+    head.length >= 12 &&
+    head.toString('latin1', 0, 4) === 'RIFF' &&
+    head.toString('latin1', 8, 12) === 'WEBP'
+  )
+    return 'webp';
   return null;
 }
 
@@ -81,7 +96,8 @@ function checkUrl(field: string, value: string): URL {
   } catch {
     throw fieldError(ERR.invalidParam, field, 'must be an http(s) URL');
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw fieldError(ERR.invalidParam, field, 'must be an http(s) URL');
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw fieldError(ERR.invalidParam, field, 'must be an http(s) URL');
   return url;
 }
 
@@ -118,12 +134,14 @@ export async function parseMediaUpload(body: Buffer, contentType: string | undef
     if (part.size === 0) throw fieldError(ERR.invalidParam, 'file', 'is empty');
     if (part.size > MEDIA_MAX_BYTES) throw fieldError(ERR.invalidParam, 'file', 'is larger than 50MB');
     kind = MEDIA_TYPES[mimeOf(part)];
-    if (!kind) throw fieldError(ERR.invalidParam, 'file', 'must be mp4/mov/webm video or mp3/wav/m4a/aac audio');
+    if (!kind)
+      throw fieldError(ERR.invalidParam, 'file', 'must be mp4/mov/webm video or mp3/wav/m4a/aac audio');
   } else {
     const link = form.get('file_url');
     if (typeof link !== 'string' || link.trim() === '') throw fieldError(ERR.emptyParam, 'file');
     kind = MEDIA_TYPES[EXT_TO_MIME[extOf(checkUrl('file_url', link.trim()).pathname)] ?? ''];
-    if (!kind) throw fieldError(ERR.invalidParam, 'file_url', 'must point to mp4/mov/webm or mp3/wav/m4a/aac');
+    if (!kind)
+      throw fieldError(ERR.invalidParam, 'file_url', 'must point to mp4/mov/webm or mp3/wav/m4a/aac');
   }
   return { mediaType: kind.type, url: `https://media.pixverse.ai/upload/${randomUUID()}.${kind.ext}` };
 }

@@ -19,6 +19,9 @@ import { statusAt, type Job } from './account.ts';
 import type { Markers } from './markers.ts';
 import type { ResolvedOptions, Webhook, WebhookConfig, WebhookEvent, WebhookStats } from './options.ts';
 import { videoResult } from './results.ts';
+import { checkConfig, WebhookConfigError } from './webhookConfig.ts';
+
+export { WebhookConfigError } from './webhookConfig.ts';
 import type { VideoSpec } from './validate/index.ts';
 
 /** Waits before retries 1–8, counted from the failed attempt's outcome, before timeScale. */
@@ -36,19 +39,7 @@ export interface WebhookPayload {
   credits: number;
 }
 
-/** A bad webhook definition: HTTP 400 on the control plane, 409 for an id already taken. */
-export class WebhookConfigError extends Error {
-  constructor(
-    message: string,
-    readonly status = 400,
-  ) {
-    super(message);
-    this.name = 'WebhookConfigError';
-  }
-}
-
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-const ID_TEXT = /^[A-Za-z0-9._:-]{1,64}$/;
 /** setTimeout fires at once beyond this; a longer wait is re-armed (job ends) or capped (retries). */
 const MAX_TIMER_MS = 2_147_483_647;
 /** An acknowledgement is two bytes; more than this is certainly not one and is not kept. */
@@ -84,7 +75,9 @@ export function webhookSignature(
   nonce: string,
   payload: Readonly<Record<string, string | number | boolean>>,
 ): string {
-  return createHmac('sha256', secret).update(`${timestamp}\n${nonce}\n${webhookSignedForm(payload)}`).digest('base64');
+  return createHmac('sha256', secret)
+    .update(`${timestamp}\n${nonce}\n${webhookSignedForm(payload)}`)
+    .digest('base64');
 }
 
 /** The same values GET /video/result reports at `now`, so a webhook and a poll never disagree. */
@@ -98,34 +91,6 @@ function payloadOf(job: Job, now: number, media: string): WebhookPayload {
     has_audio: doc.has_audio as boolean,
     credits: doc.credits as number,
   };
-}
-
-/** Validates a definition from the control plane, the options or the handle (plain JS may pass anything). */
-function checkConfig(input: unknown): { url: string; secret: string | null; id: string | null; apiKey: string | null } {
-  if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new WebhookConfigError('body must be a JSON object');
-  const fields = input as Record<string, unknown>;
-  const url = fields.url;
-  if (typeof url !== 'string') throw new WebhookConfigError('url must be a string');
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new WebhookConfigError(`url "${url.slice(0, 200)}" is not a URL`);
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new WebhookConfigError('url must be http(s)');
-  const { secret, webhook_id: rawId, api_key: apiKey } = fields;
-  if (secret !== undefined && (typeof secret !== 'string' || secret === '' || secret.length > 256)) {
-    throw new WebhookConfigError('secret must be a non-empty string of at most 256 characters');
-  }
-  let id: string | null = null;
-  if (rawId !== undefined) {
-    id = typeof rawId === 'number' && Number.isSafeInteger(rawId) && rawId >= 0 ? String(rawId) : typeof rawId === 'string' ? rawId : '';
-    if (!ID_TEXT.test(id)) throw new WebhookConfigError('webhook_id must be 1–64 letters, digits or ._:- (or a non-negative integer)');
-  }
-  if (apiKey !== undefined && (typeof apiKey !== 'string' || apiKey.trim() === '')) {
-    throw new WebhookConfigError('api_key must be a non-empty string');
-  }
-  return { url, secret: secret ?? null, id, apiKey: apiKey ?? null };
 }
 
 /** One job's notification, from the create until it is acknowledged or given up. */
@@ -155,7 +120,15 @@ export class Webhooks {
   private readonly waiting = new Map<string, Delivery>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly inFlight = new Set<http.ClientRequest>();
-  private readonly counts: WebhookStats = { scheduled: 0, attempts: 0, delivered: 0, failed: 0, abandoned: 0, dropped: 0, pending: 0 };
+  private readonly counts: WebhookStats = {
+    scheduled: 0,
+    attempts: 0,
+    delivered: 0,
+    failed: 0,
+    abandoned: 0,
+    dropped: 0,
+    pending: 0,
+  };
   private closed = false;
   /** Base URL of result files (Engine.mediaBase), set once the simulator listens. */
   mediaBase = 'http://127.0.0.1';
@@ -167,7 +140,8 @@ export class Webhooks {
   create(input: WebhookConfig): Webhook {
     const config = checkConfig(input);
     let id = config.id;
-    if (id !== null && this.hooks.has(id)) throw new WebhookConfigError(`webhook_id ${id} already exists`, 409);
+    if (id !== null && this.hooks.has(id))
+      throw new WebhookConfigError(`webhook_id ${id} already exists`, 409);
     while (id === null || this.hooks.has(id)) id = String(this.nextId++);
     const hook: Webhook = {
       webhook_id: id,
@@ -207,7 +181,14 @@ export class Webhooks {
       return;
     }
     const delivery: Delivery = {
-      apiKey, webhookId, traceId, job, lateMs: markers.webhookLateMs ?? 0, payload: null, attempt: 0, timer: null,
+      apiKey,
+      webhookId,
+      traceId,
+      job,
+      lateMs: markers.webhookLateMs ?? 0,
+      payload: null,
+      attempt: 0,
+      timer: null,
     };
     this.counts.pending++;
     this.waiting.set(job.id, delivery);
@@ -274,7 +255,9 @@ export class Webhooks {
       'Webhook-Signature': webhookSignature(hook.secret, timestamp, nonce, { ...payload }),
       'Ai-Trace-Id': delivery.traceId,
     };
-    void this.post(hook.url, headers, JSON.stringify(payload)).then((answer) => this.answered(delivery, answer));
+    void this.post(hook.url, headers, JSON.stringify(payload)).then((answer) =>
+      this.answered(delivery, answer),
+    );
   }
 
   private answered(delivery: Delivery, answer: Answer): void {
@@ -307,7 +290,9 @@ export class Webhooks {
     const { onWebhook, logger } = this.options;
     if (logger) {
       const outcome = event.ok ? 'ok' : event.httpStatus === null ? 'no answer' : `HTTP ${event.httpStatus}`;
-      logger(`webhook ${event.webhookId} video ${event.videoId} status ${event.status} attempt ${event.attempt}: ${outcome}`);
+      logger(
+        `webhook ${event.webhookId} video ${event.videoId} status ${event.status} attempt ${event.attempt}: ${outcome}`,
+      );
     }
     try {
       onWebhook?.(event);
@@ -344,7 +329,10 @@ export class Webhooks {
         return;
       }
       this.inFlight.add(req);
-      deadline = setTimeout(() => req.destroy(new Error('webhook receiver timed out')), this.options.webhookTimeoutMs);
+      deadline = setTimeout(
+        () => req.destroy(new Error('webhook receiver timed out')),
+        this.options.webhookTimeoutMs,
+      );
       deadline.unref();
       req.on('response', (res) => {
         const status = res.statusCode ?? null;
@@ -354,7 +342,12 @@ export class Webhooks {
           size += chunk.length;
           if (size <= MAX_ANSWER_BYTES) chunks.push(chunk);
         });
-        res.on('end', () => finish(status === 200 && size <= MAX_ANSWER_BYTES && Buffer.concat(chunks).toString('utf8') === 'ok', status));
+        res.on('end', () =>
+          finish(
+            status === 200 && size <= MAX_ANSWER_BYTES && Buffer.concat(chunks).toString('utf8') === 'ok',
+            status,
+          ),
+        );
         res.on('error', () => finish(false, status));
         // Closed before the end (reset mid-body, timeout): not an acknowledgement.
         res.on('close', () => finish(false, status));
@@ -365,15 +358,18 @@ export class Webhooks {
   }
 
   private after(ms: number, run: () => void): NodeJS.Timeout {
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      try {
-        run();
-      } catch (err) {
-        // A bug here must cost one delivery, never the process.
-        this.options.logger?.(`webhook error: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    }, Math.min(MAX_TIMER_MS, Math.max(0, ms)));
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(timer);
+        try {
+          run();
+        } catch (err) {
+          // A bug here must cost one delivery, never the process.
+          this.options.logger?.(`webhook error: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      },
+      Math.min(MAX_TIMER_MS, Math.max(0, ms)),
+    );
     timer.unref();
     this.timers.add(timer);
     return timer;

@@ -80,12 +80,18 @@ export class PixverseClient implements Upstream {
     return readWebhook(header, rawBody);
   }
 
-  async submit(apiKey: string, req: UpstreamRequest, traceId: string, options: SubmitOptions = {}): Promise<SubmitResult> {
+  async submit(
+    apiKey: string,
+    req: UpstreamRequest,
+    traceId: string,
+    options: SubmitOptions = {},
+  ): Promise<SubmitResult> {
     const spec = Object.hasOwn(OPERATIONS, req.op) ? OPERATIONS[req.op] : undefined;
     if (!spec) throw new UpstreamError('bad_request', `unknown upstream operation: ${req.op}`);
     // The webhook belongs to the account, which a queued job only gets at dispatch, so it is added
     // here rather than stored with the request; a replay with the same trace id sends it again.
-    const params = spec.webhook && options.webhookId ? { ...req.params, webhook_id: options.webhookId } : req.params;
+    const params =
+      spec.webhook && options.webhookId ? { ...req.params, webhook_id: options.webhookId } : req.params;
     let body: string;
     try {
       body = stringifyLossless(params, ID_FIELDS);
@@ -107,8 +113,15 @@ export class PixverseClient implements Upstream {
   async status(apiKey: string, type: JobType, upstreamId: string): Promise<StatusResult> {
     const base = Object.hasOwn(RESULT_PATHS, type) ? RESULT_PATHS[type] : undefined;
     if (!base) throw new UpstreamError('bad_request', `unknown job type: ${type}`);
-    if (!/^\d+$/.test(upstreamId)) throw new UpstreamError('bad_request', `invalid upstream id: ${upstreamId}`);
-    const resp = await this.transport.call({ method: 'GET', path: base + upstreamId, apiKey, traceId: randomUUID(), create: false });
+    if (!/^\d+$/.test(upstreamId))
+      throw new UpstreamError('bad_request', `invalid upstream id: ${upstreamId}`);
+    const resp = await this.transport.call({
+      method: 'GET',
+      path: base + upstreamId,
+      apiKey,
+      traceId: randomUUID(),
+      create: false,
+    });
     return toStatusResult(resp);
   }
 
@@ -138,12 +151,22 @@ export class PixverseClient implements Upstream {
   }
 
   async balance(apiKey: string): Promise<Balance> {
-    const resp = await this.transport.call({ method: 'GET', path: '/account/balance', apiKey, traceId: randomUUID(), create: false });
+    const resp = await this.transport.call({
+      method: 'GET',
+      path: '/account/balance',
+      apiKey,
+      traceId: randomUUID(),
+      create: false,
+    });
     return parseBalance(resp);
   }
 
   /** voices → tts_list, restyles → restyle/list, effects → effects/templates/list (operations.ts). */
-  async catalog(apiKey: string, kind: CatalogKind, page?: { num: number; size: number }): Promise<CatalogPage> {
+  async catalog(
+    apiKey: string,
+    kind: CatalogKind,
+    page?: { num: number; size: number },
+  ): Promise<CatalogPage> {
     const spec = Object.hasOwn(CATALOGS, kind) ? CATALOGS[kind] : undefined;
     if (!spec) throw new UpstreamError('bad_request', `unknown catalog: ${String(kind)}`);
     const { num, size } = page ?? DEFAULT_CATALOG_PAGE;
@@ -152,7 +175,13 @@ export class PixverseClient implements Upstream {
     }
     const query = new URLSearchParams({ [spec.pageParam]: String(num), [spec.sizeParam]: String(size) });
     const path = `${spec.path}?${query.toString()}`;
-    const resp = await this.transport.call({ method: 'GET', path, apiKey, traceId: randomUUID(), create: false });
+    const resp = await this.transport.call({
+      method: 'GET',
+      path,
+      apiKey,
+      traceId: randomUUID(),
+      create: false,
+    });
     return parseCatalog(resp, spec.path);
   }
 

@@ -52,7 +52,11 @@ function snippet(text: string): string {
 }
 
 /** The UpstreamError for a non-zero envelope code. */
-export function envelopeError(env: Envelope, httpStatus: number | null, maybeSubmitted = false): UpstreamError {
+export function envelopeError(
+  env: Envelope,
+  httpStatus: number | null,
+  maybeSubmitted = false,
+): UpstreamError {
   const cls = classifyErrCode(env.code, httpStatus);
   const hint = CODE_HINTS.get(env.code);
   const text = env.message || 'no message';

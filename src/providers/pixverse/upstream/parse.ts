@@ -4,7 +4,13 @@
  * reference's documented shapes.
  */
 import type { JobType, Json } from '../../../domain/job.ts';
-import { UpstreamError, type Balance, type CatalogPage, type SubmitResult, type UploadResult } from '../../../scheduler/provider.ts';
+import {
+  UpstreamError,
+  type Balance,
+  type CatalogPage,
+  type SubmitResult,
+  type UploadResult,
+} from '../../../scheduler/provider.ts';
 import { isJsonObject, type JsonObject } from './json.ts';
 
 /** Decimal id of a response field (ids are strings after lossless parsing; tolerate numbers). */
@@ -16,7 +22,8 @@ export function idOf(value: Json | undefined): string | null {
 
 export function numberOf(value: Json | undefined): number | null {
   if (typeof value === 'number' && Number.isFinite(value)) return value;
-  if (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value))) return Number(value);
+  if (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value)))
+    return Number(value);
   return null;
 }
 
@@ -30,7 +37,8 @@ const CREATE_ID_FIELD: Record<JobType, string> = { video: 'video_id', image: 'im
  */
 export function parseSubmit(resp: JsonObject, type: JobType, path: string): SubmitResult {
   const own = CREATE_ID_FIELD[type];
-  const upstreamId = idOf(resp[own]) ?? idOf(resp.video_id) ?? idOf(resp.image_id) ?? idOf(resp.audio_id) ?? idOf(resp.id);
+  const upstreamId =
+    idOf(resp[own]) ?? idOf(resp.video_id) ?? idOf(resp.image_id) ?? idOf(resp.audio_id) ?? idOf(resp.id);
   if (upstreamId === null) {
     throw new UpstreamError('transient', `PixVerse ${path} succeeded without an id`, 0, null, true);
   }

@@ -43,7 +43,12 @@ function resultUrl(resp: JsonObject): string | null {
 /** Builds a StatusResult from a parsed `Resp` (ids already strings, `status` already a number). */
 export function toStatusResult(resp: JsonObject): StatusResult {
   const s = resp.status;
-  const code = typeof s === 'number' && Number.isFinite(s) ? s : typeof s === 'string' && s.trim() !== '' && Number.isFinite(Number(s)) ? Number(s) : -1;
+  const code =
+    typeof s === 'number' && Number.isFinite(s)
+      ? s
+      : typeof s === 'string' && s.trim() !== '' && Number.isFinite(Number(s))
+        ? Number(s)
+        : -1;
   const url = resultUrl(resp);
   return { state: mapPixverseStatus(code, url), code, url, raw: resp };
 }

@@ -81,7 +81,8 @@ class DeadlineError extends Error {
 }
 
 function errorCode(err: unknown): string | null {
-  if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string') return err.code;
+  if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string')
+    return err.code;
   return null;
 }
 

@@ -38,10 +38,12 @@ export function readWebhook(header: (name: string) => string | undefined, rawBod
   } catch {
     throw new WebhookFormatError('body is not valid JSON');
   }
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new WebhookFormatError('body must be a JSON object');
+  if (body === null || typeof body !== 'object' || Array.isArray(body))
+    throw new WebhookFormatError('body must be a JSON object');
   const fields = body as Record<string, unknown>;
   const upstreamId = idText(fields['id']);
-  if (upstreamId === null) throw new WebhookFormatError('id must be the video id (digits, as a string or a number)');
+  if (upstreamId === null)
+    throw new WebhookFormatError('id must be the video id (digits, as a string or a number)');
   const status = numberOf(fields['status']);
   const pairs = Object.entries(fields).map(([key, value]) => [key, formValue(value)] as [string, string]);
   return {
@@ -51,7 +53,12 @@ export function readWebhook(header: (name: string) => string | undefined, rawBod
   };
 }
 
-function verify(secret: string, now: number, headers: WebhookHeaders, pairs: [string, string][]): WebhookVerdict {
+function verify(
+  secret: string,
+  now: number,
+  headers: WebhookHeaders,
+  pairs: [string, string][],
+): WebhookVerdict {
   const { timestamp, nonce, signature } = headers;
   if (!timestamp || !nonce || !signature) return 'unsigned';
   const seconds = Number(timestamp);

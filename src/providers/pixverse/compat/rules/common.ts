@@ -11,8 +11,10 @@ import { platformModel } from '../videoRules.ts';
  * default behaviour, which is what the Platform does, so only `true` is refused.
  */
 const WEB_APP_OPTIONS: Record<string, string> = {
-  off_peak_mode: 'off_peak_mode is a PixVerse web-app discount that the PixVerse Platform API does not offer; send it as false or leave it out',
-  preview_mode: 'preview_mode is a PixVerse web-app feature that the PixVerse Platform API does not offer; send it as false or leave it out',
+  off_peak_mode:
+    'off_peak_mode is a PixVerse web-app discount that the PixVerse Platform API does not offer; send it as false or leave it out',
+  preview_mode:
+    'preview_mode is a PixVerse web-app feature that the PixVerse Platform API does not offer; send it as false or leave it out',
 };
 
 export function rejectWebAppOptions(body: Record<string, unknown>): void {
@@ -22,10 +24,16 @@ export function rejectWebAppOptions(body: Record<string, unknown>): void {
 }
 
 /** Fields that exist only for third-party models (Seedance …), refused with the reason. */
-export function rejectThirdPartyFields(body: Record<string, unknown>, fields: readonly string[], what: string): void {
+export function rejectThirdPartyFields(
+  body: Record<string, unknown>,
+  fields: readonly string[],
+  what: string,
+): void {
   for (const field of fields) {
     if (body[field] !== undefined) {
-      throw badRequest(`${field} is only available for ${what} in the PixVerse web app, not through the PixVerse Platform API`);
+      throw badRequest(
+        `${field} is only available for ${what} in the PixVerse web app, not through the PixVerse Platform API`,
+      );
     }
   }
 }
@@ -34,14 +42,24 @@ export function rejectThirdPartyFields(body: Record<string, unknown>, fields: re
  * The Platform model for an endpoint: web-only models are refused with the reason, Platform models
  * outside `allowed` with the list this endpoint takes. `pixverse-c1` is useapi's name for `c1`.
  */
-export function endpointModel(model: string | undefined, allowed: readonly string[], fallback: string, endpoint: string): string {
+export function endpointModel(
+  model: string | undefined,
+  allowed: readonly string[],
+  fallback: string,
+  endpoint: string,
+): string {
   const name = platformModel(model ?? fallback);
-  if (!allowed.includes(name)) throw badRequest(`model must be one of: ${allowed.join(', ')} for ${endpoint} (got ${model})`);
+  if (!allowed.includes(name))
+    throw badRequest(`model must be one of: ${allowed.join(', ')} for ${endpoint} (got ${model})`);
   return name;
 }
 
 /** Values of `prefix1suffix`…`prefixNsuffix`, with the index, present ones only. */
-export function numbered<T>(body: Record<string, unknown>, name: (i: number) => string, max: number): { index: number; field: string; value: T }[] {
+export function numbered<T>(
+  body: Record<string, unknown>,
+  name: (i: number) => string,
+  max: number,
+): { index: number; field: string; value: T }[] {
   const out: { index: number; field: string; value: T }[] = [];
   for (let i = 1; i <= max; i++) {
     const field = name(i);
@@ -51,9 +69,15 @@ export function numbered<T>(body: Record<string, unknown>, name: (i: number) => 
 }
 
 /** Numbered inputs must start at 1 and have no gaps (frame_1_path, frame_2_path, …). */
-export function requireContiguous(present: { index: number; field: string }[], name: (i: number) => string): void {
+export function requireContiguous(
+  present: { index: number; field: string }[],
+  name: (i: number) => string,
+): void {
   present.forEach((item, position) => {
-    if (item.index !== position + 1) throw badRequest(`${item.field} is sent without ${name(position + 1)}; number inputs from 1 without gaps`);
+    if (item.index !== position + 1)
+      throw badRequest(
+        `${item.field} is sent without ${name(position + 1)}; number inputs from 1 without gaps`,
+      );
   });
 }
 
@@ -81,5 +105,6 @@ export function charLength(text: string): number {
 }
 
 export function checkLength(field: string, text: string, max: number, context = ''): void {
-  if (text.length > max && charLength(text) > max) throw badRequest(`${field} must be at most ${max} characters${context}`);
+  if (text.length > max && charLength(text) > max)
+    throw badRequest(`${field} must be at most ${max} characters${context}`);
 }

@@ -26,13 +26,18 @@ export function fusionPrompt(prompt: string, images: number): string {
   for (const match of text.matchAll(/@image(\d+)(?!\d)/g)) {
     const n = Number(match[1]);
     if (n < 1 || n > images) {
-      throw badRequest(`prompt names @image${match[1]} but only ${images} image${images === 1 ? ' was' : 's were'} sent (frame_1_path…frame_${images}_path)`);
+      throw badRequest(
+        `prompt names @image${match[1]} but only ${images} image${images === 1 ? ' was' : 's were'} sent (frame_1_path…frame_${images}_path)`,
+      );
     }
     named.add(n);
   }
   // PixVerse reads every "@word" as a reference name, so any other "@" would be refused upstream.
   const stray = /@(?!image\d)(\S*)/.exec(text);
-  if (stray) throw badRequest(`prompt may use "@" only to name reference images (@image1…@image${images}); found "@${stray[1]}"`);
+  if (stray)
+    throw badRequest(
+      `prompt may use "@" only to name reference images (@image1…@image${images}); found "@${stray[1]}"`,
+    );
   for (let i = 1; i <= images; i++) {
     if (!named.has(i)) throw badRequest(`prompt must reference frame_${i}_path as @image${i}`);
   }

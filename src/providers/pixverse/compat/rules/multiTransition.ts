@@ -36,7 +36,9 @@ export function segmentDurations(frames: number, given: (i: number) => number | 
   }
   const total = out.reduce((sum, d) => sum + d, 0);
   if (total > TRANSITION_TOTAL_MAX) {
-    throw badRequest(`the durations add up to ${total} seconds; duration_1_to_2…duration_${frames - 1}_to_${frames} must total at most ${TRANSITION_TOTAL_MAX}`);
+    throw badRequest(
+      `the durations add up to ${total} seconds; duration_1_to_2…duration_${frames - 1}_to_${frames} must total at most ${TRANSITION_TOTAL_MAX}`,
+    );
   }
   return out;
 }

@@ -41,30 +41,45 @@ export function addSound(body: SoundBody, model: string | null, params: { [key: 
   const legacy = model === null || (LEGACY_ADDON_MODELS as readonly string[]).includes(model);
   if (body.audio !== undefined) {
     if (model === null) {
-      if (body.audio) throw badRequest('audio is not available with template_id; use auto_sound for a template\'s sound effects');
+      if (body.audio)
+        throw badRequest(
+          "audio is not available with template_id; use auto_sound for a template's sound effects",
+        );
     } else {
       if (body.audio && !(NATIVE_AUDIO_MODELS as readonly string[]).includes(model)) {
-        throw badRequest(`audio needs model ${NATIVE_AUDIO_MODELS.join(', ')} (got ${model}); models up to v5 take auto_sound instead`);
+        throw badRequest(
+          `audio needs model ${NATIVE_AUDIO_MODELS.join(', ')} (got ${model}); models up to v5 take auto_sound instead`,
+        );
       }
       params['generate_audio_switch'] = body.audio;
     }
   }
 
   const soundPrompt = body.sound_effect_prompt?.trim();
-  if (body.auto_sound === false && soundPrompt) throw badRequest('sound_effect_prompt needs auto_sound true (or leave auto_sound out)');
+  if (body.auto_sound === false && soundPrompt)
+    throw badRequest('sound_effect_prompt needs auto_sound true (or leave auto_sound out)');
   const wantsSound = body.auto_sound === true || !!soundPrompt;
   if (wantsSound) {
-    if (!legacy) throw badRequest(`auto_sound and sound_effect_prompt need model ${LEGACY_ADDON_MODELS.join(', ')} or a template_id (got ${model}); use audio for native audio`);
+    if (!legacy)
+      throw badRequest(
+        `auto_sound and sound_effect_prompt need model ${LEGACY_ADDON_MODELS.join(', ')} or a template_id (got ${model}); use audio for native audio`,
+      );
     params['sound_effect_switch'] = true;
     if (soundPrompt) params['sound_effect_content'] = soundPrompt;
   }
 
   const ttsPrompt = body.lip_sync_tts_prompt?.trim();
-  if (body.lip_sync_tts_speaker_id !== undefined && !ttsPrompt) throw badRequest('lip_sync_tts_speaker_id needs lip_sync_tts_prompt');
-  if (body.lip_sync_tts_prompt !== undefined && !ttsPrompt) throw badRequest('lip_sync_tts_prompt must not be blank');
+  if (body.lip_sync_tts_speaker_id !== undefined && !ttsPrompt)
+    throw badRequest('lip_sync_tts_speaker_id needs lip_sync_tts_prompt');
+  if (body.lip_sync_tts_prompt !== undefined && !ttsPrompt)
+    throw badRequest('lip_sync_tts_prompt must not be blank');
   if (ttsPrompt) {
-    if (!legacy) throw badRequest(`lip_sync_tts_prompt needs model ${LEGACY_ADDON_MODELS.join(', ')} or a template_id (got ${model})`);
-    if (charLength(ttsPrompt) > TTS_PROMPT_MAX) throw badRequest(`lip_sync_tts_prompt must be at most ${TTS_PROMPT_MAX} characters`);
+    if (!legacy)
+      throw badRequest(
+        `lip_sync_tts_prompt needs model ${LEGACY_ADDON_MODELS.join(', ')} or a template_id (got ${model})`,
+      );
+    if (charLength(ttsPrompt) > TTS_PROMPT_MAX)
+      throw badRequest(`lip_sync_tts_prompt must be at most ${TTS_PROMPT_MAX} characters`);
     params['lip_sync_tts_switch'] = true;
     params['lip_sync_tts_content'] = ttsPrompt;
     params['lip_sync_tts_speaker_id'] = body.lip_sync_tts_speaker_id ?? 'Auto';

@@ -16,7 +16,8 @@ export const TTS_CONTENT_MAX = 200;
 export function checkDuration(model: string, quality: string, duration: number): void {
   const family = videoFamily(model);
   if (family === 'free') {
-    if (duration < 1 || duration > 15) throw fieldError(ERR.invalidParam, 'duration', `must be 1–15 for ${model}`);
+    if (duration < 1 || duration > 15)
+      throw fieldError(ERR.invalidParam, 'duration', `must be 1–15 for ${model}`);
     return;
   }
   const allowed = family === 'mid' ? [5, 8, 10] : [5, 8];
@@ -66,14 +67,19 @@ export function checkLipSyncAddOn(f: Fields): void {
   const speaker = f.text('lip_sync_tts_speaker_id');
   if (speaker !== undefined) checkSpeaker('lip_sync_tts_speaker_id', speaker);
   if (content !== undefined) checkTtsContent('lip_sync_tts_content', content);
-  if (on && (content === undefined || content.trim() === '')) throw fieldError(ERR.emptyParam, 'lip_sync_tts_content');
+  if (on && (content === undefined || content.trim() === ''))
+    throw fieldError(ERR.emptyParam, 'lip_sync_tts_content');
 }
 
 /** Native audio (generate_audio_switch) needs v5.5 or later. */
 export function readAudio(f: Fields, model: string): boolean {
   const audio = f.bool('generate_audio_switch') ?? false;
   if (audio && !isModernModel(model)) {
-    throw fieldError(ERR.invalidParam, 'generate_audio_switch', `native audio needs v5.5 or later, not ${model}`);
+    throw fieldError(
+      ERR.invalidParam,
+      'generate_audio_switch',
+      `native audio needs v5.5 or later, not ${model}`,
+    );
   }
   return audio;
 }

@@ -6,20 +6,42 @@
 import { EDIT_QUALITIES } from '../catalog.ts';
 import { ERR, fieldError } from '../envelope.ts';
 import { Fields, type Body } from '../fields.ts';
-import { editCost, generationCost, lipSyncCost, mimicCost, soundEffectCost, upscaleCost } from '../pricing.ts';
+import {
+  editCost,
+  generationCost,
+  lipSyncCost,
+  mimicCost,
+  soundEffectCost,
+  upscaleCost,
+} from '../pricing.ts';
 import { RESTYLE_IDS } from '../presets.ts';
 import {
-  MODERN_PROMPT_MAX, checkImage, checkPromptLength, checkSpeaker, checkTtsContent, exactlyOne, readSeed,
+  MODERN_PROMPT_MAX,
+  checkImage,
+  checkPromptLength,
+  checkSpeaker,
+  checkTtsContent,
+  exactlyOne,
+  readSeed,
 } from './common.ts';
 import { readGeneration } from './generate.ts';
 import { readAudioMedia, readSourceVideo } from './sources.ts';
 import { videoSpec, type Lookup, type SourceVideo, type VideoSpec } from './specs.ts';
 
 /** Output of an edit: the source's shape, overridden by what the endpoint decides. */
-function edited(mode: VideoSpec['mode'], source: SourceVideo, fields: Partial<VideoSpec> & { cost: number }): VideoSpec {
+function edited(
+  mode: VideoSpec['mode'],
+  source: SourceVideo,
+  fields: Partial<VideoSpec> & { cost: number },
+): VideoSpec {
   return videoSpec({
-    mode, model: source.model, quality: source.quality, duration: source.duration, aspectRatio: source.aspectRatio,
-    sourceVideoId: source.videoId, ...fields,
+    mode,
+    model: source.model,
+    quality: source.quality,
+    duration: source.duration,
+    aspectRatio: source.aspectRatio,
+    sourceVideoId: source.videoId,
+    ...fields,
   });
 }
 
@@ -28,8 +50,19 @@ export function validateExtend(body: Body, lookup: Lookup): VideoSpec {
   const f = new Fields(body);
   const source = readSourceVideo(f, lookup);
   const g = readGeneration(f, { aspect: false });
-  const cost = generationCost({ model: g.model, quality: g.quality, duration: g.duration, audio: g.audio, fast: g.motionMode === 'fast' });
-  return edited('extend', source, { ...g, aspectRatio: source.aspectRatio, duration: source.duration + g.duration, cost });
+  const cost = generationCost({
+    model: g.model,
+    quality: g.quality,
+    duration: g.duration,
+    audio: g.audio,
+    fast: g.motionMode === 'fast',
+  });
+  return edited('extend', source, {
+    ...g,
+    aspectRatio: source.aspectRatio,
+    duration: source.duration + g.duration,
+    cost,
+  });
 }
 
 /** Exactly one video source and exactly one audio source: audio_media_id xor speaker + TTS text. */
@@ -39,7 +72,11 @@ export function validateLipSync(body: Body, lookup: Lookup): VideoSpec {
   const source = readSourceVideo(f, lookup, { missingCode: ERR.invalidParam });
   const tts = f.present('lip_sync_tts_speaker_id') || f.present('lip_sync_tts_content');
   if (tts && f.present('audio_media_id')) {
-    throw fieldError(ERR.invalidParam, 'audio_media_id', 'cannot be combined with lip_sync_tts_speaker_id/lip_sync_tts_content');
+    throw fieldError(
+      ERR.invalidParam,
+      'audio_media_id',
+      'cannot be combined with lip_sync_tts_speaker_id/lip_sync_tts_content',
+    );
   }
   f.bool('original_sound_switch');
   let text: string | null = null;
@@ -54,7 +91,11 @@ export function validateLipSync(body: Body, lookup: Lookup): VideoSpec {
   } else {
     throw fieldError(ERR.emptyParam, 'audio_media_id or lip_sync_tts_content');
   }
-  return edited('lip_sync', source, { prompt: text ?? '', audio: true, cost: lipSyncCost(source.duration, text) });
+  return edited('lip_sync', source, {
+    prompt: text ?? '',
+    audio: true,
+    cost: lipSyncCost(source.duration, text),
+  });
 }
 
 /** sound_effect_content is optional (generated when empty); `prompt` is accepted as its alias. */
@@ -64,7 +105,12 @@ export function validateSoundEffect(body: Body, lookup: Lookup): VideoSpec {
   f.bool('original_sound_switch');
   const content = f.string('sound_effect_content') ?? f.string('prompt') ?? '';
   checkPromptLength('sound_effect_content', content, MODERN_PROMPT_MAX, ERR.promptTooLong);
-  return edited('sound_effect', source, { prompt: content, audio: true, soundEffect: true, cost: soundEffectCost(source.duration) });
+  return edited('sound_effect', source, {
+    prompt: content,
+    audio: true,
+    soundEffect: true,
+    cost: soundEffectCost(source.duration),
+  });
 }
 
 /** restyle_id (from /video/restyle/list) xor restyle_prompt (≤5000 characters). */
@@ -75,7 +121,8 @@ export function validateRestyle(body: Body, lookup: Lookup): VideoSpec {
   let prompt = '';
   if (which === 'restyle_id') {
     const id = f.id('restyle_id', true);
-    if (!RESTYLE_IDS.has(id)) throw fieldError(ERR.invalidParam, 'restyle_id', `${id} is not in the restyle list`);
+    if (!RESTYLE_IDS.has(id))
+      throw fieldError(ERR.invalidParam, 'restyle_id', `${id} is not in the restyle list`);
   } else {
     prompt = f.string('restyle_prompt', true);
     checkPromptLength('restyle_prompt', prompt, MODERN_PROMPT_MAX, ERR.promptTooLong);
@@ -91,7 +138,11 @@ export function validateMimic(body: Body, lookup: Lookup): VideoSpec {
   const imgId = f.id('img_id', true);
   checkImage(lookup, 'img_id', imgId);
   const quality = f.oneOf('quality', EDIT_QUALITIES, true);
-  return edited('mimic', source, { quality, cost: mimicCost(quality, source.duration), creditField: 'credit' });
+  return edited('mimic', source, {
+    quality,
+    cost: mimicCost(quality, source.duration),
+    creditField: 'credit',
+  });
 }
 
 const MODIFY_MAX_REFS = 3;
@@ -105,16 +156,23 @@ export function validateModify(body: Body, lookup: Lookup): VideoSpec {
   const quality = f.oneOf('quality', EDIT_QUALITIES, true);
   const imgIds = f.ids('img_ids') ?? [];
   const maskIds = f.strings('mask_ids') ?? [];
-  if (imgIds.length > MODIFY_MAX_REFS) throw fieldError(ERR.invalidParam, 'img_ids', `at most ${MODIFY_MAX_REFS}`);
-  if (maskIds.length > MODIFY_MAX_REFS) throw fieldError(ERR.invalidParam, 'mask_ids', `at most ${MODIFY_MAX_REFS}`);
+  if (imgIds.length > MODIFY_MAX_REFS)
+    throw fieldError(ERR.invalidParam, 'img_ids', `at most ${MODIFY_MAX_REFS}`);
+  if (maskIds.length > MODIFY_MAX_REFS)
+    throw fieldError(ERR.invalidParam, 'mask_ids', `at most ${MODIFY_MAX_REFS}`);
   for (const id of imgIds) checkImage(lookup, 'img_ids', id);
   const keyframe = f.int('keyframe_ids');
-  if (keyframe !== undefined && keyframe < 1) throw fieldError(ERR.invalidParam, 'keyframe_ids', 'must be ≥ 1');
+  if (keyframe !== undefined && keyframe < 1)
+    throw fieldError(ERR.invalidParam, 'keyframe_ids', 'must be ≥ 1');
   for (const match of prompt.matchAll(/@(selection|img)(\d+)/g)) {
     const [, what, index] = match;
     const count = what === 'img' ? imgIds.length : maskIds.length;
     if (Number(index) >= count) {
-      throw fieldError(ERR.invalidParam, 'prompt', `@${what}${index} has no matching ${what === 'img' ? 'img_ids' : 'mask_ids'} entry`);
+      throw fieldError(
+        ERR.invalidParam,
+        'prompt',
+        `@${what}${index} has no matching ${what === 'img' ? 'img_ids' : 'mask_ids'} entry`,
+      );
     }
   }
   const seed = readSeed(f);

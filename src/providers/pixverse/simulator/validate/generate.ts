@@ -3,14 +3,28 @@
  * /video/transition (reference §3.3–3.5). The shared generation fields are read by readGeneration.
  */
 import {
-  BASE_ASPECTS, CAMERA_MOVEMENTS, MOTION_MODES, STYLES, VIDEO_MODELS, VIDEO_QUALITIES, WIDE_ASPECTS,
-  supportsFastMotion, videoFamily,
+  BASE_ASPECTS,
+  CAMERA_MOVEMENTS,
+  MOTION_MODES,
+  STYLES,
+  VIDEO_MODELS,
+  VIDEO_QUALITIES,
+  WIDE_ASPECTS,
+  supportsFastMotion,
+  videoFamily,
 } from '../catalog.ts';
 import { ERR, fieldError } from '../envelope.ts';
 import { Fields, type Body } from '../fields.ts';
 import { generationCost } from '../pricing.ts';
 import {
-  LEGACY_PROMPT_MAX, checkDuration, checkImage, checkLipSyncAddOn, checkPromptLength, promptMax, readAudio, readSeed,
+  LEGACY_PROMPT_MAX,
+  checkDuration,
+  checkImage,
+  checkLipSyncAddOn,
+  checkPromptLength,
+  promptMax,
+  readAudio,
+  readSeed,
 } from './common.ts';
 import { videoSpec, type Lookup, type VideoSpec } from './specs.ts';
 import { checkTemplate } from './templates.ts';
@@ -54,9 +68,11 @@ export function readGeneration(f: Fields, opts: { aspect: boolean; promptOptiona
 
   const motionMode = f.oneOf('motion_mode', MOTION_MODES) ?? 'normal';
   if (motionMode === 'fast') {
-    if (!supportsFastMotion(model)) throw fieldError(ERR.invalidParam, 'motion_mode', `fast is not supported on ${model}`);
+    if (!supportsFastMotion(model))
+      throw fieldError(ERR.invalidParam, 'motion_mode', `fast is not supported on ${model}`);
     if (duration !== 5) throw fieldError(ERR.invalidParam, 'motion_mode', 'fast requires duration 5');
-    if (quality === '1080p') throw fieldError(ERR.invalidParam, 'motion_mode', 'fast is not available at 1080p');
+    if (quality === '1080p')
+      throw fieldError(ERR.invalidParam, 'motion_mode', 'fast is not available at 1080p');
   }
   const seed = readSeed(f);
   const style = f.oneOf('style', STYLES) ?? '';
@@ -69,13 +85,31 @@ export function readGeneration(f: Fields, opts: { aspect: boolean; promptOptiona
   f.bool('water_mark');
   // Type-checked on every generation, but only text/img act on it (validateVideo).
   f.text('webhook_id');
-  return { prompt, negativePrompt, model, duration, quality, aspectRatio, motionMode, seed, style, audio, soundEffect, multiClip };
+  return {
+    prompt,
+    negativePrompt,
+    model,
+    duration,
+    quality,
+    aspectRatio,
+    motionMode,
+    seed,
+    style,
+    audio,
+    soundEffect,
+    multiClip,
+  };
 }
 
 function toSpec(mode: VideoSpec['mode'], g: Generation, extra: Partial<VideoSpec> = {}): VideoSpec {
   const duration = extra.duration ?? g.duration;
   const cost = generationCost({
-    model: g.model, quality: g.quality, duration, audio: g.audio, fast: g.motionMode === 'fast', soundEffect: g.soundEffect,
+    model: g.model,
+    quality: g.quality,
+    duration,
+    audio: g.audio,
+    fast: g.motionMode === 'fast',
+    soundEffect: g.soundEffect,
   });
   return videoSpec({ mode, ...g, cost, ...extra });
 }
@@ -90,7 +124,11 @@ export function validateVideo(body: Body, mode: 'text' | 'img', lookup: Lookup):
   const webhookId = readWebhook(f, lookup);
   if (templateId === null) return toSpec(mode, g, { webhookId });
   // The template decides the real length (the request sends 5).
-  const template = checkTemplate(templateId, { type: 1, quality: g.quality, ...(images !== undefined ? { images } : {}) });
+  const template = checkTemplate(templateId, {
+    type: 1,
+    quality: g.quality,
+    ...(images !== undefined ? { images } : {}),
+  });
   return toSpec(mode, g, { templateId, duration: template.duration || g.duration, webhookId });
 }
 
@@ -101,7 +139,8 @@ export function validateVideo(body: Body, mode: 'text' | 'img', lookup: Lookup):
 function readWebhook(f: Fields, lookup: Lookup): string | null {
   const id = f.text('webhook_id')?.trim();
   if (!id) return null;
-  if (!lookup.webhook(id)) throw fieldError(ERR.invalidParam, 'webhook_id', `${id.slice(0, 64)} is not a webhook of this account`);
+  if (!lookup.webhook(id))
+    throw fieldError(ERR.invalidParam, 'webhook_id', `${id.slice(0, 64)} is not a webhook of this account`);
   return id;
 }
 

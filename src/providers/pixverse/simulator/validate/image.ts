@@ -17,7 +17,12 @@ export function validateImageTemplate(body: Body, lookup: Lookup): ImageSpec {
   for (const id of imgIds) checkImage(lookup, 'img_ids', id);
   const template = checkTemplate(templateId, { type: 2, images: imgIds.length });
   return {
-    kind: 'image', prompt: template.display_prompt, quality: '1080p',
-    aspectRatio: '3:4', templateId, cost: template.credits, creditField: 'credit',
+    kind: 'image',
+    prompt: template.display_prompt,
+    quality: '1080p',
+    aspectRatio: '3:4',
+    templateId,
+    cost: template.credits,
+    creditField: 'credit',
   };
 }

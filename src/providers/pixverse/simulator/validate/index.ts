@@ -7,7 +7,13 @@ export * from './specs.ts';
 export { validateVideo, validateTransition } from './generate.ts';
 export { validateMultiTransition, validateFusion } from './references.ts';
 export {
-  validateExtend, validateLipSync, validateSoundEffect, validateRestyle, validateMimic, validateModify, validateUpscale,
+  validateExtend,
+  validateLipSync,
+  validateSoundEffect,
+  validateRestyle,
+  validateMimic,
+  validateModify,
+  validateUpscale,
 } from './edit.ts';
 export { validateSwap, validateMaskSelection, type MaskSelection } from './swap.ts';
 export { validateImageTemplate } from './image.ts';

@@ -6,7 +6,14 @@ import { FUSION_MODELS, MULTI_TRANSITION_MODELS, VIDEO_QUALITIES, isModernModel 
 import { ERR, fieldError } from '../envelope.ts';
 import { Fields, type Body } from '../fields.ts';
 import { generationCost, multiTransitionCost } from '../pricing.ts';
-import { LEGACY_PROMPT_MAX, checkDuration, checkImage, checkPromptLength, promptMax, readSeed } from './common.ts';
+import {
+  LEGACY_PROMPT_MAX,
+  checkDuration,
+  checkImage,
+  checkPromptLength,
+  promptMax,
+  readSeed,
+} from './common.ts';
 import { aspectsFor } from './generate.ts';
 import { videoSpec, type Lookup, type VideoSpec } from './specs.ts';
 
@@ -26,7 +33,11 @@ export function validateMultiTransition(body: Body, lookup: Lookup): VideoSpec {
   const items = f.objects('multi_transition');
   if (items === undefined || items.length === 0) throw fieldError(ERR.emptyParam, 'multi_transition');
   if (items.length < MULTI_MIN || items.length > MULTI_MAX) {
-    throw fieldError(ERR.invalidParam, 'multi_transition', `must have ${MULTI_MIN}–${MULTI_MAX} items, got ${items.length}`);
+    throw fieldError(
+      ERR.invalidParam,
+      'multi_transition',
+      `must have ${MULTI_MIN}–${MULTI_MAX} items, got ${items.length}`,
+    );
   }
   const maxSegment = items.length >= 3 ? 5 : 8;
   let total = 0;
@@ -38,11 +49,16 @@ export function validateMultiTransition(body: Body, lookup: Lookup): VideoSpec {
     checkImage(lookup, `${where}.img_id`, imgId);
     const duration = item.int('duration');
     if (i === items.length - 1) {
-      if (duration !== undefined && duration !== 0) throw fieldError(ERR.invalidParam, `${where}.duration`, 'must be 0 or omitted on the last item');
+      if (duration !== undefined && duration !== 0)
+        throw fieldError(ERR.invalidParam, `${where}.duration`, 'must be 0 or omitted on the last item');
     } else {
       if (duration === undefined) throw fieldError(ERR.emptyParam, `${where}.duration`);
       if (duration < 1 || duration > maxSegment) {
-        throw fieldError(ERR.invalidParam, `${where}.duration`, `must be 1–${maxSegment} with ${items.length} items`);
+        throw fieldError(
+          ERR.invalidParam,
+          `${where}.duration`,
+          `must be 1–${maxSegment} with ${items.length} items`,
+        );
       }
       total += duration;
     }
@@ -52,10 +68,17 @@ export function validateMultiTransition(body: Body, lookup: Lookup): VideoSpec {
       if (prompt.trim() !== '') prompts.push(prompt);
     }
   });
-  if (total < 1 || total > 30) throw fieldError(ERR.invalidParam, 'multi_transition', `total duration must be 1–30 s, got ${total}`);
+  if (total < 1 || total > 30)
+    throw fieldError(ERR.invalidParam, 'multi_transition', `total duration must be 1–30 s, got ${total}`);
   const seed = readSeed(f);
   return videoSpec({
-    mode: 'multi_transition', model, quality, duration: total, seed, prompt: prompts.join(' '), cost: multiTransitionCost(quality, total),
+    mode: 'multi_transition',
+    model,
+    quality,
+    duration: total,
+    seed,
+    prompt: prompts.join(' '),
+    cost: multiTransitionCost(quality, total),
   });
 }
 
@@ -76,12 +99,17 @@ export function validateFusion(body: Body, lookup: Lookup): VideoSpec {
   const seed = readSeed(f);
   const audio = f.bool('generate_audio_switch') ?? false;
   if (audio && (!isModernModel(model) || model === 'v5.5')) {
-    throw fieldError(ERR.invalidParam, 'generate_audio_switch', `fusion audio needs v5.6, v6 or c1, not ${model}`);
+    throw fieldError(
+      ERR.invalidParam,
+      'generate_audio_switch',
+      `fusion audio needs v5.6, v6 or c1, not ${model}`,
+    );
   }
   const refs = f.objects('image_references');
   if (refs === undefined || refs.length === 0) throw fieldError(ERR.emptyParam, 'image_references');
   const max = model === 'v4.5' || model === 'v5' ? 3 : 7;
-  if (refs.length > max) throw fieldError(ERR.invalidParam, 'image_references', `at most ${max} references on ${model}`);
+  if (refs.length > max)
+    throw fieldError(ERR.invalidParam, 'image_references', `at most ${max} references on ${model}`);
   const names = new Set<string>();
   refs.forEach((ref, i) => {
     const where = `image_references[${i}]`;
@@ -91,14 +119,25 @@ export function validateFusion(body: Body, lookup: Lookup): VideoSpec {
     checkImage(lookup, `${where}.img_id`, imgId);
     const name = ref.string('ref_name', true);
     if (/[\s@]/.test(name) || Buffer.byteLength(name) > REF_NAME_MAX_BYTES) {
-      throw fieldError(ERR.invalidParam, `${where}.ref_name`, `must be ≤${REF_NAME_MAX_BYTES} bytes without spaces or @`);
+      throw fieldError(
+        ERR.invalidParam,
+        `${where}.ref_name`,
+        `must be ≤${REF_NAME_MAX_BYTES} bytes without spaces or @`,
+      );
     }
     if (names.has(name)) throw fieldError(ERR.invalidParam, `${where}.ref_name`, `"${name}" is used twice`);
     names.add(name);
   });
   checkMentions(prompt, names);
   return videoSpec({
-    mode: 'fusion', prompt, model, duration, quality, aspectRatio, seed, audio,
+    mode: 'fusion',
+    prompt,
+    model,
+    duration,
+    quality,
+    aspectRatio,
+    seed,
+    audio,
     cost: generationCost({ model, quality, duration, audio }),
   });
 }
@@ -109,11 +148,16 @@ function checkMentions(prompt: string, names: ReadonlySet<string>): void {
     const name = match[1] ?? match[2] ?? '';
     // A name followed by punctuation is not a mention of that name (the space is part of the syntax).
     if (match[1] === undefined || !names.has(name)) {
-      throw fieldError(ERR.invalidParam, 'prompt', `@${name} does not match a ref_name (write "@name " for each reference)`);
+      throw fieldError(
+        ERR.invalidParam,
+        'prompt',
+        `@${name} does not match a ref_name (write "@name " for each reference)`,
+      );
     }
     mentioned.add(name);
   }
   for (const name of names) {
-    if (!mentioned.has(name)) throw fieldError(ERR.invalidParam, 'prompt', `must mention @${name} followed by a space`);
+    if (!mentioned.has(name))
+      throw fieldError(ERR.invalidParam, 'prompt', `must mention @${name} followed by a space`);
   }
 }

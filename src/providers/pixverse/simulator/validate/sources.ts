@@ -24,7 +24,8 @@ export function readSourceVideo(f: Fields, lookup: Lookup, options: SourceOption
   const id = f.id(field, true);
   if (field === 'video_media_id') {
     const kind = lookup.upload(id);
-    if (kind === undefined) throw fieldError(ERR.invalidParam, field, `couldn't find a matching video_media_id ${id}`);
+    if (kind === undefined)
+      throw fieldError(ERR.invalidParam, field, `couldn't find a matching video_media_id ${id}`);
     if (kind !== 'video') throw fieldError(ERR.invalidParam, field, `${id} is not a video resource`);
     return { videoId: null, ...UPLOADED_VIDEO };
   }
@@ -40,14 +41,22 @@ export function readSourceVideo(f: Fields, lookup: Lookup, options: SourceOption
     throw fieldError(ERR.invalidParam, field, `${id} ${what}`);
   }
   const s = job.spec;
-  return { videoId: id, model: s.model, quality: s.quality, duration: s.duration, aspectRatio: s.aspectRatio };
+  return {
+    videoId: id,
+    model: s.model,
+    quality: s.quality,
+    duration: s.duration,
+    aspectRatio: s.aspectRatio,
+  };
 }
 
 /** An uploaded audio (`audio_media_id`); the simulator assumes it lasts as long as the video. */
 export function readAudioMedia(f: Fields, lookup: Lookup): string {
   const id = f.id('audio_media_id', true);
   const kind = lookup.upload(id);
-  if (kind === undefined) throw fieldError(ERR.invalidParam, 'audio_media_id', `couldn't find a matching audio_media_id ${id}`);
-  if (kind !== 'audio') throw fieldError(ERR.invalidParam, 'audio_media_id', `${id} is not an audio resource`);
+  if (kind === undefined)
+    throw fieldError(ERR.invalidParam, 'audio_media_id', `couldn't find a matching audio_media_id ${id}`);
+  if (kind !== 'audio')
+    throw fieldError(ERR.invalidParam, 'audio_media_id', `${id} is not an audio resource`);
   return id;
 }

@@ -6,12 +6,30 @@
 
 /** Platform endpoint a video job was created through (`/video/<mode>/generate`). */
 export type VideoMode =
-  | 'text' | 'img' | 'transition' | 'multi_transition' | 'fusion'
-  | 'extend' | 'lip_sync' | 'sound_effect' | 'restyle' | 'swap' | 'mimic' | 'modify' | 'upscale';
+  | 'text'
+  | 'img'
+  | 'transition'
+  | 'multi_transition'
+  | 'fusion'
+  | 'extend'
+  | 'lip_sync'
+  | 'sound_effect'
+  | 'restyle'
+  | 'swap'
+  | 'mimic'
+  | 'modify'
+  | 'upscale';
 
 /** Modes that edit an existing video: they take 0.8–1.5× the time of the equivalent generation. */
 export const EDITING_MODES: ReadonlySet<VideoMode> = new Set<VideoMode>([
-  'extend', 'lip_sync', 'sound_effect', 'restyle', 'swap', 'mimic', 'modify', 'upscale',
+  'extend',
+  'lip_sync',
+  'sound_effect',
+  'restyle',
+  'swap',
+  'mimic',
+  'modify',
+  'upscale',
 ]);
 
 export interface VideoSpec {
@@ -75,7 +93,9 @@ export interface Lookup {
 }
 
 /** Defaults shared by the video validators; each overrides what its endpoint decides. */
-export function videoSpec(fields: Partial<VideoSpec> & Pick<VideoSpec, 'mode' | 'model' | 'quality' | 'duration'>): VideoSpec {
+export function videoSpec(
+  fields: Partial<VideoSpec> & Pick<VideoSpec, 'mode' | 'model' | 'quality' | 'duration'>,
+): VideoSpec {
   return {
     kind: 'video',
     prompt: '',

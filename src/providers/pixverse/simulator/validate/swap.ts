@@ -62,7 +62,12 @@ export function validateSwap(body: Body, lookup: Lookup): VideoSpec {
   checkImage(lookup, 'img_id', imgId);
   const quality = f.oneOf('quality', EDIT_QUALITIES, true);
   return videoSpec({
-    mode: 'swap', model: source.model, quality, duration: source.duration, aspectRatio: source.aspectRatio,
-    sourceVideoId: source.videoId, cost: editCost(quality, source.duration),
+    mode: 'swap',
+    model: source.model,
+    quality,
+    duration: source.duration,
+    aspectRatio: source.aspectRatio,
+    sourceVideoId: source.videoId,
+    cost: editCost(quality, source.duration),
   });
 }

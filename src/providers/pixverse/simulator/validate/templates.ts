@@ -27,11 +27,19 @@ export function checkTemplate(id: string, use: TemplateUse): Template {
     if (use.quality === '720p' || use.quality === '1080p') {
       throw new SimError(ERR.templateQuality, `this effect does not support 720p/1080p (template ${id})`);
     }
-    throw fieldError(ERR.invalidParam, 'quality', `must be one of ${template.qualities.join(', ')} for template ${id}`);
+    throw fieldError(
+      ERR.invalidParam,
+      'quality',
+      `must be one of ${template.qualities.join(', ')} for template ${id}`,
+    );
   }
   const wanted = Number(template.effect_type);
   if (use.images !== undefined && use.images !== wanted) {
-    throw fieldError(ERR.invalidParam, 'img_ids', `template ${id} takes ${wanted} image(s), got ${use.images}`);
+    throw fieldError(
+      ERR.invalidParam,
+      'img_ids',
+      `template ${id} takes ${wanted} image(s), got ${use.images}`,
+    );
   }
   return template;
 }
