@@ -149,7 +149,10 @@ describe('proof: load', () => {
       `offered ${load.achievedRps.toFixed(1)} of ${RATE} req/s (send lag p99 ${load.sendLagP99Ms.toFixed(0)} ms)`,
     );
     assert.ok(growth < 0.1, `RSS after GC grew ${(growth * 100).toFixed(1)}% over the second half`);
-    assert.ok(heapGrowth < 0.1, `live heap after GC grew ${(heapGrowth * 100).toFixed(1)}% over the second half`);
+    assert.ok(
+      heapGrowth < 0.1,
+      `live heap after GC grew ${(heapGrowth * 100).toFixed(1)}% over the second half`,
+    );
     assert.equal(done.size, ids.length, 'every accepted job is final');
     assert.deepEqual(
       refs.filter((r) => !receiver.deliveries.has(r)),

@@ -14,7 +14,12 @@ if (out && typeof gc === 'function') {
     gc();
     gc();
     const m = process.memoryUsage();
-    const line = { at: Date.now(), rssKb: m.rss >> 10, heapUsedKb: m.heapUsed >> 10, externalKb: m.external >> 10 };
+    const line = {
+      at: Date.now(),
+      rssKb: m.rss >> 10,
+      heapUsedKb: m.heapUsed >> 10,
+      externalKb: m.external >> 10,
+    };
     appendFileSync(out, `${JSON.stringify(line)}\n`);
   });
 }
