@@ -47,7 +47,10 @@ async function holdIsOver(ctx: SchedulerContext, job: Job, heldUntil: number): P
     const upstreamError = asUpstreamError(err);
     if (upstreamError.errorClass === 'not_found') return true;
     // No answer: keep holding; the next pass (or the cap) decides.
-    ctx.log.warn({ jobId: job.id, err: upstreamError.message }, `${provider.displayName} status of a held slot failed`);
+    ctx.log.warn(
+      { jobId: job.id, err: upstreamError.message },
+      `${provider.displayName} status of a held slot failed`,
+    );
     return false;
   }
 }

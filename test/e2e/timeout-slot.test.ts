@@ -44,7 +44,10 @@ describe('slot of a gateway-timed-out job', () => {
     const sawTimeoutAfter = Date.now() - createdAt;
     assert.equal(done.state, 'timed_out');
     assert.match(done.error, /timed out/);
-    assert.ok(sawTimeoutAfter < STUCK_RELEASE_MS, `timed out after ${sawTimeoutAfter} ms, before the upstream ended`);
+    assert.ok(
+      sawTimeoutAfter < STUCK_RELEASE_MS,
+      `timed out after ${sawTimeoutAfter} ms, before the upstream ended`,
+    );
 
     // Still running upstream: not executing for the client, but the key's slot stays taken.
     const view = await call(h.gw.url, 'GET', '/v2/pixverse/scheduler/available', token);
@@ -53,7 +56,10 @@ describe('slot of a gateway-timed-out job', () => {
 
     await waitFor(async () => (await available()) === 2, 15_000);
     const freedAfter = Date.now() - createdAt;
-    assert.ok(freedAfter >= STUCK_RELEASE_MS, `freed after ${freedAfter} ms, not before the simulator ended the job`);
+    assert.ok(
+      freedAfter >= STUCK_RELEASE_MS,
+      `freed after ${freedAfter} ms, not before the simulator ended the job`,
+    );
   });
 
   it('is freed after the hold cap when the upstream never ends the job', async () => {

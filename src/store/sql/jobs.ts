@@ -18,14 +18,25 @@ import type { JobStore, SweepingStore } from '../store.ts';
 import { jobFromRow, num, outcomeColumns, type JobRow } from '../rows.ts';
 import { all, notify, one, type Exec } from './op.ts';
 import { emitOutbox, type OutboxRef } from './outbox.ts';
-import { CLEAR_LEASE, FAILED, HOLDS_SLOT, NON_TERMINAL_STATES, NOT_TERMINAL, SLOT_HELD, TRACKED_SLOT } from './states.ts';
+import {
+  CLEAR_LEASE,
+  FAILED,
+  HOLDS_SLOT,
+  NON_TERMINAL_STATES,
+  NOT_TERMINAL,
+  SLOT_HELD,
+  TRACKED_SLOT,
+} from './states.ts';
 
 /** jobsByUpstreamId: through the partial index jobs_upstream; an id is on a job or two, so the sort is nothing. */
 export const BY_UPSTREAM_SQL = 'SELECT * FROM jobs WHERE upstream_id = $1 ORDER BY id DESC';
 
 const byStart = (a: Job, b: Job) => (a.startedAt ?? 0) - (b.startedAt ?? 0) || a.id - b.id;
 
-export function jobStore(x: Exec, outbox: OutboxRef): JobStore & Pick<SweepingStore, 'expireJobs' | 'heldSlots' | 'releaseHeldSlot'> {
+export function jobStore(
+  x: Exec,
+  outbox: OutboxRef,
+): JobStore & Pick<SweepingStore, 'expireJobs' | 'heldSlots' | 'releaseHeldSlot'> {
   const { d } = x;
   const jobs = (sql: string, params: unknown[]) =>
     x.read(() => all<JobRow>(sql, params)).then((rows) => rows.map(jobFromRow));
