@@ -145,6 +145,12 @@ export function accountStore(x: Exec, outbox: OutboxRef): AccountStore {
           `${cancel} WHERE user_id = $1 AND email = $2 AND ${HOLDS_SLOT} RETURNING *`,
           [userId, email, now, ACCOUNT_DELETED],
         );
+        // Held slots of timed-out jobs go with the account, as its running jobs' slots do: a later
+        // release would otherwise count down a re-added account of the same email.
+        yield* run(
+          `UPDATE jobs SET slot_held_until = NULL WHERE user_id = $1 AND email = $2 AND ${SLOT_HELD}`,
+          [userId, email],
+        );
         yield* run('DELETE FROM accounts WHERE user_id = $1 AND email = $2', [userId, email]);
         // RETURNING order is unspecified; report oldest first like every other job list.
         const cancelled: Job[] = [...holding, ...queued].map(jobFromRow).sort((a, b) => a.id - b.id);

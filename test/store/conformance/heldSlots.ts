@@ -75,5 +75,23 @@ export function runHeldSlotsConformance(makeStore: () => Promise<StoreHandle>): 
       assert.deepEqual(await store.heldSlots(10), []);
       assert.equal((await loadsByEmail(store, u.id)).get('a@x.io'), 0);
     });
+
+    test('deleting the account ends its holds, so a re-added account starts free', async (store) => {
+      const u = await userWithAccounts(store, { 'a@x.io': 1 });
+      const run = await runningJob(store, u.id, 'a@x.io', T0 + 10);
+      await store.expireJobs(T0 + 1000, T0 + 2000, 'timed out', T0 + 9000);
+      assert.ok(await store.deleteAccount(u.id, 'a@x.io', T0 + 3000));
+      assert.deepEqual(await store.heldSlots(10), []);
+      assert.equal(await store.releaseHeldSlot(run.id), null);
+      await store.upsertAccount({
+        userId: u.id,
+        email: 'a@x.io',
+        apiKeyEnc: 'enc:a',
+        maxJobs: 1,
+        now: T0 + 4000,
+      });
+      assert.equal((await loadsByEmail(store, u.id)).get('a@x.io'), 0);
+      assert.ok((await store.reserve(reserveInput(u.id, { now: T0 + 4001 }))).ok);
+    });
   });
 }
