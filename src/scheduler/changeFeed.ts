@@ -21,6 +21,7 @@ const MUTATIONS = new Set<string>([
   'setAccountHealth',
   'claimStaleSubmitting',
   'untrackJob',
+  'releaseHeldSlot',
   'hideJob',
 ]);
 

@@ -24,6 +24,8 @@ export interface SchedulerEventMap {
   webhook: [outcome: WebhookOutcome];
   /** A job entered the queue (a create, or back from a busy account). */
   queued: [job: Job];
+  /** A timed-out job's held slot was freed (the provider ended it, or the hold's cap passed). */
+  slotReleased: [job: Job];
   /** A job took a slot on an account (admitted directly or dispatched from the queue). */
   dispatched: [job: Job];
   /** An account was added, changed, deleted, or its health changed. */

@@ -130,6 +130,7 @@ export class Scheduler {
     this.events.on('running', () => this.tracker.wake());
     // A freed slot is refilled from the queue at once (if the tenant has anything queued).
     this.events.on('final', (job) => this.dispatcher.slotFreed(job.userId));
+    this.events.on('slotReleased', (job) => this.capacityChanged(job.userId));
   }
 
   get store(): Store {

@@ -1,5 +1,6 @@
 /**
- * Sweeper: ends jobs that ran past the time limit (freeing their slots) and reconciles
+ * Sweeper: ends jobs that ran past the time limit (their slots freed once the provider ends them:
+ * heldSlots.ts) and reconciles
  * jobs left in `submitting` by a process that died mid-submit. Reconciliation replays the
  * create with the job's original trace id: the provider answers a repeated trace id with the
  * original job instead of starting (and billing) a second one (invariant 4).
@@ -17,6 +18,7 @@ import { asUpstreamError } from './submitErrors.ts';
 import { retryWhileUnavailable } from '../store/unavailable.ts';
 import { ClaimLoop, type Claimed, type Lease } from '../workers/index.ts';
 import { reportingTo } from './workerReports.ts';
+import { releaseHeldSlots } from './heldSlots.ts';
 
 /** Failures that say nothing about the job itself, so reconciling it is tried again later. */
 const NO_ANSWER_YET: ReadonlySet<string> = new Set(['transient', 'rate_limit', 'concurrency_limit']);
@@ -83,12 +85,16 @@ export class Sweeper {
     // Orphans first: a submit that reached the provider becomes a tracked job again instead of
     // being timed out while the provider may still be running (and billing) it.
     await this.reconciler.drain(RECONCILE_ROUNDS);
+    // A timed-out job the provider accepted keeps its slot until the provider ends it, at most
+    // another job timeout (twice the timeout since it started): see heldSlots.ts.
     const expired = await store.expireJobs(
       now - tuning.jobTimeoutMs,
       this.ctx.now(),
       `timed out: still running after ${formatDuration(tuning.jobTimeoutMs)}`,
+      this.ctx.now() + tuning.jobTimeoutMs,
     );
     for (const job of expired) this.ctx.events.emit('final', job);
+    await releaseHeldSlots(this.ctx);
     const waitedTooLong = await store.expireQueued(
       this.ctx.now(),
       'timed out: waited in the queue longer than the tenant allows',

@@ -59,11 +59,11 @@ export async function schedulerAvailable(
   userId: number,
   now: number,
 ): Promise<{ executing: ExecutingItem[]; available: AvailableRow[] }> {
-  const [jobs, accounts] = await Promise.all([store.activeJobs(userId), store.listAccounts(userId)]);
-  const counts = new Map<string, number>();
-  for (const job of jobs) if (job.email !== null) counts.set(job.email, (counts.get(job.email) ?? 0) + 1);
+  // Availability from the store's slot counts, not from the executing list: a job the gateway timed
+  // out keeps its slot (the provider may still run it) while it no longer shows as executing.
+  const [jobs, loads] = await Promise.all([store.activeJobs(userId), store.accountLoads(userId)]);
   return {
     executing: jobs.map((job) => executingItem(job, now)),
-    available: accounts.map((account) => availableRow(account, counts.get(account.email) ?? 0, now)),
+    available: loads.map((load) => availableRow(load.account, load.executing, now)),
   };
 }

@@ -279,8 +279,16 @@ export interface IdempotencyStore {
 
 /** The sweeper: timeouts and submits whose submitter died. */
 export interface SweepingStore {
-  /** Running or submitting jobs whose slot was taken before `startedBefore` become timed_out; returns them. (Queued jobs are not touched.) */
-  expireJobs(startedBefore: number, now: number, error: string): Promise<Job[]>;
+  /**
+   * Running or submitting jobs whose slot was taken before `startedBefore` become timed_out; returns
+   * them. (Queued jobs are not touched.) With `holdUntil`, those the provider accepted keep their slot
+   * until releaseHeldSlot (or that time: see heldSlots).
+   */
+  expireJobs(startedBefore: number, now: number, error: string, holdUntil?: number | null): Promise<Job[]>;
+  /** Timed-out jobs still holding their slot (oldest hold first), with the time the hold ends at the latest. */
+  heldSlots(limit: number): Promise<{ job: Job; heldUntil: number }[]>;
+  /** Frees a held timed-out slot; the job, or null when it was already freed (compare-and-swap). */
+  releaseHeldSlot(jobId: number): Promise<Job | null>;
   /**
    * Claims jobs stuck in `submitting` since before `before` (their submitter died),
    * leasing them to `owner` so only one instance reconciles each. With `silentSince`, a store

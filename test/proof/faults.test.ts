@@ -34,7 +34,8 @@ const MIX: [string, string][] = [
   ['#sim:reject-moderation', 'MODERATED'],
   ['#sim:http500', 'FAILED'],
   ['#sim:http502', 'FAILED'],
-  // Stuck past the job timeout: the gateway gives up (failed, "timed out") and frees the slot.
+  // Stuck past the job timeout: the gateway gives up (failed, "timed out"); the slot stays held
+  // until PixVerse ends the job or the hold's cap passes.
   ['#sim:stuck', 'FAILED'],
 ];
 
@@ -158,6 +159,17 @@ describe('proof: upstream faults', () => {
       'COMPLETED',
       'the pool serves new work afterwards',
     );
+    // Stuck jobs the gateway timed out hold their slots (PixVerse still runs them) until PixVerse
+    // ends them or the hold's cap (a second job timeout) passes: then every slot is free again.
+    let free = 0;
+    const freeDeadline = Date.now() + 2 * JOB_TIMEOUT_MS + 10_000;
+    do {
+      const view = await call(h.gw.url, 'GET', '/v2/pixverse/scheduler/available', token);
+      free = (view.body.available as { available: number }[]).reduce((n, a) => n + a.available, 0);
+      if (free === 3 * keys.length) break;
+      await sleep(200);
+    } while (Date.now() < freeDeadline);
+    assert.equal(free, 3 * keys.length, 'held slots of timed-out jobs are freed');
     const cbDeadline = Date.now() + 20_000;
     while (jobs.some((j) => !receiver.deliveries.has(j.ref)) && Date.now() < cbDeadline) await sleep(200);
     const delivered = jobs.filter((j) => receiver.deliveries.has(j.ref)).length;

@@ -8,6 +8,7 @@ import { runRecordsConformance } from './conformance-records.ts';
 import { runTenantsConformance } from './conformance/tenants.ts';
 import { runAccountsConformance } from './conformance/accounts.ts';
 import { runJobsConformance } from './conformance/jobs.ts';
+import { runHeldSlotsConformance } from './conformance/heldSlots.ts';
 import { runQueueConformance } from './conformance/queue.ts';
 import { runQueueOrderConformance } from './conformance/queueOrder.ts';
 import { runOutboxConformance } from './conformance/outbox.ts';
@@ -22,6 +23,7 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
     runTenantsConformance(makeStore);
     runAccountsConformance(makeStore);
     runJobsConformance(makeStore);
+    runHeldSlotsConformance(makeStore);
     runQueueConformance(makeStore);
     runQueueOrderConformance(makeStore);
     runOutboxConformance(makeStore);

@@ -167,6 +167,12 @@ describe('SqliteStore specifics', () => {
       plan(LOADS_SQL, 1),
       /SEARCH j USING (COVERING )?INDEX jobs_active \(user_id=\? AND email=\?\)/,
     );
+    // Held slots of timed-out jobs: their own partial index, not the terminal history.
+    assert.match(
+      plan(LOADS_SQL, 1),
+      /SEARCH h USING (COVERING )?INDEX jobs_slot_held \(user_id=\? AND email=\?\)/,
+    );
+    assert.doesNotMatch(plan(LOADS_SQL, 1), /SCAN h\b/);
     assert.match(plan(DUE_SQL, due), /USING (COVERING )?INDEX jobs_due \(state=\? AND next_poll_at<\?\)/);
     assert.doesNotMatch(plan(DUE_SQL, due), /TEMP B-TREE/, 'due polls come out in index order');
     assert.match(plan(STALE_SQL, stale), /USING (COVERING )?INDEX jobs_due \(state=\?\)/);

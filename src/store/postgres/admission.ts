@@ -28,6 +28,7 @@ import type { Job } from '../../domain/job.ts';
 import type { AccountLoad, ReserveInput, ReserveResult } from '../store.ts';
 import { chooseAccount } from '../fairness.ts';
 import { withTransaction } from './pool.ts';
+import { SLOT_HOLDERS_OF_USER } from '../sql/states.ts';
 import { accountFromRow, jobFromRow, type AccountRow, type JobRow } from '../rows.ts';
 import type pg from 'pg';
 import { claimKey, orKeyTaken } from './idempotency.ts';
@@ -104,8 +105,8 @@ export async function loadsOf(
 async function countSlots(tx: pg.PoolClient, userId: number, email?: string): Promise<Map<string, number>> {
   const res = await tx.query<{ email: string; n: number }>({
     name: 'pixgate_count_slots',
-    text: `SELECT email, count(*)::int AS n FROM jobs
-            WHERE user_id = $1 AND ($2::text IS NULL OR email = $2) AND state IN ('submitting', 'running') AND untracked_at IS NULL
+    text: `SELECT email, count(*)::int AS n FROM (${SLOT_HOLDERS_OF_USER}) holders
+            WHERE $2::text IS NULL OR email = $2
             GROUP BY email`,
     values: [userId, email ?? null],
   });

@@ -397,4 +397,15 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE jobs ADD COLUMN provider TEXT NOT NULL DEFAULT 'pixverse';
     `,
   },
+  {
+    version: 13,
+    name: 'a timed-out job keeps its slot until the provider ends it',
+    sql: `
+      -- A job the gateway timed out while the provider may still run it counts against its account
+      -- until the provider reports it final or this time passes (NULL: no slot held).
+      ALTER TABLE jobs ADD COLUMN slot_held_until BIGINT;
+      -- Slot counts per account and heldSlots: only the timed-out jobs still holding a slot.
+      CREATE INDEX jobs_slot_held ON jobs (user_id, email) WHERE slot_held_until IS NOT NULL;
+    `,
+  },
 ];

@@ -7,7 +7,7 @@ import { NO_TOKEN_KEY } from '../fairness.ts';
 import { ACCOUNT_COLUMNS } from './admission.ts';
 import type { SqlStatement } from './pool.ts';
 import { QUEUE_ORDER } from './queueCandidates.ts';
-import { COUNTS_SLOT } from '../sql/states.ts';
+import { SLOT_HOLDERS_OF_USER } from '../sql/states.ts';
 /**
  * Spelling out jobs_queue's leading columns in an ORDER BY (constant within the rows the query
  * selects, so the order is unchanged) makes "the first queued row" an index seek on the partial
@@ -57,7 +57,7 @@ export const TENANT_LOCK: SqlStatement = {
 export const DISPATCH_SLOTS: SqlStatement = {
   name: 'pixgate_q_slots',
   types: 'bigint',
-  text: `SELECT email, count(*)::int AS n FROM jobs WHERE user_id = $1 AND ${COUNTS_SLOT} GROUP BY email`,
+  text: `SELECT email, count(*)::int AS n FROM (${SLOT_HOLDERS_OF_USER}) holders GROUP BY email`,
 };
 
 /**

@@ -5,7 +5,7 @@ import { accountFromRow, jobFromRow, num, webhookColumns, type AccountRow, type 
 import { sqliteDialect, type Dialect } from './dialect.ts';
 import { all, notify, one, run, type Exec } from './op.ts';
 import { emitOutbox, type OutboxRef } from './outbox.ts';
-import { CLEAR_LEASE, COUNTS_SLOT, HOLDS_SLOT } from './states.ts';
+import { CLEAR_LEASE, HOLDS_SLOT, SLOT_HELD, TRACKED_SLOT } from './states.ts';
 
 /**
  * Every account of a user with the number of slots its jobs hold. A correlated COUNT per account
@@ -17,7 +17,9 @@ export function loadsSql(d: Pick<Dialect, 'bytewise'>, param: string): string {
   return `
   SELECT a.*,
          (SELECT COUNT(*) FROM jobs j
-           WHERE j.user_id = a.user_id AND j.email = a.email AND j.${COUNTS_SLOT}) AS executing
+           WHERE j.user_id = a.user_id AND j.email = a.email AND j.${TRACKED_SLOT})
+         + (SELECT COUNT(*) FROM jobs h
+           WHERE h.user_id = a.user_id AND h.email = a.email AND h.${SLOT_HELD}) AS executing
     FROM accounts a
    WHERE a.user_id = ${param}
    ORDER BY ${d.bytewise('a.email')}`;
@@ -142,6 +144,12 @@ export function accountStore(x: Exec, outbox: OutboxRef): AccountStore {
         const holding = yield* all<JobRow>(
           `${cancel} WHERE user_id = $1 AND email = $2 AND ${HOLDS_SLOT} RETURNING *`,
           [userId, email, now, ACCOUNT_DELETED],
+        );
+        // Held slots of timed-out jobs go with the account, as its running jobs' slots do: a later
+        // release would otherwise count down a re-added account of the same email.
+        yield* run(
+          `UPDATE jobs SET slot_held_until = NULL WHERE user_id = $1 AND email = $2 AND ${SLOT_HELD}`,
+          [userId, email],
         );
         yield* run('DELETE FROM accounts WHERE user_id = $1 AND email = $2', [userId, email]);
         // RETURNING order is unspecified; report oldest first like every other job list.

@@ -15,17 +15,28 @@
  */
 import type { Job, JobState } from '../../domain/job.ts';
 import type { JobStore, SweepingStore } from '../store.ts';
-import { jobFromRow, outcomeColumns, type JobRow } from '../rows.ts';
+import { jobFromRow, num, outcomeColumns, type JobRow } from '../rows.ts';
 import { all, notify, one, type Exec } from './op.ts';
 import { emitOutbox, type OutboxRef } from './outbox.ts';
-import { CLEAR_LEASE, COUNTS_SLOT, FAILED, HOLDS_SLOT, NON_TERMINAL_STATES, NOT_TERMINAL } from './states.ts';
+import {
+  CLEAR_LEASE,
+  FAILED,
+  HOLDS_SLOT,
+  NON_TERMINAL_STATES,
+  NOT_TERMINAL,
+  SLOT_HELD,
+  TRACKED_SLOT,
+} from './states.ts';
 
 /** jobsByUpstreamId: through the partial index jobs_upstream; an id is on a job or two, so the sort is nothing. */
 export const BY_UPSTREAM_SQL = 'SELECT * FROM jobs WHERE upstream_id = $1 ORDER BY id DESC';
 
 const byStart = (a: Job, b: Job) => (a.startedAt ?? 0) - (b.startedAt ?? 0) || a.id - b.id;
 
-export function jobStore(x: Exec, outbox: OutboxRef): JobStore & Pick<SweepingStore, 'expireJobs'> {
+export function jobStore(
+  x: Exec,
+  outbox: OutboxRef,
+): JobStore & Pick<SweepingStore, 'expireJobs' | 'heldSlots' | 'releaseHeldSlot'> {
   const { d } = x;
   const jobs = (sql: string, params: unknown[]) =>
     x.read(() => all<JobRow>(sql, params)).then((rows) => rows.map(jobFromRow));
@@ -131,7 +142,7 @@ export function jobStore(x: Exec, outbox: OutboxRef): JobStore & Pick<SweepingSt
     /** Any state, any tenant, newest first: a provider webhook names only the upstream id. */
     jobsByUpstreamId: (upstreamId) => jobs(BY_UPSTREAM_SQL, [upstreamId]),
     activeJobs: (userId) =>
-      jobs(`SELECT * FROM jobs WHERE user_id = $1 AND ${COUNTS_SLOT} ORDER BY started_at, id`, [userId]),
+      jobs(`SELECT * FROM jobs WHERE user_id = $1 AND ${TRACKED_SLOT} ORDER BY started_at, id`, [userId]),
     recentFailures: (userId, since, limit) =>
       jobs(
         `SELECT * FROM jobs WHERE user_id = $1 AND ${FAILED} AND finished_at >= $2 ORDER BY finished_at DESC, id DESC LIMIT $3`,
@@ -139,14 +150,14 @@ export function jobStore(x: Exec, outbox: OutboxRef): JobStore & Pick<SweepingSt
       ),
 
     /**
-     * One UPDATE: the compare-and-swap on untracked_at (inside COUNTS_SLOT) frees the slot exactly
+     * One UPDATE: the compare-and-swap on untracked_at (inside TRACKED_SLOT) frees the slot exactly
      * once, here. The wake-up, sent at commit, tells dispatchers on every instance that the account
      * has a free slot.
      */
     untrackJob: (jobId, now, callback) =>
       x.write(function* () {
         const row = yield* one<JobRow>(
-          `UPDATE jobs SET untracked_at = $2, untrack_callback = $3 WHERE id = $1 AND ${COUNTS_SLOT} RETURNING *`,
+          `UPDATE jobs SET untracked_at = $2, untrack_callback = $3 WHERE id = $1 AND ${TRACKED_SLOT} RETURNING *`,
           [jobId, now, d.bool(callback)],
         );
         if (!row) return null;
@@ -184,23 +195,53 @@ export function jobStore(x: Exec, outbox: OutboxRef): JobStore & Pick<SweepingSt
      * and are left to expireQueued). One compare-and-swap UPDATE: a job finished concurrently is no
      * longer matched, so each job ends exactly once, and several sweepers may run this at once. The
      * callbacks are written in the same transaction; one wake-up per tenant, not per job (listeners
-     * poke that tenant's queue).
+     * poke that tenant's queue). With `holdUntil`, a job the provider accepted (it has an upstream id,
+     * so it may still be running there) keeps counting against its account until then: its slot is
+     * freed by releaseHeldSlot, not here, and the tenant is woken only for the slots actually freed.
      */
-    expireJobs: (startedBefore, now, error) =>
+    expireJobs: (startedBefore, now, error, holdUntil = null) =>
       x.write(function* () {
-        const rows = yield* all<JobRow>(
-          `UPDATE jobs SET state = 'timed_out', error = $1, finished_at = $2, next_poll_at = NULL, ${CLEAR_LEASE}
+        const rows = yield* all<JobRow & { slot_held_until: number | string | null }>(
+          `UPDATE jobs SET state = 'timed_out', error = $1, finished_at = $2, next_poll_at = NULL, ${CLEAR_LEASE},
+                  slot_held_until = CASE WHEN upstream_id IS NOT NULL AND untracked_at IS NULL THEN CAST($4 AS BIGINT) ELSE NULL END
             WHERE ${HOLDS_SLOT} AND started_at < $3
           RETURNING *`,
-          [error, now, startedBefore],
+          [error, now, startedBefore, holdUntil],
         );
         const expired = rows.map(jobFromRow).sort(byStart);
         yield* emitOutbox(outbox, expired, 'final', now);
         const freed = new Map<number, number>();
-        for (const j of expired) freed.set(j.userId, (freed.get(j.userId) ?? 0) + 1);
+        for (const r of rows)
+          if (r.slot_held_until === null) freed.set(num(r.user_id), (freed.get(num(r.user_id)) ?? 0) + 1);
         for (const [userId, count] of freed)
           yield* notify('slots', { event: 'expired', userId, freed: count });
         return expired;
+      }),
+
+    /** Through the partial index jobs_slot_held: only jobs still holding a timed-out slot (a handful). */
+    heldSlots: (limit) =>
+      x.read(function* () {
+        const rows = yield* all<JobRow & { slot_held_until: number | string }>(
+          `SELECT * FROM jobs WHERE ${SLOT_HELD} ORDER BY slot_held_until, id LIMIT $1`,
+          [limit],
+        );
+        return rows.map((r) => ({ job: jobFromRow(r), heldUntil: num(r.slot_held_until) }));
+      }),
+
+    /**
+     * Compare-and-swap on slot_held_until: of the sweepers (on any instance) that see the provider
+     * end the job or the cap pass, exactly one frees the slot; the wake-up goes out at commit.
+     */
+    releaseHeldSlot: (jobId) =>
+      x.write(function* () {
+        const row = yield* one<JobRow>(
+          `UPDATE jobs SET slot_held_until = NULL WHERE id = $1 AND ${SLOT_HELD} RETURNING *`,
+          [jobId],
+        );
+        if (!row) return null;
+        const job = jobFromRow(row);
+        yield* notify('slots', { event: 'expired', userId: job.userId, freed: 1 });
+        return job;
       }),
   };
 }

@@ -13,7 +13,7 @@
  * - Jobs keep no foreign key to accounts: deleting an account leaves its (cancelled) jobs behind.
  * - Times are INTEGER epoch milliseconds supplied by the caller.
  */
-import { SLOT_COUNTS_MIGRATION } from './slotCounts.ts';
+import { HELD_SLOTS_MIGRATION, SLOT_COUNTS_MIGRATION } from './slotCounts.ts';
 
 import type { Migration } from '../migration.ts';
 
@@ -370,6 +370,11 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE accounts ADD COLUMN provider TEXT NOT NULL DEFAULT 'pixverse';
       ALTER TABLE jobs ADD COLUMN provider TEXT NOT NULL DEFAULT 'pixverse';
     `,
+  },
+  {
+    version: 13,
+    name: 'a timed-out job keeps its slot until the provider ends it',
+    sql: HELD_SLOTS_MIGRATION,
   },
 ];
 
