@@ -79,25 +79,17 @@ export class CallbackLogService {
   }
 
   /** The tenant with its signing secret(s) in clear, creating one if it has none. */
-  async secret(userId: number): Promise<User> {
-    const user = await userWithSecret(
-      this.engine.store,
-      userId,
-      this.engine.now(),
-      this.engine.scheduler.keys.box,
-    );
-    if (!user) throw new EngineError('not_found', 'tenant not found');
-    return user;
+  secret(userId: number): Promise<User> {
+    return this.signing(userWithSecret, userId);
   }
 
   /** A new signing secret; the previous one keeps signing for the grace period. */
-  async rotate(userId: number): Promise<User> {
-    const user = await rotateSecret(
-      this.engine.store,
-      userId,
-      this.engine.now(),
-      this.engine.scheduler.keys.box,
-    );
+  rotate(userId: number): Promise<User> {
+    return this.signing(rotateSecret, userId);
+  }
+
+  private async signing(read: typeof userWithSecret, userId: number): Promise<User> {
+    const user = await read(this.engine.store, userId, this.engine.now(), this.engine.scheduler.keys.box);
     if (!user) throw new EngineError('not_found', 'tenant not found');
     return user;
   }
