@@ -94,6 +94,51 @@ describe('poll schedule', () => {
     assert.ok(lag / n <= 0.25 * 60_000, `mean lag ${lag / n} ms`);
   });
 
+  it('a belief that moves between polls does not add looks (no second look a sliver after the first)', () => {
+    // Every job of the kind that ends while this one runs nudges the learned median: here it moves up
+    // and down by 3 % between consecutive polls, as it does under a busy batch.
+    const pollsDrifting = (runMs: number): number[] => {
+      const times: number[] = [];
+      let at = nextPollAt(
+        { startedAt: T0, polls: 0, duration: belief(60_000, 0.4) },
+        DEFAULT_POLL_POLICY,
+        T0,
+      );
+      times.push(at - T0);
+      while (at - T0 < runMs) {
+        const drift = times.length % 2 === 1 ? 1.03 : 1 / 1.03;
+        const b = belief(60_000 * drift, 0.4);
+        at = nextPollAt({ startedAt: T0, polls: times.length, duration: b }, DEFAULT_POLL_POLICY, at);
+        times.push(at - T0);
+      }
+      return times;
+    };
+    const n = 500;
+    let steady = 0;
+    let drifting = 0;
+    for (let i = 0; i < n; i++) {
+      const z = Math.sqrt(2) * inverseErf(2 * ((i + 0.5) / n) - 1);
+      const run = 60_000 * Math.exp(0.4 * z);
+      steady += polls(run, belief(60_000, 0.4), DEFAULT_POLL_POLICY).length;
+      const times = pollsDrifting(run);
+      drifting += times.length;
+      const smallest = Math.min(
+        ...scheduleFor(0.4, DEFAULT_POLL_POLICY.lagWeight).map((t, k, all) =>
+          k === 0 ? t : t - all[k - 1]!,
+        ),
+      );
+      for (let k = 1; k < times.length; k++)
+        assert.ok(
+          times[k]! - times[k - 1]! >= 0.5 * smallest * 60_000,
+          `gap ${times[k]! - times[k - 1]!} in ${times.join(' ')}`,
+        );
+    }
+    assert.ok(
+      drifting / n <= steady / n + 0.05,
+      `polls/job ${drifting / n} drifting vs ${steady / n} steady`,
+    );
+  });
+
   it('a fixed policy (min = max = first ceiling) polls at exactly that interval', () => {
     const fixed = { ...DEFAULT_POLL_POLICY, minIntervalMs: 250, maxIntervalMs: 250, maxFirstPollMs: 250 };
     assert.deepEqual(polls(1000, belief(60_000), fixed), [250, 500, 750, 1000]);

@@ -63,10 +63,14 @@ export function nextPollAt(facts: PollFacts, policy: PollPolicy, now: number): n
   const median = Math.exp(facts.duration.mu);
   const target =
     policy.backstopQuantile === null
-      ? // A poll lands on a scheduled time rounded to the ms: the next one is the first clearly after now.
-        facts.startedAt +
+      ? facts.startedAt +
         median *
-          nextScheduledTime(facts.duration.sigma, policy.lagWeight, (now + 1 - facts.startedAt) / median)
+          nextScheduledTime(
+            scheduleFor(facts.duration.sigma, policy.lagWeight),
+            (now - facts.startedAt) / median,
+            facts.polls > 0,
+            1 / median,
+          )
       : backstopTarget(facts, policy, median, now);
   const ceiling = facts.polls === 0 ? facts.startedAt + policy.maxFirstPollMs : now + policy.maxIntervalMs;
   const floor = now + policy.minIntervalMs;
@@ -81,18 +85,40 @@ function backstopTarget(facts: PollFacts, policy: PollPolicy, median: number, no
   return now + median * 2 ** (facts.polls - 1);
 }
 
-/** The first scheduled time (in medians from the start) after `elapsed` medians. */
-function nextScheduledTime(sigma: number, lagWeight: number, elapsed: number): number {
-  const times = scheduleFor(sigma, lagWeight);
-  for (const t of times) if (t > elapsed) return t;
+/**
+ * The next look, in medians from the start, decided `elapsed` medians after it (at the start, or just
+ * after a poll). Before the first scheduled time, that time. Later, one step of the schedule's
+ * spacing where `elapsed` falls: `elapsed` plus the gap between the scheduled times around it. While
+ * the belief holds still, a poll made on a scheduled time is followed by the next one exactly. When it
+ * moves between two polls (every finished job of the kind nudges the median and the spread), the grid
+ * moves under the job: taking "the first scheduled time after now" then landed a second look a few
+ * percent of a gap after the first (bench/polls.ts counted 0.6 extra polls per job, most of them
+ * such doubles). Stepping by the local spacing keeps the schedule's density at that age instead.
+ */
+function nextScheduledTime(
+  times: readonly number[],
+  elapsed: number,
+  afterPoll: boolean,
+  /** One ms in medians: a poll lands on a scheduled time rounded to the ms. */
+  ms: number,
+): number {
+  let i = 0;
+  while (i < times.length && times[i]! <= elapsed + ms) i++;
+  if (i < times.length) {
+    if (!afterPoll) return times[i]!;
+    // Looked before the first scheduled time (the belief moved, or a ceiling cut the first look
+    // short): one step of the first spacing, but not before that time.
+    if (i === 0) return Math.max(times[0]!, elapsed + ((times[1] ?? times[0]! * 2) - times[0]!));
+    return elapsed + (times[i]! - times[i - 1]!);
+  }
   // A straggler past the grid: intervals grow by half from the schedule's last one.
   let at = times[times.length - 1]!;
   let gap = at - (times[times.length - 2] ?? 0);
-  while (at <= elapsed) {
+  while (at <= elapsed + ms) {
     gap *= 1.5;
     at += gap;
   }
-  return at;
+  return afterPoll ? elapsed + gap : at;
 }
 
 const schedules = new Map<string, readonly number[]>();
