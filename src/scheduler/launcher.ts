@@ -90,13 +90,15 @@ export class Launcher {
       pollPolicyFor(this.ctx, account, job),
       now,
     );
-    const moved = await retryWhileUnavailable(() =>
+    const running = await retryWhileUnavailable(() =>
       this.ctx.store.markRunning(job.id, upstreamId, firstPoll, now),
     );
-    const current = (await this.ctx.store.getJob(job.id)) ?? { ...job, upstreamId };
-    // `moved` is false when the job was cancelled while its submit was in flight
-    // (account deleted, DELETE /scheduler on its id); it keeps that final state.
-    if (moved) this.ctx.events.emit('running', current);
-    return current;
+    if (running) {
+      this.ctx.events.emit('running', running);
+      return running;
+    }
+    // Cancelled while its submit was in flight (account deleted, DELETE /scheduler on its id): it
+    // keeps that final state.
+    return (await this.ctx.store.getJob(job.id)) ?? { ...job, upstreamId };
   }
 }

@@ -152,8 +152,11 @@ export class Sweeper {
           ),
         ),
       );
-      this.ctx.log.info({ jobId: job.id, upstreamId, moved }, 'reconciled a submit interrupted by a restart');
-      if (moved) this.ctx.events.emit('running', (await store.getJob(job.id)) ?? job);
+      this.ctx.log.info(
+        { jobId: job.id, upstreamId, moved: moved !== null },
+        'reconciled a submit interrupted by a restart',
+      );
+      if (moved) this.ctx.events.emit('running', moved);
     } catch (err) {
       const upstreamError = asUpstreamError(err);
       if (NO_ANSWER_YET.has(upstreamError.errorClass)) {

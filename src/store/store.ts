@@ -102,8 +102,11 @@ export interface AdmissionStore {
 
 /** Job transitions and job reads (reads never block writers). */
 export interface JobStore {
-  /** submitting → running with the upstream id (compare-and-swap); clears any lease. False when the job is no longer submitting. */
-  markRunning(jobId: number, upstreamId: string, nextPollAt: number, now: number): Promise<boolean>;
+  /**
+   * submitting → running with the upstream id (compare-and-swap); clears any lease. The running job,
+   * or null when the job is no longer submitting.
+   */
+  markRunning(jobId: number, upstreamId: string, nextPollAt: number, now: number): Promise<Job | null>;
   /**
    * Compare-and-swap to a terminal state from any non-terminal state, including `queued`
    * (or only from `from` when given) and, when `leaseToken` is given, only while that lease is held.

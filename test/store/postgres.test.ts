@@ -240,7 +240,7 @@ describe('PostgreSQL store', () => {
         for (let j = 0; j < 8; j++) {
           const res = await a.reserve(reserveInput(user.id, { email }));
           assert.ok(res.ok);
-          assert.equal(await a.markRunning(res.job.id, String(10_000 + res.job.id), T0 + j, T0), true);
+          assert.ok(await a.markRunning(res.job.id, String(10_000 + res.job.id), T0 + j, T0));
           ids.push(res.job.id);
         }
       }
@@ -476,7 +476,7 @@ describe('PostgreSQL store', () => {
           // With a builder, the delivery insert is announced, once per transaction, at commit.
           store.setOutboxBuilder(simpleBuilder);
           await store.dispatch(user.id, T0 + 4);
-          assert.equal(await store.markRunning(queued.id, '77', T0 + 10, T0 + 5), true);
+          assert.ok(await store.markRunning(queued.id, '77', T0 + 10, T0 + 5));
           await waitFor('delivery event', () => on(deliveries, 'delivery').length === 1);
           const pending = await store.listDeliveries(user.id, { limit: 10 });
           assert.deepEqual(

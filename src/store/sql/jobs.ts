@@ -78,7 +78,7 @@ export function jobStore(
           RETURNING *`,
           [jobId, upstreamId, nextPollAt],
         );
-        if (!row) return false;
+        if (!row) return null;
         const job = jobFromRow(row);
         yield* emitOutbox(outbox, [job], 'progress', now);
         yield* notify('jobs', {
@@ -88,7 +88,7 @@ export function jobStore(
           email: job.email ?? '',
           nextPollAt,
         });
-        return true;
+        return job;
       }),
 
     /**

@@ -80,7 +80,7 @@ export async function runningJob(
   upstreamId?: string,
 ): Promise<Job> {
   const job = await reserveOk(store, userId, { email });
-  assert.equal(await store.markRunning(job.id, upstreamId ?? String(1000 + job.id), nextPollAt, T0), true);
+  assert.ok(await store.markRunning(job.id, upstreamId ?? String(1000 + job.id), nextPollAt, T0));
   return (await store.getJob(job.id))!;
 }
 

@@ -18,13 +18,14 @@ export function runJobsConformance(makeStore: () => Promise<StoreHandle>): void 
     test('markRunning is a compare-and-swap from submitting and keeps big upstream ids exact', async (store) => {
       const u = await userWithAccounts(store, { 'a@x.io': 2 });
       const job = await reserveOk(store, u.id, { type: 'music' });
-      assert.equal(await store.markRunning(job.id, BIG_UPSTREAM_ID, T0 + 5000, T0 + 10), true);
+      const returned = await store.markRunning(job.id, BIG_UPSTREAM_ID, T0 + 5000, T0 + 10);
       const running = (await store.getJob(job.id))!;
+      assert.deepEqual(returned, running, 'markRunning answers the running job as stored');
       assert.equal(running.state, 'running');
       assert.equal(running.upstreamId, BIG_UPSTREAM_ID);
       assert.equal(running.nextPollAt, T0 + 5000);
       assert.equal(running.startedAt, T0, 'the slot clock keeps running from the reservation');
-      assert.equal(await store.markRunning(job.id, '1', T0, T0), false, 'not submitting any more');
+      assert.equal(await store.markRunning(job.id, '1', T0, T0), null, 'not submitting any more');
       assert.equal((await store.getJob(job.id))!.upstreamId, BIG_UPSTREAM_ID);
 
       assert.equal((await store.findJob(u.id, 'a@x.io', 'music', BIG_UPSTREAM_ID))!.id, job.id);
@@ -35,7 +36,7 @@ export function runJobsConformance(makeStore: () => Promise<StoreHandle>): void 
 
       const other = await reserveOk(store, u.id);
       await store.finish(other.id, { state: 'failed', error: 'submit error' }, T0);
-      assert.equal(await store.markRunning(other.id, '5', T0, T0), false, 'terminal jobs stay terminal');
+      assert.equal(await store.markRunning(other.id, '5', T0, T0), null, 'terminal jobs stay terminal');
       assert.equal(await store.getJob(other.id + job.id + 1000), null);
     });
 
@@ -516,7 +517,7 @@ export function runJobsConformance(makeStore: () => Promise<StoreHandle>): void 
       assert.ok(!claimed.some((j) => j.id === recent.id));
 
       // Reconciled: the job runs and its reconciliation lease no longer fences anything.
-      assert.equal(await store.markRunning(s1.id, '777', T0 + 40_000, T0 + 36_001), true);
+      assert.ok(await store.markRunning(s1.id, '777', T0 + 40_000, T0 + 36_001));
       assert.equal((await store.getJob(s1.id))!.leaseToken, null);
       assert.equal(
         await store.finish(s1.id, { state: 'failed' }, T0 + 36_002, { leaseToken: limited[0]!.leaseToken! }),

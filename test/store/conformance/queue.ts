@@ -299,7 +299,7 @@ export function runQueueConformance(makeStore: () => Promise<StoreHandle>): void
       assert.equal(again.find((d) => d.job.id === pinned.id)!.account.email, 'b@x.io');
 
       // Only submitting jobs can be requeued.
-      assert.equal(await store.markRunning(free.id, '55', T0 + 100, T0 + 31), true);
+      assert.ok(await store.markRunning(free.id, '55', T0 + 100, T0 + 31));
       assert.equal(await store.requeue(free.id, T0 + 32), false);
       assert.equal(await store.requeue(free.id + pinned.id + 1000, T0 + 32), false);
       // A directly reserved job may be requeued too; it then waits like any queued job.
