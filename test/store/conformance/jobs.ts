@@ -333,6 +333,21 @@ export function runJobsConformance(makeStore: () => Promise<StoreHandle>): void 
       await store.reschedulePoll(held!.id, held!.leaseToken!, T0 + 2000, 5, T0 + 150);
       assert.equal(await store.nextPollDue(), T0 + 900);
     });
+
+    test('nextPollDue: a free job behind many polls in flight', async (store) => {
+      const u = await userWithAccounts(store, { 'a@x.io': 80 });
+      for (let i = 0; i < 70; i++) await runningJob(store, u.id, 'a@x.io', T0 + 1 + i);
+      const held = await store.claimDuePolls('w1', T0 + 100, 900, 70);
+      assert.equal(held.length, 70);
+      assert.equal(await store.nextPollDue(), T0 + 1000, 'every running job leased: the earliest expiry');
+      await runningJob(store, u.id, 'a@x.io', T0 + 3000);
+      assert.equal(await store.nextPollDue(), T0 + 1000);
+      await runningJob(store, u.id, 'a@x.io', T0 + 500);
+      assert.equal(await store.nextPollDue(), T0 + 500, 'a free job behind 70 leased ones');
+      for (const job of held.slice(0, 69))
+        await store.reschedulePoll(job.id, job.leaseToken!, T0 + 4000, 5, T0 + 150);
+      assert.equal(await store.nextPollDue(), T0 + 500, 'one lease left ahead of the free job');
+    });
   });
 
   describe('webhook lookups and expedited polls', () => {
