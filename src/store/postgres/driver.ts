@@ -42,4 +42,8 @@ export class PostgresExec implements Exec {
   write<T>(op: () => Op<T>): Promise<T> {
     return withTransaction(this.pool, (client) => runOn(client, this.channels, op()));
   }
+
+  writeAlone<T>(op: () => Op<T>): Promise<T> {
+    return this.read(op);
+  }
 }

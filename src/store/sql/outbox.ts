@@ -110,7 +110,7 @@ export function outboxStore(x: Exec, outbox: OutboxRef): OutboxStore {
      * deliverers are woken (after the attempt committed: one statement, autocommit).
      */
     recordAttempt: (deliveryId, leaseToken, result, now) =>
-      x.read(function* () {
+      x.writeAlone(function* () {
         const c = attemptColumns(result, now);
         const done = yield* one<{ job_id: number; seq: number }>(
           `UPDATE deliveries
@@ -187,7 +187,7 @@ export function outboxStore(x: Exec, outbox: OutboxRef): OutboxStore {
      * never reset under its deliverer.
      */
     redeliver: (userId, filter, now) =>
-      x.read(function* () {
+      x.writeAlone(function* () {
         const states: DeliveryState[] = filter.deliveryId !== undefined ? ['dead', 'delivered'] : ['dead'];
         const n = yield* run(
           `UPDATE deliveries

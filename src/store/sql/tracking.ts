@@ -85,7 +85,7 @@ export function trackingStore(x: Exec, receipts: ReceiptStore): TrackingStore {
      */
     reschedulePoll: (jobId, leaseToken, nextPollAt, upstreamStatus, now) =>
       x
-        .read(() =>
+        .writeAlone(() =>
           run(
             `UPDATE jobs
                 SET next_poll_at = CASE WHEN poll_hint THEN ${d.least('CAST($5 AS BIGINT)', 'CAST($3 AS BIGINT)')} ELSE CAST($3 AS BIGINT) END,
@@ -105,7 +105,7 @@ export function trackingStore(x: Exec, receipts: ReceiptStore): TrackingStore {
      */
     renewLeases: async (owner, jobIds, now, leaseMs) => {
       if (jobIds.length === 0) return [];
-      const rows = await x.read(() =>
+      const rows = await x.writeAlone(() =>
         all<{ id: number }>(
           `UPDATE jobs SET lease_expires_at = $1
             WHERE lease_owner = $2 AND lease_token IS NOT NULL AND ${HOLDS_SLOT} AND ${d.inArray('id', '$3')}
@@ -147,7 +147,7 @@ export function trackingStore(x: Exec, receipts: ReceiptStore): TrackingStore {
      * webhooks, i.e. of job ends: no per-poll NOTIFY.
      */
     expeditePoll: (jobId, now) =>
-      x.read(function* () {
+      x.writeAlone(function* () {
         const row = yield* one<{ user_id: number; next_poll_at: number }>(
           `UPDATE jobs
               SET next_poll_at = CASE WHEN next_poll_at IS NULL OR next_poll_at > $2 THEN CAST($2 AS BIGINT) ELSE next_poll_at END,

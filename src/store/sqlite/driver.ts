@@ -55,4 +55,8 @@ export class SqliteExec implements Exec {
   async write<T>(op: () => Op<T>): Promise<T> {
     return this.group ? this.group.run(() => this.tx(op)) : this.tx(op);
   }
+
+  async writeAlone<T>(op: () => Op<T>): Promise<T> {
+    return this.group ? this.group.run(() => this.tx(op)) : this.runSync(op());
+  }
 }
