@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { startSimulator } from '../../src/providers/pixverse/simulator/index.ts';
-import { call, sleep } from '../helpers/harness.ts';
+import { call, sleep, type Reply } from '../helpers/harness.ts';
 import { dropSchema, freshSchema, TEST_DATABASE_URL } from '../helpers/processes.ts';
 import { PROOF_FULL, secrets, startChild, type Child, type ChildOptions } from './lib/gateways.ts';
 import {
@@ -73,6 +73,7 @@ async function chaos(dialect: 'sqlite' | 'postgres', cleanups: (() => Promise<vo
 
   const accepted = new Map<string, string>(); // replyRef → id
   let cutOff = 0;
+  let rateLimited = 0;
   let next = 0;
   const worker = async () => {
     while (next < JOBS) {
@@ -83,17 +84,15 @@ async function chaos(dialect: 'sqlite' | 'postgres', cleanups: (() => Promise<vo
           await sleep(50);
           continue;
         }
+        let res: Reply;
         try {
-          const res = await call(
+          res = await call(
             list[Math.floor(Math.random() * list.length)]!,
             'POST',
             '/v2/pixverse/videos/create',
             tenant.token,
             { prompt: `chaos ${ref}`, replyUrl: receiver.url, replyRef: ref },
           );
-          if (res.status === 200) accepted.set(ref, res.body.video_id);
-          else if (res.status === 503) cutOff++;
-          else assert.fail(`create ${res.status} ${JSON.stringify(res.body)}`);
         } catch (err) {
           const code = (err as { cause?: { code?: string } }).cause?.code;
           // Refused: the request never reached a gateway (it was down); send the same job again.
@@ -102,7 +101,20 @@ async function chaos(dialect: 'sqlite' | 'postgres', cleanups: (() => Promise<vo
             continue;
           }
           cutOff++; // the answer was cut off by a kill: the job may or may not exist
+          break;
         }
+        // The per-token rate limit (200/s by default) refuses part of a 12-worker burst: a refused
+        // create took no effect, so the same job is sent again after Retry-After, as a client would.
+        if (res.status === 429) {
+          rateLimited++;
+          await sleep(Number(res.headers.get('retry-after') ?? '1') * 1000);
+          continue;
+        }
+        // Outside the try: an unexpected answer fails the run instead of counting as "cut off"
+        // (which would also loosen the no-double-submit bound below).
+        if (res.status === 200) accepted.set(ref, res.body.video_id);
+        else if (res.status === 503) cutOff++;
+        else assert.fail(`create ${res.status} ${JSON.stringify(res.body)}`);
         break;
       }
     }
@@ -126,7 +138,17 @@ async function chaos(dialect: 'sqlite' | 'postgres', cleanups: (() => Promise<vo
   let orphansFreedMs = 0;
   const killer = async () => {
     for (let k = 0; k < KILLS[dialect]; k++) {
-      while (sim.stats().totals.completed < killAt[k]! * JOBS) await sleep(100 + Math.random() * 400);
+      // Bounded: if the upstream stops making progress the run fails with the timeline, never hangs.
+      let progress = { completed: sim.stats().totals.completed, at: Date.now() };
+      while (sim.stats().totals.completed < killAt[k]! * JOBS) {
+        await sleep(100 + Math.random() * 400);
+        const completed = sim.stats().totals.completed;
+        if (completed > progress.completed) progress = { completed, at: Date.now() };
+        else if (Date.now() - progress.at > 60_000)
+          assert.fail(
+            `${dialect}: no job completed upstream for 60 s before kill ${k + 1} (${completed} of ${JOBS})\n${await timeline.report()}`,
+          );
+      }
       const victim = k % count;
       await live[victim]!.kill('SIGKILL');
       live[victim] = null;
@@ -145,6 +167,8 @@ async function chaos(dialect: 'sqlite' | 'postgres', cleanups: (() => Promise<vo
     }
   };
   const killing = killer();
+  // Awaited below; a failure found while the burst still runs must not surface as unhandled.
+  killing.catch(() => undefined);
   await Promise.all(Array.from({ length: 12 }, worker));
   const ids = [...accepted.values()];
   // Status reads start as soon as every create is answered and run through the remaining kills,
@@ -192,6 +216,7 @@ async function chaos(dialect: 'sqlite' | 'postgres', cleanups: (() => Promise<vo
   Object.assign(results, {
     [`${prefix}_accepted`]: ids.length,
     [`${prefix}_cut_off`]: cutOff,
+    [`${prefix}_rate_limited`]: rateLimited,
     [`${prefix}_created`]: stats.created,
     [`${prefix}_kills`]: KILLS[dialect],
     [`${prefix}_lost`]: 0,
