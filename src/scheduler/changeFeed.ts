@@ -38,16 +38,24 @@ export class ChangeFeed {
 
   /** A view of `store` whose mutating calls bump this feed once they have settled. */
   watch(store: Store): Store {
+    // One wrapper per method, made on first use: binding or wrapping on every access allocated a
+    // function per store call on the hot paths.
+    const wrapped = new Map<string, unknown>();
     return new Proxy(store, {
       get: (target, property, receiver) => {
         const value: unknown = Reflect.get(target, property, receiver);
-        if (typeof value !== 'function') return value;
-        if (typeof property !== 'string' || !MUTATIONS.has(property)) return value.bind(target);
-        return (...args: unknown[]) => {
-          const result = (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-          // Bump after the write settled: a reader that saw the old version re-reads.
-          return result.finally(() => this.bump());
-        };
+        if (typeof value !== 'function' || typeof property !== 'string') return value;
+        let fn = wrapped.get(property);
+        if (fn === undefined) {
+          const method = value as (...a: unknown[]) => Promise<unknown>;
+          fn = MUTATIONS.has(property)
+            ? (...args: unknown[]) =>
+                // Bump after the write settled: a reader that saw the old version re-reads.
+                method.apply(target, args).finally(() => this.bump())
+            : method.bind(target);
+          wrapped.set(property, fn);
+        }
+        return fn;
       },
     });
   }
